@@ -1,0 +1,92 @@
+"""The journal: append-only, hash-chained event records of runs, with blobs and projections.
+
+The journal knows nothing of agents: it stores events, keeps a run's status and waits in step
+with them, and proves afterwards that nothing was changed.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from urllib.parse import parse_qs, urlparse
+
+from agentplane.errors import ConfigError
+
+from .chain import AuditReport, ChainBreak, verify, verify_run
+from .events import (
+    GENESIS_HASH,
+    RUN_STATUSES,
+    SCHEMA_VERSION,
+    TERMINAL_STATUSES,
+    Event,
+    EventType,
+    NewEvent,
+    canonical_json,
+    sha256_hex,
+    utc_now,
+)
+from .sqlite import SQLiteJournal
+from .store import (
+    JournalError,
+    JournalStore,
+    LeaseLostError,
+    RunExistsError,
+    RunNotActiveError,
+    RunNotFoundError,
+    RunRecord,
+    WaitNotOpenError,
+    WaitRecord,
+)
+
+
+def open_store(url: str) -> JournalStore:
+    """Open a journal store from a URL: ``sqlite:///path.db[?synchronous=FULL]``, a plain file
+    path, or ``sqlite:///:memory:``."""
+    if "://" not in url:
+        return SQLiteJournal(Path(url).expanduser())
+    parsed = urlparse(url)
+    if parsed.scheme == "sqlite":
+        path = parsed.path[1:] if parsed.path.startswith("//") else parsed.path
+        path = path or ":memory:"
+        if path == "/:memory:":
+            path = ":memory:"
+        options = {k: v[-1] for k, v in parse_qs(parsed.query).items()}
+        unknown = set(options) - {"synchronous"}
+        if unknown:
+            raise ConfigError(
+                f"unknown option(s) {', '.join(sorted(unknown))} in database URL {url!r}; "
+                "SQLite URLs accept ?synchronous=OFF|NORMAL|FULL|EXTRA"
+            )
+        return SQLiteJournal(path, synchronous=options.get("synchronous", "NORMAL"))
+    raise ConfigError(
+        f"database URL {url!r} has scheme {parsed.scheme!r}; supported: sqlite:///PATH "
+        "(PostgreSQL support is planned)"
+    )
+
+
+__all__ = [
+    "GENESIS_HASH",
+    "RUN_STATUSES",
+    "SCHEMA_VERSION",
+    "TERMINAL_STATUSES",
+    "AuditReport",
+    "ChainBreak",
+    "Event",
+    "EventType",
+    "JournalError",
+    "JournalStore",
+    "LeaseLostError",
+    "NewEvent",
+    "RunExistsError",
+    "RunNotActiveError",
+    "RunNotFoundError",
+    "RunRecord",
+    "SQLiteJournal",
+    "WaitNotOpenError",
+    "WaitRecord",
+    "canonical_json",
+    "open_store",
+    "sha256_hex",
+    "utc_now",
+    "verify",
+    "verify_run",
+]

@@ -1,0 +1,211 @@
+"""Journal events: the one record of everything a run did.
+
+An event is immutable once written. Its ``hash`` covers every other field, including
+``prev_hash`` (the hash of the run's previous event), so the events of a run form a chain: an
+edit, deletion or reordering breaks it and ``agentplane audit verify`` names the first event that
+does not match.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+SCHEMA_VERSION = 1
+"""Version of the event layout. Readers accept every version up to this one."""
+
+GENESIS_HASH = "0" * 64
+"""``prev_hash`` of the first event of every run."""
+
+BLOB_KEY = "$blob"
+"""A data value replaced by a blob reference is ``{"$blob": "<sha256 hex>"}``."""
+
+
+class EventType:
+    """Event types the platform itself writes. Other packages may add their own (``area.verb``)."""
+
+    RUN_CREATED = "run.created"
+    RUN_STARTED = "run.started"
+    RUN_RESUMED = "run.resumed"
+    RUN_WAITING = "run.waiting"
+    RUN_READY = "run.ready"
+    RUN_COMPLETED = "run.completed"
+    RUN_FAILED = "run.failed"
+    RUN_CANCELLED = "run.cancelled"
+    RUN_NEEDS_RECONCILIATION = "run.needs_reconciliation"
+    RUN_RECONCILED = "run.reconciled"
+    AGENT_INVOKED = "agent.invoked"
+    AGENT_COMPLETED = "agent.completed"
+    MODEL_REQUESTED = "model.requested"
+    MODEL_COMPLETED = "model.completed"
+    MODEL_FAILED = "model.failed"
+    TOOL_PROPOSED = "tool.proposed"
+    TOOL_STARTED = "tool.started"
+    TOOL_COMPLETED = "tool.completed"
+    TOOL_FAILED = "tool.failed"
+    TOOL_COMPENSATED = "tool.compensated"
+    HANDOFF = "handoff"
+    WAIT_OPENED = "wait.opened"
+    WAIT_RESOLVED = "wait.resolved"
+    APPROVAL_REQUESTED = "approval.requested"
+    APPROVAL_GRANTED = "approval.granted"
+    APPROVAL_DENIED = "approval.denied"
+    APPROVAL_EXPIRED = "approval.expired"
+    GUARD_DECIDED = "guard.decided"
+    MEMORY_WRITTEN = "memory.written"
+    OUTCOME_RECORDED = "outcome.recorded"
+
+
+# Run statuses, and the event types that move a run into each. The store keeps the ``runs``
+# table (a projection of the journal) in step with these in the same transaction as the event.
+RUN_STATUSES = (
+    "pending",
+    "running",
+    "waiting",
+    "completed",
+    "failed",
+    "cancelled",
+    "needs_reconciliation",
+)
+TERMINAL_STATUSES = frozenset({"completed", "failed", "cancelled"})
+STATUS_OF_EVENT: dict[str, str] = {
+    EventType.RUN_CREATED: "pending",
+    EventType.RUN_STARTED: "running",
+    EventType.RUN_RESUMED: "running",
+    EventType.RUN_WAITING: "waiting",
+    EventType.RUN_READY: "pending",
+    EventType.RUN_COMPLETED: "completed",
+    EventType.RUN_FAILED: "failed",
+    EventType.RUN_CANCELLED: "cancelled",
+    EventType.RUN_NEEDS_RECONCILIATION: "needs_reconciliation",
+    EventType.RUN_RECONCILED: "pending",
+}
+WAIT_OPEN_TYPES = frozenset({EventType.WAIT_OPENED, EventType.APPROVAL_REQUESTED})
+WAIT_CLOSE_TYPES = frozenset(
+    {
+        EventType.WAIT_RESOLVED,
+        EventType.APPROVAL_GRANTED,
+        EventType.APPROVAL_DENIED,
+        EventType.APPROVAL_EXPIRED,
+    }
+)
+
+
+def utc_now() -> str:
+    """The current time as an ISO 8601 UTC string with microseconds."""
+    return datetime.now(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
+
+
+def canonical_json(value: Any) -> str:
+    """JSON with sorted keys and no spaces: the form that is hashed."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def sha256_hex(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class NewEvent:
+    """An event about to be appended; the store assigns ``seq``, ``time`` and the hashes."""
+
+    type: str
+    actor: str = "system"
+    """Identity of who caused the event: ``agent:<name>``, ``user:<id>``, ``system``."""
+    step_key: str | None = None
+    """Stable key of the durable step the event belongs to, if any."""
+    data: dict[str, Any] = field(default_factory=dict)
+    usage: dict[str, int] | None = None
+    """Token counts for model events (``input_tokens``, ``output_tokens``, ...)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """A journaled event, as stored and hashed."""
+
+    run_id: str
+    seq: int
+    """Position in the run's journal, from 1 with no gaps."""
+    time: str
+    """ISO 8601 UTC time the event was appended."""
+    type: str
+    actor: str
+    step_key: str | None
+    data: dict[str, Any]
+    usage: dict[str, int] | None
+    prev_hash: str
+    hash: str
+    schema: int = SCHEMA_VERSION
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "run_id": self.run_id,
+            "seq": self.seq,
+            "time": self.time,
+            "type": self.type,
+            "actor": self.actor,
+            "step_key": self.step_key,
+            "data": self.data,
+            "usage": self.usage,
+            "prev_hash": self.prev_hash,
+            "hash": self.hash,
+            "schema": self.schema,
+        }
+
+
+def event_hash(
+    *,
+    run_id: str,
+    seq: int,
+    time: str,
+    type: str,
+    actor: str,
+    step_key: str | None,
+    data: dict[str, Any],
+    usage: dict[str, int] | None,
+    prev_hash: str,
+    schema: int,
+) -> str:
+    """The hash of an event: SHA-256 of the canonical JSON of every field but ``hash``.
+
+    ``data`` is hashed as stored, i.e. with large values replaced by blob references; the blob
+    references are themselves content hashes, so the chain covers the blobs too.
+    """
+    body = {
+        "run_id": run_id,
+        "seq": seq,
+        "time": time,
+        "type": type,
+        "actor": actor,
+        "step_key": step_key,
+        "data": data,
+        "usage": usage,
+        "prev_hash": prev_hash,
+        "schema": schema,
+    }
+    return sha256_hex(canonical_json(body))
+
+
+def seal(run_id: str, seq: int, prev_hash: str, new: NewEvent, data: dict[str, Any]) -> Event:
+    """Turn a ``NewEvent`` into an ``Event`` with its place in the chain.
+
+    ``data`` is the event's data as stored (large values already moved to blobs).
+    """
+    time = utc_now()
+    digest = event_hash(
+        run_id=run_id,
+        seq=seq,
+        time=time,
+        type=new.type,
+        actor=new.actor,
+        step_key=new.step_key,
+        data=data,
+        usage=new.usage,
+        prev_hash=prev_hash,
+        schema=SCHEMA_VERSION,
+    )
+    return Event(run_id, seq, time, new.type, new.actor, new.step_key, data, new.usage,
+                 prev_hash, digest)

@@ -1,0 +1,493 @@
+"""The SQLite journal store: the embedded default.
+
+Settings, chosen deliberately:
+
+- ``journal_mode=WAL``: readers (the console, ``runs list``) never block the writer.
+- ``synchronous=NORMAL`` by default: in WAL mode a commit is durable against a crash of the
+  process (``kill -9``) — what durable runs need — but the last commits may be lost if the
+  *machine* loses power before the next checkpoint. Use ``?synchronous=FULL`` in the URL to fsync
+  every commit and survive power loss too, at several times the cost per step.
+- ``BEGIN IMMEDIATE`` for every write, so concurrent writers (a worker and ``agentplane approvals
+  approve`` in another process) serialise on the lock instead of failing mid-transaction, and a
+  ``busy_timeout`` so they wait for it.
+
+The connection is used from the event loop's thread only. SQLite calls are short (no network),
+so they run inline rather than hopping to a thread.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from .events import (
+    BLOB_KEY,
+    GENESIS_HASH,
+    STATUS_OF_EVENT,
+    TERMINAL_STATUSES,
+    WAIT_CLOSE_TYPES,
+    WAIT_OPEN_TYPES,
+    Event,
+    EventType,
+    NewEvent,
+    canonical_json,
+    seal,
+    sha256_hex,
+    utc_now,
+)
+from .store import (
+    BLOB_THRESHOLD,
+    JournalError,
+    JournalStore,
+    LeaseLostError,
+    OwnerIsDead,
+    RunExistsError,
+    RunNotActiveError,
+    RunNotFoundError,
+    RunRecord,
+    WaitNotOpenError,
+    WaitRecord,
+)
+
+SYNCHRONOUS_MODES = ("OFF", "NORMAL", "FULL", "EXTRA")
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS runs (
+    id TEXT PRIMARY KEY,
+    workflow TEXT NOT NULL,
+    workflow_hash TEXT NOT NULL,
+    status TEXT NOT NULL,
+    tenant TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    input TEXT NOT NULL,
+    meta TEXT NOT NULL,
+    last_seq INTEGER NOT NULL,
+    head_hash TEXT NOT NULL,
+    lease_owner TEXT,
+    lease_until REAL,
+    wake_at REAL
+);
+CREATE INDEX IF NOT EXISTS runs_status ON runs(status, created_at);
+CREATE TABLE IF NOT EXISTS events (
+    run_id TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    time TEXT NOT NULL,
+    type TEXT NOT NULL,
+    actor TEXT NOT NULL,
+    step_key TEXT,
+    data TEXT NOT NULL,
+    usage TEXT,
+    prev_hash TEXT NOT NULL,
+    hash TEXT NOT NULL,
+    schema INTEGER NOT NULL,
+    PRIMARY KEY (run_id, seq)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS events_type ON events(type, time);
+CREATE TABLE IF NOT EXISTS blobs (
+    hash TEXT PRIMARY KEY,
+    body TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS waits (
+    id TEXT PRIMARY KEY,
+    run_id TEXT NOT NULL,
+    step_key TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    status TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    deadline REAL,
+    data TEXT NOT NULL,
+    resolution TEXT
+);
+CREATE INDEX IF NOT EXISTS waits_open ON waits(status, deadline);
+CREATE INDEX IF NOT EXISTS waits_run ON waits(run_id);
+"""
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
+class SQLiteJournal(JournalStore):
+    """Journal in one SQLite file (or ``:memory:``)."""
+
+    def __init__(self, path: str | Path, *, synchronous: str = "NORMAL") -> None:
+        mode = synchronous.upper()
+        if mode not in SYNCHRONOUS_MODES:
+            raise JournalError(
+                f"synchronous={synchronous!r} is not a SQLite synchronous mode; "
+                f"use one of {', '.join(SYNCHRONOUS_MODES)}"
+            )
+        self.path = str(path)
+        self.synchronous = mode
+        self.url = f"sqlite:///{self.path}"
+        if self.path != ":memory:":
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(
+            self.path, isolation_level=None, check_same_thread=False, timeout=30.0
+        )
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute(f"PRAGMA synchronous={mode}")
+        self._db.execute("PRAGMA busy_timeout=30000")
+        self._db.executescript(_SCHEMA)
+
+    # -- transactions -------------------------------------------------------------------------
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            yield self._db
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
+
+    # -- blobs --------------------------------------------------------------------------------
+
+    def _store_value(self, db: sqlite3.Connection, value: Any) -> str:
+        body = canonical_json(value)
+        digest = sha256_hex(body)
+        db.execute("INSERT OR IGNORE INTO blobs(hash, body) VALUES (?, ?)", (digest, body))
+        return digest
+
+    def _offload(self, db: sqlite3.Connection, data: dict[str, Any]) -> dict[str, Any]:
+        stored: dict[str, Any] = {}
+        for key, value in data.items():
+            # A value shaped like a reference is always offloaded: references stay unambiguous.
+            looks_like_ref = isinstance(value, dict) and BLOB_KEY in value
+            if looks_like_ref or (
+                isinstance(value, str | dict | list) and len(_dumps(value)) > BLOB_THRESHOLD
+            ):
+                stored[key] = {BLOB_KEY: self._store_value(db, value)}
+            else:
+                stored[key] = value
+        return stored
+
+    def _resolve(self, data: dict[str, Any]) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for key, value in data.items():
+            if isinstance(value, dict) and len(value) == 1 and BLOB_KEY in value:
+                row = self._db.execute(
+                    "SELECT body FROM blobs WHERE hash = ?", (value[BLOB_KEY],)
+                ).fetchone()
+                out[key] = json.loads(row[0]) if row else value
+            else:
+                out[key] = value
+        return out
+
+    async def put_blob(self, value: Any) -> str:
+        with self._write() as db:
+            return self._store_value(db, value)
+
+    async def get_blob(self, digest: str) -> Any:
+        text = await self.blob_text(digest)
+        if text is None:
+            raise JournalError(f"blob {digest} is missing from {self.url}")
+        return json.loads(text)
+
+    async def blob_text(self, digest: str) -> str | None:
+        row = self._db.execute("SELECT body FROM blobs WHERE hash = ?", (digest,)).fetchone()
+        return None if row is None else str(row[0])
+
+    # -- runs and events ----------------------------------------------------------------------
+
+    async def create_run(
+        self,
+        *,
+        run_id: str,
+        workflow: str,
+        workflow_hash: str,
+        input: Any,
+        meta: dict[str, Any],
+        tenant: str = "default",
+        events: Sequence[NewEvent] = (),
+    ) -> RunRecord:
+        now = utc_now()
+        with self._write() as db:
+            if db.execute("SELECT 1 FROM runs WHERE id = ?", (run_id,)).fetchone():
+                raise RunExistsError(
+                    f"a run with id {run_id!r} already exists; choose another --run-id "
+                    "or resume it with `agentplane resume`"
+                )
+            db.execute(
+                "INSERT INTO runs(id, workflow, workflow_hash, status, tenant, created_at,"
+                " updated_at, input, meta, last_seq, head_hash) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                (run_id, workflow, workflow_hash, "pending", tenant, now, now, _dumps(input),
+                 _dumps(meta), 0, GENESIS_HASH),
+            )
+            created = [NewEvent(EventType.RUN_CREATED, data={"workflow": workflow,
+                                                             "workflow_hash": workflow_hash,
+                                                             "input": input, "tenant": tenant}),
+                       *events]
+            self._append_locked(db, run_id, created, owner=None, require_active=False)
+        return await self.require_run(run_id)
+
+    async def append(
+        self,
+        run_id: str,
+        events: Sequence[NewEvent],
+        *,
+        owner: str | None = None,
+        require_active: bool = False,
+    ) -> list[Event]:
+        with self._write() as db:
+            return self._append_locked(db, run_id, events, owner=owner,
+                                       require_active=require_active)
+
+    def _append_locked(
+        self,
+        db: sqlite3.Connection,
+        run_id: str,
+        events: Sequence[NewEvent],
+        *,
+        owner: str | None,
+        require_active: bool,
+    ) -> list[Event]:
+        row = db.execute(
+            "SELECT status, last_seq, head_hash, lease_owner FROM runs WHERE id = ?", (run_id,)
+        ).fetchone()
+        if row is None:
+            raise RunNotFoundError(f"no run with id {run_id!r} in {self.url}")
+        status, seq, head, lease_owner = row
+        if owner is not None and lease_owner != owner:
+            raise LeaseLostError(f"run {run_id} is now leased by {lease_owner or 'nobody'}")
+        if require_active and (status in TERMINAL_STATUSES or status == "needs_reconciliation"):
+            raise RunNotActiveError(run_id, status)
+        written: list[Event] = []
+        waits_touched = False
+        for new in events:
+            seq += 1
+            event = seal(run_id, seq, head, new, self._offload(db, new.data))
+            head = event.hash
+            db.execute(
+                "INSERT INTO events(run_id, seq, time, type, actor, step_key, data, usage,"
+                " prev_hash, hash, schema) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                (run_id, seq, event.time, event.type, event.actor, event.step_key,
+                 _dumps(event.data), None if event.usage is None else _dumps(event.usage),
+                 event.prev_hash, event.hash, event.schema),
+            )
+            status, touched = self._project(db, run_id, status, new, event.time)
+            waits_touched = waits_touched or touched
+            written.append(event)
+        db.execute(
+            "UPDATE runs SET last_seq = ?, head_hash = ?, status = ?, updated_at = ? WHERE id = ?",
+            (seq, head, status, written[-1].time if written else utc_now(), run_id),
+        )
+        if status in TERMINAL_STATUSES or status in ("waiting", "needs_reconciliation"):
+            db.execute("UPDATE runs SET lease_owner = NULL, lease_until = NULL WHERE id = ?",
+                       (run_id,))
+        if waits_touched:
+            db.execute(
+                "UPDATE runs SET wake_at = (SELECT MIN(deadline) FROM waits WHERE run_id = ?"
+                " AND status = 'open') WHERE id = ?",
+                (run_id, run_id),
+            )
+        return written
+
+    def _project(
+        self, db: sqlite3.Connection, run_id: str, status: str, new: NewEvent, when: str
+    ) -> tuple[str, bool]:
+        """Apply one event to the projections; returns the new run status and whether waits
+        changed."""
+        if new.type in WAIT_OPEN_TYPES:
+            wait_id = str(new.data["wait_id"])
+            db.execute(
+                "INSERT INTO waits(id, run_id, step_key, kind, status, created_at, deadline, data)"
+                " VALUES (?,?,?,?,?,?,?,?)",
+                (wait_id, run_id, new.step_key or "", str(new.data.get("kind", new.type)), "open",
+                 when, new.data.get("deadline"), _dumps(new.data)),
+            )
+            return status, True
+        if new.type in WAIT_CLOSE_TYPES:
+            wait_id = str(new.data["wait_id"])
+            cursor = db.execute(
+                "UPDATE waits SET status = 'resolved', resolution = ? WHERE id = ? AND run_id = ?"
+                " AND status = 'open'",
+                (_dumps({"type": new.type, "actor": new.actor, **new.data}), wait_id, run_id),
+            )
+            if cursor.rowcount == 0:
+                raise WaitNotOpenError(f"wait {wait_id} of run {run_id} is not open")
+            return ("pending" if status == "waiting" else status), True
+        if new.type == EventType.RUN_WAITING:
+            ids = [str(i) for i in new.data.get("waits", [])]
+            if ids:
+                marks = ",".join("?" * len(ids))
+                resolved = db.execute(
+                    f"SELECT 1 FROM waits WHERE id IN ({marks}) AND status = 'resolved' LIMIT 1",
+                    ids,
+                ).fetchone()
+                if resolved:
+                    # A wait was resolved while the run was still suspending: it is ready again.
+                    return "pending", False
+            return "waiting", False
+        return STATUS_OF_EVENT.get(new.type, status), False
+
+    async def events(
+        self, run_id: str, *, after_seq: int = 0, resolve_blobs: bool = True
+    ) -> list[Event]:
+        rows = self._db.execute(
+            "SELECT run_id, seq, time, type, actor, step_key, data, usage, prev_hash, hash, schema"
+            " FROM events WHERE run_id = ? AND seq > ? ORDER BY seq",
+            (run_id, after_seq),
+        ).fetchall()
+        out = []
+        for r in rows:
+            data = json.loads(r[6])
+            if resolve_blobs:
+                data = self._resolve(data)
+            out.append(Event(r[0], r[1], r[2], r[3], r[4], r[5], data,
+                             None if r[7] is None else json.loads(r[7]), r[8], r[9], r[10]))
+        return out
+
+    @staticmethod
+    def _run(row: sqlite3.Row | tuple[Any, ...]) -> RunRecord:
+        return RunRecord(
+            id=row[0], workflow=row[1], workflow_hash=row[2], status=row[3], tenant=row[4],
+            created_at=row[5], updated_at=row[6], input=json.loads(row[7]),
+            meta=json.loads(row[8]), last_seq=row[9], head_hash=row[10], lease_owner=row[11],
+            lease_until=row[12], wake_at=row[13],
+        )
+
+    _RUN_COLUMNS = (
+        "id, workflow, workflow_hash, status, tenant, created_at, updated_at, input, meta,"
+        " last_seq, head_hash, lease_owner, lease_until, wake_at"
+    )
+
+    async def get_run(self, run_id: str) -> RunRecord | None:
+        row = self._db.execute(
+            f"SELECT {self._RUN_COLUMNS} FROM runs WHERE id = ?", (run_id,)
+        ).fetchone()
+        return None if row is None else self._run(row)
+
+    async def list_runs(
+        self,
+        *,
+        statuses: Sequence[str] | None = None,
+        workflow: str | None = None,
+        limit: int = 100,
+    ) -> list[RunRecord]:
+        where, args = [], []
+        if statuses:
+            where.append(f"status IN ({','.join('?' * len(statuses))})")
+            args.extend(statuses)
+        if workflow:
+            where.append("workflow = ?")
+            args.append(workflow)
+        clause = f"WHERE {' AND '.join(where)}" if where else ""
+        rows = self._db.execute(
+            f"SELECT {self._RUN_COLUMNS} FROM runs {clause} ORDER BY created_at DESC, id LIMIT ?",
+            (*args, limit),
+        ).fetchall()
+        return [self._run(r) for r in rows]
+
+    async def all_run_ids(self) -> list[str]:
+        rows = self._db.execute(
+            "SELECT id FROM runs UNION SELECT DISTINCT run_id FROM events ORDER BY 1"
+        ).fetchall()
+        return [r[0] for r in rows]
+
+    # -- leases -------------------------------------------------------------------------------
+
+    async def claim(
+        self,
+        owner: str,
+        *,
+        lease_seconds: float,
+        limit: int = 100,
+        run_id: str | None = None,
+        owner_is_dead: OwnerIsDead | None = None,
+    ) -> list[RunRecord]:
+        now = time.time()
+        with self._write() as db:
+            sql = (
+                f"SELECT {self._RUN_COLUMNS} FROM runs WHERE status IN ('pending', 'running')"
+                + (" AND id = ?" if run_id else "")
+                + " ORDER BY created_at"
+            )
+            candidates = [self._run(r) for r in db.execute(sql, (run_id,) if run_id else ())]
+            taken: list[RunRecord] = []
+            for run in candidates:
+                free = (
+                    run.lease_owner is None
+                    or run.lease_owner == owner
+                    or (run.lease_until or 0) < now
+                    or (owner_is_dead is not None and owner_is_dead(run.lease_owner))
+                )
+                if not free:
+                    continue
+                db.execute("UPDATE runs SET lease_owner = ?, lease_until = ? WHERE id = ?",
+                           (owner, now + lease_seconds, run.id))
+                taken.append(run)
+                if len(taken) >= limit:
+                    break
+        return taken
+
+    async def renew(self, owner: str, run_ids: Sequence[str], *, lease_seconds: float) -> None:
+        if not run_ids:
+            return
+        with self._write() as db:
+            db.executemany(
+                "UPDATE runs SET lease_until = ? WHERE id = ? AND lease_owner = ?",
+                [(time.time() + lease_seconds, rid, owner) for rid in run_ids],
+            )
+
+    async def release(self, owner: str, run_id: str) -> None:
+        with self._write() as db:
+            db.execute(
+                "UPDATE runs SET lease_owner = NULL, lease_until = NULL"
+                " WHERE id = ? AND lease_owner = ?",
+                (run_id, owner),
+            )
+
+    # -- waits --------------------------------------------------------------------------------
+
+    @staticmethod
+    def _wait(r: tuple[Any, ...]) -> WaitRecord:
+        return WaitRecord(
+            id=r[0], run_id=r[1], step_key=r[2], kind=r[3], status=r[4], created_at=r[5],
+            deadline=r[6], data=json.loads(r[7]), resolution=None if r[8] is None
+            else json.loads(r[8]),
+        )
+
+    _WAIT_COLUMNS = "id, run_id, step_key, kind, status, created_at, deadline, data, resolution"
+
+    async def waits(
+        self,
+        *,
+        run_id: str | None = None,
+        status: str | None = "open",
+        kind: str | None = None,
+    ) -> list[WaitRecord]:
+        where, args = [], []
+        for column, value in (("run_id", run_id), ("status", status), ("kind", kind)):
+            if value is not None:
+                where.append(f"{column} = ?")
+                args.append(value)
+        clause = f"WHERE {' AND '.join(where)}" if where else ""
+        rows = self._db.execute(
+            f"SELECT {self._WAIT_COLUMNS} FROM waits {clause} ORDER BY created_at, id", args
+        ).fetchall()
+        return [self._wait(r) for r in rows]
+
+    async def get_wait(self, wait_id: str) -> WaitRecord | None:
+        row = self._db.execute(
+            f"SELECT {self._WAIT_COLUMNS} FROM waits WHERE id = ?", (wait_id,)
+        ).fetchone()
+        return None if row is None else self._wait(row)
+
+    async def due_waits(self, now: float) -> list[WaitRecord]:
+        rows = self._db.execute(
+            f"SELECT {self._WAIT_COLUMNS} FROM waits WHERE status = 'open'"
+            " AND deadline IS NOT NULL AND deadline <= ? ORDER BY deadline",
+            (now,),
+        ).fetchall()
+        return [self._wait(r) for r in rows]
+
+    async def close(self) -> None:
+        self._db.close()

@@ -1,0 +1,87 @@
+"""Which provider answers an agent's ``model:`` setting.
+
+- ``scripted``: the offline scripted provider, with the agents' declared scripts;
+- ``openai:MODEL`` / ``anthropic:MODEL``: the hosted APIs, keys from ``OPENAI_API_KEY`` /
+  ``ANTHROPIC_API_KEY`` (and ``OPENAI_BASE_URL`` for any OpenAI-compatible server);
+- ``NAME`` or ``NAME:MODEL``: a named endpoint declared in the workflow's ``providers:``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from agentplane.errors import ConfigError
+
+from .base import ModelProvider
+from .scripted import ScriptedProvider
+
+
+@dataclass(frozen=True, slots=True)
+class Endpoint:
+    """A model endpoint's settings (the workflow's ``providers:`` entries)."""
+
+    name: str
+    kind: str = "openai"
+    base_url: str | None = None
+    api_key_env: str | None = None
+    model: str | None = None
+    timeout_s: float = 60.0
+    max_retries: int = 3
+    stream: bool = False
+
+
+@dataclass(slots=True)
+class ModelResolver:
+    """Turns ``model:`` strings into (provider, model name), creating each provider once."""
+
+    endpoints: Mapping[str, Endpoint] = field(default_factory=dict)
+    scripted: ScriptedProvider = field(default_factory=ScriptedProvider)
+    overrides: Mapping[str, ModelProvider] = field(default_factory=dict)
+    """Providers given by the caller (e.g. tests) by provider name; they win over the rest."""
+    _cache: dict[str, ModelProvider] = field(default_factory=dict)
+
+    def resolve(self, model: str) -> tuple[ModelProvider, str]:
+        if model == "scripted":
+            return self.overrides.get("scripted", self.scripted), "scripted"
+        prefix, _, name = model.partition(":")
+        if prefix in self.overrides:
+            return self.overrides[prefix], name
+        if prefix not in self._cache:
+            self._cache[prefix] = self._create(prefix)
+        endpoint = self.endpoints.get(prefix)
+        chosen = name or (endpoint.model if endpoint else None)
+        if not chosen:
+            raise ConfigError(f"model {model!r} names no model; write {prefix}:MODEL_NAME")
+        return self._cache[prefix], chosen
+
+    def _create(self, prefix: str) -> ModelProvider:
+        endpoint = self.endpoints.get(prefix) or Endpoint(name=prefix, kind=prefix)
+        key = os.environ.get(endpoint.api_key_env) if endpoint.api_key_env else None
+        if endpoint.kind == "openai":
+            from .openai import OpenAIProvider
+
+            base = endpoint.base_url or os.environ.get("OPENAI_BASE_URL")
+            return OpenAIProvider(
+                base_url=base or "https://api.openai.com/v1",
+                api_key=key if endpoint.api_key_env else os.environ.get("OPENAI_API_KEY"),
+                timeout=endpoint.timeout_s, max_retries=endpoint.max_retries,
+                stream=endpoint.stream,
+            )
+        if endpoint.kind == "anthropic":
+            from .anthropic import AnthropicProvider
+
+            return AnthropicProvider(
+                base_url=endpoint.base_url or "https://api.anthropic.com",
+                api_key=key if endpoint.api_key_env else os.environ.get("ANTHROPIC_API_KEY"),
+                timeout=endpoint.timeout_s, max_retries=endpoint.max_retries,
+                stream=endpoint.stream,
+            )
+        raise ConfigError(f"unknown model provider {prefix!r}; use scripted, openai, anthropic "
+                          "or a name from the workflow's providers:")
+
+    async def aclose(self) -> None:
+        for provider in self._cache.values():
+            await provider.aclose()
+        self._cache.clear()

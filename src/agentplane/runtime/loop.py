@@ -1,0 +1,240 @@
+"""The agent loop: model → tool calls → observations → model, until the agent answers.
+
+Guard rails the runtime enforces whatever the model says: a turn limit and loop detection (the
+same call with the same arguments repeated) both escalate to a person instead of spinning; tool
+calls of one turn run in parallel, each a durable step.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+from agentplane.journal import EventType, canonical_json
+from agentplane.models.base import Message, ModelRequest, ModelResponse, ToolCall, ToolDefinition
+
+from .context import RunContext, RunFailure, gather_steps
+from .spec import AgentSpec
+
+HANDOFF_PREFIX = "transfer_to_"
+ASSIGN_TOOL = "assign_task"
+MAX_HANDOFFS = 10
+
+
+@dataclass(slots=True)
+class AgentResult:
+    """What an agent invocation produced."""
+
+    agent: str
+    """The agent that gave the final answer (after any hand-offs)."""
+    output: str
+
+
+@dataclass(slots=True)
+class Supervision:
+    """Extra powers of a supervisor agent: assign tasks to workers and check their results."""
+
+    workers: list[str]
+    max_assignments: int
+    assigned: int = 0
+
+
+@dataclass(slots=True)
+class _Turn:
+    """State of one agent invocation."""
+
+    spec: AgentSpec
+    key: str
+    messages: list[Message]
+    supervision: Supervision | None = None
+    seen: Counter[str] = field(default_factory=Counter)
+    turn_limit: int = 0
+
+
+def _tool_definitions(ctx: RunContext, turn: _Turn) -> list[ToolDefinition]:
+    spec = ctx.workflow.spec
+    defs: list[ToolDefinition] = []
+    for name in turn.spec.tools:
+        tool = ctx.workflow.tools.get(name)
+        if tool is not None:
+            defs.append(tool.definition())
+        else:
+            target = spec.agent(name)
+            defs.append(ToolDefinition(
+                name, (target.description if target else None) or f"Ask agent {name} to do a task.",
+                {"type": "object", "properties": {"task": {"type": "string"}},
+                 "required": ["task"], "additionalProperties": False},
+            ))
+    for name in turn.spec.handoffs:
+        target = spec.agent(name)
+        defs.append(ToolDefinition(
+            HANDOFF_PREFIX + name,
+            f"Hand the conversation over to {name}"
+            + (f": {target.description}" if target and target.description else "."),
+            {"type": "object", "properties": {"reason": {"type": "string"}},
+             "additionalProperties": False},
+        ))
+    if turn.supervision is not None:
+        defs.append(ToolDefinition(
+            ASSIGN_TOOL,
+            "Assign a task to a worker agent and get its result back to check.",
+            {"type": "object",
+             "properties": {"worker": {"type": "string", "enum": turn.supervision.workers},
+                            "task": {"type": "string"}},
+             "required": ["worker", "task"], "additionalProperties": False},
+        ))
+    return defs
+
+
+def _observation(ok: bool, value: Any) -> str:
+    if not ok:
+        return f"error: {value}"
+    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+
+
+async def _escalate(ctx: RunContext, turn: _Turn, step_key: str, reason: str,
+                    details: dict[str, Any]) -> None:
+    """Wait for a person: approve lets the agent go on, deny fails the run."""
+    resolution = await ctx.wait(
+        step_key, kind="escalation",
+        data={"agent": turn.spec.name, "reason": reason, **details},
+        actor=f"agent:{turn.spec.name}",
+    )
+    if resolution["type"] != EventType.APPROVAL_GRANTED:
+        why = resolution.get("reason") or resolution["type"]
+        raise RunFailure(f"agent {turn.spec.name} was stuck ({reason}) and a person stopped it: "
+                         f"{why}")
+
+
+async def _call_one(ctx: RunContext, turn: _Turn, key: str, call: ToolCall) -> tuple[bool, Any]:
+    if call.error is not None:
+        return False, f"{call.error}; send the arguments as a JSON object"
+    tool = ctx.workflow.tools.get(call.name)
+    if tool is not None and call.name in turn.spec.tools:
+        outcome = await ctx.tool_step(key, tool, call.arguments, turn.spec.name)
+        return outcome.ok, outcome.value
+    if call.name in turn.spec.tools and ctx.workflow.spec.agent(call.name) is not None:
+        task = str(call.arguments.get("task", ""))
+        result = await run_agent(ctx, call.name, task, f"{key}/{call.name}")
+        return True, result.output
+    if turn.supervision is not None and call.name == ASSIGN_TOOL:
+        return await _assign(ctx, turn, key, call)
+    return False, f"unknown tool {call.name!r}; available: " + ", ".join(
+        d.name for d in _tool_definitions(ctx, turn))
+
+
+async def _assign(ctx: RunContext, turn: _Turn, key: str, call: ToolCall) -> tuple[bool, Any]:
+    sup = turn.supervision
+    assert sup is not None
+    worker = str(call.arguments.get("worker", ""))
+    task = str(call.arguments.get("task", ""))
+    if worker not in sup.workers:
+        return False, f"unknown worker {worker!r}; workers: {', '.join(sup.workers)}"
+    sup.assigned += 1
+    if sup.assigned > sup.max_assignments:
+        await _escalate(ctx, turn, f"{key}/limit", "too many assignments",
+                        {"assigned": sup.assigned - 1, "limit": sup.max_assignments})
+        sup.max_assignments += sup.max_assignments
+    await ctx.record_once(f"{key}/{worker}", EventType.HANDOFF,
+                          {"from": turn.spec.name, "to": worker, "mode": "assign", "task": task},
+                          actor=f"agent:{turn.spec.name}")
+    result = await run_agent(ctx, worker, task, f"{key}/{worker}")
+    return True, result.output
+
+
+async def _run_calls(ctx: RunContext, turn: _Turn, key: str,
+                     calls: list[ToolCall]) -> list[tuple[bool, Any]]:
+    """Run one turn's tool calls in parallel, each a durable step."""
+    return await gather_steps(*(_call_one(ctx, turn, f"{key}/t{i}", c)
+                                for i, c in enumerate(calls)))
+
+
+async def _check_loops(ctx: RunContext, turn: _Turn, key: str, calls: list[ToolCall]) -> None:
+    for call in calls:
+        signature = call.name + canonical_json(call.arguments)
+        turn.seen[signature] += 1
+        if turn.seen[signature] >= turn.spec.loop_limit:
+            await _escalate(ctx, turn, f"{key}/loop", "the same call repeated",
+                            {"tool": call.name, "arguments": call.arguments,
+                             "times": turn.seen[signature]})
+            turn.seen[signature] = 0
+
+
+async def run_agent(ctx: RunContext, name: str, task: str, key: str,
+                    *, supervision: Supervision | None = None,
+                    history: list[Message] | None = None, handoffs: int = 0) -> AgentResult:
+    """Invoke agent ``name`` on ``task``; ``key`` makes every step of it unique in the run."""
+    spec = ctx.workflow.spec.agent(name)
+    if spec is None:
+        raise RunFailure(f"workflow {ctx.workflow.spec.name} has no agent {name!r}")
+    await ctx.record_once(key, EventType.AGENT_INVOKED,
+                          {"agent": name, "task": task, "model": spec.model},
+                          actor=f"agent:{name}")
+    instructions = spec.instructions
+    if supervision is not None:
+        instructions += (
+            f"\n\nYou supervise the workers {', '.join(supervision.workers)}. Plan the work, "
+            f"give each task to a worker with {ASSIGN_TOOL}, check every result, assign again "
+            "if it is not good enough, and answer with the final result when all is done."
+        )
+    messages = [Message("system", instructions)] if instructions else []
+    messages += history if history is not None else [Message("user", task)]
+    turn = _Turn(spec, key, messages, supervision, turn_limit=spec.max_turns)
+    number = 0
+    while True:
+        number += 1
+        step = f"{key}/m{number}"
+        if number > turn.turn_limit:
+            await _escalate(ctx, turn, f"{step}/limit", "turn limit reached",
+                            {"turns": number - 1})
+            turn.turn_limit += spec.max_turns
+        request = ModelRequest(model=spec.model, messages=list(turn.messages),
+                               tools=_tool_definitions(ctx, turn), agent=name,
+                               max_output_tokens=spec.max_output_tokens,
+                               temperature=spec.temperature)
+        response = await ctx.model_step(step, spec.model, request)
+        turn.messages.append(Message("assistant", response.content, list(response.tool_calls)))
+        if not response.tool_calls:
+            output = response.content or ""
+            await ctx.record_once(key, EventType.AGENT_COMPLETED, {"agent": name, "output": output},
+                                  actor=f"agent:{name}")
+            return AgentResult(name, output)
+        handoff = _handoff_target(spec, response)
+        if handoff is not None:
+            return await _hand_off(ctx, turn, step, handoff, handoffs)
+        await _check_loops(ctx, turn, step, response.tool_calls)
+        results = await _run_calls(ctx, turn, step, response.tool_calls)
+        for call, (ok, value) in zip(response.tool_calls, results, strict=True):
+            turn.messages.append(Message("tool", _observation(ok, value), tool_call_id=call.id,
+                                         name=call.name))
+
+
+def _handoff_target(spec: AgentSpec, response: ModelResponse) -> tuple[str, ToolCall] | None:
+    for call in response.tool_calls:
+        target = call.name.removeprefix(HANDOFF_PREFIX)
+        if call.name.startswith(HANDOFF_PREFIX) and target in spec.handoffs:
+            return target, call
+    return None
+
+
+async def _hand_off(ctx: RunContext, turn: _Turn, step: str, handoff: tuple[str, ToolCall],
+                    count: int) -> AgentResult:
+    target, call = handoff
+    if count >= MAX_HANDOFFS:
+        raise RunFailure(f"more than {MAX_HANDOFFS} hand-offs in a row, ending at "
+                         f"{turn.spec.name} → {target}")
+    await ctx.record_once(f"{step}/handoff", EventType.HANDOFF,
+                          {"from": turn.spec.name, "to": target, "mode": "handoff",
+                           "reason": call.arguments.get("reason", "")},
+                          actor=f"agent:{turn.spec.name}")
+    history = [m for m in turn.messages if m.role != "system"]
+    # Every call of the turn gets an answer, as the chat APIs require.
+    last = turn.messages[-1].tool_calls
+    history += [Message("tool", f"transferred to {target}" if c is call
+                        else f"not run: the conversation was handed to {target}",
+                        tool_call_id=c.id, name=c.name) for c in last]
+    task = next((m.content or "" for m in history if m.role == "user"), "")
+    return await run_agent(ctx, target, task, f"{step}/{target}", history=history,
+                           handoffs=count + 1)

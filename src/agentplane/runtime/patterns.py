@@ -1,0 +1,52 @@
+"""Workflow patterns: sequential steps, parallel steps and supervisors.
+
+Each step gets the previous step's output as its input (the first gets the run's input); a
+parallel step gives every branch the same input and outputs a mapping of branch → output.
+Hand-offs and agent-as-tool live in the agent loop.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from .context import RunContext, gather_steps
+from .loop import Supervision, run_agent
+from .spec import AgentStep, ParallelStep, Step, SupervisorStep
+
+
+def as_text(value: Any) -> str:
+    """The text an agent is given for a step input."""
+    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+
+
+async def run_step(ctx: RunContext, step: Step, key: str, value: Any) -> Any:
+    if isinstance(step, AgentStep):
+        text = as_text(value)
+        task = step.input.replace("{input}", text) if step.input is not None else text
+        return (await run_agent(ctx, step.agent, task, f"{key}/{step.agent}")).output
+    if isinstance(step, SupervisorStep):
+        supervision = Supervision(list(step.workers), step.max_assignments)
+        result = await run_agent(ctx, step.supervisor, as_text(value),
+                                 f"{key}/{step.supervisor}", supervision=supervision)
+        return result.output
+    return await _run_parallel(ctx, step, key, value)
+
+
+async def _run_parallel(ctx: RunContext, step: ParallelStep, key: str, value: Any) -> Any:
+    results = await gather_steps(
+        *(run_step(ctx, branch, f"{key}.{i}", value) for i, branch in enumerate(step.parallel))
+    )
+    out: dict[str, Any] = {}
+    for i, (branch, r) in enumerate(zip(step.parallel, results, strict=True)):
+        name = branch.agent if isinstance(branch, AgentStep) else (
+            branch.supervisor if isinstance(branch, SupervisorStep) else f"branch{i}")
+        out[name if name not in out else f"{name}#{i}"] = r
+    return out
+
+
+async def run_steps(ctx: RunContext, steps: list[Step], value: Any) -> Any:
+    """Run the workflow's steps in order; returns the last step's output."""
+    for i, step in enumerate(steps):
+        value = await run_step(ctx, step, f"s{i}", value)
+    return value

@@ -1,0 +1,298 @@
+"""The runtime: starts runs, drives them durably, resumes them after a crash.
+
+Many runs execute concurrently in one asyncio process. Each run is leased by the process that
+drives it; a lease whose owner died (or expired) is taken over by ``resume``. A run that waits
+(for an approval, a person after an escalation, a timer) gives its lease back and holds no
+memory: when the wait is resolved, any runtime resumes it by replaying its journal.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import socket
+import time
+import uuid
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from agentplane.errors import AgentplaneError
+from agentplane.journal import (
+    TERMINAL_STATUSES,
+    EventType,
+    JournalError,
+    JournalStore,
+    LeaseLostError,
+    NewEvent,
+    RunNotActiveError,
+    RunRecord,
+    WaitNotOpenError,
+    WaitRecord,
+)
+from agentplane.models.base import ModelProvider
+from agentplane.models.registry import Endpoint, ModelResolver
+from agentplane.models.scripted import ScriptedProvider, ScriptedReply
+
+from .context import NeedsReconciliation, RunContext, RunFailure, Suspended
+from .patterns import run_steps
+from .spec import WorkflowSpec
+from .workflow import Workflow, resolve
+
+log = logging.getLogger("agentplane.runtime")
+
+APPROVAL_KINDS = frozenset({"escalation", "tool_call", "budget"})
+
+
+class RunStateError(AgentplaneError):
+    """The requested action does not fit the run's (or approval's) current state."""
+
+
+def new_run_id() -> str:
+    return "run-" + uuid.uuid4().hex[:12]
+
+
+def _owner_is_dead(owner: str) -> bool:
+    """Whether a lease owner (``host:pid:tag``) is a process on this host that no longer runs."""
+    host, _, rest = owner.partition(":")
+    pid_text = rest.partition(":")[0]
+    if host != socket.gethostname() or not pid_text.isdigit():
+        return False
+    pid = int(pid_text)
+    if pid == os.getpid():
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
+
+
+def scripted_for(spec: WorkflowSpec) -> ScriptedProvider:
+    return ScriptedProvider({
+        a.name: [ScriptedReply(**r.model_dump()) for r in a.script] for a in spec.agents
+    })
+
+
+class Runtime:
+    """Drives runs of workflows against a journal store."""
+
+    def __init__(
+        self,
+        store: JournalStore,
+        *,
+        providers: Mapping[str, ModelProvider] | None = None,
+        lease_seconds: float = 30.0,
+    ) -> None:
+        self.store = store
+        self.providers = dict(providers or {})
+        """Providers that replace the configured ones by name (``scripted``, ``openai``, ...)."""
+        self.lease_seconds = lease_seconds
+        self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self._workflows: dict[str, Workflow] = {}
+        self._models: dict[str, ModelResolver] = {}
+        self._active: set[str] = set()
+        self._heartbeat: asyncio.Task[None] | None = None
+
+    # -- workflows ----------------------------------------------------------------------------
+
+    def _register(self, workflow: Workflow) -> None:
+        self._workflows.setdefault(workflow.hash, workflow)
+
+    async def _workflow_for(self, run: RunRecord) -> Workflow:
+        """The workflow version the run is pinned to (not whatever the file says today)."""
+        workflow = self._workflows.get(run.workflow_hash)
+        if workflow is None:
+            spec = WorkflowSpec.model_validate(await self.store.get_blob(run.workflow_hash))
+            workflow = resolve(spec, Path(run.meta["base_dir"]), source=run.meta["source"])
+            self._workflows[run.workflow_hash] = workflow
+        return workflow
+
+    def _resolver(self, workflow: Workflow) -> ModelResolver:
+        resolver = self._models.get(workflow.hash)
+        if resolver is None:
+            endpoints = {p.name: Endpoint(**p.model_dump()) for p in workflow.spec.providers}
+            resolver = ModelResolver(endpoints=endpoints, scripted=scripted_for(workflow.spec),
+                                     overrides=self.providers)
+            self._models[workflow.hash] = resolver
+        return resolver
+
+    # -- starting and driving runs ------------------------------------------------------------
+
+    async def start(self, workflow: Workflow, input: Any = None, *, run_id: str | None = None,
+                    tenant: str = "default") -> RunRecord:
+        """Create a run (status ``pending``) pinned to the workflow's current version."""
+        self._register(workflow)
+        digest = await self.store.put_blob(workflow.spec.model_dump(mode="json"))
+        assert digest == workflow.hash
+        return await self.store.create_run(
+            run_id=run_id or new_run_id(), workflow=workflow.spec.name, workflow_hash=digest,
+            input=input, tenant=tenant,
+            meta={"base_dir": str(workflow.base_dir), "source": workflow.source},
+        )
+
+    async def run(self, workflow: Workflow, input: Any = None, *, run_id: str | None = None,
+                  tenant: str = "default") -> RunRecord:
+        """Start a run and drive it until it finishes, waits, or needs a person."""
+        run = await self.start(workflow, input, run_id=run_id, tenant=tenant)
+        return await self.execute(run.id)
+
+    async def execute(self, run_id: str) -> RunRecord:
+        """Drive one run if it is runnable and nobody else holds it."""
+        claimed = await self.store.claim(self.owner, lease_seconds=self.lease_seconds,
+                                         run_id=run_id, owner_is_dead=_owner_is_dead)
+        if claimed:
+            await self._drive(claimed[0])
+        return await self.store.require_run(run_id)
+
+    async def resume_all(self) -> list[RunRecord]:
+        """Recover every unfinished run: expire due waits, then drive every runnable run."""
+        await self.expire_due_waits()
+        claimed = await self.store.claim(self.owner, lease_seconds=self.lease_seconds,
+                                         limit=1_000_000, owner_is_dead=_owner_is_dead)
+        await asyncio.gather(*(self._drive(run) for run in claimed))
+        return [await self.store.require_run(run.id) for run in claimed]
+
+    async def _drive(self, run: RunRecord) -> None:
+        self._active.add(run.id)
+        self._ensure_heartbeat()
+        try:
+            workflow = await self._workflow_for(run)
+            ctx = RunContext(self.store, run, workflow, self._resolver(workflow), self.owner)
+            events = await self.store.events(run.id)
+            ctx.load(events)
+            started = any(e.type == EventType.RUN_STARTED for e in events)
+            await ctx.append(NewEvent(EventType.RUN_RESUMED if started else EventType.RUN_STARTED,
+                                      data={"worker": self.owner}))
+            await self._finish(ctx, run)
+        except (LeaseLostError, RunNotActiveError) as exc:
+            log.info("stopped driving %s: %s", run.id, exc)
+        except AgentplaneError as exc:
+            # e.g. the pinned workflow's tools no longer import: the run cannot go on.
+            await self._fail(run.id, str(exc))
+        finally:
+            self._active.discard(run.id)
+            with contextlib.suppress(JournalError):
+                await self.store.release(self.owner, run.id)
+
+    async def _finish(self, ctx: RunContext, run: RunRecord) -> None:
+        try:
+            output = await run_steps(ctx, list(ctx.workflow.spec.steps), run.input)
+        except Suspended as s:
+            await ctx.append(NewEvent(EventType.RUN_WAITING, data={"waits": s.wait_ids}))
+        except NeedsReconciliation as n:
+            await ctx.append(NewEvent(
+                EventType.RUN_NEEDS_RECONCILIATION, step_key=n.step_key,
+                data={"tool": n.tool, "arguments": n.arguments,
+                      "reason": f"call {n.step_key} to {n.tool} was started but not confirmed, "
+                                "and the tool is neither read-only nor idempotent: check whether "
+                                "it happened, then `agentplane runs reconcile`"}))
+        except (RunFailure, AgentplaneError) as exc:
+            if isinstance(exc, LeaseLostError | RunNotActiveError):
+                raise
+            await ctx.append(NewEvent(EventType.RUN_FAILED, data={"error": str(exc)}))
+        except Exception as exc:
+            log.exception("run %s failed with an internal error", run.id)
+            await ctx.append(NewEvent(EventType.RUN_FAILED,
+                                      data={"error": f"internal error: {type(exc).__name__}: "
+                                                     f"{exc}"}))
+        else:
+            await ctx.append(NewEvent(EventType.RUN_COMPLETED, data={"output": output}))
+
+    async def _fail(self, run_id: str, error: str) -> None:
+        with contextlib.suppress(JournalError):
+            await self.store.append(run_id, [NewEvent(EventType.RUN_FAILED,
+                                                      data={"error": error})])
+
+    def _ensure_heartbeat(self) -> None:
+        if self._heartbeat is None or self._heartbeat.done():
+            self._heartbeat = asyncio.create_task(self._beat())
+
+    async def _beat(self) -> None:
+        while self._active:
+            await asyncio.sleep(self.lease_seconds / 3)
+            with contextlib.suppress(JournalError):
+                await self.store.renew(self.owner, list(self._active),
+                                       lease_seconds=self.lease_seconds)
+
+    # -- people acting on runs ----------------------------------------------------------------
+
+    async def expire_due_waits(self, now: float | None = None) -> list[WaitRecord]:
+        """Resolve waits whose deadline passed: an approval expires (= deny), a timer fires."""
+        expired = []
+        for wait in await self.store.due_waits(time.time() if now is None else now):
+            kind = (EventType.APPROVAL_EXPIRED if wait.kind in APPROVAL_KINDS
+                    else EventType.WAIT_RESOLVED)
+            with contextlib.suppress(WaitNotOpenError):
+                await self.store.append(wait.run_id, [NewEvent(
+                    kind, step_key=wait.step_key,
+                    data={"wait_id": wait.id, "reason": "deadline passed"})])
+                expired.append(wait)
+        return expired
+
+    async def decide(self, wait_id: str, *, approve: bool, actor: str,
+                     reason: str = "") -> RunRecord:
+        """Approve or deny a waiting approval; the run becomes ready to resume."""
+        wait = await self.store.get_wait(wait_id)
+        if wait is None:
+            raise RunStateError(f"no approval with id {wait_id!r}; "
+                                "`agentplane approvals list` shows the pending ones")
+        if wait.status != "open":
+            raise RunStateError(f"approval {wait_id} was already resolved "
+                                f"({(wait.resolution or {}).get('type', 'resolved')})")
+        kind = EventType.APPROVAL_GRANTED if approve else EventType.APPROVAL_DENIED
+        try:
+            await self.store.append(wait.run_id, [NewEvent(
+                kind, actor=actor, step_key=wait.step_key,
+                data={"wait_id": wait_id, "reason": reason})])
+        except WaitNotOpenError as exc:
+            raise RunStateError(f"approval {wait_id} was resolved by someone else meanwhile") \
+                from exc
+        return await self.store.require_run(wait.run_id)
+
+    async def cancel(self, run_id: str, *, actor: str, reason: str = "") -> RunRecord:
+        run = await self.store.require_run(run_id)
+        if run.status in TERMINAL_STATUSES:
+            raise RunStateError(f"run {run_id} is already {run.status}")
+        closing = [NewEvent(EventType.WAIT_RESOLVED, actor=actor, step_key=w.step_key,
+                            data={"wait_id": w.id, "reason": "run cancelled"})
+                   for w in await self.store.waits(run_id=run_id)]
+        await self.store.append(run_id, [*closing, NewEvent(EventType.RUN_CANCELLED, actor=actor,
+                                                            data={"reason": reason})])
+        return await self.store.require_run(run_id)
+
+    async def reconcile(self, run_id: str, *, step_key: str, happened: bool, actor: str,
+                        result: Any = None, reason: str = "") -> RunRecord:
+        """Settle an unconfirmed call: it happened (with ``result``), or it did not (run it)."""
+        run = await self.store.require_run(run_id)
+        if run.status != "needs_reconciliation":
+            raise RunStateError(f"run {run_id} is {run.status}, not needs_reconciliation")
+        events = await self.store.events(run_id)
+        pending = next((e for e in reversed(events)
+                        if e.type == EventType.RUN_NEEDS_RECONCILIATION), None)
+        if pending is None or pending.step_key != step_key:
+            expected = pending.step_key if pending else "none"
+            raise RunStateError(f"run {run_id} waits for reconciliation of step {expected}, "
+                                f"not {step_key}")
+        attempts = sum(1 for e in events
+                       if e.type == EventType.TOOL_STARTED and e.step_key == step_key)
+        decision = "completed" if happened else "retry"
+        settle = [NewEvent(EventType.TOOL_COMPLETED, actor=actor, step_key=step_key,
+                           data={"tool": pending.data.get("tool"), "result": result,
+                                 "reconciled": True})] if happened else []
+        await self.store.append(run_id, [*settle, NewEvent(
+            EventType.RUN_RECONCILED, actor=actor, step_key=step_key,
+            data={"decision": decision, "attempts_seen": attempts, "reason": reason})])
+        return await self.store.require_run(run_id)
+
+    async def aclose(self) -> None:
+        if self._heartbeat is not None:
+            self._heartbeat.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._heartbeat
+        for resolver in self._models.values():
+            await resolver.aclose()

@@ -1,0 +1,169 @@
+"""Workflow specifications: what a YAML workflow file (or the same built in Python) declares.
+
+The shape, in YAML::
+
+    name: refund-desk
+    version: 1
+    tools:
+      - name: issue_refund
+        python: tools:issue_refund   # module:function, importable from the file's folder
+        effect: write                # read | write | irreversible
+        idempotent: true
+        compensate: cancel_refund
+    agents:
+      - name: clerk
+        model: scripted              # or openai:gpt-4o-mini, or a provider entry's name
+        instructions: "You handle refunds."
+        tools: [issue_refund]
+        script: [...]                # replies of the scripted model, in order
+    steps:
+      - agent: clerk                 # or parallel: [...], or supervisor: lead + workers: [...]
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag
+
+from agentplane.tools.base import Effect, Trust
+
+NAME_PATTERN = r"^[A-Za-z][A-Za-z0-9_\-]{0,63}$"
+Name = Annotated[str, Field(pattern=NAME_PATTERN)]
+
+
+class _Spec(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ProviderSpec(_Spec):
+    """A named model endpoint, used by agents as ``model: NAME`` or ``model: NAME:MODEL``."""
+
+    name: Name
+    kind: Literal["openai", "anthropic"] = "openai"
+    """Wire format: OpenAI-compatible chat completions, or Anthropic Messages."""
+    base_url: str | None = None
+    api_key_env: str | None = None
+    """Name of the environment variable holding the key (the key itself never goes in a file)."""
+    model: str | None = None
+    """Default model name at this endpoint."""
+    timeout_s: float = 60.0
+    max_retries: int = Field(default=3, ge=0, le=10)
+    stream: bool = False
+
+
+class ToolSpec(_Spec):
+    """A tool and its side-effect declaration."""
+
+    name: Name
+    python: str = Field(pattern=r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
+    """``module:function``, importable from the workflow file's folder."""
+    description: str | None = None
+    effect: Effect = Effect.WRITE
+    """Unknown tools are not assumed harmless: the default is ``write``."""
+    idempotent: bool = False
+    compensate: Name | None = None
+    trust: Trust = Trust.TRUSTED
+
+
+class ScriptedReplySpec(_Spec):
+    """One reply of the scripted model."""
+
+    content: str | None = None
+    tool_calls: list[dict[str, Any]] = Field(default_factory=list)
+    usage: dict[str, int] | None = None
+    latency_ms: float = Field(default=0.0, ge=0)
+    error: str | None = None
+    retryable: bool = False
+
+
+class AgentSpec(_Spec):
+    """An agent: a model, instructions and the tools it may use."""
+
+    name: Name
+    model: str = "scripted"
+    instructions: str = ""
+    description: str | None = None
+    """What the agent is for; shown to supervisors and to agents that hand off to it."""
+    tools: list[Name] = Field(default_factory=list)
+    """Tool names, or names of other agents to call as tools (agent-as-tool)."""
+    handoffs: list[Name] = Field(default_factory=list)
+    """Agents this one may hand the conversation over to."""
+    max_turns: int = Field(default=20, ge=1, le=1000)
+    """Model calls per invocation before the run escalates to a person."""
+    loop_limit: int = Field(default=3, ge=2, le=100)
+    """The same tool call with the same arguments this many times is a loop: escalate."""
+    max_output_tokens: int | None = Field(default=None, ge=1)
+    temperature: float | None = Field(default=None, ge=0, le=2)
+    script: list[ScriptedReplySpec] = Field(default_factory=list)
+
+
+class AgentStep(_Spec):
+    """Run one agent on the step's input."""
+
+    agent: Name
+    input: str | None = None
+    """Text given to the agent instead of the previous step's output. ``{input}`` is replaced by
+    that output."""
+
+
+class ParallelStep(_Spec):
+    """Run several steps at once on the same input; the output maps each branch to its result."""
+
+    parallel: list[Step] = Field(min_length=1)
+
+
+class SupervisorStep(_Spec):
+    """A supervisor agent plans, assigns tasks to workers, checks their results and re-plans."""
+
+    supervisor: Name
+    workers: list[Name] = Field(min_length=1)
+    max_assignments: int = Field(default=10, ge=1, le=200)
+    """Tasks the supervisor may assign in all before the run escalates to a person."""
+
+
+def _step_kind(value: Any) -> str | None:
+    if isinstance(value, dict):
+        keys = value.keys()
+    elif isinstance(value, BaseModel):
+        keys = type(value).model_fields.keys()
+    else:
+        return None
+    for key, tag in (("parallel", "parallel-step"), ("supervisor", "supervisor-step"),
+                     ("agent", "agent-step")):
+        if key in keys:
+            return tag
+    return None
+
+
+Step = Annotated[
+    Annotated[AgentStep, Tag("agent-step")]
+    | Annotated[ParallelStep, Tag("parallel-step")]
+    | Annotated[SupervisorStep, Tag("supervisor-step")],
+    Discriminator(
+        _step_kind,
+        custom_error_type="step_kind",
+        custom_error_message="a step needs one of the keys `agent`, `parallel` or `supervisor`",
+    ),
+]
+STEP_TAGS = frozenset({"agent-step", "parallel-step", "supervisor-step"})
+
+ParallelStep.model_rebuild()
+
+
+class WorkflowSpec(_Spec):
+    """A whole workflow: providers, tools, agents and the steps that use them."""
+
+    name: Name
+    version: int | str = 1
+    description: str | None = None
+    providers: list[ProviderSpec] = Field(default_factory=list)
+    tools: list[ToolSpec] = Field(default_factory=list)
+    agents: list[AgentSpec] = Field(min_length=1)
+    steps: list[Step] = Field(min_length=1)
+
+    def tool(self, name: str) -> ToolSpec | None:
+        return next((t for t in self.tools if t.name == name), None)
+
+    def agent(self, name: str) -> AgentSpec | None:
+        return next((a for a in self.agents if a.name == name), None)

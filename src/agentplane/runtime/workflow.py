@@ -1,0 +1,238 @@
+"""Loading and resolving workflows: YAML or Python spec → a ``Workflow`` ready to run.
+
+Errors name the file, line, column and field, say what was expected, and list every problem at
+once, so a person fixes a file in one pass.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pydantic
+import yaml
+
+from agentplane.errors import AgentplaneError
+from agentplane.journal import canonical_json, sha256_hex
+from agentplane.tools import Tool, ToolImportError, import_function, python_tool
+
+from ._yaml import Path as DataPath
+from ._yaml import Position, format_path, load_with_positions, position_of
+from .spec import STEP_TAGS, AgentSpec, AgentStep, ParallelStep, Step, SupervisorStep, WorkflowSpec
+
+
+@dataclass(frozen=True, slots=True)
+class SpecProblem:
+    path: DataPath
+    message: str
+    position: Position | None = None
+
+    def render(self, source: str) -> str:
+        where = f"{source}:{self.position[0]}:{self.position[1]}" if self.position else source
+        return f"{where}: {format_path(self.path)}: {self.message}"
+
+
+class SpecError(AgentplaneError):
+    """A workflow spec is invalid. ``problems`` lists every problem found."""
+
+    exit_code = 2
+
+    def __init__(self, source: str, problems: list[SpecProblem]) -> None:
+        self.source = source
+        self.problems = problems
+        lines = [p.render(source) for p in problems]
+        head = f"workflow {source} is invalid ({len(problems)} problem"
+        head += "s):" if len(problems) != 1 else "):"
+        super().__init__("\n".join([head, *("  " + line for line in lines)]))
+
+
+@dataclass(frozen=True, slots=True)
+class Workflow:
+    """A validated workflow with its tools imported, pinned by ``hash``."""
+
+    spec: WorkflowSpec
+    base_dir: Path
+    """Folder ``python:`` tool modules are imported from."""
+    tools: dict[str, Tool] = field(default_factory=dict)
+    source: str = "<python>"
+
+    @property
+    def hash(self) -> str:
+        """SHA-256 of the spec's canonical JSON: a run is pinned to it."""
+        return spec_hash(self.spec)
+
+
+def spec_hash(spec: WorkflowSpec) -> str:
+    return sha256_hex(canonical_json(spec.model_dump(mode="json")))
+
+
+def _pydantic_problems(exc: pydantic.ValidationError) -> list[SpecProblem]:
+    problems = []
+    for err in exc.errors():
+        path = tuple(p for p in err["loc"] if p not in STEP_TAGS)
+        message = err["msg"]
+        if err["type"] == "extra_forbidden":
+            message = "unknown field (check the spelling; see the workflow reference in the README)"
+        elif err["type"] == "missing":
+            message = "required field is missing"
+        elif "input" in err and err["type"] not in ("step_kind",):
+            message = f"{message} (got {err['input']!r})"
+        problems.append(SpecProblem(path, message))
+    return problems
+
+
+def _walk_steps(steps: list[Step], path: DataPath) -> list[tuple[DataPath, Step]]:
+    out: list[tuple[DataPath, Step]] = []
+    for i, step in enumerate(steps):
+        out.append(((*path, i), step))
+        if isinstance(step, ParallelStep):
+            out.extend(_walk_steps(step.parallel, (*path, i, "parallel")))
+    return out
+
+
+def _duplicates(names: list[str], path: str, kind: str) -> list[SpecProblem]:
+    seen: set[str] = set()
+    problems = []
+    for i, name in enumerate(names):
+        if name in seen:
+            problems.append(SpecProblem((path, i, "name"), f"{kind} {name!r} is declared twice"))
+        seen.add(name)
+    return problems
+
+
+def _unknown(name: str, known: set[str], kind: str) -> str:
+    listed = ", ".join(sorted(known)) or "none"
+    return f"unknown {kind} {name!r}; declared {kind}s: {listed}"
+
+
+def _check_tools(spec: WorkflowSpec, tools: set[str]) -> list[SpecProblem]:
+    return [SpecProblem(("tools", i, "compensate"), _unknown(t.compensate, tools, "tool"))
+            for i, t in enumerate(spec.tools)
+            if t.compensate is not None and t.compensate not in tools]
+
+
+def _check_model(agent: AgentSpec, path: DataPath, providers: set[str]) -> list[SpecProblem]:
+    prefix = agent.model.split(":", 1)[0]
+    known = providers | {"openai", "anthropic"}
+    if ":" not in agent.model and agent.model != "scripted" and agent.model not in providers:
+        return [SpecProblem((*path, "model"),
+                            f"model {agent.model!r} is neither `scripted`, a `provider:model` pair "
+                            "such as openai:gpt-4o-mini, nor a declared provider")]
+    if ":" in agent.model and prefix not in known:
+        return [SpecProblem((*path, "model"), _unknown(prefix, known, "provider"))]
+    if agent.model == "scripted" and not agent.script:
+        return [SpecProblem((*path, "script"), "an agent on the scripted model needs a `script:`")]
+    return []
+
+
+def _check_agent(agent: AgentSpec, path: DataPath, tools: set[str], agents: set[str],
+                 providers: set[str]) -> list[SpecProblem]:
+    problems = []
+    for j, name in enumerate(agent.tools):
+        if name == agent.name:
+            problems.append(SpecProblem((*path, "tools", j), "an agent cannot be its own tool"))
+        elif name not in tools and name not in agents:
+            problems.append(SpecProblem((*path, "tools", j),
+                                        _unknown(name, tools | agents, "tool")))
+    others = agents - {agent.name}
+    problems += [SpecProblem((*path, "handoffs", j), _unknown(name, others, "agent"))
+                 for j, name in enumerate(agent.handoffs) if name not in others]
+    return problems + _check_model(agent, path, providers)
+
+
+def _check_steps(spec: WorkflowSpec, agents: set[str]) -> list[SpecProblem]:
+    problems = []
+    for path, step in _walk_steps(spec.steps, ("steps",)):
+        names: list[tuple[str, DataPath]] = []
+        if isinstance(step, AgentStep):
+            names = [(step.agent, (*path, "agent"))]
+        elif isinstance(step, SupervisorStep):
+            names = [(step.supervisor, (*path, "supervisor"))]
+            names += [(w, (*path, "workers", k)) for k, w in enumerate(step.workers)]
+        problems += [SpecProblem(p, _unknown(n, agents, "agent")) for n, p in names
+                     if n not in agents]
+    return problems
+
+
+def cross_check(spec: WorkflowSpec) -> list[SpecProblem]:
+    """Problems pydantic cannot see: references between tools, agents and steps."""
+    tools = {t.name for t in spec.tools}
+    agents = {a.name for a in spec.agents}
+    providers = {p.name for p in spec.providers}
+    problems = _duplicates([t.name for t in spec.tools], "tools", "tool")
+    problems += _duplicates([a.name for a in spec.agents], "agents", "agent")
+    problems += _duplicates([p.name for p in spec.providers], "providers", "provider")
+    problems += [SpecProblem(("agents",), f"{name!r} names both a tool and an agent")
+                 for name in sorted(tools & agents)]
+    problems += _check_tools(spec, tools)
+    for i, agent in enumerate(spec.agents):
+        problems += _check_agent(agent, ("agents", i), tools, agents, providers)
+    return problems + _check_steps(spec, agents)
+
+
+def resolve(spec: WorkflowSpec, base_dir: Path, *, source: str = "<python>",
+            positions: dict[DataPath, Position] | None = None) -> Workflow:
+    """Check references and import the tools of a spec."""
+    marks = positions or {}
+    problems = cross_check(spec)
+    tools: dict[str, Tool] = {}
+    for i, t in enumerate(spec.tools):
+        try:
+            fn = import_function(t.python, base_dir)
+            tools[t.name] = python_tool(fn, name=t.name, description=t.description,
+                                        effect=t.effect, idempotent=t.idempotent,
+                                        compensate=t.compensate, trust=t.trust)
+        except ToolImportError as exc:
+            problems.append(SpecProblem(("tools", i, "python"), str(exc)))
+        except (TypeError, pydantic.PydanticSchemaGenerationError) as exc:
+            problems.append(SpecProblem(("tools", i, "python"),
+                                        f"cannot describe the function's parameters: {exc}"))
+    if problems:
+        raise SpecError(source, [SpecProblem(p.path, p.message, position_of(marks, p.path))
+                                 for p in problems])
+    return Workflow(spec=spec, base_dir=base_dir, tools=tools, source=source)
+
+
+def parse_spec(text: str, source: str) -> tuple[WorkflowSpec, dict[DataPath, Position]]:
+    """Parse and validate YAML text into a spec; ``SpecError`` lists every problem."""
+    try:
+        data, marks = load_with_positions(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        pos = (mark.line + 1, mark.column + 1) if mark is not None else None
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise SpecError(source, [SpecProblem((), f"not valid YAML: {problem}", pos)]) from exc
+    if not isinstance(data, dict):
+        raise SpecError(source, [SpecProblem((), "expected a mapping with name, agents and steps",
+                                             (1, 1))])
+    try:
+        spec = WorkflowSpec.model_validate(data)
+    except pydantic.ValidationError as exc:
+        problems = [SpecProblem(p.path, p.message, position_of(marks, p.path))
+                    for p in _pydantic_problems(exc)]
+        raise SpecError(source, problems) from exc
+    return spec, marks
+
+
+def load_workflow(path: str | Path) -> Workflow:
+    """Load a workflow YAML file."""
+    file = Path(path)
+    try:
+        text = file.read_text(encoding="utf-8")
+    except FileNotFoundError as exc:
+        raise SpecError(str(file), [SpecProblem((), "file not found")]) from exc
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SpecError(str(file), [SpecProblem((), f"cannot read the file: {exc}")]) from exc
+    spec, marks = parse_spec(text, str(file))
+    return resolve(spec, file.resolve().parent, source=str(file), positions=marks)
+
+
+def workflow_from_dict(data: dict[str, Any], base_dir: Path, *, source: str = "<python>"
+                       ) -> Workflow:
+    """Build a workflow from a plain dict (the Python way to declare one)."""
+    try:
+        spec = WorkflowSpec.model_validate(data)
+    except pydantic.ValidationError as exc:
+        raise SpecError(source, _pydantic_problems(exc)) from exc
+    return resolve(spec, base_dir, source=source)

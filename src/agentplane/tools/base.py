@@ -1,0 +1,87 @@
+"""Tools: what an agent can do, and how risky each thing is.
+
+Each tool declares a side-effect class (``read``, ``write``, ``irreversible``), whether it is
+idempotent, and optionally a compensating tool that reverses it. The runtime, not the model,
+acts on these declarations: a started-but-unconfirmed call is re-run after a crash only if the
+tool is ``read`` or idempotent.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+from agentplane.errors import AgentplaneError
+from agentplane.models.base import ToolDefinition
+
+
+class Effect(StrEnum):
+    """Side-effect class of a tool."""
+
+    READ = "read"
+    """Changes nothing outside; safe to call again."""
+    WRITE = "write"
+    """Changes something that can be reversed (by a compensating tool or by a person)."""
+    IRREVERSIBLE = "irreversible"
+    """Changes something that cannot be taken back (money sent, mail delivered, file deleted)."""
+
+
+class Trust(StrEnum):
+    """Whether a tool's output may carry instructions from outside (mail, web pages, documents)."""
+
+    TRUSTED = "trusted"
+    UNTRUSTED = "untrusted"
+
+
+@dataclass(frozen=True, slots=True)
+class ToolContext:
+    """What a tool may learn about the call it serves (pass it as keyword ``context``)."""
+
+    run_id: str
+    step_key: str
+    """Stable key of this call within the run."""
+    idempotency_key: str
+    """Stable across retries and crash recovery of the same call: pass it to the system the
+    tool changes so a repeated call is recognised there."""
+    agent: str
+    """Name of the agent that made the call."""
+    tool: str
+    attempt: int
+    """1 for the first attempt, 2 after one recovery, and so on."""
+
+
+class ToolError(AgentplaneError):
+    """A tool failed; the message is shown to the model as the call's result."""
+
+
+class ToolArgumentsError(ToolError):
+    """The arguments a model gave do not match the tool's parameters."""
+
+
+Invoke = Callable[[dict[str, Any], ToolContext], Awaitable[Any]]
+
+
+@dataclass(frozen=True, slots=True)
+class Tool:
+    """A tool ready to be called."""
+
+    name: str
+    description: str
+    parameters: dict[str, Any]
+    """JSON Schema of the arguments object."""
+    invoke: Invoke
+    effect: Effect = Effect.WRITE
+    idempotent: bool = False
+    compensate: str | None = None
+    """Name of the tool that reverses this one."""
+    trust: Trust = Trust.TRUSTED
+
+    @property
+    def safe_to_repeat(self) -> bool:
+        """Whether an unconfirmed call may be run again after a crash."""
+        return self.effect is Effect.READ or self.idempotent
+
+    def definition(self) -> ToolDefinition:
+        return ToolDefinition(self.name, self.description, self.parameters)
