@@ -56,6 +56,11 @@ from .store import (
 
 SYNCHRONOUS_MODES = ("OFF", "NORMAL", "FULL", "EXTRA")
 
+# Statuses a worker writes itself when it stops driving a run. Not ``cancelled``: a person
+# cancels, and the worker keeps its lease until it notices, so the call it has under way is
+# still recorded.
+LEASE_ENDING_STATUSES = frozenset({"completed", "failed", "waiting", "needs_reconciliation"})
+
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
     id TEXT PRIMARY KEY,
@@ -279,7 +284,7 @@ class SQLiteJournal(JournalStore):
             "UPDATE runs SET last_seq = ?, head_hash = ?, status = ?, updated_at = ? WHERE id = ?",
             (seq, head, status, written[-1].time if written else utc_now(), run_id),
         )
-        if status in TERMINAL_STATUSES or status in ("waiting", "needs_reconciliation"):
+        if status in LEASE_ENDING_STATUSES:
             db.execute("UPDATE runs SET lease_owner = NULL, lease_until = NULL WHERE id = ?",
                        (run_id,))
         if waits_touched:
@@ -372,7 +377,8 @@ class SQLiteJournal(JournalStore):
         workflow: str | None = None,
         limit: int = 100,
     ) -> list[RunRecord]:
-        where, args = [], []
+        where: list[str] = []
+        args: list[Any] = []
         if statuses:
             where.append(f"status IN ({','.join('?' * len(statuses))})")
             args.extend(statuses)
@@ -464,7 +470,8 @@ class SQLiteJournal(JournalStore):
         status: str | None = "open",
         kind: str | None = None,
     ) -> list[WaitRecord]:
-        where, args = [], []
+        where: list[str] = []
+        args: list[Any] = []
         for column, value in (("run_id", run_id), ("status", status), ("kind", kind)):
             if value is not None:
                 where.append(f"{column} = ?")

@@ -8,6 +8,7 @@ calls of one turn run in parallel, each a durable step.
 from __future__ import annotations
 
 import json
+import time
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
@@ -97,9 +98,11 @@ def _observation(ok: bool, value: Any) -> str:
 async def _escalate(ctx: RunContext, turn: _Turn, step_key: str, reason: str,
                     details: dict[str, Any]) -> None:
     """Wait for a person: approve lets the agent go on, deny fails the run."""
+    timeout = turn.spec.escalation_timeout_s
     resolution = await ctx.wait(
         step_key, kind="escalation",
         data={"agent": turn.spec.name, "reason": reason, **details},
+        deadline=None if timeout is None else time.time() + timeout,
         actor=f"agent:{turn.spec.name}",
     )
     if resolution["type"] != EventType.APPROVAL_GRANTED:

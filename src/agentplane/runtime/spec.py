@@ -93,6 +93,8 @@ class AgentSpec(_Spec):
     """Model calls per invocation before the run escalates to a person."""
     loop_limit: int = Field(default=3, ge=2, le=100)
     """The same tool call with the same arguments this many times is a loop: escalate."""
+    escalation_timeout_s: float | None = Field(default=None, gt=0)
+    """Seconds a person has to answer an escalation before it expires (expiry = deny)."""
     max_output_tokens: int | None = Field(default=None, ge=1)
     temperature: float | None = Field(default=None, ge=0, le=2)
     script: list[ScriptedReplySpec] = Field(default_factory=list)

@@ -20,6 +20,7 @@ from types import ModuleType
 from typing import Any, get_type_hints
 
 import pydantic
+from pydantic_core import PydanticSerializationError
 
 from agentplane.errors import AgentplaneError
 
@@ -94,7 +95,7 @@ def _arguments_model(fn: Callable[..., Any], name: str) -> tuple[type[pydantic.B
         annotation = hints.get(param.name, Any)
         default = ... if param.default is param.empty else param.default
         fields[param.name] = (annotation, default)
-    model = pydantic.create_model(  # type: ignore[call-overload]
+    model = pydantic.create_model(
         f"{name}_arguments", __config__=pydantic.ConfigDict(extra="forbid"), **fields
     )
     return model, takes_context
@@ -107,7 +108,7 @@ def to_json_value(value: Any) -> Any:
         return value.model_dump(mode="json")
     try:
         return pydantic.TypeAdapter(Any).dump_python(value, mode="json")
-    except pydantic.PydanticSerializationError:
+    except PydanticSerializationError:
         return str(value)
 
 

@@ -1,0 +1,5 @@
+"""The command line: ``agentplane run|resume|worker|runs|approvals|audit|demo``."""
+
+from .app import app, main
+
+__all__ = ["app", "main"]

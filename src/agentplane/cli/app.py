@@ -1,0 +1,326 @@
+"""The ``agentplane`` command line (stable interface: see SPEC.md)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+
+from agentplane.errors import AgentplaneError, ConfigError
+from agentplane.journal import JournalStore, RunRecord, open_store, verify
+from agentplane.runtime import APPROVAL_KINDS, Runtime, load_workflow
+
+from . import render, settings
+
+T = TypeVar("T")
+
+app = typer.Typer(
+    name="agentplane",
+    help="Agentplane: durable, governed multi-agent workflows.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+runs_app = typer.Typer(help="List, inspect, cancel and reconcile runs.", no_args_is_help=True)
+approvals_app = typer.Typer(help="Pending approvals and escalations.", no_args_is_help=True)
+audit_app = typer.Typer(help="Prove what happened: verify the journal's hash chain.",
+                        no_args_is_help=True)
+app.add_typer(runs_app, name="runs")
+app.add_typer(approvals_app, name="approvals")
+app.add_typer(audit_app, name="audit")
+
+DbOption = Annotated[str | None, typer.Option("--db", help="Database URL (default: "
+                                              "$AGENTPLANE_DB or a SQLite file in "
+                                              "$AGENTPLANE_HOME).", show_default=False)]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON.")]
+AsOption = Annotated[str | None, typer.Option("--as", help="Who is acting (default: "
+                                              "$AGENTPLANE_USER or your login).")]
+ReasonOption = Annotated[str, typer.Option("--reason", help="Why; journaled.")]
+
+out = render.console()
+
+
+def _execute(db: str | None, body: Callable[[JournalStore, Runtime], Awaitable[T]]) -> T:
+    async def main() -> T:
+        store = open_store(settings.database_url(db))
+        runtime = Runtime(store)
+        try:
+            return await body(store, runtime)
+        finally:
+            await runtime.aclose()
+            await store.close()
+
+    return asyncio.run(main())
+
+
+def _parse_json(text: str | None, option: str) -> Any:
+    if text is None:
+        return None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"{option} is not valid JSON ({exc.msg} at column {exc.colno}); "
+                          f"to pass text, quote it as a JSON string: {option} '\"your text\"'"
+                          ) from exc
+
+
+def _report(run: RunRecord, store: JournalStore, as_json: bool) -> Awaitable[None]:
+    async def show() -> None:
+        events = await store.events(run.id)
+        if as_json:
+            print(render.dump_json(render.run_json(run, events)))
+            return
+        out.print(f"run [bold]{run.id}[/] ({run.workflow}) is {render.status_text(run.status)}")
+        last = events[-1] if events else None
+        if run.status == "completed" and last is not None:
+            output = last.data.get("output")
+            out.print(output if isinstance(output, str) else render.dump_json(output))
+        elif run.status == "failed" and last is not None:
+            out.print(f"[red]{last.data.get('error')}[/]")
+        elif run.status == "waiting":
+            waits = await store.waits(run_id=run.id)
+            out.print(render.waits_table(waits))
+            out.print("approve with `agentplane approvals approve ID` "
+                      "(or deny with `agentplane approvals deny ID --reason ...`)")
+        elif run.status == "needs_reconciliation" and last is not None:
+            out.print(f"[magenta]{last.data.get('reason')}[/]")
+    return show()
+
+
+@app.command()
+def run(
+    file: Annotated[Path, typer.Argument(help="Workflow YAML file.")],
+    input: Annotated[str | None, typer.Option("--input", help="Run input as JSON.")] = None,
+    run_id: Annotated[str | None, typer.Option("--run-id", help="Id for the new run.")] = None,
+    db: DbOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Run a workflow until it finishes, waits for a person, or needs reconciliation."""
+    workflow = load_workflow(file)
+    value = _parse_json(input, "--input")
+
+    async def body(store: JournalStore, runtime: Runtime) -> None:
+        record = await runtime.run(workflow, value, run_id=run_id)
+        await _report(record, store, as_json)
+
+    _execute(db, body)
+
+
+@app.command()
+def resume(db: DbOption = None, as_json: JsonOption = False) -> None:
+    """Recover every unfinished run (after a crash, an approval or a reconciliation)."""
+
+    async def body(store: JournalStore, runtime: Runtime) -> None:
+        records = await runtime.resume_all()
+        if as_json:
+            print(render.dump_json([r.summary() for r in records]))
+        elif records:
+            out.print(render.runs_table(records))
+        else:
+            out.print("nothing to resume")
+
+    _execute(db, body)
+
+
+@app.command()
+def worker(
+    db: DbOption = None,
+    poll: Annotated[float, typer.Option(help="Seconds between looks for work.")] = 1.0,
+    once: Annotated[bool, typer.Option(help="Do one round of work and exit.")] = False,
+) -> None:
+    """Run a worker: expire due waits and drive every runnable run, until interrupted."""
+
+    async def body(store: JournalStore, runtime: Runtime) -> None:
+        while True:
+            records = await runtime.resume_all()
+            for r in records:
+                out.print(f"{r.id} ({r.workflow}) → {render.status_text(r.status)}")
+            if once:
+                return
+            await asyncio.sleep(poll)
+
+    try:
+        _execute(db, body)
+    except KeyboardInterrupt:
+        out.print("worker stopped")
+
+
+@runs_app.command("list")
+def runs_list(
+    status: Annotated[list[str] | None, typer.Option(help="Only runs with this status.")] = None,
+    workflow: Annotated[str | None, typer.Option(help="Only runs of this workflow.")] = None,
+    limit: Annotated[int, typer.Option(min=1)] = 50,
+    db: DbOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """List runs, newest first."""
+
+    async def body(store: JournalStore, runtime: Runtime) -> None:
+        records = await store.list_runs(statuses=status, workflow=workflow, limit=limit)
+        if as_json:
+            print(render.dump_json([r.summary() for r in records]))
+        else:
+            out.print(render.runs_table(records))
+
+    _execute(db, body)
+
+
+@runs_app.command("show")
+def runs_show(run_id: str, db: DbOption = None, as_json: JsonOption = False) -> None:
+    """Show a run and its journal."""
+
+    async def body(store: JournalStore, runtime: Runtime) -> None:
+        record = await store.require_run(run_id)
+        events = await store.events(run_id)
+        if as_json:
+            print(render.dump_json(render.run_json(record, events)))
+            return
+        out.print(f"run [bold]{record.id}[/] ({record.workflow} @ {record.workflow_hash[:12]}) "
+                  f"is {render.status_text(record.status)}")
+        out.print(render.events_table(events))
+
+    _execute(db, body)
+
+
+@runs_app.command("cancel")
+def runs_cancel(run_id: str, reason: ReasonOption = "", as_: AsOption = None,
+                db: DbOption = None, as_json: JsonOption = False) -> None:
+    """Cancel a run: no new step starts; a call already under way is still recorded."""
+
+    async def body(store: JournalStore, runtime: Runtime) -> None:
+        record = await runtime.cancel(run_id, actor=settings.actor(as_), reason=reason)
+        await _report(record, store, as_json)
+
+    _execute(db, body)
+
+
+@runs_app.command("reconcile")
+def runs_reconcile(
+    run_id: str,
+    step: Annotated[str, typer.Option(help="Step key named by the run.")],
+    happened: Annotated[bool | None, typer.Option(
+        "--happened/--not-happened",
+        help="Whether the call took effect: --happened records it as done (with --result), "
+             "--not-happened lets the run make the call again.")] = None,
+    result: Annotated[str | None, typer.Option(help="The call's result as JSON.")] = None,
+    reason: ReasonOption = "",
+    as_: AsOption = None,
+    resume_run: Annotated[bool, typer.Option("--resume/--no-resume",
+                                             help="Resume the run at once.")] = True,
+    db: DbOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Settle a call that was started but never confirmed, then resume the run."""
+    if happened is None:
+        raise ConfigError("say whether the call took effect: --happened or --not-happened")
+    value = _parse_json(result, "--result")
+
+    async def body(store: JournalStore, runtime: Runtime) -> None:
+        record = await runtime.reconcile(run_id, step_key=step, happened=happened,
+                                         actor=settings.actor(as_), result=value, reason=reason)
+        if resume_run:
+            record = await runtime.execute(run_id)
+        await _report(record, store, as_json)
+
+    _execute(db, body)
+
+
+def _decide(wait_id: str, approve: bool, reason: str, as_: str | None, resume_run: bool,
+            db: str | None, as_json: bool) -> None:
+    async def body(store: JournalStore, runtime: Runtime) -> None:
+        record = await runtime.decide(wait_id, approve=approve, actor=settings.actor(as_),
+                                      reason=reason)
+        if resume_run:
+            record = await runtime.execute(record.id)
+        await _report(record, store, as_json)
+
+    _execute(db, body)
+
+
+ResumeOption = Annotated[bool, typer.Option("--resume/--no-resume",
+                                            help="Resume the run at once in this process.")]
+
+
+@approvals_app.command("list")
+def approvals_list(db: DbOption = None, as_json: JsonOption = False) -> None:
+    """List pending approvals and escalations."""
+
+    async def body(store: JournalStore, runtime: Runtime) -> None:
+        waits = [w for w in await store.waits(status="open") if w.kind in APPROVAL_KINDS]
+        if as_json:
+            print(render.dump_json([render.wait_json(w) for w in waits]))
+        elif waits:
+            out.print(render.waits_table(waits))
+        else:
+            out.print("no pending approvals")
+
+    _execute(db, body)
+
+
+@approvals_app.command("approve")
+def approvals_approve(wait_id: str, reason: ReasonOption = "", as_: AsOption = None,
+                      resume_run: ResumeOption = True, db: DbOption = None,
+                      as_json: JsonOption = False) -> None:
+    """Approve: the run goes on."""
+    _decide(wait_id, True, reason, as_, resume_run, db, as_json)
+
+
+@approvals_app.command("deny")
+def approvals_deny(wait_id: str, reason: ReasonOption = "", as_: AsOption = None,
+                   resume_run: ResumeOption = True, db: DbOption = None,
+                   as_json: JsonOption = False) -> None:
+    """Deny: the run is told no (an escalation denied fails the run)."""
+    _decide(wait_id, False, reason, as_, resume_run, db, as_json)
+
+
+@audit_app.command("verify")
+def audit_verify(
+    run_id: Annotated[list[str] | None, typer.Option("--run", help="Only these runs.")] = None,
+    db: DbOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Recompute every hash chain; exit 0 when all hold, else name the first bad event."""
+
+    async def body(store: JournalStore, runtime: Runtime) -> bool:
+        report = await verify(store, run_id)
+        if as_json:
+            print(render.dump_json({
+                "ok": report.ok, "runs": report.runs, "events": report.events,
+                "breaks": [{"run_id": b.run_id, "seq": b.seq, "reason": b.reason}
+                           for b in report.breaks]}))
+        elif report.ok:
+            out.print(f"[green]chain holds[/]: {report.runs} runs, {report.events} events")
+        else:
+            for b in report.breaks:
+                where = f"event {b.seq}" if b.seq is not None else "run record"
+                out.print(f"[red]chain broken[/] in run {b.run_id} at {where}: {b.reason}")
+        return report.ok
+
+    if not _execute(db, body):
+        raise typer.Exit(1)
+
+
+@app.command()
+def demo(db: DbOption = None) -> None:
+    """Run the demo workflows offline with the scripted model, and summarise them."""
+    from .demo import run_demo
+
+    _execute(db, lambda store, runtime: run_demo(store, runtime, out))
+
+
+def main() -> None:
+    """Entry point: errors meant for people print as one paragraph, never a traceback."""
+    from rich.text import Text
+
+    try:
+        app()
+    except AgentplaneError as exc:
+        render.console(stderr=True).print(Text("error: ", style="red") + Text(str(exc)))
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        sys.exit(130)

@@ -1,0 +1,56 @@
+"""``agentplane demo``: run the demo workflows in the terminal and summarise them."""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from agentplane.demo import workflow_files
+from agentplane.journal import Event, JournalStore, verify
+from agentplane.runtime import Runtime, load_workflow
+
+from .render import status_text
+
+
+def _totals(events: list[Event]) -> tuple[int, int, int]:
+    models = sum(1 for e in events if e.type == "model.completed")
+    tools = sum(1 for e in events if e.type == "tool.completed")
+    tokens = sum((e.usage or {}).get("input_tokens", 0) + (e.usage or {}).get("output_tokens", 0)
+                 for e in events)
+    return models, tools, tokens
+
+
+async def run_demo(store: JournalStore, runtime: Runtime, out: Console) -> None:
+    out.print(f"[bold]Agentplane demo[/] — offline, scripted model, journal at {store.url}\n")
+    table = Table(box=None, header_style="bold")
+    for column in ("WORKFLOW", "RUN", "STATUS", "MODEL CALLS", "TOOL CALLS", "TOKENS"):
+        table.add_column(column, no_wrap=True)
+    results: list[str] = []
+    for path in workflow_files():
+        workflow = load_workflow(path)
+        with out.status(f"running {workflow.spec.name} — {workflow.spec.description}"):
+            run = await runtime.run(workflow, "Refund order A1" if "refund" in path.name
+                                    else "Go ahead.")
+        events = await store.events(run.id)
+        models, tools, tokens = _totals(events)
+        last = events[-1].data if events else {}
+        result = str(last.get("output") or last.get("error") or "")
+        if run.status == "waiting":
+            waits = await store.waits(run_id=run.id)
+            result = "; ".join(f"waiting for a person: {w.data.get('reason')} "
+                               f"(agentplane approvals approve {w.id})" for w in waits)
+        out.print(f"  {status_text(run.status)}  {workflow.spec.name}: {run.id}")
+        table.add_row(workflow.spec.name, run.id, status_text(run.status), str(models),
+                      str(tools), str(tokens))
+        results.append(f"[bold]{workflow.spec.name}[/]: {escape(result)}")
+    out.print()
+    out.print(table)
+    out.print()
+    for line in results:
+        out.print(line)
+    report = await verify(store)
+    state = "[green]holds[/]" if report.ok else "[red]is broken[/]"
+    out.print(f"\naudit chain {state}: {report.runs} runs, {report.events} events")
+    out.print("next: `agentplane runs list`, `agentplane runs show RUN`, "
+              "`agentplane approvals list`")

@@ -1,0 +1,75 @@
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+import pytest_asyncio
+
+from agentplane.journal import JournalStore, SQLiteJournal
+from agentplane.models.base import ModelRequest, ModelResponse, TextCallback
+from agentplane.runtime import Runtime, Workflow, workflow_from_dict
+
+from . import toolbox
+
+HERE = Path(__file__).parent
+
+
+@pytest.fixture(autouse=True)
+def _reset_toolbox() -> None:
+    toolbox.reset()
+
+
+@pytest_asyncio.fixture
+async def store(tmp_path: Path) -> AsyncIterator[JournalStore]:
+    journal = SQLiteJournal(tmp_path / "journal.db")
+    yield journal
+    await journal.close()
+
+
+@pytest_asyncio.fixture
+async def runtime(store: JournalStore) -> AsyncIterator[Runtime]:
+    rt = Runtime(store)
+    yield rt
+    await rt.aclose()
+
+
+TOOLS: list[dict[str, Any]] = [
+    {"name": "lookup", "python": "tests.runtime.toolbox:lookup", "effect": "read"},
+    {"name": "refund", "python": "tests.runtime.toolbox:refund", "effect": "write",
+     "idempotent": True},
+    {"name": "explode", "python": "tests.runtime.toolbox:explode", "effect": "read"},
+    {"name": "rendezvous", "python": "tests.runtime.toolbox:rendezvous", "effect": "read"},
+    {"name": "blocking_write", "python": "tests.runtime.toolbox:blocking_write",
+     "effect": "write"},
+    {"name": "blocking_idempotent", "python": "tests.runtime.toolbox:blocking_write",
+     "effect": "write", "idempotent": True},
+]
+
+
+def make_workflow(agents: list[dict[str, Any]], steps: list[dict[str, Any]],
+                  name: str = "test-flow") -> Workflow:
+    return workflow_from_dict({"name": name, "tools": TOOLS, "agents": agents, "steps": steps},
+                              HERE)
+
+
+WorkflowFactory = Callable[[list[dict[str, Any]], list[dict[str, Any]]], Workflow]
+
+
+class RecordingProvider:
+    """Wraps a provider and keeps every request it was sent."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.name = inner.name
+        self.requests: list[ModelRequest] = []
+
+    async def complete(self, request: ModelRequest, *,
+                       on_text: TextCallback | None = None) -> ModelResponse:
+        self.requests.append(request)
+        response: ModelResponse = await self.inner.complete(request, on_text=on_text)
+        return response
+
+    async def aclose(self) -> None:
+        return None
