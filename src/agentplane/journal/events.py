@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from json.encoder import encode_basestring
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -156,6 +157,36 @@ class Event:
         }
 
 
+def event_body_json(
+    *,
+    run_id: str,
+    seq: int,
+    time: str,
+    type: str,
+    actor: str,
+    step_key: str | None,
+    data_json: str,
+    usage: dict[str, int] | None,
+    prev_hash: str,
+    schema: int,
+) -> str:
+    """The canonical JSON of every field but ``hash``, given the data's canonical JSON.
+
+    Equal to ``canonical_json`` of the whole body (keys in sorted order), assembled so the data,
+    usually the largest part, is encoded once for storage and hashing alike.
+    """
+    s = _json_text
+    return (f'{{"actor":{s(actor)},"data":{data_json},"prev_hash":{s(prev_hash)},'
+            f'"run_id":{s(run_id)},"schema":{int(schema)},"seq":{int(seq)},'
+            f'"step_key":{s(step_key)},"time":{s(time)},"type":{s(type)},'
+            f'"usage":{"null" if usage is None else canonical_json(usage)}}}')
+
+
+def _json_text(value: str | None) -> str:
+    """A string (or null) as JSON, exactly as ``canonical_json`` writes it."""
+    return "null" if value is None else encode_basestring(value)
+
+
 def event_hash(
     *,
     run_id: str,
@@ -174,38 +205,22 @@ def event_hash(
     ``data`` is hashed as stored, i.e. with large values replaced by blob references; the blob
     references are themselves content hashes, so the chain covers the blobs too.
     """
-    body = {
-        "run_id": run_id,
-        "seq": seq,
-        "time": time,
-        "type": type,
-        "actor": actor,
-        "step_key": step_key,
-        "data": data,
-        "usage": usage,
-        "prev_hash": prev_hash,
-        "schema": schema,
-    }
-    return sha256_hex(canonical_json(body))
+    return sha256_hex(event_body_json(
+        run_id=run_id, seq=seq, time=time, type=type, actor=actor, step_key=step_key,
+        data_json=canonical_json(data), usage=usage, prev_hash=prev_hash, schema=schema))
 
 
-def seal(run_id: str, seq: int, prev_hash: str, new: NewEvent, data: dict[str, Any]) -> Event:
+def seal(run_id: str, seq: int, prev_hash: str, new: NewEvent, data: dict[str, Any],
+         data_json: str) -> Event:
     """Turn a ``NewEvent`` into an ``Event`` with its place in the chain.
 
-    ``data`` is the event's data as stored (large values already moved to blobs).
+    ``data`` is the event's data as stored (large values already moved to blobs) and
+    ``data_json`` its canonical JSON.
     """
     time = utc_now()
-    digest = event_hash(
-        run_id=run_id,
-        seq=seq,
-        time=time,
-        type=new.type,
-        actor=new.actor,
-        step_key=new.step_key,
-        data=data,
-        usage=new.usage,
-        prev_hash=prev_hash,
-        schema=SCHEMA_VERSION,
-    )
+    digest = sha256_hex(event_body_json(
+        run_id=run_id, seq=seq, time=time, type=new.type, actor=new.actor,
+        step_key=new.step_key, data_json=data_json, usage=new.usage, prev_hash=prev_hash,
+        schema=SCHEMA_VERSION))
     return Event(run_id, seq, time, new.type, new.actor, new.step_key, data, new.usage,
                  prev_hash, digest)

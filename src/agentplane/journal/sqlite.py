@@ -17,11 +17,13 @@ so they run inline rather than hopping to a thread.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sqlite3
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -93,7 +95,6 @@ CREATE TABLE IF NOT EXISTS events (
     schema INTEGER NOT NULL,
     PRIMARY KEY (run_id, seq)
 ) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS events_type ON events(type, time);
 CREATE TABLE IF NOT EXISTS blobs (
     hash TEXT PRIMARY KEY,
     body TEXT NOT NULL
@@ -114,6 +115,15 @@ CREATE INDEX IF NOT EXISTS waits_run ON waits(run_id);
 """
 
 
+@dataclass(slots=True)
+class _PendingAppend:
+    run_id: str
+    events: Sequence[NewEvent]
+    owner: str | None
+    require_active: bool
+    done: asyncio.Future[list[Event]]
+
+
 def _dumps(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
 
@@ -121,7 +131,8 @@ def _dumps(value: Any) -> str:
 class SQLiteJournal(JournalStore):
     """Journal in one SQLite file (or ``:memory:``)."""
 
-    def __init__(self, path: str | Path, *, synchronous: str = "NORMAL") -> None:
+    def __init__(self, path: str | Path, *, synchronous: str = "NORMAL",
+                 group_commit: bool = True) -> None:
         mode = synchronous.upper()
         if mode not in SYNCHRONOUS_MODES:
             raise JournalError(
@@ -130,6 +141,9 @@ class SQLiteJournal(JournalStore):
             )
         self.path = str(path)
         self.synchronous = mode
+        self.group_commit = group_commit
+        """Whether appends made in the same event-loop tick share one transaction."""
+        self._pending: list[_PendingAppend] = []
         self.url = f"sqlite:///{self.path}"
         if self.path != ":memory:":
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
@@ -161,18 +175,35 @@ class SQLiteJournal(JournalStore):
         db.execute("INSERT OR IGNORE INTO blobs(hash, body) VALUES (?, ?)", (digest, body))
         return digest
 
-    def _offload(self, db: sqlite3.Connection, data: dict[str, Any]) -> dict[str, Any]:
-        stored: dict[str, Any] = {}
-        for key, value in data.items():
-            # A value shaped like a reference is always offloaded: references stay unambiguous.
-            looks_like_ref = isinstance(value, dict) and BLOB_KEY in value
-            if looks_like_ref or (
-                isinstance(value, str | dict | list) and len(_dumps(value)) > BLOB_THRESHOLD
+    @staticmethod
+    def _encode(data: dict[str, Any]) -> tuple[dict[str, Any], str, list[tuple[str, str]]]:
+        """Prepare data for storage: large values become blob references.
+
+        Returns the data as stored, its canonical JSON and the blobs ``(hash, body)`` to write.
+        Writes nothing, so a value that is not JSON refuses the append before any write.
+        """
+        try:
+            text = canonical_json(data)
+            if len(text) <= BLOB_THRESHOLD and not any(
+                isinstance(v, dict) and BLOB_KEY in v for v in data.values()
             ):
-                stored[key] = {BLOB_KEY: self._store_value(db, value)}
-            else:
-                stored[key] = value
-        return stored
+                return data, text, []  # nothing can be over the threshold: one encoding does it
+            stored: dict[str, Any] = {}
+            blobs: list[tuple[str, str]] = []
+            for key, value in data.items():
+                # A value shaped like a reference is always offloaded: references stay
+                # unambiguous.
+                looks_like_ref = isinstance(value, dict) and BLOB_KEY in value
+                body = canonical_json(value) if isinstance(value, str | dict | list) else ""
+                if looks_like_ref or len(body) > BLOB_THRESHOLD:
+                    digest = sha256_hex(body)
+                    blobs.append((digest, body))
+                    stored[key] = {BLOB_KEY: digest}
+                else:
+                    stored[key] = value
+            return stored, canonical_json(stored), blobs
+        except (TypeError, ValueError) as exc:
+            raise JournalError(f"event data is not JSON: {exc}") from exc
 
     def _resolve(self, data: dict[str, Any]) -> dict[str, Any]:
         out: dict[str, Any] = {}
@@ -212,6 +243,8 @@ class SQLiteJournal(JournalStore):
         meta: dict[str, Any],
         tenant: str = "default",
         events: Sequence[NewEvent] = (),
+        lease_owner: str | None = None,
+        lease_seconds: float = 0.0,
     ) -> RunRecord:
         now = utc_now()
         with self._write() as db:
@@ -222,9 +255,11 @@ class SQLiteJournal(JournalStore):
                 )
             db.execute(
                 "INSERT INTO runs(id, workflow, workflow_hash, status, tenant, created_at,"
-                " updated_at, input, meta, last_seq, head_hash) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                " updated_at, input, meta, last_seq, head_hash, lease_owner, lease_until)"
+                " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 (run_id, workflow, workflow_hash, "pending", tenant, now, now, _dumps(input),
-                 _dumps(meta), 0, GENESIS_HASH),
+                 _dumps(meta), 0, GENESIS_HASH, lease_owner,
+                 time.time() + lease_seconds if lease_owner else None),
             )
             created = [NewEvent(EventType.RUN_CREATED, data={"workflow": workflow,
                                                              "workflow_hash": workflow_hash,
@@ -241,9 +276,47 @@ class SQLiteJournal(JournalStore):
         owner: str | None = None,
         require_active: bool = False,
     ) -> list[Event]:
-        with self._write() as db:
-            return self._append_locked(db, run_id, events, owner=owner,
-                                       require_active=require_active)
+        if not self.group_commit:
+            with self._write() as db:
+                return self._append_locked(db, run_id, events, owner=owner,
+                                           require_active=require_active)
+        loop = asyncio.get_running_loop()
+        done: asyncio.Future[list[Event]] = loop.create_future()
+        self._pending.append(_PendingAppend(run_id, events, owner, require_active, done))
+        if len(self._pending) == 1:
+            loop.call_soon(self._flush)
+        return await done
+
+    def _flush(self) -> None:
+        """Commit every append that arrived in this loop tick in one transaction.
+
+        ``_append_locked`` checks everything that can refuse an append before writing any of
+        it, so a refused append (a lost lease, a wait already resolved) leaves no trace and the
+        others go on. Callers resume only after the commit: an append that returned is
+        durable, exactly as without grouping.
+        """
+        batch, self._pending = self._pending, []
+        outcomes: list[tuple[_PendingAppend, list[Event] | BaseException]] = []
+        try:
+            with self._write() as db:
+                for item in batch:
+                    try:
+                        written = self._append_locked(db, item.run_id, item.events,
+                                                      owner=item.owner,
+                                                      require_active=item.require_active)
+                    except JournalError as exc:
+                        outcomes.append((item, exc))
+                    else:
+                        outcomes.append((item, written))
+        except Exception as exc:  # the transaction failed: nothing in the batch was written
+            outcomes = [(item, exc) for item in batch]
+        for item, outcome in outcomes:
+            if item.done.cancelled():
+                continue
+            if isinstance(outcome, BaseException):
+                item.done.set_exception(outcome)
+            else:
+                item.done.set_result(outcome)
 
     def _append_locked(
         self,
@@ -254,6 +327,7 @@ class SQLiteJournal(JournalStore):
         owner: str | None,
         require_active: bool,
     ) -> list[Event]:
+        # Phase 1 checks and encodes everything; it writes nothing, so a refusal leaves no trace.
         row = db.execute(
             "SELECT status, last_seq, head_hash, lease_owner FROM runs WHERE id = ?", (run_id,)
         ).fetchone()
@@ -264,18 +338,23 @@ class SQLiteJournal(JournalStore):
             raise LeaseLostError(f"run {run_id} is now leased by {lease_owner or 'nobody'}")
         if require_active and (status in TERMINAL_STATUSES or status == "needs_reconciliation"):
             raise RunNotActiveError(run_id, status)
+        self._check_waits(db, run_id, events)
+        encoded = [self._encode(new.data) for new in events]
+        # Phase 2 writes.
         written: list[Event] = []
         waits_touched = False
-        for new in events:
+        for new, (stored, data_json, blobs) in zip(events, encoded, strict=True):
+            if blobs:
+                db.executemany("INSERT OR IGNORE INTO blobs(hash, body) VALUES (?, ?)", blobs)
             seq += 1
-            event = seal(run_id, seq, head, new, self._offload(db, new.data))
+            event = seal(run_id, seq, head, new, stored, data_json)
             head = event.hash
             db.execute(
                 "INSERT INTO events(run_id, seq, time, type, actor, step_key, data, usage,"
                 " prev_hash, hash, schema) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-                (run_id, seq, event.time, event.type, event.actor, event.step_key,
-                 _dumps(event.data), None if event.usage is None else _dumps(event.usage),
-                 event.prev_hash, event.hash, event.schema),
+                (run_id, seq, event.time, event.type, event.actor, event.step_key, data_json,
+                 None if event.usage is None else _dumps(event.usage), event.prev_hash,
+                 event.hash, event.schema),
             )
             status, touched = self._project(db, run_id, status, new, event.time)
             waits_touched = waits_touched or touched
@@ -295,6 +374,30 @@ class SQLiteJournal(JournalStore):
             )
         return written
 
+    @staticmethod
+    def _check_waits(db: sqlite3.Connection, run_id: str, events: Sequence[NewEvent]) -> None:
+        """Refuse opening a wait twice, or resolving one that is not open."""
+        opened: set[str] = set()
+        closed: set[str] = set()
+        for new in events:
+            if new.type not in WAIT_OPEN_TYPES and new.type not in WAIT_CLOSE_TYPES:
+                continue
+            if "wait_id" not in new.data:
+                raise JournalError(f"{new.type} event for run {run_id} has no data.wait_id")
+            wait_id = str(new.data["wait_id"])
+            row = db.execute("SELECT status, run_id FROM waits WHERE id = ?",
+                             (wait_id,)).fetchone()
+            if new.type in WAIT_OPEN_TYPES:
+                if row is not None or wait_id in opened:
+                    raise JournalError(f"wait {wait_id} of run {run_id} is already open")
+                opened.add(wait_id)
+                continue
+            is_open = (row is not None and row[0] == "open" and row[1] == run_id) or (
+                wait_id in opened)
+            if not is_open or wait_id in closed:
+                raise WaitNotOpenError(f"wait {wait_id} of run {run_id} is not open")
+            closed.add(wait_id)
+
     def _project(
         self, db: sqlite3.Connection, run_id: str, status: str, new: NewEvent, when: str
     ) -> tuple[str, bool]:
@@ -311,13 +414,11 @@ class SQLiteJournal(JournalStore):
             return status, True
         if new.type in WAIT_CLOSE_TYPES:
             wait_id = str(new.data["wait_id"])
-            cursor = db.execute(
+            db.execute(
                 "UPDATE waits SET status = 'resolved', resolution = ? WHERE id = ? AND run_id = ?"
                 " AND status = 'open'",
                 (_dumps({"type": new.type, "actor": new.actor, **new.data}), wait_id, run_id),
             )
-            if cursor.rowcount == 0:
-                raise WaitNotOpenError(f"wait {wait_id} of run {run_id} is not open")
             return ("pending" if status == "waiting" else status), True
         if new.type == EventType.RUN_WAITING:
             ids = [str(i) for i in new.data.get("waits", [])]

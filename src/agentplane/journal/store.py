@@ -128,9 +128,12 @@ class JournalStore(ABC):
         meta: dict[str, Any],
         tenant: str = "default",
         events: Sequence[NewEvent] = (),
+        lease_owner: str | None = None,
+        lease_seconds: float = 0.0,
     ) -> RunRecord:
         """Create a run and append its first events in one transaction.
 
+        With ``lease_owner`` the new run is leased to that worker at once (for ``lease_seconds``).
         Raises ``RunExistsError`` if the id is taken.
         """
 

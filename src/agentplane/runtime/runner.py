@@ -100,9 +100,6 @@ class Runtime:
 
     # -- workflows ----------------------------------------------------------------------------
 
-    def _register(self, workflow: Workflow) -> None:
-        self._workflows.setdefault(workflow.hash, workflow)
-
     async def _workflow_for(self, run: RunRecord) -> Workflow:
         """The workflow version the run is pinned to (not whatever the file says today)."""
         workflow = self._workflows.get(run.workflow_hash)
@@ -124,22 +121,29 @@ class Runtime:
     # -- starting and driving runs ------------------------------------------------------------
 
     async def start(self, workflow: Workflow, input: Any = None, *, run_id: str | None = None,
-                    tenant: str = "default") -> RunRecord:
-        """Create a run (status ``pending``) pinned to the workflow's current version."""
-        self._register(workflow)
-        digest = await self.store.put_blob(workflow.spec.model_dump(mode="json"))
-        assert digest == workflow.hash
+                    tenant: str = "default", lease: bool = False) -> RunRecord:
+        """Create a run (status ``pending``) pinned to the workflow's current version.
+
+        With ``lease`` the run is created leased to this runtime, which must then drive it.
+        """
+        if workflow.hash not in self._workflows:
+            # The pinned spec is stored once per version, content-addressed.
+            digest = await self.store.put_blob(workflow.spec.model_dump(mode="json"))
+            assert digest == workflow.hash
+            self._workflows[digest] = workflow
         return await self.store.create_run(
-            run_id=run_id or new_run_id(), workflow=workflow.spec.name, workflow_hash=digest,
-            input=input, tenant=tenant,
+            run_id=run_id or new_run_id(), workflow=workflow.spec.name,
+            workflow_hash=workflow.hash, input=input, tenant=tenant,
             meta={"base_dir": str(workflow.base_dir), "source": workflow.source},
+            lease_owner=self.owner if lease else None, lease_seconds=self.lease_seconds,
         )
 
     async def run(self, workflow: Workflow, input: Any = None, *, run_id: str | None = None,
                   tenant: str = "default") -> RunRecord:
         """Start a run and drive it until it finishes, waits, or needs a person."""
-        run = await self.start(workflow, input, run_id=run_id, tenant=tenant)
-        return await self.execute(run.id)
+        run = await self.start(workflow, input, run_id=run_id, tenant=tenant, lease=True)
+        await self._drive(run)
+        return await self.store.require_run(run.id)
 
     async def execute(self, run_id: str) -> RunRecord:
         """Drive one run if it is runnable and nobody else holds it."""
@@ -168,7 +172,8 @@ class Runtime:
             started = any(e.type == EventType.RUN_STARTED for e in events)
             await ctx.append(NewEvent(EventType.RUN_RESUMED if started else EventType.RUN_STARTED,
                                       data={"worker": self.owner}))
-            await self._finish(ctx, run)
+            if await self._finish(ctx, run):
+                return  # the final event ended the lease: nothing to release
         except (LeaseLostError, RunNotActiveError) as exc:
             log.info("stopped driving %s: %s", run.id, exc)
         except AgentplaneError as exc:
@@ -176,10 +181,11 @@ class Runtime:
             await self._fail(run.id, str(exc))
         finally:
             self._active.discard(run.id)
-            with contextlib.suppress(JournalError):
-                await self.store.release(self.owner, run.id)
+        with contextlib.suppress(JournalError):
+            await self.store.release(self.owner, run.id)
 
-    async def _finish(self, ctx: RunContext, run: RunRecord) -> None:
+    async def _finish(self, ctx: RunContext, run: RunRecord) -> bool:
+        """Run the steps to their end; returns whether the final event ended the lease."""
         try:
             output = await run_steps(ctx, list(ctx.workflow.spec.steps), run.input)
         except Suspended as s:
@@ -202,6 +208,7 @@ class Runtime:
                                                      f"{exc}"}))
         else:
             await ctx.append(NewEvent(EventType.RUN_COMPLETED, data={"output": output}))
+        return True
 
     async def _fail(self, run_id: str, error: str) -> None:
         with contextlib.suppress(JournalError):
