@@ -39,16 +39,18 @@ from .store import (
 
 
 def open_store(url: str) -> JournalStore:
-    """Open a journal store from a URL: ``sqlite:///path.db[?synchronous=FULL]``, a plain file
-    path, or ``sqlite:///:memory:``."""
+    """Open a journal store from a URL, written as SQLAlchemy writes them:
+    ``sqlite:///relative.db``, ``sqlite:////absolute/path.db``, ``sqlite:///:memory:``, with an
+    optional ``?synchronous=FULL``; or a plain file path."""
     if "://" not in url:
         return SQLiteJournal(Path(url).expanduser())
     parsed = urlparse(url)
     if parsed.scheme == "sqlite":
-        path = parsed.path[1:] if parsed.path.startswith("//") else parsed.path
-        path = path or ":memory:"
-        if path == "/:memory:":
-            path = ":memory:"
+        if parsed.netloc:
+            raise ConfigError(f"database URL {url!r} names a host ({parsed.netloc!r}); SQLite "
+                              "URLs have three slashes before a relative path, four before an "
+                              "absolute one")
+        path = parsed.path[1:] or ":memory:"
         options = {k: v[-1] for k, v in parse_qs(parsed.query).items()}
         unknown = set(options) - {"synchronous"}
         if unknown:

@@ -4,8 +4,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from .events import BLOB_KEY, GENESIS_HASH, event_hash, sha256_hex
-from .store import JournalStore
+from .events import (
+    BLOB_KEY,
+    GENESIS_HASH,
+    Event,
+    EventType,
+    canonical_json,
+    event_hash,
+    sha256_hex,
+)
+from .store import CorruptEventError, JournalStore, RunRecord
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,7 +39,32 @@ class AuditReport:
 
 async def verify_run(store: JournalStore, run_id: str) -> tuple[int, ChainBreak | None]:
     """Check one run; returns how many events were checked and the first break, if any."""
-    events = await store.events(run_id, resolve_blobs=False)
+    try:
+        events = await store.events(run_id, resolve_blobs=False)
+    except CorruptEventError as exc:
+        return exc.seq, ChainBreak(run_id, exc.seq, exc.reason)
+    run = await store.get_run(run_id)
+    if run is None and not events:
+        return 0, ChainBreak(run_id, None, "no such run")
+    checked, brk = await _verify_events(store, run_id, events)
+    if brk is not None:
+        return checked, brk
+    if run is None:
+        return len(events), ChainBreak(run_id, None, "events exist but the run record is gone")
+    head = events[-1].hash if events else GENESIS_HASH
+    if run.last_seq != len(events) or run.head_hash != head:
+        change = ("removed" if run.last_seq > len(events) else
+                  "added" if run.last_seq < len(events) else "removed or replaced")
+        return len(events), ChainBreak(
+            run_id, len(events) + 1 if run.last_seq > len(events) else None,
+            f"the run record says {run.last_seq} events ending in {run.head_hash[:12]}, "
+            f"the journal holds {len(events)} ending in {head[:12]} (events were {change})",
+        )
+    return len(events), _check_run_record(run, events)
+
+
+async def _verify_events(store: JournalStore, run_id: str,
+                         events: list[Event]) -> tuple[int, ChainBreak | None]:
     prev = GENESIS_HASH
     for expected_seq, event in enumerate(events, start=1):
         if event.seq != expected_seq:
@@ -62,16 +95,27 @@ async def verify_run(store: JournalStore, run_id: str) -> tuple[int, ChainBreak 
                         run_id, event.seq, f"blob of data field {key!r} is missing or changed",
                     )
         prev = event.hash
-    run = await store.get_run(run_id)
-    if run is None:
-        return len(events), ChainBreak(run_id, None, "events exist but the run record is gone")
-    if run.last_seq != len(events) or run.head_hash != prev:
-        return len(events), ChainBreak(
-            run_id, len(events) + 1 if run.last_seq > len(events) else None,
-            f"the run record says {run.last_seq} events ending in {run.head_hash[:12]}, "
-            f"the journal holds {len(events)} ending in {prev[:12]} (events were removed)",
-        )
     return len(events), None
+
+
+def _check_run_record(run: RunRecord, events: list[Event]) -> ChainBreak | None:
+    """The run record's identity (which workflow version, what input) must match the chained
+    ``run.created`` event: a resume loads the version the record names."""
+    created = events[0] if events else None
+    if created is None or created.type != EventType.RUN_CREATED:
+        return ChainBreak(run.id, 1, "the first event is not run.created")
+    recorded = {"workflow": run.workflow, "workflow_hash": run.workflow_hash,
+                "input": run.input, "tenant": run.tenant}
+    for key, value in recorded.items():
+        stored = created.data.get(key, value)
+        if isinstance(stored, dict) and len(stored) == 1 and BLOB_KEY in stored:
+            matches = stored[BLOB_KEY] == sha256_hex(canonical_json(value))
+        else:
+            matches = stored == value
+        if not matches:
+            return ChainBreak(run.id, None, f"the run record's {key} differs from the one in "
+                                            "its run.created event (the record was edited)")
+    return None
 
 
 async def verify(store: JournalStore, run_ids: list[str] | None = None) -> AuditReport:

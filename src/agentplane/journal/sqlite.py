@@ -23,9 +23,11 @@ import sqlite3
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
+
+from agentplane.errors import AgentplaneError
 
 from .events import (
     BLOB_KEY,
@@ -44,6 +46,7 @@ from .events import (
 )
 from .store import (
     BLOB_THRESHOLD,
+    CorruptEventError,
     JournalError,
     JournalStore,
     LeaseLostError,
@@ -144,6 +147,7 @@ class SQLiteJournal(JournalStore):
         self.group_commit = group_commit
         """Whether appends made in the same event-loop tick share one transaction."""
         self._pending: list[_PendingAppend] = []
+        self._tick_task: asyncio.Task[Any] | None = None
         self.url = f"sqlite:///{self.path}"
         if self.path != ":memory:":
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
@@ -276,16 +280,25 @@ class SQLiteJournal(JournalStore):
         owner: str | None = None,
         require_active: bool = False,
     ) -> list[Event]:
-        if not self.group_commit:
+        loop = asyncio.get_running_loop()
+        task = asyncio.current_task()
+        if not self.group_commit or self._tick_task is None or self._tick_task is task:
+            # The first task to append in a loop tick commits at once (no wait for a flush);
+            # appends by other tasks in the same tick are grouped into one transaction.
+            if self.group_commit and self._tick_task is None:
+                self._tick_task = task
+                loop.call_soon(self._end_tick)
             with self._write() as db:
                 return self._append_locked(db, run_id, events, owner=owner,
                                            require_active=require_active)
-        loop = asyncio.get_running_loop()
         done: asyncio.Future[list[Event]] = loop.create_future()
         self._pending.append(_PendingAppend(run_id, events, owner, require_active, done))
         if len(self._pending) == 1:
             loop.call_soon(self._flush)
         return await done
+
+    def _end_tick(self) -> None:
+        self._tick_task = None
 
     def _flush(self) -> None:
         """Commit every append that arrived in this loop tick in one transaction.
@@ -304,7 +317,7 @@ class SQLiteJournal(JournalStore):
                         written = self._append_locked(db, item.run_id, item.events,
                                                       owner=item.owner,
                                                       require_active=item.require_active)
-                    except JournalError as exc:
+                    except AgentplaneError as exc:  # refused before any write
                         outcomes.append((item, exc))
                     else:
                         outcomes.append((item, written))
@@ -334,6 +347,7 @@ class SQLiteJournal(JournalStore):
         if row is None:
             raise RunNotFoundError(f"no run with id {run_id!r} in {self.url}")
         status, seq, head, lease_owner = row
+        status_before = status
         if owner is not None and lease_owner != owner:
             raise LeaseLostError(f"run {run_id} is now leased by {lease_owner or 'nobody'}")
         if require_active and (status in TERMINAL_STATUSES or status == "needs_reconciliation"):
@@ -359,10 +373,13 @@ class SQLiteJournal(JournalStore):
             status, touched = self._project(db, run_id, status, new, event.time)
             waits_touched = waits_touched or touched
             written.append(event)
-        db.execute(
-            "UPDATE runs SET last_seq = ?, head_hash = ?, status = ?, updated_at = ? WHERE id = ?",
-            (seq, head, status, written[-1].time if written else utc_now(), run_id),
-        )
+        when = written[-1].time if written else utc_now()
+        if status == status_before:  # leave the status index alone when it does not change
+            db.execute("UPDATE runs SET last_seq = ?, head_hash = ?, updated_at = ? WHERE id = ?",
+                       (seq, head, when, run_id))
+        else:
+            db.execute("UPDATE runs SET last_seq = ?, head_hash = ?, status = ?, updated_at = ?"
+                       " WHERE id = ?", (seq, head, status, when, run_id))
         if status in LEASE_ENDING_STATUSES:
             db.execute("UPDATE runs SET lease_owner = NULL, lease_until = NULL WHERE id = ?",
                        (run_id,))
@@ -444,11 +461,15 @@ class SQLiteJournal(JournalStore):
         ).fetchall()
         out = []
         for r in rows:
-            data = json.loads(r[6])
+            try:
+                data = json.loads(r[6])
+                usage = None if r[7] is None else json.loads(r[7])
+            except (TypeError, ValueError) as exc:
+                raise CorruptEventError(run_id, r[1], f"its stored JSON is unreadable: {exc}") \
+                    from exc
             if resolve_blobs:
                 data = self._resolve(data)
-            out.append(Event(r[0], r[1], r[2], r[3], r[4], r[5], data,
-                             None if r[7] is None else json.loads(r[7]), r[8], r[9], r[10]))
+            out.append(Event(r[0], r[1], r[2], r[3], r[4], r[5], data, usage, r[8], r[9], r[10]))
         return out
 
     @staticmethod
@@ -464,6 +485,10 @@ class SQLiteJournal(JournalStore):
         "id, workflow, workflow_hash, status, tenant, created_at, updated_at, input, meta,"
         " last_seq, head_hash, lease_owner, lease_until, wake_at"
     )
+
+    async def run_status(self, run_id: str) -> str | None:
+        row = self._db.execute("SELECT status FROM runs WHERE id = ?", (run_id,)).fetchone()
+        return None if row is None else str(row[0])
 
     async def get_run(self, run_id: str) -> RunRecord | None:
         row = self._db.execute(
@@ -528,9 +553,10 @@ class SQLiteJournal(JournalStore):
                 )
                 if not free:
                     continue
+                until = now + lease_seconds
                 db.execute("UPDATE runs SET lease_owner = ?, lease_until = ? WHERE id = ?",
-                           (owner, now + lease_seconds, run.id))
-                taken.append(run)
+                           (owner, until, run.id))
+                taken.append(replace(run, lease_owner=owner, lease_until=until))
                 if len(taken) >= limit:
                     break
         return taken

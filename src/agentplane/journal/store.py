@@ -52,6 +52,16 @@ class RunNotActiveError(JournalError):
         self.status = status
 
 
+class CorruptEventError(JournalError):
+    """A stored event cannot be read back (its row was damaged or edited by hand)."""
+
+    def __init__(self, run_id: str, seq: int, reason: str) -> None:
+        super().__init__(f"event {seq} of run {run_id} cannot be read: {reason}")
+        self.run_id = run_id
+        self.seq = seq
+        self.reason = reason
+
+
 class WaitNotOpenError(JournalError):
     """The wait (e.g. an approval) was already resolved, or never existed."""
 
@@ -161,6 +171,10 @@ class JournalStore(ABC):
 
     @abstractmethod
     async def get_run(self, run_id: str) -> RunRecord | None: ...
+
+    @abstractmethod
+    async def run_status(self, run_id: str) -> str | None:
+        """Just the run's status (cheap: checked before every model call)."""
 
     @abstractmethod
     async def list_runs(

@@ -132,9 +132,9 @@ class RunContext:
             await self.append(NewEvent(event_type, actor=actor, step_key=step_key, data=data))
 
     async def ensure_active(self) -> None:
-        run = await self.store.require_run(self.run_id)
-        if run.status != "running":
-            raise RunNotActiveError(self.run_id, run.status)
+        status = await self.store.run_status(self.run_id)
+        if status != "running":
+            raise RunNotActiveError(self.run_id, status or "gone")
 
     # -- model steps --------------------------------------------------------------------------
 
