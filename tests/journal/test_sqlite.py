@@ -278,7 +278,7 @@ async def test_refused_append_leaves_no_rows(store: JournalStore, db_path: Path)
     assert count_rows(db_path, "events") == counts["events"] + 1
 
 
-# -- bugs found in src (see the reasons) ------------------------------------------------------
+# -- regressions: bugs this suite found once -----------------------------------------------
 
 
 async def test_relative_path_url_reopens_the_same_file(

@@ -322,7 +322,7 @@ async def test_appended_event_without_run_record(journal_file: Path) -> None:
     assert "holds 7" in brk.reason
 
 
-# -- bugs found in src (see the reasons) ------------------------------------------------------
+# -- regressions: bugs this suite found once -----------------------------------------------
 
 
 async def test_event_data_that_is_not_json(journal_file: Path) -> None:
