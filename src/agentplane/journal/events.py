@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-from json.encoder import encode_basestring
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
+
+import orjson
 
 SCHEMA_VERSION = 1
 """Version of the event layout. Readers accept every version up to this one."""
@@ -101,8 +102,17 @@ def utc_now() -> str:
 
 
 def canonical_json(value: Any) -> str:
-    """JSON with sorted keys and no spaces: the form that is hashed."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    """JSON with sorted keys, no spaces and UTF-8 text: the form that is stored and hashed.
+
+    Encoded with orjson; values it refuses (integers beyond 64 bits, non-string keys) fall back
+    to the standard library with the same layout. Writing and verifying both go through here,
+    so every hash is recomputed from exactly the text that was hashed.
+    """
+    try:
+        return orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode()
+    except TypeError:
+        return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
+                          allow_nan=False)
 
 
 def sha256_hex(text: str) -> str:
@@ -184,7 +194,7 @@ def event_body_json(
 
 def _json_text(value: str | None) -> str:
     """A string (or null) as JSON, exactly as ``canonical_json`` writes it."""
-    return "null" if value is None else encode_basestring(value)
+    return "null" if value is None else orjson.dumps(value).decode()
 
 
 def event_hash(

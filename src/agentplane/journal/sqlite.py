@@ -97,7 +97,7 @@ CREATE TABLE IF NOT EXISTS events (
     hash TEXT NOT NULL,
     schema INTEGER NOT NULL,
     PRIMARY KEY (run_id, seq)
-) WITHOUT ROWID;
+);
 CREATE TABLE IF NOT EXISTS blobs (
     hash TEXT PRIMARY KEY,
     body TEXT NOT NULL

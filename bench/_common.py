@@ -1,0 +1,77 @@
+"""Shared bits of the benchmarks: a scratch folder, timing, and the result table."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+
+@dataclass
+class Figure:
+    """One measured figure, with the baseline measured in the same run."""
+
+    bench: str
+    name: str
+    value: float
+    unit: str
+    baseline: float | None = None
+    """The same quantity for the baseline (raw SQLite, LangGraph, the latency floor)."""
+    goal: str = ""
+
+    @property
+    def ratio(self) -> float | None:
+        return None if not self.baseline else self.value / self.baseline
+
+    def row(self) -> str:
+        ratio = f"{self.ratio:8.2f}×" if self.ratio is not None else " " * 9
+        base = f"{self.baseline:12.3f}" if self.baseline is not None else " " * 12
+        return (f"{self.bench:<12} {self.name:<48} {self.value:11.3f} {base} {ratio}  "
+                f"{self.unit:<9} {self.goal}")
+
+
+HEADER = (f"{'bench':<12} {'figure':<48} {'value':>11} {'baseline':>12} {'ratio':>9}  "
+          f"{'unit':<9} goal")
+
+
+@contextmanager
+def scratch() -> Iterator[Path]:
+    with tempfile.TemporaryDirectory(prefix="agentplane-bench-") as folder:
+        yield Path(folder)
+
+
+class Stopwatch:
+    def __init__(self) -> None:
+        self.seconds = 0.0
+
+    def __enter__(self) -> Stopwatch:
+        self._t = time.perf_counter()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.seconds = time.perf_counter() - self._t
+
+
+def db_bytes(path: Path) -> int:
+    """Size of a SQLite database with its WAL folded in (checkpointed)."""
+    with sqlite3.connect(path) as db:
+        db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    total = path.stat().st_size
+    wal = path.with_name(path.name + "-wal")
+    return total + (wal.stat().st_size if wal.exists() else 0)
+
+
+def print_figures(figures: list[Figure]) -> None:
+    print(HEADER)
+    for f in figures:
+        print(f.row())
+
+
+def save(figures: list[Figure], path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps([{**asdict(f), "ratio": f.ratio} for f in figures], indent=2))

@@ -1,0 +1,33 @@
+"""Run every benchmark and print one table (and bench/out/results.json).
+
+Each figure is measured against a baseline measured in the same run, because these machines are
+noisy: compare ratios, not absolute numbers, across machines.
+
+Run: make bench   (installs LangGraph for the comparison, then runs this)
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+import concurrency
+import growth
+import step_cost
+from _common import Figure, print_figures, save
+
+
+def main() -> None:
+    figures: list[Figure] = []
+    figures += step_cost.run(5000)
+    for steps in (50, 100, 200):
+        figures += growth.run(steps)
+    figures += concurrency.run(1000)
+    print_figures(figures)
+    save(figures, Path(__file__).parent / "out" / "results.json")
+
+
+if __name__ == "__main__":
+    main()
