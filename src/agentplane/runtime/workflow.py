@@ -129,15 +129,20 @@ def _check_model(agent: AgentSpec, path: DataPath, providers: set[str]) -> list[
 def _check_agent(agent: AgentSpec, path: DataPath, tools: set[str], agents: set[str],
                  providers: set[str]) -> list[SpecProblem]:
     problems = []
+    others = agents - {agent.name}
     for j, name in enumerate(agent.tools):
         if name == agent.name:
             problems.append(SpecProblem((*path, "tools", j), "an agent cannot be its own tool"))
         elif name not in tools and name not in agents:
             problems.append(SpecProblem((*path, "tools", j),
-                                        _unknown(name, tools | agents, "tool")))
-    others = agents - {agent.name}
-    problems += [SpecProblem((*path, "handoffs", j), _unknown(name, others, "agent"))
-                 for j, name in enumerate(agent.handoffs) if name not in others]
+                                        _unknown(name, tools | others, "tool")))
+    for j, name in enumerate(agent.handoffs):
+        if name == agent.name:
+            problems.append(SpecProblem((*path, "handoffs", j),
+                                        "an agent cannot hand off to itself"))
+        elif name not in others:
+            problems.append(SpecProblem((*path, "handoffs", j),
+                                        _unknown(name, others, "agent")))
     return problems + _check_model(agent, path, providers)
 
 
@@ -185,9 +190,12 @@ def resolve(spec: WorkflowSpec, base_dir: Path, *, source: str = "<python>",
                                         compensate=t.compensate, trust=t.trust)
         except ToolImportError as exc:
             problems.append(SpecProblem(("tools", i, "python"), str(exc)))
-        except (TypeError, pydantic.PydanticSchemaGenerationError) as exc:
-            problems.append(SpecProblem(("tools", i, "python"),
-                                        f"cannot describe the function's parameters: {exc}"))
+        except Exception as exc:  # a bad annotation: NameError, TypeError, pydantic's own
+            first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else repr(exc)
+            problems.append(SpecProblem(
+                ("tools", i, "python"),
+                f"cannot describe the function's parameters: {type(exc).__name__}: "
+                f"{first_line}"))
     if problems:
         raise SpecError(source, [SpecProblem(p.path, p.message, position_of(marks, p.path))
                                  for p in problems])
@@ -202,6 +210,10 @@ def parse_spec(text: str, source: str) -> tuple[WorkflowSpec, dict[DataPath, Pos
         mark = getattr(exc, "problem_mark", None)
         pos = (mark.line + 1, mark.column + 1) if mark is not None else None
         problem = getattr(exc, "problem", None) or str(exc)
+        context, began = getattr(exc, "context", None), getattr(exc, "context_mark", None)
+        if context and began is not None:  # e.g. where an unterminated quote started
+            problem += f" ({context} that began at line {began.line + 1}, column " \
+                       f"{began.column + 1})"
         raise SpecError(source, [SpecProblem((), f"not valid YAML: {problem}", pos)]) from exc
     if not isinstance(data, dict):
         raise SpecError(source, [SpecProblem((), "expected a mapping with name, agents and steps",

@@ -47,14 +47,17 @@ def _module_from_folder(module: str, folder: Path) -> ModuleType | None:
     if spec is None or spec.loader is None:
         return None
     loaded = importlib.util.module_from_spec(spec)
-    if str(folder) not in sys.path:
-        sys.path.append(str(folder))  # so the module's own sibling imports work
     sys.modules[unique] = loaded
+    # The folder is on the path only while the module loads, so its own sibling imports work
+    # but another workflow's folder never shadows this one's (or the reverse).
+    sys.path.insert(0, str(folder))
     try:
         spec.loader.exec_module(loaded)
     except Exception:
         del sys.modules[unique]
         raise
+    finally:
+        sys.path.remove(str(folder))
     return loaded
 
 
