@@ -7,9 +7,10 @@ from typing import Any
 import pytest
 import pytest_asyncio
 
-from agentplane.journal import JournalStore, SQLiteJournal
+from agentplane.journal import JournalStore, RunRecord, SQLiteJournal
 from agentplane.models.base import ModelRequest, ModelResponse, TextCallback
 from agentplane.runtime import Runtime, Workflow, workflow_from_dict
+from agentplane.runtime.runner import scripted_for
 
 from . import toolbox
 
@@ -55,6 +56,16 @@ def make_workflow(agents: list[dict[str, Any]], steps: list[dict[str, Any]],
 
 
 WorkflowFactory = Callable[[list[dict[str, Any]], list[dict[str, Any]]], Workflow]
+
+
+async def run_recorded(store: JournalStore, workflow: Workflow, input: Any
+                       ) -> tuple[RunRecord, RecordingProvider]:
+    """Run a workflow on its scripted replies, keeping every request the model was sent."""
+    recorder = RecordingProvider(scripted_for(workflow.spec))
+    runtime = Runtime(store, providers={"scripted": recorder})
+    run = await runtime.run(workflow, input)
+    await runtime.aclose()
+    return run, recorder
 
 
 class RecordingProvider:

@@ -11,7 +11,7 @@ from agentplane.journal import Event, EventType, JournalStore, verify
 from agentplane.runtime import Runtime, idempotency_key, load_workflow
 
 from . import toolbox
-from .conftest import RecordingProvider, make_workflow
+from .conftest import make_workflow, run_recorded
 
 
 def types(events: Sequence[Event]) -> list[str]:
@@ -66,12 +66,7 @@ async def test_observations_reach_the_model(store: JournalStore) -> None:
                             {"name": "lookup", "arguments": {"order": "Z"}}]},
             {"content": "done"}]}],
         [{"agent": "a"}])
-    from agentplane.runtime.runner import scripted_for
-
-    recorder = RecordingProvider(scripted_for(wf.spec))
-    rt = Runtime(store, providers={"scripted": recorder})
-    run = await rt.run(wf, "go")
-    await rt.aclose()
+    run, recorder = await run_recorded(store, wf, "go")
     assert run.status == "completed"
     tool_messages = [m for m in recorder.requests[1].messages if m.role == "tool"]
     texts = [m.content or "" for m in tool_messages]
@@ -132,12 +127,7 @@ async def test_handoff_continues_the_conversation(store: JournalStore) -> None:
              {"tool_calls": [{"name": "lookup", "arguments": {"order_id": "B7"}}]},
              {"content": "B7 is 35"}]}],
         [{"agent": "front"}])
-    from agentplane.runtime.runner import scripted_for
-
-    recorder = RecordingProvider(scripted_for(wf.spec))
-    rt = Runtime(store, providers={"scripted": recorder})
-    run = await rt.run(wf, "my invoice?")
-    await rt.aclose()
+    run, recorder = await run_recorded(store, wf, "my invoice?")
     assert run.status == "completed"
     billing_first = recorder.requests[1]
     assert billing_first.agent == "billing"

@@ -261,6 +261,21 @@ class Runtime:
                 from exc
         return await self.store.require_run(wait.run_id)
 
+    async def signal(self, wait_id: str, *, actor: str, data: dict[str, Any] | None = None
+                     ) -> RunRecord:
+        """Resolve a signal or timer wait early, handing ``data`` to the waiting step."""
+        wait = await self.store.get_wait(wait_id)
+        if wait is None or wait.kind in APPROVAL_KINDS:
+            raise RunStateError(f"no signal wait with id {wait_id!r}"
+                                + ("; approvals are decided with approve / deny" if wait else ""))
+        try:
+            await self.store.append(wait.run_id, [NewEvent(
+                EventType.WAIT_RESOLVED, actor=actor, step_key=wait.step_key,
+                data={**(data or {}), "wait_id": wait_id})])
+        except WaitNotOpenError as exc:
+            raise RunStateError(f"wait {wait_id} is already resolved") from exc
+        return await self.store.require_run(wait.run_id)
+
     async def cancel(self, run_id: str, *, actor: str, reason: str = "") -> RunRecord:
         run = await self.store.require_run(run_id)
         if run.status in TERMINAL_STATUSES:
