@@ -340,3 +340,18 @@ async def test_many_runs_at_once(runtime: Runtime, store: JournalStore) -> None:
     assert {r.status for r in runs} == {"completed"}
     report = await verify(store)
     assert report.ok and report.runs == 200
+
+
+async def test_invalid_arguments_are_refused_before_the_call_starts(runtime: Runtime,
+                                                                    store: JournalStore) -> None:
+    wf = make_workflow([{"name": "a", "tools": ["blocking_write"], "script": [
+        {"tool_calls": [{"name": "blocking_write", "arguments": {"itemz": "x"}}]},
+        {"content": "gave up"}]}], [{"agent": "a"}])
+    run = await runtime.run(wf, "go")
+    assert run.status == "completed"
+    events = await store.events(run.id)
+    # No start was journaled, so no crash here could ever need a person to reconcile it.
+    assert EventType.TOOL_STARTED not in types(events)
+    failed = next(e for e in events if e.type == EventType.TOOL_FAILED)
+    assert "invalid arguments for blocking_write" in failed.data["error"]
+    assert toolbox.CALLS == []

@@ -194,6 +194,11 @@ class RunContext:
             raise NeedsReconciliation(step_key, tool.name, arguments)
         key = idempotency_key(self.run_id, step_key)
         actor = f"agent:{agent}"
+        if tool.check is not None:
+            try:
+                tool.check(arguments)
+            except ToolError as exc:  # refused before anything could happen: nothing started
+                return await self._tool_failed(step_key, tool, actor, str(exc))
         # Committed before the side effect: after a crash we know the call may have happened.
         await self.append(
             NewEvent(EventType.TOOL_STARTED, actor, step_key,

@@ -61,6 +61,7 @@ class ToolArgumentsError(ToolError):
 
 
 Invoke = Callable[[dict[str, Any], ToolContext], Awaitable[Any]]
+Check = Callable[[dict[str, Any]], object]
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +78,9 @@ class Tool:
     compensate: str | None = None
     """Name of the tool that reverses this one."""
     trust: Trust = Trust.TRUSTED
+    check: Check | None = None
+    """Raises ``ToolArgumentsError`` for arguments the tool would refuse, without calling it:
+    the runtime checks before it journals the start of a call."""
 
     @property
     def safe_to_repeat(self) -> bool:

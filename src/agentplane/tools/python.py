@@ -130,15 +130,18 @@ def python_tool(
     model, takes_context = _arguments_model(fn, tool_name)
     is_async = inspect.iscoroutinefunction(fn)
 
-    async def invoke(arguments: dict[str, Any], context: ToolContext) -> Any:
+    def validate(arguments: dict[str, Any]) -> pydantic.BaseModel:
         try:
-            validated = model.model_validate(arguments)
+            return model.model_validate(arguments)
         except pydantic.ValidationError as exc:
             problems = "; ".join(
                 f"{'.'.join(str(p) for p in e['loc']) or '(arguments)'}: {e['msg']}"
                 for e in exc.errors()
             )
             raise ToolArgumentsError(f"invalid arguments for {tool_name}: {problems}") from exc
+
+    async def invoke(arguments: dict[str, Any], context: ToolContext) -> Any:
+        validated = validate(arguments)
         kwargs = {k: getattr(validated, k) for k in model.model_fields}
         if takes_context:
             kwargs["context"] = context
@@ -160,4 +163,5 @@ def python_tool(
         idempotent=idempotent,
         compensate=compensate,
         trust=trust,
+        check=validate,
     )
