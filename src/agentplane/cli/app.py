@@ -10,9 +10,10 @@ from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import typer
+from rich.markup import escape
 
 from agentplane.errors import AgentplaneError, ConfigError
-from agentplane.journal import JournalStore, RunRecord, open_store, verify
+from agentplane.journal import JournalStore, RunRecord, export_run, open_store, verify
 from agentplane.runtime import APPROVAL_KINDS, Runtime, load_workflow
 
 from . import render, settings
@@ -199,6 +200,33 @@ def runs_cancel(run_id: str, reason: ReasonOption = "", as_: AsOption = None,
     _execute(db, body)
 
 
+@runs_app.command("rollback")
+def runs_rollback(
+    run_id: str,
+    step: Annotated[str | None, typer.Option(help="Reverse only this call (its step key).")
+                    ] = None,
+    as_: AsOption = None,
+    db: DbOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Reverse the run's completed write calls, newest first, with their compensating tools."""
+
+    async def body(store: JournalStore, runtime: Runtime) -> bool:
+        report = await runtime.rollback(run_id, actor=settings.actor(as_), step_key=step)
+        if as_json:
+            print(render.dump_json(report))
+        elif not report:
+            out.print(f"run {run_id} has no completed write call left to reverse")
+        for entry in [] if as_json else report:
+            style = "green" if entry["outcome"] == "compensated" else "yellow"
+            out.print(f"[{style}]{entry['outcome']}[/] {entry['step_key']} "
+                      f"({entry['tool']}): {escape(entry['detail'])}")
+        return all(e["outcome"] == "compensated" for e in report)
+
+    if not _execute(db, body):
+        raise typer.Exit(1)  # something is left for a person to undo
+
+
 @runs_app.command("reconcile")
 def runs_reconcile(
     run_id: str,
@@ -276,6 +304,26 @@ def approvals_deny(wait_id: str, reason: ReasonOption = "", as_: AsOption = None
                    as_json: JsonOption = False) -> None:
     """Deny: the run is told no (an escalation denied fails the run)."""
     _decide(wait_id, False, reason, as_, resume_run, db, as_json)
+
+
+@audit_app.command("export")
+def audit_export(
+    run_id: str,
+    out_file: Annotated[Path | None, typer.Option("--out", help="Write to this file "
+                                                  "(default: standard output).")] = None,
+    db: DbOption = None,
+) -> None:
+    """Write a run's record (events, approvals, guardian decisions, chain check) as JSON."""
+
+    async def body(store: JournalStore, runtime: Runtime) -> None:
+        text = render.dump_json(await export_run(store, run_id))
+        if out_file is None:
+            print(text)
+        else:
+            out_file.write_text(text + "\n", encoding="utf-8")
+            out.print(f"wrote the record of run {run_id} to {out_file}")
+
+    _execute(db, body)
 
 
 @audit_app.command("verify")

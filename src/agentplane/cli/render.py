@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from agentplane.journal import Event, RunRecord, WaitRecord
@@ -84,8 +85,11 @@ def waits_table(waits: list[WaitRecord]) -> Table:
         table.add_column(column, no_wrap=True)
     table.add_column("WHAT", overflow="fold")
     for w in waits:
-        what = w.data.get("reason") or w.data.get("tool") or ""
-        table.add_row(w.id, w.run_id, w.kind, w.created_at[:19], str(what))
+        what = str(w.data.get("reason") or "")
+        if w.kind == "tool_call":
+            args = json.dumps(w.data.get("arguments"), ensure_ascii=False)
+            what = f"{w.data.get('agent')} → {w.data.get('tool')}({args}): {what}"
+        table.add_row(w.id, w.run_id, w.kind, w.created_at[:19], escape(what))
     return table
 
 

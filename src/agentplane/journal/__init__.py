@@ -24,6 +24,7 @@ from .events import (
     sha256_hex,
     utc_now,
 )
+from .export import export_run
 from .sqlite import SQLiteJournal
 from .store import (
     JournalError,
@@ -86,6 +87,7 @@ __all__ = [
     "WaitNotOpenError",
     "WaitRecord",
     "canonical_json",
+    "export_run",
     "open_store",
     "sha256_hex",
     "utc_now",

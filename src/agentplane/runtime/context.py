@@ -13,9 +13,11 @@ import asyncio
 import time
 from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from agentplane.errors import AgentplaneError
+from agentplane.governance import PastCall, ProvenanceLedger
 from agentplane.journal import (
     Event,
     EventType,
@@ -100,6 +102,12 @@ class RunContext:
     _index: dict[tuple[str, str], Event] = field(default_factory=dict)
     _started: dict[str, int] = field(default_factory=dict)
     _model_calls: dict[str, int] = field(default_factory=dict)
+    calls: list[PastCall] = field(default_factory=list)
+    """Tool calls started so far (for rate, spend and anomaly checks)."""
+    tokens: int = 0
+    """Input + output tokens of the model calls so far."""
+    provenance: ProvenanceLedger = field(default_factory=ProvenanceLedger)
+    """Everything the run has seen, by trust."""
 
     @property
     def run_id(self) -> str:
@@ -114,6 +122,11 @@ class RunContext:
             self._index[(event.step_key, event.type)] = event
             if event.type == EventType.TOOL_STARTED:
                 self._started[event.step_key] = self._started.get(event.step_key, 0) + 1
+                at = datetime.fromisoformat(event.time).timestamp()
+                self.calls.append(PastCall(str(event.data.get("tool")),
+                                           dict(event.data.get("arguments") or {}), at))
+        if event.usage:
+            self.tokens += event.usage.get("input_tokens", 0) + event.usage.get("output_tokens", 0)
 
     def recorded(self, step_key: str, event_type: str) -> Event | None:
         return self._index.get((step_key, event_type))

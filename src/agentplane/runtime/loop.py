@@ -13,11 +13,14 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from agentplane.journal import EventType, canonical_json
+from agentplane.governance import Proposal
+from agentplane.journal import EventType, canonical_json, sha256_hex
 from agentplane.models.base import Message, ModelRequest, ModelResponse, ToolCall, ToolDefinition
+from agentplane.tools import Trust
 
 from .context import RunContext, RunFailure, gather_steps
-from .spec import AgentSpec
+from .governed import review_call
+from .spec import AgentSpec, WorkflowSpec
 
 HANDOFF_PREFIX = "transfer_to_"
 ASSIGN_TOOL = "assign_task"
@@ -52,6 +55,15 @@ class _Turn:
     supervision: Supervision | None = None
     seen: Counter[str] = field(default_factory=Counter)
     turn_limit: int = 0
+    reasoning: str = ""
+    """What the agent said in the current turn (shown to guardians and approvers)."""
+
+
+def agent_identity(workflow: WorkflowSpec, agent: AgentSpec) -> dict[str, str]:
+    """An agent's identity in the journal: its name in the workflow, and a digest of exactly
+    what it is (model, instructions, tools), so a changed agent is a different identity."""
+    return {"id": f"agent:{workflow.name}/{agent.name}",
+            "version": sha256_hex(canonical_json(agent.model_dump(mode="json")))[:16]}
 
 
 def _tool_definitions(ctx: RunContext, turn: _Turn) -> list[ToolDefinition]:
@@ -116,7 +128,14 @@ async def _call_one(ctx: RunContext, turn: _Turn, key: str, call: ToolCall) -> t
         return False, f"{call.error}; send the arguments as a JSON object"
     tool = ctx.workflow.tools.get(call.name)
     if tool is not None and call.name in turn.spec.tools:
+        proposal = Proposal(turn.spec.name, tool.name, tool.effect, tool.external,
+                            call.arguments, turn.reasoning)
+        refusal = await review_call(ctx, key, proposal, tool)
+        if refusal is not None:
+            return False, refusal
         outcome = await ctx.tool_step(key, tool, call.arguments, turn.spec.name)
+        ctx.provenance.add(outcome.value, source=f"{tool.name} at {key}",
+                           trusted=tool.trust is Trust.TRUSTED)
         return outcome.ok, outcome.value
     if call.name in turn.spec.tools and ctx.workflow.spec.agent(call.name) is not None:
         task = str(call.arguments.get("task", ""))
@@ -173,7 +192,8 @@ async def run_agent(ctx: RunContext, name: str, task: str, key: str,
     if spec is None:
         raise RunFailure(f"workflow {ctx.workflow.spec.name} has no agent {name!r}")
     await ctx.record_once(key, EventType.AGENT_INVOKED,
-                          {"agent": name, "task": task, "model": spec.model},
+                          {"agent": name, "task": task, "model": spec.model,
+                           "identity": agent_identity(ctx.workflow.spec, spec)},
                           actor=f"agent:{name}")
     instructions = spec.instructions
     if supervision is not None:
@@ -198,6 +218,7 @@ async def run_agent(ctx: RunContext, name: str, task: str, key: str,
                                max_output_tokens=spec.max_output_tokens,
                                temperature=spec.temperature)
         response = await ctx.model_step(step, spec.model, request)
+        turn.reasoning = response.content or ""
         turn.messages.append(Message("assistant", response.content, list(response.tool_calls)))
         if not response.tool_calls:
             output = response.content or ""

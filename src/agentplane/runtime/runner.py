@@ -37,7 +37,9 @@ from agentplane.models.registry import Endpoint, ModelResolver
 from agentplane.models.scripted import ScriptedProvider, ScriptedReply
 
 from .context import NeedsReconciliation, RunContext, RunFailure, Suspended
+from .governed import review_output
 from .patterns import run_steps
+from .rollback import compensate, plan_rollback
 from .spec import WorkflowSpec
 from .workflow import Workflow, resolve
 
@@ -73,9 +75,11 @@ def _owner_is_dead(owner: str) -> bool:
 
 
 def scripted_for(spec: WorkflowSpec) -> ScriptedProvider:
-    return ScriptedProvider({
-        a.name: [ScriptedReply(**r.model_dump()) for r in a.script] for a in spec.agents
-    })
+    scripts = {a.name: [ScriptedReply(**r.model_dump()) for r in a.script] for a in spec.agents}
+    guardian = spec.guardians.agent
+    if guardian is not None:
+        scripts[guardian.name] = [ScriptedReply(**r) for r in guardian.script]
+    return ScriptedProvider(scripts)
 
 
 class Runtime:
@@ -167,6 +171,10 @@ class Runtime:
         try:
             workflow = await self._workflow_for(run)
             ctx = RunContext(self.store, run, workflow, self._resolver(workflow), self.owner)
+            ctx.provenance.min_length = workflow.spec.guardians.provenance.min_length
+            ctx.provenance.add(run.input, source="the run's input", trusted=True)
+            for agent in workflow.spec.agents:
+                ctx.provenance.add(agent.instructions, source="the workflow", trusted=True)
             events = await self.store.events(run.id)
             ctx.load(events)
             started = any(e.type == EventType.RUN_STARTED for e in events)
@@ -207,6 +215,7 @@ class Runtime:
                                       data={"error": f"internal error: {type(exc).__name__}: "
                                                      f"{exc}"}))
         else:
+            output = await review_output(ctx, output)
             await ctx.append(NewEvent(EventType.RUN_COMPLETED, data={"output": output}))
         return True
 
@@ -310,6 +319,31 @@ class Runtime:
             EventType.RUN_RECONCILED, actor=actor, step_key=step_key,
             data={"decision": decision, "attempts_seen": attempts, "reason": reason})])
         return await self.store.require_run(run_id)
+
+    async def rollback(self, run_id: str, *, actor: str, step_key: str | None = None
+                       ) -> list[dict[str, Any]]:
+        """Reverse a run's completed ``write`` calls, newest first, with their compensating
+        tools. Irreversible calls and writes without a compensation are reported, not skipped
+        silently. Safe to run again: calls already reversed are left alone.
+
+        Returns one entry per call considered: ``{"step_key", "tool", "outcome", "detail"}``.
+        """
+        run = await self.store.require_run(run_id)
+        if run.status not in TERMINAL_STATUSES | {"needs_reconciliation"}:
+            raise RunStateError(f"run {run_id} is {run.status}; cancel it before rolling it "
+                                "back (`agentplane runs cancel`)")
+        workflow = await self._workflow_for(run)
+        events = await self.store.events(run_id)
+        plan = plan_rollback(events, step_key)
+        if step_key is not None and not plan:
+            raise RunStateError(f"run {run_id} has no completed call at step {step_key}")
+        await self.store.append(run_id, [NewEvent(
+            EventType.ROLLBACK_STARTED, actor=actor,
+            data={"step_key": step_key, "calls": [p.step_key for p in plan]})])
+        report = [await compensate(self.store, run_id, workflow, p, actor) for p in plan]
+        await self.store.append(run_id, [NewEvent(EventType.ROLLBACK_COMPLETED, actor=actor,
+                                                  data={"report": report})])
+        return report
 
     async def aclose(self) -> None:
         if self._heartbeat is not None:

@@ -26,6 +26,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag
 
+from agentplane.governance.autonomy import Autonomy, most_restrictive
+from agentplane.governance.spec import GuardiansSpec
 from agentplane.tools.base import Effect, Trust
 
 NAME_PATTERN = r"^[A-Za-z][A-Za-z0-9_\-]{0,63}$"
@@ -64,6 +66,12 @@ class ToolSpec(_Spec):
     idempotent: bool = False
     compensate: Name | None = None
     trust: Trust = Trust.TRUSTED
+    """``untrusted`` for tools whose output comes from outside: mail, web pages, documents,
+    other companies' agents. Values from it are traced by the provenance guardian."""
+    external: bool = False
+    """Whether the tool sends data outside the organisation (mail, web posts, exports): the
+    output guardian keeps secrets and personal data from leaving through it."""
+    autonomy: Autonomy | None = None
 
 
 class ScriptedReplySpec(_Spec):
@@ -93,6 +101,7 @@ class AgentSpec(_Spec):
     """Model calls per invocation before the run escalates to a person."""
     loop_limit: int = Field(default=3, ge=2, le=100)
     """The same tool call with the same arguments this many times is a loop: escalate."""
+    autonomy: Autonomy | None = None
     escalation_timeout_s: float | None = Field(default=None, gt=0)
     """Seconds a person has to answer an escalation before it expires (expiry = deny)."""
     max_output_tokens: int | None = Field(default=None, ge=1)
@@ -159,6 +168,11 @@ class WorkflowSpec(_Spec):
     name: Name
     version: int | str = 1
     description: str | None = None
+    autonomy: Autonomy = Autonomy.ON_THE_LOOP
+    """The workflow's autonomy level; agents and tools may set a stricter one."""
+    approval_timeout_s: float | None = Field(default=None, gt=0)
+    """Seconds a person has to decide on a tool call before it expires (expiry = deny)."""
+    guardians: GuardiansSpec = GuardiansSpec()
     providers: list[ProviderSpec] = Field(default_factory=list)
     tools: list[ToolSpec] = Field(default_factory=list)
     agents: list[AgentSpec] = Field(min_length=1)
@@ -169,3 +183,9 @@ class WorkflowSpec(_Spec):
 
     def agent(self, name: str) -> AgentSpec | None:
         return next((a for a in self.agents if a.name == name), None)
+
+    def autonomy_for(self, agent: str, tool: str) -> Autonomy:
+        """The level that applies to ``agent`` calling ``tool``: the most restrictive one set."""
+        agent_spec, tool_spec = self.agent(agent), self.tool(tool)
+        return most_restrictive(self.autonomy, agent_spec.autonomy if agent_spec else None,
+                                tool_spec.autonomy if tool_spec else None)

@@ -6,6 +6,7 @@ once, so a person fixes a file in one pass.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -160,6 +161,34 @@ def _check_steps(spec: WorkflowSpec, agents: set[str]) -> list[SpecProblem]:
     return problems
 
 
+def _check_guardians(spec: WorkflowSpec, tools: set[str], agents: set[str]
+                     ) -> list[SpecProblem]:
+    problems = _duplicates([p.id for p in spec.guardians.policies], "guardians.policies",
+                           "policy")
+    for i, policy in enumerate(spec.guardians.policies):
+        path: DataPath = ("guardians", "policies", i)
+        problems += [SpecProblem((*path, "tools", j), _unknown(t, tools, "tool"))
+                     for j, t in enumerate(policy.tools) if t not in tools]
+        problems += [SpecProblem((*path, "agents", j), _unknown(a, agents, "agent"))
+                     for j, a in enumerate(policy.agents) if a not in agents]
+        for name, rule in policy.arguments.items():
+            if rule.pattern is None:
+                continue
+            try:
+                re.compile(rule.pattern)
+            except re.error as exc:
+                problems.append(SpecProblem((*path, "arguments", name, "pattern"),
+                                            f"not a regular expression: {exc}"))
+    guard = spec.guardians.agent
+    if guard is not None and guard.model == "scripted" and not guard.script:
+        problems.append(SpecProblem(("guardians", "agent", "script"),
+                                    "a guardian agent on the scripted model needs a `script:`"))
+    if guard is not None and guard.name in agents | tools:
+        problems.append(SpecProblem(("guardians", "agent", "name"),
+                                    f"{guard.name!r} already names an agent or a tool"))
+    return problems
+
+
 def cross_check(spec: WorkflowSpec) -> list[SpecProblem]:
     """Problems pydantic cannot see: references between tools, agents and steps."""
     tools = {t.name for t in spec.tools}
@@ -173,7 +202,7 @@ def cross_check(spec: WorkflowSpec) -> list[SpecProblem]:
     problems += _check_tools(spec, tools)
     for i, agent in enumerate(spec.agents):
         problems += _check_agent(agent, ("agents", i), tools, agents, providers)
-    return problems + _check_steps(spec, agents)
+    return problems + _check_steps(spec, agents) + _check_guardians(spec, tools, agents)
 
 
 def resolve(spec: WorkflowSpec, base_dir: Path, *, source: str = "<python>",
@@ -187,7 +216,8 @@ def resolve(spec: WorkflowSpec, base_dir: Path, *, source: str = "<python>",
             fn = import_function(t.python, base_dir)
             tools[t.name] = python_tool(fn, name=t.name, description=t.description,
                                         effect=t.effect, idempotent=t.idempotent,
-                                        compensate=t.compensate, trust=t.trust)
+                                        compensate=t.compensate, trust=t.trust,
+                                        external=t.external)
         except ToolImportError as exc:
             problems.append(SpecProblem(("tools", i, "python"), str(exc)))
         except Exception as exc:  # a bad annotation: NameError, TypeError, pydantic's own

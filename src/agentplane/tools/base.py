@@ -78,6 +78,8 @@ class Tool:
     compensate: str | None = None
     """Name of the tool that reverses this one."""
     trust: Trust = Trust.TRUSTED
+    external: bool = False
+    """Sends data outside the organisation (an external sink)."""
     check: Check | None = None
     """Raises ``ToolArgumentsError`` for arguments the tool would refuse, without calling it:
     the runtime checks before it journals the start of a call."""

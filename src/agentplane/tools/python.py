@@ -124,6 +124,7 @@ def python_tool(
     idempotent: bool = False,
     compensate: str | None = None,
     trust: Trust = Trust.TRUSTED,
+    external: bool = False,
 ) -> Tool:
     """Wrap a Python function as a ``Tool``."""
     tool_name = name or fn.__name__
@@ -163,5 +164,6 @@ def python_tool(
         idempotent=idempotent,
         compensate=compensate,
         trust=trust,
+        external=external,
         check=validate,
     )

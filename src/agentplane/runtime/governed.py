@@ -1,0 +1,134 @@
+"""Governance in the runtime: every proposed tool call passes the guardians and the autonomy
+level before it may run, whatever the model says.
+
+The guardians' findings are journaled (``guard.decided``, one event per finding, with policy id,
+version, result and reason) before anything else happens, and replayed, not re-decided, after a
+crash. A call that needs a person waits durably for an approval (``approval.requested``), with
+what is proposed and why: the arguments, the agent's reasoning and the guardians' findings.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime
+from typing import Any
+
+from agentplane.governance import (
+    Finding,
+    Proposal,
+    RuleGuardians,
+    RunStats,
+    Verdict,
+    combine,
+    guardian_agent_prompt,
+    needs_approval,
+    notifies,
+    output_check,
+    parse_guardian_reply,
+)
+from agentplane.journal import EventType, NewEvent
+from agentplane.models.base import Message, ModelRequest
+from agentplane.tools import Tool
+
+from .context import RunContext
+
+NOTIFIED = EventType.NOTIFICATION
+
+
+def _stats(ctx: RunContext) -> RunStats:
+    started = ctx.run.created_at.replace("Z", "+00:00")
+    return RunStats(calls=list(ctx.calls), tokens=ctx.tokens,
+                    started_at=datetime.fromisoformat(started).timestamp(), now=time.time())
+
+
+async def _guardian_agent(ctx: RunContext, key: str, proposal: Proposal,
+                          findings: list[Finding]) -> Finding | None:
+    spec = ctx.workflow.spec.guardians
+    guard = spec.agent
+    if guard is None or not spec.enabled or proposal.effect not in guard.on:
+        return None
+    request = ModelRequest(model=guard.model, agent=guard.name, messages=[
+        Message("system", guard.instructions),
+        Message("user", guardian_agent_prompt(proposal, findings))])
+    response = await ctx.model_step(f"{key}/guardian", guard.model, request)
+    return parse_guardian_reply(guard.name, response.content or "")
+
+
+async def findings_for(ctx: RunContext, key: str, proposal: Proposal) -> list[Finding]:
+    """The guardians' findings on a proposed call: decided once, journaled, then replayed."""
+    recorded: list[Finding] = []
+    while (event := ctx.recorded(f"{key}/guard.{len(recorded)}", EventType.GUARD_DECIDED)):
+        recorded.append(Finding.from_dict(event.data))
+    spec = ctx.workflow.spec.guardians
+    findings = recorded or RuleGuardians(spec).review(proposal, _stats(ctx), ctx.provenance)
+    # The guardian agent's model call is a durable step of its own; on replay it returns the
+    # journaled answer (and keeps the scripted model's place).
+    agent_finding = await _guardian_agent(ctx, key, proposal, findings)
+    if recorded:
+        return recorded
+    if agent_finding is not None:
+        findings.append(agent_finding)
+    if not findings:
+        findings = [Finding("guardians", "default", 1, Verdict.ALLOW,
+                            "no guardian objected" if spec.enabled else "guardians are off")]
+    await ctx.append(*(NewEvent(EventType.GUARD_DECIDED, "system", f"{key}/guard.{i}",
+                                {**f.to_dict(), "tool": proposal.tool, "agent": proposal.agent,
+                                 "call": key})
+                       for i, f in enumerate(findings)))
+    return findings
+
+
+async def review_call(ctx: RunContext, key: str, proposal: Proposal, tool: Tool) -> str | None:
+    """Whether a proposed call may run: None if so, else what to tell the agent."""
+    findings = await findings_for(ctx, key, proposal)
+    verdict = combine(findings)
+    objections = [f for f in findings if f.verdict is not Verdict.ALLOW]
+    if verdict is Verdict.DENY:
+        reasons = "; ".join(f.reason for f in objections if f.verdict is Verdict.DENY)
+        return f"blocked by the guardians: {reasons}"
+    level = ctx.workflow.spec.autonomy_for(proposal.agent, proposal.tool)
+    if verdict is Verdict.REQUIRE_APPROVAL or needs_approval(level, tool.effect):
+        why = ("; ".join(f.reason for f in objections) if objections else
+               f"autonomy {level.value}: {tool.effect.value} calls wait for a person")
+        timeout = ctx.workflow.spec.approval_timeout_s
+        resolution = await ctx.wait(
+            f"{key}/approval", kind="tool_call", actor=f"agent:{proposal.agent}",
+            deadline=None if timeout is None else time.time() + timeout,
+            data={"agent": proposal.agent, "tool": proposal.tool, "effect": tool.effect.value,
+                  "arguments": proposal.arguments, "reasoning": proposal.reasoning,
+                  "autonomy": level.value, "reason": why,
+                  "findings": [f.to_dict() for f in objections]})
+        if resolution["type"] != EventType.APPROVAL_GRANTED:
+            who = resolution.get("actor", "system")
+            said = resolution.get("reason") or resolution["type"]
+            return f"not approved ({resolution['type']} by {who}): {said}"
+    elif notifies(level, tool.effect):
+        await ctx.record_once(f"{key}/notify", NOTIFIED,
+                              {"agent": proposal.agent, "tool": proposal.tool,
+                               "arguments": proposal.arguments, "autonomy": level.value,
+                               "reason": "on the loop: the call runs; a person may halt the run "
+                                         "or reverse it"})
+    return None
+
+
+def _redact_value(ctx: RunContext, value: Any) -> tuple[Any, list[Finding]]:
+    spec = ctx.workflow.spec.guardians
+    if isinstance(value, str):
+        return output_check(spec, value)
+    if isinstance(value, dict):
+        out: dict[str, Any] = {}
+        findings: list[Finding] = []
+        for k, v in value.items():
+            out[k], found = _redact_value(ctx, v)
+            findings += found
+        return out, findings
+    return value, []
+
+
+async def review_output(ctx: RunContext, output: Any) -> Any:
+    """The run's final output, with secrets redacted before it leaves (decision journaled)."""
+    redacted, findings = _redact_value(ctx, output)
+    for i, f in enumerate(findings):
+        await ctx.record_once(f"output/guard.{i}", EventType.GUARD_DECIDED,
+                              {**f.to_dict(), "call": "output"})
+    return redacted
