@@ -30,7 +30,10 @@ REFUND = REPO / "examples" / "refund-desk" / "workflow.yaml"
 STUCK = WORKFLOWS_DIR / "stuck-agent.yaml"
 USER = "cli-tester"
 DEMO_WORKFLOWS = ["refund-desk", "research-team", "incident-triage", "support-handoff",
-                  "stuck-agent"]
+                  "stuck-agent", "payment-approval", "injected-mail"]
+DEMO_COMPLETED = ["refund-desk", "research-team", "incident-triage", "support-handoff",
+                  "injected-mail"]
+DEMO_WAITING = {"stuck-agent", "payment-approval"}
 STUCK_OUTPUT = "Ticket T-9 is still pending; I will stop polling and report back."
 
 Result = subprocess.CompletedProcess[str]
@@ -295,35 +298,36 @@ def run_demo(folder: Path) -> tuple[Cli, str]:
 
 def stuck_run(cli: Cli) -> tuple[str, str]:
     """(run id, approval id) of the demo's stuck-agent run."""
-    [run] = cli.json("runs", "list", "--status", "waiting")
-    [approval] = cli.json("approvals", "list")
-    assert approval["run_id"] == run["id"]
+    [run] = cli.json("runs", "list", "--status", "waiting", "--workflow", "stuck-agent")
+    [approval] = [a for a in cli.json("approvals", "list") if a["run_id"] == run["id"]]
     return run["id"], approval["id"]
 
 
 def test_demo(tmp_path: Path) -> None:
     cli, out = run_demo(tmp_path)
     assert (tmp_path / "agentplane.db").is_file()
-    for name in DEMO_WORKFLOWS[:4]:
+    for name in DEMO_COMPLETED:
         assert f"completed  {name}: run-" in out
-    assert "waiting  stuck-agent: run-" in out
+    for name in DEMO_WAITING:
+        assert f"waiting  {name}: run-" in out
     assert "Refunded 20.00 on order A1 (total 35.00) for Ana." in out
     assert "waiting for a person: the same call repeated (agentplane approvals approve w-" in out
-    assert "audit chain holds: 5 runs" in out
+    assert "audit chain holds: 7 runs" in out
+    assert "guardians blocked 1 call(s) in injected-mail" in out
     runs = cli.json("runs", "list")
     assert sorted(r["workflow"] for r in runs) == sorted(DEMO_WORKFLOWS)
-    assert Counter(r["status"] for r in runs) == {"completed": 4, "waiting": 1}
-    assert {r["workflow"] for r in runs if r["status"] == "waiting"} == {"stuck-agent"}
+    assert Counter(r["status"] for r in runs) == {"completed": 5, "waiting": 2}
+    assert {r["workflow"] for r in runs if r["status"] == "waiting"} == DEMO_WAITING
     report = cli.json("audit", "verify")
-    assert (report["ok"], report["runs"], report["breaks"]) == (True, 5, [])
+    assert (report["ok"], report["runs"], report["breaks"]) == (True, 7, [])
 
 
 def test_deny_an_escalation(tmp_path: Path) -> None:
     cli, _ = run_demo(tmp_path)
     approvals = cli.json("approvals", "list")
-    assert len(approvals) == 1
-    [approval] = approvals
-    assert (approval["kind"], approval["status"]) == ("escalation", "open")
+    assert sorted(a["kind"] for a in approvals) == ["escalation", "tool_call"]
+    [approval] = [a for a in approvals if a["kind"] == "escalation"]
+    assert approval["status"] == "open"
     assert approval["details"]["reason"] == "the same call repeated"
     assert approval["details"]["tool"] == "check_status"
     run_id, wait_id = stuck_run(cli)
@@ -337,8 +341,7 @@ def test_deny_an_escalation(tmp_path: Path) -> None:
     assert run["events"][-1]["type"] == "run.failed"
     assert "a person stopped it: no" in run["events"][-1]["data"]["error"]
     assert cli.json("runs", "show", run_id)["status"] == "failed"
-    assert cli.json("approvals", "list") == []
-    assert "no pending approvals" in cli.ok("approvals", "list").stdout
+    assert [a["kind"] for a in cli.json("approvals", "list")] == ["tool_call"]
 
     message = failed(cli("approvals", "deny", wait_id, "--reason", "again"), 1)
     assert message == f"error: approval {wait_id} was already resolved (approval.denied)"
@@ -361,7 +364,36 @@ def test_approve_an_escalation(tmp_path: Path) -> None:
     message = failed(cli("approvals", "approve", "w-nope"), 1)
     assert "no approval with id 'w-nope'" in message
     assert "`agentplane approvals list`" in message
-    assert Counter(r["status"] for r in cli.json("runs", "list")) == {"completed": 5}
+    assert Counter(r["status"] for r in cli.json("runs", "list")) == {"completed": 6,
+                                                                       "waiting": 1}
+
+
+def test_approve_a_payment_then_export_and_roll_back(tmp_path: Path) -> None:
+    cli, _ = run_demo(tmp_path)
+    [run] = cli.json("runs", "list", "--workflow", "payment-approval")
+    [approval] = [a for a in cli.json("approvals", "list") if a["run_id"] == run["id"]]
+    assert approval["kind"] == "tool_call"
+    assert approval["details"]["tool"] == "pay"
+    assert approval["details"]["arguments"]["iban"] == "DE12500105170648489890"
+    assert "pay(" in cli.ok("approvals", "list").stdout
+    done = cli.json("approvals", "approve", approval["id"], "--reason", "invoice checked")
+    assert done["status"] == "completed"
+    cli.ok("audit", "export", run["id"], "--out", tmp_path / "record.json")
+    record = json.loads((tmp_path / "record.json").read_text())
+    assert record["run"]["id"] == run["id"]
+    assert record["verification"]["ok"] is True
+    assert record["approvals"][0]["decision"]["reason"] == "invoice checked"
+    assert record["approvals"][0]["decision"]["actor"] == f"user:{USER}"
+    rollback = cli("runs", "rollback", run["id"], "--json")
+    assert rollback.returncode == 1  # an irreversible payment is left for a person
+    [entry] = json.loads(rollback.stdout)
+    assert (entry["tool"], entry["outcome"]) == ("pay", "irreversible")
+    [refund] = cli.json("runs", "list", "--workflow", "refund-desk")
+    text = cli.ok("runs", "rollback", refund["id"]).stdout
+    assert "compensated s0/clerk/m2/t0 (issue_refund): reversed with cancel_refund" in text
+    again = cli.ok("runs", "rollback", refund["id"]).stdout
+    assert "no completed write call left to reverse" in again
+
 
 
 def test_approve_without_resuming_then_resume(cli: Cli) -> None:

@@ -22,7 +22,8 @@ import pytest
 HERE = Path(__file__).parent
 CLI = str(Path(sys.executable).with_name("agentplane"))
 KILLS = int(os.environ.get("AGENTPLANE_CRASH_KILLS", "30"))
-PAY_STEPS = {"s0/clerk/m3/t0": 30, "s0/clerk/m4/t0": 12}
+PAY_STEPS = {"s0/clerk/m3/t0": 30, "s0/clerk/m4/t0": 12,
+             "s0/clerk/m2/t0": 30, "s0/clerk/m2/t1": 12}
 
 
 class Harness:
@@ -87,17 +88,27 @@ class Harness:
             args += ["--not-happened"]
         self.call(*args)
 
-    def drive_to_end(self, run_id: str, rng: random.Random, horizon: float) -> dict[str, Any]:
+    def approve_all(self) -> int:
+        """A person approves every pending approval (without resuming: a worker will)."""
+        pending = self.call("approvals", "list")
+        for approval in pending:
+            self.call("approvals", "approve", approval["id"], "--no-resume", "--reason", "ok")
+        return len(pending)
+
+    def drive_to_end(self, run_id: str, rng: random.Random, horizon: float,
+                     workflow: str = "workflow.yaml") -> dict[str, Any]:
         for _ in range(50):
             run = self.show(run_id)
             if run is None:  # killed before the run existed: start it again, as a user would
-                self.kill_at_random(self.start("run", str(HERE / "workflow.yaml"),
+                self.kill_at_random(self.start("run", str(HERE / workflow),
                                                "--run-id", run_id), horizon, rng)
                 continue
             if run["status"] in ("completed", "failed", "cancelled"):
                 return run
             if run["status"] == "needs_reconciliation":
                 self.reconcile(run)
+            if run["status"] == "waiting":
+                assert self.approve_all() >= 1
             proc = self.start("resume")
             if rng.random() < 0.3:  # sometimes the recovery itself is killed too
                 self.kill_at_random(proc, horizon, rng)
@@ -163,3 +174,35 @@ def test_sigkill_at_random_instants(tmp_path: Path) -> None:
     print(f"\ncrash test: {KILLS} kills, states right after the kill: {dict(outcomes)}")
     # The kills must have landed in different places for the test to mean anything.
     assert outcomes["running"] + outcomes["pending"] >= KILLS // 2, outcomes
+
+
+@pytest.mark.slow
+def test_sigkill_around_approvals(tmp_path: Path) -> None:
+    """Runs wait for two approvals at once; the run and every resume are killed at random.
+
+    Each payment must happen exactly once, only after its approval, and both approvals must be
+    kept across every crash.
+    """
+    rng = random.Random(int(os.environ.get("AGENTPLANE_CRASH_SEED", "20261122")) + 1)
+    kills = max(6, KILLS // 3)
+    for i in range(kills):
+        folder = tmp_path / f"approval{i}"
+        folder.mkdir()
+        h = Harness(folder)
+        run_id = f"approval-{i}"
+        h.kill_at_random(h.start("run", str(HERE / "approval.yaml"), "--run-id", run_id),
+                         1.5, rng)
+        final = h.drive_to_end(run_id, rng, 1.0, workflow="approval.yaml")
+        assert final["status"] == "completed", final["events"][-1]
+        assert final["output"] == "Paid 30 and 12."
+        types = [e["type"] for e in final["events"]]
+        assert types.count("approval.requested") == 2
+        assert types.count("approval.granted") == 2
+        lines = h.ledger_lines()
+        effects = Counter(line.split(" ", 1)[1] for line in lines if line.startswith("effect "))
+        assert effects == {"pay s0/clerk/m2/t0": 1, "pay s0/clerk/m2/t1": 1}, effects
+        for event in final["events"]:  # no payment started before its approval was granted
+            if event["type"] == "tool.started" and event["data"]["tool"] == "pay":
+                granted = [e["seq"] for e in final["events"] if e["type"] == "approval.granted"
+                           and e["step_key"] == f"{event['step_key']}/approval"]
+                assert granted and granted[0] < event["seq"]

@@ -12,6 +12,12 @@ from agentplane.runtime import Runtime, load_workflow
 
 from .render import status_text
 
+DEMO_INPUTS = {
+    "refund-desk": "Refund order A1",
+    "payment-approval": "Pay ACME's invoice INV-2041 of 1200 EUR",
+    "injected-mail": "Pay ACME's invoice INV-2041 of 1200 EUR",
+}
+
 
 def _totals(events: list[Event]) -> tuple[int, int, int]:
     models = sum(1 for e in events if e.type == "model.completed")
@@ -30,8 +36,7 @@ async def run_demo(store: JournalStore, runtime: Runtime, out: Console) -> None:
     for path in workflow_files():
         workflow = load_workflow(path)
         with out.status(f"running {workflow.spec.name} — {workflow.spec.description}"):
-            run = await runtime.run(workflow, "Refund order A1" if "refund" in path.name
-                                    else "Go ahead.")
+            run = await runtime.run(workflow, DEMO_INPUTS.get(workflow.spec.name, "Go ahead."))
         events = await store.events(run.id)
         models, tools, tokens = _totals(events)
         last = events[-1].data if events else {}
@@ -52,5 +57,11 @@ async def run_demo(store: JournalStore, runtime: Runtime, out: Console) -> None:
     report = await verify(store)
     state = "[green]holds[/]" if report.ok else "[red]is broken[/]"
     out.print(f"\naudit chain {state}: {report.runs} runs, {report.events} events")
+    blocked = 0
+    for run in await store.list_runs(workflow="injected-mail", limit=1):
+        blocked += sum(1 for e in await store.events(run.id)
+                       if e.type == "guard.decided" and e.data.get("result") == "deny")
+    out.print(f"guardians blocked {blocked} call(s) in injected-mail "
+              "(`agentplane runs show RUN` shows the decision and its reason)")
     out.print("next: `agentplane runs list`, `agentplane runs show RUN`, "
-              "`agentplane approvals list`")
+              "`agentplane approvals list`, `agentplane audit export RUN`")
