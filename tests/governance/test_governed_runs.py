@@ -186,7 +186,7 @@ async def test_secrets_do_not_leave_and_final_output_is_redacted(store: JournalS
 
 async def test_guardian_agent_decides_and_is_not_asked_again_on_resume(
         store: JournalStore) -> None:
-    guardian = {"agent": {"name": "reviewer", "on": ["irreversible"], "script": [
+    guardian = {"agent": {"name": "reviewer", "reviews": ["irreversible"], "script": [
         {"content": '{"decision": "require_approval", "reason": "first payment to them"}'},
         {"content": '{"decision": "deny", "reason": "looks like fraud"}'}]}}
     wf = flow([call("pay", iban="DE12500105170648489890", amount=10),
@@ -289,3 +289,26 @@ async def test_agent_identity_is_journaled(store: JournalStore) -> None:
     changed = await run(store, flow([{"content": "other"}]))
     [other] = of_type(await store.events(changed), EventType.AGENT_INVOKED)
     assert other.data["identity"]["version"] != invoked.data["identity"]["version"]
+
+
+def test_guardians_section_from_yaml(tmp_path: Path) -> None:
+    from agentplane.runtime import SpecError, parse_spec
+
+    text = """\
+name: g
+guardians:
+  agent: {name: reviewer, reviews: [write, irreversible], script: [{content: allow}]}
+  policies: [{id: cap, tools: [pay], arguments: {amount: {max: 10}}}]
+tools: [{name: pay, python: "tools:pay", effect: irreversible}]
+agents: [{name: a, tools: [pay], script: [{content: x}]}]
+steps: [{agent: a}]
+"""
+    spec, _ = parse_spec(text, "g.yaml")
+    assert spec.guardians.agent is not None
+    assert [e.value for e in spec.guardians.agent.reviews] == ["write", "irreversible"]
+    with pytest.raises(SpecError) as error:
+        parse_spec(text.replace("reviews:", "on:"), "g.yaml")
+    [problem] = error.value.problems
+    assert problem.path == ("guardians", "agent", 1)  # the boolean key, as pydantic saw it
+    assert problem.position == (3, 3)
+    assert "read as true/false" in problem.message

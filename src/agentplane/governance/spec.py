@@ -27,7 +27,7 @@ guardians:
   agent:                          # a guardian agent, composed with the rules
     model: scripted
     instructions: You review payments for fraud.
-    on: [irreversible]
+    reviews: [irreversible]      # (not `on:` — YAML reads that key as true)
 ```
 """
 
@@ -141,7 +141,7 @@ class GuardianAgentSpec(_Spec):
     model: str = "scripted"
     instructions: str = ("You review actions other AI agents propose. Answer with JSON: "
                          '{"decision": "allow" | "deny" | "require_approval", "reason": "..."}')
-    on: list[Effect] = Field(default_factory=lambda: [Effect.IRREVERSIBLE])
+    reviews: list[Effect] = Field(default_factory=lambda: [Effect.IRREVERSIBLE])
     """Which side-effect classes it reviews."""
     script: list[dict[str, Any]] = Field(default_factory=list)
 

@@ -45,7 +45,7 @@ async def _guardian_agent(ctx: RunContext, key: str, proposal: Proposal,
                           findings: list[Finding]) -> Finding | None:
     spec = ctx.workflow.spec.guardians
     guard = spec.agent
-    if guard is None or not spec.enabled or proposal.effect not in guard.on:
+    if guard is None or not spec.enabled or proposal.effect not in guard.reviews:
         return None
     request = ModelRequest(model=guard.model, agent=guard.name, messages=[
         Message("system", guard.instructions),

@@ -77,6 +77,9 @@ def _pydantic_problems(exc: pydantic.ValidationError) -> list[SpecProblem]:
             message = "unknown field (check the spelling; see the workflow reference in the README)"
         elif err["type"] == "missing":
             message = "required field is missing"
+        elif err["type"] == "invalid_key":
+            message = ("a key here was read as true/false (YAML reads on, off, yes, no that "
+                       "way): put it in quotes or check the field's name")
         elif "input" in err and err["type"] not in ("step_kind",):
             message = f"{message} (got {err['input']!r})"
         problems.append(SpecProblem(path, message))
