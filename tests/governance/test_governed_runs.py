@@ -174,7 +174,7 @@ async def test_secrets_do_not_leave_and_final_output_is_redacted(store: JournalS
                call("send_email", to="bob@partner.example", body="see you at 3"),
                {"content": f"sent; for the record the key is {key}"}],
               autonomy="out_of_the_loop")
-    run_id = await run(store, wf)
+    run_id = await run(store, wf, "Tell bob@partner.example about the meeting")
     assert toolbox.LEDGER == [("send_email", {"to": "bob@partner.example",
                                               "body": "see you at 3"})]
     events = await store.events(run_id)

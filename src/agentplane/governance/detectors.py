@@ -25,8 +25,11 @@ SECRET_PATTERNS: dict[str, re.Pattern[str]] = {
     "github_token": re.compile(r"\bgh[pousr]_[A-Za-z0-9]{36,}\b"),
     "slack_token": re.compile(r"\bxox[abposr]-[A-Za-z0-9\-]{10,}"),
     "jwt": re.compile(r"\beyJ[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]{8,}"),
+    "stripe_key": re.compile(r"\b[sr]k_(?:live|test)_[A-Za-z0-9]{16,}"),
+    # password=..., DB_PASSWORD=..., AWS_SECRET_ACCESS_KEY: ..., STRIPE_API_KEY=...
     "password_assignment": re.compile(
-        r"(?i)\b(?:password|passwd|pwd|secret|api[_\-]?key|access[_\-]?token)\b\s*[:=]\s*"
+        r"(?i)(?<![A-Za-z0-9])[A-Za-z0-9_]*(?:password|passwd|pwd|secret|api[_\-]?key|"
+        r"access[_\-]?key|access[_\-]?token|auth[_\-]?token)[A-Za-z0-9_]*\s*[:=]\s*"
         r"[\"']?[^\s\"']{6,}"),
 }
 

@@ -149,17 +149,30 @@ class ProvenanceGuardian:
 
     def review(self, proposal: Proposal, stats: RunStats,
                ledger: ProvenanceLedger) -> list[Finding]:
-        if not self.spec.provenance.enabled or proposal.effect is Effect.READ:
+        spec = self.spec.provenance
+        if not spec.enabled or proposal.effect is Effect.READ:
             return []
+        findings = []
         tainted = ledger.tainted(proposal.arguments)
-        if not tainted:
-            return []
-        listed = "; ".join(f"{t.argument}={t.value!r} from {t.source}" for t in tainted[:5])
-        return [Finding(self.name, "untrusted-flow", 1, Verdict(self.spec.provenance.decision),
-                        f"{proposal.effect.value} call {proposal.tool} uses values that first "
-                        f"appeared in untrusted content: {listed}",
-                        {"tainted": [{"argument": t.argument, "value": t.value,
-                                      "source": t.source} for t in tainted]})]
+        if tainted:
+            listed = "; ".join(f"{t.argument}={t.value!r} from {t.source}" for t in tainted[:5])
+            findings.append(Finding(
+                self.name, "untrusted-flow", 1, Verdict(spec.decision),
+                f"{proposal.effect.value} call {proposal.tool} uses values that first appeared "
+                f"in untrusted content: {listed}",
+                {"tainted": [{"argument": t.argument, "value": t.value, "source": t.source}
+                             for t in tainted]}))
+        if proposal.external and spec.known_destinations:
+            fields = self.spec.output.address_fields
+            unknown = ledger.untraced({k: v for k, v in proposal.arguments.items()
+                                       if k in fields})
+            if unknown:
+                listed = "; ".join(f"{path}={value!r}" for path, value in unknown[:5])
+                findings.append(Finding(
+                    self.name, "unknown-destination", 1, Verdict(spec.decision),
+                    f"external sink {proposal.tool} would send to an address no trusted source "
+                    f"named (not the request, the workflow or a trusted tool): {listed}"))
+        return findings
 
 
 @dataclass
@@ -209,7 +222,9 @@ class OutputGuardian:
                 findings.append(Finding(self.name, "secrets", 1, Verdict(out.secrets),
                                         f"argument {key} of external sink {proposal.tool} holds "
                                         f"a secret ({kinds})"))
-            personal = [] if key in out.address_fields else find_personal_data(text)
+            personal = [] if key in out.address_fields else [
+                m for m in find_personal_data(text)
+                if not ledger.is_declared(text[m.start:m.end])]
             if personal and out.personal_data != "allow":
                 kinds = ", ".join(sorted({m.kind for m in personal}))
                 findings.append(Finding(self.name, "personal-data", 1,

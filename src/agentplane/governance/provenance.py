@@ -16,13 +16,28 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-_TOKEN = re.compile(r"[\w@.:/+\-]+", re.UNICODE)
+# ASCII on purpose: a URL written right against Chinese text is still a token of its own.
+_TOKEN = re.compile(r"[\w@.:/+\-]+", re.ASCII)
+# Digits written in groups (IBANs, card and phone numbers) are also traced without their
+# separators, since agents pass them compacted: "DE89 3704 0044" -> "de8937040044".
+_CHUNK = r"[A-Za-z]{0,4}\d[A-Za-z0-9]{0,5}"  # a group with a digit: "CY17", "0020", "7600"
+_GROUPED = re.compile(rf"(?<![A-Za-z0-9])(?:{_CHUNK}[ \-]){{1,9}}{_CHUNK}(?![A-Za-z0-9])",
+                      re.ASCII)
+_THOUSANDS = re.compile(r"(?<![\d.])\d{1,3}(?:,\d{3})+(?:\.\d+)?(?![\d])")
+_DECIMAL = re.compile(r"(\d+)\.(\d*?)0*")
+
+
 def _text(value: Any) -> str:
     return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
 
 
 def _normal(token: str) -> str:
-    return token.strip(".:,;/-+").lower()
+    token = token.strip(".:,;/-+").lower()
+    decimal = _DECIMAL.fullmatch(token)
+    if decimal:  # 1250.00 and 1250.0 and 1250 are one amount
+        whole, fraction = decimal.groups()
+        token = f"{whole}.{fraction}" if fraction else whole
+    return token
 
 
 def _identifier_like(token: str) -> bool:
@@ -37,7 +52,13 @@ def tokens(text: str) -> set[str]:
     injection, while a redirected payment, an exfiltration address, a phishing link or a target
     path always travels in such a piece.
     """
-    return {t for t in (_normal(raw) for raw in _TOKEN.findall(text)) if _identifier_like(t)}
+    text = _THOUSANDS.sub(lambda m: m.group().replace(",", ""), text)
+    found = {t for t in (_normal(raw) for raw in _TOKEN.findall(text)) if _identifier_like(t)}
+    for group in _GROUPED.findall(text):
+        joined = _normal(re.sub(r"[ \-]", "", group))
+        if sum(c.isdigit() for c in joined) >= 6:
+            found.add(joined)
+    return found
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,12 +79,17 @@ class ProvenanceLedger:
 
     min_length: int = 4
     _trusted: set[str] = field(default_factory=set)
+    _declared: set[str] = field(default_factory=set)
     _untrusted: dict[str, str] = field(default_factory=dict)
 
-    def add(self, value: Any, *, source: str, trusted: bool) -> None:
+    def add(self, value: Any, *, source: str, trusted: bool, declared: bool = False) -> None:
+        """Record what a run saw. ``declared``: the user or the workflow's author wrote it (the
+        run's input, instructions), as opposed to what a tool returned."""
         text = _text(value)
         pieces = tokens(text)
-        if trusted:
+        if declared:
+            self._declared |= pieces
+        if trusted or declared:
             self._trusted |= pieces
         else:
             for piece in pieces:
@@ -73,16 +99,22 @@ class ProvenanceLedger:
         """Argument values that appeared in untrusted content and nowhere trusted."""
         found: list[TaintedValue] = []
         for path, leaf in _leaves(arguments, ""):
-            text = _text(leaf)
-            pieces = tokens(text)
-            whole = _normal(text)
-            if len(whole) >= self.min_length:
-                pieces.add(whole)  # a short free-text value taken whole from untrusted content
-            for piece in sorted(pieces):
+            for piece in sorted(tokens(_text(leaf))):
                 source = self._untrusted.get(piece)
                 if source is not None and piece not in self._trusted:
                     found.append(TaintedValue(path, piece, source))
         return found
+
+
+    def untraced(self, arguments: dict[str, Any]) -> list[tuple[str, str]]:
+        """Identifier-like values seen nowhere trusted: ``(argument path, value)``."""
+        return [(path, piece) for path, leaf in _leaves(arguments, "")
+                for piece in sorted(tokens(_text(leaf))) if piece not in self._trusted]
+
+    def is_declared(self, text: str) -> bool:
+        """Whether the user or the workflow itself wrote this value (e.g. their own address)."""
+        pieces = tokens(text)
+        return bool(pieces) and pieces <= self._declared
 
 
 def _leaves(value: Any, path: str) -> list[tuple[str, Any]]:

@@ -105,6 +105,10 @@ class ProvenanceSpec(_Spec):
     decision: Objection = "require_approval"
     min_length: int = Field(default=4, ge=1)
     """Shorter values (``yes``, ``A1``) are too common to trace."""
+    known_destinations: bool = True
+    """An external sink's address fields (``output.address_fields``) must name an address
+    seen in trusted content — not merely one that is not from untrusted content, since an
+    injection can spell an address out in words."""
 
 
 class BurstRule(_Spec):
@@ -128,9 +132,10 @@ class OutputSpec(_Spec):
 
     secrets: Objection = "deny"
     personal_data: Decision = "require_approval"
-    address_fields: list[str] = Field(default_factory=lambda: ["to", "cc", "bcc", "recipient",
-                                                               "recipients"])
-    """Arguments meant to hold an address (an e-mail or phone number there is not a leak)."""
+    address_fields: list[str] = Field(default_factory=lambda: [
+        "to", "cc", "bcc", "recipient", "recipients", "destination", "email"])
+    """Arguments meant to hold an address (an e-mail or phone number there is not a leak).
+    Personal data the run's input or the workflow itself names is not a leak either."""
     redact_final_output: bool = True
 
 

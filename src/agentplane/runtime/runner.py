@@ -172,9 +172,10 @@ class Runtime:
             workflow = await self._workflow_for(run)
             ctx = RunContext(self.store, run, workflow, self._resolver(workflow), self.owner)
             ctx.provenance.min_length = workflow.spec.guardians.provenance.min_length
-            ctx.provenance.add(run.input, source="the run's input", trusted=True)
+            ctx.provenance.add(run.input, source="the run's input", trusted=True, declared=True)
             for agent in workflow.spec.agents:
-                ctx.provenance.add(agent.instructions, source="the workflow", trusted=True)
+                ctx.provenance.add(agent.instructions, source="the workflow", trusted=True,
+                                   declared=True)
             events = await self.store.events(run.id)
             ctx.load(events)
             started = any(e.type == EventType.RUN_STARTED for e in events)
