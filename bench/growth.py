@@ -33,8 +33,13 @@ def reply(i: int) -> str:
     return (seed * (NEW_BYTES // len(seed) + 1))[:NEW_BYTES]
 
 
-async def agentplane_loop(folder: Path, steps: int) -> tuple[float, int]:
-    """Seconds per step and bytes on disk for a run of ``steps`` model turns."""
+async def agentplane_loop(folder: Path, steps: int, *, guardians: bool = False
+                         ) -> tuple[float, int]:
+    """Seconds per step and bytes on disk for a run of ``steps`` model turns.
+
+    Without ``guardians`` the loop is the bare durable journal (what LangGraph offers); with
+    them, every tool call also journals the guardians' decision.
+    """
     (folder / "tools.py").write_text("def note(i: int) -> str:\n    return 'ok'\n")
     script: list[dict[str, Any]] = [
         {"content": reply(i), "tool_calls": [{"name": "note", "arguments": {"i": i}}],
@@ -44,6 +49,7 @@ async def agentplane_loop(folder: Path, steps: int) -> tuple[float, int]:
     script.append({"content": reply(steps), "usage": {"input_tokens": 10, "output_tokens": 10}})
     workflow = workflow_from_dict(
         {"name": "growth", "tools": [{"name": "note", "python": "tools:note", "effect": "read"}],
+         "guardians": {"enabled": guardians},
          "agents": [{"name": "a", "tools": ["note"], "max_turns": steps + 1,
                      "script": script}],
          "steps": [{"agent": "a"}]}, folder)
@@ -110,12 +116,17 @@ def langgraph_loop(folder: Path, steps: int) -> tuple[float, int] | None:
 
 
 def run(steps: int) -> list[Figure]:
-    with scratch() as a, scratch() as b:
+    with scratch() as a, scratch() as b, scratch() as c:
         ours_time, ours_bytes = asyncio.run(agentplane_loop(a, steps))
         theirs = langgraph_loop(b, steps)
+        guarded_time, guarded_bytes = asyncio.run(agentplane_loop(c, steps, guardians=True))
     new = steps * NEW_BYTES
     figures = [Figure("growth", f"bytes on disk / new bytes ({steps} steps × 10 KB)",
-                      ours_bytes / new, "×", None, "≤ 1.5")]
+                      ours_bytes / new, "×", None, "≤ 1.5"),
+               Figure("growth", "  the same with default guardians (decisions journaled)",
+                      guarded_bytes / new, "×", None, ""),
+               Figure("growth", "  time per step with default guardians", guarded_time * 1e3,
+                      "ms/step", ours_time * 1e3, "")]
     if theirs is not None:
         theirs_time, theirs_bytes = theirs
         figures += [

@@ -22,8 +22,10 @@ import pytest
 HERE = Path(__file__).parent
 CLI = str(Path(sys.executable).with_name("agentplane"))
 KILLS = int(os.environ.get("AGENTPLANE_CRASH_KILLS", "30"))
-PAY_STEPS = {"s0/clerk/m3/t0": 30, "s0/clerk/m4/t0": 12,
-             "s0/clerk/m2/t0": 30, "s0/clerk/m2/t1": 12}
+PAY_STEPS = {"s0/clerk/m3/t0": 30, "s0/clerk/m4/t0": 12}
+"""The payments of workflow.yaml, by step."""
+APPROVAL_PAY_STEPS = {"s0/clerk/m2/t0": 30, "s0/clerk/m2/t1": 12}
+"""The payments of approval.yaml, by step."""
 
 
 class Harness:
@@ -83,7 +85,8 @@ class Harness:
         happened = f"effect pay {step}" in self.ledger_lines()
         args = ["runs", "reconcile", run["id"], "--step", step, "--no-resume"]
         if happened:
-            args += ["--happened", "--result", json.dumps(f"paid {PAY_STEPS[step]}")]
+            amount = {**PAY_STEPS, **APPROVAL_PAY_STEPS}[step]
+            args += ["--happened", "--result", json.dumps(f"paid {amount}")]
         else:
             args += ["--not-happened"]
         self.call(*args)
@@ -200,7 +203,7 @@ def test_sigkill_around_approvals(tmp_path: Path) -> None:
         assert types.count("approval.granted") == 2
         lines = h.ledger_lines()
         effects = Counter(line.split(" ", 1)[1] for line in lines if line.startswith("effect "))
-        assert effects == {"pay s0/clerk/m2/t0": 1, "pay s0/clerk/m2/t1": 1}, effects
+        assert effects == {f"pay {step}": 1 for step in APPROVAL_PAY_STEPS}, effects
         for event in final["events"]:  # no payment started before its approval was granted
             if event["type"] == "tool.started" and event["data"]["tool"] == "pay":
                 granted = [e["seq"] for e in final["events"] if e["type"] == "approval.granted"

@@ -159,11 +159,19 @@ def test_anomalies() -> None:
     spec = GuardiansSpec.model_validate({"anomalies": {
         "burst": {"max_calls": 3, "per_seconds": 1}, "max_tool_calls": 5, "max_tokens": 1000,
         "max_seconds": 60}})
-    calls = [PastCall("lookup", {}, 99.5 + i * 0.1) for i in range(3)]
-    found = _review(spec, _proposal(tool="lookup", effect=Effect.READ),
+    calls = [PastCall("book", {}, 99.5 + i * 0.1) for i in range(3)]
+    calls += [PastCall("lookup", {}, 99.0, Effect.READ) for _ in range(10)]
+    found = _review(spec, _proposal(tool="book", effect=Effect.WRITE),
                     RunStats(calls=calls, tokens=1500, started_at=0.0, now=100.0))
     assert {f.policy_id for f in found} == {"burst", "max-tokens", "max-seconds"}
     assert {f.verdict for f in found} == {Verdict.REQUIRE_APPROVAL}
+    reads = _review(spec, _proposal(tool="lookup", effect=Effect.READ),
+                    RunStats(calls=calls, tokens=10, started_at=90.0, now=100.0))
+    assert reads == []  # reads count towards neither bursts nor the call cap
+    capped = _review(spec, _proposal(tool="book", effect=Effect.WRITE),
+                     RunStats(calls=[PastCall("book", {}, float(i)) for i in range(5)],
+                              started_at=90.0, now=100.0))
+    assert [f.policy_id for f in capped] == ["max-tool-calls"]
 
 
 def test_output_guardian_on_external_sinks() -> None:

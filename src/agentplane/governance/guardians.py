@@ -41,6 +41,7 @@ class PastCall:
     arguments: dict[str, Any]
     at: float
     """Unix time (seconds) the call started."""
+    effect: Effect = Effect.WRITE
 
 
 @dataclass(frozen=True, slots=True)
@@ -187,12 +188,17 @@ class AnomalyGuardian:
         a = self.spec.anomalies
         verdict = Verdict(a.decision)
         problems = []
-        if a.burst is not None:
-            recent = sum(1 for c in stats.calls if stats.now - c.at < a.burst.per_seconds)
+        # Bursts and the call cap count calls that change something; reads are bounded by the
+        # turn limit, loop detection and the token budget.
+        acting = proposal.effect is not Effect.READ
+        changes = [c for c in stats.calls if c.effect is not Effect.READ]
+        if acting and a.burst is not None:
+            recent = sum(1 for c in changes if stats.now - c.at < a.burst.per_seconds)
             if recent + 1 > a.burst.max_calls:
-                problems.append(("burst", f"{recent + 1} calls within {a.burst.per_seconds:g} s"))
-        if a.max_tool_calls is not None and len(stats.calls) + 1 > a.max_tool_calls:
-            problems.append(("max-tool-calls", f"more than {a.max_tool_calls} tool calls"))
+                problems.append(("burst", f"{recent + 1} write calls within "
+                                          f"{a.burst.per_seconds:g} s"))
+        if acting and a.max_tool_calls is not None and len(changes) + 1 > a.max_tool_calls:
+            problems.append(("max-tool-calls", f"more than {a.max_tool_calls} write calls"))
         if a.max_tokens is not None and stats.tokens > a.max_tokens:
             problems.append(("max-tokens", f"{stats.tokens} tokens used, over {a.max_tokens}"))
         if a.max_seconds is not None and stats.now - stats.started_at > a.max_seconds:

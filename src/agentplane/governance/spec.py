@@ -117,7 +117,8 @@ class BurstRule(_Spec):
 
 
 class AnomalySpec(_Spec):
-    """Run-wide limits; breaking one asks a person (``decision``) before the call runs."""
+    """Run-wide limits; breaking one asks a person (``decision``) before the call runs.
+    ``burst`` and ``max_tool_calls`` count calls that change something (not reads)."""
 
     burst: BurstRule | None = BurstRule(max_calls=30, per_seconds=10)
     max_tool_calls: int | None = Field(default=500, ge=1)

@@ -29,7 +29,7 @@ from agentplane.journal import (
 )
 from agentplane.models.base import ModelError, ModelRequest, ModelResponse
 from agentplane.models.registry import ModelResolver
-from agentplane.tools import Tool, ToolContext, ToolError
+from agentplane.tools import Effect, Tool, ToolContext, ToolError
 
 from .workflow import Workflow
 
@@ -124,7 +124,8 @@ class RunContext:
                 self._started[event.step_key] = self._started.get(event.step_key, 0) + 1
                 at = datetime.fromisoformat(event.time).timestamp()
                 self.calls.append(PastCall(str(event.data.get("tool")),
-                                           dict(event.data.get("arguments") or {}), at))
+                                           dict(event.data.get("arguments") or {}), at,
+                                           Effect(event.data.get("effect", "write"))))
         if event.usage:
             self.tokens += event.usage.get("input_tokens", 0) + event.usage.get("output_tokens", 0)
 
@@ -194,8 +195,11 @@ class RunContext:
     # -- tool steps ---------------------------------------------------------------------------
 
     async def tool_step(self, step_key: str, tool: Tool, arguments: dict[str, Any],
-                        agent: str) -> ToolOutcome:
-        """Call a tool once per step key, with crash-safe bookkeeping around the side effect."""
+                        agent: str, *, journal_first: Sequence[NewEvent] = ()) -> ToolOutcome:
+        """Call a tool once per step key, with crash-safe bookkeeping around the side effect.
+
+        ``journal_first``: events (e.g. the guardians' decision) committed in the same
+        transaction as the call's start."""
         done = self.recorded(step_key, EventType.TOOL_COMPLETED)
         if done is not None:
             return ToolOutcome(True, done.data.get("result"))
@@ -211,9 +215,10 @@ class RunContext:
             try:
                 tool.check(arguments)
             except ToolError as exc:  # refused before anything could happen: nothing started
-                return await self._tool_failed(step_key, tool, actor, str(exc))
+                return await self._tool_failed(step_key, tool, actor, str(exc), journal_first)
         # Committed before the side effect: after a crash we know the call may have happened.
         await self.append(
+            *journal_first,
             NewEvent(EventType.TOOL_STARTED, actor, step_key,
                      {"tool": tool.name, "agent": agent, "arguments": arguments,
                       "effect": tool.effect.value, "idempotent": tool.idempotent,
@@ -243,16 +248,18 @@ class RunContext:
             attempts <= int(decision.data.get("attempts_seen", 0))
         )
 
-    async def _tool_failed(self, step_key: str, tool: Tool, actor: str, error: str) -> ToolOutcome:
-        await self.append(NewEvent(EventType.TOOL_FAILED, actor, step_key,
-                                   {"tool": tool.name, "error": error}))
+    async def _tool_failed(self, step_key: str, tool: Tool, actor: str, error: str,
+                           journal_first: Sequence[NewEvent] = ()) -> ToolOutcome:
+        await self.append(*journal_first, NewEvent(EventType.TOOL_FAILED, actor, step_key,
+                                                   {"tool": tool.name, "error": error}))
         return ToolOutcome(False, error)
 
     # -- waits --------------------------------------------------------------------------------
 
     async def wait(self, step_key: str, *, kind: str, data: dict[str, Any],
                    deadline: float | None = None, approval: bool = True,
-                   actor: str = "system") -> dict[str, Any]:
+                   actor: str = "system", journal_first: Sequence[NewEvent] = ()
+                   ) -> dict[str, Any]:
         """Wait durably for a person (an approval) or a timer; returns the resolution.
 
         The first time, the wait is journaled and ``Suspended`` is raised: the run stops, holding
@@ -267,7 +274,8 @@ class RunContext:
                 return {"type": close, "actor": resolved.actor, **resolved.data}
         opened = EventType.APPROVAL_REQUESTED if approval else EventType.WAIT_OPENED
         if self.recorded(step_key, opened) is None:
-            await self.append(NewEvent(opened, actor, step_key,
+            await self.append(*journal_first,
+                              NewEvent(opened, actor, step_key,
                                        {"wait_id": wid, "kind": kind, "deadline": deadline,
                                         **data}), require_active=True)
         raise Suspended([wid])

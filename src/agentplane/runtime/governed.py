@@ -54,8 +54,14 @@ async def _guardian_agent(ctx: RunContext, key: str, proposal: Proposal,
     return parse_guardian_reply(guard.name, response.content or "")
 
 
-async def findings_for(ctx: RunContext, key: str, proposal: Proposal) -> list[Finding]:
-    """The guardians' findings on a proposed call: decided once, journaled, then replayed."""
+async def findings_for(ctx: RunContext, key: str, proposal: Proposal
+                       ) -> tuple[list[Finding], list[NewEvent]]:
+    """The guardians' findings on a proposed call, and the ``guard.decided`` events still to
+    journal (none when they were journaled before: then they are replayed, not re-decided).
+
+    The caller journals the events in the same transaction as whatever follows (the call's
+    start, an approval request, a refusal): a decision is on record before anything it allowed
+    can happen, at the cost of one commit for both."""
     recorded: list[Finding] = []
     while (event := ctx.recorded(f"{key}/guard.{len(recorded)}", EventType.GUARD_DECIDED)):
         recorded.append(Finding.from_dict(event.data))
@@ -65,27 +71,39 @@ async def findings_for(ctx: RunContext, key: str, proposal: Proposal) -> list[Fi
     # journaled answer (and keeps the scripted model's place).
     agent_finding = await _guardian_agent(ctx, key, proposal, findings)
     if recorded:
-        return recorded
+        return recorded, []
     if agent_finding is not None:
         findings.append(agent_finding)
+    if not spec.enabled:
+        return [], []  # guardians are off: nobody decided, so nothing is journaled
     if not findings:
-        findings = [Finding("guardians", "default", 1, Verdict.ALLOW,
-                            "no guardian objected" if spec.enabled else "guardians are off")]
-    await ctx.append(*(NewEvent(EventType.GUARD_DECIDED, "system", f"{key}/guard.{i}",
-                                {**f.to_dict(), "tool": proposal.tool, "agent": proposal.agent,
-                                 "call": key})
-                       for i, f in enumerate(findings)))
-    return findings
+        findings = [Finding("guardians", "default", 1, Verdict.ALLOW, "no guardian objected")]
+    return findings, [NewEvent(EventType.GUARD_DECIDED, "system", f"{key}/guard.{i}",
+                               {**f.to_dict(), "tool": proposal.tool, "agent": proposal.agent,
+                                "call": key})
+                      for i, f in enumerate(findings)]
 
 
-async def review_call(ctx: RunContext, key: str, proposal: Proposal, tool: Tool) -> str | None:
-    """Whether a proposed call may run: None if so, else what to tell the agent."""
-    findings = await findings_for(ctx, key, proposal)
+async def review_call(ctx: RunContext, key: str, proposal: Proposal, tool: Tool
+                      ) -> tuple[str | None, list[NewEvent]]:
+    """Whether a proposed call may run: ``(None, events)`` if so — the events to journal with
+    the call's start —, else ``(what to tell the agent, [])``."""
+    findings, pending = await findings_for(ctx, key, proposal)
+    refusal, pending = await _decide(ctx, key, proposal, tool, findings, pending)
+    if refusal is not None and pending:
+        await ctx.append(*pending)
+        pending = []
+    return refusal, pending
+
+
+async def _decide(ctx: RunContext, key: str, proposal: Proposal, tool: Tool,
+                  findings: list[Finding], pending: list[NewEvent]
+                  ) -> tuple[str | None, list[NewEvent]]:
     verdict = combine(findings)
     objections = [f for f in findings if f.verdict is not Verdict.ALLOW]
     if verdict is Verdict.DENY:
         reasons = "; ".join(f.reason for f in objections if f.verdict is Verdict.DENY)
-        return f"blocked by the guardians: {reasons}"
+        return f"blocked by the guardians: {reasons}", pending
     level = ctx.workflow.spec.autonomy_for(proposal.agent, proposal.tool)
     if verdict is Verdict.REQUIRE_APPROVAL or needs_approval(level, tool.effect):
         why = ("; ".join(f.reason for f in objections) if objections else
@@ -93,6 +111,7 @@ async def review_call(ctx: RunContext, key: str, proposal: Proposal, tool: Tool)
         timeout = ctx.workflow.spec.approval_timeout_s
         resolution = await ctx.wait(
             f"{key}/approval", kind="tool_call", actor=f"agent:{proposal.agent}",
+            journal_first=pending,
             deadline=None if timeout is None else time.time() + timeout,
             data={"agent": proposal.agent, "tool": proposal.tool, "effect": tool.effect.value,
                   "arguments": proposal.arguments, "reasoning": proposal.reasoning,
@@ -101,14 +120,14 @@ async def review_call(ctx: RunContext, key: str, proposal: Proposal, tool: Tool)
         if resolution["type"] != EventType.APPROVAL_GRANTED:
             who = resolution.get("actor", "system")
             said = resolution.get("reason") or resolution["type"]
-            return f"not approved ({resolution['type']} by {who}): {said}"
-    elif notifies(level, tool.effect):
-        await ctx.record_once(f"{key}/notify", NOTIFIED,
-                              {"agent": proposal.agent, "tool": proposal.tool,
-                               "arguments": proposal.arguments, "autonomy": level.value,
-                               "reason": "on the loop: the call runs; a person may halt the run "
-                                         "or reverse it"})
-    return None
+            return f"not approved ({resolution['type']} by {who}): {said}", []
+        return None, []
+    if notifies(level, tool.effect) and ctx.recorded(f"{key}/notify", NOTIFIED) is None:
+        pending = [*pending, NewEvent(NOTIFIED, "system", f"{key}/notify", {
+            "agent": proposal.agent, "tool": proposal.tool, "arguments": proposal.arguments,
+            "autonomy": level.value,
+            "reason": "on the loop: the call runs; a person may halt the run or reverse it"})]
+    return None, pending
 
 
 def _redact_value(ctx: RunContext, value: Any) -> tuple[Any, list[Finding]]:

@@ -130,10 +130,11 @@ async def _call_one(ctx: RunContext, turn: _Turn, key: str, call: ToolCall) -> t
     if tool is not None and call.name in turn.spec.tools:
         proposal = Proposal(turn.spec.name, tool.name, tool.effect, tool.external,
                             call.arguments, turn.reasoning)
-        refusal = await review_call(ctx, key, proposal, tool)
+        refusal, decided = await review_call(ctx, key, proposal, tool)
         if refusal is not None:
             return False, refusal
-        outcome = await ctx.tool_step(key, tool, call.arguments, turn.spec.name)
+        outcome = await ctx.tool_step(key, tool, call.arguments, turn.spec.name,
+                                      journal_first=decided)
         ctx.provenance.add(outcome.value, source=f"{tool.name} at {key}",
                            trusted=tool.trust is Trust.TRUSTED)
         return outcome.ok, outcome.value
