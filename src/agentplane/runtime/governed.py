@@ -37,7 +37,7 @@ NOTIFIED = EventType.NOTIFICATION
 
 def _stats(ctx: RunContext) -> RunStats:
     started = ctx.run.created_at.replace("Z", "+00:00")
-    return RunStats(calls=list(ctx.calls), tokens=ctx.tokens,
+    return RunStats(calls=ctx.calls, tokens=ctx.tokens,
                     started_at=datetime.fromisoformat(started).timestamp(), now=time.time())
 
 
@@ -66,7 +66,8 @@ async def findings_for(ctx: RunContext, key: str, proposal: Proposal
     while (event := ctx.recorded(f"{key}/guard.{len(recorded)}", EventType.GUARD_DECIDED)):
         recorded.append(Finding.from_dict(event.data))
     spec = ctx.workflow.spec.guardians
-    findings = recorded or RuleGuardians(spec).review(proposal, _stats(ctx), ctx.provenance)
+    findings = recorded or (RuleGuardians(spec).review(proposal, _stats(ctx), ctx.provenance)
+                            if spec.enabled else [])
     # The guardian agent's model call is a durable step of its own; on replay it returns the
     # journaled answer (and keeps the scripted model's place).
     agent_finding = await _guardian_agent(ctx, key, proposal, findings)
