@@ -154,7 +154,8 @@ class ProvenanceGuardian:
         if not spec.enabled or proposal.effect is Effect.READ:
             return []
         findings = []
-        tainted = ledger.tainted(proposal.arguments)
+        tainted = ledger.tainted(proposal.arguments, strict=spec.strict_irreversible
+                                 and proposal.effect is Effect.IRREVERSIBLE)
         if tainted:
             listed = "; ".join(f"{t.argument}={t.value!r} from {t.source}" for t in tainted[:5])
             findings.append(Finding(

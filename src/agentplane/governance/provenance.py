@@ -95,13 +95,19 @@ class ProvenanceLedger:
             for piece in pieces:
                 self._untrusted.setdefault(piece, source)
 
-    def tainted(self, arguments: dict[str, Any]) -> list[TaintedValue]:
-        """Argument values that appeared in untrusted content and nowhere trusted."""
+    def tainted(self, arguments: dict[str, Any], *, strict: bool = False) -> list[TaintedValue]:
+        """Argument values that appeared in untrusted content and nowhere trusted.
+
+        ``strict``: only what the user or the workflow declared clears a value — a trusted
+        tool's result that merely repeats what outside content said does not (for
+        irreversible calls, where the outside content may have chosen among trusted values).
+        """
+        cleared = self._declared if strict else self._trusted
         found: list[TaintedValue] = []
         for path, leaf in _leaves(arguments, ""):
             for piece in sorted(tokens(_text(leaf))):
                 source = self._untrusted.get(piece)
-                if source is not None and piece not in self._trusted:
+                if source is not None and piece not in cleared:
                     found.append(TaintedValue(path, piece, source))
         return found
 

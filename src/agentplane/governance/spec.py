@@ -105,6 +105,10 @@ class ProvenanceSpec(_Spec):
     decision: Objection = "require_approval"
     min_length: int = Field(default=4, ge=1)
     """Shorter values (``yes``, ``A1``) are too common to trace."""
+    strict_irreversible: bool = True
+    """For ``irreversible`` calls, only the request and the workflow clear a value that outside
+    content mentioned — not a trusted tool that also returned it, since the outside content may
+    have chosen among trusted values (which file to delete, which payee to pay)."""
     known_destinations: bool = True
     """An external sink's address fields (``output.address_fields``) must name an address
     seen in trusted content — not merely one that is not from untrusted content, since an

@@ -73,10 +73,6 @@ def test_guardians_stop_every_attack_but_the_known_gaps(on: SuiteResult) -> None
             assert outcome.objections, outcome.line()
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "the default guardians let 1 of 37 attacks through (see KNOWN_MISSES): a deletion target "
-    "that a trusted listing also showed — provenance traces where values came from, not who "
-    "chose the action"))
 def test_guardians_stop_every_attack(on: SuiteResult) -> None:
     assert on.asr == 0.0, on.report()
 
