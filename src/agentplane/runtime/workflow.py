@@ -14,12 +14,12 @@ from typing import Any
 import pydantic
 import yaml
 
+from agentplane._yaml import Path as DataPath
+from agentplane._yaml import Position, format_path, load_with_positions, position_of
 from agentplane.errors import AgentplaneError
 from agentplane.journal import canonical_json, sha256_hex
 from agentplane.tools import Tool, ToolImportError, import_function, python_tool
 
-from ._yaml import Path as DataPath
-from ._yaml import Position, format_path, load_with_positions, position_of
 from .spec import STEP_TAGS, AgentSpec, AgentStep, ParallelStep, Step, SupervisorStep, WorkflowSpec
 
 
