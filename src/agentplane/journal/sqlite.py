@@ -486,6 +486,19 @@ class SQLiteJournal(JournalStore):
         " last_seq, head_hash, lease_owner, lease_until, wake_at"
     )
 
+    async def events_since(self, cursor: int, *, limit: int = 10_000
+                           ) -> tuple[list[Event], int]:
+        rows = self._db.execute(
+            "SELECT rowid, run_id, seq, time, type, actor, step_key, data, usage, prev_hash, hash,"
+            " schema FROM events WHERE rowid > ? ORDER BY rowid LIMIT ?", (cursor, limit),
+        ).fetchall()
+        out = []
+        for r in rows:
+            data = self._resolve(json.loads(r[7]))
+            out.append(Event(r[1], r[2], r[3], r[4], r[5], r[6], data,
+                             None if r[8] is None else json.loads(r[8]), r[9], r[10], r[11]))
+        return out, (rows[-1][0] if rows else cursor)
+
     async def run_status(self, run_id: str) -> str | None:
         row = self._db.execute("SELECT status FROM runs WHERE id = ?", (run_id,)).fetchone()
         return None if row is None else str(row[0])

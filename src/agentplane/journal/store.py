@@ -170,6 +170,13 @@ class JournalStore(ABC):
         """A run's events in order; ``resolve_blobs`` replaces blob references by their values."""
 
     @abstractmethod
+    async def events_since(self, cursor: int, *, limit: int = 10_000
+                           ) -> tuple[list[Event], int]:
+        """Events of every run in the order they were committed, after ``cursor`` (0 = from
+        the start); returns them and the cursor to pass next time. For consumers that follow
+        the journal, such as metering."""
+
+    @abstractmethod
     async def get_run(self, run_id: str) -> RunRecord | None: ...
 
     @abstractmethod

@@ -14,7 +14,7 @@ import time
 from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from agentplane.errors import AgentplaneError
 from agentplane.governance import PastCall, ProvenanceLedger
@@ -32,6 +32,9 @@ from agentplane.models.registry import ModelResolver
 from agentplane.tools import Effect, Tool, ToolContext, ToolError
 
 from .workflow import Workflow
+
+if TYPE_CHECKING:
+    from .budgeted import RunMetering
 
 
 class Suspended(Exception):
@@ -108,6 +111,11 @@ class RunContext:
     """Input + output tokens of the model calls so far."""
     provenance: ProvenanceLedger = field(default_factory=ProvenanceLedger)
     """Everything the run has seen, by trust."""
+    metering: RunMetering | None = None
+    """Where budgets are checked; None when the runtime meters nothing."""
+    budgets_waived: set[str] = field(default_factory=set)
+    """Budgets a person allowed this run to go over."""
+    _budget_waits: dict[str, str] = field(default_factory=dict)
 
     @property
     def run_id(self) -> str:
@@ -126,6 +134,12 @@ class RunContext:
                 self.calls.append(PastCall(str(event.data.get("tool")),
                                            dict(event.data.get("arguments") or {}), at,
                                            Effect(event.data.get("effect", "write"))))
+        if event.type == EventType.APPROVAL_REQUESTED and event.data.get("kind") == "budget":
+            self._budget_waits[str(event.data["wait_id"])] = str(event.data.get("budget"))
+        elif event.type == EventType.APPROVAL_GRANTED:
+            budget = self._budget_waits.get(str(event.data.get("wait_id")))
+            if budget is not None:
+                self.budgets_waived.add(budget)
         if event.usage:
             self.tokens += event.usage.get("input_tokens", 0) + event.usage.get("output_tokens", 0)
 
@@ -187,6 +201,7 @@ class RunContext:
             NewEvent(EventType.MODEL_REQUESTED, actor, step_key, requested),
             NewEvent(EventType.MODEL_COMPLETED, actor, step_key,
                      {"agent": request.agent, "model": response.model or model_name,
+                      "provider_model": f"{provider.name}:{model_name}",
                       "latency_ms": latency_ms, "response": response.to_dict()},
                      usage=response.usage.to_dict()),
         )
@@ -234,11 +249,12 @@ class RunContext:
             return await self._tool_failed(step_key, tool, actor, str(exc))
         except Exception as exc:  # a tool's own bug is reported to the model, not fatal
             return await self._tool_failed(step_key, tool, actor, f"{type(exc).__name__}: {exc}")
-        await self.append(NewEvent(
-            EventType.TOOL_COMPLETED, actor, step_key,
-            {"tool": tool.name, "result": value,
-             "latency_ms": round((time.perf_counter() - started) * 1000, 3)},
-        ))
+        done_data: dict[str, Any] = {
+            "tool": tool.name, "agent": agent, "result": value,
+            "latency_ms": round((time.perf_counter() - started) * 1000, 3)}
+        if tool.cost_usd:
+            done_data["cost_usd"] = tool.cost_usd
+        await self.append(NewEvent(EventType.TOOL_COMPLETED, actor, step_key, done_data))
         return ToolOutcome(True, value)
 
     def _retry_allowed(self, step_key: str, attempts: int) -> bool:
@@ -250,8 +266,8 @@ class RunContext:
 
     async def _tool_failed(self, step_key: str, tool: Tool, actor: str, error: str,
                            journal_first: Sequence[NewEvent] = ()) -> ToolOutcome:
-        await self.append(*journal_first, NewEvent(EventType.TOOL_FAILED, actor, step_key,
-                                                   {"tool": tool.name, "error": error}))
+        await self.append(*journal_first, NewEvent(EventType.TOOL_FAILED, actor, step_key, {
+            "tool": tool.name, "agent": actor.removeprefix("agent:"), "error": error}))
         return ToolOutcome(False, error)
 
     # -- waits --------------------------------------------------------------------------------

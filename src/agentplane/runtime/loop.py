@@ -18,6 +18,7 @@ from agentplane.journal import EventType, canonical_json, sha256_hex
 from agentplane.models.base import Message, ModelRequest, ModelResponse, ToolCall, ToolDefinition
 from agentplane.tools import Trust
 
+from .budgeted import before_model_call, before_tool_call, release
 from .context import RunContext, RunFailure, gather_steps
 from .governed import review_call
 from .spec import AgentSpec, WorkflowSpec
@@ -133,8 +134,12 @@ async def _call_one(ctx: RunContext, turn: _Turn, key: str, call: ToolCall) -> t
         refusal, decided = await review_call(ctx, key, proposal, tool)
         if refusal is not None:
             return False, refusal
-        outcome = await ctx.tool_step(key, tool, call.arguments, turn.spec.name,
-                                      journal_first=decided)
+        held = await before_tool_call(ctx, key, turn.spec.name, tool.cost_usd)
+        try:
+            outcome = await ctx.tool_step(key, tool, call.arguments, turn.spec.name,
+                                          journal_first=decided)
+        finally:
+            release(ctx, held)
         ctx.provenance.add(outcome.value, source=f"{tool.name} at {key}",
                            trusted=tool.trust is Trust.TRUSTED)
         return outcome.ok, outcome.value
@@ -218,7 +223,11 @@ async def run_agent(ctx: RunContext, name: str, task: str, key: str,
                                tools=_tool_definitions(ctx, turn), agent=name,
                                max_output_tokens=spec.max_output_tokens,
                                temperature=spec.temperature)
-        response = await ctx.model_step(step, spec.model, request)
+        held = await before_model_call(ctx, step, name, spec.model, request)
+        try:
+            response = await ctx.model_step(step, spec.model, request)
+        finally:
+            release(ctx, held)
         turn.reasoning = response.content or ""
         turn.messages.append(Message("assistant", response.content, list(response.tool_calls)))
         if not response.tool_calls:

@@ -36,6 +36,7 @@ from agentplane.models.base import ModelProvider
 from agentplane.models.registry import Endpoint, ModelResolver
 from agentplane.models.scripted import ScriptedProvider, ScriptedReply
 
+from .budgeted import RunMetering
 from .context import NeedsReconciliation, RunContext, RunFailure, Suspended
 from .governed import review_output
 from .patterns import run_steps
@@ -91,11 +92,14 @@ class Runtime:
         *,
         providers: Mapping[str, ModelProvider] | None = None,
         lease_seconds: float = 30.0,
+        metering: RunMetering | None = None,
     ) -> None:
         self.store = store
         self.providers = dict(providers or {})
         """Providers that replace the configured ones by name (``scripted``, ``openai``, ...)."""
         self.lease_seconds = lease_seconds
+        self.metering = metering or RunMetering(store)
+        """Usage ledger and budgets (opened only when a workflow declares budgets)."""
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self._workflows: dict[str, Workflow] = {}
         self._models: dict[str, ModelResolver] = {}
@@ -125,10 +129,13 @@ class Runtime:
     # -- starting and driving runs ------------------------------------------------------------
 
     async def start(self, workflow: Workflow, input: Any = None, *, run_id: str | None = None,
-                    tenant: str = "default", lease: bool = False) -> RunRecord:
+                    tenant: str = "default", lease: bool = False,
+                    tags: dict[str, str] | None = None) -> RunRecord:
         """Create a run (status ``pending``) pinned to the workflow's current version.
 
         With ``lease`` the run is created leased to this runtime, which must then drive it.
+        ``tags`` (e.g. ``department``) add to and override the workflow's own, on every usage
+        event of the run.
         """
         if workflow.hash not in self._workflows:
             # The pinned spec is stored once per version, content-addressed.
@@ -138,14 +145,17 @@ class Runtime:
         return await self.store.create_run(
             run_id=run_id or new_run_id(), workflow=workflow.spec.name,
             workflow_hash=workflow.hash, input=input, tenant=tenant,
-            meta={"base_dir": str(workflow.base_dir), "source": workflow.source},
+            meta={"base_dir": str(workflow.base_dir), "source": workflow.source,
+                  "tags": {**workflow.spec.tags, **(tags or {})},
+                  "outcome": workflow.spec.outcome},
             lease_owner=self.owner if lease else None, lease_seconds=self.lease_seconds,
         )
 
     async def run(self, workflow: Workflow, input: Any = None, *, run_id: str | None = None,
-                  tenant: str = "default") -> RunRecord:
+                  tenant: str = "default", tags: dict[str, str] | None = None) -> RunRecord:
         """Start a run and drive it until it finishes, waits, or needs a person."""
-        run = await self.start(workflow, input, run_id=run_id, tenant=tenant, lease=True)
+        run = await self.start(workflow, input, run_id=run_id, tenant=tenant, lease=True,
+                               tags=tags)
         await self._drive(run)
         return await self.store.require_run(run.id)
 
@@ -170,7 +180,8 @@ class Runtime:
         self._ensure_heartbeat()
         try:
             workflow = await self._workflow_for(run)
-            ctx = RunContext(self.store, run, workflow, self._resolver(workflow), self.owner)
+            ctx = RunContext(self.store, run, workflow, self._resolver(workflow), self.owner,
+                             metering=self.metering)
             ctx.provenance.min_length = workflow.spec.guardians.provenance.min_length
             ctx.provenance.add(run.input, source="the run's input", trusted=True, declared=True)
             for agent in workflow.spec.agents:
@@ -217,7 +228,11 @@ class Runtime:
                                                      f"{exc}"}))
         else:
             output = await review_output(ctx, output)
-            await ctx.append(NewEvent(EventType.RUN_COMPLETED, data={"output": output}))
+            outcome = ctx.workflow.spec.outcome
+            recorded = [NewEvent(EventType.OUTCOME_RECORDED, data={"outcome": outcome})
+                        ] if outcome else []
+            await ctx.append(*recorded, NewEvent(EventType.RUN_COMPLETED,
+                                                 data={"output": output}))
         return True
 
     async def _fail(self, run_id: str, error: str) -> None:
@@ -353,3 +368,4 @@ class Runtime:
                 await self._heartbeat
         for resolver in self._models.values():
             await resolver.aclose()
+        self.metering.close()

@@ -28,6 +28,7 @@ from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag
 
 from agentplane.governance.autonomy import Autonomy, most_restrictive
 from agentplane.governance.spec import GuardiansSpec
+from agentplane.metering.spec import BudgetSpec
 from agentplane.tools.base import Effect, Trust
 
 NAME_PATTERN = r"^[A-Za-z][A-Za-z0-9_\-]{0,63}$"
@@ -71,6 +72,8 @@ class ToolSpec(_Spec):
     external: bool = False
     """Whether the tool sends data outside the organisation (mail, web posts, exports): the
     output guardian keeps secrets and personal data from leaving through it."""
+    cost_usd: float = Field(default=0.0, ge=0)
+    """What one call costs (a paid API, an SMS), in USD; metered and checked against budgets."""
     autonomy: Autonomy | None = None
 
 
@@ -173,6 +176,12 @@ class WorkflowSpec(_Spec):
     approval_timeout_s: float | None = Field(default=None, gt=0)
     """Seconds a person has to decide on a tool call before it expires (expiry = deny)."""
     guardians: GuardiansSpec = GuardiansSpec()
+    tags: dict[str, str] = Field(default_factory=dict)
+    """Copied onto every usage event of the workflow's runs (e.g. ``department: finance``)."""
+    outcome: str | None = None
+    """The business outcome a completed run delivers (e.g. ``ticket_resolved``): recorded as
+    an ``outcome.recorded`` event, for per-outcome billing and cost per outcome."""
+    budgets: list[BudgetSpec] = Field(default_factory=list)
     providers: list[ProviderSpec] = Field(default_factory=list)
     tools: list[ToolSpec] = Field(default_factory=list)
     agents: list[AgentSpec] = Field(min_length=1)

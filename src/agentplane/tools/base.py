@@ -80,6 +80,8 @@ class Tool:
     trust: Trust = Trust.TRUSTED
     external: bool = False
     """Sends data outside the organisation (an external sink)."""
+    cost_usd: float = 0.0
+    """What one call costs, in USD (metered; checked against budgets)."""
     check: Check | None = None
     """Raises ``ToolArgumentsError`` for arguments the tool would refuse, without calling it:
     the runtime checks before it journals the start of a call."""

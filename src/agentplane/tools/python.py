@@ -125,6 +125,7 @@ def python_tool(
     compensate: str | None = None,
     trust: Trust = Trust.TRUSTED,
     external: bool = False,
+    cost_usd: float = 0.0,
 ) -> Tool:
     """Wrap a Python function as a ``Tool``."""
     tool_name = name or fn.__name__
@@ -165,5 +166,6 @@ def python_tool(
         compensate=compensate,
         trust=trust,
         external=external,
+        cost_usd=cost_usd,
         check=validate,
     )

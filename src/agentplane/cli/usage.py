@@ -1,0 +1,130 @@
+"""``agentplane usage report|invoice|export-focus``: what runs consumed, and what it costs."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from agentplane.journal import open_store
+from agentplane.metering.ledger import ALL_TIME, UsageLedger, Window, ledger_for
+from agentplane.metering.plans import invoice, load_plans
+from agentplane.metering.pricing import catalog_pricing
+from agentplane.metering.reports import REPORT_FIGURES, usage_report, write_focus
+
+from . import render, settings
+
+usage_app = typer.Typer(help="Usage, spend and invoices, from the journal.",
+                        no_args_is_help=True)
+out = render.console()
+
+DbOption = Annotated[str | None, typer.Option("--db", help="Database URL.", show_default=False)]
+MonthOption = Annotated[str | None, typer.Option(
+    "--month", help="A calendar month, e.g. 2026-11 (default: all time).")]
+PricesOption = Annotated[Path | None, typer.Option(
+    "--prices", help="Your price overrides (YAML), on top of the bundled catalog.")]
+
+
+def synced_ledger(db: str | None, prices: Path | None) -> UsageLedger:
+    """The usage ledger, brought up to date with the journal."""
+    async def sync() -> UsageLedger:
+        store = open_store(settings.database_url(db))
+        try:
+            ledger = ledger_for(store)
+            pricer, _ = catalog_pricing(prices)
+            await ledger.sync(store, pricer)
+            return ledger
+        finally:
+            await store.close()
+
+    return asyncio.run(sync())
+
+
+def _window(month: str | None) -> Window:
+    return Window.parse_month(month) if month else ALL_TIME
+
+
+def _figure(name: str, value: float | None) -> str:
+    if value is None:
+        return "-"
+    if "usd" in name or "kwh" in name:
+        return f"{value:,.4f}"
+    return f"{value:,.2f}" if name == "active_minutes" else f"{value:,.0f}"
+
+
+@usage_app.command("report")
+def report(
+    by: Annotated[list[str] | None, typer.Option(
+        "--by", help="Group by a tag: tenant, department, workflow, agent, model, tool, or "
+                     "any workflow tag. Repeat for several.")] = None,
+    month: MonthOption = None,
+    tenant: Annotated[str | None, typer.Option(help="Only this tenant.")] = None,
+    prices: PricesOption = None,
+    db: DbOption = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Showback and chargeback: tokens, actions, tasks, active time, outcomes, cost and energy
+    per group, with the cost per outcome."""
+    ledger = synced_ledger(db, prices)
+    groups = by or ["tenant"]
+    rows = usage_report(ledger, _window(month), by=groups,
+                        where={"tenant": tenant} if tenant else None)
+    ledger.close()
+    if as_json:
+        print(render.dump_json(rows))
+        return
+    table = Table(box=None, header_style="bold")
+    for name in [*groups, *REPORT_FIGURES, "cost_per_outcome_usd"]:
+        table.add_column(name.upper().replace("_", " "), justify="left" if name in groups
+                         else "right")
+    for row in rows:
+        cells = ["-" if row[g] is None else str(row[g]) for g in groups]
+        cells += [_figure(name, row[name]) for name in [*REPORT_FIGURES, "cost_per_outcome_usd"]]
+        table.add_row(*cells)
+    out.print(table if rows else "no usage recorded yet")
+
+
+@usage_app.command("invoice")
+def invoice_command(
+    tenant: Annotated[str, typer.Option(help="The tenant to bill.")],
+    month: Annotated[str, typer.Option(help="The month, e.g. 2026-11.")],
+    plans: Annotated[Path, typer.Option(help="The price plans file (YAML).")],
+    plan: Annotated[str | None, typer.Option(help="Bill under this plan instead.")] = None,
+    prices: PricesOption = None,
+    db: DbOption = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """A tenant's invoice for a month under its price plan."""
+    plan_file = load_plans(plans)
+    ledger = synced_ledger(db, prices)
+    bill = invoice(ledger, plan_file, tenant=tenant, month=month, plan=plan)
+    ledger.close()
+    if as_json:
+        print(render.dump_json(bill.to_json()))
+        return
+    table = Table(title=f"{tenant} — {month} — plan {bill.plan}", box=None,
+                  header_style="bold")
+    for name in ("LINE", "QUANTITY", "INCLUDED", "BILLABLE", f"AMOUNT ({bill.currency})"):
+        table.add_column(name, justify="left" if name == "LINE" else "right")
+    for line in bill.lines:
+        table.add_row(line.description, f"{line.quantity:,.2f}", f"{line.included:,.2f}",
+                      f"{line.billable:,.2f}", f"{line.amount:,.2f}")
+    table.add_row("[bold]total[/]", "", "", "", f"[bold]{bill.total:,.2f}[/]")
+    out.print(table)
+
+
+@usage_app.command("export-focus")
+def export_focus_command(
+    out_file: Annotated[Path, typer.Option("--out", help="CSV file to write.")],
+    month: MonthOption = None,
+    prices: PricesOption = None,
+    db: DbOption = None,
+) -> None:
+    """Write usage and cost in the FinOps FOCUS columns (CSV), for FinOps tools."""
+    ledger = synced_ledger(db, prices)
+    rows = write_focus(ledger, _window(month), out_file)
+    ledger.close()
+    out.print(f"wrote {rows} FOCUS rows to {out_file}")
