@@ -25,6 +25,7 @@ def main() -> None:
     for steps in (50, 100, 200):
         figures += growth.run(steps)
     figures += concurrency.run(1000)
+    figures += metering.run(1_000_000)
     print_figures(figures)
     save(figures, Path(__file__).parent / "out" / "results.json")
 

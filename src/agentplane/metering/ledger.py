@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from agentplane.errors import ConfigError
-from agentplane.journal import Event, EventType, JournalStore
+from agentplane.journal import Event, EventType, JournalStore, canonical_json
 
 from .usage import Pricer, RunTags, UsageEvent, derive, ends_activity, starts_activity
 
@@ -43,8 +43,8 @@ CREATE TABLE IF NOT EXISTS usage_events (
     cost_usd REAL NOT NULL,
     energy_kwh REAL
 );
-CREATE INDEX IF NOT EXISTS usage_tenant_time ON usage_events(tenant, ts);
-CREATE INDEX IF NOT EXISTS usage_type_time ON usage_events(type, ts);
+-- Invoices and budgets ask for one tenant's events of one type in a window.
+CREATE INDEX IF NOT EXISTS usage_tenant_type_time ON usage_events(tenant, type, ts);
 CREATE TABLE IF NOT EXISTS usage_cursor (name TEXT PRIMARY KEY, position INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS usage_activity (run_id TEXT PRIMARY KEY, since TEXT NOT NULL);
 """
@@ -60,7 +60,7 @@ Aggregation = Literal["sum", "count", "unique_count", "max"]
 
 def _row(e: UsageEvent) -> tuple[Any, ...]:
     return (e.id, e.type, e.time, e.timestamp, e.run_id, e.tenant, e.workflow,
-            json.dumps(e.tags, sort_keys=True), e.agent, e.model, e.tool, e.outcome,
+            canonical_json(e.tags), e.agent, e.model, e.tool, e.outcome,
             e.input_tokens, e.cached_input_tokens, e.output_tokens, e.reasoning_tokens,
             e.quantity, e.cost_usd, e.energy_kwh)
 
