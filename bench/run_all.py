@@ -15,6 +15,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 import concurrency
 import growth
+import metering
 import step_cost
 from _common import Figure, print_figures, save
 
