@@ -30,10 +30,10 @@ REFUND = REPO / "examples" / "refund-desk" / "workflow.yaml"
 STUCK = WORKFLOWS_DIR / "stuck-agent.yaml"
 USER = "cli-tester"
 DEMO_WORKFLOWS = ["refund-desk", "research-team", "incident-triage", "support-handoff",
-                  "stuck-agent", "payment-approval", "injected-mail"]
+                  "stuck-agent", "payment-approval", "injected-mail", "budget-cap"]
 DEMO_COMPLETED = ["refund-desk", "research-team", "incident-triage", "support-handoff",
                   "injected-mail"]
-DEMO_WAITING = {"stuck-agent", "payment-approval"}
+DEMO_WAITING = {"stuck-agent", "payment-approval", "budget-cap"}
 STUCK_OUTPUT = "Ticket T-9 is still pending; I will stop polling and report back."
 
 Result = subprocess.CompletedProcess[str]
@@ -312,20 +312,20 @@ def test_demo(tmp_path: Path) -> None:
         assert f"waiting  {name}: run-" in out
     assert "Refunded 20.00 on order A1 (total 35.00) for Ana." in out
     assert "waiting for a person: the same call repeated (agentplane approvals approve w-" in out
-    assert "audit chain holds: 7 runs" in out
+    assert "audit chain holds: 8 runs" in out
     assert "guardians blocked 1 call(s) in injected-mail" in out
     runs = cli.json("runs", "list")
     assert sorted(r["workflow"] for r in runs) == sorted(DEMO_WORKFLOWS)
-    assert Counter(r["status"] for r in runs) == {"completed": 5, "waiting": 2}
+    assert Counter(r["status"] for r in runs) == {"completed": 5, "waiting": 3}
     assert {r["workflow"] for r in runs if r["status"] == "waiting"} == DEMO_WAITING
     report = cli.json("audit", "verify")
-    assert (report["ok"], report["runs"], report["breaks"]) == (True, 7, [])
+    assert (report["ok"], report["runs"], report["breaks"]) == (True, 8, [])
 
 
 def test_deny_an_escalation(tmp_path: Path) -> None:
     cli, _ = run_demo(tmp_path)
     approvals = cli.json("approvals", "list")
-    assert sorted(a["kind"] for a in approvals) == ["escalation", "tool_call"]
+    assert sorted(a["kind"] for a in approvals) == ["budget", "escalation", "tool_call"]
     [approval] = [a for a in approvals if a["kind"] == "escalation"]
     assert approval["status"] == "open"
     assert approval["details"]["reason"] == "the same call repeated"
@@ -341,7 +341,7 @@ def test_deny_an_escalation(tmp_path: Path) -> None:
     assert run["events"][-1]["type"] == "run.failed"
     assert "a person stopped it: no" in run["events"][-1]["data"]["error"]
     assert cli.json("runs", "show", run_id)["status"] == "failed"
-    assert [a["kind"] for a in cli.json("approvals", "list")] == ["tool_call"]
+    assert sorted(a["kind"] for a in cli.json("approvals", "list")) == ["budget", "tool_call"]
 
     message = failed(cli("approvals", "deny", wait_id, "--reason", "again"), 1)
     assert message == f"error: approval {wait_id} was already resolved (approval.denied)"
@@ -365,7 +365,7 @@ def test_approve_an_escalation(tmp_path: Path) -> None:
     assert "no approval with id 'w-nope'" in message
     assert "`agentplane approvals list`" in message
     assert Counter(r["status"] for r in cli.json("runs", "list")) == {"completed": 6,
-                                                                       "waiting": 1}
+                                                                       "waiting": 2}
 
 
 def test_approve_a_payment_then_export_and_roll_back(tmp_path: Path) -> None:
