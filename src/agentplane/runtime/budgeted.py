@@ -10,10 +10,12 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 from agentplane.journal import EventType, JournalStore
 from agentplane.metering.budgets import BudgetBook, CallEstimate, Scope, applies
 from agentplane.metering.ledger import UsageLedger, ledger_for
+from agentplane.metering.pricing import catalog_pricing
 from agentplane.metering.usage import Pricer, WorstCase, free, free_worst_case
 from agentplane.models.base import ModelRequest
 
@@ -31,8 +33,15 @@ class RunMetering:
     store: JournalStore
     pricer: Pricer = free
     worst_case: WorstCase = free_worst_case
+    """Both default to free; ``with_catalog`` prices calls from the price catalog."""
     _ledger: UsageLedger | None = None
     _book: BudgetBook | None = None
+
+    @classmethod
+    def with_catalog(cls, store: JournalStore, overrides: Path | None = None) -> RunMetering:
+        """Metering priced from the bundled catalog (plus ``overrides``)."""
+        pricer, worst_case = catalog_pricing(overrides)
+        return cls(store, pricer, worst_case)
 
     @property
     def ledger(self) -> UsageLedger:

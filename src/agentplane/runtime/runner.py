@@ -98,7 +98,7 @@ class Runtime:
         self.providers = dict(providers or {})
         """Providers that replace the configured ones by name (``scripted``, ``openai``, ...)."""
         self.lease_seconds = lease_seconds
-        self.metering = metering or RunMetering(store)
+        self.metering = metering or RunMetering.with_catalog(store)
         """Usage ledger and budgets (opened only when a workflow declares budgets)."""
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self._workflows: dict[str, Workflow] = {}

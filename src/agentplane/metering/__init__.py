@@ -1,0 +1,1 @@
+"""Metering: usage events, meters, prices, plans, budgets and invoices."""

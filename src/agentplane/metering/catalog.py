@@ -1,0 +1,708 @@
+"""The price catalog: what a model call costs, offline, from a bundled and dated price list.
+
+The bundled list (``prices.json`` next to this module) holds the published per-million-token
+prices of common hosted models, each with the currency the vendor publishes (USD or CNY), the
+day it was read and the page it was read from. A user's overrides file (YAML) replaces or adds
+entries, and can add self-hosted models::
+
+    prices:
+      - provider: openai                # replaces the bundled openai:gpt-4o-mini
+        model: gpt-4o-mini
+        currency: USD
+        input_per_million: 0.15
+        cached_input_per_million: 0.075
+        output_per_million: 0.60
+        as_of: 2026-11-22
+        source: https://developers.openai.com/api/docs/pricing
+      - kind: self_hosted               # priced by the economics model (see SelfHostedPricer)
+        provider: local
+        model: qwen3-32b
+        price_source: economics
+        server: {gpus: 8, gpu: H100}
+        currency: USD
+        input_per_million: 0.05         # used until the economics model prices it
+        output_per_million: 0.20
+        as_of: 2026-11-22
+    exchange_rates:
+      - {base: USD, quote: CNY, rate: 7.10, as_of: 2026-11-20}
+
+Token counts follow Agentplane's ``Usage``: input tokens include cached ones and output tokens
+include reasoning ones, so a call is billed as uncached input, cached input, non-reasoning
+output and reasoning output.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import itertools
+import json
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+from types import MappingProxyType
+from typing import Annotated, Any, Literal
+
+import pydantic
+import yaml
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, model_validator
+
+from agentplane._yaml import Path as DataPath
+from agentplane._yaml import Position, format_path, load_with_positions, position_of
+from agentplane.errors import AgentplaneError
+
+Currency = Literal["USD", "CNY"]
+CURRENCIES: tuple[str, ...] = ("USD", "CNY")
+"""Currencies prices and exchange rates may be given in."""
+
+MILLION = Decimal(1_000_000)
+
+PROVIDER_ALIASES: Mapping[str, str] = MappingProxyType({
+    "gemini": "google", "alibaba": "qwen", "dashscope": "qwen", "bailian": "qwen",
+    "glm": "zhipu", "zai": "zhipu", "bigmodel": "zhipu", "kimi": "moonshot",
+    "volcengine": "doubao", "ark": "doubao", "bytedance": "doubao",
+})
+"""Other names people give the catalog's providers in ``provider:model`` references."""
+
+
+# --- errors ---------------------------------------------------------------------------------
+
+class PriceCatalogError(AgentplaneError):
+    """The price catalog cannot answer: an unknown model, currency, or a bad prices file."""
+
+    exit_code = 2
+
+
+class UnknownModelPriceError(PriceCatalogError):
+    """No price is known for a model. ``suggestions`` lists the closest known references."""
+
+    def __init__(self, model_ref: str, suggestions: list[str]) -> None:
+        self.model_ref = model_ref
+        self.suggestions = suggestions
+        hint = f" Close matches: {', '.join(suggestions)}." if suggestions else ""
+        super().__init__(
+            f"no price for model {model_ref!r} in the price catalog.{hint} Write it as "
+            "provider:model, or add it to a price overrides file (prices: - provider, model, "
+            "currency, input_per_million, output_per_million, as_of).")
+
+
+@dataclass(frozen=True, slots=True)
+class PriceProblem:
+    """One thing wrong in a prices file, with where it is."""
+
+    path: DataPath
+    message: str
+    position: Position | None = None
+
+    def render(self, source: str) -> str:
+        where = f"{source}:{self.position[0]}:{self.position[1]}" if self.position else source
+        return f"{where}: {format_path(self.path)}: {self.message}"
+
+
+class PriceFileError(PriceCatalogError):
+    """A prices file is invalid. ``problems`` lists every problem found, with file and line."""
+
+    def __init__(self, source: str, problems: list[PriceProblem]) -> None:
+        self.source = source
+        self.problems = problems
+        plural = "s" if len(problems) != 1 else ""
+        lines = [f"prices file {source} is invalid ({len(problems)} problem{plural}):"]
+        lines += ["  " + p.render(source) for p in problems]
+        super().__init__("\n".join(lines))
+
+
+# --- prices and costs -----------------------------------------------------------------------
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Rates:
+    """The per-million-token prices of a model, or of one of its prompt-length tiers."""
+
+    input_per_million: Decimal
+    """Uncached input tokens: currency units per million tokens."""
+    cached_input_per_million: Decimal | None = None
+    """Input tokens read from the provider's cache, per million; None: no discount (input)."""
+    output_per_million: Decimal
+    """Output tokens that are not reasoning, per million."""
+    reasoning_per_million: Decimal | None = None
+    """Reasoning (thinking) tokens, per million; None: billed as output tokens."""
+
+    @property
+    def cached_input(self) -> Decimal:
+        """The price per million actually applied to cached input tokens."""
+        return (self.input_per_million if self.cached_input_per_million is None
+                else self.cached_input_per_million)
+
+    @property
+    def reasoning(self) -> Decimal:
+        """The price per million actually applied to reasoning tokens."""
+        return (self.output_per_million if self.reasoning_per_million is None
+                else self.reasoning_per_million)
+
+    @property
+    def highest_output(self) -> Decimal:
+        """The dearest price an output token can have (output or reasoning), per million."""
+        return max(self.output_per_million, self.reasoning)
+
+
+@dataclass(frozen=True, slots=True)
+class PriceTier:
+    """Higher prices for long prompts, e.g. above 200k input tokens."""
+
+    min_input_tokens: int
+    """The tier applies to a request with at least this many input tokens (cached included)."""
+    rates: Rates
+    """The prices of the whole request in this tier."""
+
+
+@dataclass(frozen=True, slots=True)
+class CostPart:
+    """One line of a cost: a kind of token, how many, at what price."""
+
+    name: Literal["input", "cached_input", "output", "reasoning"]
+    tokens: int
+    """Number of tokens of this kind."""
+    per_million: Decimal
+    """Price applied, currency units per million tokens."""
+    amount: Decimal
+    """tokens × per_million / 1,000,000, in the cost's currency."""
+
+
+@dataclass(frozen=True, slots=True)
+class ExchangeRate:
+    """A dated exchange rate: one ``base`` is worth ``rate`` ``quote``."""
+
+    base: str
+    quote: str
+    rate: Decimal
+    """Units of ``quote`` per one unit of ``base``."""
+    as_of: date
+    """Day the rate was published."""
+    source: str = ""
+    """Where it was read (URL)."""
+    notes: str = ""
+
+
+class ExchangeRates:
+    """A table of dated exchange rates; each pair converts both ways."""
+
+    def __init__(self, rates: Iterable[ExchangeRate] = ()) -> None:
+        self._rates: dict[tuple[str, str], ExchangeRate] = {}
+        for rate in rates:  # a later rate for a pair, in either direction, replaces an earlier
+            self._rates.pop((rate.quote, rate.base), None)
+            self._rates[(rate.base, rate.quote)] = rate
+
+    def __iter__(self) -> Iterator[ExchangeRate]:
+        return iter(self._rates.values())
+
+    def factor(self, from_currency: str, to_currency: str) -> tuple[Decimal, ExchangeRate | None]:
+        """What to multiply an amount in ``from_currency`` by to get ``to_currency``, and the
+        dated rate used (None when the currencies are the same)."""
+        if from_currency == to_currency:
+            return Decimal(1), None
+        direct = self._rates.get((from_currency, to_currency))
+        if direct is not None:
+            return direct.rate, direct
+        inverse = self._rates.get((to_currency, from_currency))
+        if inverse is not None:
+            return Decimal(1) / inverse.rate, inverse
+        known = ", ".join(f"{r.base}/{r.quote}" for r in self._rates.values()) or "none"
+        raise PriceCatalogError(
+            f"no exchange rate from {from_currency} to {to_currency} (known pairs: {known}); "
+            "add one under exchange_rates: in a price overrides file")
+
+
+@dataclass(frozen=True, slots=True)
+class Cost:
+    """What a model call costs, with one part per kind of token."""
+
+    amount: Decimal
+    """Total, in ``currency``."""
+    currency: str
+    parts: tuple[CostPart, ...] = ()
+    model: str = ""
+    """The ``provider:model`` the cost was priced as."""
+    exchange: ExchangeRate | None = None
+    """The dated rate used when this cost was converted from the published currency."""
+    exchange_rates: ExchangeRates | None = field(default=None, compare=False, repr=False)
+    """Table ``to`` converts with by default (the catalog's, overrides included)."""
+
+    def part(self, name: str) -> CostPart:
+        """The part named ``input``, ``cached_input``, ``output`` or ``reasoning``."""
+        for p in self.parts:
+            if p.name == name:
+                return p
+        raise KeyError(name)
+
+    def to(self, currency: str, rates: ExchangeRates | None = None) -> Cost:
+        """This cost in another currency, converted with the dated rate of the table."""
+        table = rates or self.exchange_rates or bundled_exchange_rates()
+        factor, used = table.factor(self.currency, currency)
+        if used is None:
+            return self
+        parts = tuple(dataclasses.replace(p, per_million=p.per_million * factor,
+                                          amount=p.amount * factor) for p in self.parts)
+        amount = sum((p.amount for p in parts), Decimal(0)) if parts else self.amount * factor
+        return Cost(amount, currency, parts, self.model, used, table)
+
+
+def _part(name: Literal["input", "cached_input", "output", "reasoning"], tokens: int,
+          per_million: Decimal) -> CostPart:
+    return CostPart(name, tokens, per_million, Decimal(tokens) * per_million / MILLION)
+
+
+def _check_tokens(input_tokens: int, cached_input_tokens: int, output_tokens: int,
+                  reasoning_tokens: int) -> None:
+    counts = {"input_tokens": input_tokens, "cached_input_tokens": cached_input_tokens,
+              "output_tokens": output_tokens, "reasoning_tokens": reasoning_tokens}
+    for name, value in counts.items():
+        if value < 0:
+            raise ValueError(f"{name} must not be negative (got {value})")
+    if cached_input_tokens > input_tokens:
+        raise ValueError(f"cached_input_tokens ({cached_input_tokens}) is more than "
+                         f"input_tokens ({input_tokens}), which already includes them")
+    if reasoning_tokens > output_tokens:
+        raise ValueError(f"reasoning_tokens ({reasoning_tokens}) is more than "
+                         f"output_tokens ({output_tokens}), which already includes them")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ModelPrice:
+    """The published price of one model, per million tokens."""
+
+    provider: str
+    """Who serves it: ``openai``, ``anthropic``, ``google``, ``deepseek``, ``qwen``, ..."""
+    model: str
+    """The model name the provider's API takes."""
+    aliases: tuple[str, ...] = ()
+    """Other names of the same model at the same price (dated snapshots, retired names)."""
+    currency: str
+    """``USD`` or ``CNY``, as the vendor publishes it."""
+    input_per_million: Decimal
+    """Uncached input tokens: currency units per million tokens."""
+    cached_input_per_million: Decimal | None = None
+    """Cached input tokens, per million; None: no cache discount (priced as input)."""
+    output_per_million: Decimal
+    """Output tokens that are not reasoning, per million."""
+    reasoning_per_million: Decimal | None = None
+    """Reasoning tokens, per million; None: billed as output tokens."""
+    tiers: tuple[PriceTier, ...] = ()
+    """Higher prices for long prompts, by ascending ``min_input_tokens``."""
+    as_of: date
+    """Day the price was read (or the date of the dated copy it was read from)."""
+    source: str = ""
+    """URL of the official pricing page."""
+    notes: str = ""
+    kind: Literal["hosted", "self_hosted"] = "hosted"
+    price_source: Literal["published", "explicit", "economics"] = "published"
+    """Where the numbers come from: a vendor's page, the user, or the economics model."""
+    server: Mapping[str, Any] | None = field(default=None, hash=False)
+    """For self-hosted models: the server the economics model prices (as given, unparsed)."""
+
+    @property
+    def ref(self) -> str:
+        """``provider:model``."""
+        return f"{self.provider}:{self.model}"
+
+    @property
+    def rates(self) -> Rates:
+        """The base prices (prompts below every tier)."""
+        return Rates(input_per_million=self.input_per_million,
+                     cached_input_per_million=self.cached_input_per_million,
+                     output_per_million=self.output_per_million,
+                     reasoning_per_million=self.reasoning_per_million)
+
+    def rates_for(self, input_tokens: int) -> Rates:
+        """The prices of a request with this many input tokens (cached ones included)."""
+        rates = self.rates
+        for tier in self.tiers:
+            if input_tokens >= tier.min_input_tokens:
+                rates = tier.rates
+        return rates
+
+    def cost(self, *, input_tokens: int = 0, cached_input_tokens: int = 0,
+             output_tokens: int = 0, reasoning_tokens: int = 0) -> Cost:
+        """What a call cost. ``input_tokens`` includes the cached ones and ``output_tokens``
+        the reasoning ones, as in ``Usage``."""
+        _check_tokens(input_tokens, cached_input_tokens, output_tokens, reasoning_tokens)
+        r = self.rates_for(input_tokens)
+        parts = (_part("input", input_tokens - cached_input_tokens, r.input_per_million),
+                 _part("cached_input", cached_input_tokens, r.cached_input),
+                 _part("output", output_tokens - reasoning_tokens, r.output_per_million),
+                 _part("reasoning", reasoning_tokens, r.reasoning))
+        return Cost(sum((p.amount for p in parts), Decimal(0)), self.currency, parts, self.ref)
+
+    def worst_case(self, *, input_tokens: int, max_output_tokens: int) -> Cost:
+        """The most a call can cost, for budget checks before it: no cache discount, and every
+        output token at the dearer of the output and reasoning prices."""
+        _check_tokens(input_tokens, 0, max_output_tokens, 0)
+        r = self.rates_for(input_tokens)
+        parts = (_part("input", input_tokens, r.input_per_million),
+                 _part("output", max_output_tokens, r.highest_output))
+        return Cost(sum((p.amount for p in parts), Decimal(0)), self.currency, parts, self.ref)
+
+
+SelfHostedPricer = Callable[[ModelPrice], Rates]
+"""Prices a self-hosted model from its ``server`` block: the economics model plugs in here.
+
+``load_catalog(overrides, price_self_hosted=...)`` calls it for every ``kind: self_hosted``
+entry with ``price_source: economics``; the rates it returns replace the explicit ones given in
+the file (which stay in use when no pricer is passed)."""
+
+
+# --- the catalog ----------------------------------------------------------------------------
+
+def _provider(name: str) -> str:
+    key = name.strip().lower()
+    return PROVIDER_ALIASES.get(key, key)
+
+
+class PriceCatalog:
+    """Prices of models, looked up by ``provider:model``, a bare model name or an alias."""
+
+    def __init__(self, prices: Iterable[ModelPrice], exchange_rates: ExchangeRates | None = None,
+                 *, as_of: date | None = None) -> None:
+        self._prices = tuple(prices)
+        self.exchange_rates = exchange_rates or ExchangeRates()
+        """Dated rates costs are converted with."""
+        self.as_of = as_of
+        """Day the bundled list was assembled."""
+        self._exact: dict[tuple[str, str], ModelPrice] = {}
+        self._alias: dict[tuple[str, str], ModelPrice] = {}
+        self._names: dict[str, list[ModelPrice]] = {}
+        self._aliases: dict[str, list[ModelPrice]] = {}
+        for p in self._prices:
+            provider = _provider(p.provider)
+            self._exact[(provider, p.model.lower())] = p
+            self._names.setdefault(p.model.lower(), []).append(p)
+            for alias in p.aliases:
+                self._alias[(provider, alias.lower())] = p
+                self._aliases.setdefault(alias.lower(), []).append(p)
+        self._providers = {_provider(p.provider) for p in self._prices}
+
+    @property
+    def prices(self) -> tuple[ModelPrice, ...]:
+        return self._prices
+
+    def __iter__(self) -> Iterator[ModelPrice]:
+        return iter(self._prices)
+
+    def __len__(self) -> int:
+        return len(self._prices)
+
+    def lookup(self, model_ref: str) -> ModelPrice:
+        """The price of ``provider:model`` (provider aliases such as ``gemini`` or ``kimi``
+        accepted), of a bare model name, or of an alias. A provider prefix the catalog does not
+        know (a self-declared endpoint) is ignored and the model name looked up alone.
+
+        Raises ``UnknownModelPriceError`` with the closest matches."""
+        ref = model_ref.strip()
+        provider, sep, name = ref.partition(":")
+        if sep and _provider(provider) in self._providers:
+            key = (_provider(provider), name.strip().lower())
+            found = self._exact.get(key) or self._alias.get(key)
+            if found is None:
+                raise UnknownModelPriceError(model_ref, self._suggest(ref))
+            return found
+        for candidate in ([name.strip(), ref] if sep else [ref]):
+            found = self._bare(candidate, model_ref)
+            if found is not None:
+                return found
+        raise UnknownModelPriceError(model_ref, self._suggest(ref))
+
+    def _bare(self, name: str, model_ref: str) -> ModelPrice | None:
+        matches = self._names.get(name.lower()) or self._aliases.get(name.lower()) or []
+        unique = list({id(p): p for p in matches}.values())
+        if len(unique) > 1:
+            refs = ", ".join(p.ref for p in unique)
+            raise PriceCatalogError(f"model {model_ref!r} is priced by several providers "
+                                    f"({refs}); write it as provider:model")
+        return unique[0] if unique else None
+
+    def _suggest(self, ref: str) -> list[str]:
+        choices: dict[str, str] = {}
+        for p in self._prices:
+            for name in (p.model, *p.aliases):
+                choices.setdefault(f"{p.provider}:{name}".lower(), p.ref)
+                choices.setdefault(name.lower(), p.ref)
+        close = difflib.get_close_matches(ref.lower(), list(choices), n=8, cutoff=0.6)
+        return list(dict.fromkeys(choices[c] for c in close))[:5]
+
+    def cost(self, model_ref: str, *, input_tokens: int = 0, cached_input_tokens: int = 0,
+             output_tokens: int = 0, reasoning_tokens: int = 0) -> Cost:
+        """What a call to ``model_ref`` cost, in the model's published currency (see
+        ``Cost.to``). Token counts are as in ``Usage``: input includes cached, output includes
+        reasoning."""
+        cost = self.lookup(model_ref).cost(
+            input_tokens=input_tokens, cached_input_tokens=cached_input_tokens,
+            output_tokens=output_tokens, reasoning_tokens=reasoning_tokens)
+        return dataclasses.replace(cost, exchange_rates=self.exchange_rates)
+
+    def worst_case(self, model_ref: str, *, input_tokens: int, max_output_tokens: int) -> Cost:
+        """The most a call to ``model_ref`` can cost: no cache discount, every output token at
+        the dearest output price. For budget checks before the call."""
+        cost = self.lookup(model_ref).worst_case(input_tokens=input_tokens,
+                                                 max_output_tokens=max_output_tokens)
+        return dataclasses.replace(cost, exchange_rates=self.exchange_rates)
+
+
+# --- file formats ---------------------------------------------------------------------------
+
+class _Spec(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+PerMillion = Annotated[Decimal, Field(ge=0, allow_inf_nan=False)]
+
+
+class _RatesSpec(_Spec):
+    input_per_million: PerMillion
+    cached_input_per_million: PerMillion | None = None
+    output_per_million: PerMillion
+    reasoning_per_million: PerMillion | None = None
+
+
+class TierSpec(_RatesSpec):
+    min_input_tokens: int = Field(ge=1)
+
+
+class _PriceSpec(_RatesSpec):
+    provider: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._\-]*$")
+    model: str = Field(min_length=1)
+    aliases: list[str] = Field(default_factory=list)
+    currency: Currency
+    tiers: list[TierSpec] = Field(default_factory=list)
+    as_of: date
+    source: str = ""
+    notes: str = ""
+
+    @model_validator(mode="after")
+    def _tiers_ascend(self) -> _PriceSpec:
+        bounds = [t.min_input_tokens for t in self.tiers]
+        if any(a >= b for a, b in itertools.pairwise(bounds)):
+            raise ValueError("tiers must be listed by strictly increasing min_input_tokens")
+        return self
+
+
+class HostedPriceSpec(_PriceSpec):
+    """A hosted model's published price."""
+
+    kind: Literal["hosted"] = "hosted"
+
+
+class SelfHostedPriceSpec(_PriceSpec):
+    """A self-hosted model, priced explicitly or (later) by the economics model."""
+
+    kind: Literal["self_hosted"]
+    price_source: Literal["economics", "explicit"] = "economics"
+    server: dict[str, Any] | None = None
+    """The server the economics model prices; its fields belong to the economics model."""
+
+    @model_validator(mode="after")
+    def _server_given(self) -> SelfHostedPriceSpec:
+        if self.price_source == "economics" and self.server is None:
+            raise ValueError("price_source: economics needs a server: block")
+        return self
+
+
+def _kind(value: Any) -> str:
+    if isinstance(value, dict):
+        return str(value.get("kind", "hosted"))
+    return str(getattr(value, "kind", "hosted"))
+
+
+_KIND_TAGS = frozenset({"hosted", "self_hosted"})
+PriceEntrySpec = Annotated[
+    Annotated[HostedPriceSpec, Tag("hosted")] | Annotated[SelfHostedPriceSpec, Tag("self_hosted")],
+    Discriminator(_kind, custom_error_type="price_kind",
+                  custom_error_message="kind must be hosted or self_hosted")]
+
+
+class ExchangeRateSpec(_Spec):
+    base: Currency
+    quote: Currency
+    rate: Decimal = Field(gt=0, allow_inf_nan=False)
+    as_of: date
+    source: str = ""
+    notes: str = ""
+
+    @model_validator(mode="after")
+    def _two_currencies(self) -> ExchangeRateSpec:
+        if self.base == self.quote:
+            raise ValueError("base and quote must be different currencies")
+        return self
+
+
+class OverridesFile(_Spec):
+    """A user's price overrides file."""
+
+    prices: list[PriceEntrySpec] = Field(default_factory=list)
+    exchange_rates: list[ExchangeRateSpec] = Field(default_factory=list)
+
+
+class BundledFile(_Spec):
+    """The bundled ``prices.json``."""
+
+    schema_version: Literal[1]
+    as_of: date
+    notes: str = ""
+    exchange_rates: list[ExchangeRateSpec]
+    prices: list[HostedPriceSpec]
+
+
+def _rates(spec: _RatesSpec) -> Rates:
+    return Rates(input_per_million=spec.input_per_million,
+                 cached_input_per_million=spec.cached_input_per_million,
+                 output_per_million=spec.output_per_million,
+                 reasoning_per_million=spec.reasoning_per_million)
+
+
+def _price(spec: HostedPriceSpec | SelfHostedPriceSpec, *, published: bool) -> ModelPrice:
+    self_hosted = isinstance(spec, SelfHostedPriceSpec)
+    return ModelPrice(
+        provider=spec.provider, model=spec.model, aliases=tuple(spec.aliases),
+        currency=spec.currency, input_per_million=spec.input_per_million,
+        cached_input_per_million=spec.cached_input_per_million,
+        output_per_million=spec.output_per_million,
+        reasoning_per_million=spec.reasoning_per_million,
+        tiers=tuple(PriceTier(t.min_input_tokens, _rates(t)) for t in spec.tiers),
+        as_of=spec.as_of, source=spec.source, notes=spec.notes,
+        kind="self_hosted" if self_hosted else "hosted",
+        price_source=(spec.price_source if isinstance(spec, SelfHostedPriceSpec)
+                      else "published" if published else "explicit"),
+        server=(MappingProxyType(dict(spec.server))
+                if isinstance(spec, SelfHostedPriceSpec) and spec.server is not None else None))
+
+
+def _exchange_rate(spec: ExchangeRateSpec) -> ExchangeRate:
+    return ExchangeRate(spec.base, spec.quote, spec.rate, spec.as_of, spec.source, spec.notes)
+
+
+def _message(err: Any) -> str:
+    kind, message = str(err["type"]), str(err["msg"])
+    if kind == "extra_forbidden":
+        return "unknown field (check the spelling)"
+    if kind == "missing":
+        return "required field is missing"
+    if kind.startswith("value_error"):
+        return message.removeprefix("Value error, ")
+    if "input" in err and not isinstance(err["input"], dict | list):
+        return f"{message} (got {err['input']!r})"
+    return str(message)
+
+
+def _problems(exc: pydantic.ValidationError, marks: dict[DataPath, Position]
+              ) -> list[PriceProblem]:
+    problems = []
+    for err in exc.errors():
+        path = tuple(p for p in err["loc"] if p not in _KIND_TAGS)
+        problems.append(PriceProblem(path, _message(err), position_of(marks, path)))
+    return problems
+
+
+def _duplicates(specs: list[HostedPriceSpec] | list[PriceEntrySpec],
+                marks: dict[DataPath, Position]) -> list[PriceProblem]:
+    """The same model twice, or a name that means two models of one provider."""
+    seen: dict[tuple[str, str], int] = {}
+    problems = []
+    for i, spec in enumerate(specs):
+        for name in (spec.model, *spec.aliases):
+            key = (_provider(spec.provider), name.lower())
+            if key in seen and seen[key] != i:
+                path: DataPath = ("prices", i, "model")
+                problems.append(PriceProblem(
+                    path, f"{key[0]}:{name} is already priced by prices[{seen[key]}]",
+                    position_of(marks, path)))
+            seen.setdefault(key, i)
+    return problems
+
+
+@dataclass(frozen=True, slots=True)
+class _Bundled:
+    prices: tuple[ModelPrice, ...]
+    rates: tuple[ExchangeRate, ...]
+    as_of: date
+
+
+@lru_cache(maxsize=1)
+def _bundled() -> _Bundled:
+    name = "prices.json (bundled)"
+    text = resources.files(__package__ or "agentplane.metering").joinpath("prices.json")
+    data = json.loads(text.read_text(encoding="utf-8"), parse_float=Decimal)
+    try:
+        spec = BundledFile.model_validate(data)
+    except pydantic.ValidationError as exc:
+        raise PriceFileError(name, _problems(exc, {})) from exc
+    problems = _duplicates(spec.prices, {})
+    if problems:
+        raise PriceFileError(name, problems)
+    return _Bundled(tuple(_price(p, published=True) for p in spec.prices),
+                    tuple(_exchange_rate(r) for r in spec.exchange_rates), spec.as_of)
+
+
+def bundled_exchange_rates() -> ExchangeRates:
+    """The dated exchange rates shipped with the catalog."""
+    return ExchangeRates(_bundled().rates)
+
+
+def _yaml_problem(exc: yaml.YAMLError) -> PriceProblem:
+    mark = getattr(exc, "problem_mark", None)
+    pos = (mark.line + 1, mark.column + 1) if mark is not None else None
+    return PriceProblem((), f"not valid YAML: {getattr(exc, 'problem', None) or exc}", pos)
+
+
+def load_overrides(path: Path) -> OverridesFile:
+    """Read and check a price overrides file; ``PriceFileError`` names file, line and field."""
+    source = str(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError as exc:
+        raise PriceFileError(source, [PriceProblem((), "file not found")]) from exc
+    except (OSError, UnicodeDecodeError) as exc:
+        raise PriceFileError(source, [PriceProblem((), f"cannot read the file: {exc}")]) from exc
+    try:
+        data, marks = load_with_positions(text)
+    except yaml.YAMLError as exc:
+        raise PriceFileError(source, [_yaml_problem(exc)]) from exc
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise PriceFileError(source, [PriceProblem(
+            (), "expected a mapping with prices: and/or exchange_rates:", (1, 1))])
+    try:
+        spec = OverridesFile.model_validate(data)
+    except pydantic.ValidationError as exc:
+        raise PriceFileError(source, _problems(exc, marks)) from exc
+    problems = _duplicates(spec.prices, marks)
+    if problems:
+        raise PriceFileError(source, problems)
+    return spec
+
+
+def load_catalog(overrides: Path | None = None, *,
+                 price_self_hosted: SelfHostedPricer | None = None) -> PriceCatalog:
+    """The bundled catalog, plus the entries and exchange rates of an overrides file.
+
+    An override replaces the bundled entry of the same ``provider`` and ``model`` or adds a new
+    one. ``price_self_hosted`` prices ``self_hosted`` entries whose ``price_source`` is
+    ``economics`` (see ``SelfHostedPricer``)."""
+    bundled = _bundled()
+    prices = {(_provider(p.provider), p.model.lower()): p for p in bundled.prices}
+    rates = list(bundled.rates)
+    if overrides is not None:
+        spec = load_overrides(overrides)
+        for entry in spec.prices:
+            price = _price(entry, published=False)
+            if price.price_source == "economics" and price_self_hosted is not None:
+                r = price_self_hosted(price)
+                price = dataclasses.replace(
+                    price, input_per_million=r.input_per_million,
+                    cached_input_per_million=r.cached_input_per_million,
+                    output_per_million=r.output_per_million,
+                    reasoning_per_million=r.reasoning_per_million, tiers=())
+            prices[(_provider(price.provider), price.model.lower())] = price
+        rates += [_exchange_rate(r) for r in spec.exchange_rates]
+    return PriceCatalog(prices.values(), ExchangeRates(rates), as_of=bundled.as_of)
