@@ -1,4 +1,4 @@
-"""The command line: ``agentplane run|resume|worker|runs|approvals|audit|demo``."""
+"""The command line: ``agentplane run|resume|worker|runs|approvals|audit|usage|economics|demo``."""
 
 from .app import app, main
 

@@ -17,6 +17,7 @@ from agentplane.journal import JournalStore, RunRecord, export_run, open_store, 
 from agentplane.runtime import APPROVAL_KINDS, Runtime, load_workflow
 
 from . import render, settings
+from .economics import economics
 from .usage import usage_app
 
 T = TypeVar("T")
@@ -36,6 +37,7 @@ app.add_typer(runs_app, name="runs")
 app.add_typer(approvals_app, name="approvals")
 app.add_typer(audit_app, name="audit")
 app.add_typer(usage_app, name="usage")
+app.command()(economics)
 
 DbOption = Annotated[str | None, typer.Option("--db", help="Database URL (default: "
                                               "$AGENTPLANE_DB or a SQLite file in "

@@ -18,10 +18,17 @@ entries, and can add self-hosted models::
         provider: local
         model: qwen3-32b
         price_source: economics
-        server: {gpus: 8, gpu: H100}
+        server:                         # the economics model's `servers:` fields
+          capital_cost_usd: 246391
+          gpus: 8
+          useful_life_years: 4
+          operating_cost_per_gpu_hour_usd: 0.35
+          throughput_tokens_per_second_per_gpu: 735
+          kw_per_gpu: 1.3
+          pue: 1.25
         currency: USD
-        input_per_million: 0.05         # used until the economics model prices it
-        output_per_million: 0.20
+        input_per_million: 0.05         # replaced by the economics model's figure
+        output_per_million: 0.05
         as_of: 2026-11-22
     exchange_rates:
       - {base: USD, quote: CNY, rate: 7.10, as_of: 2026-11-20}

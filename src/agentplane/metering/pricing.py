@@ -8,10 +8,18 @@ added to an overrides file.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
 
-from .catalog import PriceCatalog, UnknownModelPriceError, load_catalog
+from agentplane.economics.model import (
+    Server,
+    cost_per_million_tokens,
+    energy_kwh_per_million_tokens,
+)
+from agentplane.economics.scenario import parse_server
+
+from .catalog import ModelPrice, PriceCatalog, Rates, UnknownModelPriceError, load_catalog
 from .usage import Price, Pricer, WorstCase
 
 USD = "USD"
@@ -21,8 +29,30 @@ def _priceable(model: str) -> bool:
     return bool(model) and model.split(":", 1)[0] != "scripted"
 
 
+def _server(entry: ModelPrice) -> Server:
+    return parse_server(entry.server or {}, f"price catalog entry {entry.ref}", name=entry.model)
+
+
+def self_hosted_rates(entry: ModelPrice) -> Rates:
+    """A self-hosted model's price per million tokens, from the economics model of its server
+    (the rental price per GPU-hour if given, else the owner's cost, over its throughput)."""
+    per_million = Decimal(str(round(cost_per_million_tokens(_server(entry)), 10)))
+    return Rates(input_per_million=per_million, output_per_million=per_million)
+
+
+def _energy_per_million(catalog: PriceCatalog, model: str) -> float | None:
+    try:
+        entry = catalog.lookup(model)
+    except UnknownModelPriceError:
+        return None
+    if entry.kind != "self_hosted" or entry.server is None:
+        return None
+    return energy_kwh_per_million_tokens(_server(entry))
+
+
 def pricing_from(catalog: PriceCatalog) -> tuple[Pricer, WorstCase]:
-    """(pricer, worst case) over a catalog."""
+    """(pricer, worst case) over a catalog. Self-hosted models also get their energy."""
+    energy: dict[str, float | None] = {}
 
     def pricer(model: str, usage: Mapping[str, int]) -> Price:
         if not _priceable(model):
@@ -34,7 +64,12 @@ def pricing_from(catalog: PriceCatalog) -> tuple[Pricer, WorstCase]:
                                 reasoning_tokens=usage.get("reasoning_tokens", 0))
         except UnknownModelPriceError:
             return Price(0.0)
-        return Price(float(cost.to(USD).amount))
+        if model not in energy:
+            energy[model] = _energy_per_million(catalog, model)
+        per_million = energy[model]
+        tokens = usage.get("input_tokens", 0) + usage.get("output_tokens", 0)
+        return Price(float(cost.to(USD).amount),
+                     None if per_million is None else per_million * tokens / 1e6)
 
     def worst_case(model: str, prompt_tokens: int, max_output_tokens: int) -> float:
         if not _priceable(model):
@@ -52,4 +87,4 @@ def pricing_from(catalog: PriceCatalog) -> tuple[Pricer, WorstCase]:
 @lru_cache(maxsize=8)
 def catalog_pricing(overrides: Path | None = None) -> tuple[Pricer, WorstCase]:
     """(pricer, worst case) for model calls, from the bundled catalog and ``overrides``."""
-    return pricing_from(load_catalog(overrides))
+    return pricing_from(load_catalog(overrides, price_self_hosted=self_hosted_rates))
