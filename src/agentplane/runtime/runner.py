@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from agentplane.errors import AgentplaneError
+from agentplane.interop.mcp_client import MCPPool
 from agentplane.journal import (
     TERMINAL_STATUSES,
     EventType,
@@ -99,6 +100,8 @@ class Runtime:
         """Providers that replace the configured ones by name (``scripted``, ``openai``, ...)."""
         self.lease_seconds = lease_seconds
         self.metering = metering or RunMetering.with_catalog(store)
+        self.mcp = MCPPool()
+        """Connections to the MCP servers the workflows use."""
         """Usage ledger and budgets (opened only when a workflow declares budgets)."""
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self._workflows: dict[str, Workflow] = {}
@@ -182,6 +185,9 @@ class Runtime:
             workflow = await self._workflow_for(run)
             ctx = RunContext(self.store, run, workflow, self._resolver(workflow), self.owner,
                              metering=self.metering)
+            if workflow.spec.mcp_servers:  # their schemas come from the servers themselves
+                workflow.tools.update(await self.mcp.tools(list(workflow.spec.mcp_servers),
+                                                           workflow.base_dir))
             ctx.provenance.min_length = workflow.spec.guardians.provenance.min_length
             ctx.provenance.add(run.input, source="the run's input", trusted=True, declared=True)
             for agent in workflow.spec.agents:
@@ -369,3 +375,4 @@ class Runtime:
         for resolver in self._models.values():
             await resolver.aclose()
         self.metering.close()
+        await self.mcp.aclose()

@@ -28,6 +28,7 @@ from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag
 
 from agentplane.governance.autonomy import Autonomy, most_restrictive
 from agentplane.governance.spec import GuardiansSpec
+from agentplane.interop.mcp_spec import MCPServerSpec
 from agentplane.metering.spec import BudgetSpec
 from agentplane.tools.base import Effect, Trust
 
@@ -183,6 +184,8 @@ class WorkflowSpec(_Spec):
     an ``outcome.recorded`` event, for per-outcome billing and cost per outcome."""
     budgets: list[BudgetSpec] = Field(default_factory=list)
     providers: list[ProviderSpec] = Field(default_factory=list)
+    mcp_servers: list[MCPServerSpec] = Field(default_factory=list)
+    """MCP servers whose declared tools agents may use, as ``<server>_<tool>``."""
     tools: list[ToolSpec] = Field(default_factory=list)
     agents: list[AgentSpec] = Field(min_length=1)
     steps: list[Step] = Field(min_length=1)
@@ -192,6 +195,9 @@ class WorkflowSpec(_Spec):
 
     def agent(self, name: str) -> AgentSpec | None:
         return next((a for a in self.agents if a.name == name), None)
+
+    def mcp_tool_names(self) -> set[str]:
+        return {s.exposed(t.name) for s in self.mcp_servers for t in s.tools}
 
     def autonomy_for(self, agent: str, tool: str) -> Autonomy:
         """The level that applies to ``agent`` calling ``tool``: the most restrictive one set."""

@@ -194,15 +194,20 @@ def _check_guardians(spec: WorkflowSpec, tools: set[str], agents: set[str]
 
 def cross_check(spec: WorkflowSpec) -> list[SpecProblem]:
     """Problems pydantic cannot see: references between tools, agents and steps."""
-    tools = {t.name for t in spec.tools}
+    python_tools = {t.name for t in spec.tools}
+    tools = python_tools | spec.mcp_tool_names()
     agents = {a.name for a in spec.agents}
     providers = {p.name for p in spec.providers}
     problems = _duplicates([t.name for t in spec.tools], "tools", "tool")
+    problems += _duplicates([s.name for s in spec.mcp_servers], "mcp_servers", "MCP server")
+    problems += [SpecProblem(("mcp_servers",), f"{name!r} names both a Python tool and an MCP "
+                                               "server's tool")
+                 for name in sorted(python_tools & spec.mcp_tool_names())]
     problems += _duplicates([a.name for a in spec.agents], "agents", "agent")
     problems += _duplicates([p.name for p in spec.providers], "providers", "provider")
     problems += [SpecProblem(("agents",), f"{name!r} names both a tool and an agent")
                  for name in sorted(tools & agents)]
-    problems += _check_tools(spec, tools)
+    problems += _check_tools(spec, python_tools)
     for i, agent in enumerate(spec.agents):
         problems += _check_agent(agent, ("agents", i), tools, agents, providers)
     return problems + _check_steps(spec, agents) + _check_guardians(spec, tools, agents)

@@ -1,0 +1,208 @@
+"""Tools from MCP servers, through the official ``mcp`` SDK.
+
+Each server gets one connection, owned by one task: the SDK's session is entered and left on
+that task (as its cancel scopes require), and calls reach it through a queue. A call that fails
+on the transport, or times out, fails that call and closes the session; the next call opens a
+new one. Tool calls are durable steps like any other (the runtime journals them), their results
+are untrusted unless the workflow says otherwise, and governance applies to them unchanged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import re
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from agentplane.errors import AgentplaneError
+from agentplane.tools import Tool, ToolContext, ToolError
+
+from .mcp_spec import MCPServerSpec, MCPToolSpec
+
+IDEMPOTENCY_META = "io.agentplane/idempotency-key"
+"""``_meta`` key carrying the call's idempotency key to the server."""
+_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+class MCPError(AgentplaneError):
+    """An MCP server could not be reached or did not answer as the protocol says."""
+
+
+def expand(value: str, where: str) -> str:
+    def sub(match: re.Match[str]) -> str:
+        name = match.group(1)
+        if name not in os.environ:
+            raise MCPError(f"{where} needs the environment variable {name}, which is not set")
+        return os.environ[name]
+
+    return _VAR.sub(sub, value)
+
+
+@dataclass
+class _Call:
+    tool: str
+    arguments: dict[str, Any]
+    meta: dict[str, Any]
+    done: asyncio.Future[Any]
+
+
+@dataclass
+class MCPConnection:
+    """One MCP server, reached through a task that owns its session."""
+
+    spec: MCPServerSpec
+    base_dir: Path
+    _queue: asyncio.Queue[_Call | None] = field(default_factory=asyncio.Queue)
+    _task: asyncio.Task[None] | None = None
+    _schemas: dict[str, dict[str, Any]] = field(default_factory=dict)
+    connects: int = 0
+    """How many sessions were opened (reconnects show here)."""
+
+    def _transport(self) -> Any:
+        from mcp import StdioServerParameters
+        from mcp.client.streamable_http import streamable_http_client
+        from mcp.shared._httpx_utils import create_mcp_http_client
+
+        where = f"MCP server {self.spec.name}"
+        if self.spec.command is not None:
+            command = [expand(part, where) for part in self.spec.command]
+            env = {k: expand(v, where) for k, v in self.spec.env.items()}
+            return StdioServerParameters(command=command[0], args=command[1:],
+                                         env=env or None, cwd=str(self.base_dir))
+        assert self.spec.url is not None
+        headers = {k: expand(v, where) for k, v in self.spec.headers.items()}
+        return streamable_http_client(self.spec.url,
+                                      http_client=create_mcp_http_client(headers=headers))
+
+    @contextlib.asynccontextmanager
+    async def _session(self) -> AsyncIterator[Any]:
+        from mcp import Client
+
+        async with Client(self._transport(), read_timeout_seconds=self.spec.timeout_s) as client:
+            self.connects += 1
+            listed = await client.list_tools()
+            self._schemas = {t.name: dict(t.input_schema or {}) for t in listed.tools}
+            yield client
+
+    async def _serve(self) -> None:
+        call = await self._queue.get()
+        while call is not None:
+            try:
+                async with self._session() as client:
+                    while call is not None:
+                        if call.tool:
+                            await self._answer(client, call)
+                        elif not call.done.done():
+                            call.done.set_result(None)  # a "connect" request
+                        call = await self._queue.get()
+            except Exception as exc:  # the session broke: fail this call, reconnect for the next
+                if call is not None and not call.done.done():
+                    call.done.set_exception(MCPError(
+                        f"MCP server {self.spec.name} failed: {type(exc).__name__}: {exc}"))
+                call = await self._queue.get()
+
+    async def _answer(self, client: Any, call: _Call) -> None:
+        try:
+            result = await client.call_tool(call.tool, call.arguments,
+                                            read_timeout_seconds=self.spec.timeout_s,
+                                            meta=call.meta or None)
+        except Exception as exc:
+            if not call.done.done():
+                call.done.set_exception(ToolError(
+                    f"{self.spec.name}.{call.tool} did not answer: {type(exc).__name__}: {exc}"))
+            raise  # close this session; the next call opens a fresh one
+        if not call.done.done():
+            call.done.set_result(result)
+
+    async def request(self, tool: str, arguments: dict[str, Any], meta: dict[str, Any]) -> Any:
+        if self._task is None or self._task.done():
+            self._task = asyncio.create_task(self._serve(), name=f"mcp:{self.spec.name}")
+        done: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        await self._queue.put(_Call(tool, arguments, meta, done))
+        return await done
+
+    async def schemas(self) -> dict[str, dict[str, Any]]:
+        """The servers' tools' input schemas (connecting if needed)."""
+        if not self._schemas:
+            await self.request("", {}, {})
+        return self._schemas
+
+    async def aclose(self) -> None:
+        if self._task is not None and not self._task.done():
+            await self._queue.put(None)
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self._task, timeout=10)
+        self._task = None
+
+
+def result_value(result: Any) -> Any:
+    """An MCP tool result as a JSON value: structured content, else the text, else the blocks."""
+    if getattr(result, "structured_content", None) is not None:
+        return result.structured_content
+    texts = [getattr(block, "text", None) for block in result.content]
+    if texts and all(isinstance(t, str) for t in texts):
+        return "\n".join(t for t in texts if t is not None)
+    return [json.loads(block.model_dump_json()) for block in result.content]
+
+
+def mcp_tool(connection: MCPConnection, declared: MCPToolSpec,
+             parameters: dict[str, Any] | None = None) -> Tool:
+    """A ``Tool`` that calls ``declared`` on the connection's server."""
+    spec = connection.spec
+
+    async def invoke(arguments: dict[str, Any], context: ToolContext) -> Any:
+        result = await connection.request(declared.name, arguments,
+                                          {IDEMPOTENCY_META: context.idempotency_key})
+        if getattr(result, "is_error", False):
+            raise ToolError(f"{spec.name}.{declared.name}: {result_value(result)}")
+        return result_value(result)
+
+    return Tool(
+        name=spec.exposed(declared.name),
+        description=f"{declared.name} (from MCP server {spec.name})",
+        parameters=parameters or {"type": "object"},
+        invoke=invoke, effect=declared.effect, idempotent=declared.idempotent,
+        trust=declared.trust or spec.trust, external=declared.external,
+        cost_usd=declared.cost_usd,
+    )
+
+
+@dataclass
+class MCPPool:
+    """The MCP connections of a runtime, one per (workflow folder, server), closed together."""
+
+    _connections: dict[tuple[str, str], MCPConnection] = field(default_factory=dict)
+
+    def connection(self, spec: MCPServerSpec, base_dir: Path) -> MCPConnection:
+        key = (str(base_dir), spec.model_dump_json())
+        if key not in self._connections:
+            self._connections[key] = MCPConnection(spec, base_dir)
+        return self._connections[key]
+
+    async def tools(self, specs: list[MCPServerSpec], base_dir: Path) -> dict[str, Tool]:
+        """The declared tools of these servers, with the input schemas the servers list."""
+        tools: dict[str, Tool] = {}
+        for spec in specs:
+            connection = self.connection(spec, base_dir)
+            schemas = await connection.schemas()
+            for declared in spec.tools:
+                if declared.name not in schemas:
+                    raise MCPError(
+                        f"MCP server {spec.name} has no tool {declared.name!r}; it lists: "
+                        f"{', '.join(sorted(schemas)) or 'none'}")
+                tools[spec.exposed(declared.name)] = mcp_tool(connection, declared,
+                                                              schemas[declared.name])
+        return tools
+
+    async def aclose(self) -> None:
+        for connection in self._connections.values():
+            await connection.aclose()
+        self._connections.clear()
+
+
+__all__ = ["MCPConnection", "MCPError", "MCPPool", "mcp_tool", "result_value"]
