@@ -1,0 +1,1 @@
+"""Interop: MCP and A2A, client and server sides."""
