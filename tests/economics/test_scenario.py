@@ -314,7 +314,7 @@ fleets:
 def test_file_level_problems(tmp_path: Path) -> None:
     assert problems_of("servers: [\n") == [
         "s.yaml:2:1: (top level): not valid YAML: expected the node content, but found "
-        "'<stream end>'"]
+        "'<stream end>' (while parsing a flow node that began at line 2, column 1)"]
     assert problems_of("- 1\n") == [
         "s.yaml:1:1: (top level): expected a mapping with one or more of servers, applications, "
         "clouds, accelerators, fleets"]

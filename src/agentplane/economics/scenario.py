@@ -16,9 +16,15 @@ import pydantic
 import yaml
 from pydantic import ConfigDict, Field
 
+from agentplane._yaml import (
+    FileError,
+    FileProblem,
+    load_with_positions,
+    positioned,
+    validation_problems,
+    yaml_problem,
+)
 from agentplane._yaml import Path as DataPath
-from agentplane._yaml import Position, format_path, load_with_positions, position_of
-from agentplane.errors import AgentplaneError
 
 from . import model
 from .model import (
@@ -34,30 +40,13 @@ SECTIONS = ("servers", "applications", "clouds", "accelerators", "fleets")
 FRACTIONS = {"cost_of_equity", "cost_of_debt", "equity_share"}
 
 
-@dataclass(frozen=True, slots=True)
-class ScenarioProblem:
-    """One thing wrong with a scenario, at a data path (and its position in the file)."""
-
-    path: DataPath
-    message: str
-    position: Position | None = None
-
-    def render(self, source: str) -> str:
-        where = f"{source}:{self.position[0]}:{self.position[1]}" if self.position else source
-        return f"{where}: {format_path(self.path)}: {self.message}"
+ScenarioProblem = FileProblem
 
 
-class ScenarioError(AgentplaneError):
+class ScenarioError(FileError):
     """An economics scenario is invalid. ``problems`` lists every problem found."""
 
-    exit_code = 2
-
-    def __init__(self, source: str, problems: list[ScenarioProblem]) -> None:
-        self.source = source
-        self.problems = problems
-        head = f"scenario {source} is invalid ({len(problems)} problem"
-        head += "s):" if len(problems) != 1 else "):"
-        super().__init__("\n".join([head, *("  " + p.render(source) for p in problems)]))
+    what = "scenario"
 
 
 # --- the file's shape ------------------------------------------------------------------------
@@ -163,21 +152,16 @@ def _hint(path: DataPath, err_type: str, value: Any) -> str:
     return ""
 
 
+def _message(path: DataPath, err: Any) -> str | None:
+    if err["type"] == "extra_forbidden" and len(path) == 1:
+        return f"unknown section; the sections are {', '.join(SECTIONS)}"
+    if err["type"] in ("extra_forbidden", "missing", "invalid_key") or "input" not in err:
+        return None
+    return f"{err['msg']} (got {err['input']!r})" + _hint(path, err["type"], err["input"])
+
+
 def _pydantic_problems(exc: pydantic.ValidationError) -> list[ScenarioProblem]:
-    problems = []
-    for err in exc.errors():
-        path: DataPath = tuple(p for p in err["loc"] if p != "[key]")
-        if err["type"] == "extra_forbidden" and len(path) == 1:
-            message = f"unknown section; the sections are {', '.join(SECTIONS)}"
-        elif err["type"] == "extra_forbidden":
-            message = "unknown field (check the spelling; see docs/economics.md)"
-        elif err["type"] == "missing":
-            message = "required field is missing"
-        else:
-            message = f"{err['msg']} (got {err['input']!r})"
-            message += _hint(path, err["type"], err["input"])
-        problems.append(ScenarioProblem(path, message))
-    return problems
+    return validation_problems(exc, reference="docs/economics.md", message_for=_message)
 
 
 def _duplicates(section: str, names: list[str]) -> list[ScenarioProblem]:
@@ -275,19 +259,12 @@ def _scenario(spec: ScenarioSpec, source: str) -> Scenario:
     )
 
 
-def _yaml_problem(exc: yaml.YAMLError) -> ScenarioProblem:
-    mark = getattr(exc, "problem_mark", None)
-    pos = (mark.line + 1, mark.column + 1) if mark is not None else None
-    problem = getattr(exc, "problem", None) or str(exc)
-    return ScenarioProblem((), f"not valid YAML: {problem}", pos)
-
-
 def parse_scenario(text: str, source: str = "<scenario>") -> Scenario:
     """Parse and validate scenario YAML text; ``ScenarioError`` lists every problem."""
     try:
         data, marks = load_with_positions(text)
     except yaml.YAMLError as exc:
-        raise ScenarioError(source, [_yaml_problem(exc)]) from exc
+        raise ScenarioError(source, [yaml_problem(exc)]) from exc
     if not isinstance(data, dict):
         raise ScenarioError(source, [ScenarioProblem(
             (), f"expected a mapping with one or more of {', '.join(SECTIONS)}", (1, 1))])
@@ -298,9 +275,7 @@ def parse_scenario(text: str, source: str = "<scenario>") -> Scenario:
     else:
         problems = cross_check(spec)
     if problems:
-        raise ScenarioError(source, [ScenarioProblem(p.path, p.message,
-                                                     p.position or position_of(marks, p.path))
-                                     for p in problems])
+        raise ScenarioError(source, positioned(problems, marks))
     return _scenario(spec, source)
 
 

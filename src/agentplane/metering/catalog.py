@@ -58,8 +58,17 @@ import pydantic
 import yaml
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, model_validator
 
+from agentplane._yaml import (
+    FileError,
+    FileProblem,
+    Position,
+    load_with_positions,
+    position_of,
+    positioned,
+    validation_problems,
+    yaml_problem,
+)
 from agentplane._yaml import Path as DataPath
-from agentplane._yaml import Position, format_path, load_with_positions, position_of
 from agentplane.errors import AgentplaneError
 
 Currency = Literal["USD", "CNY"]
@@ -97,29 +106,13 @@ class UnknownModelPriceError(PriceCatalogError):
             "currency, input_per_million, output_per_million, as_of).")
 
 
-@dataclass(frozen=True, slots=True)
-class PriceProblem:
-    """One thing wrong in a prices file, with where it is."""
-
-    path: DataPath
-    message: str
-    position: Position | None = None
-
-    def render(self, source: str) -> str:
-        where = f"{source}:{self.position[0]}:{self.position[1]}" if self.position else source
-        return f"{where}: {format_path(self.path)}: {self.message}"
+PriceProblem = FileProblem
 
 
-class PriceFileError(PriceCatalogError):
+class PriceFileError(FileError, PriceCatalogError):
     """A prices file is invalid. ``problems`` lists every problem found, with file and line."""
 
-    def __init__(self, source: str, problems: list[PriceProblem]) -> None:
-        self.source = source
-        self.problems = problems
-        plural = "s" if len(problems) != 1 else ""
-        lines = [f"prices file {source} is invalid ({len(problems)} problem{plural}):"]
-        lines += ["  " + p.render(source) for p in problems]
-        super().__init__("\n".join(lines))
+    what = "prices file"
 
 
 # --- prices and costs -----------------------------------------------------------------------
@@ -588,26 +581,20 @@ def _exchange_rate(spec: ExchangeRateSpec) -> ExchangeRate:
     return ExchangeRate(spec.base, spec.quote, spec.rate, spec.as_of, spec.source, spec.notes)
 
 
-def _message(err: Any) -> str:
-    kind, message = str(err["type"]), str(err["msg"])
-    if kind == "extra_forbidden":
-        return "unknown field (check the spelling)"
-    if kind == "missing":
-        return "required field is missing"
+def _message(path: DataPath, err: Any) -> str | None:
+    kind = str(err["type"])
     if kind.startswith("value_error"):
-        return message.removeprefix("Value error, ")
-    if "input" in err and not isinstance(err["input"], dict | list):
-        return f"{message} (got {err['input']!r})"
-    return str(message)
+        return str(err["msg"]).removeprefix("Value error, ")
+    if "input" in err and isinstance(err["input"], dict | list) and kind not in (
+            "extra_forbidden", "missing"):
+        return str(err["msg"])  # a whole block: its repr would drown the message
+    return None
 
 
 def _problems(exc: pydantic.ValidationError, marks: dict[DataPath, Position]
               ) -> list[PriceProblem]:
-    problems = []
-    for err in exc.errors():
-        path = tuple(p for p in err["loc"] if p not in _KIND_TAGS)
-        problems.append(PriceProblem(path, _message(err), position_of(marks, path)))
-    return problems
+    return positioned(validation_problems(exc, reference="the price catalog's docstring",
+                                          skip=_KIND_TAGS, message_for=_message), marks)
 
 
 def _duplicates(specs: list[HostedPriceSpec] | list[PriceEntrySpec],
@@ -655,12 +642,6 @@ def bundled_exchange_rates() -> ExchangeRates:
     return ExchangeRates(_bundled().rates)
 
 
-def _yaml_problem(exc: yaml.YAMLError) -> PriceProblem:
-    mark = getattr(exc, "problem_mark", None)
-    pos = (mark.line + 1, mark.column + 1) if mark is not None else None
-    return PriceProblem((), f"not valid YAML: {getattr(exc, 'problem', None) or exc}", pos)
-
-
 def load_overrides(path: Path) -> OverridesFile:
     """Read and check a price overrides file; ``PriceFileError`` names file, line and field."""
     source = str(path)
@@ -673,7 +654,7 @@ def load_overrides(path: Path) -> OverridesFile:
     try:
         data, marks = load_with_positions(text)
     except yaml.YAMLError as exc:
-        raise PriceFileError(source, [_yaml_problem(exc)]) from exc
+        raise PriceFileError(source, [yaml_problem(exc)]) from exc
     if data is None:
         data = {}
     if not isinstance(data, dict):

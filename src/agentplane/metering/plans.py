@@ -26,9 +26,17 @@ from pathlib import Path
 from typing import Any, Literal
 
 import pydantic
+import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
-from agentplane._yaml import format_path, load_with_positions, position_of
+from agentplane._yaml import (
+    FileError,
+    FileProblem,
+    load_with_positions,
+    positioned,
+    validation_problems,
+    yaml_problem,
+)
 from agentplane.errors import AgentplaneError
 
 from .ledger import Meter, UsageLedger, Window
@@ -52,7 +60,15 @@ UNIT_METERS: dict[str, tuple[Meter, float]] = {
 
 
 class PlanError(AgentplaneError):
+    """A plan is missing or does not fit the tenant."""
+
     exit_code = 2
+
+
+class PlansFileError(FileError, PlanError):
+    """A plans file is invalid; ``problems`` lists every problem with its line."""
+
+    what = "plans file"
 
 
 class _Spec(BaseModel):
@@ -121,20 +137,18 @@ class PlansFile(_Spec):
 
 def load_plans(path: Path) -> PlansFile:
     """Read a plans file; errors name the file, line and field."""
+    source = str(path)
     try:
         data, marks = load_with_positions(path.read_text(encoding="utf-8"))
-        return PlansFile.model_validate(data)
     except FileNotFoundError as exc:
-        raise PlanError(f"plans file {path} not found") from exc
+        raise PlansFileError(source, [FileProblem((), "file not found")]) from exc
+    except yaml.YAMLError as exc:
+        raise PlansFileError(source, [yaml_problem(exc)]) from exc
+    try:
+        return PlansFile.model_validate(data)
     except pydantic.ValidationError as exc:
-        lines = []
-        for err in exc.errors():
-            pos = position_of(marks, tuple(err["loc"]))
-            where = f"{path}:{pos[0]}:{pos[1]}" if pos else str(path)
-            lines.append(f"  {where}: {format_path(tuple(err['loc']))}: {err['msg']}")
-        raise PlanError(f"plans file {path} is invalid:\n" + "\n".join(lines)) from exc
-    except Exception as exc:  # YAML syntax
-        raise PlanError(f"plans file {path} is not valid YAML: {exc}") from exc
+        problems = validation_problems(exc, reference="the plans example in the README")
+        raise PlansFileError(source, positioned(problems, marks)) from exc
 
 
 def graduated(quantity: float, included: float, tiers: list[Tier]) -> tuple[float, float]:

@@ -14,38 +14,28 @@ from typing import Any
 import pydantic
 import yaml
 
+from agentplane._yaml import (
+    FileError,
+    FileProblem,
+    Position,
+    load_with_positions,
+    positioned,
+    validation_problems,
+    yaml_problem,
+)
 from agentplane._yaml import Path as DataPath
-from agentplane._yaml import Position, format_path, load_with_positions, position_of
-from agentplane.errors import AgentplaneError
 from agentplane.journal import canonical_json, sha256_hex
 from agentplane.tools import Tool, ToolImportError, import_function, python_tool
 
 from .spec import STEP_TAGS, AgentSpec, AgentStep, ParallelStep, Step, SupervisorStep, WorkflowSpec
 
-
-@dataclass(frozen=True, slots=True)
-class SpecProblem:
-    path: DataPath
-    message: str
-    position: Position | None = None
-
-    def render(self, source: str) -> str:
-        where = f"{source}:{self.position[0]}:{self.position[1]}" if self.position else source
-        return f"{where}: {format_path(self.path)}: {self.message}"
+SpecProblem = FileProblem
 
 
-class SpecError(AgentplaneError):
+class SpecError(FileError):
     """A workflow spec is invalid. ``problems`` lists every problem found."""
 
-    exit_code = 2
-
-    def __init__(self, source: str, problems: list[SpecProblem]) -> None:
-        self.source = source
-        self.problems = problems
-        lines = [p.render(source) for p in problems]
-        head = f"workflow {source} is invalid ({len(problems)} problem"
-        head += "s):" if len(problems) != 1 else "):"
-        super().__init__("\n".join([head, *("  " + line for line in lines)]))
+    what = "workflow"
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,22 +58,13 @@ def spec_hash(spec: WorkflowSpec) -> str:
     return sha256_hex(canonical_json(spec.model_dump(mode="json")))
 
 
+def _step_kind_message(path: DataPath, err: Any) -> str | None:
+    return str(err["msg"]) if err["type"] == "step_kind" else None
+
+
 def _pydantic_problems(exc: pydantic.ValidationError) -> list[SpecProblem]:
-    problems = []
-    for err in exc.errors():
-        path = tuple(p for p in err["loc"] if p not in STEP_TAGS)
-        message = err["msg"]
-        if err["type"] == "extra_forbidden":
-            message = "unknown field (check the spelling; see the workflow reference in the README)"
-        elif err["type"] == "missing":
-            message = "required field is missing"
-        elif err["type"] == "invalid_key":
-            message = ("a key here was read as true/false (YAML reads on, off, yes, no that "
-                       "way): put it in quotes or check the field's name")
-        elif "input" in err and err["type"] not in ("step_kind",):
-            message = f"{message} (got {err['input']!r})"
-        problems.append(SpecProblem(path, message))
-    return problems
+    return validation_problems(exc, reference="the workflow reference in the README",
+                               skip=STEP_TAGS, message_for=_step_kind_message)
 
 
 def _walk_steps(steps: list[Step], path: DataPath) -> list[tuple[DataPath, Step]]:
@@ -235,8 +216,7 @@ def resolve(spec: WorkflowSpec, base_dir: Path, *, source: str = "<python>",
                 f"cannot describe the function's parameters: {type(exc).__name__}: "
                 f"{first_line}"))
     if problems:
-        raise SpecError(source, [SpecProblem(p.path, p.message, position_of(marks, p.path))
-                                 for p in problems])
+        raise SpecError(source, positioned(problems, marks))
     return Workflow(spec=spec, base_dir=base_dir, tools=tools, source=source)
 
 
@@ -245,23 +225,14 @@ def parse_spec(text: str, source: str) -> tuple[WorkflowSpec, dict[DataPath, Pos
     try:
         data, marks = load_with_positions(text)
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        pos = (mark.line + 1, mark.column + 1) if mark is not None else None
-        problem = getattr(exc, "problem", None) or str(exc)
-        context, began = getattr(exc, "context", None), getattr(exc, "context_mark", None)
-        if context and began is not None:  # e.g. where an unterminated quote started
-            problem += f" ({context} that began at line {began.line + 1}, column " \
-                       f"{began.column + 1})"
-        raise SpecError(source, [SpecProblem((), f"not valid YAML: {problem}", pos)]) from exc
+        raise SpecError(source, [yaml_problem(exc)]) from exc
     if not isinstance(data, dict):
         raise SpecError(source, [SpecProblem((), "expected a mapping with name, agents and steps",
                                              (1, 1))])
     try:
         spec = WorkflowSpec.model_validate(data)
     except pydantic.ValidationError as exc:
-        problems = [SpecProblem(p.path, p.message, position_of(marks, p.path))
-                    for p in _pydantic_problems(exc)]
-        raise SpecError(source, problems) from exc
+        raise SpecError(source, positioned(_pydantic_problems(exc), marks)) from exc
     return spec, marks
 
 
