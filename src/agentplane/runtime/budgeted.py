@@ -115,7 +115,7 @@ async def before_model_call(ctx: RunContext, step_key: str, agent: str, model: s
             step_key, EventType.MODEL_COMPLETED) is not None:
         return []
     estimate = estimate_model_call(ctx.metering, model, request)
-    return await check(ctx, ctx.metering, f"{step_key}", agent, estimate)
+    return await check(ctx, ctx.metering, step_key, agent, estimate)
 
 
 async def before_tool_call(ctx: RunContext, step_key: str, agent: str, cost_usd: float) -> Held:
