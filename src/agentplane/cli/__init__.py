@@ -1,4 +1,5 @@
-"""The command line: ``agentplane run|resume|worker|runs|approvals|audit|usage|economics|demo``."""
+"""The command line: ``agentplane run|resume|worker|runs|approvals|audit|usage|economics|mcp|
+demo``."""
 
 from .app import app, main
 

@@ -18,6 +18,7 @@ from agentplane.runtime import APPROVAL_KINDS, Runtime, load_workflow
 
 from . import render, settings
 from .economics import economics
+from .mcp import mcp_serve
 from .usage import usage_app
 
 T = TypeVar("T")
@@ -38,6 +39,9 @@ app.add_typer(approvals_app, name="approvals")
 app.add_typer(audit_app, name="audit")
 app.add_typer(usage_app, name="usage")
 app.command()(economics)
+mcp_app = typer.Typer(help="Serve workflows to MCP clients.", no_args_is_help=True)
+mcp_app.command("serve")(mcp_serve)
+app.add_typer(mcp_app, name="mcp")
 
 DbOption = Annotated[str | None, typer.Option("--db", help="Database URL (default: "
                                               "$AGENTPLANE_DB or a SQLite file in "
