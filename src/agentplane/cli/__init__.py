@@ -1,5 +1,5 @@
 """The command line: ``agentplane run|resume|worker|runs|approvals|audit|usage|economics|mcp|
-demo``."""
+a2a|demo``."""
 
 from .app import app, main
 

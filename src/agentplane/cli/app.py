@@ -17,6 +17,7 @@ from agentplane.journal import JournalStore, RunRecord, export_run, open_store, 
 from agentplane.runtime import APPROVAL_KINDS, Runtime, load_workflow
 
 from . import render, settings
+from .a2a import a2a_serve
 from .economics import economics
 from .mcp import mcp_serve
 from .usage import usage_app
@@ -42,6 +43,9 @@ app.command()(economics)
 mcp_app = typer.Typer(help="Serve workflows to MCP clients.", no_args_is_help=True)
 mcp_app.command("serve")(mcp_serve)
 app.add_typer(mcp_app, name="mcp")
+a2a_app = typer.Typer(help="Serve workflows as A2A agents.", no_args_is_help=True)
+a2a_app.command("serve")(a2a_serve)
+app.add_typer(a2a_app, name="a2a")
 
 DbOption = Annotated[str | None, typer.Option("--db", help="Database URL (default: "
                                               "$AGENTPLANE_DB or a SQLite file in "

@@ -1,0 +1,98 @@
+"""``agentplane a2a serve WORKFLOW.yaml...``: the workflows as A2A agents over HTTP.
+
+Callers authenticate with an API key from ``AGENTPLANE_A2A_KEYS`` (comma-separated; one key per
+calling organisation or system, so one can be revoked alone), sent as
+``Authorization: Bearer <key>`` or ``X-API-Key: <key>``. The agent cards at
+``/.well-known/agent-card.json`` and ``/agents/<workflow>/.well-known/agent-card.json`` are
+public, as A2A discovery expects; nothing else answers without a key.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from agentplane.errors import AgentplaneError, ConfigError
+from agentplane.journal import open_store
+from agentplane.runtime import load_workflow
+
+from . import render, settings
+
+
+def api_keys() -> set[str]:
+    """The keys in ``AGENTPLANE_A2A_KEYS``; an error that says what to do when there are none."""
+    from agentplane.interop.a2a_server import KEYS_ENV
+
+    keys = {k.strip() for k in os.environ.get(KEYS_ENV, "").split(",") if k.strip()}
+    if not keys:
+        raise ConfigError(f"set {KEYS_ENV} to the API keys A2A callers must present "
+                          "(comma-separated, e.g. one per calling system): every A2A request "
+                          "but the agent cards needs one")
+    return keys
+
+
+def a2a_serve(
+    workflows: Annotated[list[Path], typer.Argument(help="Workflow YAML files to serve as A2A "
+                                                    "agents.", show_default=False)],
+    host: Annotated[str, typer.Option(help="Address to bind.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535, help="Port to listen on.")] = 8766,
+    base_url: Annotated[str | None, typer.Option(
+        "--base-url", help="URL clients reach this server at, written into the agent cards "
+                           "(default: http://HOST:PORT).", show_default=False)] = None,
+    db: Annotated[str | None, typer.Option("--db", help="Database URL (default: "
+                                           "$AGENTPLANE_DB or a SQLite file in "
+                                           "$AGENTPLANE_HOME).", show_default=False)] = None,
+) -> None:
+    """Serve workflows as A2A agents (protocol 1.0, and 0.3 for older clients): a message
+    starts a durable run; its task follows the run, input-required while it waits for an
+    approval. Keys from AGENTPLANE_A2A_KEYS (comma-separated)."""
+    import uvicorn
+
+    from agentplane.interop.a2a_server import build_a2a_app
+
+    loaded = [load_workflow(path) for path in workflows]
+    keys = api_keys()
+    url = base_url or f"http://{host}:{port}"
+    err = render.console(stderr=True)
+    if base_url is None and host in ("0.0.0.0", "::", ""):
+        err.print(f"[yellow]note[/]: the agent cards will say {url}, which clients elsewhere "
+                  "cannot reach; pass --base-url with the address they use")
+
+    async def main() -> None:
+        store = open_store(settings.database_url(db))
+        try:
+            app = build_a2a_app(store, loaded, base_url=url, api_keys=keys)
+            names = ", ".join(w.spec.name for w in loaded)
+            err.print(f"A2A agents ({names}) at {url}/agents, {len(keys)} API key(s)")
+            config = uvicorn.Config(app, host=host, port=port, log_level="warning",
+                                    lifespan="on")
+            await uvicorn.Server(config).serve()
+        finally:
+            await store.close()
+
+    try:
+        asyncio.run(main())
+    except KeyboardInterrupt:
+        err.print("A2A server stopped")
+
+
+def main() -> None:
+    """Run ``a2a_serve`` as a program of its own (until it is registered on the main CLI)."""
+    from rich.text import Text
+
+    app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
+    app.command()(a2a_serve)
+    try:
+        app()
+    except AgentplaneError as exc:
+        render.console(stderr=True).print(Text("error: ", style="red") + Text(str(exc)))
+        sys.exit(exc.exit_code)
+
+
+if __name__ == "__main__":
+    main()

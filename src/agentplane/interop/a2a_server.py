@@ -1,0 +1,746 @@
+"""Agentplane as an A2A server, through the official ``a2a-sdk`` (protocol 1.0, and 0.3 for
+older clients on the same endpoints).
+
+Every workflow is an A2A agent with its own card and endpoints::
+
+    GET  /agents/<workflow>/.well-known/agent-card.json    the agent card
+    POST /agents/<workflow>                                JSON-RPC (1.0 and 0.3 methods)
+    *    /agents/<workflow>/rest/...                       HTTP+JSON (1.0, and 0.3 under /v1)
+    GET  /agents                                           the agents served, with card URLs
+
+With a single workflow its card is also at ``/.well-known/agent-card.json`` and its JSON-RPC
+endpoint also at ``/``.
+
+A task is a run: the task id is the run id, and the run's journal is the only record of the
+task. The SDK's own task store and executor are not used, because they keep a second copy of
+every task's state in memory and in their store; here ``tasks/get``, ``tasks/list`` and the
+streams read the journal, so a task outlives the server process, and a run driven elsewhere (a
+worker, ``agentplane approvals approve``) shows up as it moves. Sending a message starts a run
+whose input is the message's text (or its data, when it carries no text); the id of the run is
+derived from the message id, so a client that sends the same message again after losing the
+answer gets the same task, not a second run.
+
+Task states come from run statuses (``task_state``):
+
+=====================  =================================================================
+run status             A2A task state
+=====================  =================================================================
+pending (never began)  submitted
+pending, running       working
+waiting                input-required, the approvals' reasons in the status message
+                       (working while it only waits for a timer)
+completed              completed, the output as an artifact named ``output``
+failed                 failed, the error in the status message
+cancelled              canceled
+needs_reconciliation   input-required, with the reason: the run is paused, not over — once
+                       a person reconciles the call it goes on and may still complete, so
+                       the terminal ``failed`` would be untrue; ``metadata.agentplane.
+                       run_status`` tells a client it waits for the agent's own people
+=====================  =================================================================
+
+Approvals are decided by the people of the organisation that runs the agent (console, CLI,
+API), not by the A2A caller who asked for the work: a follow-up message on a waiting task is
+refused with the approvals' ids.
+
+Authentication: with ``api_keys``, every request but the agent cards and ``/agents`` must carry
+a key as ``Authorization: Bearer <key>`` or ``X-API-Key: <key>`` (401 otherwise); the card
+declares both schemes. Keys are compared in constant time and never logged; a caller is known
+in the journal by a fingerprint of its key (``a2a:key-<8 hex>``), and sees only its own tasks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hmac
+import logging
+from collections.abc import AsyncGenerator, AsyncIterator, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from a2a.helpers import get_data_parts, get_text_parts, new_data_part
+from a2a.server.context import ServerCallContext
+from a2a.server.request_handlers import RequestHandler, validate_request_params
+from a2a.server.routes import (
+    DefaultServerCallContextBuilder,
+    create_agent_card_routes,
+    create_jsonrpc_routes,
+    create_rest_routes,
+)
+from a2a.types import (
+    AgentCapabilities,
+    AgentCard,
+    AgentInterface,
+    AgentProvider,
+    AgentSkill,
+    APIKeySecurityScheme,
+    Artifact,
+    CancelTaskRequest,
+    DeleteTaskPushNotificationConfigRequest,
+    GetExtendedAgentCardRequest,
+    GetTaskPushNotificationConfigRequest,
+    GetTaskRequest,
+    HTTPAuthSecurityScheme,
+    InvalidParamsError,
+    ListTaskPushNotificationConfigsRequest,
+    ListTaskPushNotificationConfigsResponse,
+    ListTasksRequest,
+    ListTasksResponse,
+    Message,
+    Part,
+    PushNotificationNotSupportedError,
+    Role,
+    SecurityRequirement,
+    SecurityScheme,
+    SendMessageRequest,
+    StringList,
+    SubscribeToTaskRequest,
+    Task,
+    TaskArtifactUpdateEvent,
+    TaskNotCancelableError,
+    TaskNotFoundError,
+    TaskPushNotificationConfig,
+    TaskState,
+    TaskStatus,
+    TaskStatusUpdateEvent,
+    UnsupportedOperationError,
+)
+from a2a.utils.constants import PROTOCOL_VERSION_0_3, PROTOCOL_VERSION_1_0, TransportProtocol
+from a2a.utils.task import apply_history_length
+from starlette.applications import Starlette
+from starlette.datastructures import Headers
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import BaseRoute, Mount, Route
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from agentplane.journal import (
+    Event,
+    EventType,
+    JournalStore,
+    NewEvent,
+    RunExistsError,
+    RunRecord,
+    WaitRecord,
+    sha256_hex,
+)
+from agentplane.runtime import RunStateError, Runtime, Workflow
+
+log = logging.getLogger("agentplane.interop.a2a")
+
+A2A_RECEIVED = "a2a.received"
+"""Journal event written when a message over A2A starts a run: who sent it, its message and
+context ids. Only runs with one are A2A tasks."""
+KEYS_ENV = "AGENTPLANE_A2A_KEYS"
+"""Environment variable with the API keys callers must present (comma-separated)."""
+CARD_PATH = "/.well-known/agent-card.json"
+POLL_SECONDS = 0.1
+"""How often a stream looks at the journal for news of its run, in seconds."""
+LIST_SCAN_LIMIT = 1000
+"""``tasks/list`` looks at this many of a workflow's newest runs at most."""
+_SECRET_HEADERS = frozenset({"authorization", "x-api-key", "cookie"})
+_CALLER_SCOPE_KEY = "agentplane.a2a.caller"
+_TERMINAL = frozenset({TaskState.TASK_STATE_COMPLETED, TaskState.TASK_STATE_FAILED,
+                       TaskState.TASK_STATE_CANCELED, TaskState.TASK_STATE_REJECTED})
+_FINAL = _TERMINAL | {TaskState.TASK_STATE_INPUT_REQUIRED, TaskState.TASK_STATE_AUTH_REQUIRED}
+
+
+# -- from the journal to A2A ------------------------------------------------------------------
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    from agentplane.journal import canonical_json
+
+    return canonical_json(value)
+
+
+def _waits_text(waits: Sequence[WaitRecord]) -> str:
+    lines = []
+    for w in waits:
+        what = f" on {w.data['tool']}" if w.data.get("tool") else ""
+        lines.append(f"approval {w.id} ({w.kind}{what}): {w.data.get('reason') or w.kind}")
+    return "\n".join(lines)
+
+
+def _last(events: Sequence[Event], kind: str) -> Event | None:
+    return next((e for e in reversed(events) if e.type == kind), None)
+
+
+def task_state(run: RunRecord, events: Sequence[Event], waits: Sequence[WaitRecord]
+               ) -> tuple[TaskState, str]:
+    """The A2A task state of a run, and the text of its status message ("" for none).
+
+    ``waits``: the run's open waits (used when it is ``waiting``)."""
+    status = run.status
+    if status == "pending":
+        began = any(e.type == EventType.RUN_STARTED for e in events)
+        return (TaskState.TASK_STATE_WORKING if began else TaskState.TASK_STATE_SUBMITTED), ""
+    if status == "running":
+        return TaskState.TASK_STATE_WORKING, ""
+    if status == "waiting":
+        if waits and all(w.kind == "timer" for w in waits):
+            return TaskState.TASK_STATE_WORKING, "waiting for a timer"
+        return TaskState.TASK_STATE_INPUT_REQUIRED, _waits_text(waits)
+    if status == "completed":
+        return TaskState.TASK_STATE_COMPLETED, ""
+    if status == "failed":
+        failed = _last(events, EventType.RUN_FAILED)
+        return TaskState.TASK_STATE_FAILED, str((failed.data if failed else {}).get("error", ""))
+    if status == "cancelled":
+        cancelled = _last(events, EventType.RUN_CANCELLED)
+        reason = str((cancelled.data if cancelled else {}).get("reason") or "cancelled")
+        return TaskState.TASK_STATE_CANCELED, reason
+    pending = _last(events, EventType.RUN_NEEDS_RECONCILIATION)
+    return TaskState.TASK_STATE_INPUT_REQUIRED, str((pending.data if pending else {}).get(
+        "reason", "the run waits for a person to reconcile a call"))
+
+
+def run_usage(events: Sequence[Event]) -> dict[str, int]:
+    """Token counts summed over the run's events (what the run reports as its usage)."""
+    total: dict[str, int] = {}
+    for event in events:
+        for key, value in (event.usage or {}).items():
+            total[key] = total.get(key, 0) + int(value)
+    return total
+
+
+def _output_artifact(events: Sequence[Event]) -> Artifact | None:
+    done = _last(events, EventType.RUN_COMPLETED)
+    if done is None:
+        return None
+    output = done.data.get("output")
+    part = Part(text=output) if isinstance(output, str) else new_data_part(output)
+    return Artifact(artifact_id=f"{done.run_id}-output", name="output", parts=[part])
+
+
+def _timestamp(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def _input_parts(value: Any) -> list[Part]:
+    if isinstance(value, str):
+        return [Part(text=value)]
+    return [new_data_part(value)]
+
+
+def _agent_message(task_id: str, context_id: str, text: str, suffix: str) -> Message:
+    return Message(message_id=f"{task_id}-{suffix}", role=Role.ROLE_AGENT, task_id=task_id,
+                   context_id=context_id, parts=[Part(text=text)])
+
+
+@dataclass(frozen=True, slots=True)
+class _TaskView:
+    """A run as an A2A task: the run, its journal, and how it came in over A2A."""
+
+    run: RunRecord
+    events: list[Event]
+    received: Event
+
+    @property
+    def context_id(self) -> str:
+        return str(self.received.data.get("context_id", ""))
+
+    def to_task(self, waits: Sequence[WaitRecord]) -> Task:
+        run = self.run
+        state, text = task_state(run, self.events, waits)
+        status = TaskStatus(state=state, timestamp=_timestamp(run.updated_at))
+        if text:
+            status.message.CopyFrom(_agent_message(run.id, self.context_id, text,
+                                                   f"status-{run.last_seq}"))
+        history = [Message(message_id=str(self.received.data.get("message_id", "")),
+                           role=Role.ROLE_USER, task_id=run.id, context_id=self.context_id,
+                           parts=_input_parts(run.input))]
+        artifact = _output_artifact(self.events)
+        if artifact is not None:
+            history.append(Message(message_id=f"{run.id}-output", role=Role.ROLE_AGENT,
+                                   task_id=run.id, context_id=self.context_id,
+                                   parts=list(artifact.parts)))
+        task = Task(id=run.id, context_id=self.context_id, status=status, history=history,
+                    artifacts=[artifact] if artifact is not None else [])
+        task.metadata.update({
+            "agentplane": {"run_status": run.status, "workflow": run.workflow,
+                           "workflow_hash": run.workflow_hash, "events": run.last_seq},
+            "usage": run_usage(self.events),
+        })
+        return task
+
+
+# -- callers and authentication ---------------------------------------------------------------
+
+
+def caller_of_key(key: str) -> str:
+    """How a caller is named in the journal: a fingerprint of its key, never the key."""
+    return "a2a:key-" + sha256_hex(key)[:8]
+
+
+def _presented_key(headers: Headers) -> str | None:
+    authorization = headers.get("authorization", "")
+    scheme, _, value = authorization.partition(" ")
+    if scheme.lower() == "bearer" and value.strip():
+        return value.strip()
+    return headers.get("x-api-key") or None
+
+
+class _RequireKey:
+    """ASGI middleware: every HTTP request but the public discovery paths needs a valid key."""
+
+    def __init__(self, app: ASGIApp, keys: set[str], public: set[str]) -> None:
+        self.app = app
+        self._keys = [k.encode() for k in keys]
+        self._public = public
+
+    def _caller(self, headers: Headers) -> str | None:
+        presented = _presented_key(headers)
+        if presented is None:
+            return None
+        raw = presented.encode()
+        # Compare with every key, so the time taken says nothing about which one matched.
+        matches = [hmac.compare_digest(raw, key) for key in self._keys]
+        return caller_of_key(presented) if any(matches) else None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        if scope.get("method") == "GET" and scope.get("path") in self._public:
+            await self.app(scope, receive, send)
+            return
+        caller = self._caller(Headers(scope=scope))
+        if caller is None:
+            response = JSONResponse(
+                {"error": "missing or invalid API key: send `Authorization: Bearer <key>` or "
+                          "`X-API-Key: <key>`"},
+                status_code=401, headers={"WWW-Authenticate": 'Bearer realm="agentplane"'})
+            await response(scope, receive, send)
+            return
+        scope[_CALLER_SCOPE_KEY] = caller
+        await self.app(scope, receive, send)
+
+
+class _CallContextBuilder(DefaultServerCallContextBuilder):
+    """The SDK's call context, with the caller's identity and without its secrets."""
+
+    def build(self, request: Request) -> ServerCallContext:
+        context = super().build(request)
+        headers = context.state.get("headers", {})
+        context.state["headers"] = {k: v for k, v in headers.items()
+                                    if k.lower() not in _SECRET_HEADERS}
+        context.state["caller"] = request.scope.get(_CALLER_SCOPE_KEY, "a2a:anonymous")
+        return context
+
+
+def _caller(context: ServerCallContext) -> str:
+    return str(context.state.get("caller", "a2a:anonymous"))
+
+
+# -- the agents ---------------------------------------------------------------------------------
+
+
+@dataclass
+class _Host:
+    """What the agents of one server share: the journal, a runtime, the runs it drives."""
+
+    store: JournalStore
+    runtime: Runtime
+    tenant: str = "default"
+    """Tenant of the runs started over A2A (their usage is billed to it)."""
+    owns_runtime: bool = True
+    """Close the runtime with the server (it was made for it)."""
+    drives: dict[str, asyncio.Task[None]] = field(default_factory=dict)
+
+    def drive(self, run_id: str) -> asyncio.Task[None]:
+        """Drive a run in the background (once at a time in this process)."""
+        task = self.drives.get(run_id)
+        if task is None or task.done():
+            task = asyncio.create_task(self._execute(run_id), name=f"a2a-run:{run_id}")
+            self.drives[run_id] = task
+            task.add_done_callback(lambda t: self._forget(run_id, t))
+        return task
+
+    def _forget(self, run_id: str, task: asyncio.Task[None]) -> None:
+        if self.drives.get(run_id) is task:
+            del self.drives[run_id]
+
+    async def _execute(self, run_id: str) -> None:
+        try:
+            await self.runtime.execute(run_id)
+        except Exception:
+            log.exception("driving run %s failed", run_id)
+
+    async def recover(self, workflows: Sequence[Workflow]) -> None:
+        """Drive the unfinished runs of these workflows (after a restart, a crash)."""
+        for workflow in workflows:
+            for run in await self.store.list_runs(statuses=["pending", "running"],
+                                                  workflow=workflow.spec.name, limit=10_000):
+                self.drive(run.id)
+
+    async def aclose(self) -> None:
+        for task in list(self.drives.values()):
+            task.cancel()
+        for task in list(self.drives.values()):
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        if self.owns_runtime:
+            await self.runtime.aclose()
+
+
+def _message_input(message: Message) -> Any:
+    texts = get_text_parts(message.parts)
+    if texts:
+        return "\n".join(texts)
+    data = get_data_parts(message.parts)
+    if not data:
+        raise InvalidParamsError(message="the message has no text and no data part: send the "
+                                         "task's input as text")
+    return data[0] if len(data) == 1 else data
+
+
+def a2a_run_id(agent: str, caller: str, message_id: str) -> str:
+    """The run a message starts: the same message (id) from the same caller, the same run."""
+    return "run-" + sha256_hex(f"a2a/{agent}/{caller}/{message_id}")[:12]
+
+
+class WorkflowAgent(RequestHandler):
+    """A2A requests for one workflow, answered from its runs' journals."""
+
+    def __init__(self, host: _Host, workflow: Workflow, card: AgentCard) -> None:
+        self.host = host
+        self.workflow = workflow
+        self.card = card
+
+    @property
+    def name(self) -> str:
+        return self.workflow.spec.name
+
+    # -- reading tasks --------------------------------------------------------------------------
+
+    async def _view(self, task_id: str, context: ServerCallContext) -> _TaskView:
+        run = await self.host.store.get_run(task_id)
+        if run is None or run.workflow != self.name:
+            raise TaskNotFoundError(f"no task {task_id!r} at agent {self.name}")
+        events = await self.host.store.events(task_id)
+        received = _last(events, A2A_RECEIVED)
+        if received is None or received.data.get("caller") != _caller(context):
+            raise TaskNotFoundError(f"no task {task_id!r} at agent {self.name}")
+        return _TaskView(run, events, received)
+
+    async def _task(self, view: _TaskView) -> Task:
+        waits = (await self.host.store.waits(run_id=view.run.id)
+                 if view.run.status == "waiting" else [])
+        return view.to_task(waits)
+
+    @validate_request_params
+    async def on_get_task(self, params: GetTaskRequest, context: ServerCallContext
+                          ) -> Task | None:
+        task = await self._task(await self._view(params.id, context))
+        return apply_history_length(task, params)
+
+    @validate_request_params
+    async def on_list_tasks(self, params: ListTasksRequest, context: ServerCallContext
+                            ) -> ListTasksResponse:
+        size = params.page_size if params.HasField("page_size") else 50
+        if not 1 <= size <= 100:
+            raise InvalidParamsError(message="page_size must be between 1 and 100")
+        offset = int(params.page_token) if params.page_token.isdigit() else 0
+        tasks = []
+        for run in await self.host.store.list_runs(workflow=self.name, limit=LIST_SCAN_LIMIT):
+            with contextlib.suppress(TaskNotFoundError):
+                task = await self._task(await self._view(run.id, context))
+                if params.context_id and task.context_id != params.context_id:
+                    continue
+                if params.status and task.status.state != params.status:
+                    continue
+                tasks.append(apply_history_length(task, params))
+        page = tasks[offset:offset + size]
+        after = offset + size
+        return ListTasksResponse(tasks=page, page_size=size, total_size=len(tasks),
+                                 next_page_token=str(after) if after < len(tasks) else "")
+
+    # -- starting and following tasks -----------------------------------------------------------
+
+    async def _accept(self, params: SendMessageRequest, context: ServerCallContext) -> str:
+        """Start the run a message asks for (or find the one it already started)."""
+        message = params.message
+        if message.task_id:
+            await self._refuse_follow_up(message.task_id, context)
+        caller = _caller(context)
+        run_id = a2a_run_id(self.name, caller, message.message_id)
+        value = _message_input(message)
+        try:
+            # The tenant is the server's, never the one a request names (it is billed).
+            await self.host.runtime.start(self.workflow, value, run_id=run_id,
+                                          tenant=self.host.tenant)
+        except RunExistsError:
+            existing = await self.host.store.require_run(run_id)
+            if _last(await self.host.store.events(run_id), A2A_RECEIVED) is not None:
+                return existing.id  # the same message again: the same task
+        await self.host.store.append(run_id, [NewEvent(
+            A2A_RECEIVED, actor=caller,
+            data={"caller": caller, "agent": self.name, "message_id": message.message_id,
+                  "context_id": message.context_id or "ctx-" + run_id.removeprefix("run-")})])
+        return run_id
+
+    async def _refuse_follow_up(self, task_id: str, context: ServerCallContext) -> None:
+        view = await self._view(task_id, context)
+        waits = await self.host.store.waits(run_id=task_id)
+        detail = (f"; it waits for {', '.join(w.id for w in waits)}, decided by the people "
+                  "who run this agent (`agentplane approvals approve ID`)") if waits else ""
+        raise UnsupportedOperationError(
+            message=f"task {task_id} is {view.run.status} and takes no further messages"
+                    f"{detail}; send a new message (without a task id) to start a new task")
+
+    async def _advance(self, view: _TaskView) -> _TaskView:
+        """The view with what the journal has gained since (the run first, then its events,
+        so the events are never older than the status)."""
+        run = await self.host.store.require_run(view.run.id)
+        fresh = await self.host.store.events(run.id, after_seq=view.events[-1].seq)
+        return _TaskView(run, view.events + fresh, view.received)
+
+    async def _updates(self, run_id: str, context: ServerCallContext, *, after_seq: int,
+                       last: TaskState) -> AsyncIterator[TaskStatusUpdateEvent |
+                                                         TaskArtifactUpdateEvent]:
+        """Status (and artifact) updates of a run from its journal, until it ends or stops for
+        a person."""
+        view = await self._view(run_id, context)
+        seq = after_seq
+        while True:
+            for event in view.events:
+                if event.seq > seq and event.type == EventType.TOOL_STARTED:
+                    last = TaskState.TASK_STATE_WORKING
+                    yield self._status(view, event, f"calling {event.data.get('tool')}")
+            seq = view.events[-1].seq
+            task = await self._task(view)
+            state = task.status.state
+            if state == TaskState.TASK_STATE_COMPLETED and task.artifacts:
+                yield TaskArtifactUpdateEvent(task_id=run_id, context_id=view.context_id,
+                                              artifact=task.artifacts[0], last_chunk=True)
+            if state != last:
+                last = state
+                update = TaskStatusUpdateEvent(task_id=run_id, context_id=view.context_id,
+                                               status=task.status)
+                update.metadata.update({"usage": run_usage(view.events),
+                                        "run_status": view.run.status})
+                yield update
+            if state in _FINAL:
+                return
+            await asyncio.sleep(POLL_SECONDS)
+            view = await self._advance(view)
+
+    @staticmethod
+    def _status(view: _TaskView, event: Event, text: str) -> TaskStatusUpdateEvent:
+        """A ``working`` update that tells what the run is doing (from one of its events)."""
+        status = TaskStatus(state=TaskState.TASK_STATE_WORKING, timestamp=_timestamp(event.time),
+                            message=_agent_message(view.run.id, view.context_id, text,
+                                                   f"event-{event.seq}"))
+        update = TaskStatusUpdateEvent(task_id=view.run.id, context_id=view.context_id,
+                                       status=status)
+        update.metadata.update({"event": event.type, "seq": event.seq,
+                                "step_key": event.step_key or ""})
+        return update
+
+    @validate_request_params
+    async def on_message_send(self, params: SendMessageRequest, context: ServerCallContext
+                              ) -> Task | Message:
+        run_id = await self._accept(params, context)
+        self.host.drive(run_id)
+        if not params.configuration.return_immediately:
+            # Blocking send: answer once the run ends or stops for a person, even if another
+            # process drives it.
+            async for _ in self._updates(run_id, context, after_seq=0,
+                                         last=TaskState.TASK_STATE_UNSPECIFIED):
+                pass
+        task = await self._task(await self._view(run_id, context))
+        return apply_history_length(task, params.configuration)
+
+    @validate_request_params
+    async def on_message_send_stream(self, params: SendMessageRequest,
+                                     context: ServerCallContext
+                                     ) -> AsyncGenerator[Any, None]:
+        run_id = await self._accept(params, context)
+        view = await self._view(run_id, context)
+        task = await self._task(view)
+        yield apply_history_length(task, params.configuration)
+        if task.status.state in _FINAL:
+            return  # the same message again, for a task that already ended
+        self.host.drive(run_id)
+        async for update in self._updates(run_id, context, after_seq=view.run.last_seq,
+                                          last=task.status.state):
+            yield update
+
+    @validate_request_params
+    async def on_subscribe_to_task(self, params: SubscribeToTaskRequest,
+                                   context: ServerCallContext) -> AsyncGenerator[Any, None]:
+        view = await self._view(params.id, context)
+        task = await self._task(view)
+        if task.status.state in _TERMINAL:
+            state = TaskState.Name(task.status.state)
+            raise UnsupportedOperationError(message=f"task {params.id} is in terminal state "
+                                                    f"{state}: there is nothing to follow")
+        yield task
+        async for update in self._updates(params.id, context, after_seq=view.run.last_seq,
+                                          last=task.status.state):
+            yield update
+
+    @validate_request_params
+    async def on_cancel_task(self, params: CancelTaskRequest, context: ServerCallContext
+                             ) -> Task | None:
+        view = await self._view(params.id, context)
+        try:
+            await self.host.runtime.cancel(params.id, actor=_caller(context),
+                                           reason="cancelled over A2A")
+        except RunStateError as exc:
+            raise TaskNotCancelableError(message=str(exc)) from exc
+        return await self._task(await self._view(view.run.id, context))
+
+    # -- what this server does not offer --------------------------------------------------------
+
+    async def on_create_task_push_notification_config(
+            self, params: TaskPushNotificationConfig, context: ServerCallContext
+    ) -> TaskPushNotificationConfig:
+        raise PushNotificationNotSupportedError
+
+    async def on_get_task_push_notification_config(
+            self, params: GetTaskPushNotificationConfigRequest, context: ServerCallContext
+    ) -> TaskPushNotificationConfig:
+        raise PushNotificationNotSupportedError
+
+    async def on_list_task_push_notification_configs(
+            self, params: ListTaskPushNotificationConfigsRequest, context: ServerCallContext
+    ) -> ListTaskPushNotificationConfigsResponse:
+        raise PushNotificationNotSupportedError
+
+    async def on_delete_task_push_notification_config(
+            self, params: DeleteTaskPushNotificationConfigRequest, context: ServerCallContext
+    ) -> None:
+        raise PushNotificationNotSupportedError
+
+    async def on_get_extended_agent_card(self, params: GetExtendedAgentCardRequest,
+                                         context: ServerCallContext) -> AgentCard:
+        raise UnsupportedOperationError(message="this agent has no extended card")
+
+
+# -- cards and the application ------------------------------------------------------------------
+
+
+def agent_card(workflow: Workflow, *, base_url: str, secured: bool) -> AgentCard:
+    """The A2A card of a workflow: one skill for the workflow, one per agent in it."""
+    spec = workflow.spec
+    url = f"{base_url.rstrip('/')}/agents/{spec.name}"
+    agents = ", ".join(a.name for a in spec.agents)
+    description = spec.description or f"Agentplane workflow {spec.name} (agents: {agents})."
+    skills = [AgentSkill(id=spec.name, name=spec.name, description=description,
+                         tags=["workflow", f"autonomy:{spec.autonomy.value}"])]
+    skills += [AgentSkill(id=f"{spec.name}.{a.name}", name=a.name,
+                          description=a.description or a.instructions or f"agent {a.name}",
+                          tags=["agent", *a.tools])
+               for a in spec.agents]
+    card = AgentCard(
+        name=spec.name, description=description, version=str(spec.version),
+        provider=AgentProvider(organization="Agentplane", url=base_url.rstrip("/")),
+        supported_interfaces=[
+            AgentInterface(url=url, protocol_binding=TransportProtocol.JSONRPC,
+                           protocol_version=PROTOCOL_VERSION_1_0),
+            AgentInterface(url=f"{url}/rest", protocol_binding=TransportProtocol.HTTP_JSON,
+                           protocol_version=PROTOCOL_VERSION_1_0),
+            AgentInterface(url=url, protocol_binding=TransportProtocol.JSONRPC,
+                           protocol_version=PROTOCOL_VERSION_0_3),
+        ],
+        capabilities=AgentCapabilities(streaming=True, push_notifications=False,
+                                       extended_agent_card=False),
+        default_input_modes=["text/plain", "application/json"],
+        default_output_modes=["text/plain", "application/json"],
+        skills=skills,
+    )
+    if secured:
+        card.security_schemes["bearer"].CopyFrom(SecurityScheme(
+            http_auth_security_scheme=HTTPAuthSecurityScheme(
+                scheme="Bearer", description="an Agentplane A2A API key as a bearer token")))
+        card.security_schemes["apiKey"].CopyFrom(SecurityScheme(
+            api_key_security_scheme=APIKeySecurityScheme(
+                location="header", name="X-API-Key", description="an Agentplane A2A API key")))
+        card.security_requirements.extend([
+            SecurityRequirement(schemes={"bearer": StringList()}),
+            SecurityRequirement(schemes={"apiKey": StringList()})])
+    return card
+
+
+def _agent_routes(agent: WorkflowAgent, builder: _CallContextBuilder, *, root: bool
+                  ) -> list[BaseRoute]:
+    prefix = f"/agents/{agent.name}"
+    routes: list[BaseRoute] = [
+        *create_agent_card_routes(agent.card, card_url=prefix + CARD_PATH),
+        *create_jsonrpc_routes(agent, prefix, context_builder=builder, enable_v0_3_compat=True),
+        Mount(prefix + "/rest", routes=create_rest_routes(
+            agent, context_builder=builder, enable_v0_3_compat=True)),
+    ]
+    if root:
+        routes += create_agent_card_routes(agent.card, card_url=CARD_PATH)
+        routes += create_jsonrpc_routes(agent, "/", context_builder=builder,
+                                        enable_v0_3_compat=True)
+    return routes
+
+
+def build_a2a_app(store: JournalStore, workflows: list[Workflow], *, base_url: str,
+                  api_keys: set[str] | None, runtime: Runtime | None = None,
+                  recover: bool = True, tenant: str = "default") -> Starlette:
+    """The A2A server of these workflows, as an ASGI application.
+
+    ``base_url``: where clients reach this server (written into the cards).
+    ``api_keys``: keys callers must present; None serves without authentication (only for
+    an application put behind its own authentication).
+    ``runtime``: drives the runs (default: a new ``Runtime`` on ``store``, closed with the app).
+    ``recover``: on startup, drive the unfinished runs of these workflows (after a crash).
+    ``tenant``: the tenant runs started here belong to (and are billed to).
+    """
+    if not workflows:
+        raise ValueError("build_a2a_app needs at least one workflow")
+    names = [w.spec.name for w in workflows]
+    if len(set(names)) != len(names):
+        raise ValueError(f"two workflows have the same name: {names}")
+    host = _Host(store, runtime or Runtime(store), tenant, owns_runtime=runtime is None)
+    builder = _CallContextBuilder()
+    agents = [WorkflowAgent(host, w, agent_card(w, base_url=base_url,
+                                                secured=api_keys is not None))
+              for w in workflows]
+    routes: list[BaseRoute] = []
+    for agent in agents:
+        routes += _agent_routes(agent, builder, root=len(agents) == 1)
+
+    async def index(request: Request) -> JSONResponse:
+        return JSONResponse({"agents": [
+            {"name": a.name, "description": a.card.description,
+             "card": f"{base_url.rstrip('/')}/agents/{a.name}{CARD_PATH}"} for a in agents]})
+
+    routes.append(Route("/agents", index, methods=["GET"]))
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        if recover:
+            await host.recover(workflows)
+        try:
+            yield
+        finally:
+            await host.aclose()
+
+    app = Starlette(routes=routes, lifespan=lifespan)
+    app.state.a2a_host = host
+    if api_keys is not None:
+        public = {"/agents", CARD_PATH} | {f"/agents/{n}{CARD_PATH}" for n in names}
+        app.add_middleware(_RequireKey, keys=set(api_keys), public=public)
+    return app
+
+
+__all__ = [
+    "A2A_RECEIVED",
+    "KEYS_ENV",
+    "WorkflowAgent",
+    "a2a_run_id",
+    "agent_card",
+    "build_a2a_app",
+    "caller_of_key",
+    "run_usage",
+    "task_state",
+]
