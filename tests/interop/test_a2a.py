@@ -679,3 +679,40 @@ def test_run_statuses_map_to_task_states(status: str, events: list[Event],
                                          text: str) -> None:
     got, message = task_state(_run(status), events, waits)
     assert (state_name(got), message) == (state, text)
+
+
+async def test_remote_agents_declared_in_workflow_yaml_are_tools_and_metered(
+        server: Server, key: str, tmp_path: Path) -> None:
+    from agentplane.metering.ledger import ledger_for
+    from agentplane.metering.usage import free
+    from agentplane.runtime import load_workflow
+
+    (tmp_path / "front.yaml").write_text(f"""\
+name: front
+autonomy: out_of_the_loop
+remote_agents:
+  - name: refunds
+    url: {server.agent_url("refund-desk")}
+    key_env: {KEY_ENV}
+agents:
+  - name: concierge
+    tools: [refunds]
+    script:
+      - tool_calls: [{{name: refunds, arguments: {{message: Refund order A1}}}}]
+      - content: The refund desk refunded A1.
+steps: [{{agent: concierge}}]
+""")
+    local = open_store(f"sqlite:///{tmp_path / 'front.db'}")
+    runtime = Runtime(local)
+    record = await runtime.run(load_workflow(tmp_path / "front.yaml"), "Please refund A1")
+    await runtime.aclose()
+    assert record.status == "completed"
+    events = await local.events(record.id)
+    [done] = [e for e in events if e.type == EventType.TOOL_COMPLETED]
+    assert done.data["result"]["text"] == "Refunded 20 on order A1."
+    ledger = ledger_for(local)
+    await ledger.sync(local, free)
+    remote = [e for e in ledger.events() if e["model"] == "a2a:refunds"]
+    assert len(remote) == 1 and remote[0]["input_tokens"] > 0  # the remote's tokens, metered
+    ledger.close()
+    await local.close()

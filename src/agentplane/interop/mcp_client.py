@@ -22,7 +22,7 @@ from typing import Any
 from agentplane.errors import AgentplaneError
 from agentplane.tools import Tool, ToolContext, ToolError
 
-from .mcp_spec import MCPServerSpec, MCPToolSpec
+from .spec import MCPServerSpec, MCPToolSpec
 
 IDEMPOTENCY_META = "io.agentplane/idempotency-key"
 """``_meta`` key carrying the call's idempotency key to the server."""

@@ -23,6 +23,8 @@ ACTIVE = "dev.agentplane.usage.active_time"
 OUTCOME = "dev.agentplane.usage.outcome"
 USAGE_TYPES = (MODEL, ACTION, TASK, ACTIVE, OUTCOME)
 
+REMOTE_TASK_FINISHED = "a2a.task.finished"
+"""Journaled by the A2A client with the usage the remote agent reported."""
 _ENDS_ACTIVITY = frozenset({EventType.RUN_WAITING, EventType.RUN_COMPLETED, EventType.RUN_FAILED,
                             EventType.RUN_CANCELLED, EventType.RUN_NEEDS_RECONCILIATION})
 _STARTS_ACTIVITY = frozenset({EventType.RUN_STARTED, EventType.RUN_RESUMED})
@@ -139,6 +141,14 @@ def derive(event: Event, run: RunTags, pricer: Pricer, *,
                      output_tokens=usage.get("output_tokens", 0),
                      reasoning_tokens=usage.get("reasoning_tokens", 0),
                      cost_usd=price.usd, energy_kwh=price.energy_kwh)]
+    if event.type == REMOTE_TASK_FINISHED and event.usage:
+        usage = event.usage
+        return [make(uid, MODEL, agent=d.get("agent") or d.get("tool"),
+                     model=f"a2a:{d.get('tool')}",
+                     input_tokens=usage.get("input_tokens", 0),
+                     cached_input_tokens=usage.get("cached_input_tokens", 0),
+                     output_tokens=usage.get("output_tokens", 0),
+                     reasoning_tokens=usage.get("reasoning_tokens", 0))]
     if event.type in (EventType.TOOL_COMPLETED, EventType.TOOL_FAILED) and not d.get("reconciled"):
         return [make(uid, ACTION, tool=d.get("tool"), agent=d.get("agent"),
                      cost_usd=float(d.get("cost_usd") or 0.0))]

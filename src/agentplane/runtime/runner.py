@@ -20,7 +20,9 @@ from pathlib import Path
 from typing import Any
 
 from agentplane.errors import AgentplaneError
+from agentplane.interop.a2a_client import JournalTaskLog, RemoteAgent, a2a_tool
 from agentplane.interop.mcp_client import MCPPool
+from agentplane.interop.spec import RemoteAgentSpec
 from agentplane.journal import (
     TERMINAL_STATUSES,
     EventType,
@@ -36,6 +38,7 @@ from agentplane.journal import (
 from agentplane.models.base import ModelProvider
 from agentplane.models.registry import Endpoint, ModelResolver
 from agentplane.models.scripted import ScriptedProvider, ScriptedReply
+from agentplane.tools import Tool
 
 from .budgeted import RunMetering
 from .context import NeedsReconciliation, RunContext, RunFailure, Suspended
@@ -188,6 +191,8 @@ class Runtime:
             if workflow.spec.mcp_servers:  # their schemas come from the servers themselves
                 workflow.tools.update(await self.mcp.tools(list(workflow.spec.mcp_servers),
                                                            workflow.base_dir))
+            for remote in workflow.spec.remote_agents:
+                workflow.tools.setdefault(remote.name, self._remote_tool(remote))
             ctx.provenance.min_length = workflow.spec.guardians.provenance.min_length
             ctx.provenance.add(run.input, source="the run's input", trusted=True, declared=True)
             for agent in workflow.spec.agents:
@@ -209,6 +214,12 @@ class Runtime:
             self._active.discard(run.id)
         with contextlib.suppress(JournalError):
             await self.store.release(self.owner, run.id)
+
+    def _remote_tool(self, remote: RemoteAgentSpec) -> Tool:
+        agent = RemoteAgent(remote.url, key_env=remote.key_env, timeout_s=remote.timeout_s)
+        return a2a_tool(agent, remote.name, description=remote.description,
+                        log=JournalTaskLog(self.store, remote.url), effect=remote.effect,
+                        cost_usd=remote.cost_usd)
 
     async def _finish(self, ctx: RunContext, run: RunRecord) -> bool:
         """Run the steps to their end; returns whether the final event ended the lease."""

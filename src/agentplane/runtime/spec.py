@@ -28,7 +28,7 @@ from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag
 
 from agentplane.governance.autonomy import Autonomy, most_restrictive
 from agentplane.governance.spec import GuardiansSpec
-from agentplane.interop.mcp_spec import MCPServerSpec
+from agentplane.interop.spec import MCPServerSpec, RemoteAgentSpec
 from agentplane.metering.spec import BudgetSpec
 from agentplane.tools.base import Effect, Trust
 
@@ -186,6 +186,8 @@ class WorkflowSpec(_Spec):
     providers: list[ProviderSpec] = Field(default_factory=list)
     mcp_servers: list[MCPServerSpec] = Field(default_factory=list)
     """MCP servers whose declared tools agents may use, as ``<server>_<tool>``."""
+    remote_agents: list[RemoteAgentSpec] = Field(default_factory=list)
+    """Remote A2A agents agents may hand tasks to, as tools named after them."""
     tools: list[ToolSpec] = Field(default_factory=list)
     agents: list[AgentSpec] = Field(min_length=1)
     steps: list[Step] = Field(min_length=1)
@@ -198,6 +200,9 @@ class WorkflowSpec(_Spec):
 
     def mcp_tool_names(self) -> set[str]:
         return {s.exposed(t.name) for s in self.mcp_servers for t in s.tools}
+
+    def remote_tool_names(self) -> set[str]:
+        return {r.name for r in self.remote_agents}
 
     def autonomy_for(self, agent: str, tool: str) -> Autonomy:
         """The level that applies to ``agent`` calling ``tool``: the most restrictive one set."""

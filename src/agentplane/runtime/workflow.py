@@ -176,11 +176,17 @@ def _check_guardians(spec: WorkflowSpec, tools: set[str], agents: set[str]
 def cross_check(spec: WorkflowSpec) -> list[SpecProblem]:
     """Problems pydantic cannot see: references between tools, agents and steps."""
     python_tools = {t.name for t in spec.tools}
-    tools = python_tools | spec.mcp_tool_names()
+    tools = python_tools | spec.mcp_tool_names() | spec.remote_tool_names()
     agents = {a.name for a in spec.agents}
     providers = {p.name for p in spec.providers}
     problems = _duplicates([t.name for t in spec.tools], "tools", "tool")
     problems += _duplicates([s.name for s in spec.mcp_servers], "mcp_servers", "MCP server")
+    problems += _duplicates([r.name for r in spec.remote_agents], "remote_agents",
+                            "remote agent")
+    problems += [SpecProblem(("remote_agents",), f"{name!r} names both a remote agent and "
+                                                 "another tool or agent")
+                 for name in sorted(spec.remote_tool_names() & (
+                     python_tools | spec.mcp_tool_names() | {a.name for a in spec.agents}))]
     problems += [SpecProblem(("mcp_servers",), f"{name!r} names both a Python tool and an MCP "
                                                "server's tool")
                  for name in sorted(python_tools & spec.mcp_tool_names())]

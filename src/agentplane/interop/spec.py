@@ -1,4 +1,5 @@
-"""The ``mcp_servers:`` section of a workflow: MCP servers whose tools agents may use.
+"""What workflows declare for interop: MCP servers (``mcp_servers:``) and remote A2A agents
+(``remote_agents:``).
 
 ```yaml
 mcp_servers:
@@ -72,3 +73,28 @@ class MCPServerSpec(BaseModel):
     def exposed(self, tool: str) -> str:
         """The name agents use for one of this server's tools."""
         return f"{self.name}_{tool}"
+
+
+class RemoteAgentSpec(BaseModel):
+    """A remote A2A agent that agents may hand a task to, as a tool taking ``message``.
+
+    ```yaml
+    remote_agents:
+      - name: partner_refunds
+        url: http://127.0.0.1:8766/agents/refund-desk
+        key_env: PARTNER_A2A_KEY        # the key stays in the environment
+        effect: write                   # what it may do on our behalf (default write)
+    ```
+    Its answers are untrusted content; its task is a durable step, followed by task id after a
+    crash instead of being sent again; the usage it reports is metered.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: Annotated[str, Field(pattern=r"^[A-Za-z][A-Za-z0-9_\-]{0,63}$")]
+    url: str = Field(pattern=r"^https?://")
+    key_env: str | None = None
+    description: str | None = None
+    effect: Effect = Effect.WRITE
+    cost_usd: float = Field(default=0.0, ge=0)
+    timeout_s: float = Field(default=600.0, gt=0)
