@@ -20,6 +20,7 @@ from . import render, settings
 from .a2a import a2a_serve
 from .economics import economics
 from .mcp import mcp_serve
+from .registry import registry_add, registry_check, registry_find, registry_list
 from .usage import usage_app
 
 T = TypeVar("T")
@@ -43,6 +44,13 @@ app.command()(economics)
 mcp_app = typer.Typer(help="Serve workflows to MCP clients.", no_args_is_help=True)
 mcp_app.command("serve")(mcp_serve)
 app.add_typer(mcp_app, name="mcp")
+registry_app = typer.Typer(help="The agent registry: register, discover and health-check "
+                                "agents.", no_args_is_help=True)
+registry_app.command("add")(registry_add)
+registry_app.command("list")(registry_list)
+registry_app.command("find")(registry_find)
+registry_app.command("check")(registry_check)
+app.add_typer(registry_app, name="registry")
 a2a_app = typer.Typer(help="Serve workflows as A2A agents.", no_args_is_help=True)
 a2a_app.command("serve")(a2a_serve)
 app.add_typer(a2a_app, name="a2a")
