@@ -31,7 +31,7 @@ import logging
 import re
 import sqlite3
 import time
-from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -39,6 +39,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from agentplane.errors import AgentplaneError, ConfigError, NotFoundError
 from agentplane.journal import canonical_json
+from agentplane.journal.sqlite import connect, immediate
 
 if TYPE_CHECKING:
     from agentplane.journal import JournalStore
@@ -195,27 +196,14 @@ class Registry:
         self.path = str(path)
         self.max_failures = max_failures
         """Consecutive failures after which a replica is down."""
-        if self.path != ":memory:":
-            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False,
-                                   timeout=30.0)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.execute("PRAGMA busy_timeout=30000")
+        self._db = connect(self.path)
         self._db.executescript(_SCHEMA)
 
     def close(self) -> None:
         self._db.close()
 
-    @contextlib.contextmanager
-    def _write(self) -> Iterator[sqlite3.Connection]:
-        self._db.execute("BEGIN IMMEDIATE")
-        try:
-            yield self._db
-        except BaseException:
-            self._db.execute("ROLLBACK")
-            raise
-        self._db.execute("COMMIT")
+    def _write(self) -> contextlib.AbstractContextManager[sqlite3.Connection]:
+        return immediate(self._db)
 
     # -- entries ------------------------------------------------------------------------------
 

@@ -18,6 +18,7 @@ so they run inline rather than hopping to a thread.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import sqlite3
 import time
@@ -127,6 +128,30 @@ class _PendingAppend:
     done: asyncio.Future[list[Event]]
 
 
+def connect(path: str, *, synchronous: str = "NORMAL") -> sqlite3.Connection:
+    """A connection with the settings every Agentplane table in the file shares (WAL, the
+    ``synchronous`` mode, a busy timeout so writers wait for each other)."""
+    if path != ":memory:":
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+    db = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30.0)
+    db.execute("PRAGMA journal_mode=WAL")
+    db.execute(f"PRAGMA synchronous={synchronous}")
+    db.execute("PRAGMA busy_timeout=30000")
+    return db
+
+
+@contextmanager
+def immediate(db: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+    """A write transaction that takes the lock at once (``BEGIN IMMEDIATE``)."""
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        yield db
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
+    db.execute("COMMIT")
+
+
 def _dumps(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
 
@@ -149,27 +174,13 @@ class SQLiteJournal(JournalStore):
         self._pending: list[_PendingAppend] = []
         self._tick_task: asyncio.Task[Any] | None = None
         self.url = f"sqlite:///{self.path}"
-        if self.path != ":memory:":
-            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(
-            self.path, isolation_level=None, check_same_thread=False, timeout=30.0
-        )
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute(f"PRAGMA synchronous={mode}")
-        self._db.execute("PRAGMA busy_timeout=30000")
+        self._db = connect(self.path, synchronous=mode)
         self._db.executescript(_SCHEMA)
 
     # -- transactions -------------------------------------------------------------------------
 
-    @contextmanager
-    def _write(self) -> Iterator[sqlite3.Connection]:
-        self._db.execute("BEGIN IMMEDIATE")
-        try:
-            yield self._db
-        except BaseException:
-            self._db.execute("ROLLBACK")
-            raise
-        self._db.execute("COMMIT")
+    def _write(self) -> contextlib.AbstractContextManager[sqlite3.Connection]:
+        return immediate(self._db)
 
     # -- blobs --------------------------------------------------------------------------------
 

@@ -9,7 +9,6 @@ interrupted never counts anything twice.
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -18,6 +17,7 @@ from typing import Any, Literal
 
 from agentplane.errors import ConfigError
 from agentplane.journal import Event, EventType, JournalStore, canonical_json
+from agentplane.journal.sqlite import connect, immediate
 
 from .usage import Pricer, RunTags, UsageEvent, derive, ends_activity, starts_activity
 
@@ -120,11 +120,7 @@ class UsageLedger:
 
     def __init__(self, path: str | Path) -> None:
         self.path = str(path)
-        self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False,
-                                   timeout=30.0)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.execute("PRAGMA busy_timeout=30000")
+        self._db = connect(self.path)
         self._db.executescript(_SCHEMA)
         self._runs: dict[str, RunTags] = {}
 
@@ -136,15 +132,10 @@ class UsageLedger:
     def ingest(self, events: Iterable[UsageEvent]) -> int:
         """Store usage events; an id already stored is ignored. Returns how many were new."""
         before = self._db.total_changes
-        self._db.execute("BEGIN IMMEDIATE")
-        try:
-            self._db.executemany(
+        with immediate(self._db) as db:
+            db.executemany(
                 f"INSERT OR IGNORE INTO usage_events({', '.join(COLUMNS)}) "
                 f"VALUES ({', '.join('?' * len(COLUMNS))})", (_row(e) for e in events))
-        except BaseException:
-            self._db.execute("ROLLBACK")
-            raise
-        self._db.execute("COMMIT")
         return self._db.total_changes - before
 
     async def _run_tags(self, store: JournalStore, run_id: str) -> RunTags:
