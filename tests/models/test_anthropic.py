@@ -17,10 +17,10 @@ from agentplane.models.base import (
     ModelProvider,
     ModelRequest,
     ToolCall,
-    ToolDefinition,
     Usage,
 )
 
+from .conftest import WEATHER, provider_factory
 from .wire_servers import (
     WireServer,
     anthropic_error,
@@ -31,15 +31,12 @@ from .wire_servers import (
     drop_connection,
     json_reply,
     raw_reply,
-    record_delays,
     stall,
 )
 
 KEY = "sk-ant-test-SECRET-0123456789"
 CACHED = {"input_tokens": 20, "cache_read_input_tokens": 100, "cache_creation_input_tokens": 5,
           "output_tokens": 1}
-WEATHER = ToolDefinition("get_weather", "Weather of a city.",
-                         {"type": "object", "properties": {"city": {"type": "string"}}})
 
 
 @pytest.fixture
@@ -49,26 +46,10 @@ def server() -> Iterator[WireServer]:
 
 
 @pytest.fixture
-def delays(monkeypatch: pytest.MonkeyPatch) -> list[float]:
-    """Backoff delays the provider asked for; nothing actually sleeps."""
-    return record_delays(monkeypatch)
-
-
-@pytest.fixture
 async def make(server: WireServer, delays: list[float]) -> AsyncIterator[Any]:
     """Build providers for ``server``; all are closed after the test."""
-    made: list[AnthropicProvider] = []
-
-    def build(**options: Any) -> AnthropicProvider:
-        settings: dict[str, Any] = {"base_url": server.url, "api_key": KEY, "backoff_base": 0,
-                                    "timeout": 5.0, **options}
-        provider = AnthropicProvider(**settings)
-        made.append(provider)
-        return provider
-
-    yield build
-    for provider in made:
-        await provider.aclose()
+    async for build in provider_factory(AnthropicProvider, base_url=server.url, api_key=KEY):
+        yield build
 
 
 def ask(text: str = "Hi") -> ModelRequest:

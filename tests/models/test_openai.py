@@ -21,6 +21,7 @@ from agentplane.models.base import (
 )
 from agentplane.models.openai import OpenAIProvider
 
+from .conftest import WEATHER, provider_factory
 from .wire_servers import (
     WireServer,
     drop_connection,
@@ -31,7 +32,6 @@ from .wire_servers import (
     openai_server,
     openai_stream,
     raw_reply,
-    record_delays,
     stall,
 )
 
@@ -39,8 +39,6 @@ KEY = "sk-test-SECRET-0123456789abcdef"
 USAGE = {"prompt_tokens": 120, "completion_tokens": 30, "total_tokens": 150,
          "prompt_tokens_details": {"cached_tokens": 100},
          "completion_tokens_details": {"reasoning_tokens": 12}}
-WEATHER = ToolDefinition("get_weather", "Weather of a city.",
-                         {"type": "object", "properties": {"city": {"type": "string"}}})
 
 
 @pytest.fixture
@@ -50,26 +48,10 @@ def server() -> Iterator[WireServer]:
 
 
 @pytest.fixture
-def delays(monkeypatch: pytest.MonkeyPatch) -> list[float]:
-    """Backoff delays the provider asked for; nothing actually sleeps."""
-    return record_delays(monkeypatch)
-
-
-@pytest.fixture
 async def make(server: WireServer, delays: list[float]) -> AsyncIterator[Any]:
     """Build providers for ``server``; all are closed after the test."""
-    made: list[OpenAIProvider] = []
-
-    def build(**options: Any) -> OpenAIProvider:
-        settings: dict[str, Any] = {"base_url": server.url + "/v1", "api_key": KEY,
-                                    "backoff_base": 0, "timeout": 5.0, **options}
-        provider = OpenAIProvider(**settings)
-        made.append(provider)
-        return provider
-
-    yield build
-    for provider in made:
-        await provider.aclose()
+    async for build in provider_factory(OpenAIProvider, base_url=server.url + "/v1", api_key=KEY):
+        yield build
 
 
 def ask(text: str = "Hi", tools: list[ToolDefinition] | None = None) -> ModelRequest:
