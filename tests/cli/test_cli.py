@@ -293,7 +293,7 @@ def test_cancel_a_completed_run_is_a_clear_error(shared: Shared) -> None:
 
 def run_demo(folder: Path) -> tuple[Cli, str]:
     cli = make_cli(folder, db=False)  # the demo's database is under AGENTPLANE_HOME
-    return cli, cli.ok("demo").stdout
+    return cli, cli.ok("demo", "--no-serve").stdout
 
 
 def stuck_run(cli: Cli) -> tuple[str, str]:

@@ -973,6 +973,26 @@ class JournalStoreConformance:
             assert ids(await reader.list_runs(workflow="alpha", limit=1)) == ["r-new"]
             assert sorted(await reader.all_run_ids()) == ["r-mid", "r-new", "r-old"]
 
+    async def test_list_runs_by_tenant_and_search(self, store: JournalStore) -> None:
+        await new_run(store, "acme-1", workflow="refund_desk", tenant="acme")
+        await asyncio.sleep(0.002)
+        await new_run(store, "beta-1", workflow="refund-desk", tenant="beta")
+        await asyncio.sleep(0.002)
+        await new_run(store, "beta-2", workflow="payments", tenant="beta")
+
+        async def ids(**query: Any) -> list[str]:
+            return [r.id for r in await store.list_runs(**query)]
+
+        assert await ids(tenant="acme") == ["acme-1"]
+        assert await ids(tenant="beta") == ["beta-2", "beta-1"]
+        assert await ids(tenant="nobody") == []
+        assert await ids(search="refund") == ["beta-1", "acme-1"]
+        assert await ids(search="refund", tenant="beta") == ["beta-1"]
+        assert await ids(search="-2") == ["beta-2"]
+        # LIKE wildcards in the search are taken literally
+        assert await ids(search="d_d") == ["acme-1"]
+        assert await ids(search="%") == []
+
     # -- audit --------------------------------------------------------------------------------
 
     async def test_clean_store_verifies(self, store: JournalStore) -> None:

@@ -28,7 +28,7 @@ def ok_json(home: Path, *args: str | Path) -> Any:
 
 
 def test_usage_commands_after_the_demo(tmp_path: Path) -> None:
-    assert cli(tmp_path, "demo").returncode == 0
+    assert cli(tmp_path, "demo", "--no-serve").returncode == 0
     month = f"{datetime.now(UTC):%Y-%m}"
     rows = ok_json(tmp_path, "usage", "report", "--by", "workflow", "--month", month)
     by_workflow = {r["workflow"]: r for r in rows}

@@ -21,6 +21,7 @@ from .a2a import a2a_serve
 from .economics import economics
 from .mcp import mcp_serve
 from .registry import registry_add, registry_check, registry_find, registry_list
+from .serve import DEFAULT_PORT, keys_create, keys_list, keys_revoke, serve
 from .usage import usage_app
 
 T = TypeVar("T")
@@ -54,6 +55,12 @@ app.add_typer(registry_app, name="registry")
 a2a_app = typer.Typer(help="Serve workflows as A2A agents.", no_args_is_help=True)
 a2a_app.command("serve")(a2a_serve)
 app.add_typer(a2a_app, name="a2a")
+app.command()(serve)
+keys_app = typer.Typer(help="API keys for the server: roles and tenants.", no_args_is_help=True)
+keys_app.command("create")(keys_create)
+keys_app.command("list")(keys_list)
+keys_app.command("revoke")(keys_revoke)
+app.add_typer(keys_app, name="keys")
 
 DbOption = Annotated[str | None, typer.Option("--db", help="Database URL (default: "
                                               "$AGENTPLANE_DB or a SQLite file in "
@@ -374,11 +381,23 @@ def audit_verify(
 
 
 @app.command()
-def demo(db: DbOption = None) -> None:
-    """Run the demo workflows offline with the scripted model, and summarise them."""
-    from .demo import run_demo
+def demo(
+    db: DbOption = None,
+    serve_: Annotated[bool, typer.Option("--serve/--no-serve", help="Then serve the console "
+                                         "and API with the demo workflows.")] = True,
+    port: Annotated[int, typer.Option(min=1, max=65535, help="Port for the console.")
+                    ] = DEFAULT_PORT,
+) -> None:
+    """Run the demo workflows offline with the scripted model, summarise them, then serve the
+    console on 127.0.0.1 with a fresh admin key."""
+    from .demo import run_demo, serve_demo
 
     _execute(db, lambda store, runtime: run_demo(store, runtime, out))
+    if serve_:
+        try:
+            asyncio.run(serve_demo(settings.database_url(db), port, out))
+        except KeyboardInterrupt:
+            out.print("demo server stopped")
 
 
 def main() -> None:

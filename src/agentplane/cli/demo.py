@@ -7,7 +7,8 @@ from rich.markup import escape
 from rich.table import Table
 
 from agentplane.demo import workflow_files
-from agentplane.journal import Event, JournalStore, verify
+from agentplane.governance.keys import keyring_for
+from agentplane.journal import Event, JournalStore, open_store, verify
 from agentplane.runtime import Runtime, load_workflow
 
 from .render import status_text
@@ -65,3 +66,32 @@ async def run_demo(store: JournalStore, runtime: Runtime, out: Console) -> None:
               "(`agentplane runs show RUN` shows the decision and its reason)")
     out.print("next: `agentplane runs list`, `agentplane runs show RUN`, "
               "`agentplane approvals list`, `agentplane audit export RUN`")
+
+
+DEMO_KEY_NAME = "demo admin"
+
+
+async def serve_demo(db_url: str, port: int, out: Console) -> None:
+    """Serve the console and API on loopback with the demo workflows and a new admin key (the
+    previous demo's key is revoked, so only the one printed last works)."""
+    from .serve import serve_plane
+
+    store = open_store(db_url)
+    ring = keyring_for(store)
+    for old in ring.list():
+        if old.name == DEMO_KEY_NAME:
+            ring.revoke(old.id)
+    _, secret = ring.create(DEMO_KEY_NAME, role="admin", tenant="*")
+    ring.close()
+
+    async def announce(url: str) -> None:
+        out.print(f"\n[bold]Console[/]: {url}/   API: {url}/api/v1   OpenAPI: {url}/docs")
+        out.print(f"[bold]Admin key[/] (paste it at the console's sign-in): {secret}",
+                  soft_wrap=True)
+        out.print("Ctrl-C stops the server; the journal stays where it is.")
+
+    try:
+        await serve_plane(store, workflow_files(), host="127.0.0.1", port=port,
+                          announce=announce)
+    finally:
+        await store.close()

@@ -525,6 +525,8 @@ class SQLiteJournal(JournalStore):
         *,
         statuses: Sequence[str] | None = None,
         workflow: str | None = None,
+        tenant: str | None = None,
+        search: str | None = None,
         limit: int = 100,
     ) -> list[RunRecord]:
         where: list[str] = []
@@ -532,9 +534,15 @@ class SQLiteJournal(JournalStore):
         if statuses:
             where.append(f"status IN ({','.join('?' * len(statuses))})")
             args.extend(statuses)
-        if workflow:
-            where.append("workflow = ?")
-            args.append(workflow)
+        for column, value in (("workflow", workflow), ("tenant", tenant)):
+            if value:
+                where.append(f"{column} = ?")
+                args.append(value)
+        if search:
+            pattern = "%" + search.replace("\\", "\\\\").replace("%", "\\%").replace(
+                "_", "\\_") + "%"
+            where.append("(id LIKE ? ESCAPE '\\' OR workflow LIKE ? ESCAPE '\\')")
+            args.extend((pattern, pattern))
         clause = f"WHERE {' AND '.join(where)}" if where else ""
         rows = self._db.execute(
             f"SELECT {self._RUN_COLUMNS} FROM runs {clause} ORDER BY created_at DESC, id LIMIT ?",

@@ -189,9 +189,11 @@ class JournalStore(ABC):
         *,
         statuses: Sequence[str] | None = None,
         workflow: str | None = None,
+        tenant: str | None = None,
+        search: str | None = None,
         limit: int = 100,
     ) -> list[RunRecord]:
-        """Runs, newest first."""
+        """Runs, newest first; ``search`` matches part of the run id or the workflow name."""
 
     @abstractmethod
     async def all_run_ids(self) -> list[str]:

@@ -175,13 +175,27 @@ class Runtime:
 
     async def resume_all(self) -> list[RunRecord]:
         """Recover every unfinished run: expire due waits, then drive every runnable run."""
-        await self.expire_due_waits()
-        claimed = await self.store.claim(self.owner, lease_seconds=self.lease_seconds,
-                                         limit=1_000_000, owner_is_dead=_owner_is_dead)
+        claimed = await self.claim_runnable()
         await asyncio.gather(*(self._drive(run) for run in claimed))
         return [await self.store.require_run(run.id) for run in claimed]
 
+    async def claim_runnable(self, limit: int = 1_000_000) -> list[RunRecord]:
+        """Expire due waits, then lease the runs that can go on and that this runtime is not
+        already driving; the caller drives them (``drive``)."""
+        await self.expire_due_waits()
+        claimed = await self.store.claim(self.owner, lease_seconds=self.lease_seconds,
+                                         limit=limit, owner_is_dead=_owner_is_dead)
+        return [run for run in claimed if run.id not in self._active]
+
+    async def drive(self, run: RunRecord) -> RunRecord:
+        """Drive a run this runtime has leased (from ``claim_runnable``) until it finishes,
+        waits, or needs a person."""
+        await self._drive(run)
+        return await self.store.require_run(run.id)
+
     async def _drive(self, run: RunRecord) -> None:
+        if run.id in self._active:
+            return  # already being driven by this runtime (a worker round and a request met)
         self._active.add(run.id)
         self._ensure_heartbeat()
         try:
@@ -377,6 +391,23 @@ class Runtime:
         await self.store.append(run_id, [NewEvent(EventType.ROLLBACK_COMPLETED, actor=actor,
                                                   data={"report": report})])
         return report
+
+    async def retry(self, run_id: str, *, actor: str) -> RunRecord:
+        """Start a new run (status ``pending``) of a failed or cancelled run: the same pinned
+        workflow version, input, tenant and tags. The old run is left as it was (its journal is
+        the record of what happened); the new one names it in ``meta.retry_of``."""
+        run = await self.store.require_run(run_id)
+        if run.status not in {"failed", "cancelled"}:
+            raise RunStateError(f"run {run_id} is {run.status}; only failed or cancelled runs "
+                                "are retried")
+        workflow = await self._workflow_for(run)
+        return await self.store.create_run(
+            run_id=new_run_id(), workflow=run.workflow, workflow_hash=run.workflow_hash,
+            input=run.input, tenant=run.tenant,
+            meta={**run.meta, "retry_of": run_id, "retried_by": actor,
+                  "base_dir": str(workflow.base_dir)},
+            lease_owner=None, lease_seconds=self.lease_seconds,
+        )
 
     async def aclose(self) -> None:
         if self._heartbeat is not None:

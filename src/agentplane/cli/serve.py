@@ -1,0 +1,157 @@
+"""``agentplane serve`` (API + console) and ``agentplane keys`` (the API keys it accepts)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Iterable
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from agentplane.governance.keys import KeyRing, keyring_for
+from agentplane.journal import JournalStore, open_store
+
+from . import render, settings
+
+DEFAULT_PORT = 8700
+
+DbOption = Annotated[str | None, typer.Option("--db", help="Database URL (default: "
+                                              "$AGENTPLANE_DB or a SQLite file in "
+                                              "$AGENTPLANE_HOME).", show_default=False)]
+HostOption = Annotated[str, typer.Option(help="Address to listen on (loopback by default; "
+                                              "0.0.0.0 exposes the server to the network).")]
+PortOption = Annotated[int, typer.Option(min=1, max=65535, help="Port to listen on.")]
+
+out = render.console()
+err = render.console(stderr=True)
+
+
+async def serve_plane(store: JournalStore, workflow_files: Iterable[Path], *, host: str,
+                      port: int, worker: bool = True,
+                      announce: Callable[[str], Awaitable[None]] | None = None) -> None:
+    """Serve the API and console until interrupted."""
+    import uvicorn
+
+    from agentplane.server import Plane, create_app
+
+    plane = Plane.open(store, workflow_files, worker=worker)
+    app = create_app(plane)
+    config = uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="on",
+                            access_log=False)
+    server = uvicorn.Server(config)
+    url = f"http://{host}:{port}"
+    if host in ("0.0.0.0", "::", ""):
+        err.print("[yellow]note[/]: listening on every interface; every route but the health "
+                  "check still needs an API key")
+
+    async def tell() -> None:
+        while not server.started:
+            await asyncio.sleep(0.05)
+        if announce is not None:
+            await announce(url)
+
+    teller = asyncio.create_task(tell())
+    try:
+        await server.serve()
+    finally:
+        teller.cancel()
+
+
+def serve(
+    workflows: Annotated[list[Path] | None, typer.Argument(
+        help="Workflow YAML files the API and console may start.", show_default=False)] = None,
+    host: HostOption = "127.0.0.1",
+    port: PortOption = DEFAULT_PORT,
+    db: DbOption = None,
+    worker: Annotated[bool, typer.Option(help="Drive runs in this process (else leave them "
+                                              "to `agentplane worker`).")] = True,
+) -> None:
+    """Serve the REST API (OpenAPI at /docs), live event streams and the console."""
+
+    async def main() -> None:
+        store = open_store(settings.database_url(db))
+        ring = keyring_for(store)
+        live = [k for k in ring.list() if k.role == "admin"]
+        ring.close()
+
+        async def announce(url: str) -> None:
+            err.print(f"Agentplane at {url}  (console {url}/, API {url}/api/v1, "
+                      f"OpenAPI {url}/docs, metrics {url}/metrics)")
+            if not live:
+                err.print("no admin key yet: create one with `agentplane keys create NAME "
+                          "--role admin`")
+
+        try:
+            await serve_plane(store, workflows or [], host=host, port=port, worker=worker,
+                              announce=announce)
+        finally:
+            await store.close()
+
+    try:
+        asyncio.run(main())
+    except KeyboardInterrupt:
+        err.print("server stopped")
+
+
+def _with_ring(db: str | None, body: Callable[[KeyRing], None]) -> None:
+    async def main() -> None:
+        store = open_store(settings.database_url(db))
+        ring = keyring_for(store)
+        try:
+            body(ring)
+        finally:
+            ring.close()
+            await store.close()
+
+    asyncio.run(main())
+
+
+def keys_create(
+    name: Annotated[str, typer.Argument(help="What the key is for (e.g. 'grafana', 'ops team').")],
+    role: Annotated[str, typer.Option(help="viewer, operator, approver or admin.")] = "viewer",
+    tenant: Annotated[str, typer.Option(help="The tenant whose runs it sees ('*' for all).")
+                      ] = "default",
+    db: DbOption = None,
+) -> None:
+    """Create an API key; its secret is printed once and stored only as a hash."""
+
+    def body(ring: KeyRing) -> None:
+        key, secret = ring.create(name, role=role, tenant=tenant)
+        err.print(f"created {key.role} key {key.id} ({key.name}) for tenant {key.tenant}; "
+                  "keep it now, it is not shown again:")
+        print(secret)
+
+    _with_ring(db, body)
+
+
+def keys_list(
+    db: DbOption = None,
+    all_: Annotated[bool, typer.Option("--all", help="Include revoked keys.")] = False,
+) -> None:
+    """List API keys (never their secrets)."""
+
+    def body(ring: KeyRing) -> None:
+        table = Table(box=None, header_style="bold")
+        for column in ("ID", "NAME", "ROLE", "TENANT", "CREATED", "REVOKED"):
+            table.add_column(column, no_wrap=True)
+        for key in ring.list(include_revoked=all_):
+            table.add_row(key.id, key.name, key.role, key.tenant, key.created_at[:19],
+                          (key.revoked_at or "")[:19])
+        out.print(table)
+
+    _with_ring(db, body)
+
+
+def keys_revoke(
+    key_id: Annotated[str, typer.Argument(help="The key's id (from `agentplane keys list`).")],
+    db: DbOption = None,
+) -> None:
+    """Revoke an API key at once."""
+
+    def body(ring: KeyRing) -> None:
+        key = ring.revoke(key_id)
+        err.print(f"revoked key {key.id} ({key.name})")
+
+    _with_ring(db, body)

@@ -1,0 +1,167 @@
+"""API keys: who calls the API, with which role, for which tenant.
+
+A key is shown once, when it is created (``ap_<id>_<secret>``); only the SHA-256 of the secret is
+stored, in a table of its own in the journal's SQLite file. The secret is 32 random bytes, so a
+plain hash is enough (there is nothing to brute-force, unlike a password).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+import sqlite3
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Literal, get_args
+
+from agentplane.errors import ConfigError, NotFoundError
+from agentplane.journal import JournalStore
+from agentplane.journal.sqlite import connect, immediate
+
+Role = Literal["viewer", "operator", "approver", "admin"]
+ROLES: tuple[Role, ...] = get_args(Role)
+
+ALL_TENANTS = "*"
+"""A key for every tenant (the operator of the whole installation)."""
+
+Permission = Literal["read", "run", "approve", "admin"]
+
+PERMISSIONS: dict[Role, frozenset[Permission]] = {
+    "viewer": frozenset({"read"}),
+    "operator": frozenset({"read", "run"}),
+    "approver": frozenset({"read", "approve"}),
+    "admin": frozenset({"read", "run", "approve", "admin"}),
+}
+"""What each role may do: ``read`` everything of its tenant; ``run`` start, cancel, retry and
+roll back runs; ``approve`` decide approvals; ``admin`` all of that and manage keys."""
+
+PREFIX = "ap_"
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS api_keys (
+    id TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    role TEXT NOT NULL,
+    tenant TEXT NOT NULL,
+    secret_sha256 TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    revoked_at TEXT
+);
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class ApiKey:
+    """A stored key (never its secret)."""
+
+    id: str
+    name: str
+    """What the key is for, chosen by its creator."""
+    role: Role
+    tenant: str
+    """The tenant whose runs the key sees, or ``*`` for all."""
+    created_at: str
+    revoked_at: str | None = None
+
+    @property
+    def identity(self) -> str:
+        """How the key's actions are recorded in the journal."""
+        return f"key:{self.id}"
+
+    def can(self, permission: Permission) -> bool:
+        return self.revoked_at is None and permission in PERMISSIONS[self.role]
+
+    def sees(self, tenant: str) -> bool:
+        return self.tenant in (ALL_TENANTS, tenant)
+
+    def to_json(self) -> dict[str, str | None]:
+        return {"id": self.id, "name": self.name, "role": self.role, "tenant": self.tenant,
+                "created_at": self.created_at, "revoked_at": self.revoked_at}
+
+
+def _digest(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def _row(row: Sequence[str | None]) -> ApiKey:
+    id_, name, role, tenant, created_at, revoked_at = row
+    assert id_ and name and role and tenant and created_at
+    return ApiKey(id_, name, role, tenant, created_at, revoked_at)  # type: ignore[arg-type]
+
+
+def check_role(role: str) -> Role:
+    if role not in ROLES:
+        raise ConfigError(f"unknown role {role!r}; use one of {', '.join(ROLES)}")
+    return role
+
+
+class KeyRing:
+    """The API keys of one installation."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = str(path)
+        self._db: sqlite3.Connection = connect(self.path)
+        self._db.executescript(_SCHEMA)
+
+    def close(self) -> None:
+        self._db.close()
+
+    def create(self, name: str, *, role: str, tenant: str = "default") -> tuple[ApiKey, str]:
+        """A new key and its secret (``ap_ID_SECRET``), which is not kept and cannot be shown
+        again."""
+        if not name.strip():
+            raise ConfigError("a key needs a name saying what it is for")
+        if not tenant.strip():
+            raise ConfigError("a key needs a tenant (or '*' for every tenant)")
+        key = ApiKey(id=secrets.token_hex(4), name=name.strip(), role=check_role(role),
+                     tenant=tenant.strip(), created_at=datetime.now(UTC).isoformat())
+        secret = secrets.token_urlsafe(32)
+        with immediate(self._db) as db:
+            db.execute("INSERT INTO api_keys VALUES (?, ?, ?, ?, ?, ?, NULL)",
+                       (key.id, key.name, key.role, key.tenant, _digest(secret), key.created_at))
+        return key, f"{PREFIX}{key.id}_{secret}"
+
+    def list(self, *, include_revoked: bool = False) -> list[ApiKey]:
+        sql = "SELECT id, name, role, tenant, created_at, revoked_at FROM api_keys"
+        if not include_revoked:
+            sql += " WHERE revoked_at IS NULL"
+        return [_row(r) for r in self._db.execute(sql + " ORDER BY created_at, id")]
+
+    def get(self, id: str) -> ApiKey | None:
+        row = self._db.execute("SELECT id, name, role, tenant, created_at, revoked_at "
+                               "FROM api_keys WHERE id = ?", (id,)).fetchone()
+        return _row(row) if row else None
+
+    def revoke(self, id: str) -> ApiKey:
+        """Revoke a key at once; revoking twice is harmless."""
+        with immediate(self._db) as db:
+            db.execute("UPDATE api_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL",
+                       (datetime.now(UTC).isoformat(), id))
+        key = self.get(id)
+        if key is None:
+            raise NotFoundError(f"no API key with id {id!r}; `agentplane keys list` shows them")
+        return key
+
+    def authenticate(self, token: str) -> ApiKey | None:
+        """The live key a presented token belongs to, or None (wrong, unknown or revoked)."""
+        if not token.startswith(PREFIX):
+            return None
+        id_, sep, secret = token[len(PREFIX):].partition("_")
+        if not sep or not secret:
+            return None
+        row = self._db.execute("SELECT secret_sha256 FROM api_keys WHERE id = ? "
+                               "AND revoked_at IS NULL", (id_,)).fetchone()
+        if row is None or not hmac.compare_digest(row[0], _digest(secret)):
+            return None
+        return self.get(id_)
+
+
+def keyring_for(store: JournalStore) -> KeyRing:
+    """The key ring next to a journal store (the same SQLite file)."""
+    path = getattr(store, "path", None)
+    if not isinstance(path, str) or path == ":memory:":
+        raise ConfigError("API keys need the journal in a SQLite file (not :memory:)")
+    return KeyRing(path)

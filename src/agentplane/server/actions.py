@@ -1,0 +1,124 @@
+"""What a caller may read and do, shared by the REST API and the console: each function takes
+the caller's key, keeps to its tenant, and records the key's identity on what it does."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from agentplane.errors import AgentplaneError, NotFoundError
+from agentplane.governance.keys import ALL_TENANTS, ApiKey
+from agentplane.journal import RunRecord, WaitRecord, verify
+from agentplane.metering.ledger import ALL_TIME, Window
+from agentplane.metering.reports import usage_report
+from agentplane.runtime import APPROVAL_KINDS, RunStateError
+
+from .plane import Plane
+
+T = TypeVar("T")
+
+
+class ActionError(AgentplaneError):
+    """The action does not fit the run's state (409)."""
+
+
+def tenant_filter(key: ApiKey) -> str | None:
+    return None if key.tenant == ALL_TENANTS else key.tenant
+
+
+async def start_run(plane: Plane, key: ApiKey, workflow: str, input: Any, *,
+                    tenant: str | None = None, tags: dict[str, str] | None = None) -> RunRecord:
+    """Start a run of a served workflow for the key's tenant (an all-tenant key may name one)."""
+    if tenant is not None and not key.sees(tenant):
+        raise NotFoundError(f"no tenant {tenant!r} for this key")
+    run_tenant = tenant or ("default" if key.tenant == ALL_TENANTS else key.tenant)
+    run = await plane.runtime.start(plane.workflow(workflow), input, tenant=run_tenant,
+                                    tags=tags)
+    plane.drive(run.id)
+    return run
+
+
+async def cancel_run(plane: Plane, key: ApiKey, run_id: str, reason: str) -> RunRecord:
+    await plane.run_for(key, run_id)
+    run = await _state(plane.runtime.cancel(run_id, actor=key.identity, reason=reason))
+    plane.broadcaster.poke()
+    return run
+
+
+async def retry_run(plane: Plane, key: ApiKey, run_id: str) -> RunRecord:
+    await plane.run_for(key, run_id)
+    run = await _state(plane.runtime.retry(run_id, actor=key.identity))
+    plane.drive(run.id)
+    return run
+
+
+async def rollback_run(plane: Plane, key: ApiKey, run_id: str, step_key: str | None = None
+                       ) -> list[dict[str, Any]]:
+    await plane.run_for(key, run_id)
+    report = await _state(plane.runtime.rollback(run_id, actor=key.identity, step_key=step_key))
+    plane.broadcaster.poke()
+    return report
+
+
+async def approvals(plane: Plane, key: ApiKey, *, run_id: str | None = None
+                    ) -> list[tuple[WaitRecord, RunRecord]]:
+    """Open approvals (and escalations) the key's tenant may see, oldest first."""
+    out = []
+    for wait in await plane.store.waits(run_id=run_id):
+        if wait.kind not in APPROVAL_KINDS:
+            continue
+        run = await plane.store.get_run(wait.run_id)
+        if run is not None and key.sees(run.tenant):
+            out.append((wait, run))
+    return out
+
+
+async def decide(plane: Plane, key: ApiKey, wait_id: str, *, approve: bool, reason: str
+                 ) -> RunRecord:
+    wait = await plane.store.get_wait(wait_id)
+    if wait is None or wait.kind not in APPROVAL_KINDS:
+        raise NotFoundError(f"no approval {wait_id!r}")
+    await plane.run_for(key, wait.run_id)
+    run = await _state(plane.runtime.decide(wait_id, approve=approve, actor=key.identity,
+                                            reason=reason))
+    plane.drive(run.id)
+    return run
+
+
+async def _state(work: Awaitable[T]) -> T:
+    """Await a runtime action; a state conflict becomes an ``ActionError`` (409)."""
+    try:
+        result = await work
+    except RunStateError as exc:
+        raise ActionError(str(exc)) from exc
+    return result
+
+
+@dataclass(frozen=True, slots=True)
+class AuditResult:
+    ok: bool
+    runs: int
+    events: int
+    breaks: list[dict[str, Any]]
+
+
+async def audit(plane: Plane, key: ApiKey) -> AuditResult:
+    """Verify the hash chains of every run the key's tenant may see."""
+    tenant = tenant_filter(key)
+    run_ids = None if tenant is None else [
+        r.id for r in await plane.store.list_runs(tenant=tenant, limit=1_000_000)]
+    report = await verify(plane.store, run_ids)
+    return AuditResult(report.ok, report.runs, report.events,
+                       [{"run_id": b.run_id, "seq": b.seq, "reason": b.reason}
+                        for b in report.breaks])
+
+
+async def usage(plane: Plane, key: ApiKey, *, by: list[str], window: Window = ALL_TIME
+                ) -> list[dict[str, Any]]:
+    """Usage and spend grouped by tags, for the key's tenant."""
+    metering = plane.runtime.metering
+    await metering.ledger.sync(plane.store, metering.pricer)
+    tenant = tenant_filter(key)
+    return usage_report(metering.ledger, window, by=by,
+                        where=None if tenant is None else {"tenant": tenant})

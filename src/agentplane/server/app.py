@@ -1,0 +1,80 @@
+"""The ``agentplane serve`` application: REST API, SSE streams, console and ``/metrics``."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from importlib.metadata import version
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from agentplane.errors import AgentplaneError, ConfigError, NotFoundError
+
+from . import api
+from .actions import ActionError
+from .plane import Plane
+
+
+def _problem(status: int, message: str, **extra: object) -> JSONResponse:
+    return JSONResponse({"error": message, "status": status, **extra}, status_code=status)
+
+
+def _install_errors(app: FastAPI) -> None:
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        response = _problem(exc.status_code, str(exc.detail))
+        for name, value in (exc.headers or {}).items():
+            response.headers[name] = value
+        return response
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+        problems = [{"where": ".".join(str(p) for p in err.get("loc", ())),
+                     "problem": err.get("msg", "")} for err in exc.errors()]
+        where = "; ".join(f"{p['where']}: {p['problem']}" for p in problems)
+        return _problem(422, f"invalid request — {where}", problems=problems)
+
+    @app.exception_handler(NotFoundError)
+    async def not_found(_: Request, exc: NotFoundError) -> JSONResponse:
+        return _problem(404, str(exc))
+
+    @app.exception_handler(ActionError)
+    async def conflict(_: Request, exc: ActionError) -> JSONResponse:
+        return _problem(409, str(exc))
+
+    @app.exception_handler(ConfigError)
+    async def bad_input(_: Request, exc: ConfigError) -> JSONResponse:
+        return _problem(400, str(exc))
+
+    @app.exception_handler(AgentplaneError)
+    async def failed(_: Request, exc: AgentplaneError) -> JSONResponse:
+        return _problem(400, str(exc))
+
+
+def create_app(plane: Plane, *, manage_plane: bool = True) -> FastAPI:
+    """The server for ``plane``. With ``manage_plane`` the app starts the plane's worker and
+    event feed when it starts, and stops them (and closes the runtime) when it stops."""
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        if manage_plane:
+            await plane.start()
+        try:
+            yield
+        finally:
+            if manage_plane:
+                await plane.stop()
+
+    app = FastAPI(title="Agentplane", version=version("agentplane"), lifespan=lifespan,
+                  description="Control plane for governed multi-agent systems: runs, "
+                              "approvals, usage and audit. Every route but /api/v1/health "
+                              "needs an API key (Authorization: Bearer KEY).")
+    app.state.plane = plane
+    app.state.csrf_secret = secrets.token_bytes(32)
+    _install_errors(app)
+    app.include_router(api.router)
+    return app

@@ -1,0 +1,118 @@
+"""The control plane a server process holds: the journal, a runtime that drives runs in the
+background, the API keys, the workflows it may start, and the live event feed."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Coroutine, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from agentplane.errors import ConfigError, NotFoundError
+from agentplane.governance.keys import ApiKey, KeyRing, keyring_for
+from agentplane.journal import JournalStore, RunRecord
+from agentplane.runtime import Runtime, Workflow, load_workflow
+
+from .stream import Broadcaster
+
+log = logging.getLogger("agentplane.server")
+
+
+@dataclass
+class Plane:
+    """Everything one ``agentplane serve`` process serves."""
+
+    store: JournalStore
+    runtime: Runtime
+    keys: KeyRing
+    workflows: dict[str, Workflow] = field(default_factory=dict)
+    """The workflows the API may start, by name."""
+    worker: bool = True
+    """Drive runs in this process: new ones, resumed ones, and expired waits."""
+    poll_s: float = 1.0
+    """Seconds between the worker's looks for runnable runs and due waits."""
+    broadcaster: Broadcaster = field(init=False)
+    _tasks: set[asyncio.Task[Any]] = field(default_factory=set, init=False)
+    _loop: asyncio.Task[None] | None = field(default=None, init=False)
+
+    def __post_init__(self) -> None:
+        self.broadcaster = Broadcaster(self.store)
+
+    @classmethod
+    def open(cls, store: JournalStore, workflow_files: Iterable[Path] = (), *,
+             runtime: Runtime | None = None, worker: bool = True) -> Plane:
+        workflows: dict[str, Workflow] = {}
+        for path in workflow_files:
+            workflow = load_workflow(path)
+            if workflow.spec.name in workflows:
+                raise ConfigError(f"two workflows are named {workflow.spec.name!r} "
+                                  f"({workflows[workflow.spec.name].source} and {path})")
+            workflows[workflow.spec.name] = workflow
+        return cls(store, runtime or Runtime(store), keyring_for(store), workflows,
+                   worker=worker)
+
+    # -- lifecycle ----------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        await self.broadcaster.start()
+        if self.worker:
+            self._loop = asyncio.create_task(self._work(), name="agentplane-worker")
+
+    async def stop(self) -> None:
+        if self._loop is not None:
+            self._loop.cancel()
+        for task in [self._loop, *self._tasks]:
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
+        await self.broadcaster.stop()
+        await self.runtime.aclose()
+        self.keys.close()
+
+    async def _work(self) -> None:
+        while True:
+            try:
+                for run in await self.runtime.claim_runnable():
+                    self._spawn(self.runtime.drive(run), run.id)
+            except Exception:  # a bad round must not stop the worker for every other run
+                log.exception("worker round failed")
+            await asyncio.sleep(self.poll_s)
+
+    def _spawn(self, work: Coroutine[Any, Any, Any], run_id: str) -> None:
+        async def go() -> None:
+            try:
+                await work
+            except Exception:
+                log.exception("run %s failed to advance", run_id)
+            self.broadcaster.poke()
+
+        task = asyncio.create_task(go(), name=f"run-{run_id}")
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        self.broadcaster.poke()
+
+    def drive(self, run_id: str) -> None:
+        """Drive a run in the background now (when this process runs a worker; otherwise a
+        separate ``agentplane worker`` picks it up)."""
+        if self.worker:
+            self._spawn(self.runtime.execute(run_id), run_id)
+
+    # -- lookups that respect tenants ---------------------------------------------------------
+
+    def workflow(self, name: str) -> Workflow:
+        workflow = self.workflows.get(name)
+        if workflow is None:
+            known = ", ".join(sorted(self.workflows)) or "none"
+            raise NotFoundError(f"no workflow named {name!r} is served here (served: {known})")
+        return workflow
+
+    async def run_for(self, key: ApiKey, run_id: str) -> RunRecord:
+        """The run, if the key's tenant may see it; not found otherwise (no hint it exists)."""
+        run = await self.store.get_run(run_id)
+        if run is None or not key.sees(run.tenant):
+            raise NotFoundError(f"no run {run_id!r}")
+        return run
