@@ -85,7 +85,7 @@ async def serve_demo(db_url: str, port: int, out: Console) -> None:
     ring.close()
 
     async def announce(url: str) -> None:
-        out.print(f"\n[bold]Console[/]: {url}/   API: {url}/api/v1   OpenAPI: {url}/docs")
+        out.print(f"\n[bold]Console[/]: {url}/   API: {url}/api/v1   OpenAPI: {url}/openapi.json")
         out.print(f"[bold]Admin key[/] (paste it at the console's sign-in): {secret}",
                   soft_wrap=True)
         out.print("Ctrl-C stops the server; the journal stays where it is.")

@@ -68,7 +68,7 @@ def serve(
     worker: Annotated[bool, typer.Option(help="Drive runs in this process (else leave them "
                                               "to `agentplane worker`).")] = True,
 ) -> None:
-    """Serve the REST API (OpenAPI at /docs), live event streams and the console."""
+    """Serve the REST API (OpenAPI at /openapi.json), live event streams and the console."""
 
     async def main() -> None:
         store = open_store(settings.database_url(db))
@@ -78,7 +78,7 @@ def serve(
 
         async def announce(url: str) -> None:
             err.print(f"Agentplane at {url}  (console {url}/, API {url}/api/v1, "
-                      f"OpenAPI {url}/docs, metrics {url}/metrics)")
+                      f"OpenAPI {url}/openapi.json, metrics {url}/metrics)")
             if not live:
                 err.print("no admin key yet: create one with `agentplane keys create NAME "
                           "--role admin`")

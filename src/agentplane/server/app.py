@@ -6,6 +6,7 @@ import secrets
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from importlib.metadata import version
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -16,6 +17,7 @@ from agentplane.errors import AgentplaneError, ConfigError, NotFoundError
 
 from . import api
 from .actions import ActionError
+from .auth import Reader
 from .plane import Plane
 
 
@@ -70,6 +72,7 @@ def create_app(plane: Plane, *, manage_plane: bool = True) -> FastAPI:
                 await plane.stop()
 
     app = FastAPI(title="Agentplane", version=version("agentplane"), lifespan=lifespan,
+                  openapi_url=None, docs_url=None, redoc_url=None,
                   description="Control plane for governed multi-agent systems: runs, "
                               "approvals, usage and audit. Every route but /api/v1/health "
                               "needs an API key (Authorization: Bearer KEY).")
@@ -77,4 +80,10 @@ def create_app(plane: Plane, *, manage_plane: bool = True) -> FastAPI:
     app.state.csrf_secret = secrets.token_bytes(32)
     _install_errors(app)
     app.include_router(api.router)
+
+    @app.get("/openapi.json", include_in_schema=False)
+    async def openapi(_: Reader) -> dict[str, Any]:
+        """The OpenAPI document (behind a key like everything but the health check)."""
+        return app.openapi()
+
     return app

@@ -1,0 +1,74 @@
+"""A real ``agentplane serve`` application on a loopback port, in a thread of the test process."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import uvicorn
+
+from agentplane.demo import workflow_files
+from agentplane.journal import open_store
+from agentplane.server import Plane, create_app
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+@contextmanager
+def live_server(db_path: Path, workflows: list[Path] | None = None, *, worker: bool = True
+                ) -> Iterator[str]:
+    """Serve the API for the SQLite file at ``db_path`` (demo workflows by default); yields the
+    base URL and stops the server afterwards."""
+    port = free_port()
+    ready = threading.Event()
+    holder: dict[str, uvicorn.Server] = {}
+    failure: list[BaseException] = []
+
+    async def main() -> None:
+        store = open_store(f"sqlite:///{db_path}")
+        plane = Plane.open(store, workflows if workflows is not None else workflow_files(),
+                           worker=worker)
+        plane.poll_s = 0.1
+        server = uvicorn.Server(uvicorn.Config(create_app(plane), host="127.0.0.1", port=port,
+                                               log_level="warning", lifespan="on"))
+        holder["server"] = server
+
+        async def signal_ready() -> None:
+            while not server.started:
+                await asyncio.sleep(0.01)
+            ready.set()
+
+        waiter = asyncio.create_task(signal_ready())
+        try:
+            await server.serve()
+        finally:
+            waiter.cancel()
+            await store.close()
+
+    def run() -> None:
+        try:
+            asyncio.run(main())
+        except BaseException as exc:
+            failure.append(exc)
+        finally:
+            ready.set()
+
+    thread = threading.Thread(target=run, name="live-server", daemon=True)
+    thread.start()
+    ready.wait(30)
+    if failure or "server" not in holder or not holder["server"].started:
+        raise RuntimeError(f"the server did not start: {failure}")
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        holder["server"].should_exit = True
+        thread.join(30)
