@@ -1,6 +1,7 @@
 """Pricing model calls from the price catalog (bundled, plus the user's overrides), in USD.
 
-The scripted model is free. A model the catalog does not know is priced 0 (its tokens are still
+The scripted model is free; ``scripted:MODEL`` (the script standing in for MODEL) is priced as
+MODEL. A model the catalog does not know is priced 0 (its tokens are still
 metered and count toward token budgets); ``usage report`` lists such models so they can be
 added to an overrides file.
 """
@@ -25,8 +26,13 @@ from .usage import Price, Pricer, WorstCase
 USD = "USD"
 
 
-def _priceable(model: str) -> bool:
-    return bool(model) and model.split(":", 1)[0] != "scripted"
+def _stand_in(model: str) -> str:
+    """The model a scripted call stands in for (``scripted:gpt-4o-mini`` → ``gpt-4o-mini``),
+    priced as that model; plain ``scripted`` stands in for nothing and is free."""
+    prefix, _, name = model.partition(":")
+    if prefix != "scripted":
+        return model
+    return "" if name in ("", "scripted") else name
 
 
 def _server(entry: ModelPrice) -> Server:
@@ -55,7 +61,8 @@ def pricing_from(catalog: PriceCatalog) -> tuple[Pricer, WorstCase]:
     energy: dict[str, float | None] = {}
 
     def pricer(model: str, usage: Mapping[str, int]) -> Price:
-        if not _priceable(model):
+        model = _stand_in(model)
+        if not model:
             return Price(0.0)
         try:
             cost = catalog.cost(model, input_tokens=usage.get("input_tokens", 0),
@@ -72,7 +79,8 @@ def pricing_from(catalog: PriceCatalog) -> tuple[Pricer, WorstCase]:
                      None if per_million is None else per_million * tokens / 1e6)
 
     def worst_case(model: str, prompt_tokens: int, max_output_tokens: int) -> float:
-        if not _priceable(model):
+        model = _stand_in(model)
+        if not model:
             return 0.0
         try:
             cost = catalog.worst_case(model, input_tokens=prompt_tokens,

@@ -43,9 +43,11 @@ class ModelResolver:
     _cache: dict[str, ModelProvider] = field(default_factory=dict)
 
     def resolve(self, model: str) -> tuple[ModelProvider, str]:
-        if model == "scripted":
-            return self.overrides.get("scripted", self.scripted), "scripted"
         prefix, _, name = model.partition(":")
+        if prefix == "scripted":
+            # ``scripted:MODEL`` replays the script while standing in for MODEL: it is metered
+            # and priced as MODEL (a cost rehearsal before going live; the demo's spend).
+            return self.overrides.get("scripted", self.scripted), name or "scripted"
         if prefix in self.overrides:
             return self.overrides[prefix], name
         if prefix not in self._cache:

@@ -104,9 +104,9 @@ def _check_model(agent: AgentSpec, path: DataPath, providers: set[str]) -> list[
         return [SpecProblem((*path, "model"),
                             f"model {agent.model!r} is neither `scripted`, a `provider:model` pair "
                             "such as openai:gpt-4o-mini, nor a declared provider")]
-    if ":" in agent.model and prefix not in known:
+    if ":" in agent.model and prefix not in known | {"scripted"}:
         return [SpecProblem((*path, "model"), _unknown(prefix, known, "provider"))]
-    if agent.model == "scripted" and not agent.script:
+    if prefix == "scripted" and not agent.script:
         return [SpecProblem((*path, "script"), "an agent on the scripted model needs a `script:`")]
     return []
 
