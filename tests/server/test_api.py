@@ -287,3 +287,31 @@ def test_key_secrets_never_reach_the_journal(base: str, keys: dict[str, str], db
         dump = "\n".join(raw.iterdump())
     for secret in keys.values():
         assert secret.split("_", 2)[2] not in dump
+
+
+def test_metrics_need_a_key_and_keep_to_the_tenant(base: str, keys: dict[str, str]) -> None:
+    from prometheus_client.parser import text_string_to_metric_families
+
+    acme = as_(base, keys, "operator")
+    run = acme.ok("POST", "/runs", {"workflow": "refund-desk", "input": "Refund order A1"})
+    acme.wait_for(run["id"], finished)
+
+    def scrape(who: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+        response = httpx.get(f"{base}/metrics", headers={"Authorization": f"Bearer {keys[who]}"})
+        assert response.status_code == 200
+        return {(s.name, tuple(sorted(s.labels.items()))): s.value
+                for family in text_string_to_metric_families(response.text)
+                for s in family.samples}
+
+    mine = scrape("viewer")
+    completed = [v for (name, labels), v in mine.items()
+                 if name == "agentplane_runs" and ("status", "completed") in labels]
+    assert completed == [1.0]
+    tokens = sum(v for (name, _), v in mine.items() if name == "agentplane_tokens_total")
+    events = acme.ok("GET", f"/runs/{run['id']}/events")
+    assert tokens == sum((e["usage"] or {}).get("input_tokens", 0)
+                         + (e["usage"] or {}).get("output_tokens", 0) for e in events)
+    others = scrape("beta viewer")
+    assert not any(name == "agentplane_runs" and v > 0 and ("tenant", "acme") in labels
+                   for (name, labels), v in others.items())
+    assert sum(v for (name, _), v in others.items() if name == "agentplane_tokens_total") == 0

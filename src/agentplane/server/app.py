@@ -10,13 +10,13 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from agentplane.errors import AgentplaneError, ConfigError, NotFoundError
 
 from . import api
-from .actions import ActionError
+from .actions import ActionError, tenant_filter
 from .auth import Reader
 from .plane import Plane
 
@@ -80,6 +80,13 @@ def create_app(plane: Plane, *, manage_plane: bool = True) -> FastAPI:
     app.state.csrf_secret = secrets.token_bytes(32)
     _install_errors(app)
     app.include_router(api.router)
+
+    @app.get("/metrics", include_in_schema=False)
+    async def metrics(key: Reader, request: Request) -> Response:
+        """Prometheus metrics of the key's tenant (or every tenant's, for an all-tenant key)."""
+        body, content_type = await plane.metrics.render(
+            tenant=tenant_filter(key), accept=request.headers.get("accept"))
+        return Response(body, media_type=content_type)
 
     @app.get("/openapi.json", include_in_schema=False)
     async def openapi(_: Reader) -> dict[str, Any]:

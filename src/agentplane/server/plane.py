@@ -15,6 +15,7 @@ from agentplane.errors import ConfigError, NotFoundError
 from agentplane.governance.keys import ApiKey, KeyRing, keyring_for
 from agentplane.journal import JournalStore, RunRecord
 from agentplane.runtime import Runtime, Workflow, load_workflow
+from agentplane.telemetry import JournalMetrics, JournalTracer, start_tracing
 
 from .stream import Broadcaster
 
@@ -35,11 +36,16 @@ class Plane:
     poll_s: float = 1.0
     """Seconds between the worker's looks for runnable runs and due waits."""
     broadcaster: Broadcaster = field(init=False)
+    metrics: JournalMetrics = field(init=False)
+    """Prometheus metrics derived from the journal (``/metrics``)."""
+    tracer: JournalTracer | None = field(default=None, init=False)
+    """Exports runs as OpenTelemetry traces when a collector is configured (OTEL_* env)."""
     _tasks: set[asyncio.Task[Any]] = field(default_factory=set, init=False)
     _loop: asyncio.Task[None] | None = field(default=None, init=False)
 
     def __post_init__(self) -> None:
         self.broadcaster = Broadcaster(self.store)
+        self.metrics = JournalMetrics(self.store, pricer=self.runtime.metering.pricer)
 
     @classmethod
     def open(cls, store: JournalStore, workflow_files: Iterable[Path] = (), *,
@@ -58,6 +64,7 @@ class Plane:
 
     async def start(self) -> None:
         await self.broadcaster.start()
+        self.tracer = await start_tracing(self.store)
         if self.worker:
             self._loop = asyncio.create_task(self._work(), name="agentplane-worker")
 
@@ -70,6 +77,8 @@ class Plane:
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await task
         await self.broadcaster.stop()
+        if self.tracer is not None:
+            await self.tracer.stop()
         await self.runtime.aclose()
         self.keys.close()
 
