@@ -301,6 +301,41 @@ def test_requests_without_a_valid_key_are_refused(server: Server) -> None:
     assert known.status_code == 200 and known.json()["error"]["message"].startswith("no task")
 
 
+def test_json_rpc_answers_with_a_trailing_slash_too(server: Server) -> None:
+    # Clients that join paths to the card's URL (httpx's base_url, the A2A TCK) post to
+    # ".../agents/NAME/"; a redirect would lose the POST.
+    body = {"jsonrpc": "2.0", "id": 1, "method": "GetTask", "params": {"id": "run-x"}}
+    headers = {"A2A-Version": "1.0", "Authorization": f"Bearer {KEY_A}"}
+    response = httpx.post(server.agent_url("refund-desk") + "/", json=body, headers=headers)
+    assert response.status_code == 200
+    assert response.json()["error"]["code"] == -32001  # TaskNotFoundError
+
+
+def test_agent_cards_may_be_cached(server: Server) -> None:
+    response = httpx.get(f"{server.agent_url('refund-desk')}/.well-known/agent-card.json")
+    assert response.status_code == 200
+    assert "max-age=" in response.headers["cache-control"]
+
+
+def test_a_message_with_an_unsupported_media_type_is_refused(server: Server) -> None:
+    # A2A 1.0, SendMessage: a media type the agent does not support MUST be refused with
+    # ContentTypeNotSupportedError (-32005) — here a file part, which a run cannot take.
+    message = {"role": "ROLE_USER", "messageId": f"m-{uuid.uuid4()}",
+               "parts": [{"raw": "dGNr", "mediaType": "application/x-unsupported"}]}
+    body = {"jsonrpc": "2.0", "id": 1, "method": "SendMessage", "params": {"message": message}}
+    headers = {"A2A-Version": "1.0", "Authorization": f"Bearer {KEY_A}"}
+    error = httpx.post(server.agent_url("refund-desk"), json=body,
+                       headers=headers).json()["error"]
+    assert error["code"] == -32005
+    assert "application/x-unsupported" in error["message"]
+    # text with a text/* media type, and JSON data, are taken
+    message["parts"] = [{"text": "Refund order A1", "mediaType": "text/markdown"}]
+    message["messageId"] = f"m-{uuid.uuid4()}"
+    body["params"] = {"message": message, "configuration": {"returnImmediately": True}}
+    result = httpx.post(server.agent_url("refund-desk"), json=body, headers=headers).json()
+    assert "error" not in result and result["result"]["task"]["id"].startswith("run-")
+
+
 async def test_send_runs_the_workflow_and_returns_the_completed_task(
         server: Server, sdk: Any, store: JournalStore) -> None:
     client = await sdk("refund-desk")

@@ -77,6 +77,7 @@ from a2a.types import (
     APIKeySecurityScheme,
     Artifact,
     CancelTaskRequest,
+    ContentTypeNotSupportedError,
     DeleteTaskPushNotificationConfigRequest,
     GetExtendedAgentCardRequest,
     GetTaskPushNotificationConfigRequest,
@@ -135,6 +136,10 @@ context ids. Only runs with one are A2A tasks."""
 KEYS_ENV = "AGENTPLANE_A2A_KEYS"
 """Environment variable with the API keys callers must present (comma-separated)."""
 CARD_PATH = "/.well-known/agent-card.json"
+CARD_CACHE_CONTROL = "public, max-age=300"
+"""How long clients may cache an agent card (it changes only when the server restarts)."""
+INPUT_MODES = ("text/plain", "application/json")
+"""What a message may carry (the cards' ``defaultInputModes``): text, and JSON data."""
 POLL_SECONDS = 0.1
 """How often a stream looks at the journal for news of its run, in seconds."""
 LIST_SCAN_LIMIT = 1000
@@ -387,7 +392,28 @@ class _Host:
             await self.runtime.aclose()
 
 
+def _unsupported_media(message: Message) -> list[str]:
+    """The media types of the message's parts a run cannot take: file parts (raw bytes or a
+    URL) of any type, text that is not ``text/*``, data that is not JSON."""
+    unsupported = []
+    for part in message.parts:
+        kind, media = part.WhichOneof("content"), part.media_type.lower()
+        if kind == "text" and (not media or media.startswith("text/")):
+            continue
+        if kind == "data" and (not media or media == "application/json"
+                               or media.endswith("+json")):
+            continue
+        unsupported.append(part.media_type or (f"a {kind} part without a media type"
+                                               if kind else "an empty part"))
+    return unsupported
+
+
 def _message_input(message: Message) -> Any:
+    unsupported = _unsupported_media(message)
+    if unsupported:
+        raise ContentTypeNotSupportedError(
+            message=f"this agent takes text and JSON data ({', '.join(INPUT_MODES)}), not "
+                    f"{', '.join(unsupported)}: send the task's input as a text or data part")
     texts = get_text_parts(message.parts)
     if texts:
         return "\n".join(texts)
@@ -650,7 +676,7 @@ def agent_card(workflow: Workflow, *, base_url: str, secured: bool) -> AgentCard
         ],
         capabilities=AgentCapabilities(streaming=True, push_notifications=False,
                                        extended_agent_card=False),
-        default_input_modes=["text/plain", "application/json"],
+        default_input_modes=list(INPUT_MODES),
         default_output_modes=["text/plain", "application/json"],
         skills=skills,
     )
@@ -671,13 +697,19 @@ def _agent_routes(agent: WorkflowAgent, builder: _CallContextBuilder, *, root: b
                   ) -> list[BaseRoute]:
     prefix = f"/agents/{agent.name}"
     routes: list[BaseRoute] = [
-        *create_agent_card_routes(agent.card, card_url=prefix + CARD_PATH),
+        *create_agent_card_routes(agent.card, card_url=prefix + CARD_PATH,
+                                  cache_control=CARD_CACHE_CONTROL),
         *create_jsonrpc_routes(agent, prefix, context_builder=builder, enable_v0_3_compat=True),
+        # The same endpoint with a trailing slash: clients that join paths to the card's URL
+        # (httpx's base_url, the A2A TCK) post there, and a redirect would lose the POST.
+        *create_jsonrpc_routes(agent, prefix + "/", context_builder=builder,
+                               enable_v0_3_compat=True),
         Mount(prefix + "/rest", routes=create_rest_routes(
             agent, context_builder=builder, enable_v0_3_compat=True)),
     ]
     if root:
-        routes += create_agent_card_routes(agent.card, card_url=CARD_PATH)
+        routes += create_agent_card_routes(agent.card, card_url=CARD_PATH,
+                                           cache_control=CARD_CACHE_CONTROL)
         routes += create_jsonrpc_routes(agent, "/", context_builder=builder,
                                         enable_v0_3_compat=True)
     return routes
