@@ -19,7 +19,8 @@ skips it until a check succeeds again. Local replicas are in-process and always 
 
 Load balancing: ``pick`` goes round robin over an agent's replicas (the position is kept in the
 database, so every process sharing it takes turns), skipping the down ones; ``failover`` records
-that a replica failed a call and returns the next one up.
+that a replica failed a call and returns the next one up. Workflows use them through remote
+agents declared with ``registry:`` or ``capability:`` (``a2a_client.RegistryReplicas``).
 """
 
 from __future__ import annotations

@@ -22,7 +22,7 @@ agents:
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -84,7 +84,15 @@ class RemoteAgentSpec(BaseModel):
         url: http://127.0.0.1:8766/agents/refund-desk
         key_env: PARTNER_A2A_KEY        # the key stays in the environment
         effect: write                   # what it may do on our behalf (default write)
+      - name: researcher
+        registry: acme/researcher       # an entry of the agent registry: its replicas
+      - name: translator
+        capability: translation         # the registry's best entry with this capability
+        min_trust: trusted
     ```
+    Exactly one of ``url``, ``registry`` and ``capability``. With the registry, each new task
+    goes to a replica picked round robin among the healthy ones, and fails over to the next
+    when its message cannot be delivered; a started task stays on its replica.
     Its answers are untrusted content; its task is a durable step, followed by task id after a
     crash instead of being sent again; the usage it reports is metered.
     """
@@ -92,9 +100,35 @@ class RemoteAgentSpec(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     name: Annotated[str, Field(pattern=r"^[A-Za-z][A-Za-z0-9_\-]{0,63}$")]
-    url: str = Field(pattern=r"^https?://")
+    url: str | None = Field(default=None, pattern=r"^https?://")
+    """A fixed address: the agent's base URL (its card at ``URL/.well-known/agent-card.json``)."""
+    registry: str | None = Field(default=None, min_length=1, max_length=200)
+    """The id of an entry in the agent registry (``agentplane registry list``)."""
+    capability: str | None = Field(default=None, min_length=1, max_length=200)
+    """A capability: the registry entry that has it, with a replica up, is used
+    (``agentplane registry find``)."""
+    min_trust: Literal["untrusted", "trusted"] | None = None
+    """With ``registry`` or ``capability``: refuse entries less trusted than this."""
     key_env: str | None = None
     description: str | None = None
     effect: Effect = Effect.WRITE
     cost_usd: float = Field(default=0.0, ge=0)
     timeout_s: float = Field(default=600.0, gt=0)
+    """How long to follow a task before the step gives up on it (it goes on remotely)."""
+    retries: int = Field(default=8, ge=0, le=100)
+    """Consecutive failed attempts to reach the replica that has the task (with backoff)
+    before the step fails; a message not yet delivered fails over to another replica
+    instead."""
+
+    @model_validator(mode="after")
+    def _one_address(self) -> RemoteAgentSpec:
+        given = [k for k in ("url", "registry", "capability") if getattr(self, k) is not None]
+        if len(given) != 1:
+            raise ValueError(
+                "give exactly one of url (a fixed address), registry (the id of a registry "
+                "entry) and capability (the registry's entry with it)"
+                + (f"; got {' and '.join(given)}" if given else ""))
+        if self.url is not None and self.min_trust is not None:
+            raise ValueError("min_trust applies to registry entries; an agent at a url has no "
+                             "registry trust level")
+        return self

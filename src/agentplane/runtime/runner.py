@@ -20,8 +20,15 @@ from pathlib import Path
 from typing import Any
 
 from agentplane.errors import AgentplaneError
-from agentplane.interop.a2a_client import JournalTaskLog, RemoteAgent, a2a_tool
+from agentplane.interop.a2a_client import (
+    JournalTaskLog,
+    RegistryReplicas,
+    RemoteAgent,
+    Replicas,
+    a2a_tool,
+)
 from agentplane.interop.mcp_client import MCPPool
+from agentplane.interop.registry import Registry, registry_for
 from agentplane.interop.spec import RemoteAgentSpec
 from agentplane.journal import (
     TERMINAL_STATUSES,
@@ -97,6 +104,7 @@ class Runtime:
         providers: Mapping[str, ModelProvider] | None = None,
         lease_seconds: float = 30.0,
         metering: RunMetering | None = None,
+        registry: Registry | None = None,
     ) -> None:
         self.store = store
         self.providers = dict(providers or {})
@@ -105,6 +113,11 @@ class Runtime:
         self.metering = metering or RunMetering.with_catalog(store)
         self.mcp = MCPPool()
         """Connections to the MCP servers the workflows use."""
+        self.registry = registry
+        """The agent registry of remote agents declared by ``registry:`` or ``capability:``
+        (default: the one in the journal's SQLite file, opened when first needed)."""
+        self._own_registry = False
+        self._remote_tools: dict[tuple[str, str], Tool] = {}
         """Usage ledger and budgets (opened only when a workflow declares budgets)."""
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self._workflows: dict[str, Workflow] = {}
@@ -206,7 +219,7 @@ class Runtime:
                 workflow.tools.update(await self.mcp.tools(list(workflow.spec.mcp_servers),
                                                            workflow.base_dir))
             for remote in workflow.spec.remote_agents:
-                workflow.tools.setdefault(remote.name, self._remote_tool(remote))
+                workflow.tools[remote.name] = self._remote_tool(workflow.hash, remote)
             ctx.provenance.min_length = workflow.spec.guardians.provenance.min_length
             ctx.provenance.add(run.input, source="the run's input", trusted=True, declared=True)
             for agent in workflow.spec.agents:
@@ -229,11 +242,37 @@ class Runtime:
         with contextlib.suppress(JournalError):
             await self.store.release(self.owner, run.id)
 
-    def _remote_tool(self, remote: RemoteAgentSpec) -> Tool:
-        agent = RemoteAgent(remote.url, key_env=remote.key_env, timeout_s=remote.timeout_s)
-        return a2a_tool(agent, remote.name, description=remote.description,
+    def _remote_tool(self, workflow_hash: str, remote: RemoteAgentSpec) -> Tool:
+        """A remote agent as a tool: at its URL, or at the replicas of a registry entry. Made
+        once per workflow version and runtime (the tool keeps its clients, and this runtime's
+        registry, which ``aclose`` closes)."""
+        tool = self._remote_tools.get((workflow_hash, remote.name))
+        if tool is not None:
+            return tool
+        target: RemoteAgent | Replicas
+        if remote.url is not None:
+            target = RemoteAgent(remote.url, key_env=remote.key_env, timeout_s=remote.timeout_s,
+                                 retries=remote.retries)
+        else:
+            target = RegistryReplicas(self._registry(remote.name), id=remote.registry,
+                                      capability=remote.capability, min_trust=remote.min_trust,
+                                      key_env=remote.key_env, timeout_s=remote.timeout_s,
+                                      retries=remote.retries)
+        tool = a2a_tool(target, remote.name, description=remote.description,
                         log=JournalTaskLog(self.store, remote.url), effect=remote.effect,
                         cost_usd=remote.cost_usd)
+        self._remote_tools[(workflow_hash, remote.name)] = tool
+        return tool
+
+    def _registry(self, remote: str) -> Registry:
+        if self.registry is None:
+            try:
+                self.registry = registry_for(self.store)
+            except AgentplaneError as exc:
+                raise AgentplaneError(f"remote agent {remote} is found through the agent "
+                                      f"registry, which cannot be opened: {exc}") from exc
+            self._own_registry = True
+        return self.registry
 
     async def _finish(self, ctx: RunContext, run: RunRecord) -> bool:
         """Run the steps to their end; returns whether the final event ended the lease."""
@@ -418,3 +457,7 @@ class Runtime:
             await resolver.aclose()
         self.metering.close()
         await self.mcp.aclose()
+        if self._own_registry and self.registry is not None:
+            self.registry.close()
+            self.registry, self._own_registry = None, False
+        self._remote_tools.clear()
