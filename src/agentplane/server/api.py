@@ -7,13 +7,13 @@ so a key learns nothing about other tenants).
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator
 from typing import Annotated, Any, Literal
 
+import orjson
 from fastapi import APIRouter, Header, Query
+from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
-from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from agentplane.errors import NotFoundError
 from agentplane.journal import Event, RunRecord, WaitRecord, export_run
@@ -137,14 +137,25 @@ async def run_events(run_id: str, key: Reader, plane: PlaneDep,
     return [e.to_dict() for e in await plane.store.events(run_id, after_seq=after)]
 
 
-def _sse(deliveries: AsyncIterator[Delivery], *, run_stream: bool
-         ) -> AsyncIterator[ServerSentEvent]:
-    async def out() -> AsyncIterator[ServerSentEvent]:
-        async for d in deliveries:
-            ident = str(d.event.seq) if run_stream else str(d.cursor)
-            yield ServerSentEvent(data=json.dumps(d.event.to_dict(), ensure_ascii=False),
-                                  event=d.event.type, id=ident)
-    return out()
+def _sse(batches: AsyncIterator[list[Delivery]], *, run_stream: bool) -> StreamingResponse:
+    """A text/event-stream response: one write per batch; a comment line keeps idle
+    connections (and the proxies between) open."""
+
+    async def body() -> AsyncIterator[bytes]:
+        async for batch in batches:
+            if not batch:
+                yield b": keep-alive\n\n"
+                continue
+            chunk = bytearray()
+            for d in batch:
+                ident = d.event.seq if run_stream else d.cursor
+                chunk += b"id: %d\nevent: %s\ndata: " % (ident, d.event.type.encode())
+                chunk += orjson.dumps(d.event.to_dict())
+                chunk += b"\n\n"
+            yield bytes(chunk)
+
+    return StreamingResponse(body(), media_type="text/event-stream",
+                             headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
 
 
 def _last_id(header: str | None, query: int | None) -> int | None:
@@ -160,14 +171,14 @@ async def stream_run(
     run_id: str, key: Reader, plane: PlaneDep,
     after: Annotated[int | None, Query(ge=0, description="Replay after this seq.")] = None,
     last_event_id: Annotated[str | None, Header()] = None,
-) -> EventSourceResponse:
+) -> StreamingResponse:
     """Server-Sent Events: the run's events from the start (or after ``Last-Event-ID`` /
     ``after``), then live. Each event's SSE id is its seq."""
     await plane.run_for(key, run_id)
     seq = _last_id(last_event_id, after) or 0
     feed = plane.broadcaster.subscribe(lambda e, _t: e.run_id == run_id, run_id=run_id,
                                        after_seq=seq)
-    return EventSourceResponse(_sse(feed, run_stream=True), ping=15)
+    return _sse(feed, run_stream=True)
 
 
 @router.get("/events/stream", tags=["runs"])
@@ -175,7 +186,7 @@ async def stream_all(
     key: Reader, plane: PlaneDep,
     after: Annotated[int | None, Query(ge=0, description="Replay after this position.")] = None,
     last_event_id: Annotated[str | None, Header()] = None,
-) -> EventSourceResponse:
+) -> StreamingResponse:
     """Server-Sent Events: every new event of the key's tenant (from ``Last-Event-ID`` /
     ``after`` when given). SSE ids are journal positions to resume from."""
 
@@ -183,7 +194,7 @@ async def stream_all(
         return key.sees(tenant)
 
     feed = plane.broadcaster.subscribe(wants, after=_last_id(last_event_id, after))
-    return EventSourceResponse(_sse(feed, run_stream=False), ping=15)
+    return _sse(feed, run_stream=False)
 
 
 @router.post("/runs/{run_id}/cancel", tags=["runs"])

@@ -28,6 +28,11 @@ def plane_of(request: Request) -> Plane:
     return plane
 
 
+async def _plane(request: Request) -> Plane:
+    """``plane_of`` as a dependency (async, so FastAPI does not hop to a thread for it)."""
+    return plane_of(request)
+
+
 def _presented(request: Request) -> tuple[str | None, bool]:
     """The token presented and whether it came from the session cookie."""
     header = request.headers.get("authorization", "")
@@ -88,4 +93,4 @@ Reader = Annotated[ApiKey, Depends(allowed("read"))]
 Operator = Annotated[ApiKey, Depends(allowed("run"))]
 Approver = Annotated[ApiKey, Depends(allowed("approve"))]
 Admin = Annotated[ApiKey, Depends(allowed("admin"))]
-PlaneDep = Annotated[Plane, Depends(plane_of)]
+PlaneDep = Annotated[Plane, Depends(_plane)]

@@ -34,6 +34,13 @@ class Delivery:
     cursor: int
 
 
+def _drain(queue: asyncio.Queue[tuple[Event, int]]) -> list[tuple[Event, int]]:
+    out = []
+    while not queue.empty():
+        out.append(queue.get_nowait())
+    return out
+
+
 class Broadcaster:
     """Follows the journal and fans its events out to subscribers."""
 
@@ -102,10 +109,12 @@ class Broadcaster:
         return len(events)
 
     async def subscribe(self, wants: Filter, *, after: int | None = None,
-                        run_id: str | None = None, after_seq: int = 0
-                        ) -> AsyncIterator[Delivery]:
-        """Events that ``wants`` takes, live. ``after``: first replay the journal from that
-        position; ``run_id`` + ``after_seq``: first replay that run's events after that seq."""
+                        run_id: str | None = None, after_seq: int = 0,
+                        keepalive_s: float = 15.0) -> AsyncIterator[list[Delivery]]:
+        """Events that ``wants`` takes, live, in batches of what arrived together (so a busy
+        stream costs one write per batch, not per event). ``after``: first replay the journal
+        from that position; ``run_id`` + ``after_seq``: first replay that run's events after
+        that seq. An empty batch means nothing happened for ``keepalive_s`` seconds."""
         subscriber = _Subscriber(wants)
         self._subscribers.add(subscriber)
         upto = self.cursor  # what the live feed will not repeat
@@ -119,13 +128,23 @@ class Broadcaster:
                 backlog = await self._replay(wants, after, upto)
             for delivery in backlog:
                 sent[delivery.event.run_id] = delivery.event.seq
-                yield delivery
+            if backlog:
+                yield backlog
+            queue = subscriber.queue
             while True:
-                event, cursor = await subscriber.queue.get()
-                if event.seq <= sent.get(event.run_id, 0):
+                try:
+                    first = await asyncio.wait_for(queue.get(), keepalive_s)
+                except TimeoutError:
+                    yield []  # nothing new: the caller may send a keep-alive
                     continue
-                sent[event.run_id] = event.seq
-                yield Delivery(event, cursor)
+                batch: list[Delivery] = []
+                for event, cursor in [first, *_drain(queue)]:
+                    if event.seq <= sent.get(event.run_id, 0):
+                        continue
+                    sent[event.run_id] = event.seq
+                    batch.append(Delivery(event, cursor))
+                if batch:
+                    yield batch
         finally:
             self._subscribers.discard(subscriber)
 
