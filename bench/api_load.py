@@ -15,11 +15,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import multiprocessing
 import os
 import socket
 import subprocess
 import sys
 import time
+from multiprocessing.connection import Connection
 from pathlib import Path
 
 import httpx
@@ -40,13 +42,22 @@ def free_port() -> int:
         return port
 
 
-def start_server(db: Path, port: int) -> subprocess.Popen[bytes]:
-    agentplane = Path(sys.executable).with_name("agentplane")
+def start_server(db: Path, port: int, workers: int) -> list[subprocess.Popen[bytes]]:
+    """``agentplane serve``; with ``workers`` > 0 it only serves, and that many
+    ``agentplane worker`` processes drive the runs (the scale-out layout)."""
+    agentplane = str(Path(sys.executable).with_name("agentplane"))
     files = [str(WORKFLOWS_DIR / f"{name}.yaml") for name in WORKFLOWS]
-    return subprocess.Popen(
-        [str(agentplane), "serve", *files, "--port", str(port), "--db", f"sqlite:///{db}"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        env={**os.environ, "AGENTPLANE_HOME": str(db.parent)})
+    env = {**os.environ, "AGENTPLANE_HOME": str(db.parent)}
+    url = f"sqlite:///{db}"
+    serve = [agentplane, "serve", *files, "--port", str(port), "--db", url]
+    if workers:
+        serve.append("--no-worker")
+    processes = [subprocess.Popen(serve, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                  env=env)]
+    processes += [subprocess.Popen([agentplane, "worker", "--db", url, "--poll", "0.1"],
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                   env=env) for _ in range(workers)]
+    return processes
 
 
 async def wait_up(base: str) -> None:
@@ -103,6 +114,61 @@ async def stream(http: httpx.AsyncClient, seen: set[tuple[str, int]], connected:
         connected.set()
 
 
+def _follow(base: str, key: str, streams: int, conn: Connection) -> None:
+    """The stream clients' process: connect, say "ready", answer "counts", and on "stop" send
+    what each stream saw."""
+
+    async def main() -> None:
+        seen = [set[tuple[str, int]]() for _ in range(streams)]
+        errors: list[str] = []
+        flags = [asyncio.Event() for _ in range(streams)]
+        async with httpx.AsyncClient(base_url=base, headers={"Authorization": f"Bearer {key}"},
+                                     limits=httpx.Limits(max_connections=streams + 5)) as http:
+            tasks = [asyncio.create_task(stream(http, seen[i], flags[i], errors))
+                     for i in range(streams)]
+            await asyncio.gather(*(f.wait() for f in flags))
+            conn.send("ready")
+            while True:
+                if not conn.poll():
+                    await asyncio.sleep(0.05)
+                    continue
+                if conn.recv() == "counts":
+                    conn.send([len(s) for s in seen])
+                    continue
+                for task in tasks:
+                    task.cancel()
+                await asyncio.gather(*tasks, return_exceptions=True)
+                conn.send(([sorted(s) for s in seen], errors))
+                return
+
+    asyncio.run(main())
+
+
+class Followers:
+    """Stream clients in a process of their own, so parsing 100k events does not slow the
+    readers whose latency is measured."""
+
+    def __init__(self, base: str, key: str, streams: int) -> None:
+        self._conn, child = multiprocessing.get_context("spawn").Pipe()
+        self._process = multiprocessing.get_context("spawn").Process(
+            target=_follow, args=(base, key, streams, child), daemon=True)
+
+    def start(self) -> None:
+        self._process.start()
+        assert self._conn.recv() == "ready"
+
+    def counts(self) -> list[int]:
+        self._conn.send("counts")
+        counts: list[int] = self._conn.recv()
+        return counts
+
+    def stop(self) -> tuple[list[set[tuple[str, int]]], list[str]]:
+        self._conn.send("stop")
+        seen, errors = self._conn.recv()
+        self._process.join(30)
+        return [{(r, q) for r, q in s} for s in seen], errors
+
+
 async def measure_reads(base: str, key: str, run_ids: list[str], n: int) -> list[float]:
     latencies: list[float] = []
     errors: list[str] = []
@@ -131,12 +197,9 @@ async def load(base: str, key: str, readers: int, streams: int, runs: int, reque
         await asyncio.sleep(1.0)
         baseline = await measure_reads(base, key, warm, 150)
 
-        seen = [set[tuple[str, int]]() for _ in range(streams)]
         errors: list[str] = []
-        flags = [asyncio.Event() for _ in range(streams)]
-        followers = [asyncio.create_task(stream(http, seen[i], flags[i], errors))
-                     for i in range(streams)]
-        await asyncio.gather(*(f.wait() for f in flags))
+        followers = Followers(base, key, streams)
+        await asyncio.to_thread(followers.start)
         await asyncio.sleep(0.3)  # the streams are subscribed before the first run starts
         latencies: list[float] = []
         started: list[str] = []
@@ -167,12 +230,12 @@ async def load(base: str, key: str, readers: int, streams: int, runs: int, reque
             events = (await http.get(f"/api/v1/runs/{run_id}/events")).json()
             expected |= {(run_id, e["seq"]) for e in events}
         for _ in range(100):
-            if all(expected <= s for s in seen):
+            if min(await asyncio.to_thread(followers.counts), default=len(expected)
+                   ) >= len(expected):
                 break
             await asyncio.sleep(0.1)
-        for follower in followers:
-            follower.cancel()
-        await asyncio.gather(*followers, return_exceptions=True)
+        seen, stream_errors = await asyncio.to_thread(followers.stop)
+        errors += stream_errors
         lost = sum(len(expected - s) for s in seen)
     return {"p50": pct(latencies, 0.50), "p99": pct(latencies, 0.99),
             "base_p50": pct(baseline, 0.50), "base_p99": pct(baseline, 0.99),
@@ -182,23 +245,26 @@ async def load(base: str, key: str, readers: int, streams: int, runs: int, reque
 
 
 def run(readers: int = 150, streams: int = 50, runs: int = 100, requests: int = 20,
-        interval: float = 1.0) -> list[Figure]:
+        interval: float = 1.0, workers: int = 0) -> list[Figure]:
     with scratch() as folder:
         db = folder / "agentplane.db"
         ring = KeyRing(db)
         _, key = ring.create("bench", role="admin", tenant="*")
         ring.close()
         port = free_port()
-        server = start_server(db, port)
+        processes = start_server(db, port, workers)
         try:
             base = f"http://127.0.0.1:{port}"
             asyncio.run(wait_up(base))
             r = asyncio.run(load(base, key, readers, streams, runs, requests, interval))
         finally:
-            server.terminate()
-            server.wait(30)
+            for process in processes:
+                process.terminate()
+            for process in processes:
+                process.wait(30)
     name = (f"{readers} readers (a read every {interval:g} s each) + {streams} streams, "
-            f"{runs} runs")
+            f"{runs} runs, " + (f"{workers} worker process(es)" if workers
+                                else "runs driven by the server"))
     if r["first_error"]:
         print(f"first error: {r['first_error']}")
     print(f"{name}: {int(r['reads'])} reads, {int(r['events'])} events of {int(r['runs'])} runs "
@@ -221,8 +287,11 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=20, help="reads per reader")
     parser.add_argument("--interval", type=float, default=1.0,
                         help="seconds between one reader's reads (0: back to back)")
+    parser.add_argument("--workers", type=int, default=0,
+                        help="separate `agentplane worker` processes (0: the server drives)")
     args = parser.parse_args()
-    print_figures(run(args.readers, args.streams, args.runs, args.requests, args.interval))
+    print_figures(run(args.readers, args.streams, args.runs, args.requests, args.interval,
+                      args.workers))
 
 
 if __name__ == "__main__":

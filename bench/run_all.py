@@ -13,6 +13,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 
+import api_load
 import concurrency
 import growth
 import metering
@@ -27,6 +28,7 @@ def main() -> None:
         figures += growth.run(steps)
     figures += concurrency.run(1000)
     figures += metering.run(1_000_000)
+    figures += api_load.run()
     print_figures(figures)
     save(figures, Path(__file__).parent / "out" / "results.json")
 

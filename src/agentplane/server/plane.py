@@ -35,6 +35,9 @@ class Plane:
     """Drive runs in this process: new ones, resumed ones, and expired waits."""
     poll_s: float = 1.0
     """Seconds between the worker's looks for runnable runs and due waits."""
+    max_active: int = 16
+    """Runs driven at once; more wait their turn (so a burst of runs cannot starve the API's
+    readers of the event loop)."""
     broadcaster: Broadcaster = field(init=False)
     metrics: JournalMetrics = field(init=False)
     """Prometheus metrics derived from the journal (``/metrics``)."""
@@ -42,6 +45,8 @@ class Plane:
     """Exports runs as OpenTelemetry traces when a collector is configured (OTEL_* env)."""
     _tasks: set[asyncio.Task[Any]] = field(default_factory=set, init=False)
     _loop: asyncio.Task[None] | None = field(default=None, init=False)
+    _running: set[str] = field(default_factory=set, init=False)
+    _wake: asyncio.Event = field(default_factory=asyncio.Event, init=False)
 
     def __post_init__(self) -> None:
         self.broadcaster = Broadcaster(self.store)
@@ -84,19 +89,28 @@ class Plane:
 
     async def _work(self) -> None:
         while True:
+            capacity = self.max_active - len(self._running)
             try:
-                for run in await self.runtime.claim_runnable():
-                    self._spawn(self.runtime.drive(run), run.id)
+                if capacity > 0:
+                    for run in await self.runtime.claim_runnable(limit=capacity):
+                        self._spawn(self.runtime.drive(run), run.id)
             except Exception:  # a bad round must not stop the worker for every other run
                 log.exception("worker round failed")
-            await asyncio.sleep(self.poll_s)
+            self._wake.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self.poll_s)
 
     def _spawn(self, work: Coroutine[Any, Any, Any], run_id: str) -> None:
+        self._running.add(run_id)
+
         async def go() -> None:
             try:
                 await work
             except Exception:
                 log.exception("run %s failed to advance", run_id)
+            finally:
+                self._running.discard(run_id)
+                self._wake.set()  # room for the next runnable run
             self.broadcaster.poke()
 
         task = asyncio.create_task(go(), name=f"run-{run_id}")
@@ -105,10 +119,15 @@ class Plane:
         self.broadcaster.poke()
 
     def drive(self, run_id: str) -> None:
-        """Drive a run in the background now (when this process runs a worker; otherwise a
-        separate ``agentplane worker`` picks it up)."""
-        if self.worker:
+        """Drive a run in the background now if there is room (``max_active``); otherwise it
+        stays runnable and the worker loop takes it when a run ends (or a separate
+        ``agentplane worker`` does, when this process runs none)."""
+        if not self.worker:
+            return
+        if len(self._running) < self.max_active and run_id not in self._running:
             self._spawn(self.runtime.execute(run_id), run_id)
+        else:
+            self._wake.set()
 
     # -- lookups that respect tenants ---------------------------------------------------------
 
