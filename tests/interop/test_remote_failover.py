@@ -533,3 +533,51 @@ async def test_a_supervisor_assigns_work_to_a_remote_agent_over_a2a(
     assert len(await runs_at(a, "refund-desk")) == 2
     assert await runs_at(b, "refund-desk") == []  # the untrusted entry was not used
     registry.close()
+
+
+DIRECT_WORKER_YAML = """\
+name: refund-team-direct
+autonomy: out_of_the_loop
+remote_agents:
+  - name: refund_desk
+    registry: refund-desk
+    key_env: {key_env}
+agents:
+  - name: lead
+    instructions: You lead the refund team.
+    script:
+      - tool_calls: [{{name: assign_task,
+                       arguments: {{worker: refund_desk, task: Refund order A1}}}}]
+      - content: "Checked: the refund desk refunded order A1."
+steps:
+  - supervisor: lead
+    workers: [refund_desk]
+"""
+
+
+async def test_a_remote_agent_is_a_supervisors_worker_directly(
+        replicas: tuple[Server, Server], local: JournalStore, key: str, tmp_path: Path) -> None:
+    a, _ = replicas
+    registry = registry_for(local)
+    entry = await register(registry, (a,), "refund-desk", capabilities=["refunds"])
+    (tmp_path / "direct.yaml").write_text(DIRECT_WORKER_YAML.format(key_env=KEY_ENV))
+    workflow = load_workflow(tmp_path / "direct.yaml")
+    runtime = Runtime(local)
+    record = await runtime.run(workflow, "Refund A1, please")
+    await runtime.aclose()
+    assert record.status == "completed"
+    events = await local.events(record.id)
+    [assigned] = of(events, EventType.HANDOFF)
+    assert (assigned.data["from"], assigned.data["to"]) == ("lead", "refund_desk")
+    # the assignment went through the guardians and was journaled as a tool step
+    [decided] = [e for e in of(events, EventType.GUARD_DECIDED)
+                 if e.data.get("tool") == "refund_desk"][:1] or [None]
+    assert decided is not None
+    [started] = of(events, TASK_STARTED)
+    assert started.step_key == f"{assigned.step_key}"
+    assert started.data["identity"] == entry.identity(replica=a.agent_url("refund-desk"))
+    [done] = [e for e in of(events, EventType.TOOL_COMPLETED) if e.data["tool"] == "refund_desk"]
+    assert done.data["result"]["text"] == "Refunded 20 on order A1."
+    # only the supervisor called a model: no stand-in worker agent in between
+    assert {e.data["agent"] for e in of(events, EventType.MODEL_COMPLETED)} == {"lead"}
+    registry.close()

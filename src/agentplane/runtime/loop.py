@@ -16,7 +16,7 @@ from typing import Any
 from agentplane.governance import Proposal
 from agentplane.journal import EventType, canonical_json, sha256_hex
 from agentplane.models.base import Message, ModelRequest, ModelResponse, ToolCall, ToolDefinition
-from agentplane.tools import Trust
+from agentplane.tools import Tool, Trust
 
 from .budgeted import before_model_call, before_tool_call, release
 from .context import RunContext, RunFailure, gather_steps
@@ -129,20 +129,7 @@ async def _call_one(ctx: RunContext, turn: _Turn, key: str, call: ToolCall) -> t
         return False, f"{call.error}; send the arguments as a JSON object"
     tool = ctx.workflow.tools.get(call.name)
     if tool is not None and call.name in turn.spec.tools:
-        proposal = Proposal(turn.spec.name, tool.name, tool.effect, tool.external,
-                            call.arguments, turn.reasoning)
-        refusal, decided = await review_call(ctx, key, proposal, tool)
-        if refusal is not None:
-            return False, refusal
-        held = await before_tool_call(ctx, key, turn.spec.name, tool.cost_usd)
-        try:
-            outcome = await ctx.tool_step(key, tool, call.arguments, turn.spec.name,
-                                          journal_first=decided)
-        finally:
-            release(ctx, held)
-        ctx.provenance.add(outcome.value, source=f"{tool.name} at {key}",
-                           trusted=tool.trust is Trust.TRUSTED)
-        return outcome.ok, outcome.value
+        return await _governed_call(ctx, turn, key, tool, call.arguments)
     if call.name in turn.spec.tools and ctx.workflow.spec.agent(call.name) is not None:
         task = str(call.arguments.get("task", ""))
         result = await run_agent(ctx, call.name, task, f"{key}/{call.name}")
@@ -151,6 +138,26 @@ async def _call_one(ctx: RunContext, turn: _Turn, key: str, call: ToolCall) -> t
         return await _assign(ctx, turn, key, call)
     return False, f"unknown tool {call.name!r}; available: " + ", ".join(
         d.name for d in _tool_definitions(ctx, turn))
+
+
+async def _governed_call(ctx: RunContext, turn: _Turn, key: str, tool: Tool,
+                         arguments: dict[str, Any]) -> tuple[bool, Any]:
+    """A tool call as a durable step: reviewed by the guardians (and a person, when the
+    autonomy level says so), budgeted, journaled, and its result traced for provenance."""
+    proposal = Proposal(turn.spec.name, tool.name, tool.effect, tool.external, arguments,
+                        turn.reasoning)
+    refusal, decided = await review_call(ctx, key, proposal, tool)
+    if refusal is not None:
+        return False, refusal
+    held = await before_tool_call(ctx, key, turn.spec.name, tool.cost_usd)
+    try:
+        outcome = await ctx.tool_step(key, tool, arguments, turn.spec.name,
+                                      journal_first=decided)
+    finally:
+        release(ctx, held)
+    ctx.provenance.add(outcome.value, source=f"{tool.name} at {key}",
+                       trusted=tool.trust is Trust.TRUSTED)
+    return outcome.ok, outcome.value
 
 
 async def _assign(ctx: RunContext, turn: _Turn, key: str, call: ToolCall) -> tuple[bool, Any]:
@@ -168,6 +175,10 @@ async def _assign(ctx: RunContext, turn: _Turn, key: str, call: ToolCall) -> tup
     await ctx.record_once(f"{key}/{worker}", EventType.HANDOFF,
                           {"from": turn.spec.name, "to": worker, "mode": "assign", "task": task},
                           actor=f"agent:{turn.spec.name}")
+    remote = ctx.workflow.tools.get(worker)
+    if worker in ctx.workflow.spec.remote_tool_names() and remote is not None:
+        # A remote A2A agent as a worker: its task is a governed, durable tool step.
+        return await _governed_call(ctx, turn, f"{key}/{worker}", remote, {"message": task})
     result = await run_agent(ctx, worker, task, f"{key}/{worker}")
     return True, result.output
 

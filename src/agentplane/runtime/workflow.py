@@ -139,7 +139,9 @@ def _check_steps(spec: WorkflowSpec, agents: set[str]) -> list[SpecProblem]:
             names = [(step.agent, (*path, "agent"))]
         elif isinstance(step, SupervisorStep):
             names = [(step.supervisor, (*path, "supervisor"))]
-            names += [(w, (*path, "workers", k)) for k, w in enumerate(step.workers)]
+            # a worker may also be a remote A2A agent
+            names += [(w, (*path, "workers", k)) for k, w in enumerate(step.workers)
+                      if w not in spec.remote_tool_names()]
         problems += [SpecProblem(p, _unknown(n, agents, "agent")) for n, p in names
                      if n not in agents]
     return problems
