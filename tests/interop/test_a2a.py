@@ -39,6 +39,7 @@ from a2a.types import (
 )
 from a2a.utils.constants import TransportProtocol
 
+from agentplane.governance.keys import KeyRing
 from agentplane.interop.a2a_client import (
     TASK_FINISHED,
     TASK_STARTED,
@@ -473,8 +474,32 @@ def test_a_0_3_client_is_answered_on_the_same_endpoint(server: Server) -> None:
     assert task["artifacts"][0]["parts"] == [{"kind": "text", "text": "Refunded 20 on order A1."}]
 
 
-def test_the_server_does_not_start_without_keys() -> None:
+def test_the_servers_api_keys_work_by_role_and_tenant(server: Server) -> None:
+    ring = KeyRing(server.db)
+    operator = ring.create("partner", role="operator")[1]
+    viewer = ring.create("auditor", role="viewer")[1]
+    elsewhere = ring.create("other", role="operator", tenant="beta")[1]
+
+    def send(key: str) -> httpx.Response:
+        body = {"jsonrpc": "2.0", "id": "1", "method": "message/send", "params": {"message": {
+            "kind": "message", "role": "user", "messageId": str(uuid.uuid4()),
+            "parts": [{"kind": "text", "text": "Refund order A1"}]}}}
+        return httpx.post(server.agent_url("refund-desk"), json=body,
+                          headers={"Authorization": f"Bearer {key}"}, timeout=30)
+
+    answer = send(operator)
+    assert answer.status_code == 200
+    assert answer.json()["result"]["status"]["state"] == "completed"
+    assert send(viewer).status_code == 401  # a viewer may not start runs
+    assert send(elsewhere).status_code == 401  # nor a key of another tenant
+    ring.revoke(operator.split("_")[1])
+    assert send(operator).status_code == 401
+    ring.close()
+
+
+def test_the_server_does_not_start_without_keys(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if k != "AGENTPLANE_A2A_KEYS"}
+    env["AGENTPLANE_HOME"] = str(tmp_path)  # an empty key ring
     done = subprocess.run([sys.executable, "-m", "agentplane.cli.a2a", str(REFUND_DESK)],
                           env=env, cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert done.returncode == 2

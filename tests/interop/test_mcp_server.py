@@ -30,6 +30,7 @@ from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.exceptions import MCPError
 
 from agentplane.errors import ConfigError
+from agentplane.governance.keys import KeyRing
 from agentplane.interop.mcp_server import (
     LIST_TOOL,
     STATUS_TOOL,
@@ -335,6 +336,22 @@ async def test_http_with_a_token_refuses_requests_without_it(workdir: Path) -> N
             assert no_entry.group_contains(MCPError)
 
         async with http_client(url, token=TOKEN) as client:
+            result = await client.call_tool("refund-desk", {"input": "Refund order A1"})
+            assert text_of(result) == "Refunded 20 on order A1."
+
+
+async def test_http_takes_the_servers_api_keys_by_role(workdir: Path) -> None:
+    ring = KeyRing(db_url(workdir).removeprefix("sqlite:///"))
+    operator = ring.create("mcp client", role="operator")[1]
+    viewer = ring.create("dashboard", role="viewer")[1]
+    ring.close()
+    with http_server(workdir) as url:  # no AGENTPLANE_MCP_TOKEN: the key ring guards it
+        initialize = {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {}}
+        async with httpx.AsyncClient(timeout=TIMEOUT) as raw:
+            for key in (None, viewer):
+                headers = {"Authorization": f"Bearer {key}"} if key else {}
+                assert (await raw.post(url, json=initialize, headers=headers)).status_code == 401
+        async with http_client(url, token=operator) as client:
             result = await client.call_tool("refund-desk", {"input": "Refund order A1"})
             assert text_of(result) == "Refunded 20 on order A1."
 

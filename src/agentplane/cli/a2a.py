@@ -18,21 +18,23 @@ from typing import Annotated
 import typer
 
 from agentplane.errors import AgentplaneError, ConfigError
+from agentplane.governance.keys import KeyRing, keyring_for
 from agentplane.journal import open_store
 from agentplane.runtime import load_workflow
 
 from . import render, settings
 
 
-def api_keys() -> set[str]:
-    """The keys in ``AGENTPLANE_A2A_KEYS``; an error that says what to do when there are none."""
+def api_keys(ring: KeyRing) -> set[str]:
+    """The keys in ``AGENTPLANE_A2A_KEYS``; an error that says what to do when there are none
+    there nor in the server's key ring (``agentplane keys``)."""
     from agentplane.interop.a2a_server import KEYS_ENV
 
     keys = {k.strip() for k in os.environ.get(KEYS_ENV, "").split(",") if k.strip()}
-    if not keys:
-        raise ConfigError(f"set {KEYS_ENV} to the API keys A2A callers must present "
-                          "(comma-separated, e.g. one per calling system): every A2A request "
-                          "but the agent cards needs one")
+    if not keys and not ring.any_live():
+        raise ConfigError(f"create an API key for A2A callers (`agentplane keys create NAME "
+                          f"--role operator`) or set {KEYS_ENV} (comma-separated keys): every "
+                          "A2A request but the agent cards needs one")
     return keys
 
 
@@ -56,7 +58,6 @@ def a2a_serve(
     from agentplane.interop.a2a_server import build_a2a_app
 
     loaded = [load_workflow(path) for path in workflows]
-    keys = api_keys()
     url = base_url or f"http://{host}:{port}"
     err = render.console(stderr=True)
     if base_url is None and host in ("0.0.0.0", "::", ""):
@@ -65,14 +66,18 @@ def a2a_serve(
 
     async def main() -> None:
         store = open_store(settings.database_url(db))
+        ring = keyring_for(store)
         try:
-            app = build_a2a_app(store, loaded, base_url=url, api_keys=keys)
+            keys = api_keys(ring)
+            app = build_a2a_app(store, loaded, base_url=url, api_keys=keys, keyring=ring)
             names = ", ".join(w.spec.name for w in loaded)
-            err.print(f"A2A agents ({names}) at {url}/agents, {len(keys)} API key(s)")
+            err.print(f"A2A agents ({names}) at {url}/agents; callers need an operator API key "
+                      f"or one of the {len(keys)} key(s) in AGENTPLANE_A2A_KEYS")
             config = uvicorn.Config(app, host=host, port=port, log_level="warning",
                                     lifespan="on")
             await uvicorn.Server(config).serve()
         finally:
+            ring.close()
             await store.close()
 
     try:

@@ -12,6 +12,7 @@ from typing import Annotated
 import typer
 
 from agentplane.errors import AgentplaneError, ConfigError
+from agentplane.governance.keys import keyring_for
 from agentplane.journal import open_store
 from agentplane.runtime import load_workflow
 
@@ -59,16 +60,22 @@ def mcp_serve(
 
     async def main() -> None:
         store = open_store(settings.database_url(db))
+        ring = keyring_for(store) if transport is Transport.http else None
         try:
             server = build_mcp_server(store, loaded, agents=agents)
             if transport is Transport.stdio:
                 await serve_stdio(server)
             else:
+                keyring = ring if ring is not None and ring.any_live() else None
+                guarded = token is not None or keyring is not None
                 err.print(f"MCP server on http://{host}:{port}/mcp "
                           f"({len(loaded)} workflow(s); "
-                          f"{'bearer token required' if token else 'no token'})")
-                await serve_http(server, host=host, port=port, token=token)
+                          + ("an operator API key or the bearer token required)" if guarded
+                             else "no token: create an API key to require one)"))
+                await serve_http(server, host=host, port=port, token=token, keyring=keyring)
         finally:
+            if ring is not None:
+                ring.close()
             await store.close()
 
     try:

@@ -159,6 +159,20 @@ class KeyRing:
         return self.get(id_)
 
 
+    def authorize(self, token: str, permission: Permission, tenant: str) -> ApiKey | None:
+        """The live key a token belongs to if it grants ``permission`` on ``tenant``, else
+        None (for servers that take the API keys as their credentials: MCP, A2A)."""
+        key = self.authenticate(token)
+        if key is None or not key.can(permission) or not key.sees(tenant):
+            return None
+        return key
+
+    def any_live(self) -> bool:
+        """Whether any key is live (then servers require one)."""
+        return self._db.execute("SELECT 1 FROM api_keys WHERE revoked_at IS NULL LIMIT 1"
+                                ).fetchone() is not None
+
+
 def keyring_for(store: JournalStore) -> KeyRing:
     """The key ring next to a journal store (the same SQLite file)."""
     path = getattr(store, "path", None)

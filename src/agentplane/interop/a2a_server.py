@@ -116,6 +116,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from agentplane.governance.keys import KeyRing
 from agentplane.journal import (
     Event,
     EventType,
@@ -292,10 +293,13 @@ def _presented_key(headers: Headers) -> str | None:
 class _RequireKey:
     """ASGI middleware: every HTTP request but the public discovery paths needs a valid key."""
 
-    def __init__(self, app: ASGIApp, keys: set[str], public: set[str]) -> None:
+    def __init__(self, app: ASGIApp, keys: set[str], public: set[str],
+                 ring: KeyRing | None = None, tenant: str = "default") -> None:
         self.app = app
         self._keys = [k.encode() for k in keys]
         self._public = public
+        self._ring = ring
+        self._tenant = tenant
 
     def _caller(self, headers: Headers) -> str | None:
         presented = _presented_key(headers)
@@ -304,7 +308,11 @@ class _RequireKey:
         raw = presented.encode()
         # Compare with every key, so the time taken says nothing about which one matched.
         matches = [hmac.compare_digest(raw, key) for key in self._keys]
-        return caller_of_key(presented) if any(matches) else None
+        if any(matches):
+            return caller_of_key(presented)
+        # The server's API keys (`agentplane keys`) that may start runs for this tenant.
+        key = self._ring.authorize(presented, "run", self._tenant) if self._ring else None
+        return key.identity if key is not None else None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -717,7 +725,8 @@ def _agent_routes(agent: WorkflowAgent, builder: _CallContextBuilder, *, root: b
 
 def build_a2a_app(store: JournalStore, workflows: list[Workflow], *, base_url: str,
                   api_keys: set[str] | None, runtime: Runtime | None = None,
-                  recover: bool = True, tenant: str = "default") -> Starlette:
+                  recover: bool = True, tenant: str = "default",
+                  keyring: KeyRing | None = None) -> Starlette:
     """The A2A server of these workflows, as an ASGI application.
 
     ``base_url``: where clients reach this server (written into the cards).
@@ -726,6 +735,8 @@ def build_a2a_app(store: JournalStore, workflows: list[Workflow], *, base_url: s
     ``runtime``: drives the runs (default: a new ``Runtime`` on ``store``, closed with the app).
     ``recover``: on startup, drive the unfinished runs of these workflows (after a crash).
     ``tenant``: the tenant runs started here belong to (and are billed to).
+    ``keyring``: the server's API keys (``agentplane keys``), accepted besides ``api_keys``
+    when they may start runs (operator or admin) for ``tenant``.
     """
     if not workflows:
         raise ValueError("build_a2a_app needs at least one workflow")
@@ -735,7 +746,8 @@ def build_a2a_app(store: JournalStore, workflows: list[Workflow], *, base_url: s
     host = _Host(store, runtime or Runtime(store), tenant, owns_runtime=runtime is None)
     builder = _CallContextBuilder()
     agents = [WorkflowAgent(host, w, agent_card(w, base_url=base_url,
-                                                secured=api_keys is not None))
+                                                secured=api_keys is not None
+                                                or keyring is not None))
               for w in workflows]
     routes: list[BaseRoute] = []
     for agent in agents:
@@ -759,9 +771,10 @@ def build_a2a_app(store: JournalStore, workflows: list[Workflow], *, base_url: s
 
     app = Starlette(routes=routes, lifespan=lifespan)
     app.state.a2a_host = host
-    if api_keys is not None:
+    if api_keys is not None or keyring is not None:
         public = {"/agents", CARD_PATH} | {f"/agents/{n}{CARD_PATH}" for n in names}
-        app.add_middleware(_RequireKey, keys=set(api_keys), public=public)
+        app.add_middleware(_RequireKey, keys=set(api_keys or ()), public=public,
+                           ring=keyring, tenant=tenant)
     return app
 
 

@@ -40,6 +40,7 @@ from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from agentplane.errors import AgentplaneError, ConfigError
+from agentplane.governance.keys import KeyRing
 from agentplane.journal import (
     RUN_STATUSES,
     EventType,
@@ -446,18 +447,27 @@ class BearerTokenGuard:
     nor shown in a response.
     """
 
-    def __init__(self, app: ASGIApp, token: str) -> None:
-        if not token:
+    def __init__(self, app: ASGIApp, token: str | None, keyring: KeyRing | None = None,
+                 tenant: str = "default") -> None:
+        if token is not None and not token:
             raise ConfigError(f"{TOKEN_ENV} is set but empty")
         self.app = app
-        self._expected = f"Bearer {token}".encode()
+        # a value no header can equal when there is no token: only the key ring then
+        self._expected = f"Bearer {token}".encode() if token else b"\x00"
+        self._keyring = keyring
+        self._tenant = tenant
 
     def __repr__(self) -> str:
         return "BearerTokenGuard(token=<hidden>)"
 
     def _authorized(self, scope: Scope) -> bool:
-        presented = Headers(scope=scope).get("authorization", "").encode("latin-1")
-        return hmac.compare_digest(presented, self._expected)
+        header = Headers(scope=scope).get("authorization", "")
+        if hmac.compare_digest(header.encode("latin-1"), self._expected):
+            return True
+        # The server's API keys (`agentplane keys`) that may start runs for this tenant.
+        scheme, _, presented = header.partition(" ")
+        return (self._keyring is not None and scheme.lower() == "bearer"
+                and self._keyring.authorize(presented.strip(), "run", self._tenant) is not None)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and not self._authorized(scope):
@@ -470,21 +480,24 @@ class BearerTokenGuard:
         await self.app(scope, receive, send)
 
 
-def http_app(server: Server[Runtime], *, host: str = "127.0.0.1", token: str | None = None
-             ) -> ASGIApp:
-    """The streamable HTTP app (MCP at ``/mcp``), behind the bearer token when one is given."""
+def http_app(server: Server[Runtime], *, host: str = "127.0.0.1", token: str | None = None,
+             keyring: KeyRing | None = None) -> ASGIApp:
+    """The streamable HTTP app (MCP at ``/mcp``), behind the bearer token and the server's
+    API keys (operator or admin) when either is given."""
     app: ASGIApp = server.streamable_http_app(streamable_http_path=HTTP_PATH, host=host)
-    return BearerTokenGuard(app, token) if token is not None else app
+    if token is None and keyring is None:
+        return app
+    return BearerTokenGuard(app, token, keyring)
 
 
 async def serve_http(server: Server[Runtime], *, host: str = "127.0.0.1", port: int = 8765,
-                     token: str | None = None) -> None:
+                     token: str | None = None, keyring: KeyRing | None = None) -> None:
     """Serve streamable HTTP on ``host:port`` until interrupted."""
     import uvicorn
 
-    if host not in LOOPBACK_HOSTS and token is None:
+    if host not in LOOPBACK_HOSTS and token is None and keyring is None:
         log.warning("serving MCP on %s without a token: anyone who can reach it can start "
-                    "runs; set %s", host, TOKEN_ENV)
-    config = uvicorn.Config(http_app(server, host=host, token=token), host=host, port=port,
-                            log_level="warning", lifespan="on")
+                    "runs; set %s or create an API key", host, TOKEN_ENV)
+    config = uvicorn.Config(http_app(server, host=host, token=token, keyring=keyring),
+                            host=host, port=port, log_level="warning", lifespan="on")
     await uvicorn.Server(config).serve()
