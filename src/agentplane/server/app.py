@@ -18,6 +18,7 @@ from agentplane.errors import AgentplaneError, ConfigError, NotFoundError
 from . import api
 from .actions import ActionError, tenant_filter
 from .auth import Reader
+from .console import install_console
 from .plane import Plane
 
 
@@ -93,4 +94,5 @@ def create_app(plane: Plane, *, manage_plane: bool = True) -> FastAPI:
         """The OpenAPI document (behind a key like everything but the health check)."""
         return app.openapi()
 
+    install_console(app)
     return app
