@@ -96,3 +96,18 @@ def test_the_tenant_stream_keeps_to_its_tenant(setup: tuple[str, dict[str, str]]
     assert [json.loads(m["data"])["seq"] for m in replayed] == [
         json.loads(m["data"])["seq"] for m in seen]
     assert int(cursor) > 0
+
+
+def test_plain_messages_when_names_are_not_wanted(setup: tuple[str, dict[str, str]]) -> None:
+    base, keys = setup
+    http = httpx.Client(base_url=base, headers=headers(keys["acme"]), timeout=30)
+    run = http.post("/api/v1/runs", json={"workflow": "refund-desk", "input": "Refund A1"}).json()
+    with http.stream("GET", f"/api/v1/runs/{run['id']}/stream",
+                     params={"named": "false"}) as response:
+        messages = []
+        for message in sse(response):
+            messages.append(message)
+            if json.loads(message["data"])["type"] == "run.completed":
+                break
+    assert messages and all("event" not in m for m in messages)
+    assert [int(m["id"]) for m in messages] == list(range(1, len(messages) + 1))

@@ -137,9 +137,12 @@ async def run_events(run_id: str, key: Reader, plane: PlaneDep,
     return [e.to_dict() for e in await plane.store.events(run_id, after_seq=after)]
 
 
-def _sse(batches: AsyncIterator[list[Delivery]], *, run_stream: bool) -> StreamingResponse:
+def _sse(batches: AsyncIterator[list[Delivery]], *, run_stream: bool, named: bool = True
+         ) -> StreamingResponse:
     """A text/event-stream response: one write per batch; a comment line keeps idle
-    connections (and the proxies between) open."""
+    connections (and the proxies between) open. ``named``: each message's SSE event name is
+    the journal event's type (else they are all plain ``message`` events, for clients that
+    want every type without naming them)."""
 
     async def body() -> AsyncIterator[bytes]:
         async for batch in batches:
@@ -149,7 +152,10 @@ def _sse(batches: AsyncIterator[list[Delivery]], *, run_stream: bool) -> Streami
             chunk = bytearray()
             for d in batch:
                 ident = d.event.seq if run_stream else d.cursor
-                chunk += b"id: %d\nevent: %s\ndata: " % (ident, d.event.type.encode())
+                chunk += b"id: %d\n" % ident
+                if named:
+                    chunk += b"event: %s\n" % d.event.type.encode()
+                chunk += b"data: "
                 chunk += orjson.dumps(d.event.to_dict())
                 chunk += b"\n\n"
             yield bytes(chunk)
@@ -170,6 +176,8 @@ def _last_id(header: str | None, query: int | None) -> int | None:
 async def stream_run(
     run_id: str, key: Reader, plane: PlaneDep,
     after: Annotated[int | None, Query(ge=0, description="Replay after this seq.")] = None,
+    named: Annotated[bool, Query(description="SSE event names = event types (else all are "
+                                             "plain messages).")] = True,
     last_event_id: Annotated[str | None, Header()] = None,
 ) -> StreamingResponse:
     """Server-Sent Events: the run's events from the start (or after ``Last-Event-ID`` /
@@ -178,7 +186,7 @@ async def stream_run(
     seq = _last_id(last_event_id, after) or 0
     feed = plane.broadcaster.subscribe(lambda e, _t: e.run_id == run_id, run_id=run_id,
                                        after_seq=seq)
-    return _sse(feed, run_stream=True)
+    return _sse(feed, run_stream=True, named=named)
 
 
 @router.get("/events/stream", tags=["runs"])

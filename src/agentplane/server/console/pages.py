@@ -12,7 +12,7 @@ from fastapi.responses import HTMLResponse
 from agentplane.errors import AgentplaneError, NotFoundError
 from agentplane.governance.keys import ApiKey
 from agentplane.interop.registry import registry_for
-from agentplane.journal import EventType, RunRecord
+from agentplane.journal import RunRecord
 from agentplane.journal.events import RUN_STATUSES
 from agentplane.metering.ledger import Window
 from agentplane.runtime import APPROVAL_KINDS
@@ -29,7 +29,6 @@ from .timeline import Entry, money, timeline
 router = APIRouter(include_in_schema=False)
 Signed = Annotated[Viewer, Depends(page_viewer)]
 
-EVENT_TYPES = sorted({v for k, v in vars(EventType).items() if k.isupper()})
 """Every event type the live timeline listens for (SSE events are named by type)."""
 
 
@@ -130,7 +129,7 @@ async def run_page(request: Request, run_id: str, viewer: Signed) -> HTMLRespons
     spec = await _pinned(plane, run)
     return await page(request, viewer, "run.html", active="runs", title=run.id,
                       entries=entries, last_seq=entries[-1].seq if entries else 0,
-                      spec=spec, autonomy=_autonomy(spec), event_types=EVENT_TYPES,
+                      spec=spec, autonomy=_autonomy(spec),
                       **await run_panel(plane, viewer.key, run))
 
 

@@ -73,13 +73,12 @@
   }
 
   function connect() {
-    const source = new EventSource(`/api/v1/runs/${encodeURIComponent(runId)}/stream?after=${lastSeq}`);
+    // named=false: every event arrives as a plain message, whatever its type (a2a.task.*,
+    // types added later), so one listener sees them all.
+    const source = new EventSource(
+      `/api/v1/runs/${encodeURIComponent(runId)}/stream?after=${lastSeq}&named=false`);
     source.onopen = () => { setState("open", "live"); soon(); };
     source.onerror = () => setState("error", "reconnecting…");
-    // Events are named by their type; listen to every type the journal writes, and to
-    // unnamed messages. An unknown type still shows up with the next known one.
-    const types = (root.dataset.eventTypes || "").split(" ").filter(Boolean);
-    for (const type of types) source.addEventListener(type, soon);
     source.onmessage = soon;
   }
 
