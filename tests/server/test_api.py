@@ -315,3 +315,22 @@ def test_metrics_need_a_key_and_keep_to_the_tenant(base: str, keys: dict[str, st
     assert not any(name == "agentplane_runs" and v > 0 and ("tenant", "acme") in labels
                    for (name, labels), v in others.items())
     assert sum(v for (name, _), v in others.items() if name == "agentplane_tokens_total") == 0
+
+
+def test_budgets_show_what_is_spent_against_each(base: str, keys: dict[str, str]) -> None:
+    operator = as_(base, keys, "operator")
+    run = operator.ok("POST", "/runs", {"workflow": "budget-cap", "input": "Go ahead."})
+    waiting_run = operator.wait_for(run["id"], waiting)
+    assert waiting_run["waits"][0]["kind"] == "budget"
+    rows = as_(base, keys, "viewer").ok("GET", "/budgets")
+    [row] = [r for r in rows if r["run_id"] == run["id"]]
+    assert (row["workflow"], row["budget"], row["unit"], row["limit"]) == (
+        "budget-cap", "research-tokens", "tokens", 1500)
+    events = operator.ok("GET", f"/runs/{run['id']}/events")
+    spent = sum((e["usage"] or {}).get("input_tokens", 0) + (e["usage"] or {}).get(
+        "output_tokens", 0) for e in events if e["type"] == "model.completed")
+    assert row["spent"] == spent > 0
+    assert row["used"] == spent / 1500
+    # another tenant sees no row of this run
+    assert all(r["run_id"] != run["id"] for r in as_(base, keys, "beta viewer").ok(
+        "GET", "/budgets"))

@@ -3,6 +3,7 @@ the caller's key, keeps to its tenant, and records the key's identity on what it
 
 from __future__ import annotations
 
+import time
 from collections.abc import Awaitable
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -10,6 +11,7 @@ from typing import Any, TypeVar
 from agentplane.errors import AgentplaneError, NotFoundError
 from agentplane.governance.keys import ALL_TENANTS, ApiKey
 from agentplane.journal import RunRecord, WaitRecord, verify
+from agentplane.metering.budgets import Scope
 from agentplane.metering.ledger import ALL_TIME, Window
 from agentplane.metering.reports import usage_report
 from agentplane.runtime import APPROVAL_KINDS, RunStateError
@@ -122,3 +124,35 @@ async def usage(plane: Plane, key: ApiKey, *, by: list[str], window: Window = AL
     tenant = tenant_filter(key)
     return usage_report(metering.ledger, window, by=by,
                         where=None if tenant is None else {"tenant": tenant})
+
+
+async def budgets(plane: Plane, key: ApiKey, *, recent_runs: int = 10) -> list[dict[str, Any]]:
+    """The budgets the served workflows declare, with what is spent against each now: one row
+    per tenant the key sees for workflow, agent and tenant budgets, and one per recent run for
+    per-run budgets."""
+    metering = plane.runtime.metering
+    await metering.ledger.sync(plane.store, metering.pricer)
+    book, now, rows = metering.book, time.time(), []
+    for workflow in plane.workflows.values():
+        declared = workflow.spec.budgets
+        if not declared:
+            continue
+        runs = await plane.store.list_runs(workflow=workflow.spec.name,
+                                           tenant=tenant_filter(key), limit=recent_runs)
+        tenants = sorted({r.tenant for r in runs} or {key.tenant if key.tenant != ALL_TENANTS
+                                                      else "default"})
+        for budget in declared:
+            per_run = budget.scope == "run" or budget.period == "run"
+            scopes = ([Scope(r.id, r.tenant, r.workflow, budget.agent or "") for r in runs]
+                      if per_run else
+                      [Scope("", t, workflow.spec.name, budget.agent or "") for t in tenants])
+            for scope in scopes:
+                state = book.state(budget, scope, now)
+                rows.append({
+                    "workflow": workflow.spec.name, "budget": budget.id,
+                    "scope": budget.scope, "agent": budget.agent, "period": state.period,
+                    "tenant": scope.tenant, "run_id": scope.run_id or None,
+                    "unit": state.unit, "limit": state.limit, "spent": state.spent,
+                    "used": state.spent / state.limit if state.limit else None,
+                    "on_exceed": budget.on_exceed})
+    return rows

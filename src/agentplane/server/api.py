@@ -269,6 +269,13 @@ async def usage(
     return await actions.usage(plane, key, by=list(by or ["workflow"]), window=window)
 
 
+@router.get("/budgets", tags=["usage"])
+async def budgets(key: Reader, plane: PlaneDep) -> list[dict[str, Any]]:
+    """The served workflows' budgets and what is spent against each (per tenant, or per
+    recent run for run budgets)."""
+    return await actions.budgets(plane, key)
+
+
 @router.get("/audit/verify", tags=["audit"])
 async def audit_verify(key: Reader, plane: PlaneDep) -> dict[str, Any]:
     """Recompute the hash chains of the tenant's runs; name the first break of each."""
