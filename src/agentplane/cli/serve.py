@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Awaitable, Callable, Iterable
 from pathlib import Path
 from typing import Annotated
@@ -10,6 +11,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
+from agentplane.errors import ConfigError
 from agentplane.governance.keys import KeyRing, keyring_for
 from agentplane.journal import JournalStore, open_store
 
@@ -49,6 +51,9 @@ async def serve_plane(store: JournalStore, workflow_files: Iterable[Path], *, ho
     async def tell() -> None:
         while not server.started:
             await asyncio.sleep(0.05)
+        logging.getLogger("agentplane.server").info(
+            "serving", extra={"url": url, "workflows": sorted(plane.workflows),
+                              "worker": worker})
         if announce is not None:
             await announce(url)
 
@@ -67,8 +72,19 @@ def serve(
     db: DbOption = None,
     worker: Annotated[bool, typer.Option(help="Drive runs in this process (else leave them "
                                               "to `agentplane worker`).")] = True,
+    log_format: Annotated[str, typer.Option(help="Logs on stderr: json (one object a line) or "
+                                                 "text; secrets are redacted either way.")
+                          ] = "json",
+    log_level: Annotated[str, typer.Option(help="DEBUG, INFO, WARNING or ERROR.")] = "INFO",
 ) -> None:
     """Serve the REST API (OpenAPI at /openapi.json), live event streams and the console."""
+    from agentplane.telemetry import configure_logging
+
+    if log_format not in ("json", "text"):
+        raise ConfigError(f"--log-format {log_format!r}: use json or text")
+    if log_level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
+        raise ConfigError(f"--log-level {log_level!r}: use DEBUG, INFO, WARNING or ERROR")
+    configure_logging(json=log_format == "json", level=log_level)
 
     async def main() -> None:
         store = open_store(settings.database_url(db))
