@@ -44,15 +44,14 @@ from agentplane.interop.a2a_client import (
     TASK_FINISHED,
     TASK_STARTED,
     TASK_UPDATED,
-    JournalTaskLog,
     RemoteAgent,
     RemoteAgentError,
     RemoteUpdate,
-    a2a_tool,
     resume_or_send,
     state_name,
 )
 from agentplane.interop.a2a_server import A2A_RECEIVED, caller_of_key, task_state
+from agentplane.interop.a2a_tool import JournalTaskLog, a2a_tool
 from agentplane.journal import (
     Event,
     EventType,

@@ -25,9 +25,9 @@ from agentplane.interop.a2a_client import (
     TASK_ROUTED,
     TASK_STARTED,
     TASK_UPDATED,
-    RegistryReplicas,
     RemoteAgentError,
 )
+from agentplane.interop.a2a_tool import RegistryReplicas
 from agentplane.interop.registry import (
     AgentEntry,
     Registry,

@@ -20,13 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from agentplane.errors import AgentplaneError
-from agentplane.interop.a2a_client import (
-    JournalTaskLog,
-    RegistryReplicas,
-    RemoteAgent,
-    Replicas,
-    a2a_tool,
-)
+from agentplane.interop.a2a_client import RemoteAgent
+from agentplane.interop.a2a_tool import JournalTaskLog, RegistryReplicas, Replicas, a2a_tool
 from agentplane.interop.mcp_client import MCPPool
 from agentplane.interop.registry import Registry, registry_for
 from agentplane.interop.spec import RemoteAgentSpec
