@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -83,3 +84,14 @@ def test_serve_answers_with_keys_and_logs_json(tmp_path: Path) -> None:
 def test_serve_refuses_a_bad_log_format(tmp_path: Path) -> None:
     done = cli(tmp_path, "serve", "--log-format", "yaml")
     assert done.returncode == 2 and "--log-format 'yaml'" in done.stderr
+
+
+def test_serve_says_when_the_port_is_taken(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = cli(tmp_path, "serve", "--port", str(port))
+    assert done.returncode == 2
+    assert f"cannot listen on 127.0.0.1:{port}" in " ".join(done.stderr.split())
+    assert "Traceback" not in done.stderr

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import socket
 from collections.abc import Awaitable, Callable, Iterable
 from pathlib import Path
 from typing import Annotated
@@ -30,6 +31,17 @@ out = render.console()
 err = render.console(stderr=True)
 
 
+def _check_free(host: str, port: int) -> None:
+    """A clear error, before anything starts, when the address is taken."""
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            raise ConfigError(f"cannot listen on {host}:{port} ({exc.strerror}); another "
+                              "server may be using it — pass --port with a free one") from exc
+
+
 async def serve_plane(store: JournalStore, workflow_files: Iterable[Path], *, host: str,
                       port: int, worker: bool = True,
                       announce: Callable[[str], Awaitable[None]] | None = None) -> None:
@@ -38,6 +50,7 @@ async def serve_plane(store: JournalStore, workflow_files: Iterable[Path], *, ho
 
     from agentplane.server import Plane, create_app
 
+    _check_free(host, port)
     plane = Plane.open(store, workflow_files, worker=worker)
     app = create_app(plane)
     config = uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="on",
