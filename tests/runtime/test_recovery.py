@@ -110,3 +110,24 @@ async def test_a_live_lease_is_not_taken(store: JournalStore) -> None:
     await first.aclose()
     await second.aclose()
     assert len([c for c in toolbox.CALLS if c[0] == "blocking_write"]) == 1
+
+
+async def test_one_runtime_never_drives_a_run_twice_at_once(store: JournalStore) -> None:
+    """A server's worker round and a request may both ask to drive the same run."""
+    wf = make_workflow(_writer("blocking_write"), [{"agent": "a"}])
+    runtime = Runtime(store)
+    run = await runtime.start(wf, "go")
+    first = asyncio.create_task(runtime.execute(run.id))
+    await asyncio.to_thread(toolbox.ENTERED.wait, 10)  # the first drive is inside the write
+    assert [r.id for r in await runtime.claim_runnable()] == []  # not handed out again
+    await runtime.execute(run.id)  # a second request returns at once
+    toolbox.GATE.set()
+    record = await first
+    toolbox.ENTERED.clear()
+    assert record.status == "completed"
+    events = await store.events(run.id)
+    assert sum(e.type == EventType.RUN_STARTED for e in events) == 1
+    assert sum(e.type == EventType.RUN_RESUMED for e in events) == 0
+    assert sum(e.type == EventType.TOOL_STARTED and e.data.get("tool") == "blocking_write"
+               for e in events) == 1
+    await runtime.aclose()

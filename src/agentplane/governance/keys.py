@@ -39,6 +39,7 @@ PERMISSIONS: dict[Role, frozenset[Permission]] = {
 roll back runs; ``approve`` decide approvals; ``admin`` all of that and manage keys."""
 
 PREFIX = "ap_"
+_COLUMNS = "id, name, role, tenant, created_at, revoked_at"
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS api_keys (
@@ -125,14 +126,14 @@ class KeyRing:
         return key, f"{PREFIX}{key.id}_{secret}"
 
     def list(self, *, include_revoked: bool = False) -> list[ApiKey]:
-        sql = "SELECT id, name, role, tenant, created_at, revoked_at FROM api_keys"
+        sql = f"SELECT {_COLUMNS} FROM api_keys"
         if not include_revoked:
             sql += " WHERE revoked_at IS NULL"
         return [_row(r) for r in self._db.execute(sql + " ORDER BY created_at, id")]
 
     def get(self, id: str) -> ApiKey | None:
-        row = self._db.execute("SELECT id, name, role, tenant, created_at, revoked_at "
-                               "FROM api_keys WHERE id = ?", (id,)).fetchone()
+        row = self._db.execute(f"SELECT {_COLUMNS} FROM api_keys WHERE id = ?",
+                               (id,)).fetchone()
         return _row(row) if row else None
 
     def revoke(self, id: str) -> ApiKey:
@@ -152,11 +153,12 @@ class KeyRing:
         id_, sep, secret = token[len(PREFIX):].partition("_")
         if not sep or not secret:
             return None
-        row = self._db.execute("SELECT secret_sha256 FROM api_keys WHERE id = ? "
+        # one query: this runs on every API request
+        row = self._db.execute(f"SELECT secret_sha256, {_COLUMNS} FROM api_keys WHERE id = ? "
                                "AND revoked_at IS NULL", (id_,)).fetchone()
         if row is None or not hmac.compare_digest(row[0], _digest(secret)):
             return None
-        return self.get(id_)
+        return _row(row[1:])
 
 
     def authorize(self, token: str, permission: Permission, tenant: str) -> ApiKey | None:

@@ -106,6 +106,7 @@ class Runtime:
         """Providers that replace the configured ones by name (``scripted``, ``openai``, ...)."""
         self.lease_seconds = lease_seconds
         self.metering = metering or RunMetering.with_catalog(store)
+        """Usage ledger and budgets (opened only when a workflow declares budgets)."""
         self.mcp = MCPPool()
         """Connections to the MCP servers the workflows use."""
         self.registry = registry
@@ -113,7 +114,6 @@ class Runtime:
         (default: the one in the journal's SQLite file, opened when first needed)."""
         self._own_registry = False
         self._remote_tools: dict[tuple[str, str], Tool] = {}
-        """Usage ledger and budgets (opened only when a workflow declares budgets)."""
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self._workflows: dict[str, Workflow] = {}
         self._models: dict[str, ModelResolver] = {}

@@ -36,8 +36,8 @@ class Plane:
     poll_s: float = 1.0
     """Seconds between the worker's looks for runnable runs and due waits."""
     max_active: int = 16
-    """Runs driven at once; more wait their turn (so a burst of runs cannot starve the API's
-    readers of the event loop)."""
+    """Runs driven at once by this process; more stay runnable and are taken as runs end (a
+    bound on what a burst of new runs holds at once: tasks, model connections, memory)."""
     broadcaster: Broadcaster = field(init=False)
     metrics: JournalMetrics = field(init=False)
     """Prometheus metrics derived from the journal (``/metrics``)."""
