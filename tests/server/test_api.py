@@ -88,7 +88,9 @@ def waiting(run: dict[str, Any]) -> bool:
 
 def test_only_health_answers_without_a_key(base: str, keys: dict[str, str]) -> None:
     anonymous = Api(base, None)
-    assert anonymous.get("/health").json() == {"status": "ok"}
+    health = anonymous.get("/health").json()
+    assert health["status"] == "ok"
+    assert health["journal"]["present"] and health["journal"]["writable"]
     for path in ("/runs", "/approvals", "/usage", "/audit/verify", "/workflows", "/keys",
                  "/runs/x", "/runs/x/events", "/whoami"):
         response = anonymous.get(path)

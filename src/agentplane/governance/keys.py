@@ -19,7 +19,8 @@ from typing import Literal, get_args
 
 from agentplane.errors import ConfigError, NotFoundError
 from agentplane.journal import JournalStore
-from agentplane.journal.sqlite import connect, immediate
+from agentplane.journal.health import FileIdentity
+from agentplane.journal.sqlite import checked_write, connect
 
 Role = Literal["viewer", "operator", "approver", "admin"]
 ROLES: tuple[Role, ...] = get_args(Role)
@@ -78,6 +79,11 @@ class ApiKey:
     def sees(self, tenant: str) -> bool:
         return self.tenant in (ALL_TENANTS, tenant)
 
+    @property
+    def described(self) -> str:
+        """The key in a message: "an operator key", "a viewer key"."""
+        return role_phrase(self.role)
+
     def to_json(self) -> dict[str, str | None]:
         return {"id": self.id, "name": self.name, "role": self.role, "tenant": self.tenant,
                 "created_at": self.created_at, "revoked_at": self.revoked_at}
@@ -93,6 +99,11 @@ def _row(row: Sequence[str | None]) -> ApiKey:
     return ApiKey(id_, name, role, tenant, created_at, revoked_at)  # type: ignore[arg-type]
 
 
+def role_phrase(role: str) -> str:
+    """``role`` with its article, for messages: "an admin key", "a viewer key"."""
+    return f"{'an' if role[:1] in 'aeiou' else 'a'} {role} key"
+
+
 def check_role(role: str) -> Role:
     if role not in ROLES:
         raise ConfigError(f"unknown role {role!r}; use one of {', '.join(ROLES)}")
@@ -106,6 +117,7 @@ class KeyRing:
         self.path = str(path)
         self._db: sqlite3.Connection = connect(self.path)
         self._db.executescript(_SCHEMA)
+        self._opened = FileIdentity.of(self.path)
 
     def close(self) -> None:
         self._db.close()
@@ -120,16 +132,25 @@ class KeyRing:
         key = ApiKey(id=secrets.token_hex(4), name=name.strip(), role=check_role(role),
                      tenant=tenant.strip(), created_at=datetime.now(UTC).isoformat())
         secret = secrets.token_urlsafe(32)
-        with immediate(self._db) as db:
+        with checked_write(self._db, self.path, self._opened) as db:
             db.execute("INSERT INTO api_keys VALUES (?, ?, ?, ?, ?, ?, NULL)",
                        (key.id, key.name, key.role, key.tenant, _digest(secret), key.created_at))
         return key, f"{PREFIX}{key.id}_{secret}"
 
-    def list(self, *, include_revoked: bool = False) -> list[ApiKey]:
-        sql = f"SELECT {_COLUMNS} FROM api_keys"
+    def list(self, *, include_revoked: bool = False, tenant: str | None = None
+             ) -> list[ApiKey]:
+        """The keys, oldest first; ``tenant``: only that tenant's (what its admin may see —
+        not the keys of every tenant, which belong to the installation's operator)."""
+        where, args = [], []
         if not include_revoked:
-            sql += " WHERE revoked_at IS NULL"
-        return [_row(r) for r in self._db.execute(sql + " ORDER BY created_at, id")]
+            where.append("revoked_at IS NULL")
+        if tenant is not None:
+            where.append("tenant = ?")
+            args.append(tenant)
+        sql = f"SELECT {_COLUMNS} FROM api_keys"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        return [_row(r) for r in self._db.execute(sql + " ORDER BY created_at, id", args)]
 
     def get(self, id: str) -> ApiKey | None:
         row = self._db.execute(f"SELECT {_COLUMNS} FROM api_keys WHERE id = ?",
@@ -138,7 +159,7 @@ class KeyRing:
 
     def revoke(self, id: str) -> ApiKey:
         """Revoke a key at once; revoking twice is harmless."""
-        with immediate(self._db) as db:
+        with checked_write(self._db, self.path, self._opened) as db:
             db.execute("UPDATE api_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL",
                        (datetime.now(UTC).isoformat(), id))
         key = self.get(id)

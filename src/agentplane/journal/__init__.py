@@ -25,6 +25,7 @@ from .events import (
     utc_now,
 )
 from .export import export_run
+from .health import JournalHealth, JournalUnavailableError, ReportsHealth
 from .sqlite import SQLiteJournal
 from .store import (
     JournalError,
@@ -76,9 +77,12 @@ __all__ = [
     "Event",
     "EventType",
     "JournalError",
+    "JournalHealth",
     "JournalStore",
+    "JournalUnavailableError",
     "LeaseLostError",
     "NewEvent",
+    "ReportsHealth",
     "RunExistsError",
     "RunNotActiveError",
     "RunNotFoundError",

@@ -45,6 +45,14 @@ from .events import (
     sha256_hex,
     utc_now,
 )
+from .health import (
+    MIN_FREE_BYTES,
+    FileIdentity,
+    JournalHealth,
+    JournalUnavailableError,
+    check_same_file,
+    free_bytes,
+)
 from .store import (
     BLOB_THRESHOLD,
     CorruptEventError,
@@ -152,6 +160,20 @@ def immediate(db: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
     db.execute("COMMIT")
 
 
+@contextmanager
+def checked_write(db: sqlite3.Connection, path: str, opened: FileIdentity | None
+                  ) -> Iterator[sqlite3.Connection]:
+    """``immediate``, on the file the connection opened (``opened``) — refused if that file was
+    removed or replaced, since writes would go to a file nobody reads again; SQLite's
+    operational failures (read-only, disk full, I/O) become ``JournalUnavailableError``."""
+    check_same_file(path, opened)
+    try:
+        with immediate(db) as conn:
+            yield conn
+    except sqlite3.OperationalError as exc:
+        raise JournalUnavailableError(f"the journal {path} cannot be written: {exc}") from exc
+
+
 def _dumps(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
 
@@ -176,11 +198,33 @@ class SQLiteJournal(JournalStore):
         self.url = f"sqlite:///{self.path}"
         self._db = connect(self.path, synchronous=mode)
         self._db.executescript(_SCHEMA)
+        self._opened = None if self.path == ":memory:" else FileIdentity.of(self.path)
+        self.min_free_bytes = MIN_FREE_BYTES
+        """Less free disk than this (bytes) makes ``health()`` unhealthy."""
 
     # -- transactions -------------------------------------------------------------------------
 
     def _write(self) -> contextlib.AbstractContextManager[sqlite3.Connection]:
-        return immediate(self._db)
+        return checked_write(self._db, self.path, self._opened)
+
+    async def health(self) -> JournalHealth:
+        """Whether the journal can take writes now, and why not."""
+        free = None if self._opened is None else free_bytes(self.path)
+        present, writable, problem = True, True, None
+        try:
+            check_same_file(self.path, self._opened)
+        except JournalUnavailableError as exc:
+            present, writable, problem = False, False, str(exc)
+        else:
+            try:
+                with immediate(self._db):  # takes the write lock, writes nothing
+                    pass
+            except sqlite3.Error as exc:
+                writable, problem = False, f"the journal {self.url} cannot be written: {exc}"
+        if problem is None and free is not None and free < self.min_free_bytes:
+            problem = (f"only {free // 1_048_576} MiB free on the journal's disk (at least "
+                       f"{self.min_free_bytes // 1_048_576} MiB needed); free some space")
+        return JournalHealth(self.url, present, writable, free, problem)
 
     # -- blobs --------------------------------------------------------------------------------
 

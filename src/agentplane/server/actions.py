@@ -16,6 +16,7 @@ from agentplane.metering.ledger import ALL_TIME, Window
 from agentplane.metering.reports import usage_report
 from agentplane.runtime import APPROVAL_KINDS, RunStateError
 
+from .limits import check_input
 from .plane import Plane
 
 T = TypeVar("T")
@@ -34,6 +35,7 @@ async def start_run(plane: Plane, key: ApiKey, workflow: str, input: Any, *,
     """Start a run of a served workflow for the key's tenant (an all-tenant key may name one)."""
     if tenant is not None and not key.sees(tenant):
         raise NotFoundError(f"no tenant {tenant!r} for this key")
+    check_input(input, plane.limits)
     run_tenant = tenant or ("default" if key.tenant == ALL_TENANTS else key.tenant)
     run = await plane.runtime.start(plane.workflow(workflow), input, tenant=run_tenant,
                                     tags=tags)
@@ -76,12 +78,24 @@ async def approvals(plane: Plane, key: ApiKey, *, run_id: str | None = None
     return out
 
 
+async def reconcile_run(plane: Plane, key: ApiKey, run_id: str, *, step_key: str,
+                        happened: bool, result: Any = None, reason: str = "") -> RunRecord:
+    """Settle the unconfirmed call of a ``needs_reconciliation`` run, then drive it on."""
+    await plane.run_for(key, run_id)
+    run = await _state(plane.runtime.reconcile(run_id, step_key=step_key, happened=happened,
+                                               actor=key.identity, result=result,
+                                               reason=reason))
+    plane.drive(run.id)
+    return run
+
+
 async def decide(plane: Plane, key: ApiKey, wait_id: str, *, approve: bool, reason: str
                  ) -> RunRecord:
     wait = await plane.store.get_wait(wait_id)
-    if wait is None or wait.kind not in APPROVAL_KINDS:
+    run = None if wait is None else await plane.store.get_run(wait.run_id)
+    if wait is None or wait.kind not in APPROVAL_KINDS or run is None or not key.sees(run.tenant):
+        # One answer for "not yours" and "does not exist": nothing about another tenant's run.
         raise NotFoundError(f"no approval {wait_id!r}")
-    await plane.run_for(key, wait.run_id)
     run = await _state(plane.runtime.decide(wait_id, approve=approve, actor=key.identity,
                                             reason=reason))
     plane.drive(run.id)

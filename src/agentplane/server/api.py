@@ -12,18 +12,33 @@ from typing import Annotated, Any, Literal
 
 import orjson
 from fastapi import APIRouter, Header, Query
-from fastapi.responses import StreamingResponse
+from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from agentplane.errors import NotFoundError
-from agentplane.journal import Event, RunRecord, WaitRecord, export_run
+from agentplane.governance.keys import ALL_TENANTS
+from agentplane.journal import Event, ReportsHealth, RunRecord, WaitRecord, export_run
 from agentplane.metering.ledger import Window
 
 from . import actions
 from .auth import Admin, Approver, Operator, PlaneDep, Reader
+from .errors import responses
+from .limits import Limits, preview
 from .stream import Delivery
 
 router = APIRouter(prefix="/api/v1")
+
+# What each kind of route may answer besides its success (the OpenAPI document says the same).
+READS = responses(401, 422, 503)
+"""A read of lists or the tenant's totals."""
+READ_PLAIN = responses(401, 503)
+"""A read without parameters."""
+KEYS_READ = responses(401, 403, 503)
+"""A read only admins may make."""
+READ_ONE = responses(401, 404, 422, 503)
+"""A read of one object named in the path."""
+ACTS = responses(400, 401, 403, 404, 409, 413, 422, 503)
+"""An action: a write that may be refused by role, state, size or the journal."""
 
 RunStatus = Literal["pending", "running", "waiting", "completed", "failed", "cancelled",
                    "needs_reconciliation"]
@@ -50,10 +65,43 @@ class Rollback(Strict):
     step_key: str | None = Field(default=None, description="Reverse only this step's call.")
 
 
+class Reconcile(Strict):
+    step_key: str = Field(min_length=1, description="The step the run names as unconfirmed.")
+    happened: bool = Field(description="Whether the call took effect: true records it as "
+                                       "done (with ``result``), false lets the run call again.")
+    result: Any = Field(default=None, description="The call's result, when it happened.")
+    reason: str = Field(default="", max_length=2000, description="Why; journaled.")
+
+
 class NewKey(Strict):
     name: str = Field(min_length=1, max_length=200)
     role: Literal["viewer", "operator", "approver", "admin"]
-    tenant: str = Field(default="default", min_length=1, max_length=200)
+    tenant: str | None = Field(default=None, min_length=1, max_length=200,
+                               description="The key's tenant ('*' for all); by default the "
+                                           "calling admin's own (or 'default' for a '*' admin).")
+
+
+class JournalState(BaseModel):
+    ok: bool
+    present: bool = Field(description="The file the server opened is still at its path.")
+    writable: bool
+    free_bytes: int | None = Field(description="Free space on the journal's disk (bytes).")
+    problem: str | None
+
+
+class Health(BaseModel):
+    status: Literal["ok", "unhealthy"]
+    error: str | None = Field(default=None, description="Why unhealthy.")
+    journal: JournalState | None = None
+
+
+def run_summary(run: RunRecord, limits: Limits) -> dict[str, Any]:
+    """A run as lists show it: its input as a preview (``input_truncated`` when cut; the run
+    itself, ``GET /runs/{id}``, has all of it)."""
+    text, cut = preview(run.input, limits)
+    return {**run.summary(), "input_preview": text, "input_truncated": cut,
+            "last_seq": run.last_seq, "retry_of": run.meta.get("retry_of"),
+            "tags": run.meta.get("tags", {})}
 
 
 def run_json(run: RunRecord) -> dict[str, Any]:
@@ -69,18 +117,30 @@ def wait_json(wait: WaitRecord, run: RunRecord) -> dict[str, Any]:
 
 # -- health and workflows ---------------------------------------------------------------------
 
-@router.get("/health", tags=["system"])
-async def health() -> dict[str, str]:
-    """Liveness; the only route that needs no key."""
-    return {"status": "ok"}
+@router.get("/health", tags=["system"], response_model=Health,
+            responses={503: {"model": Health, "description": "The journal cannot be written "
+                                                            "(file removed or replaced, "
+                                                            "read-only, disk nearly full)."}})
+async def health(plane: PlaneDep) -> JSONResponse:
+    """Whether the server can do its work: the journal's file is present and writable, with
+    room on its disk (503 otherwise). The only route that needs no key."""
+    store = plane.store
+    if not isinstance(store, ReportsHealth):
+        return JSONResponse({"status": "ok"})
+    state = await store.health()
+    body: dict[str, Any] = {"status": "ok" if state.ok else "unhealthy",
+                            "journal": state.to_json()}
+    if not state.ok:
+        body["error"] = state.problem
+    return JSONResponse(body, status_code=200 if state.ok else 503)
 
 
-@router.get("/whoami", tags=["system"])
+@router.get("/whoami", tags=["system"], responses=READ_PLAIN)
 async def whoami(key: Reader) -> dict[str, Any]:
     return {**key.to_json(), "identity": key.identity}
 
 
-@router.get("/workflows", tags=["workflows"])
+@router.get("/workflows", tags=["workflows"], responses=READ_PLAIN)
 async def workflows(_: Reader, plane: PlaneDep) -> list[dict[str, Any]]:
     """The workflows this server may start, with their agents, tools and autonomy levels."""
     out = []
@@ -99,7 +159,7 @@ async def workflows(_: Reader, plane: PlaneDep) -> list[dict[str, Any]]:
 
 # -- runs -------------------------------------------------------------------------------------
 
-@router.get("/runs", tags=["runs"])
+@router.get("/runs", tags=["runs"], responses=READS)
 async def list_runs(
     key: Reader, plane: PlaneDep,
     status: Annotated[list[RunStatus] | None, Query()] = None,
@@ -111,10 +171,10 @@ async def list_runs(
     """Runs of the key's tenant, newest first."""
     runs = await plane.store.list_runs(statuses=status, workflow=workflow, search=q,
                                        tenant=actions.tenant_filter(key), limit=limit)
-    return [run_json(r) for r in runs]
+    return [run_summary(r, plane.limits) for r in runs]
 
 
-@router.post("/runs", status_code=201, tags=["runs"])
+@router.post("/runs", status_code=201, tags=["runs"], responses=ACTS)
 async def start_run(body: StartRun, key: Operator, plane: PlaneDep) -> dict[str, Any]:
     """Start a run; it goes on in the background (follow it with the events stream)."""
     run = await actions.start_run(plane, key, body.workflow, body.input, tenant=body.tenant,
@@ -122,14 +182,14 @@ async def start_run(body: StartRun, key: Operator, plane: PlaneDep) -> dict[str,
     return run_json(run)
 
 
-@router.get("/runs/{run_id}", tags=["runs"])
+@router.get("/runs/{run_id}", tags=["runs"], responses=READ_ONE)
 async def get_run(run_id: str, key: Reader, plane: PlaneDep) -> dict[str, Any]:
     run = await plane.run_for(key, run_id)
     waits = await plane.store.waits(run_id=run_id)
     return {**run_json(run), "waits": [wait_json(w, run) for w in waits]}
 
 
-@router.get("/runs/{run_id}/events", tags=["runs"])
+@router.get("/runs/{run_id}/events", tags=["runs"], responses=READ_ONE)
 async def run_events(run_id: str, key: Reader, plane: PlaneDep,
                      after: Annotated[int, Query(ge=0)] = 0) -> list[dict[str, Any]]:
     """The run's journal after sequence number ``after``."""
@@ -172,7 +232,7 @@ def _last_id(header: str | None, query: int | None) -> int | None:
         return None
 
 
-@router.get("/runs/{run_id}/stream", tags=["runs"])
+@router.get("/runs/{run_id}/stream", tags=["runs"], responses=READ_ONE)
 async def stream_run(
     run_id: str, key: Reader, plane: PlaneDep,
     after: Annotated[int | None, Query(ge=0, description="Replay after this seq.")] = None,
@@ -189,7 +249,7 @@ async def stream_run(
     return _sse(feed, run_stream=True, named=named)
 
 
-@router.get("/events/stream", tags=["runs"])
+@router.get("/events/stream", tags=["runs"], responses=READS)
 async def stream_all(
     key: Reader, plane: PlaneDep,
     after: Annotated[int | None, Query(ge=0, description="Replay after this position.")] = None,
@@ -205,19 +265,29 @@ async def stream_all(
     return _sse(feed, run_stream=False)
 
 
-@router.post("/runs/{run_id}/cancel", tags=["runs"])
+@router.post("/runs/{run_id}/cancel", tags=["runs"], responses=ACTS)
 async def cancel_run(run_id: str, key: Operator, plane: PlaneDep,
                      body: Reason | None = None) -> dict[str, Any]:
     return run_json(await actions.cancel_run(plane, key, run_id, (body or Reason()).reason))
 
 
-@router.post("/runs/{run_id}/retry", status_code=201, tags=["runs"])
+@router.post("/runs/{run_id}/reconcile", tags=["runs"], responses=ACTS)
+async def reconcile_run(run_id: str, body: Reconcile, key: Operator, plane: PlaneDep
+                        ) -> dict[str, Any]:
+    """Settle a call of a ``needs_reconciliation`` run that was started but never confirmed,
+    then resume the run."""
+    return run_json(await actions.reconcile_run(
+        plane, key, run_id, step_key=body.step_key, happened=body.happened,
+        result=body.result, reason=body.reason))
+
+
+@router.post("/runs/{run_id}/retry", status_code=201, tags=["runs"], responses=ACTS)
 async def retry_run(run_id: str, key: Operator, plane: PlaneDep) -> dict[str, Any]:
     """A new run of a failed or cancelled run's workflow version and input."""
     return run_json(await actions.retry_run(plane, key, run_id))
 
 
-@router.post("/runs/{run_id}/rollback", tags=["runs"])
+@router.post("/runs/{run_id}/rollback", tags=["runs"], responses=ACTS)
 async def rollback_run(run_id: str, key: Operator, plane: PlaneDep,
                        body: Rollback | None = None) -> dict[str, Any]:
     """Reverse the run's completed write calls with their compensations, newest first."""
@@ -225,7 +295,7 @@ async def rollback_run(run_id: str, key: Operator, plane: PlaneDep,
     return {"run_id": run_id, "calls": report}
 
 
-@router.get("/runs/{run_id}/audit", tags=["audit"])
+@router.get("/runs/{run_id}/audit", tags=["audit"], responses=READ_ONE)
 async def export_audit(run_id: str, key: Reader, plane: PlaneDep) -> dict[str, Any]:
     """The run's audit record: events, decisions, the pinned workflow, and the chain check."""
     await plane.run_for(key, run_id)
@@ -234,13 +304,13 @@ async def export_audit(run_id: str, key: Reader, plane: PlaneDep) -> dict[str, A
 
 # -- approvals --------------------------------------------------------------------------------
 
-@router.get("/approvals", tags=["approvals"])
+@router.get("/approvals", tags=["approvals"], responses=READ_PLAIN)
 async def list_approvals(key: Reader, plane: PlaneDep) -> list[dict[str, Any]]:
     """Approvals and escalations waiting for a person."""
     return [wait_json(w, r) for w, r in await actions.approvals(plane, key)]
 
 
-@router.post("/approvals/{wait_id}/approve", tags=["approvals"])
+@router.post("/approvals/{wait_id}/approve", tags=["approvals"], responses=ACTS)
 async def approve(wait_id: str, key: Approver, plane: PlaneDep,
                   body: Reason | None = None) -> dict[str, Any]:
     run = await actions.decide(plane, key, wait_id, approve=True,
@@ -248,7 +318,7 @@ async def approve(wait_id: str, key: Approver, plane: PlaneDep,
     return run_json(run)
 
 
-@router.post("/approvals/{wait_id}/deny", tags=["approvals"])
+@router.post("/approvals/{wait_id}/deny", tags=["approvals"], responses=ACTS)
 async def deny(wait_id: str, key: Approver, plane: PlaneDep,
                body: Reason | None = None) -> dict[str, Any]:
     run = await actions.decide(plane, key, wait_id, approve=False,
@@ -258,7 +328,7 @@ async def deny(wait_id: str, key: Approver, plane: PlaneDep,
 
 # -- usage and audit --------------------------------------------------------------------------
 
-@router.get("/usage", tags=["usage"])
+@router.get("/usage", tags=["usage"], responses=READS)
 async def usage(
     key: Reader, plane: PlaneDep,
     by: Annotated[list[Group] | None, Query()] = None,
@@ -269,14 +339,14 @@ async def usage(
     return await actions.usage(plane, key, by=list(by or ["workflow"]), window=window)
 
 
-@router.get("/budgets", tags=["usage"])
+@router.get("/budgets", tags=["usage"], responses=READ_PLAIN)
 async def budgets(key: Reader, plane: PlaneDep) -> list[dict[str, Any]]:
     """The served workflows' budgets and what is spent against each (per tenant, or per
     recent run for run budgets)."""
     return await actions.budgets(plane, key)
 
 
-@router.get("/audit/verify", tags=["audit"])
+@router.get("/audit/verify", tags=["audit"], responses=READ_PLAIN)
 async def audit_verify(key: Reader, plane: PlaneDep) -> dict[str, Any]:
     """Recompute the hash chains of the tenant's runs; name the first break of each."""
     result = await actions.audit(plane, key)
@@ -286,21 +356,24 @@ async def audit_verify(key: Reader, plane: PlaneDep) -> dict[str, Any]:
 
 # -- keys -------------------------------------------------------------------------------------
 
-@router.get("/keys", tags=["keys"])
-async def list_keys(_: Admin, plane: PlaneDep) -> list[dict[str, Any]]:
-    return [k.to_json() for k in plane.keys.list(include_revoked=True)]
+@router.get("/keys", tags=["keys"], responses=KEYS_READ)
+async def list_keys(key: Admin, plane: PlaneDep) -> list[dict[str, Any]]:
+    """The keys of the admin's tenant (every key, for an admin of every tenant)."""
+    return [k.to_json() for k in plane.keys.list(include_revoked=True,
+                                                 tenant=actions.tenant_filter(key))]
 
 
-@router.post("/keys", status_code=201, tags=["keys"])
+@router.post("/keys", status_code=201, tags=["keys"], responses=ACTS)
 async def create_key(body: NewKey, key: Admin, plane: PlaneDep) -> dict[str, Any]:
     """A new key; its secret is in the answer and nowhere else."""
-    if not key.sees(body.tenant) or (body.tenant == "*" and key.tenant != "*"):
-        raise NotFoundError(f"no tenant {body.tenant!r} for this key")
-    created, secret = plane.keys.create(body.name, role=body.role, tenant=body.tenant)
+    tenant = body.tenant or ("default" if key.tenant == ALL_TENANTS else key.tenant)
+    if not key.sees(tenant) or (tenant == ALL_TENANTS and key.tenant != ALL_TENANTS):
+        raise NotFoundError(f"no tenant {tenant!r} for this key")
+    created, secret = plane.keys.create(body.name, role=body.role, tenant=tenant)
     return {**created.to_json(), "key": secret}
 
 
-@router.delete("/keys/{key_id}", tags=["keys"])
+@router.delete("/keys/{key_id}", tags=["keys"], responses=ACTS)
 async def revoke_key(key_id: str, key: Admin, plane: PlaneDep) -> dict[str, Any]:
     target = plane.keys.get(key_id)
     if target is None or not key.sees(target.tenant):

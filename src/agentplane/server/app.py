@@ -9,53 +9,15 @@ from importlib.metadata import version
 from typing import Any
 
 from fastapi import FastAPI, Request
-from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, Response
-from starlette.exceptions import HTTPException as StarletteHTTPException
-
-from agentplane.errors import AgentplaneError, ConfigError, NotFoundError
+from fastapi.responses import Response
 
 from . import api
-from .actions import ActionError, tenant_filter
+from .actions import tenant_filter
 from .auth import Reader
 from .console import install_console
+from .errors import CatchAll, install_errors
+from .limits import BodyLimit
 from .plane import Plane
-
-
-def _problem(status: int, message: str, **extra: object) -> JSONResponse:
-    return JSONResponse({"error": message, "status": status, **extra}, status_code=status)
-
-
-def _install_errors(app: FastAPI) -> None:
-    @app.exception_handler(StarletteHTTPException)
-    async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
-        response = _problem(exc.status_code, str(exc.detail))
-        for name, value in (exc.headers or {}).items():
-            response.headers[name] = value
-        return response
-
-    @app.exception_handler(RequestValidationError)
-    async def invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
-        problems = [{"where": ".".join(str(p) for p in err.get("loc", ())),
-                     "problem": err.get("msg", "")} for err in exc.errors()]
-        where = "; ".join(f"{p['where']}: {p['problem']}" for p in problems)
-        return _problem(422, f"invalid request — {where}", problems=problems)
-
-    @app.exception_handler(NotFoundError)
-    async def not_found(_: Request, exc: NotFoundError) -> JSONResponse:
-        return _problem(404, str(exc))
-
-    @app.exception_handler(ActionError)
-    async def conflict(_: Request, exc: ActionError) -> JSONResponse:
-        return _problem(409, str(exc))
-
-    @app.exception_handler(ConfigError)
-    async def bad_input(_: Request, exc: ConfigError) -> JSONResponse:
-        return _problem(400, str(exc))
-
-    @app.exception_handler(AgentplaneError)
-    async def failed(_: Request, exc: AgentplaneError) -> JSONResponse:
-        return _problem(400, str(exc))
 
 
 def create_app(plane: Plane, *, manage_plane: bool = True) -> FastAPI:
@@ -79,7 +41,9 @@ def create_app(plane: Plane, *, manage_plane: bool = True) -> FastAPI:
                               "needs an API key (Authorization: Bearer KEY).")
     app.state.plane = plane
     app.state.csrf_secret = secrets.token_bytes(32)
-    _install_errors(app)
+    install_errors(app)
+    app.add_middleware(BodyLimit, limit=plane.limits.body_bytes)
+    app.add_middleware(CatchAll)  # outermost: a JSON answer for any fault, the true Allow
     app.include_router(api.router)
 
     @app.get("/metrics", include_in_schema=False)

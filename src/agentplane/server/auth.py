@@ -76,14 +76,17 @@ async def caller(request: Request) -> ApiKey:
     return key
 
 
+def refusal(key: ApiKey, permission: Permission) -> str:
+    """Why ``key`` may not do what needs ``permission`` (the API's and the console's words)."""
+    return f"{key.described} may not do this (it needs the '{permission}' permission)"
+
+
 def allowed(permission: Permission) -> Callable[..., Coroutine[Any, Any, ApiKey]]:
     """A dependency: the caller's key, which must grant ``permission`` (403 otherwise)."""
 
     async def check(key: Annotated[ApiKey, Depends(caller)]) -> ApiKey:
         if not key.can(permission):
-            raise HTTPException(status.HTTP_403_FORBIDDEN,
-                                f"a {key.role} key may not do this (it needs the "
-                                f"'{permission}' permission)")
+            raise HTTPException(status.HTTP_403_FORBIDDEN, refusal(key, permission))
         return key
 
     return check

@@ -13,10 +13,11 @@ from typing import Any
 
 from agentplane.errors import ConfigError, NotFoundError
 from agentplane.governance.keys import ApiKey, KeyRing, keyring_for
-from agentplane.journal import JournalStore, RunRecord
+from agentplane.journal import JournalStore, JournalUnavailableError, RunRecord
 from agentplane.runtime import Runtime, Workflow, load_workflow
 from agentplane.telemetry import JournalMetrics, JournalTracer, start_tracing
 
+from .limits import Limits
 from .stream import Broadcaster
 
 log = logging.getLogger("agentplane.server")
@@ -38,6 +39,8 @@ class Plane:
     max_active: int = 16
     """Runs driven at once by this process; more stay runnable and are taken as runs end (a
     bound on what a burst of new runs holds at once: tasks, model connections, memory)."""
+    limits: Limits = field(default_factory=Limits)
+    """Sizes the server accepts (request body, run input) and shows (previews)."""
     broadcaster: Broadcaster = field(init=False)
     metrics: JournalMetrics = field(init=False)
     """Prometheus metrics derived from the journal (``/metrics``)."""
@@ -88,17 +91,30 @@ class Plane:
         self.keys.close()
 
     async def _work(self) -> None:
+        failures = 0
         while True:
             capacity = self.max_active - len(self._running)
             try:
                 if capacity > 0:
                     for run in await self.runtime.claim_runnable(limit=capacity):
                         self._spawn(self.runtime.drive(run), run.id)
-            except Exception:  # a bad round must not stop the worker for every other run
-                log.exception("worker round failed")
+            except Exception as exc:  # a bad round must not stop the worker for every other run
+                failures += 1
+                if failures == 1 or failures % 20 == 0:  # one line, not one a second
+                    log.error("the worker cannot take runs (%s: %s); retrying with back-off",
+                              type(exc).__name__, exc)
+            else:
+                if failures:
+                    log.warning("the worker takes runs again after %d failed rounds", failures)
+                failures = 0
             self._wake.clear()
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self.poll_s)
+                await asyncio.wait_for(self._wake.wait(), self.backoff_s(failures))
+
+    def backoff_s(self, failures: int) -> float:
+        """Seconds until the worker's next round: ``poll_s``, doubled per failed round in a row
+        up to a minute (a journal that cannot be written is not retried every second)."""
+        return self.poll_s if failures == 0 else min(60.0, self.poll_s * 2.0 ** min(failures, 16))
 
     def _spawn(self, work: Coroutine[Any, Any, Any], run_id: str) -> None:
         self._running.add(run_id)
@@ -106,6 +122,8 @@ class Plane:
         async def go() -> None:
             try:
                 await work
+            except JournalUnavailableError as exc:  # said once by the worker; no traceback
+                log.error("run %s cannot advance: %s", run_id, exc)
             except Exception:
                 log.exception("run %s failed to advance", run_id)
             finally:

@@ -14,7 +14,7 @@ from fastapi import HTTPException, Request
 from fastapi.responses import RedirectResponse, Response
 
 from agentplane.governance.keys import ApiKey, Permission
-from agentplane.server.auth import COOKIE, caller, csrf_token, plane_of
+from agentplane.server.auth import COOKIE, caller, csrf_token, plane_of, refusal
 
 FLASH_COOKIE = "agentplane_flash"
 """A one-shot message (``ok:...`` or ``error:...``) shown on the page a form redirects to."""
@@ -73,8 +73,7 @@ async def form_viewer(request: Request, permission: Permission) -> Viewer:
             raise SignInRequired("/") from exc
         raise Refused(exc.status_code, str(exc.detail)) from exc
     if not key.can(permission):
-        raise Refused(403, f"a {key.role} key may not do this (it needs the "
-                           f"'{permission}' permission)")
+        raise Refused(403, refusal(key, permission))
     return Viewer(key, csrf_token(request, key))
 
 
