@@ -5,10 +5,13 @@ from __future__ import annotations
 import asyncio
 import socket
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
+import httpx
 import uvicorn
 
 from agentplane.demo import workflow_files
@@ -72,3 +75,44 @@ def live_server(db_path: Path, workflows: list[Path] | None = None, *, worker: b
     finally:
         holder["server"].should_exit = True
         thread.join(30)
+
+
+class Api:
+    """A client that acts as one key."""
+
+    def __init__(self, base: str, key: str | None) -> None:
+        headers = {"Authorization": f"Bearer {key}"} if key else {}
+        self.http = httpx.Client(base_url=f"{base}/api/v1", headers=headers, timeout=30)
+
+    def get(self, path: str, **params: Any) -> httpx.Response:
+        return self.http.get(path, params=params)
+
+    def post(self, path: str, body: Any = None) -> httpx.Response:
+        return self.http.post(path, json=body)
+
+    def ok(self, method: str, path: str, body: Any = None) -> Any:
+        response = self.http.request(method, path, json=body)
+        assert response.is_success, (response.status_code, response.text)
+        return response.json()
+
+    def wait_for(self, run_id: str, done: Callable[[dict[str, Any]], bool]) -> dict[str, Any]:
+        """Poll the run until ``done`` holds (bounded: fails after 30 s of no progress)."""
+        deadline = time.monotonic() + 30
+        while True:
+            run: dict[str, Any] = self.ok("GET", f"/runs/{run_id}")
+            if done(run):
+                return run
+            assert time.monotonic() < deadline, f"run never reached the state: {run}"
+            time.sleep(0.05)
+
+
+def as_(base: str, keys: dict[str, str], who: str) -> Api:
+    return Api(base, keys[who])
+
+
+def finished(run: dict[str, Any]) -> bool:
+    return run["status"] in ("completed", "failed", "cancelled")
+
+
+def waiting(run: dict[str, Any]) -> bool:
+    return run["status"] == "waiting" and bool(run["waits"])

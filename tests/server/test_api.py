@@ -4,85 +4,13 @@ the run lifecycle through approvals, retry and rollback, and the audit check."""
 from __future__ import annotations
 
 import sqlite3
-import time
-from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
 
 import httpx
-import pytest
 
 from agentplane.governance.keys import KeyRing
 
-from .live import live_server
-
-ROLES = ("viewer", "operator", "approver", "admin")
-
-
-class Api:
-    """A client that acts as one key."""
-
-    def __init__(self, base: str, key: str | None) -> None:
-        headers = {"Authorization": f"Bearer {key}"} if key else {}
-        self.http = httpx.Client(base_url=f"{base}/api/v1", headers=headers, timeout=30)
-
-    def get(self, path: str, **params: Any) -> httpx.Response:
-        return self.http.get(path, params=params)
-
-    def post(self, path: str, body: Any = None) -> httpx.Response:
-        return self.http.post(path, json=body)
-
-    def ok(self, method: str, path: str, body: Any = None) -> Any:
-        response = self.http.request(method, path, json=body)
-        assert response.is_success, (response.status_code, response.text)
-        return response.json()
-
-    def wait_for(self, run_id: str, done: Callable[[dict[str, Any]], bool]) -> dict[str, Any]:
-        """Poll the run until ``done`` holds (bounded: fails after 30 s of no progress)."""
-        deadline = time.monotonic() + 30
-        while True:
-            run: dict[str, Any] = self.ok("GET", f"/runs/{run_id}")
-            if done(run):
-                return run
-            assert time.monotonic() < deadline, f"run never reached the state: {run}"
-            time.sleep(0.05)
-
-
-@pytest.fixture
-def db(tmp_path: Path) -> Path:
-    return tmp_path / "agentplane.db"
-
-
-@pytest.fixture
-def keys(db: Path) -> dict[str, str]:
-    """A key per role for tenant acme, a viewer and an operator of tenant beta, and an admin
-    of every tenant."""
-    ring = KeyRing(db)
-    made = {role: ring.create(f"acme {role}", role=role, tenant="acme")[1] for role in ROLES}
-    made["beta viewer"] = ring.create("beta viewer", role="viewer", tenant="beta")[1]
-    made["beta operator"] = ring.create("beta operator", role="operator", tenant="beta")[1]
-    made["root"] = ring.create("root", role="admin", tenant="*")[1]
-    ring.close()
-    return made
-
-
-@pytest.fixture
-def base(db: Path, keys: dict[str, str]) -> Iterator[str]:
-    with live_server(db) as url:
-        yield url
-
-
-def as_(base: str, keys: dict[str, str], who: str) -> Api:
-    return Api(base, keys[who])
-
-
-def finished(run: dict[str, Any]) -> bool:
-    return run["status"] in ("completed", "failed", "cancelled")
-
-
-def waiting(run: dict[str, Any]) -> bool:
-    return run["status"] == "waiting" and bool(run["waits"])
-
+from .live import Api, as_, finished, waiting
 
 # -- access -----------------------------------------------------------------------------------
 

@@ -10,7 +10,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from agentplane.errors import AgentplaneError
+from agentplane.errors import AgentplaneError, ConfigError
 from agentplane.governance.keys import Permission
 from agentplane.server import actions
 from agentplane.server.auth import COOKIE, plane_of
@@ -126,6 +126,29 @@ async def rollback(request: Request, run_id: str) -> Response:
                                           "write calls that are not reversed yet.")
     done = "; ".join(f"{c.get('tool', '?')}: {c.get('outcome', '?')}" for c in report)
     return _back(request, here, "ok", f"Rolled back {len(report)} call(s) — {done}.")
+
+
+@router.post("/console/runs/{run_id}/reconcile")
+async def reconcile(request: Request, run_id: str) -> Response:
+    viewer = await _signed(request, "run")
+    here = f"/runs/{run_id}"
+    answer = await _field(request, "happened")
+    try:
+        if answer not in ("yes", "no"):
+            raise ConfigError("say whether the call happened (yes or no)")
+        text = await _field(request, "result")
+        try:
+            result = json.loads(text) if text else None
+        except ValueError as exc:
+            raise ConfigError(f"the result is not JSON ({exc})") from exc
+        await actions.reconcile_run(_plane(request), viewer.key, run_id,
+                                    step_key=await _field(request, "step_key"),
+                                    happened=answer == "yes", result=result,
+                                    reason=await _field(request, "reason"))
+    except AgentplaneError as exc:
+        return _back(request, here, "error", f"Could not reconcile: {exc}")
+    done = "recorded as done" if answer == "yes" else "will be made again"
+    return _back(request, here, "ok", f"Reconciled: the call {done}; the run goes on.")
 
 
 # -- approvals --------------------------------------------------------------------------------

@@ -12,7 +12,7 @@ from fastapi.responses import HTMLResponse
 from agentplane.errors import AgentplaneError, NotFoundError
 from agentplane.governance.keys import ApiKey
 from agentplane.interop.registry import registry_for
-from agentplane.journal import RunRecord
+from agentplane.journal import Event, EventType, RunRecord
 from agentplane.journal.events import RUN_STATUSES
 from agentplane.metering.ledger import Window
 from agentplane.runtime import APPROVAL_KINDS
@@ -105,12 +105,21 @@ async def run_panel(plane: Plane, key: ApiKey, run: RunRecord) -> dict[str, Any]
     waits = [w for w in await plane.store.waits(run_id=run.id) if w.kind in APPROVAL_KINDS]
     terminal = run.status in ("completed", "failed", "cancelled")
     return {
-        "run": run, "waits": waits,
+        "run": run, "waits": waits, "unconfirmed": await _unconfirmed(plane, run),
         "totals": await figures.run_totals(plane, key, run),
         "can_cancel": not terminal,
         "can_retry": run.status in ("failed", "cancelled"),
         "can_rollback": terminal,
     }
+
+
+async def _unconfirmed(plane: Plane, run: RunRecord) -> Event | None:
+    """The call a ``needs_reconciliation`` run asks a person to settle (else None)."""
+    if run.status != "needs_reconciliation":
+        return None
+    events = await plane.store.events(run.id)
+    return next((e for e in reversed(events) if e.type == EventType.RUN_NEEDS_RECONCILIATION),
+                None)
 
 
 async def _entries(plane: Plane, run: RunRecord, after: int = 0) -> list[Entry]:
