@@ -17,6 +17,7 @@ import uvicorn
 from agentplane.demo import workflow_files
 from agentplane.journal import open_store
 from agentplane.server import Plane, create_app
+from agentplane.server.limits import Limits
 
 
 def free_port() -> int:
@@ -27,7 +28,8 @@ def free_port() -> int:
 
 
 @contextmanager
-def live_server(db_path: Path, workflows: list[Path] | None = None, *, worker: bool = True
+def live_server(db_path: Path, workflows: list[Path] | None = None, *, worker: bool = True,
+                limits: Limits | None = None, planes: list[Plane] | None = None
                 ) -> Iterator[str]:
     """Serve the API for the SQLite file at ``db_path`` (demo workflows by default); yields the
     base URL and stops the server afterwards."""
@@ -41,6 +43,10 @@ def live_server(db_path: Path, workflows: list[Path] | None = None, *, worker: b
         plane = Plane.open(store, workflows if workflows is not None else workflow_files(),
                            worker=worker)
         plane.poll_s = 0.1
+        if limits is not None:
+            plane.limits = limits
+        if planes is not None:
+            planes.append(plane)
         server = uvicorn.Server(uvicorn.Config(create_app(plane), host="127.0.0.1", port=port,
                                                log_level="warning", lifespan="on"))
         holder["server"] = server

@@ -42,6 +42,7 @@ RUN_ROUTES: dict[str, Call] = {
     "console run page": _api("GET", "//runs/{id}"),
     "console timeline": _api("GET", "//console/runs/{id}/timeline"),
     "console panel": _api("GET", "//console/runs/{id}/panel"),
+    "console event": _api("GET", "//console/runs/{id}/events/1"),
     "console cancel": _api("POST", "//console/runs/{id}/cancel"),
     "console retry": _api("POST", "//console/runs/{id}/retry"),
     "console rollback": _api("POST", "//console/runs/{id}/rollback"),

@@ -26,7 +26,10 @@ class Limits:
     input_bytes: int = 262_144
     """Largest run input accepted (bytes of its JSON); larger ones are answered 422."""
     preview_chars: int = 240
-    """Characters of a value shown in lists and on console pages before a link to all of it."""
+    """Characters of a run's input shown in lists (``input_preview``)."""
+    block_chars: int = 4_000
+    """Characters of a value (input, arguments, result) a console page shows before a link to
+    all of it."""
 
 
 class InputTooLargeError(AgentplaneError):

@@ -7,7 +7,7 @@ from collections import Counter
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, PlainTextResponse, Response
 
 from agentplane.errors import AgentplaneError, NotFoundError
 from agentplane.governance.keys import ApiKey
@@ -22,9 +22,9 @@ from agentplane.server.auth import plane_of
 from agentplane.server.plane import Plane
 
 from . import charts, figures
-from .render import page
+from .render import SECURITY_HEADERS, page
 from .session import Viewer, page_viewer, safe_next
-from .timeline import Entry, money, timeline
+from .timeline import Entry, money, pretty, timeline
 
 router = APIRouter(include_in_schema=False)
 Signed = Annotated[Viewer, Depends(page_viewer)]
@@ -163,6 +163,20 @@ async def run_panel_fragment(request: Request, run_id: str, viewer: Signed) -> H
     except NotFoundError as exc:
         return await _not_found(request, viewer, str(exc))
     return await page(request, viewer, "_panel.html", **await run_panel(plane, viewer.key, run))
+
+
+@router.get("/console/runs/{run_id}/events/{seq}", response_class=PlainTextResponse)
+async def event_value(request: Request, run_id: str, seq: int, viewer: Signed) -> Response:
+    """One event in full, as JSON (what a page shows in part links here)."""
+    plane = _plane(request)
+    try:
+        run = await plane.run_for(viewer.key, run_id)
+    except NotFoundError as exc:
+        return await _not_found(request, viewer, str(exc))
+    found = [e for e in await plane.store.events(run.id, after_seq=seq - 1) if e.seq == seq]
+    if not found:
+        return await _not_found(request, viewer, f"no event #{seq} in run {run.id!r}")
+    return PlainTextResponse(pretty(found[0].to_dict()), headers=SECURITY_HEADERS)
 
 
 # -- approvals --------------------------------------------------------------------------------

@@ -93,7 +93,7 @@ async def page(request: Request, viewer: Viewer | None, template: str, *, active
         open_approvals = len(await actions.approvals(plane_of(request), viewer.key))
     html = ENV.get_template(template).render(
         request=request, viewer=viewer, active=active, title=title, flash=flash,
-        open_approvals=open_approvals, **context)
+        open_approvals=open_approvals, clip_at=plane_of(request).limits.block_chars, **context)
     response = HTMLResponse(html, status_code=status_code, headers=SECURITY_HEADERS)
     if flash is not None:
         response.delete_cookie(FLASH_COOKIE, path="/")

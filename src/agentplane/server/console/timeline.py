@@ -38,6 +38,8 @@ class Entry:
     title: str
     actor: str
     step_key: str | None
+    run_id: str = ""
+    """The run the event belongs to (for the link to a value shown in part)."""
     tone: str = "plain"
     """``plain``, ``muted``, ``ok``, ``warn`` or ``bad``."""
     text: str | None = None
@@ -271,7 +273,7 @@ def entry(event: Event, cost: StepCost | None = None) -> Entry:
     """The timeline entry of one event (with what the ledger charged for it, if anything)."""
     kind, build = _KINDS.get(event.type.split(".", 1)[0], ("note", _note))
     item = Entry(event.seq, clock(event.time), event.type, kind, event.type, event.actor,
-                 event.step_key)
+                 event.step_key, event.run_id)
     build(event, item)
     if cost is not None and (cost.usd or cost.kwh):
         item.facts.append(("cost", money(cost.usd)))
