@@ -47,18 +47,17 @@ def responses(*codes: int) -> dict[int | str, dict[str, Any]]:
             for code in sorted({*codes, 500})}
 
 
+METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
+
+
 def allowed_methods(app: ASGIApp, scope: Scope) -> list[str]:
     """Every method some route serves at the request's path (for ``Allow``), not only those
     of the first route that matched."""
-    methods: set[str] = set()
-    for route in getattr(app, "routes", []):
-        match, _ = route.matches({**scope, "method": "GET"})
-        route_methods = getattr(route, "methods", None)
-        if match is not Match.NONE and route_methods:
-            methods |= set(route_methods)
-    if methods:
-        methods |= {"OPTIONS"}
-    return sorted(methods)
+    router = getattr(app, "router", None)
+    routes = getattr(router, "routes", [])
+    methods = {m for m in METHODS
+               if any(r.matches({**scope, "method": m})[0] is Match.FULL for r in routes)}
+    return sorted(methods | {"OPTIONS"}) if methods else []
 
 
 def install_errors(app: FastAPI) -> None:
