@@ -98,6 +98,8 @@ def test_every_fault_in_a_request_is_a_json_answer(served: tuple[str, Plane],
         operator.http.post("/runs", content=b"[]", headers={"content-type": "application/json"}),
         operator.http.post("/runs", content=b"x", headers={"content-type": "text/plain"}),
         operator.http.get("/runs", params={"limit": "many"}),
+        operator.http.get("/runs/r1/events", params={"after": str(2**70)}),
+        operator.http.get("/runs/r1/stream", headers={"Last-Event-ID": str(2**70)}),
         operator.http.get("/nowhere"),
         operator.http.request("PATCH", "/runs"),
     ]

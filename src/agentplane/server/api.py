@@ -23,7 +23,7 @@ from agentplane.metering.ledger import Window
 from . import actions
 from .auth import Admin, Approver, Operator, PlaneDep, Reader
 from .errors import responses
-from .limits import Limits, preview
+from .limits import MAX_POSITION, Limits, preview
 from .stream import Delivery
 
 router = APIRouter(prefix="/api/v1")
@@ -191,7 +191,8 @@ async def get_run(run_id: str, key: Reader, plane: PlaneDep) -> dict[str, Any]:
 
 @router.get("/runs/{run_id}/events", tags=["runs"], responses=READ_ONE)
 async def run_events(run_id: str, key: Reader, plane: PlaneDep,
-                     after: Annotated[int, Query(ge=0)] = 0) -> list[dict[str, Any]]:
+                     after: Annotated[int, Query(ge=0, le=MAX_POSITION)] = 0
+                     ) -> list[dict[str, Any]]:
     """The run's journal after sequence number ``after``."""
     await plane.run_for(key, run_id)
     return [e.to_dict() for e in await plane.store.events(run_id, after_seq=after)]
@@ -227,7 +228,7 @@ def _sse(batches: AsyncIterator[list[Delivery]], *, run_stream: bool, named: boo
 def _last_id(header: str | None, query: int | None) -> int | None:
     raw = header if header is not None else query
     try:
-        return None if raw is None else max(0, int(raw))
+        return None if raw is None else min(MAX_POSITION, max(0, int(raw)))
     except ValueError:
         return None
 
@@ -235,7 +236,8 @@ def _last_id(header: str | None, query: int | None) -> int | None:
 @router.get("/runs/{run_id}/stream", tags=["runs"], responses=READ_ONE)
 async def stream_run(
     run_id: str, key: Reader, plane: PlaneDep,
-    after: Annotated[int | None, Query(ge=0, description="Replay after this seq.")] = None,
+    after: Annotated[int | None, Query(ge=0, le=MAX_POSITION,
+                                       description="Replay after this seq.")] = None,
     named: Annotated[bool, Query(description="SSE event names = event types (else all are "
                                              "plain messages).")] = True,
     last_event_id: Annotated[str | None, Header()] = None,
@@ -252,7 +254,8 @@ async def stream_run(
 @router.get("/events/stream", tags=["runs"], responses=READS)
 async def stream_all(
     key: Reader, plane: PlaneDep,
-    after: Annotated[int | None, Query(ge=0, description="Replay after this position.")] = None,
+    after: Annotated[int | None, Query(ge=0, le=MAX_POSITION,
+                                       description="Replay after this position.")] = None,
     last_event_id: Annotated[str | None, Header()] = None,
 ) -> StreamingResponse:
     """Server-Sent Events: every new event of the key's tenant (from ``Last-Event-ID`` /
@@ -332,7 +335,8 @@ async def deny(wait_id: str, key: Approver, plane: PlaneDep,
 async def usage(
     key: Reader, plane: PlaneDep,
     by: Annotated[list[Group] | None, Query()] = None,
-    month: Annotated[str | None, Query(pattern=r"^\d{4}-\d{2}$")] = None,
+    month: Annotated[str | None, Query(pattern=r"^[1-9]\d{3}-(0[1-9]|1[0-2])$",
+                                       description="A calendar month, YYYY-MM.")] = None,
 ) -> list[dict[str, Any]]:
     """Tokens, calls, actions, cost (USD) and energy (kWh), grouped by tags."""
     window = Window.parse_month(month) if month else Window()

@@ -32,6 +32,10 @@ class Limits:
     all of it."""
 
 
+MAX_POSITION = 2**63 - 1
+"""The largest sequence number or journal position a request may name (SQLite's INTEGER)."""
+
+
 class InputTooLargeError(AgentplaneError):
     """A run's input is over ``Limits.input_bytes``."""
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections import Counter
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import HTMLResponse, PlainTextResponse, Response
 
 from agentplane.errors import AgentplaneError, NotFoundError
@@ -19,6 +19,7 @@ from agentplane.runtime import APPROVAL_KINDS
 from agentplane.runtime.spec import WorkflowSpec
 from agentplane.server import actions
 from agentplane.server.auth import plane_of
+from agentplane.server.limits import MAX_POSITION
 from agentplane.server.plane import Plane
 
 from . import charts, figures
@@ -144,7 +145,7 @@ async def run_page(request: Request, run_id: str, viewer: Signed) -> HTMLRespons
 
 @router.get("/console/runs/{run_id}/timeline", response_class=HTMLResponse)
 async def run_timeline(request: Request, run_id: str, viewer: Signed,
-                       after: Annotated[int, Query(ge=0)] = 0) -> HTMLResponse:
+                       after: Annotated[int, Query(ge=0, le=MAX_POSITION)] = 0) -> HTMLResponse:
     """The run's timeline entries after seq ``after`` (the live page appends them)."""
     plane = _plane(request)
     try:
@@ -166,7 +167,9 @@ async def run_panel_fragment(request: Request, run_id: str, viewer: Signed) -> H
 
 
 @router.get("/console/runs/{run_id}/events/{seq}", response_class=PlainTextResponse)
-async def event_value(request: Request, run_id: str, seq: int, viewer: Signed) -> Response:
+async def event_value(request: Request, run_id: str,
+                      seq: Annotated[int, Path(ge=1, le=MAX_POSITION)], viewer: Signed
+                      ) -> Response:
     """One event in full, as JSON (what a page shows in part links here)."""
     plane = _plane(request)
     try:
