@@ -73,10 +73,15 @@ class Reconcile(Strict):
     reason: str = Field(default="", max_length=2000, description="Why; journaled.")
 
 
+VISIBLE = r"[^\s\x1c-\x1f\x85\ufeff]"
+"""Somewhere a character that is not white space (by any reckoning: JSON Schema's and
+Python's ``str.strip`` differ on a few), for names a person reads."""
+
+
 class NewKey(Strict):
-    name: str = Field(min_length=1, max_length=200)
+    name: str = Field(min_length=1, max_length=200, pattern=VISIBLE)
     role: Literal["viewer", "operator", "approver", "admin"]
-    tenant: str | None = Field(default=None, min_length=1, max_length=200,
+    tenant: str | None = Field(default=None, min_length=1, max_length=200, pattern=VISIBLE,
                                description="The key's tenant ('*' for all); by default the "
                                            "calling admin's own (or 'default' for a '*' admin).")
 
