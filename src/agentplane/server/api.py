@@ -25,6 +25,7 @@ from .auth import Admin, Approver, Operator, PlaneDep, Reader
 from .errors import responses
 from .limits import MAX_POSITION, Limits, preview
 from .stream import Delivery
+from .teams import teams
 
 router = APIRouter(prefix="/api/v1")
 
@@ -151,13 +152,19 @@ async def workflows(_: Reader, plane: PlaneDep) -> list[dict[str, Any]]:
     out = []
     for workflow in plane.workflows.values():
         spec = workflow.spec
+        team = teams(spec)
         out.append({
             "name": spec.name, "description": spec.description, "hash": workflow.hash,
             "autonomy": spec.autonomy,
             "agents": [{"name": a.name, "model": a.model, "tools": list(a.tools),
-                        "autonomy": a.autonomy} for a in spec.agents],
+                        "autonomy": a.autonomy, "handoffs": team[a.name].handoffs,
+                        "workers": team[a.name].workers,
+                        "supervisors": team[a.name].supervisors,
+                        "tool_autonomy": dict(team[a.name].tools)} for a in spec.agents],
             "tools": [{"name": name, "effect": tool.effect, "idempotent": tool.idempotent,
-                       "trust": tool.trust} for name, tool in workflow.tools.items()],
+                       "trust": tool.trust,
+                       "autonomy": t.autonomy if (t := spec.tool(name)) else None}
+                      for name, tool in workflow.tools.items()],
         })
     return out
 

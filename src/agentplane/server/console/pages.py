@@ -21,6 +21,7 @@ from agentplane.server import actions
 from agentplane.server.auth import plane_of
 from agentplane.server.limits import MAX_POSITION
 from agentplane.server.plane import Plane
+from agentplane.server.teams import teams
 
 from . import charts, figures
 from .render import SECURITY_HEADERS, page
@@ -209,9 +210,10 @@ async def agents(request: Request, viewer: Signed) -> HTMLResponse:
                        for e in registry.list()]
         finally:
             registry.close()
+    workflows = sorted(plane.workflows.values(), key=lambda w: w.spec.name)
     return await page(request, viewer, "agents.html", active="agents", title="Agents",
-                      workflows=sorted(plane.workflows.values(), key=lambda w: w.spec.name),
-                      usage=usage, registry=entries)
+                      workflows=workflows, usage=usage, registry=entries,
+                      teams={w.spec.name: teams(w.spec) for w in workflows})
 
 
 # -- usage ------------------------------------------------------------------------------------
