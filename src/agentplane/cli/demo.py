@@ -7,7 +7,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from agentplane.demo import workflow_files
-from agentplane.governance.keys import keyring_for
+from agentplane.governance.keys import ALL_TENANTS, KeyRing, keyring_for
 from agentplane.journal import Event, JournalStore, open_store, verify
 from agentplane.runtime import Runtime, load_workflow
 
@@ -28,16 +28,31 @@ def _totals(events: list[Event]) -> tuple[int, int, int]:
     return models, tools, tokens
 
 
+def demo_run_id(workflow: str) -> str:
+    """The id of the demo's run of ``workflow``: one per journal, so running the demo again
+    shows the same runs instead of adding more."""
+    return f"run-demo-{workflow}"
+
+
 async def run_demo(store: JournalStore, runtime: Runtime, out: Console) -> None:
     out.print(f"[bold]Agentplane demo[/] — offline, scripted model, journal at {store.url}\n")
     table = Table(box=None, header_style="bold")
     for column in ("WORKFLOW", "RUN", "STATUS", "MODEL CALLS", "TOOL CALLS", "TOKENS"):
         table.add_column(column, no_wrap=True)
     results: list[str] = []
+    reused = 0
     for path in workflow_files():
         workflow = load_workflow(path)
+        run_id = demo_run_id(workflow.spec.name)
+        earlier = await store.get_run(run_id)
         with out.status(f"running {workflow.spec.name} — {workflow.spec.description}"):
-            run = await runtime.run(workflow, DEMO_INPUTS.get(workflow.spec.name, "Go ahead."))
+            if earlier is None:
+                run = await runtime.run(workflow, DEMO_INPUTS.get(workflow.spec.name,
+                                                                  "Go ahead."), run_id=run_id)
+            elif earlier.status in ("pending", "running"):  # an earlier demo stopped half-way
+                run = await runtime.execute(run_id)
+            else:
+                run, reused = earlier, reused + 1
         events = await store.events(run.id)
         models, tools, tokens = _totals(events)
         last = events[-1].data if events else {}
@@ -50,6 +65,10 @@ async def run_demo(store: JournalStore, runtime: Runtime, out: Console) -> None:
         table.add_row(workflow.spec.name, run.id, status_text(run.status), str(models),
                       str(tools), str(tokens))
         results.append(f"[bold]{workflow.spec.name}[/]: {escape(result)}")
+    if reused:
+        out.print(f"\n{reused} run(s) are the earlier demo's, shown again rather than run once "
+                  "more (a demo adds its runs to a journal once; pass another --db for a "
+                  "fresh one)")
     out.print()
     out.print(table)
     out.print()
@@ -71,17 +90,28 @@ async def run_demo(store: JournalStore, runtime: Runtime, out: Console) -> None:
 DEMO_KEY_NAME = "demo admin"
 
 
+def demo_key(ring: KeyRing) -> str:
+    """The demo's admin key of every tenant, with a new secret: made the first time, then the
+    same key rotated (earlier demos' duplicates are revoked)."""
+    own = [k for k in ring.list(include_revoked=True)
+           if k.name == DEMO_KEY_NAME and k.role == "admin" and k.tenant == ALL_TENANTS]
+    if not own:
+        return ring.create(DEMO_KEY_NAME, role="admin", tenant=ALL_TENANTS)[1]
+    for extra in own[1:]:
+        if extra.revoked_at is None:
+            ring.revoke(extra.id)
+    return ring.rotate(own[0].id)[1]
+
+
 async def serve_demo(db_url: str, port: int, out: Console) -> None:
-    """Serve the console and API on loopback with the demo workflows and a new admin key (the
-    previous demo's key is revoked, so only the one printed last works)."""
+    """Serve the console and API on loopback with the demo workflows and the demo's admin key:
+    one key, whose secret is new each time (the previous demo's stops working), not one more
+    permanent admin key per demo."""
     from .serve import serve_plane
 
     store = open_store(db_url)
     ring = keyring_for(store)
-    for old in ring.list():
-        if old.name == DEMO_KEY_NAME:
-            ring.revoke(old.id)
-    _, secret = ring.create(DEMO_KEY_NAME, role="admin", tenant="*")
+    secret = demo_key(ring)
     ring.close()
 
     async def announce(url: str) -> None:

@@ -167,6 +167,18 @@ class KeyRing:
             raise NotFoundError(f"no API key with id {id!r}; `agentplane keys list` shows them")
         return key
 
+    def rotate(self, id: str) -> tuple[ApiKey, str]:
+        """A new secret for an existing key (live again if it was revoked): the old secret
+        stops working at once; the id, and so what the journal records of its actions, stays."""
+        secret = secrets.token_urlsafe(32)
+        with checked_write(self._db, self.path, self._opened) as db:
+            db.execute("UPDATE api_keys SET secret_sha256 = ?, revoked_at = NULL WHERE id = ?",
+                       (_digest(secret), id))
+        key = self.get(id)
+        if key is None:
+            raise NotFoundError(f"no API key with id {id!r}; `agentplane keys list` shows them")
+        return key, f"{PREFIX}{key.id}_{secret}"
+
     def authenticate(self, token: str) -> ApiKey | None:
         """The live key a presented token belongs to, or None (wrong, unknown or revoked)."""
         if not token.startswith(PREFIX):
