@@ -309,9 +309,12 @@ def _run_id(arguments: dict[str, Any], *, required: bool) -> str | None:
 class WorkflowTools:
     """Lists and calls the tools: one per exposed workflow, plus the utility tools."""
 
-    def __init__(self, store: JournalStore, exposed: dict[str, ExposedWorkflow]) -> None:
+    def __init__(self, store: JournalStore, exposed: dict[str, ExposedWorkflow], *,
+                 tenant: str = "default") -> None:
         self.store = store
         self.exposed = exposed
+        self.tenant = tenant
+        """The tenant runs started here belong to; runs of other tenants are not seen here."""
 
     def tools(self) -> list[types.Tool]:
         utility = [
@@ -358,8 +361,9 @@ class WorkflowTools:
         with anyio.CancelScope(shield=True):
             record = await self._start_or_continue(runtime, exposed, arguments["input"], run_id)
         if record is None:
-            return tool_error(f"run {run_id} belongs to another workflow; pick another run_id, "
-                              f"or use {STATUS_TOOL} to see it")
+            # one answer for another workflow's run and another tenant's: nothing about either
+            return tool_error(f"run_id {run_id!r} is taken by a run this tool cannot continue; "
+                              "pick another run_id")
         return run_result(await run_state(self.store, record), failure_is_error=True)
 
     async def _start_or_continue(self, runtime: Runtime, exposed: ExposedWorkflow, value: Any,
@@ -367,11 +371,12 @@ class WorkflowTools:
         if run_id is not None:
             existing = await self.store.get_run(run_id)
             if existing is not None:
-                if existing.workflow != exposed.workflow.spec.name:
+                if (existing.workflow != exposed.workflow.spec.name
+                        or existing.tenant != self.tenant):
                     return None
                 return await runtime.execute(run_id)
         try:
-            return await runtime.run(exposed.workflow, value, run_id=run_id)
+            return await runtime.run(exposed.workflow, value, run_id=run_id, tenant=self.tenant)
         except RunExistsError:  # created by someone else between the look and the start
             assert run_id is not None
             return await self._start_or_continue(runtime, exposed, value, run_id)
@@ -382,7 +387,7 @@ class WorkflowTools:
         assert run_id is not None
         record = await self.store.get_run(run_id)
         served = {e.workflow.spec.name for e in self.exposed.values()}
-        if record is None or record.workflow not in served:
+        if record is None or record.workflow not in served or record.tenant != self.tenant:
             return tool_error(f"no run {run_id!r} of the workflows this server exposes")
         return run_result(await run_state(self.store, record), failure_is_error=False)
 
