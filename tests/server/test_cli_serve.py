@@ -54,7 +54,8 @@ def test_serve_answers_with_keys_and_logs_json(tmp_path: Path) -> None:
     port = free_port()
     log = (tmp_path / "serve.log").open("w")
     proc = subprocess.Popen([AGENTPLANE, "serve", str(WORKFLOWS_DIR / "refund-desk.yaml"),
-                             "--port", str(port)], env=env(tmp_path), stdout=log,
+                             "--port", str(port), "--max-input-kb", "1"], env=env(tmp_path),
+                            stdout=log,
                             stderr=subprocess.STDOUT, text=True)
     base = f"http://127.0.0.1:{port}"
     try:
@@ -68,6 +69,9 @@ def test_serve_answers_with_keys_and_logs_json(tmp_path: Path) -> None:
         run = httpx.post(f"{base}/api/v1/runs", headers=headers,
                          json={"workflow": "refund-desk", "input": "Refund order A1"})
         assert run.status_code == 201
+        big = httpx.post(f"{base}/api/v1/runs", headers=headers,
+                         json={"workflow": "refund-desk", "input": "x" * 2_000})
+        assert big.status_code == 422 and "the limit is 1,024 bytes" in big.json()["error"]
         assert httpx.get(f"{base}/api/v1/runs").status_code == 401
     finally:
         proc.terminate()

@@ -155,3 +155,16 @@ def test_health_needs_no_key_and_shows_no_secret(served: tuple[str, Plane], db: 
     health = Api(base, None).get("/health").json()
     assert str(db) not in str(health)
     assert health["journal"]["writable"] is True
+
+
+async def test_a_journal_busy_with_another_writer_is_still_healthy(tmp_path: Path) -> None:
+    store = SQLiteJournal(tmp_path / "j.db")
+    other = sqlite3.connect(tmp_path / "j.db", isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")  # another process writing: the lock is taken
+    try:
+        health = await store.health()
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+    assert health.ok and health.writable
+    await store.close()

@@ -6,6 +6,7 @@ import asyncio
 import logging
 import socket
 from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import replace
 from pathlib import Path
 from typing import Annotated
 
@@ -44,7 +45,9 @@ def _check_free(host: str, port: int) -> None:
 
 async def serve_plane(store: JournalStore, workflow_files: Iterable[Path], *, host: str,
                       port: int, worker: bool = True,
-                      announce: Callable[[str], Awaitable[None]] | None = None) -> None:
+                      announce: Callable[[str], Awaitable[None]] | None = None,
+                      max_body_kb: int | None = None, max_input_kb: int | None = None
+                      ) -> None:
     """Serve the API and console until interrupted."""
     import uvicorn
 
@@ -52,6 +55,10 @@ async def serve_plane(store: JournalStore, workflow_files: Iterable[Path], *, ho
 
     _check_free(host, port)
     plane = Plane.open(store, workflow_files, worker=worker)
+    if max_body_kb is not None:
+        plane.limits = replace(plane.limits, body_bytes=max_body_kb * 1024)
+    if max_input_kb is not None:
+        plane.limits = replace(plane.limits, input_bytes=max_input_kb * 1024)
     app = create_app(plane)
     config = uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="on",
                             access_log=False)
@@ -89,6 +96,12 @@ def serve(
                                                  "text; secrets are redacted either way.")
                           ] = "json",
     log_level: Annotated[str, typer.Option(help="DEBUG, INFO, WARNING or ERROR.")] = "INFO",
+    max_body_kb: Annotated[int | None, typer.Option(
+        min=1, help="Largest request body accepted, in KiB (larger: 413). Default 1024.",
+        show_default=False)] = None,
+    max_input_kb: Annotated[int | None, typer.Option(
+        min=1, help="Largest run input accepted, in KiB of JSON (larger: 422). Default 256.",
+        show_default=False)] = None,
 ) -> None:
     """Serve the REST API (OpenAPI at /openapi.json), live event streams and the console."""
     from agentplane.telemetry import configure_logging
@@ -114,7 +127,8 @@ def serve(
 
         try:
             await serve_plane(store, workflows or [], host=host, port=port, worker=worker,
-                              announce=announce)
+                              announce=announce, max_body_kb=max_body_kb,
+                              max_input_kb=max_input_kb)
         finally:
             await store.close()
 

@@ -69,6 +69,8 @@ from .store import (
 )
 
 SYNCHRONOUS_MODES = ("OFF", "NORMAL", "FULL", "EXTRA")
+BUSY_TIMEOUT_MS = 30_000
+"""How long a writer waits for another's lock before giving up (milliseconds)."""
 
 # Statuses a worker writes itself when it stops driving a run. Not ``cancelled``: a person
 # cancels, and the worker keeps its lease until it notices, so the call it has under way is
@@ -144,7 +146,7 @@ def connect(path: str, *, synchronous: str = "NORMAL") -> sqlite3.Connection:
     db = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30.0)
     db.execute("PRAGMA journal_mode=WAL")
     db.execute(f"PRAGMA synchronous={synchronous}")
-    db.execute("PRAGMA busy_timeout=30000")
+    db.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
     return db
 
 
@@ -216,11 +218,15 @@ class SQLiteJournal(JournalStore):
         except JournalUnavailableError as exc:
             present, writable, problem = False, False, str(exc)
         else:
+            self._db.execute("PRAGMA busy_timeout=2000")  # a probe, not a writer: wait less
             try:
                 with immediate(self._db):  # takes the write lock, writes nothing
                     pass
             except sqlite3.Error as exc:
-                writable, problem = False, f"the journal {self.url} cannot be written: {exc}"
+                if "locked" not in str(exc):  # busy with another writer is not broken
+                    writable, problem = False, f"the journal {self.url} cannot be written: {exc}"
+            finally:
+                self._db.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
         if problem is None and free is not None and free < self.min_free_bytes:
             problem = (f"only {free // 1_048_576} MiB free on the journal's disk (at least "
                        f"{self.min_free_bytes // 1_048_576} MiB needed); free some space")
