@@ -71,7 +71,7 @@ def test_serve_answers_with_keys_and_logs_json(tmp_path: Path) -> None:
         assert run.status_code == 201
         big = httpx.post(f"{base}/api/v1/runs", headers=headers,
                          json={"workflow": "refund-desk", "input": "x" * 2_000})
-        assert big.status_code == 422 and "the limit is 1,024 bytes" in big.json()["error"]
+        assert big.status_code == 422 and "the limit is 1 KiB" in big.json()["error"]
         assert httpx.get(f"{base}/api/v1/runs").status_code == 401
     finally:
         proc.terminate()
