@@ -216,4 +216,3 @@ async def spend_per_day(plane: Plane, key: ApiKey, days: int = 30) -> list[DaySp
         label = datetime.fromtimestamp(day * 86400, UTC).strftime("%Y-%m-%d")
         out.append(DaySpend(label, cost, tokens))
     return out
-
