@@ -170,7 +170,8 @@ def test_reusing_a_run_id_is_a_clear_error(shared: Shared) -> None:
 def test_db_option_wins_over_environment(cli: Cli, tmp_path: Path) -> None:
     other = f"sqlite:///{tmp_path / 'other.db'}"
     cli.ok("run", STUCK, "--run-id", "elsewhere", "--db", other)
-    assert cli.json("runs", "list") == []
+    assert cli.db is not None
+    assert not cli.db.exists()  # AGENTPLANE_DB's journal was not touched, not even made
     assert [r["id"] for r in cli.json("runs", "list", "--db", other)] == ["elsewhere"]
 
 
@@ -178,7 +179,8 @@ def test_invalid_input_json_says_how_to_quote_text(cli: Cli) -> None:
     message = failed(cli("run", REFUND, "--input", "Refund A1"), 2)
     assert "--input is not valid JSON" in message
     assert """to pass text, quote it as a JSON string: --input '"your text"'""" in message
-    assert cli.json("runs", "list") == []
+    assert cli.db is not None
+    assert not cli.db.exists()  # refused before the journal was opened
 
 
 def test_invalid_workflow_file(cli: Cli) -> None:
@@ -198,7 +200,8 @@ def test_invalid_workflow_file(cli: Cli) -> None:
             in result.stderr)
     message = failed(cli("run", "missing.yaml"), 2)
     assert "missing.yaml: (top level): file not found" in message
-    assert cli.json("runs", "list") == []
+    assert cli.db is not None
+    assert not cli.db.exists()
 
 
 def test_undefined_annotation_in_a_tool_is_a_clean_error(cli: Cli) -> None:
@@ -361,7 +364,7 @@ def test_approve_an_escalation(tmp_path: Path) -> None:
 
     message = failed(cli("approvals", "approve", wait_id), 1)
     assert message == f"error: approval {wait_id} was already resolved (approval.granted)"
-    message = failed(cli("approvals", "approve", "w-nope"), 1)
+    message = failed(cli("approvals", "approve", "w-nope"), 3)
     assert "no approval with id 'w-nope'" in message
     assert "`agentplane approvals list`" in message
     assert Counter(r["status"] for r in cli.json("runs", "list")) == {"completed": 6,
