@@ -406,6 +406,8 @@ def audit_verify(
     """Recompute every hash chain; exit 0 when all hold, else name the first bad event."""
 
     async def body(store: JournalStore, runtime: Runtime) -> bool:
+        for named in run_id or []:
+            await store.require_run(named)  # a typo is "not found", not a broken chain
         report = await verify(store, run_id)
         if as_json:
             print(render.dump_json({
