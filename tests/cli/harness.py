@@ -63,8 +63,8 @@ class Cli:
         assert "Traceback" not in result.stderr
         return result
 
-    def json(self, *args: str | Path) -> Any:
-        return json.loads(self.ok(*args, "--json").stdout)
+    def json(self, *args: str | Path, stdin: str | None = None) -> Any:
+        return json.loads(self.ok(*args, "--json", stdin=stdin).stdout)
 
 
 def failed(result: Result, code: int) -> str:
