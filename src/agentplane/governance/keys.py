@@ -72,6 +72,11 @@ class ApiKey:
         """How the key's actions are recorded in the journal."""
         return f"key:{self.id}"
 
+    @property
+    def kind(self) -> str:
+        """The key's role with its article, for messages: "an operator key", "a viewer key"."""
+        return f"{'an' if self.role[0] in 'aeiou' else 'a'} {self.role} key"
+
     def can(self, permission: Permission) -> bool:
         return self.revoked_at is None and permission in PERMISSIONS[self.role]
 

@@ -82,7 +82,7 @@ def allowed(permission: Permission) -> Callable[..., Coroutine[Any, Any, ApiKey]
     async def check(key: Annotated[ApiKey, Depends(caller)]) -> ApiKey:
         if not key.can(permission):
             raise HTTPException(status.HTTP_403_FORBIDDEN,
-                                f"a {key.role} key may not do this (it needs the "
+                                f"{key.kind} may not do this (it needs the "
                                 f"'{permission}' permission)")
         return key
 

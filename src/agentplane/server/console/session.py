@@ -73,7 +73,7 @@ async def form_viewer(request: Request, permission: Permission) -> Viewer:
             raise SignInRequired("/") from exc
         raise Refused(exc.status_code, str(exc.detail)) from exc
     if not key.can(permission):
-        raise Refused(403, f"a {key.role} key may not do this (it needs the "
+        raise Refused(403, f"{key.kind} may not do this (it needs the "
                            f"'{permission}' permission)")
     return Viewer(key, csrf_token(request, key))
 
