@@ -71,10 +71,16 @@ def events_in(cli: Cli) -> int:
     ["run", str(REFUND), "--input", '"Refund A1"'],
     ["runs", "cancel", "r2"],
     ["approvals", "deny", "{wait}"],
+    ["keys", "create", "ops", "--role", "operator"],
+    ["registry", "add", str(REFUND)],
     ["resume"],
 ], ids=" ".join)
 def test_a_read_only_journal_refuses_writes_in_one_paragraph(journal: Cli,
                                                              args: list[str]) -> None:
+    """Every table in the file is read-only, the journal's and those of the key ring and the
+    registry alike (made here first, so that only the write is refused)."""
+    journal.ok("keys", "list")
+    journal.ok("registry", "list")
     [wait] = journal.json("approvals", "list")
     before = events_in(journal)
     readonly = f"{journal.db_url}?mode=ro"
@@ -152,3 +158,4 @@ def test_a_database_error_is_one_paragraph(journal: Cli) -> None:
     db.close()
     message = failed(journal("runs", "list", "--db", f"{journal.db_url}?mode=ro"), 1)
     assert "the journal could not be used (no such table: runs)" in message
+    assert "it is not a journal, or it is open read-only" in message

@@ -41,6 +41,9 @@ def _storage_message(exc: sqlite3.Error) -> str:
     elif "full" in text:
         hint = ("the disk holding the journal is full; free space, then `agentplane resume` "
                 "finishes the runs that were under way")
+    elif "no such table" in text:
+        hint = ("the file lacks tables Agentplane keeps there: it is not a journal, or it is "
+                "open read-only (?mode=ro) and nothing has created them yet")
     elif "locked" in text or "busy" in text:
         hint = "another process holds the journal's write lock; retry when it is done"
     else:
