@@ -55,6 +55,7 @@ CASES: list[tuple[str, list[str], int]] = [
     ("runs list", ["runs", "list"], OK),
     ("runs list --status failed", ["runs", "list", "--status", "failed"], OK),
     ("runs list --status bogus", ["runs", "list", "--status", "bogus"], BAD_INPUT),
+    ("runs list --limit 0", ["runs", "list", "--limit", "0"], BAD_INPUT),
     ("runs show a failed run", ["runs", "show", "r-fail"], OK),
     ("runs show unknown", ["runs", "show", "nope"], NOT_FOUND),
     ("runs cancel unknown", ["runs", "cancel", "nope"], NOT_FOUND),
@@ -98,6 +99,7 @@ CASES: list[tuple[str, list[str], int]] = [
     ("keys list", ["keys", "list"], OK),
     ("keys revoke unknown", ["keys", "revoke", "nope"], NOT_FOUND),
     ("keys create, no name", ["keys", "create", " "], BAD_INPUT),
+    ("keys create, bad role", ["keys", "create", "ops", "--role", "root"], BAD_INPUT),
     ("mcp serve, missing file", ["mcp", "serve", "missing.yaml"], BAD_INPUT),
     ("a2a serve, missing file", ["a2a", "serve", "missing.yaml"], BAD_INPUT),
     ("serve, bad log format", ["serve", "--log-format", "xml"], BAD_INPUT),
@@ -159,3 +161,10 @@ def test_a_run_that_needs_reconciliation_exits_1_until_settled(tmp_path: Path) -
                        "--result", "@result.json")
     assert settled["status"] == "completed"
     assert "wrote hello (checked by hand)" in json.dumps(settled["events"])
+
+
+def test_a_bad_status_lists_the_allowed_ones(book: Book) -> None:
+    message = failed(book.cli("runs", "list", "--status", "completed", "--status", "done"),
+                     BAD_INPUT)
+    assert message == ("error: --status 'done' is not a run status; use one of pending, "
+                       "running, waiting, completed, failed, cancelled, needs_reconciliation")

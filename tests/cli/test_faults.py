@@ -36,12 +36,17 @@ def test_read_commands_never_create_a_journal(tmp_path: Path, args: list[str]) -
     missing = tmp_path / "missing-dir" / "x.db"
     message = failed(cli(*args, "--db", f"sqlite:///{missing}"), NO_JOURNAL)
     assert f"no journal at {missing}" in message
-    assert not missing.parent.exists()
-    # The default journal (AGENTPLANE_DB) is not created either.
-    assert cli.db is not None
-    failed(cli(*args), NO_JOURNAL)
-    assert not cli.db.exists()
     assert sorted(p.name for p in tmp_path.iterdir()) == []
+
+
+def test_the_default_journal_is_not_created_by_reading(tmp_path: Path) -> None:
+    cli = make_cli(tmp_path)
+    assert cli.db is not None
+    assert f"no journal at {cli.db}" in failed(cli("runs", "list"), NO_JOURNAL)
+    home = make_cli(tmp_path / "home", db=False)  # no AGENTPLANE_DB: under AGENTPLANE_HOME
+    failed(home("approvals", "list"), NO_JOURNAL)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["home"]
+    assert list((tmp_path / "home").iterdir()) == []
 
 
 def test_writing_commands_still_create_the_journal(tmp_path: Path) -> None:
