@@ -7,10 +7,14 @@ Each case runs the real console script against a real SQLite journal."""
 from __future__ import annotations
 
 import json
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
+from agentplane.journal import open_store
+from agentplane.runtime import Runtime, load_workflow
 
 from .harness import REFUND, STUCK, Cli, Result, failed, make_cli
 
@@ -168,3 +172,24 @@ def test_a_bad_status_lists_the_allowed_ones(book: Book) -> None:
                      BAD_INPUT)
     assert message == ("error: --status 'done' is not a run status; use one of pending, "
                        "running, waiting, completed, failed, cancelled, needs_reconciliation")
+
+
+async def test_resume_and_worker_exit_1_when_a_run_they_drove_failed(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sys, "path", list(sys.path))  # loading a workflow extends sys.path
+    for command in (["resume"], ["worker", "--once"]):
+        cli = make_cli(tmp_path / command[0])
+        store = open_store(cli.db_url)
+        runtime = Runtime(store)
+        try:
+            await runtime.start(load_workflow(FAILS), "go", run_id="p-fail")
+            await runtime.start(load_workflow(REFUND), "Refund A1", run_id="p-ok")
+        finally:
+            await runtime.aclose()
+            await store.close()
+        result = cli(*command)
+        assert result.returncode == FAILURE, (result.stdout, result.stderr)
+        assert "Traceback" not in result.stderr
+        assert {r["id"]: r["status"] for r in cli.json("runs", "list")} == {
+            "p-fail": "failed", "p-ok": "completed"}
+        assert cli(*command).returncode == OK  # nothing left to drive
