@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import itertools
 import json
-import os
 import sqlite3
-import subprocess
 import sys
 from collections import Counter
 from dataclasses import dataclass
@@ -20,76 +18,21 @@ from typing import Any
 
 import pytest
 
-from agentplane.demo import WORKFLOWS_DIR
 from agentplane.journal import open_store
 from agentplane.runtime import Runtime, load_workflow
 
-AGENTPLANE = str(Path(sys.executable).with_name("agentplane"))
-REPO = Path(__file__).resolve().parents[2]
-REFUND = REPO / "examples" / "refund-desk" / "workflow.yaml"
-STUCK = WORKFLOWS_DIR / "stuck-agent.yaml"
-USER = "cli-tester"
-DEMO_WORKFLOWS = ["refund-desk", "research-team", "incident-triage", "support-handoff",
-                  "stuck-agent", "payment-approval", "injected-mail", "budget-cap"]
-DEMO_COMPLETED = ["refund-desk", "research-team", "incident-triage", "support-handoff",
-                  "injected-mail"]
-DEMO_WAITING = {"stuck-agent", "payment-approval", "budget-cap"}
-STUCK_OUTPUT = "Ticket T-9 is still pending; I will stop polling and report back."
-
-Result = subprocess.CompletedProcess[str]
-
-
-@dataclass
-class Cli:
-    """Runs ``agentplane`` in a clean environment of its own."""
-
-    home: Path
-    db: Path | None = None
-
-    @property
-    def db_url(self) -> str:
-        assert self.db is not None
-        return f"sqlite:///{self.db}"
-
-    def env(self) -> dict[str, str]:
-        env = {k: v for k, v in os.environ.items()
-               if not k.startswith("AGENTPLANE_") and k not in ("FORCE_COLOR", "REFUND_LEDGER")}
-        env.update(AGENTPLANE_HOME=str(self.home), AGENTPLANE_USER=USER,
-                   REFUND_LEDGER=str(self.home / "ledger.jsonl"),
-                   COLUMNS="1000")  # no wrapping of long lines in these tests
-        if self.db is not None:
-            env["AGENTPLANE_DB"] = self.db_url
-        return env
-
-    def __call__(self, *args: str | Path) -> Result:
-        return subprocess.run([AGENTPLANE, *map(str, args)], env=self.env(), cwd=self.home,
-                              capture_output=True, text=True, timeout=120, check=False)
-
-    def ok(self, *args: str | Path) -> Result:
-        result = self(*args)
-        assert result.returncode == 0, (args, result.stdout, result.stderr)
-        assert "Traceback" not in result.stderr
-        return result
-
-    def json(self, *args: str | Path) -> Any:
-        return json.loads(self.ok(*args, "--json").stdout)
-
-
-def failed(result: Result, code: int) -> str:
-    """Assert a clean failure: the exit code, one paragraph on stderr, no traceback.
-
-    Returns the message with its line breaks folded into spaces."""
-    assert result.returncode == code, (result.stdout, result.stderr)
-    assert "Traceback" not in result.stderr
-    text = result.stderr.strip()
-    assert text.startswith("error: "), text
-    assert "\n\n" not in text, text
-    return " ".join(text.split())
-
-
-def make_cli(folder: Path, *, db: bool = True) -> Cli:
-    folder.mkdir(parents=True, exist_ok=True)
-    return Cli(home=folder, db=folder / "x.db" if db else None)
+from .harness import (
+    DEMO_COMPLETED,
+    DEMO_WAITING,
+    DEMO_WORKFLOWS,
+    REFUND,
+    STUCK,
+    STUCK_OUTPUT,
+    USER,
+    Cli,
+    failed,
+    make_cli,
+)
 
 
 @dataclass
@@ -170,7 +113,8 @@ def test_reusing_a_run_id_is_a_clear_error(shared: Shared) -> None:
 def test_db_option_wins_over_environment(cli: Cli, tmp_path: Path) -> None:
     other = f"sqlite:///{tmp_path / 'other.db'}"
     cli.ok("run", STUCK, "--run-id", "elsewhere", "--db", other)
-    assert cli.json("runs", "list") == []
+    assert cli.db is not None
+    assert not cli.db.exists()  # AGENTPLANE_DB's journal was not touched, not even made
     assert [r["id"] for r in cli.json("runs", "list", "--db", other)] == ["elsewhere"]
 
 
@@ -178,7 +122,8 @@ def test_invalid_input_json_says_how_to_quote_text(cli: Cli) -> None:
     message = failed(cli("run", REFUND, "--input", "Refund A1"), 2)
     assert "--input is not valid JSON" in message
     assert """to pass text, quote it as a JSON string: --input '"your text"'""" in message
-    assert cli.json("runs", "list") == []
+    assert cli.db is not None
+    assert not cli.db.exists()  # refused before the journal was opened
 
 
 def test_invalid_workflow_file(cli: Cli) -> None:
@@ -198,7 +143,8 @@ def test_invalid_workflow_file(cli: Cli) -> None:
             in result.stderr)
     message = failed(cli("run", "missing.yaml"), 2)
     assert "missing.yaml: (top level): file not found" in message
-    assert cli.json("runs", "list") == []
+    assert cli.db is not None
+    assert not cli.db.exists()
 
 
 def test_undefined_annotation_in_a_tool_is_a_clean_error(cli: Cli) -> None:
@@ -361,7 +307,7 @@ def test_approve_an_escalation(tmp_path: Path) -> None:
 
     message = failed(cli("approvals", "approve", wait_id), 1)
     assert message == f"error: approval {wait_id} was already resolved (approval.granted)"
-    message = failed(cli("approvals", "approve", "w-nope"), 1)
+    message = failed(cli("approvals", "approve", "w-nope"), 3)
     assert "no approval with id 'w-nope'" in message
     assert "`agentplane approvals list`" in message
     assert Counter(r["status"] for r in cli.json("runs", "list")) == {"completed": 6,

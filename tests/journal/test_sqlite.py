@@ -291,7 +291,7 @@ async def test_relative_path_url_reopens_the_same_file(
     opened: list[str] = []
 
     class Recorder:  # stands in for SQLiteJournal so nothing is created outside tmp_path
-        def __init__(self, path: str | Path, *, synchronous: str = "NORMAL") -> None:
+        def __init__(self, path: str | Path, **options: object) -> None:
             opened.append(str(path))
 
     monkeypatch.setattr(journal_pkg, "SQLiteJournal", Recorder)

@@ -11,18 +11,18 @@ from __future__ import annotations
 
 import asyncio
 import os
-import sys
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from agentplane.errors import AgentplaneError, ConfigError
+from agentplane.errors import ConfigError
 from agentplane.governance.keys import KeyRing, keyring_for
 from agentplane.journal import open_store
 from agentplane.runtime import load_workflow
 
 from . import render, settings
+from ._exits import run_main
 
 
 def api_keys(ring: KeyRing) -> set[str]:
@@ -88,15 +88,9 @@ def a2a_serve(
 
 def main() -> None:
     """Run ``a2a_serve`` as a program of its own (until it is registered on the main CLI)."""
-    from rich.text import Text
-
     app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
     app.command()(a2a_serve)
-    try:
-        app()
-    except AgentplaneError as exc:
-        render.console(stderr=True).print(Text("error: ", style="red") + Text(str(exc)))
-        sys.exit(exc.exit_code)
+    run_main(app)
 
 
 if __name__ == "__main__":

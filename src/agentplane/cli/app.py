@@ -3,20 +3,27 @@
 from __future__ import annotations
 
 import asyncio
-import json
-import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, TypeVar
 
 import typer
 from rich.markup import escape
 
-from agentplane.errors import AgentplaneError, ConfigError
-from agentplane.journal import JournalStore, RunRecord, export_run, open_store, verify
+from agentplane.errors import ConfigError
+from agentplane.journal import (
+    RUN_STATUSES,
+    JournalStore,
+    RunRecord,
+    export_run,
+    open_store,
+    verify,
+)
 from agentplane.runtime import APPROVAL_KINDS, Runtime, load_workflow
 
 from . import render, settings
+from ._exits import outcome, run_main
+from ._inputs import JSON_HELP, output_file, parse_json_option, write_text
 from .a2a import a2a_serve
 from .economics import economics
 from .mcp import mcp_serve
@@ -73,9 +80,12 @@ ReasonOption = Annotated[str, typer.Option("--reason", help="Why; journaled.")]
 out = render.console()
 
 
-def _execute(db: str | None, body: Callable[[JournalStore, Runtime], Awaitable[T]]) -> T:
+def _execute(db: str | None, body: Callable[[JournalStore, Runtime], Awaitable[T]], *,
+             create: bool = True) -> T:
+    """Run ``body`` against the journal; ``create=False`` for commands that only read (or change
+    what exists): a missing journal is then "not found", never created."""
     async def main() -> T:
-        store = open_store(settings.database_url(db))
+        store = open_store(settings.database_url(db), create=create)
         runtime = Runtime(store)
         try:
             return await body(store, runtime)
@@ -86,15 +96,9 @@ def _execute(db: str | None, body: Callable[[JournalStore, Runtime], Awaitable[T
     return asyncio.run(main())
 
 
-def _parse_json(text: str | None, option: str) -> Any:
-    if text is None:
-        return None
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ConfigError(f"{option} is not valid JSON ({exc.msg} at column {exc.colno}); "
-                          f"to pass text, quote it as a JSON string: {option} '\"your text\"'"
-                          ) from exc
+def _exit(code: int) -> None:
+    if code:
+        raise typer.Exit(code)
 
 
 def _report(run: RunRecord, store: JournalStore, as_json: bool) -> Awaitable[None]:
@@ -103,56 +107,76 @@ def _report(run: RunRecord, store: JournalStore, as_json: bool) -> Awaitable[Non
         if as_json:
             print(render.dump_json(render.run_json(run, events)))
             return
-        out.print(f"run [bold]{run.id}[/] ({run.workflow}) is {render.status_text(run.status)}")
+        out.print(f"run [bold]{escape(run.id)}[/] ({escape(run.workflow)}) is "
+                  f"{render.status_text(run.status)}")
         last = events[-1] if events else None
         if run.status == "completed" and last is not None:
             output = last.data.get("output")
-            out.print(output if isinstance(output, str) else render.dump_json(output))
+            out.print(output if isinstance(output, str) else render.dump_json(output),
+                      markup=False)
         elif run.status == "failed" and last is not None:
-            out.print(f"[red]{last.data.get('error')}[/]")
+            out.print(str(last.data.get("error")), style="red", markup=False)
         elif run.status == "waiting":
             waits = await store.waits(run_id=run.id)
-            out.print(render.waits_table(waits))
+            out.print(render.waits_table(waits, out.width))
             out.print("approve with `agentplane approvals approve ID` "
                       "(or deny with `agentplane approvals deny ID --reason ...`)")
         elif run.status == "needs_reconciliation" and last is not None:
-            out.print(f"[magenta]{last.data.get('reason')}[/]")
+            out.print(str(last.data.get("reason")), style="magenta", markup=False)
     return show()
+
+
+def _who_must_act(records: list[RunRecord]) -> None:
+    """Name each run that now needs a person, and the command to act on it."""
+    for r in records:
+        if r.status == "waiting":
+            out.print(f"run {escape(r.id)} waits for a person: `agentplane approvals list` "
+                      "shows what to decide")
+        elif r.status == "needs_reconciliation":
+            out.print(f"run {escape(r.id)} needs reconciliation: `agentplane runs show "
+                      f"{escape(r.id)}` names the call to settle with `agentplane runs "
+                      "reconcile`")
 
 
 @app.command()
 def run(
     file: Annotated[Path, typer.Argument(help="Workflow YAML file.")],
-    input: Annotated[str | None, typer.Option("--input", help="Run input as JSON.")] = None,
+    input: Annotated[str | None, typer.Option("--input", help=f"Run input {JSON_HELP}.")
+                     ] = None,
     run_id: Annotated[str | None, typer.Option("--run-id", help="Id for the new run.")] = None,
     db: DbOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Run a workflow until it finishes, waits for a person, or needs reconciliation."""
+    """Run a workflow until it finishes, waits for a person, or needs reconciliation.
+    Exits 1 when the run ended failed or needs reconciliation."""
+    value = parse_json_option(input, "--input")
     workflow = load_workflow(file)
-    value = _parse_json(input, "--input")
 
-    async def body(store: JournalStore, runtime: Runtime) -> None:
+    async def body(store: JournalStore, runtime: Runtime) -> int:
         record = await runtime.run(workflow, value, run_id=run_id)
         await _report(record, store, as_json)
+        return outcome([record.status])
 
-    _execute(db, body)
+    _exit(_execute(db, body))
 
 
 @app.command()
 def resume(db: DbOption = None, as_json: JsonOption = False) -> None:
-    """Recover every unfinished run (after a crash, an approval or a reconciliation)."""
+    """Recover every unfinished run (after a crash, an approval or a reconciliation).
+    Exits 1 when one of them ended failed or needs reconciliation."""
 
-    async def body(store: JournalStore, runtime: Runtime) -> None:
+    async def body(store: JournalStore, runtime: Runtime) -> int:
         records = await runtime.resume_all()
         if as_json:
             print(render.dump_json([r.summary() for r in records]))
         elif records:
-            out.print(render.runs_table(records))
+            out.print(render.runs_table(records, out.width))
+            _who_must_act(records)
         else:
             out.print("nothing to resume")
+        return outcome(r.status for r in records)
 
-    _execute(db, body)
+    _exit(_execute(db, body))
 
 
 @app.command()
@@ -161,41 +185,51 @@ def worker(
     poll: Annotated[float, typer.Option(help="Seconds between looks for work.")] = 1.0,
     once: Annotated[bool, typer.Option(help="Do one round of work and exit.")] = False,
 ) -> None:
-    """Run a worker: expire due waits and drive every runnable run, until interrupted."""
+    """Run a worker: expire due waits and drive every runnable run, until interrupted.
+    With --once, exits 1 when a run it drove ended failed or needs reconciliation."""
 
-    async def body(store: JournalStore, runtime: Runtime) -> None:
+    async def body(store: JournalStore, runtime: Runtime) -> int:
         while True:
             records = await runtime.resume_all()
             for r in records:
-                out.print(f"{r.id} ({r.workflow}) → {render.status_text(r.status)}")
+                out.print(f"{escape(r.id)} ({escape(r.workflow)}) → "
+                          f"{render.status_text(r.status)}")
             if once:
-                return
+                return outcome(r.status for r in records)
             await asyncio.sleep(poll)
 
     try:
-        _execute(db, body)
+        _exit(_execute(db, body))
     except KeyboardInterrupt:
         out.print("worker stopped")
 
 
 @runs_app.command("list")
 def runs_list(
-    status: Annotated[list[str] | None, typer.Option(help="Only runs with this status.")] = None,
+    status: Annotated[list[str] | None, typer.Option(
+        help=f"Only runs with this status ({', '.join(RUN_STATUSES)}); repeat for several.")
+                      ] = None,
     workflow: Annotated[str | None, typer.Option(help="Only runs of this workflow.")] = None,
     limit: Annotated[int, typer.Option(min=1)] = 50,
     db: DbOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """List runs, newest first."""
+    for s in status or []:
+        if s not in RUN_STATUSES:
+            raise ConfigError(f"--status {s!r} is not a run status; use one of "
+                              f"{', '.join(RUN_STATUSES)}")
 
     async def body(store: JournalStore, runtime: Runtime) -> None:
         records = await store.list_runs(statuses=status, workflow=workflow, limit=limit)
         if as_json:
             print(render.dump_json([r.summary() for r in records]))
+        elif records:
+            out.print(render.runs_table(records, out.width))
         else:
-            out.print(render.runs_table(records))
+            out.print("no runs" + (" match" if status or workflow else " yet"))
 
-    _execute(db, body)
+    _execute(db, body, create=False)
 
 
 @runs_app.command("show")
@@ -208,11 +242,11 @@ def runs_show(run_id: str, db: DbOption = None, as_json: JsonOption = False) -> 
         if as_json:
             print(render.dump_json(render.run_json(record, events)))
             return
-        out.print(f"run [bold]{record.id}[/] ({record.workflow} @ {record.workflow_hash[:12]}) "
-                  f"is {render.status_text(record.status)}")
-        out.print(render.events_table(events))
+        out.print(f"run [bold]{escape(record.id)}[/] ({escape(record.workflow)} @ "
+                  f"{record.workflow_hash[:12]}) is {render.status_text(record.status)}")
+        out.print(render.events_table(events, out.width))
 
-    _execute(db, body)
+    _execute(db, body, create=False)
 
 
 @runs_app.command("cancel")
@@ -224,7 +258,7 @@ def runs_cancel(run_id: str, reason: ReasonOption = "", as_: AsOption = None,
         record = await runtime.cancel(run_id, actor=settings.actor(as_), reason=reason)
         await _report(record, store, as_json)
 
-    _execute(db, body)
+    _execute(db, body, create=False)
 
 
 @runs_app.command("rollback")
@@ -243,14 +277,14 @@ def runs_rollback(
         if as_json:
             print(render.dump_json(report))
         elif not report:
-            out.print(f"run {run_id} has no completed write call left to reverse")
+            out.print(f"run {escape(run_id)} has no completed write call left to reverse")
         for entry in [] if as_json else report:
             style = "green" if entry["outcome"] == "compensated" else "yellow"
-            out.print(f"[{style}]{entry['outcome']}[/] {entry['step_key']} "
-                      f"({entry['tool']}): {escape(entry['detail'])}")
+            out.print(f"[{style}]{escape(entry['outcome'])}[/] {escape(entry['step_key'])} "
+                      f"({escape(entry['tool'])}): {escape(entry['detail'])}")
         return all(e["outcome"] == "compensated" for e in report)
 
-    if not _execute(db, body):
+    if not _execute(db, body, create=False):
         raise typer.Exit(1)  # something is left for a person to undo
 
 
@@ -262,7 +296,8 @@ def runs_reconcile(
         "--happened/--not-happened",
         help="Whether the call took effect: --happened records it as done (with --result), "
              "--not-happened lets the run make the call again.")] = None,
-    result: Annotated[str | None, typer.Option(help="The call's result as JSON.")] = None,
+    result: Annotated[str | None, typer.Option(help=f"The call's result {JSON_HELP}.")
+                      ] = None,
     reason: ReasonOption = "",
     as_: AsOption = None,
     resume_run: Annotated[bool, typer.Option("--resume/--no-resume",
@@ -270,31 +305,36 @@ def runs_reconcile(
     db: DbOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Settle a call that was started but never confirmed, then resume the run."""
+    """Settle a call that was started but never confirmed, then resume the run.
+    Exits 1 when the resumed run ended failed or needs reconciliation again."""
     if happened is None:
         raise ConfigError("say whether the call took effect: --happened or --not-happened")
-    value = _parse_json(result, "--result")
+    value = parse_json_option(result, "--result")
 
-    async def body(store: JournalStore, runtime: Runtime) -> None:
+    async def body(store: JournalStore, runtime: Runtime) -> int:
         record = await runtime.reconcile(run_id, step_key=step, happened=happened,
                                          actor=settings.actor(as_), result=value, reason=reason)
         if resume_run:
             record = await runtime.execute(run_id)
         await _report(record, store, as_json)
+        return outcome([record.status])
 
-    _execute(db, body)
+    _exit(_execute(db, body, create=False))
 
 
 def _decide(wait_id: str, approve: bool, reason: str, as_: str | None, resume_run: bool,
             db: str | None, as_json: bool) -> None:
-    async def body(store: JournalStore, runtime: Runtime) -> None:
+    async def body(store: JournalStore, runtime: Runtime) -> int:
         record = await runtime.decide(wait_id, approve=approve, actor=settings.actor(as_),
                                       reason=reason)
         if resume_run:
             record = await runtime.execute(record.id)
         await _report(record, store, as_json)
+        # A run that fails because it was denied did what was asked.
+        expected = set() if approve else {"failed"}
+        return outcome([record.status] if record.status not in expected else [])
 
-    _execute(db, body)
+    _exit(_execute(db, body, create=False))
 
 
 ResumeOption = Annotated[bool, typer.Option("--resume/--no-resume",
@@ -310,18 +350,18 @@ def approvals_list(db: DbOption = None, as_json: JsonOption = False) -> None:
         if as_json:
             print(render.dump_json([render.wait_json(w) for w in waits]))
         elif waits:
-            out.print(render.waits_table(waits))
+            out.print(render.waits_table(waits, out.width))
         else:
             out.print("no pending approvals")
 
-    _execute(db, body)
+    _execute(db, body, create=False)
 
 
 @approvals_app.command("approve")
 def approvals_approve(wait_id: str, reason: ReasonOption = "", as_: AsOption = None,
                       resume_run: ResumeOption = True, db: DbOption = None,
                       as_json: JsonOption = False) -> None:
-    """Approve: the run goes on."""
+    """Approve: the run goes on. Exits 1 when it then ends failed or needs reconciliation."""
     _decide(wait_id, True, reason, as_, resume_run, db, as_json)
 
 
@@ -329,28 +369,32 @@ def approvals_approve(wait_id: str, reason: ReasonOption = "", as_: AsOption = N
 def approvals_deny(wait_id: str, reason: ReasonOption = "", as_: AsOption = None,
                    resume_run: ResumeOption = True, db: DbOption = None,
                    as_json: JsonOption = False) -> None:
-    """Deny: the run is told no (an escalation denied fails the run)."""
+    """Deny: the run is told no (an escalation denied fails the run, as asked: exit 0).
+    Exits 1 when the run then needs reconciliation."""
     _decide(wait_id, False, reason, as_, resume_run, db, as_json)
 
 
 @audit_app.command("export")
 def audit_export(
     run_id: str,
-    out_file: Annotated[Path | None, typer.Option("--out", help="Write to this file "
-                                                  "(default: standard output).")] = None,
+    out_file: Annotated[Path | None, typer.Option(
+        "--out", help="Write to this file, or to RUN_ID.json in this folder (default: "
+                      "standard output).")] = None,
     db: DbOption = None,
 ) -> None:
     """Write a run's record (events, approvals, guardian decisions, chain check) as JSON."""
 
+    target = None if out_file is None else output_file(out_file, f"{run_id}.json")
+
     async def body(store: JournalStore, runtime: Runtime) -> None:
         text = render.dump_json(await export_run(store, run_id))
-        if out_file is None:
+        if target is None:
             print(text)
         else:
-            out_file.write_text(text + "\n", encoding="utf-8")
-            out.print(f"wrote the record of run {run_id} to {out_file}")
+            write_text(target, text + "\n")
+            out.print(f"wrote the record of run {run_id} to {target}", markup=False)
 
-    _execute(db, body)
+    _execute(db, body, create=False)
 
 
 @audit_app.command("verify")
@@ -362,6 +406,8 @@ def audit_verify(
     """Recompute every hash chain; exit 0 when all hold, else name the first bad event."""
 
     async def body(store: JournalStore, runtime: Runtime) -> bool:
+        for named in run_id or []:
+            await store.require_run(named)  # a typo is "not found", not a broken chain
         report = await verify(store, run_id)
         if as_json:
             print(render.dump_json({
@@ -373,10 +419,11 @@ def audit_verify(
         else:
             for b in report.breaks:
                 where = f"event {b.seq}" if b.seq is not None else "run record"
-                out.print(f"[red]chain broken[/] in run {b.run_id} at {where}: {b.reason}")
+                out.print(f"[red]chain broken[/] in run {escape(b.run_id)} at {where}: "
+                          f"{escape(b.reason)}")
         return report.ok
 
-    if not _execute(db, body):
+    if not _execute(db, body, create=False):
         raise typer.Exit(1)
 
 
@@ -402,12 +449,4 @@ def demo(
 
 def main() -> None:
     """Entry point: errors meant for people print as one paragraph, never a traceback."""
-    from rich.text import Text
-
-    try:
-        app()
-    except AgentplaneError as exc:
-        render.console(stderr=True).print(Text("error: ", style="red") + Text(str(exc)))
-        sys.exit(exc.exit_code)
-    except KeyboardInterrupt:
-        sys.exit(130)
+    run_main(app)

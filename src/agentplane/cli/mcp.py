@@ -4,19 +4,19 @@ from __future__ import annotations
 
 import asyncio
 import os
-import sys
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from agentplane.errors import AgentplaneError, ConfigError
+from agentplane.errors import ConfigError
 from agentplane.governance.keys import keyring_for
 from agentplane.journal import open_store
 from agentplane.runtime import load_workflow
 
 from . import render, settings
+from ._exits import run_main
 
 
 class Transport(StrEnum):
@@ -86,12 +86,6 @@ def mcp_serve(
 
 def main() -> None:
     """Run ``mcp_serve`` as a program of its own (until it is registered on the main CLI)."""
-    from rich.text import Text
-
     app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
     app.command()(mcp_serve)
-    try:
-        app()
-    except AgentplaneError as exc:
-        render.console(stderr=True).print(Text("error: ", style="red") + Text(str(exc)))
-        sys.exit(exc.exit_code)
+    run_main(app)

@@ -12,8 +12,10 @@ from pathlib import Path
 from typing import Annotated, TypeVar
 
 import typer
+from rich.console import RenderableType
 from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from agentplane.errors import ConfigError
 from agentplane.interop.registry import (
@@ -29,6 +31,7 @@ from agentplane.interop.registry import (
 from agentplane.journal import open_store
 
 from . import render, settings
+from ._tables import Column, fitted
 
 T = TypeVar("T")
 
@@ -40,11 +43,13 @@ JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 out = render.console()
 
 
-def _with_registry(db: str | None, body: Callable[[Registry], Awaitable[T]]) -> T:
-    """Run ``body`` with the registry in the database's SQLite file."""
+def _with_registry(db: str | None, body: Callable[[Registry], Awaitable[T]], *,
+                   create: bool = False) -> T:
+    """Run ``body`` with the registry in the database's SQLite file (made only when
+    ``create``: a command that reads never leaves an empty journal behind)."""
 
     async def main() -> T:
-        store = open_store(settings.database_url(db))
+        store = open_store(settings.database_url(db), create=create)
         try:
             registry = registry_for(store)
             try:
@@ -65,20 +70,22 @@ def _trust(value: str) -> TrustLevel:
     raise ConfigError(f"--trust {value!r}: use trusted or untrusted")
 
 
-def _entries_table(entries: list[AgentEntry], registry: Registry) -> Table:
-    table = Table("agent", "version", "owner", "trust", "capabilities", "price", "replicas")
-    for index in (0, 6):  # ids and URLs are shown whole, folded over lines if need be
-        table.columns[index].overflow = "fold"
+def _entries_table(entries: list[AgentEntry], registry: Registry) -> RenderableType:
+    """Agents at the terminal's width: ids and trust whole, capabilities and replicas wrapped,
+    price, owner and version dropped first when it is narrow."""
+    columns = [Column("AGENT"), Column("VERSION", drop=3), Column("OWNER", drop=2),
+               Column("TRUST"), Column("CAPABILITIES", wrap=True), Column("PRICE", drop=1),
+               Column("REPLICAS", wrap=True)]
+    rows: list[list[Text | str]] = []
     for e in entries:
-        replicas = []
-        for url in e.replicas:
-            mark = "[green]up[/]" if registry.is_up(url) else "[red]down[/]"
-            replicas.append(f"{escape(url)} {mark}")
-        table.add_row(escape(e.id), escape(e.version[:16]), escape(e.owner), e.trust,
-                      escape(", ".join(e.capabilities)),
-                      escape(", ".join(f"{k}={v:g}" for k, v in e.price.items())),
-                      "\n".join(replicas))
-    return table
+        replicas = Text()
+        for n, url in enumerate(e.replicas):
+            up = registry.is_up(url)
+            replicas.append(("\n" if n else "") + url + " ")
+            replicas.append("up" if up else "down", style="green" if up else "red")
+        rows.append([e.id, e.version[:16], e.owner, e.trust, ", ".join(e.capabilities),
+                     ", ".join(f"{k}={v:g}" for k, v in e.price.items()), replicas])
+    return fitted(columns, rows, out.width)
 
 
 def _merge(registry: Registry, entry: AgentEntry) -> AgentEntry:
@@ -147,7 +154,7 @@ def registry_add(
         entries += await _load(local, owner, local_trust, price, capability or [])
         return [registry.register(_merge(registry, e)) for e in entries]
 
-    stored = _with_registry(db, body)
+    stored = _with_registry(db, body, create=True)
     if as_json:
         print(render.dump_json([e.to_json() for e in stored]))
         return

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import json
+import math
 from typing import Any
 
-from rich.console import Console
+from rich.console import Console, RenderableType
 from rich.markup import escape
-from rich.table import Table
+from rich.text import Text
 
+from agentplane.governance.keys import ApiKey
 from agentplane.journal import Event, RunRecord, WaitRecord
+
+from ._tables import Column, fitted
 
 STATUS_STYLE = {
     "completed": "green", "failed": "red", "cancelled": "dim", "waiting": "yellow",
@@ -39,17 +43,35 @@ def wait_json(wait: WaitRecord) -> dict[str, Any]:
 
 
 def status_text(status: str) -> str:
-    return f"[{STATUS_STYLE.get(status, 'white')}]{status}[/]"
+    """A status in its colour, as rich markup."""
+    return f"[{STATUS_STYLE.get(status, 'white')}]{escape(status)}[/]"
 
 
-def runs_table(runs: list[RunRecord]) -> Table:
-    table = Table(box=None, header_style="bold")
-    for column in ("RUN", "WORKFLOW", "STATUS", "CREATED", "UPDATED"):
-        table.add_column(column, no_wrap=True)
-    for run in runs:
-        table.add_row(run.id, run.workflow, status_text(run.status), run.created_at[:19],
-                      run.updated_at[:19])
-    return table
+def status_cell(status: str) -> Text:
+    """A status in its colour, as a table cell."""
+    return Text(status, style=STATUS_STYLE.get(status, "white"))
+
+
+def runs_table(runs: list[RunRecord], width: int) -> RenderableType:
+    """Runs at ``width`` cells: ids and statuses whole; the times go first when it is narrow."""
+    columns = [Column("RUN"), Column("WORKFLOW"), Column("STATUS"),
+               Column("CREATED", drop=1), Column("UPDATED", drop=2)]
+    return fitted(columns, [[r.id, r.workflow, status_cell(r.status), r.created_at[:19],
+                             r.updated_at[:19]] for r in runs], width)
+
+
+def money(value: float) -> str:
+    """An amount with the precision it needs: cents from a dollar up, two significant digits
+    below, and ``<0.0001`` rather than a row of zeros for what rounds to nothing."""
+    if value == 0:
+        return "0"
+    size = abs(value)
+    if size >= 1:
+        return f"{value:,.2f}"
+    if size < 0.0001:
+        return "<0.0001" if value > 0 else ">-0.0001"
+    decimals = max(2, 1 - math.floor(math.log10(size)))
+    return f"{value:.{decimals}f}"
 
 
 def _brief(event: Event) -> str:
@@ -68,29 +90,39 @@ def _brief(event: Event) -> str:
     return ""
 
 
-def events_table(events: list[Event]) -> Table:
-    table = Table(box=None, header_style="bold")
-    for column in ("SEQ", "TIME", "TYPE", "ACTOR", "STEP", "DETAIL"):
-        table.add_column(column, overflow="fold")
+def events_table(events: list[Event], width: int) -> RenderableType:
+    """A run's journal at ``width`` cells: sequence, type and step whole, the detail wrapped."""
+    columns = [Column("SEQ", justify="right"), Column("TIME", drop=2), Column("TYPE"),
+               Column("ACTOR", drop=1), Column("STEP"),
+               Column("DETAIL", wrap=True, whole_words=False)]
+    rows: list[list[Text | str]] = []
     for e in events:
         detail = _brief(e)
-        table.add_row(str(e.seq), e.time[11:23], e.type, e.actor, e.step_key or "",
-                      detail[:160] + ("…" if len(detail) > 160 else ""))
-    return table
+        rows.append([str(e.seq), e.time[11:23], e.type, e.actor, e.step_key or "",
+                     detail[:160] + ("…" if len(detail) > 160 else "")])
+    return fitted(columns, rows, width)
 
 
-def waits_table(waits: list[WaitRecord]) -> Table:
-    table = Table(box=None, header_style="bold")
-    for column in ("APPROVAL", "RUN", "KIND", "SINCE"):
-        table.add_column(column, no_wrap=True)
-    table.add_column("WHAT", overflow="fold")
+def waits_table(waits: list[WaitRecord], width: int) -> RenderableType:
+    """Open approvals at ``width`` cells: approval and run ids whole, what is asked wrapped."""
+    columns = [Column("APPROVAL"), Column("RUN"), Column("KIND"), Column("SINCE", drop=1),
+               Column("WHAT", wrap=True, whole_words=False)]
+    rows: list[list[Text | str]] = []
     for w in waits:
         what = str(w.data.get("reason") or "")
         if w.kind == "tool_call":
             args = json.dumps(w.data.get("arguments"), ensure_ascii=False)
             what = f"{w.data.get('agent')} → {w.data.get('tool')}({args}): {what}"
-        table.add_row(w.id, w.run_id, w.kind, w.created_at[:19], escape(what))
-    return table
+        rows.append([w.id, w.run_id, w.kind, w.created_at[:19], what])
+    return fitted(columns, rows, width)
+
+
+def keys_table(keys: list[ApiKey], width: int) -> RenderableType:
+    """API keys at ``width`` cells (never their secrets): id, role and tenant whole."""
+    columns = [Column("ID"), Column("NAME", wrap=True), Column("ROLE"), Column("TENANT"),
+               Column("CREATED", drop=2), Column("REVOKED", drop=1)]
+    return fitted(columns, [[k.id, k.name, k.role, k.tenant, k.created_at[:19],
+                             (k.revoked_at or "")[:19]] for k in keys], width)
 
 
 def console(stderr: bool = False) -> Console:

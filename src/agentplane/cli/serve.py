@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
 from agentplane.errors import ConfigError
 from agentplane.governance.keys import KeyRing, keyring_for
@@ -138,9 +137,10 @@ def serve(
         err.print("server stopped")
 
 
-def _with_ring(db: str | None, body: Callable[[KeyRing], None]) -> None:
+def _with_ring(db: str | None, body: Callable[[KeyRing], None], *, create: bool = True
+               ) -> None:
     async def main() -> None:
-        store = open_store(settings.database_url(db))
+        store = open_store(settings.database_url(db), create=create)
         ring = keyring_for(store)
         try:
             body(ring)
@@ -176,15 +176,9 @@ def keys_list(
     """List API keys (never their secrets)."""
 
     def body(ring: KeyRing) -> None:
-        table = Table(box=None, header_style="bold")
-        for column in ("ID", "NAME", "ROLE", "TENANT", "CREATED", "REVOKED"):
-            table.add_column(column, no_wrap=True)
-        for key in ring.list(include_revoked=all_):
-            table.add_row(key.id, key.name, key.role, key.tenant, key.created_at[:19],
-                          (key.revoked_at or "")[:19])
-        out.print(table)
+        out.print(render.keys_table(ring.list(include_revoked=all_), out.width))
 
-    _with_ring(db, body)
+    _with_ring(db, body, create=False)
 
 
 def keys_revoke(
@@ -195,6 +189,6 @@ def keys_revoke(
 
     def body(ring: KeyRing) -> None:
         key = ring.revoke(key_id)
-        err.print(f"revoked key {key.id} ({key.name})")
+        err.print(f"revoked key {key.id} ({key.name})", markup=False)
 
-    _with_ring(db, body)
+    _with_ring(db, body, create=False)

@@ -7,7 +7,9 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from agentplane.journal import open_store
 from agentplane.metering.ledger import ALL_TIME, UsageLedger, Window, ledger_for
@@ -16,6 +18,8 @@ from agentplane.metering.pricing import catalog_pricing
 from agentplane.metering.reports import REPORT_FIGURES, usage_report, write_focus
 
 from . import render, settings
+from ._inputs import OutputError, output_file
+from ._tables import Column, fitted
 
 usage_app = typer.Typer(help="Usage, spend and invoices, from the journal.",
                         no_args_is_help=True)
@@ -31,7 +35,7 @@ PricesOption = Annotated[Path | None, typer.Option(
 def synced_ledger(db: str | None, prices: Path | None) -> UsageLedger:
     """The usage ledger, brought up to date with the journal."""
     async def sync() -> UsageLedger:
-        store = open_store(settings.database_url(db))
+        store = open_store(settings.database_url(db), create=False)
         try:
             ledger = ledger_for(store)
             pricer, _ = catalog_pricing(prices)
@@ -51,8 +55,12 @@ def _figure(name: str, value: float | None) -> str:
     if value is None:
         return "-"
     if "usd" in name or "kwh" in name:
-        return f"{value:,.4f}"
+        return render.money(value)
     return f"{value:,.2f}" if name == "active_minutes" else f"{value:,.0f}"
+
+
+def _header(name: str) -> str:
+    return name.upper().replace("_", " ")
 
 
 @usage_app.command("report")
@@ -76,15 +84,12 @@ def report(
     if as_json:
         print(render.dump_json(rows))
         return
-    table = Table(box=None, header_style="bold")
-    for name in [*groups, *REPORT_FIGURES, "cost_per_outcome_usd"]:
-        table.add_column(name.upper().replace("_", " "), justify="left" if name in groups
-                         else "right")
-    for row in rows:
-        cells = ["-" if row[g] is None else str(row[g]) for g in groups]
-        cells += [_figure(name, row[name]) for name in [*REPORT_FIGURES, "cost_per_outcome_usd"]]
-        table.add_row(*cells)
-    out.print(table if rows else "no usage recorded yet")
+    figures = [*REPORT_FIGURES, "cost_per_outcome_usd"]
+    columns = [Column(_header(g)) for g in groups]
+    columns += [Column(_header(name), justify="right") for name in figures]
+    cells = [["-" if row[g] is None else str(row[g]) for g in groups]
+             + [_figure(name, row[name]) for name in figures] for row in rows]
+    out.print(fitted(columns, cells, out.width) if rows else "no usage recorded yet")
 
 
 @usage_app.command("invoice")
@@ -105,12 +110,12 @@ def invoice_command(
     if as_json:
         print(render.dump_json(bill.to_json()))
         return
-    table = Table(title=f"{tenant} — {month} — plan {bill.plan}", box=None,
+    table = Table(title=escape(f"{tenant} — {month} — plan {bill.plan}"), box=None,
                   header_style="bold")
     for name in ("LINE", "QUANTITY", "INCLUDED", "BILLABLE", f"AMOUNT ({bill.currency})"):
         table.add_column(name, justify="left" if name == "LINE" else "right")
     for line in bill.lines:
-        table.add_row(line.description, f"{line.quantity:,.2f}", f"{line.included:,.2f}",
+        table.add_row(Text(line.description), f"{line.quantity:,.2f}", f"{line.included:,.2f}",
                       f"{line.billable:,.2f}", f"{line.amount:,.2f}")
     table.add_row("[bold]total[/]", "", "", "", f"[bold]{bill.total:,.2f}[/]")
     out.print(table)
@@ -124,7 +129,12 @@ def export_focus_command(
     db: DbOption = None,
 ) -> None:
     """Write usage and cost in the FinOps FOCUS columns (CSV), for FinOps tools."""
+    target = output_file(out_file, "focus.csv")
     ledger = synced_ledger(db, prices)
-    rows = write_focus(ledger, _window(month), out_file)
-    ledger.close()
-    out.print(f"wrote {rows} FOCUS rows to {out_file}")
+    try:
+        rows = write_focus(ledger, _window(month), target)
+    except OSError as exc:
+        raise OutputError(f"cannot write {target}: {exc.strerror or exc}") from exc
+    finally:
+        ledger.close()
+    out.print(f"wrote {rows} FOCUS rows to {target}", markup=False)

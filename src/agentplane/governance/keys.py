@@ -113,10 +113,11 @@ def check_role(role: str) -> Role:
 class KeyRing:
     """The API keys of one installation."""
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, *, readonly: bool = False) -> None:
         self.path = str(path)
-        self._db: sqlite3.Connection = connect(self.path)
-        self._db.executescript(_SCHEMA)
+        self._db: sqlite3.Connection = connect(self.path, readonly=readonly)
+        if not readonly:
+            self._db.executescript(_SCHEMA)
         self._opened = FileIdentity.of(self.path)
 
     def close(self) -> None:
@@ -213,4 +214,4 @@ def keyring_for(store: JournalStore) -> KeyRing:
     path = getattr(store, "path", None)
     if not isinstance(path, str) or path == ":memory:":
         raise ConfigError("API keys need the journal in a SQLite file (not :memory:)")
-    return KeyRing(path)
+    return KeyRing(path, readonly=getattr(store, "readonly", False))

@@ -191,14 +191,16 @@ def _check_entry(entry: AgentEntry) -> None:
 class Registry:
     """Agent entries and replica health in SQLite (the journal's file, tables of their own)."""
 
-    def __init__(self, path: str | Path, *, max_failures: int = DEFAULT_MAX_FAILURES) -> None:
+    def __init__(self, path: str | Path, *, max_failures: int = DEFAULT_MAX_FAILURES,
+                 readonly: bool = False) -> None:
         if max_failures < 1:
             raise ConfigError("max_failures must be at least 1")
         self.path = str(path)
         self.max_failures = max_failures
         """Consecutive failures after which a replica is down."""
-        self._db = connect(self.path)
-        self._db.executescript(_SCHEMA)
+        self._db = connect(self.path, readonly=readonly)
+        if not readonly:
+            self._db.executescript(_SCHEMA)
 
     def close(self) -> None:
         self._db.close()
@@ -393,7 +395,7 @@ def registry_for(store: JournalStore, *, max_failures: int = DEFAULT_MAX_FAILURE
     path = getattr(store, "path", None)
     if not isinstance(path, str) or path == ":memory:":
         raise ConfigError("the registry needs the journal in a SQLite file (not :memory:)")
-    return Registry(path, max_failures=max_failures)
+    return Registry(path, max_failures=max_failures, readonly=getattr(store, "readonly", False))
 
 
 # -- health checks ------------------------------------------------------------------------------

@@ -40,12 +40,16 @@ from .store import (
 )
 
 
-def open_store(url: str) -> JournalStore:
+def open_store(url: str, *, create: bool = True) -> JournalStore:
     """Open a journal store from a URL, written as SQLAlchemy writes them:
-    ``sqlite:///relative.db``, ``sqlite:////absolute/path.db``, ``sqlite:///:memory:``, with an
-    optional ``?synchronous=FULL``; or a plain file path."""
+    ``sqlite:///relative.db``, ``sqlite:////absolute/path.db``, ``sqlite:///:memory:``, with
+    optional ``?synchronous=FULL`` and ``?mode=ro`` (read-only: every write is refused); or a
+    plain file path.
+
+    ``create=False`` is for commands that only read: a missing file is a
+    :class:`~agentplane.errors.NotFoundError`, and no folder or empty journal is created."""
     if "://" not in url:
-        return SQLiteJournal(Path(url).expanduser())
+        return SQLiteJournal(Path(url).expanduser(), create=create)
     parsed = urlparse(url)
     if parsed.scheme == "sqlite":
         if parsed.netloc:
@@ -54,13 +58,18 @@ def open_store(url: str) -> JournalStore:
                               "absolute one")
         path = parsed.path[1:] or ":memory:"
         options = {k: v[-1] for k, v in parse_qs(parsed.query).items()}
-        unknown = set(options) - {"synchronous"}
+        unknown = set(options) - {"synchronous", "mode"}
         if unknown:
             raise ConfigError(
                 f"unknown option(s) {', '.join(sorted(unknown))} in database URL {url!r}; "
-                "SQLite URLs accept ?synchronous=OFF|NORMAL|FULL|EXTRA"
+                "SQLite URLs accept ?synchronous=OFF|NORMAL|FULL|EXTRA and ?mode=ro|rw"
             )
-        return SQLiteJournal(path, synchronous=options.get("synchronous", "NORMAL"))
+        mode = options.get("mode", "rw")
+        if mode not in ("ro", "rw"):
+            raise ConfigError(f"mode={mode!r} in database URL {url!r}: use mode=ro (read-only) "
+                              "or mode=rw")
+        return SQLiteJournal(path, synchronous=options.get("synchronous", "NORMAL"),
+                             create=create, readonly=mode == "ro")
     raise ConfigError(
         f"database URL {url!r} has scheme {parsed.scheme!r}; supported: sqlite:///PATH "
         "(PostgreSQL support is planned)"

@@ -28,7 +28,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from agentplane.errors import AgentplaneError
+from agentplane.errors import AgentplaneError, NotFoundError
 
 from .events import (
     BLOB_KEY,
@@ -138,13 +138,42 @@ class _PendingAppend:
     done: asyncio.Future[list[Event]]
 
 
-def connect(path: str, *, synchronous: str = "NORMAL") -> sqlite3.Connection:
+class JournalNotFoundError(NotFoundError):
+    """A command that only reads was pointed at a journal file that does not exist."""
+
+
+def connect(path: str, *, synchronous: str = "NORMAL", create: bool = True,
+            readonly: bool = False) -> sqlite3.Connection:
     """A connection with the settings every Agentplane table in the file shares (WAL, the
-    ``synchronous`` mode, a busy timeout so writers wait for each other)."""
-    if path != ":memory:":
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
-    db = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30.0)
-    db.execute("PRAGMA journal_mode=WAL")
+    ``synchronous`` mode, a busy timeout so writers wait for each other).
+
+    ``create=False`` opens an existing file only: no folder and no empty journal is made for a
+    command that only reads. ``readonly`` opens it read-only (SQLite's ``mode=ro``)."""
+    memory = path == ":memory:"
+    if not memory and not Path(path).is_file() and (readonly or not create):
+        raise JournalNotFoundError(
+            f"no journal at {path}: nothing was recorded there yet; check --db or "
+            "AGENTPLANE_DB (a command that only reads never creates one)")
+    try:
+        if memory or (create and not readonly):
+            if not memory:
+                Path(path).parent.mkdir(parents=True, exist_ok=True)
+            db = sqlite3.connect(path, isolation_level=None, check_same_thread=False,
+                                 timeout=30.0)
+        else:
+            uri = f"{Path(path).absolute().as_uri()}?mode={'ro' if readonly else 'rw'}"
+            db = sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False,
+                                 timeout=30.0)
+        if readonly:
+            return db  # the journal mode is the writer's to set
+        db.execute("PRAGMA journal_mode=WAL")
+    except OSError as exc:
+        raise JournalError(f"cannot create the journal at {path}: "
+                           f"{exc.strerror or exc} ({exc.filename or path})") from exc
+    except sqlite3.DatabaseError as exc:
+        raise JournalError(f"cannot open the journal at {path}: {exc}; "
+                           "is it an Agentplane journal (a SQLite file) in a folder you can "
+                           "write?") from exc
     db.execute(f"PRAGMA synchronous={synchronous}")
     db.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
     return db
@@ -184,7 +213,8 @@ class SQLiteJournal(JournalStore):
     """Journal in one SQLite file (or ``:memory:``)."""
 
     def __init__(self, path: str | Path, *, synchronous: str = "NORMAL",
-                 group_commit: bool = True) -> None:
+                 group_commit: bool = True, create: bool = True,
+                 readonly: bool = False) -> None:
         mode = synchronous.upper()
         if mode not in SYNCHRONOUS_MODES:
             raise JournalError(
@@ -198,8 +228,11 @@ class SQLiteJournal(JournalStore):
         self._pending: list[_PendingAppend] = []
         self._tick_task: asyncio.Task[Any] | None = None
         self.url = f"sqlite:///{self.path}"
-        self._db = connect(self.path, synchronous=mode)
-        self._db.executescript(_SCHEMA)
+        self.readonly = readonly
+        """Opened with ``?mode=ro``: every write fails with SQLite's "readonly database"."""
+        self._db = connect(self.path, synchronous=mode, create=create, readonly=readonly)
+        if not readonly:
+            self._db.executescript(_SCHEMA)
         self._opened = None if self.path == ":memory:" else FileIdentity.of(self.path)
         self.min_free_bytes = MIN_FREE_BYTES
         """Less free disk than this (bytes) makes ``health()`` unhealthy."""

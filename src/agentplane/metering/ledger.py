@@ -118,10 +118,11 @@ class Meter:
 class UsageLedger:
     """Usage events in SQLite (the journal's file, tables of their own)."""
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, *, readonly: bool = False) -> None:
         self.path = str(path)
-        self._db = connect(self.path)
-        self._db.executescript(_SCHEMA)
+        self._db = connect(self.path, readonly=readonly)
+        if not readonly:
+            self._db.executescript(_SCHEMA)
         self._runs: dict[str, RunTags] = {}
 
     def close(self) -> None:
@@ -239,7 +240,7 @@ def ledger_for(store: JournalStore) -> UsageLedger:
     path = getattr(store, "path", None)
     if not isinstance(path, str) or path == ":memory:":
         raise ConfigError("metering needs the journal in a SQLite file (not :memory:)")
-    return UsageLedger(path)
+    return UsageLedger(path, readonly=getattr(store, "readonly", False))
 
 
 __all__ = ["ALL_TIME", "Meter", "UsageLedger", "Window", "column", "ledger_for"]

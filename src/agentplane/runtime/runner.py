@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from agentplane.errors import AgentplaneError
+from agentplane.errors import AgentplaneError, NotFoundError
 from agentplane.interop.a2a_client import RemoteAgent
 from agentplane.interop.a2a_tool import JournalTaskLog, RegistryReplicas, Replicas, a2a_tool
 from agentplane.interop.mcp_client import MCPPool
@@ -57,6 +57,10 @@ APPROVAL_KINDS = frozenset({"escalation", "tool_call", "budget"})
 
 class RunStateError(AgentplaneError):
     """The requested action does not fit the run's (or approval's) current state."""
+
+
+class ApprovalNotFoundError(RunStateError, NotFoundError):
+    """No approval has the id given (exit code 3, like every "not found")."""
 
 
 def new_run_id() -> str:
@@ -336,7 +340,7 @@ class Runtime:
         """Approve or deny a waiting approval; the run becomes ready to resume."""
         wait = await self.store.get_wait(wait_id)
         if wait is None:
-            raise RunStateError(f"no approval with id {wait_id!r}; "
+            raise ApprovalNotFoundError(f"no approval with id {wait_id!r}; "
                                 "`agentplane approvals list` shows the pending ones")
         if wait.status != "open":
             raise RunStateError(f"approval {wait_id} was already resolved "
