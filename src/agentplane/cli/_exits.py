@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterable
 from rich.text import Text
 
 from agentplane.errors import AgentplaneError, ConfigError
+from agentplane.journal.health import storage_hint
 
 from . import render
 
@@ -35,20 +36,7 @@ def outcome(statuses: Iterable[str]) -> int:
 
 def _storage_message(exc: sqlite3.Error) -> str:
     text = str(exc)
-    if "readonly" in text:
-        hint = ("the journal is read-only (opened with ?mode=ro, or its file or folder cannot "
-                "be written); use a writable --db, or only commands that read")
-    elif "full" in text:
-        hint = ("the disk holding the journal is full; free space, then `agentplane resume` "
-                "finishes the runs that were under way")
-    elif "no such table" in text:
-        hint = ("the file lacks tables Agentplane keeps there: it is not a journal, or it is "
-                "open read-only (?mode=ro) and nothing has created them yet")
-    elif "locked" in text or "busy" in text:
-        hint = "another process holds the journal's write lock; retry when it is done"
-    else:
-        hint = "check that --db names an Agentplane journal on a disk that can be written"
-    return f"the journal could not be used ({text}): {hint}"
+    return f"the journal could not be used ({text}): {storage_hint(text)}"
 
 
 def _os_message(exc: OSError) -> str:

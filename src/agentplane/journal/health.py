@@ -26,6 +26,22 @@ class JournalUnavailableError(JournalError):
     Nothing was written; the caller may try again once the cause is fixed."""
 
 
+def storage_hint(reason: str) -> str:
+    """What to do about a storage failure, from the database's own ``reason`` text."""
+    if "readonly" in reason or "read-only" in reason:
+        return ("the journal is read-only (opened with ?mode=ro, or its file or folder cannot "
+                "be written); use a writable --db, or only commands that read")
+    if "full" in reason:
+        return ("the disk holding the journal is full; free space, then `agentplane resume` "
+                "finishes the runs that were under way")
+    if "no such table" in reason:
+        return ("the file lacks tables Agentplane keeps there: it is not a journal, or it is "
+                "open read-only (?mode=ro) and nothing has created them yet")
+    if "locked" in reason or "busy" in reason:
+        return "another process holds the journal's write lock; retry when it is done"
+    return "check that --db names an Agentplane journal on a disk that can be written"
+
+
 @dataclass(frozen=True, slots=True)
 class FileIdentity:
     """Which file a path named when it was opened."""

@@ -52,6 +52,7 @@ from .health import (
     JournalUnavailableError,
     check_same_file,
     free_bytes,
+    storage_hint,
 )
 from .store import (
     BLOB_THRESHOLD,
@@ -202,7 +203,8 @@ def checked_write(db: sqlite3.Connection, path: str, opened: FileIdentity | None
         with immediate(db) as conn:
             yield conn
     except sqlite3.OperationalError as exc:
-        raise JournalUnavailableError(f"the journal {path} cannot be written: {exc}") from exc
+        raise JournalUnavailableError(f"the journal {path} cannot be written ({exc}): "
+                                      f"{storage_hint(str(exc))}") from exc
 
 
 def _dumps(value: Any) -> str:
