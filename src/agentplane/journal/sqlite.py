@@ -45,6 +45,7 @@ from .events import (
     sha256_hex,
     utc_now,
 )
+from .safe import SANITIZED_KEY, EventTooLargeError, Sanitized, check_size, make_safe
 from .store import (
     BLOB_THRESHOLD,
     CorruptEventError,
@@ -152,6 +153,10 @@ def immediate(db: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
     db.execute("COMMIT")
 
 
+def _sanitized(fixed: Sanitized) -> dict[str, Any]:
+    return {SANITIZED_KEY: fixed.changes} if fixed.changes else {}
+
+
 def _dumps(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
 
@@ -199,6 +204,7 @@ class SQLiteJournal(JournalStore):
         """
         try:
             text = canonical_json(data)
+            check_size(len(text))
             if len(text) <= BLOB_THRESHOLD and not any(
                 isinstance(v, dict) and BLOB_KEY in v for v in data.values()
             ):
@@ -217,6 +223,8 @@ class SQLiteJournal(JournalStore):
                 else:
                     stored[key] = value
             return stored, canonical_json(stored), blobs
+        except EventTooLargeError as exc:
+            raise JournalError(str(exc)) from exc
         except (TypeError, ValueError) as exc:
             raise JournalError(f"event data is not JSON: {exc}") from exc
 
@@ -262,6 +270,8 @@ class SQLiteJournal(JournalStore):
         lease_seconds: float = 0.0,
     ) -> RunRecord:
         now = utc_now()
+        safe_input = make_safe(input, "data.input")
+        input, meta = safe_input.value, make_safe(meta, "meta").value
         with self._write() as db:
             if db.execute("SELECT 1 FROM runs WHERE id = ?", (run_id,)).fetchone():
                 raise RunExistsError(
@@ -278,7 +288,8 @@ class SQLiteJournal(JournalStore):
             )
             created = [NewEvent(EventType.RUN_CREATED, data={"workflow": workflow,
                                                              "workflow_hash": workflow_hash,
-                                                             "input": input, "tenant": tenant}),
+                                                             "input": input, "tenant": tenant,
+                                                             **_sanitized(safe_input)}),
                        *events]
             self._append_locked(db, run_id, created, owner=None, require_active=False)
         return await self.require_run(run_id)
