@@ -27,11 +27,13 @@ import contextlib
 import json
 import multiprocessing
 import multiprocessing.connection
+import os
 import signal
 import threading
 from collections.abc import Callable
 from dataclasses import asdict
 from enum import StrEnum
+from multiprocessing import forkserver, spawn
 from pathlib import Path
 from typing import Any
 
@@ -94,15 +96,32 @@ async def run_in_thread(fn: Callable[..., Any], kwargs: dict[str, Any]) -> Any:
 
 # -- process isolation ------------------------------------------------------------------------
 
-_PRELOAD = ["agentplane.tools.isolation"]
+_PRELOAD = ["agentplane.tools._warm"]
+MAIN_ENV = "AGENTPLANE_FORKSERVER_MAIN"
+"""Tells the forkserver which main module to import once (read by ``_warm``)."""
 _context: multiprocessing.context.ForkServerContext | None = None
 
 
 def _forkserver() -> multiprocessing.context.ForkServerContext:
+    """The forkserver, started once with the tool machinery warm.
+
+    Every child of a forkserver imports the parent's main module (a CLI script, pytest) before
+    running anything, which costs hundreds of milliseconds unless the server imported it first.
+    Python 3.11's forkserver is meant to but does not (it looks for a key the preparation data
+    does not have, and ignores the parent's ``sys.path``), so ``_warm`` does it, told the path
+    and ``sys.path`` through the environment."""
     global _context
     if _context is None:
         context = multiprocessing.get_context("forkserver")
         context.set_forkserver_preload(_PRELOAD)
+        data = spawn.get_preparation_data("agentplane-tool")
+        if data.get("init_main_from_path"):
+            os.environ[MAIN_ENV] = json.dumps({"main": data["init_main_from_path"],
+                                               "sys_path": data.get("sys_path", [])})
+        try:
+            forkserver.ensure_running()
+        finally:
+            os.environ.pop(MAIN_ENV, None)
         _context = context
     return _context
 
