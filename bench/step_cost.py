@@ -5,8 +5,8 @@ check the run is still active, commit ``model.requested``, call the model (here 
 answers at once), and commit ``model.completed`` — two commits, so the events' times bracket the
 call and the latency they show is the one that was. A durable write-tool step commits
 ``tool.started`` before the call and ``tool.completed`` after it (two commits, so a crash in
-between is noticed). Each is compared with two raw commits. Both run on one SQLite file with WAL and synchronous=NORMAL, and so
-does the floor.
+between is noticed). Each is compared with two raw commits. Both run on one SQLite file with
+WAL and synchronous=NORMAL, and so does the floor.
 
 Run: .venv/bin/python bench/step_cost.py [--steps N]
 """
