@@ -5,6 +5,7 @@ process-isolation and live-server tests name it)."""
 
 from __future__ import annotations
 
+import asyncio
 import ctypes
 import dataclasses
 import datetime as dt
@@ -51,6 +52,12 @@ async def async_exit() -> str:
     """An async tool that exits."""
     CALLS.append("async_exit")
     raise SystemExit(4)
+
+
+async def self_cancel() -> str:
+    """An async tool that raises CancelledError though nobody cancelled it."""
+    CALLS.append("self_cancel")
+    raise asyncio.CancelledError()
 
 
 def hard_exit() -> str:

@@ -135,6 +135,16 @@ async def test_any_base_exception_from_a_read_tool_fails_the_call(
     assert faulty.CALLS.count(f"raise_kind:{kind}") == 2
 
 
+async def test_a_tool_raising_cancelled_error_is_not_a_cancellation(runtime: Runtime,
+                                                                     store: JournalStore) -> None:
+    wf = flow([{"name": "self_cancel", "effect": "read"}], [("self_cancel", {})],
+              tool_defaults={"retry": {"attempts": 1}})
+    run = await runtime.run(wf, "go")
+    events = await finish(store, run.id)
+    assert run.status == "completed"
+    assert "the tool raised CancelledError" in of(events, EventType.TOOL_FAILED)[0].data["error"]
+
+
 @pytest.mark.parametrize("fn", ["sys_exit", "async_exit", "raise_kind"])
 async def test_a_crashing_write_waits_for_a_person(runtime: Runtime, store: JournalStore,
                                                    fn: str) -> None:
