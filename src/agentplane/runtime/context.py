@@ -319,8 +319,10 @@ class RunContext:
                        attempt: int, timeout: float, journal_first: Sequence[NewEvent],
                        previous_error: str | None) -> tuple[Any, str | None]:
         """One attempt at a call: ``(value, None)``, or ``(None, error)`` when it is unknown
-        whether the call had its effect. A ``ToolError`` the tool raised ends the step as
-        ``tool.failed`` (raised as ``_Declared``)."""
+        whether the call had its effect (a crash, a timeout; an exception from a tool that is
+        not safe to repeat). A ``ToolError`` the tool raised, or an exception from a read or
+        idempotent tool, ends the step as ``tool.failed`` (raised as ``_Declared``): retries
+        are for faults that may pass, not for bugs."""
         key = idempotency_key(self.run_id, step_key)
         started_data: dict[str, Any] = {
             "tool": tool.name, "agent": agent, "arguments": arguments,
@@ -345,7 +347,10 @@ class RunContext:
         except (LeaseLostError, RunNotActiveError):
             raise
         except Exception as exc:  # the tool's own bug: it may have failed half-way
-            return None, f"{type(exc).__name__}: {exc}"
+            message = f"{type(exc).__name__}: {exc}"
+            if tool.safe_to_repeat:  # nothing to reconcile, and a bug does not go away by retrying
+                raise _Declared(message) from exc
+            return None, message
 
     async def _invoke(self, tool: Tool, arguments: dict[str, Any], context: ToolContext,
                       timeout: float) -> Any:
