@@ -103,8 +103,10 @@ class Harness:
         for _ in range(50):
             run = self.show(run_id)
             if run is None:  # killed before the run existed: start it again, as a user would
-                self.kill_at_random(self.start("run", str(HERE / workflow),
-                                               "--run-id", run_id), horizon, rng)
+                # ... and kill it only once the run exists: on a loaded machine the CLI may take
+                # longer than the horizon to start, and the run would never be created.
+                self.kill_while_active(self.start("run", str(HERE / workflow),
+                                                  "--run-id", run_id), run_id, horizon, rng)
                 continue
             if run["status"] in ("completed", "failed", "cancelled"):
                 return run

@@ -3,13 +3,13 @@
 
 from __future__ import annotations
 
-import sqlite3
 from pathlib import Path
 
 import pytest
 
 from agentplane.errors import ConfigError, NotFoundError
 from agentplane.journal import EventType, NewEvent, open_store
+from agentplane.journal.health import JournalUnavailableError
 
 from .conformance import new_run
 
@@ -32,7 +32,7 @@ async def test_read_only_mode_reads_and_refuses_writes(tmp_path: Path) -> None:
     readonly = open_store(f"{url}?mode=ro", create=False)
     try:
         assert [r.id for r in await readonly.list_runs()] == ["r1"]
-        with pytest.raises(sqlite3.OperationalError, match="readonly"):
+        with pytest.raises(JournalUnavailableError, match="read-only"):
             await readonly.append("r1", [NewEvent(EventType.RUN_STARTED)])
     finally:
         await readonly.close()

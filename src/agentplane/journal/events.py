@@ -16,6 +16,8 @@ from typing import Any
 
 import orjson
 
+from .safe import SANITIZED_KEY, safe_event_data, safe_text
+
 SCHEMA_VERSION = 1
 """Version of the event layout. Readers accept every version up to this one."""
 
@@ -134,6 +136,23 @@ class NewEvent:
     data: dict[str, Any] = field(default_factory=dict)
     usage: dict[str, int] | None = None
     """Token counts for model events (``input_tokens``, ``output_tokens``, ...)."""
+
+    def __post_init__(self) -> None:
+        # The journal's one boundary for untrusted text (see ``safe``): whatever a tool, a
+        # model, a person or a remote agent sent is stored JSON- and UTF-8-safe, and the
+        # event says what was replaced.
+        data = safe_event_data(self.data)
+        changes: list[dict[str, str]] = []
+        for name in ("actor", "step_key"):
+            text = getattr(self, name)
+            fixed = safe_text(text) if isinstance(text, str) else None
+            if fixed is not None:
+                object.__setattr__(self, name, fixed)
+                changes.append({"path": name, "change": "lone surrogates replaced by U+FFFD"})
+        if changes:
+            data = {**data, SANITIZED_KEY: [*data.get(SANITIZED_KEY, []), *changes]}
+        if data is not self.data:
+            object.__setattr__(self, "data", data)
 
 
 @dataclass(frozen=True, slots=True)

@@ -54,6 +54,7 @@ from .health import (
     free_bytes,
     storage_hint,
 )
+from .safe import SANITIZED_KEY, EventTooLargeError, Sanitized, check_size, make_safe
 from .store import (
     BLOB_THRESHOLD,
     CorruptEventError,
@@ -207,6 +208,10 @@ def checked_write(db: sqlite3.Connection, path: str, opened: FileIdentity | None
                                       f"{storage_hint(str(exc))}") from exc
 
 
+def _sanitized(fixed: Sanitized) -> dict[str, Any]:
+    return {SANITIZED_KEY: fixed.changes} if fixed.changes else {}
+
+
 def _dumps(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
 
@@ -284,6 +289,7 @@ class SQLiteJournal(JournalStore):
         """
         try:
             text = canonical_json(data)
+            check_size(len(text))
             if len(text) <= BLOB_THRESHOLD and not any(
                 isinstance(v, dict) and BLOB_KEY in v for v in data.values()
             ):
@@ -302,6 +308,8 @@ class SQLiteJournal(JournalStore):
                 else:
                     stored[key] = value
             return stored, canonical_json(stored), blobs
+        except EventTooLargeError as exc:
+            raise JournalError(str(exc)) from exc
         except (TypeError, ValueError) as exc:
             raise JournalError(f"event data is not JSON: {exc}") from exc
 
@@ -347,6 +355,8 @@ class SQLiteJournal(JournalStore):
         lease_seconds: float = 0.0,
     ) -> RunRecord:
         now = utc_now()
+        safe_input = make_safe(input, "data.input")
+        input, meta = safe_input.value, make_safe(meta, "meta").value
         with self._write() as db:
             if db.execute("SELECT 1 FROM runs WHERE id = ?", (run_id,)).fetchone():
                 raise RunExistsError(
@@ -363,7 +373,8 @@ class SQLiteJournal(JournalStore):
             )
             created = [NewEvent(EventType.RUN_CREATED, data={"workflow": workflow,
                                                              "workflow_hash": workflow_hash,
-                                                             "input": input, "tenant": tenant}),
+                                                             "input": input, "tenant": tenant,
+                                                             **_sanitized(safe_input)}),
                        *events]
             self._append_locked(db, run_id, created, owner=None, require_active=False)
         return await self.require_run(run_id)

@@ -17,6 +17,25 @@ from agentplane.errors import ConfigError
 from .base import ModelProvider
 from .scripted import ScriptedProvider
 
+PUBLIC_URLS = {"openai": "https://api.openai.com/v1", "anthropic": "https://api.anthropic.com"}
+"""The hosted APIs, used when neither the workflow nor the environment names a base URL."""
+
+
+def api_key(endpoint: Endpoint, default_env: str, *, public: bool) -> str | None:
+    """The endpoint's API key, checked before the first call.
+
+    A key variable the workflow names (``api_key_env``) must be set; so must ``default_env``
+    when the call would go to the public API. A local server without ``api_key_env`` (vLLM,
+    Ollama, llama.cpp) is called without a key."""
+    env = endpoint.api_key_env or default_env
+    key = os.environ.get(env, "").strip()
+    if key or not (endpoint.api_key_env or public):
+        return key or None
+    where = (f"provider {endpoint.name!r} names api_key_env: {env}" if endpoint.api_key_env
+             else f"{endpoint.kind} models are called at the public API")
+    raise ConfigError(f"no API key in {env}: {where}, and {env} is not set in the "
+                      "environment; set it (the key itself never goes in a file)")
+
 
 @dataclass(frozen=True, slots=True)
 class Endpoint:
@@ -60,28 +79,31 @@ class ModelResolver:
 
     def _create(self, prefix: str) -> ModelProvider:
         endpoint = self.endpoints.get(prefix) or Endpoint(name=prefix, kind=prefix)
-        key = os.environ.get(endpoint.api_key_env) if endpoint.api_key_env else None
         if endpoint.kind == "openai":
             from .openai import OpenAIProvider
 
             base = endpoint.base_url or os.environ.get("OPENAI_BASE_URL")
             return OpenAIProvider(
-                base_url=base or "https://api.openai.com/v1",
-                api_key=key if endpoint.api_key_env else os.environ.get("OPENAI_API_KEY"),
+                base_url=base or PUBLIC_URLS["openai"],
+                api_key=api_key(endpoint, "OPENAI_API_KEY", public=not base),
                 timeout=endpoint.timeout_s, max_retries=endpoint.max_retries,
                 stream=endpoint.stream,
             )
         if endpoint.kind == "anthropic":
-            from .anthropic import AnthropicProvider
-
-            return AnthropicProvider(
-                base_url=endpoint.base_url or "https://api.anthropic.com",
-                api_key=key if endpoint.api_key_env else os.environ.get("ANTHROPIC_API_KEY"),
-                timeout=endpoint.timeout_s, max_retries=endpoint.max_retries,
-                stream=endpoint.stream,
-            )
+            return self._anthropic(endpoint)
         raise ConfigError(f"unknown model provider {prefix!r}; use scripted, openai, anthropic "
                           "or a name from the workflow's providers:")
+
+    @staticmethod
+    def _anthropic(endpoint: Endpoint) -> ModelProvider:
+        from .anthropic import AnthropicProvider
+
+        return AnthropicProvider(
+            base_url=endpoint.base_url or PUBLIC_URLS["anthropic"],
+            api_key=api_key(endpoint, "ANTHROPIC_API_KEY", public=not endpoint.base_url),
+            timeout=endpoint.timeout_s, max_retries=endpoint.max_retries,
+            stream=endpoint.stream,
+        )
 
     async def aclose(self) -> None:
         for provider in self._cache.values():

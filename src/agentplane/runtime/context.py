@@ -10,6 +10,8 @@ safe to repeat — otherwise the run stops for a person to reconcile.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import json
 import time
 from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass, field
@@ -22,14 +24,16 @@ from agentplane.journal import (
     Event,
     EventType,
     JournalStore,
+    LeaseLostError,
     NewEvent,
     RunNotActiveError,
     RunRecord,
+    canonical_json,
     sha256_hex,
 )
 from agentplane.models.base import ModelError, ModelRequest, ModelResponse
 from agentplane.models.registry import ModelResolver
-from agentplane.tools import Effect, Tool, ToolContext, ToolError
+from agentplane.tools import Effect, Tool, ToolContext, ToolCrashedError, ToolError
 
 from .workflow import Workflow
 
@@ -48,11 +52,23 @@ class Suspended(Exception):
 class NeedsReconciliation(Exception):
     """A non-repeatable call was started but never confirmed: a person must check it."""
 
-    def __init__(self, step_key: str, tool: str, arguments: dict[str, Any]) -> None:
+    def __init__(self, step_key: str, tool: str, arguments: dict[str, Any],
+                 error: str | None = None) -> None:
         super().__init__(f"call {step_key} ({tool}) may or may not have happened")
         self.step_key = step_key
         self.tool = tool
         self.arguments = arguments
+        self.error = error
+        """What went wrong after the call started (a crash, a timeout), if known."""
+
+
+class ToolTimeoutError(ToolCrashedError):
+    """A tool call did not answer within its timeout (it was abandoned, or its process killed)."""
+
+
+CANCEL_CHECK_S = 1.0
+"""While a tool call runs, how often (seconds) the runtime checks that the run was not
+cancelled meanwhile; a cancelled run's call is abandoned at the next check."""
 
 
 async def gather_steps(*steps: Awaitable[Any]) -> list[Any]:
@@ -84,6 +100,36 @@ def wait_id(run_id: str, step_key: str) -> str:
     return "w-" + sha256_hex(f"{run_id}/{step_key}")[:12]
 
 
+class _Declared(Exception):
+    """The tool raised a ``ToolError``: it says it failed (the call ends ``tool.failed``)."""
+
+
+def _json_size(value: Any) -> int:
+    if isinstance(value, str):
+        return len(value) + 2
+    return len(canonical_json_lenient(value))
+
+
+def canonical_json_lenient(value: Any) -> str:
+    """JSON text of a value for sizing and truncating (NaN allowed; the journal fixes it)."""
+    try:
+        return canonical_json(value)
+    except (TypeError, ValueError):
+        return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
+                          default=lambda o: f"<{type(o).__name__}>")
+
+
+def refusal_event(step_key: str, tool: str, agent: str, arguments: Any, policy: str,
+                  reason: str) -> NewEvent:
+    """A refused tool call (not offered to the agent, malformed or invalid arguments) as a
+    denied ``guard.decided``: attempted use of a tool is on the audit record and the
+    Guardians page even when nothing ran."""
+    return NewEvent(EventType.GUARD_DECIDED, "system", f"{step_key}/refused", {
+        "guardian": "runtime", "policy_id": policy, "policy_version": 1, "result": "deny",
+        "reason": reason, "details": {}, "tool": tool, "agent": agent, "call": step_key,
+        "arguments": arguments})
+
+
 @dataclass(slots=True)
 class ToolOutcome:
     """The result of a tool call as the model will see it."""
@@ -105,6 +151,7 @@ class RunContext:
     _index: dict[tuple[str, str], Event] = field(default_factory=dict)
     _started: dict[str, int] = field(default_factory=dict)
     _model_calls: dict[str, int] = field(default_factory=dict)
+    _clock: dict[str, float] = field(default_factory=dict)
     calls: list[PastCall] = field(default_factory=list)
     """Tool calls started so far (for rate, spend and anomaly checks)."""
     tokens: int = 0
@@ -159,6 +206,12 @@ class RunContext:
         if self.recorded(step_key, event_type) is None:
             await self.append(NewEvent(event_type, actor=actor, step_key=step_key, data=data))
 
+    async def refuse(self, step_key: str, tool: str, agent: str, arguments: Any, policy: str,
+                     reason: str) -> None:
+        """Journal a refused call (once per step, not on replay); see ``refusal_event``."""
+        if self.recorded(f"{step_key}/refused", EventType.GUARD_DECIDED) is None:
+            await self.append(refusal_event(step_key, tool, agent, arguments, policy, reason))
+
     async def ensure_active(self) -> None:
         status = await self.store.run_status(self.run_id)
         if status != "running":
@@ -183,29 +236,29 @@ class RunContext:
             "call_index": index, "messages": len(request.messages),
             "tools": [t.name for t in request.tools],
         }
+        # The request is committed before the call, so the two events' times bracket it:
+        # whoever reads the journal (the console, telemetry) sees the latency that was.
+        await self.append(NewEvent(EventType.MODEL_REQUESTED, actor, step_key, requested))
         started = time.perf_counter()
         try:
             response = await provider.complete(request)
         except ModelError as exc:
             await self.append(
-                NewEvent(EventType.MODEL_REQUESTED, actor, step_key, requested),
                 NewEvent(EventType.MODEL_FAILED, actor, step_key,
-                         {"error": str(exc), "retryable": exc.retryable, "status": exc.status}),
-            )
+                         {"error": str(exc), "retryable": exc.retryable, "status": exc.status,
+                          "latency_ms": round((time.perf_counter() - started) * 1000, 3)}))
             raise RunFailure(f"model call {step_key} ({provider.name}:{model_name}) failed: "
                              f"{exc}") from exc
         latency_ms = round((time.perf_counter() - started) * 1000, 3)
-        # Requested and completed go in one transaction: a model call is safe to repeat, so
-        # there is nothing to protect by committing the request first.
-        await self.append(
-            NewEvent(EventType.MODEL_REQUESTED, actor, step_key, requested),
-            NewEvent(EventType.MODEL_COMPLETED, actor, step_key,
-                     {"agent": request.agent, "model": response.model or model_name,
-                      "provider_model": f"{provider.name}:{model_name}",
-                      "latency_ms": latency_ms, "response": response.to_dict()},
-                     usage=response.usage.to_dict()),
-        )
-        return response
+        completed = NewEvent(EventType.MODEL_COMPLETED, actor, step_key,
+                             {"agent": request.agent, "model": response.model or model_name,
+                              "provider_model": f"{provider.name}:{model_name}",
+                              "latency_ms": latency_ms, "response": response.to_dict()},
+                             usage=response.usage.to_dict())
+        await self.append(completed)
+        # What the run goes on with is what the journal holds (text made safe at its boundary),
+        # so a replay after a crash sees exactly what the first attempt saw.
+        return ModelResponse.from_dict(completed.data["response"])
 
     # -- tool steps ---------------------------------------------------------------------------
 
@@ -214,7 +267,14 @@ class RunContext:
         """Call a tool once per step key, with crash-safe bookkeeping around the side effect.
 
         ``journal_first``: events (e.g. the guardians' decision) committed in the same
-        transaction as the call's start."""
+        transaction as the call's start.
+
+        After the start is journaled, every way the call can end is recorded: a result
+        (``tool.completed``), an error the tool raised as a ``ToolError`` (``tool.failed``), or —
+        when nobody knows whether the side effect happened (a crash, a timeout, an unexpected
+        exception, a result the journal refused) — a retry per the tool's retry policy if the
+        call is safe to repeat, else ``needs_reconciliation`` for a person.
+        """
         done = self.recorded(step_key, EventType.TOOL_COMPLETED)
         if done is not None:
             return ToolOutcome(True, done.data.get("result"))
@@ -224,38 +284,127 @@ class RunContext:
         attempts = self._started.get(step_key, 0)
         if attempts and not tool.safe_to_repeat and not self._retry_allowed(step_key, attempts):
             raise NeedsReconciliation(step_key, tool.name, arguments)
-        key = idempotency_key(self.run_id, step_key)
         actor = f"agent:{agent}"
         if tool.check is not None:
             try:
                 tool.check(arguments)
             except ToolError as exc:  # refused before anything could happen: nothing started
-                return await self._tool_failed(step_key, tool, actor, str(exc), journal_first)
+                return await self._tool_failed(step_key, tool, actor, str(exc), [
+                    *journal_first, refusal_event(step_key, tool.name, agent, arguments,
+                                                  "tool-arguments", str(exc))])
+        defaults = self.workflow.spec.tool_defaults
+        timeout = tool.timeout_s or defaults.timeout_s
+        policy = self.workflow.spec.retry_for(tool.name)
+        previous_error: str | None = None
+        while True:
+            attempts += 1
+            try:
+                value, error = await self._attempt(step_key, tool, arguments, agent, attempts,
+                                                   timeout, journal_first, previous_error)
+            except _Declared as declared:
+                return await self._tool_failed(step_key, tool, actor, str(declared))
+            journal_first = ()
+            if error is None:
+                return await self._tool_completed(step_key, tool, agent, arguments, value)
+            if not tool.safe_to_repeat:
+                raise NeedsReconciliation(step_key, tool.name, arguments, error=error)
+            if attempts >= policy.attempts:
+                return await self._tool_failed(step_key, tool, actor,
+                                               f"{error} (attempt {attempts} of "
+                                               f"{policy.attempts})")
+            previous_error = error
+            await asyncio.sleep(policy.delay(attempts))
+
+    async def _attempt(self, step_key: str, tool: Tool, arguments: dict[str, Any], agent: str,
+                       attempt: int, timeout: float, journal_first: Sequence[NewEvent],
+                       previous_error: str | None) -> tuple[Any, str | None]:
+        """One attempt at a call: ``(value, None)``, or ``(None, error)`` when it is unknown
+        whether the call had its effect (a crash, a timeout; an exception from a tool that is
+        not safe to repeat). A ``ToolError`` the tool raised, or an exception from a read or
+        idempotent tool, ends the step as ``tool.failed`` (raised as ``_Declared``): retries
+        are for faults that may pass, not for bugs."""
+        key = idempotency_key(self.run_id, step_key)
+        started_data: dict[str, Any] = {
+            "tool": tool.name, "agent": agent, "arguments": arguments,
+            "effect": tool.effect.value, "idempotent": tool.idempotent,
+            "idempotency_key": key, "attempt": attempt, "timeout_s": timeout}
+        if previous_error is not None:
+            started_data["previous_error"] = previous_error
         # Committed before the side effect: after a crash we know the call may have happened.
-        await self.append(
-            *journal_first,
-            NewEvent(EventType.TOOL_STARTED, actor, step_key,
-                     {"tool": tool.name, "agent": agent, "arguments": arguments,
-                      "effect": tool.effect.value, "idempotent": tool.idempotent,
-                      "idempotency_key": key, "attempt": attempts + 1}),
-            require_active=True,
-        )
+        await self.append(*journal_first,
+                          NewEvent(EventType.TOOL_STARTED, f"agent:{agent}", step_key,
+                                   started_data),
+                          require_active=True)
         context = ToolContext(run_id=self.run_id, step_key=step_key, idempotency_key=key,
-                              agent=agent, tool=tool.name, attempt=attempts + 1)
-        started = time.perf_counter()
+                              agent=agent, tool=tool.name, attempt=attempt)
+        self._clock[step_key] = time.perf_counter()
         try:
-            value = await tool.invoke(arguments, context)
+            return await self._invoke(tool, arguments, context, timeout), None
+        except ToolCrashedError as exc:
+            return None, str(exc)
         except ToolError as exc:
-            return await self._tool_failed(step_key, tool, actor, str(exc))
-        except Exception as exc:  # a tool's own bug is reported to the model, not fatal
-            return await self._tool_failed(step_key, tool, actor, f"{type(exc).__name__}: {exc}")
+            raise _Declared(str(exc)) from exc
+        except (LeaseLostError, RunNotActiveError):
+            raise
+        except Exception as exc:  # the tool's own bug: it may have failed half-way
+            message = f"{type(exc).__name__}: {exc}"
+            if tool.safe_to_repeat:  # nothing to reconcile, and a bug does not go away by retrying
+                raise _Declared(message) from exc
+            return None, message
+
+    async def _invoke(self, tool: Tool, arguments: dict[str, Any], context: ToolContext,
+                      timeout: float) -> Any:
+        """Await the call, giving up at ``timeout`` seconds or when the run is cancelled
+        (checked every ``CANCEL_CHECK_S``); an abandoned call is cancelled, which kills its
+        process when it runs in one."""
+        loop = asyncio.get_running_loop()
+        call = asyncio.ensure_future(tool.invoke(arguments, context))
+        deadline = loop.time() + timeout
+        try:
+            while True:
+                remaining = deadline - loop.time()
+                if remaining <= 0:
+                    raise ToolTimeoutError(f"{tool.name} did not answer within {timeout:g} s "
+                                           "and was abandoned")
+                done, _ = await asyncio.wait({call}, timeout=min(remaining, CANCEL_CHECK_S))
+                if done:
+                    return call.result()
+                await self.ensure_active()
+        finally:
+            if not call.done():
+                call.cancel()
+                with contextlib.suppress(BaseException):
+                    await call
+
+    async def _tool_completed(self, step_key: str, tool: Tool, agent: str,
+                              arguments: dict[str, Any], value: Any) -> ToolOutcome:
+        started = self._clock.pop(step_key, time.perf_counter())
+        limit = self.workflow.spec.tool_defaults.max_result_chars
         done_data: dict[str, Any] = {
             "tool": tool.name, "agent": agent, "result": value,
             "latency_ms": round((time.perf_counter() - started) * 1000, 3)}
+        size = _json_size(value)
+        if size > limit:
+            text = value if isinstance(value, str) else canonical_json_lenient(value)
+            done_data["result"] = text[:limit]
+            done_data["truncated"] = {"chars": size, "limit": limit,
+                                      "reason": "the result was longer than "
+                                                "tool_defaults.max_result_chars"}
         if tool.cost_usd:
             done_data["cost_usd"] = tool.cost_usd
-        await self.append(NewEvent(EventType.TOOL_COMPLETED, actor, step_key, done_data))
-        return ToolOutcome(True, value)
+        actor = f"agent:{agent}"
+        try:
+            completed = NewEvent(EventType.TOOL_COMPLETED, actor, step_key, done_data)
+            await self.append(completed)
+        except (LeaseLostError, RunNotActiveError):
+            raise
+        except AgentplaneError as exc:  # the effect happened, but its record was refused
+            error = f"the call returned, but its result could not be journaled: {exc}"
+            if not tool.safe_to_repeat:
+                raise NeedsReconciliation(step_key, tool.name, arguments, error=error) from exc
+            return await self._tool_failed(step_key, tool, actor, error)
+        # The run goes on with what the journal holds, exactly what a replay will see.
+        return ToolOutcome(True, completed.data["result"])
 
     def _retry_allowed(self, step_key: str, attempts: int) -> bool:
         """A person reconciled the step and said it did not happen: one more attempt is allowed."""

@@ -126,6 +126,8 @@ async def _escalate(ctx: RunContext, turn: _Turn, step_key: str, reason: str,
 
 async def _call_one(ctx: RunContext, turn: _Turn, key: str, call: ToolCall) -> tuple[bool, Any]:
     if call.error is not None:
+        await ctx.refuse(key, call.name, turn.spec.name, call.arguments, "tool-arguments",
+                         call.error)
         return False, f"{call.error}; send the arguments as a JSON object"
     tool = ctx.workflow.tools.get(call.name)
     if tool is not None and call.name in turn.spec.tools:
@@ -136,8 +138,10 @@ async def _call_one(ctx: RunContext, turn: _Turn, key: str, call: ToolCall) -> t
         return True, result.output
     if turn.supervision is not None and call.name == ASSIGN_TOOL:
         return await _assign(ctx, turn, key, call)
-    return False, f"unknown tool {call.name!r}; available: " + ", ".join(
-        d.name for d in _tool_definitions(ctx, turn))
+    offered = ", ".join(d.name for d in _tool_definitions(ctx, turn))
+    await ctx.refuse(key, call.name, turn.spec.name, call.arguments, "offered-tools",
+                     f"agent {turn.spec.name} was not offered a tool {call.name!r}")
+    return False, f"unknown tool {call.name!r}; available: {offered}"
 
 
 async def _governed_call(ctx: RunContext, turn: _Turn, key: str, tool: Tool,
@@ -166,6 +170,8 @@ async def _assign(ctx: RunContext, turn: _Turn, key: str, call: ToolCall) -> tup
     worker = str(call.arguments.get("worker", ""))
     task = str(call.arguments.get("task", ""))
     if worker not in sup.workers:
+        await ctx.refuse(key, ASSIGN_TOOL, turn.spec.name, call.arguments, "offered-tools",
+                         f"supervisor {turn.spec.name} has no worker {worker!r}")
         return False, f"unknown worker {worker!r}; workers: {', '.join(sup.workers)}"
     sup.assigned += 1
     if sup.assigned > sup.max_assignments:

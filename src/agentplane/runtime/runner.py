@@ -283,9 +283,11 @@ class Runtime:
             await ctx.append(NewEvent(
                 EventType.RUN_NEEDS_RECONCILIATION, step_key=n.step_key,
                 data={"tool": n.tool, "arguments": n.arguments,
-                      "reason": f"call {n.step_key} to {n.tool} was started but not confirmed, "
-                                "and the tool is neither read-only nor idempotent: check whether "
-                                "it happened, then `agentplane runs reconcile`"}))
+                      **({"error": n.error} if n.error else {}),
+                      "reason": f"call {n.step_key} to {n.tool} was started but not confirmed"
+                                + (f" ({n.error})" if n.error else "")
+                                + ", and the tool is neither read-only nor idempotent: check "
+                                "whether it happened, then `agentplane runs reconcile`"}))
         except (RunFailure, AgentplaneError) as exc:
             if isinstance(exc, LeaseLostError | RunNotActiveError):
                 raise

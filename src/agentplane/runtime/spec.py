@@ -31,6 +31,7 @@ from agentplane.governance.spec import GuardiansSpec
 from agentplane.interop.spec import MCPServerSpec, RemoteAgentSpec
 from agentplane.metering.spec import BudgetSpec
 from agentplane.tools.base import Effect, Trust
+from agentplane.tools.isolation import Isolation
 
 NAME_PATTERN = r"^[A-Za-z][A-Za-z0-9_\-]{0,63}$"
 Name = Annotated[str, Field(pattern=NAME_PATTERN)]
@@ -56,6 +57,35 @@ class ProviderSpec(_Spec):
     stream: bool = False
 
 
+class RetrySpec(_Spec):
+    """How a call that timed out or crashed is tried again. Only ``read`` and idempotent tools
+    are retried; any other call that may have happened waits for a person instead."""
+
+    attempts: int = Field(default=3, ge=1, le=20)
+    """Attempts in all, the first one included."""
+    backoff_s: float = Field(default=0.5, ge=0)
+    """Seconds before the second attempt; each further wait is ``factor`` times longer."""
+    factor: float = Field(default=2.0, ge=1)
+    max_backoff_s: float = Field(default=30.0, ge=0)
+
+    def delay(self, attempt: int) -> float:
+        """Seconds to wait after failed attempt number ``attempt`` (1-based)."""
+        return float(min(self.max_backoff_s, self.backoff_s * self.factor ** (attempt - 1)))
+
+
+class ToolDefaults(_Spec):
+    """Settings of every tool of the workflow, unless the tool sets its own."""
+
+    timeout_s: float = Field(default=300.0, gt=0)
+    """Seconds a call may take before it is given up (then: retried, failed or reconciled)."""
+    isolation: Isolation = Isolation.INLINE
+    """Where Python tools run: ``inline`` (a thread of the runtime) or ``process`` (a child
+    process per call, which survives ``os._exit``, crashes and hangs; costs a fork)."""
+    retry: RetrySpec = RetrySpec()
+    max_result_chars: int = Field(default=1_000_000, ge=1_000)
+    """A result longer than this (as JSON) is journaled truncated, and says so."""
+
+
 class ToolSpec(_Spec):
     """A tool and its side-effect declaration."""
 
@@ -76,6 +106,12 @@ class ToolSpec(_Spec):
     cost_usd: float = Field(default=0.0, ge=0)
     """What one call costs (a paid API, an SMS), in USD; metered and checked against budgets."""
     autonomy: Autonomy | None = None
+    timeout_s: float | None = Field(default=None, gt=0)
+    """Overrides ``tool_defaults.timeout_s`` for this tool."""
+    isolation: Isolation | None = None
+    """Overrides ``tool_defaults.isolation`` for this tool."""
+    retry: RetrySpec | None = None
+    """Overrides ``tool_defaults.retry`` for this tool."""
 
 
 class ScriptedReplySpec(_Spec):
@@ -183,6 +219,8 @@ class WorkflowSpec(_Spec):
     """The business outcome a completed run delivers (e.g. ``ticket_resolved``): recorded as
     an ``outcome.recorded`` event, for per-outcome billing and cost per outcome."""
     budgets: list[BudgetSpec] = Field(default_factory=list)
+    tool_defaults: ToolDefaults = ToolDefaults()
+    """Timeout, isolation, retry policy and result size limit of every tool."""
     providers: list[ProviderSpec] = Field(default_factory=list)
     mcp_servers: list[MCPServerSpec] = Field(default_factory=list)
     """MCP servers whose declared tools agents may use, as ``<server>_<tool>``."""
@@ -194,6 +232,11 @@ class WorkflowSpec(_Spec):
 
     def tool(self, name: str) -> ToolSpec | None:
         return next((t for t in self.tools if t.name == name), None)
+
+    def retry_for(self, tool: str) -> RetrySpec:
+        spec = self.tool(tool)
+        return spec.retry if spec is not None and spec.retry is not None else (
+            self.tool_defaults.retry)
 
     def agent(self, name: str) -> AgentSpec | None:
         return next((a for a in self.agents if a.name == name), None)

@@ -25,6 +25,7 @@ from agentplane._yaml import (
 )
 from agentplane._yaml import Path as DataPath
 from agentplane.journal import canonical_json, sha256_hex
+from agentplane.journal.safe import make_safe
 from agentplane.tools import Tool, ToolImportError, import_function, python_tool
 
 from .spec import STEP_TAGS, AgentSpec, AgentStep, ParallelStep, Step, SupervisorStep, WorkflowSpec
@@ -202,11 +203,23 @@ def cross_check(spec: WorkflowSpec) -> list[SpecProblem]:
     return problems + _check_steps(spec, agents) + _check_guardians(spec, tools, agents)
 
 
+def _unsafe_text(spec: WorkflowSpec) -> list[SpecProblem]:
+    """A spec is pinned by the hash of its JSON, so its text must be valid Unicode."""
+    changes = make_safe(spec.model_dump(mode="json"), "").changes
+    return [SpecProblem(_data_path(c["path"]), "text that is not valid Unicode (a lone UTF-16 "
+                                               "surrogate such as \\udc80)") for c in changes]
+
+
+def _data_path(text: str) -> DataPath:
+    """``.agents[0].script`` → ``("agents", 0, "script")``."""
+    return tuple(int(p) if p.isdigit() else p for p in re.findall(r"[^.\[\]]+", text))
+
+
 def resolve(spec: WorkflowSpec, base_dir: Path, *, source: str = "<python>",
             positions: dict[DataPath, Position] | None = None) -> Workflow:
     """Check references and import the tools of a spec."""
     marks = positions or {}
-    problems = cross_check(spec)
+    problems = cross_check(spec) + _unsafe_text(spec)
     tools: dict[str, Tool] = {}
     for i, t in enumerate(spec.tools):
         try:
@@ -214,7 +227,10 @@ def resolve(spec: WorkflowSpec, base_dir: Path, *, source: str = "<python>",
             tools[t.name] = python_tool(fn, name=t.name, description=t.description,
                                         effect=t.effect, idempotent=t.idempotent,
                                         compensate=t.compensate, trust=t.trust,
-                                        external=t.external, cost_usd=t.cost_usd)
+                                        external=t.external, cost_usd=t.cost_usd,
+                                        timeout_s=t.timeout_s,
+                                        isolation=t.isolation or spec.tool_defaults.isolation,
+                                        ref=t.python, folder=base_dir)
         except ToolImportError as exc:
             problems.append(SpecProblem(("tools", i, "python"), str(exc)))
         except Exception as exc:  # a bad annotation: NameError, TypeError, pydantic's own

@@ -1,15 +1,20 @@
 """Tools: Python functions (and later HTTP endpoints and MCP servers) with side-effect classes."""
 
 from .base import Effect, Tool, ToolArgumentsError, ToolContext, ToolError, Trust
-from .python import ToolImportError, import_function, python_tool, to_json_value
+from .isolation import Isolation, ToolCrashedError
+from .json_values import ToolResultError, to_json_value
+from .python import ToolImportError, import_function, python_tool
 
 __all__ = [
     "Effect",
+    "Isolation",
     "Tool",
     "ToolArgumentsError",
     "ToolContext",
+    "ToolCrashedError",
     "ToolError",
     "ToolImportError",
+    "ToolResultError",
     "Trust",
     "import_function",
     "python_tool",

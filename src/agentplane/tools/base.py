@@ -85,6 +85,9 @@ class Tool:
     check: Check | None = None
     """Raises ``ToolArgumentsError`` for arguments the tool would refuse, without calling it:
     the runtime checks before it journals the start of a call."""
+    timeout_s: float | None = None
+    """Seconds one call may take before the runtime gives up on it (None: the workflow's
+    ``tool_defaults.timeout_s``)."""
 
     @property
     def safe_to_repeat(self) -> bool:

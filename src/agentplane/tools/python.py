@@ -1,13 +1,16 @@
 """Python functions as tools: ``module:function``, importable from the workflow's folder.
 
 Arguments are validated against the function's signature (with pydantic) before the call, and
-the same signature gives the JSON Schema the model sees. A function may be sync (run in a thread
-so it does not block other runs) or async, and may take a keyword argument ``context``.
+the same signature gives the JSON Schema the model sees. A function may be sync (run on a thread
+of its own so it does not block other runs) or async, and may take a keyword argument
+``context``. Its result is converted by ``json_values.to_json_value``; where its code runs is
+declared by ``isolation`` (see that module).
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import importlib
 import importlib.util
@@ -20,11 +23,18 @@ from types import ModuleType
 from typing import Any, get_type_hints
 
 import pydantic
-from pydantic_core import PydanticSerializationError
 
 from agentplane.errors import AgentplaneError
 
 from .base import Effect, Tool, ToolArgumentsError, ToolContext, Trust
+from .isolation import (
+    Isolation,
+    ToolCrashedError,
+    describe_base_exception,
+    run_in_process,
+    run_in_thread,
+)
+from .json_values import to_json_value
 
 
 class ToolImportError(AgentplaneError):
@@ -83,8 +93,10 @@ def import_function(ref: str, folder: Path) -> Callable[..., Any]:
     return fn  # type: ignore[no-any-return]
 
 
+@functools.lru_cache(maxsize=1024)
 def _arguments_model(fn: Callable[..., Any], name: str) -> tuple[type[pydantic.BaseModel], bool]:
-    """A pydantic model of the function's parameters (without ``context``)."""
+    """A pydantic model of the function's parameters (without ``context``); built once per
+    function and name."""
     signature = inspect.signature(fn)
     hints = get_type_hints(fn)
     fields: dict[str, Any] = {}
@@ -104,15 +116,46 @@ def _arguments_model(fn: Callable[..., Any], name: str) -> tuple[type[pydantic.B
     return model, takes_context
 
 
-def to_json_value(value: Any) -> Any:
-    """Make a tool's return value JSON: pydantic models and dataclasses are dumped, the rest
-    must already be JSON or is turned into its string form."""
-    if isinstance(value, pydantic.BaseModel):
-        return value.model_dump(mode="json")
+def validate_arguments(fn: Callable[..., Any], name: str,
+                       arguments: dict[str, Any]) -> pydantic.BaseModel:
+    """The arguments checked against the function's signature, or ``ToolArgumentsError``."""
+    model, _ = _arguments_model(fn, name)
     try:
-        return pydantic.TypeAdapter(Any).dump_python(value, mode="json")
-    except PydanticSerializationError:
-        return str(value)
+        return model.model_validate(arguments)
+    except pydantic.ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or '(arguments)'}: {e['msg']}"
+            for e in exc.errors()
+        )
+        raise ToolArgumentsError(f"invalid arguments for {name}: {problems}") from exc
+
+
+async def call_inline(fn: Callable[..., Any], name: str, arguments: dict[str, Any],
+                      context: ToolContext) -> Any:
+    """Call the function in this process and convert its result to JSON (``to_json_value``).
+
+    Whatever the function raises that is not an ``Exception`` (``SystemExit``,
+    ``KeyboardInterrupt``, ``GeneratorExit``, ...) comes back as a ``ToolCrashedError``."""
+    model, takes_context = _arguments_model(fn, name)
+    validated = validate_arguments(fn, name, arguments)
+    kwargs = {k: getattr(validated, k) for k in model.model_fields}
+    if takes_context:
+        kwargs["context"] = context
+    if inspect.iscoroutinefunction(fn):
+        try:
+            result = await fn(**kwargs)
+        except Exception:
+            raise
+        except asyncio.CancelledError as exc:
+            task = asyncio.current_task()
+            if task is not None and task.cancelling():
+                raise  # a real cancellation (a timeout, a cancelled run): let it through
+            raise ToolCrashedError(f"the tool raised {describe_base_exception(exc)}") from None
+        except BaseException as exc:  # user code must not stop the runtime
+            raise ToolCrashedError(f"the tool raised {describe_base_exception(exc)}") from None
+    else:
+        result = await run_in_thread(fn, kwargs)
+    return to_json_value(result)
 
 
 def python_tool(
@@ -126,32 +169,29 @@ def python_tool(
     trust: Trust = Trust.TRUSTED,
     external: bool = False,
     cost_usd: float = 0.0,
+    timeout_s: float | None = None,
+    isolation: Isolation = Isolation.INLINE,
+    ref: str | None = None,
+    folder: Path | None = None,
 ) -> Tool:
-    """Wrap a Python function as a ``Tool``."""
+    """Wrap a Python function as a ``Tool``.
+
+    ``isolation=process`` runs every call in a child process (see ``isolation``); it needs
+    ``ref`` (``module:function``) and ``folder`` to import the function there."""
     tool_name = name or fn.__name__
-    model, takes_context = _arguments_model(fn, tool_name)
-    is_async = inspect.iscoroutinefunction(fn)
+    model, _ = _arguments_model(fn, tool_name)
+    if isolation is Isolation.PROCESS and (ref is None or folder is None):
+        raise ToolImportError(f"tool {tool_name}: process isolation needs the function's "
+                              "module:function reference and folder")
 
     def validate(arguments: dict[str, Any]) -> pydantic.BaseModel:
-        try:
-            return model.model_validate(arguments)
-        except pydantic.ValidationError as exc:
-            problems = "; ".join(
-                f"{'.'.join(str(p) for p in e['loc']) or '(arguments)'}: {e['msg']}"
-                for e in exc.errors()
-            )
-            raise ToolArgumentsError(f"invalid arguments for {tool_name}: {problems}") from exc
+        return validate_arguments(fn, tool_name, arguments)
 
     async def invoke(arguments: dict[str, Any], context: ToolContext) -> Any:
-        validated = validate(arguments)
-        kwargs = {k: getattr(validated, k) for k in model.model_fields}
-        if takes_context:
-            kwargs["context"] = context
-        if is_async:
-            result = await fn(**kwargs)
-        else:
-            result = await asyncio.to_thread(fn, **kwargs)
-        return to_json_value(result)
+        if isolation is Isolation.PROCESS:
+            assert ref is not None and folder is not None
+            return await run_in_process(ref, folder, tool_name, arguments, context)
+        return await call_inline(fn, tool_name, arguments, context)
 
     schema = model.model_json_schema()
     schema.pop("title", None)
@@ -168,4 +208,5 @@ def python_tool(
         external=external,
         cost_usd=cost_usd,
         check=validate,
+        timeout_s=timeout_s,
     )
