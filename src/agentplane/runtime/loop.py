@@ -155,8 +155,10 @@ async def _governed_call(ctx: RunContext, turn: _Turn, key: str, tool: Tool,
                                       journal_first=decided)
     finally:
         release(ctx, held)
-    ctx.provenance.add(outcome.value, source=f"{tool.name} at {key}",
-                       trusted=tool.trust is Trust.TRUSTED)
+    declared = tool.result_trust
+    if declared is not None:
+        ctx.provenance.add(outcome.value, source=f"{tool.name} at {key}",
+                           trusted=declared is Trust.TRUSTED)
     return outcome.ok, outcome.value
 
 

@@ -255,7 +255,7 @@ class Runtime:
                                       retries=remote.retries)
         tool = a2a_tool(target, remote.name, description=remote.description,
                         log=JournalTaskLog(self.store, remote.url), effect=remote.effect,
-                        cost_usd=remote.cost_usd)
+                        cost_usd=remote.cost_usd, trust=remote.trust)
         self._remote_tools[(workflow_hash, remote.name)] = tool
         return tool
 

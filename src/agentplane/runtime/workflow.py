@@ -214,7 +214,8 @@ def resolve(spec: WorkflowSpec, base_dir: Path, *, source: str = "<python>",
             tools[t.name] = python_tool(fn, name=t.name, description=t.description,
                                         effect=t.effect, idempotent=t.idempotent,
                                         compensate=t.compensate, trust=t.trust,
-                                        external=t.external, cost_usd=t.cost_usd)
+                                        external=t.external, cost_usd=t.cost_usd,
+                                        composed=t.composed, destination=t.destination)
         except ToolImportError as exc:
             problems.append(SpecProblem(("tools", i, "python"), str(exc)))
         except Exception as exc:  # a bad annotation: NameError, TypeError, pydantic's own

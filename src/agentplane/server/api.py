@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from agentplane.errors import NotFoundError
 from agentplane.journal import Event, RunRecord, WaitRecord, export_run
 from agentplane.metering.ledger import Window
+from agentplane.tools import trust_label
 
 from . import actions
 from .auth import Admin, Approver, Operator, PlaneDep, Reader
@@ -92,7 +93,8 @@ async def workflows(_: Reader, plane: PlaneDep) -> list[dict[str, Any]]:
             "agents": [{"name": a.name, "model": a.model, "tools": list(a.tools),
                         "autonomy": a.autonomy} for a in spec.agents],
             "tools": [{"name": name, "effect": tool.effect, "idempotent": tool.idempotent,
-                       "trust": tool.trust} for name, tool in workflow.tools.items()],
+                       "trust": trust_label(tool.result_trust)}
+                      for name, tool in workflow.tools.items()],
         })
     return out
 

@@ -25,6 +25,7 @@ from pydantic_core import PydanticSerializationError
 from agentplane.errors import AgentplaneError
 
 from .base import Effect, Tool, ToolArgumentsError, ToolContext, Trust
+from .trust import FieldTrust
 
 
 class ToolImportError(AgentplaneError):
@@ -123,9 +124,11 @@ def python_tool(
     effect: Effect = Effect.WRITE,
     idempotent: bool = False,
     compensate: str | None = None,
-    trust: Trust = Trust.TRUSTED,
+    trust: Trust | FieldTrust | None = None,
     external: bool = False,
     cost_usd: float = 0.0,
+    composed: tuple[str, ...] | list[str] | None = None,
+    destination: tuple[str, ...] | list[str] | None = None,
 ) -> Tool:
     """Wrap a Python function as a ``Tool``."""
     tool_name = name or fn.__name__
@@ -168,4 +171,6 @@ def python_tool(
         external=external,
         cost_usd=cost_usd,
         check=validate,
+        composed=None if composed is None else tuple(composed),
+        destination=None if destination is None else tuple(destination),
     )

@@ -20,6 +20,7 @@ from agentplane.runtime.spec import WorkflowSpec
 from agentplane.server import actions
 from agentplane.server.auth import plane_of
 from agentplane.server.plane import Plane
+from agentplane.tools import trust_label
 
 from . import charts, figures
 from .render import page
@@ -94,7 +95,7 @@ def _autonomy(spec: WorkflowSpec | None) -> dict[str, Any] | None:
         "workflow": spec.autonomy.value,
         "agents": [(a.name, (a.autonomy or spec.autonomy).value, a.autonomy is not None)
                    for a in spec.agents],
-        "tools": [(t.name, t.effect.value, t.trust.value,
+        "tools": [(t.name, t.effect.value, trust_label(t.trust),
                    t.autonomy.value if t.autonomy else None, t.compensate)
                   for t in spec.tools],
     }
