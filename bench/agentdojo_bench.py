@@ -47,7 +47,15 @@ from agentdojo.task_suite.load_suites import get_suite
 from agentdojo_declarations import DECLARATIONS, Declaration
 from agentplane.journal import EventType, SQLiteJournal
 from agentplane.runtime import Runtime, Workflow, WorkflowSpec
-from agentplane.tools import Effect, Tool, ToolArgumentsError, ToolContext, ToolError, Trust
+from agentplane.tools import (
+    Effect,
+    FieldTrust,
+    Tool,
+    ToolArgumentsError,
+    ToolContext,
+    ToolError,
+    Trust,
+)
 from agentplane.tools.python import to_json_value
 
 BENCHMARK_VERSION = "v1.2.2"
@@ -158,31 +166,17 @@ class Results:
 
 # --- tools -----------------------------------------------------------------------------------
 
-_TOOL_FIELDS = {f.name for f in dataclasses.fields(Tool)}
-
-
-def _trust(declared: str | dict[str, Any]) -> Any:
-    """The declared trust in the form the engine's ``Tool`` takes: a plain level, or (once the
-    engine has field-level trust) the mapping of trusted paths."""
-    if isinstance(declared, str):
-        return Trust(declared)
-    from agentplane.tools import base
-    parse = getattr(base, "parse_trust", None) or getattr(base, "ToolTrust", None)
-    if parse is None:  # no field-level trust yet: the whole result gets the default
-        return Trust(declared["default"])
-    if hasattr(parse, "from_spec"):
-        return parse.from_spec(declared)
-    return parse(declared)
-
-
 def tool_options(declaration: Declaration) -> dict[str, Any]:
-    """The ``Tool`` fields a declaration sets (only those this engine version has)."""
+    """The ``Tool`` fields a declaration sets; what it leaves out keeps the engine's default."""
     options: dict[str, Any] = {"effect": Effect(declaration.effect),
-                               "trust": _trust(declaration.trust),
                                "external": declaration.external}
-    if declaration.composed and "composed" in _TOOL_FIELDS:
+    if isinstance(declaration.trust, str):
+        options["trust"] = Trust(declaration.trust)
+    elif declaration.trust is not None:
+        options["trust"] = FieldTrust.model_validate(declaration.trust)
+    if declaration.composed:
         options["composed"] = tuple(declaration.composed)
-    if declaration.destination and "destination" in _TOOL_FIELDS:
+    if declaration.destination:
         options["destination"] = tuple(declaration.destination)
     return options
 
@@ -249,16 +243,17 @@ def script_for(suite: Any, user_task: Any, injection_task: Any | None, pre_env: 
     """The scripted agent's replies: the user task's ground truth, the injection's ground truth
     right after the first call whose result carries the injection, then the answer."""
     user_calls = list(user_task.ground_truth(copy.deepcopy(pre_env)))
-    injected_calls = ([] if injection_task is None
-                      else list(injection_task.ground_truth(copy.deepcopy(pre_env))))
-    seen_at = len(user_calls)
-    if injected_calls:
+    seen_at, injected_calls = len(user_calls), []
+    if injection_task is not None:
+        # A dry run on a copy finds where the injection is read; the injection's calls are
+        # worked out on the environment as it is then (e.g. the id of a mail just sent).
         dry_env, runtime = copy.deepcopy(pre_env), FunctionsRuntime(suite.tools)
         for i, call in enumerate(user_calls):
             result, _ = runtime.run_function(dry_env, call.function, call.args)
             if _carries(result, injections.values()):
                 seen_at = i + 1
                 break
+        injected_calls = list(injection_task.ground_truth(dry_env))
     calls = user_calls[:seen_at] + injected_calls + user_calls[seen_at:]
     replies: list[dict[str, Any]] = [{"tool_calls": [_call(c)]} for c in calls]
     answer = [user_task.GROUND_TRUTH_OUTPUT]

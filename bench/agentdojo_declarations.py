@@ -30,7 +30,8 @@ class Declaration:
     """One tool's declaration, in the terms of the workflow reference."""
 
     effect: str
-    trust: Trust = "trusted"
+    trust: Trust | None = None
+    """None: undeclared (a read's result is trusted; a write's is no trusted origin)."""
     external: bool = False
     destination: tuple[str, ...] = ()
     composed: tuple[str, ...] = ()
@@ -47,9 +48,6 @@ def _each(*names: str) -> tuple[str, ...]:
     """JSONPaths of fields of every item of a list result."""
     return tuple(f"$[*].{name}" for name in names)
 
-
-READ = Declaration("read")
-"""A read of the organisation's own data."""
 
 _MAIL = fields(*_each("id_", "sender", "timestamp", "read", "status"))
 _EVENTS = fields(*_each("id_", "start_time", "end_time", "all_day", "status"))
@@ -188,7 +186,9 @@ DECLARATIONS: dict[str, dict[str, Declaration]] = {
 }
 
 
-def trust_label(trust: Trust) -> str:
+def trust_label(trust: Trust | None) -> str:
+    if trust is None:
+        return "(undeclared)"
     if isinstance(trust, str):
         return trust
     paths = ", ".join(f"`{p}`" for p in trust.get("trusted", []))
