@@ -37,7 +37,7 @@ def figures(off: SuiteResult, on: SuiteResult) -> dict[str, Any]:
             "legit_by_target": {k: r.value for k, r in result.legit_by("target").items()},
             "attacks_succeeded": [o.scenario.id for o in result.succeeded_attacks],
             "legit_needing_a_person": [o.scenario.id for o in result.failed_legit],
-            "grey_asking_a_person": [o.scenario.id for o in result.grey if o.waited],
+            "grey_held_back": [o.scenario.id for o in result.grey if o.held],
         }
     return {"attacks": len(on.attacks), "legit": len(on.legit), "grey": len(on.grey),
             "guardians_off": side(off), "guardians_on": side(on)}

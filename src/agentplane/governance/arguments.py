@@ -6,7 +6,8 @@ from the argument's name (and, for composed text, its JSON Schema: ``"x-composed
 
 - composed text: ``body``, ``content``, ``message``, ``text``, ``description``, ``summary``,
   ``note(s)``, ``comment(s)``, ``subject``, ``title``, ``reason``, ``caption``, ``reply``,
-  ``answer``, ``prompt``, ``task``, and names ending in one of them (``email_body``);
+  ``answer``, ``prompt``, ``task``, ``reference``, ``memo``, ``purpose``, ``remark(s)``, and
+  names ending in one of them (``email_body``);
 - destinations: ``url``, ``uri``, ``link``, ``href``, ``endpoint``, ``webhook``, ``to``, ``cc``,
   ``bcc``, ``recipient(s)``, ``email(s)``, ``address``, ``destination``, ``phone``, and names
   ending in ``_url``, ``_uri``, ``_link``, ``_email``, ``_address``, ``_recipient(s)``,
@@ -20,7 +21,8 @@ from typing import Any
 
 COMPOSED_NAMES = frozenset({
     "body", "content", "message", "text", "description", "summary", "note", "notes", "comment",
-    "comments", "subject", "title", "reason", "caption", "reply", "answer", "prompt", "task"})
+    "comments", "subject", "title", "reason", "caption", "reply", "answer", "prompt", "task",
+    "reference", "memo", "purpose", "remark", "remarks"})
 DESTINATION_NAMES = frozenset({
     "url", "uri", "link", "href", "endpoint", "webhook", "to", "cc", "bcc", "recipient",
     "recipients", "email", "emails", "address", "destination", "phone", "phone_number"})

@@ -85,6 +85,25 @@ async def findings_for(ctx: RunContext, key: str, proposal: Proposal
                       for i, f in enumerate(findings)]
 
 
+def propose(ctx: RunContext, agent: str, tool: Tool, arguments: dict[str, Any],
+            reasoning: str) -> Proposal:
+    """A proposed call with what the guardians need of the tool's declaration."""
+    return Proposal(agent, tool.name, tool.effect, tool.external, arguments, reasoning,
+                    composed=None if tool.composed is None else frozenset(tool.composed),
+                    destinations=(None if tool.destination is None
+                                  else frozenset(tool.destination)),
+                    schema=tool.parameters,
+                    autonomy=ctx.workflow.spec.autonomy_for(agent, tool.name))
+
+
+def trace_result(ctx: RunContext, key: str, tool: Tool, arguments: dict[str, Any],
+                 value: Any) -> None:
+    """Record a call's result in the run's provenance under the tool's trust declaration
+    (replayed in the same order after a crash, so the ledger is rebuilt the same)."""
+    ctx.provenance.record_result(tool.name, arguments, value, tool.result_trust,
+                                 source=f"{tool.name} at {key}")
+
+
 async def review_call(ctx: RunContext, key: str, proposal: Proposal, tool: Tool
                       ) -> tuple[str | None, list[NewEvent]]:
     """Whether a proposed call may run: ``(None, events)`` if so — the events to journal with
@@ -104,7 +123,8 @@ async def _decide(ctx: RunContext, key: str, proposal: Proposal, tool: Tool,
     objections = [f for f in findings if f.verdict is not Verdict.ALLOW]
     if verdict is Verdict.DENY:
         reasons = "; ".join(f.reason for f in objections if f.verdict is Verdict.DENY)
-        return f"blocked by the guardians: {reasons}", pending
+        return (f"refused by the guardians, so the call did not run (go on without it, or "
+                f"tell the user what is missing): {reasons}"), pending
     level = ctx.workflow.spec.autonomy_for(proposal.agent, proposal.tool)
     if verdict is Verdict.REQUIRE_APPROVAL or needs_approval(level, tool.effect):
         why = ("; ".join(f.reason for f in objections) if objections else
