@@ -41,7 +41,7 @@ _DATE_PATTERNS: list[tuple[str, re.Pattern[str]]] = [
 _TIME = re.compile(r"(?<![\d:])(\d{1,2})(?::(\d{2}))?(?::\d{2})?\s*(am|pm|a\.m\.|p\.m\.)?(?![\d:])"
                    r"|(?<![\d:])(\d{1,2})\s*[:点时]\s*(\d{2})?")
 _AMOUNT = re.compile(
-    r"(?<![\w.,])(?:[$€£¥₹]|usd|eur|gbp|cny|rmb|chf|jpy)?\s?"
+    r"(?<![\w.,\-/:#])(?:[$€£¥₹]|usd|eur|gbp|cny|rmb|chf|jpy)?\s?"
     r"([+-]?(?:\d{1,3}(?:[,'\u202f\u00a0 ]\d{3})+|\d+)(?:\.\d+)?)"
     r"(?:\s?(?:[$€£¥₹元]|usd|eur|gbp|cny|rmb|chf|jpy|dollars?|euros?))?(?![\w,]|\.\d)")
 _TOKEN = re.compile(r"(?:[^\s,;!?()\[\]{}<>\"'`|]|(?<=\d),(?=\d{3}))+")
@@ -243,4 +243,10 @@ def value_parts(value: Any) -> list[tuple[str, frozenset[str]]]:
 
 
 def words_of(value: Any) -> str:
-    return " ".join(_WORD.findall(clean(value_text(value))))
+    """The words of a value of several words (to find it inside a longer trusted text); empty
+    for a single word, which must match a whole trusted value or token ("1302" is not found in
+    "INV-1302")."""
+    text = clean(value_text(value)).strip()
+    if len(text.split()) < 2:
+        return ""
+    return " ".join(_WORD.findall(text))

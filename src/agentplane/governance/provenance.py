@@ -264,9 +264,10 @@ class ProvenanceLedger:
     def answer_values(self, text: str) -> list[TaintedValue]:
         """Values in a final answer that trace only to untrusted content: identifier-like
         pieces and names of things (capitalised words in a row)."""
-        candidates = sorted(tokens(text)) + sorted(
-            {m.group().strip() for m in _NAME.finditer(text)
-             if len(compact(m.group())) >= self.min_length})
+        pieces = {raw.strip(".:,;/-+") for raw in _PIECE.findall(clean(text))}
+        names = {m.group().strip() for m in _NAME.finditer(text)
+                 if len(compact(m.group())) >= self.min_length}
+        candidates = sorted(p for p in pieces if _identifier_like(p)) + sorted(names)
         found = []
         for value in candidates:
             if self.trace(value) is not None:

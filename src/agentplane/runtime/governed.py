@@ -9,6 +9,7 @@ what is proposed and why: the arguments, the agent's reasoning and the guardians
 
 from __future__ import annotations
 
+import json
 import time
 from datetime import datetime
 from typing import Any
@@ -30,7 +31,7 @@ from agentplane.journal import EventType, NewEvent
 from agentplane.models.base import Message, ModelRequest
 from agentplane.tools import Tool
 
-from .context import RunContext
+from .context import RunContext, RunFailure
 
 NOTIFIED = EventType.NOTIFICATION
 
@@ -165,10 +166,37 @@ def _redact_value(ctx: RunContext, value: Any) -> tuple[Any, list[Finding]]:
     return value, []
 
 
-async def review_output(ctx: RunContext, output: Any) -> Any:
-    """The run's final output, with secrets redacted before it leaves (decision journaled)."""
+async def review_output(ctx: RunContext, output: Any) -> tuple[Any, list[dict[str, str]]]:
+    """The run's final output, with secrets redacted before it leaves (decision journaled),
+    and the values in it that trace only to untrusted content (``untrusted_values`` of the
+    ``run.completed`` event). With ``provenance.review_untrusted_answers`` such an answer waits
+    for a person; a person who rejects it fails the run."""
     redacted, findings = _redact_value(ctx, output)
     for i, f in enumerate(findings):
         await ctx.record_once(f"output/guard.{i}", EventType.GUARD_DECIDED,
                               {**f.to_dict(), "call": "output"})
-    return redacted
+    spec = ctx.workflow.spec.guardians
+    if not (spec.enabled and spec.provenance.enabled):
+        return redacted, []
+    text = redacted if isinstance(redacted, str) else json.dumps(redacted, ensure_ascii=False)
+    marks = [{"value": t.value, "source": t.source}
+             for t in ctx.provenance.answer_values(text)]
+    if not marks:
+        return redacted, []
+    review = spec.provenance.review_untrusted_answers
+    listed = "; ".join(f"{m['value']!r} from {m['source']}" for m in marks[:5])
+    finding = Finding("provenance", "untrusted-answer", 1,
+                      Verdict.REQUIRE_APPROVAL if review else Verdict.ALLOW,
+                      f"the answer holds values that trace only to untrusted content: {listed}",
+                      {"untrusted_values": marks})
+    await ctx.record_once("output/provenance", EventType.GUARD_DECIDED,
+                          {**finding.to_dict(), "call": "output"})
+    if review:
+        resolution = await ctx.wait(
+            "output/review", kind="answer_review", actor="system",
+            data={"output": redacted, "untrusted_values": marks, "reason": finding.reason})
+        if resolution["type"] != EventType.APPROVAL_GRANTED:
+            said = resolution.get("reason") or resolution["type"]
+            raise RunFailure(f"the answer was not accepted ({resolution['type']} by "
+                             f"{resolution.get('actor', 'system')}): {said}")
+    return redacted, marks
