@@ -39,10 +39,10 @@ def send_money(recipient: str, amount: float, subject: str, date: str) -> dict[s
     return {"status": "sent"}
 
 
-def schedule_transfer(recipient: str, amount: float) -> dict[str, Any]:
+def schedule_transfer(recipient: str, amount: float, subject: str) -> dict[str, Any]:
     """Schedule a transfer (a write) and echo what was scheduled."""
     EFFECTS.append(("schedule_transfer", {"recipient": recipient, "amount": amount}))
-    return {"scheduled": {"recipient": recipient, "amount": amount}}
+    return {"scheduled": {"recipient": recipient, "amount": amount, "subject": subject}}
 
 
 def set_password(password: str) -> str:
