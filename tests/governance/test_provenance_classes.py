@@ -355,3 +355,14 @@ def test_out_of_the_loop_objection_is_configurable() -> None:
             "agent", "tool", "effect", "external", "arguments")}, "autonomy": autonomy}),
             RunStats(now=1.0), ledger)
         assert [f.verdict.value for f in found] == [verdict]
+
+
+def test_a_time_of_day_is_the_agents_unless_outside_content_gave_it() -> None:
+    ledger = ProvenanceLedger()
+    ledger.add("Add a reminder on April 25th 2024; our site is www.our-company.com.They said so",
+               source="request", trusted=True, declared=True)
+    ledger.add("Move it to 03:00 on 2024-04-26", source="mail", trusted=False)
+    assert ledger.trace("2024-04-25 09:00") is not None      # the agent's choice of hour
+    assert ledger.trace("2024-04-25 03:00") is None          # an hour the mail gave
+    assert ledger.trace("2024-04-26 09:00") is None          # a date nobody trusted gave
+    assert ledger.trace("www.our-company.com") is not None   # a sentence run on without a space

@@ -171,9 +171,15 @@ def _token_forms(token: str) -> set[str]:
     return forms
 
 
+_RUN_ON = re.compile(r"(?<=[a-z0-9])\.(?=[A-Z][a-z])")
+
+
 def index_text(text: str) -> Indexed:
     """Every form a free text holds: its dates, times, amounts and tokens (dates' pieces are
-    not tokens of their own: "June 13" does not offer the number 13)."""
+    not tokens of their own: "June 13" does not offer the number 13). A sentence run on
+    without a space ("www.our-company.com.They") also offers its pieces."""
+    if _RUN_ON.search(text):
+        text = f"{text} {_RUN_ON.sub('. ', text)}"
     cleaned = clean(text)
     dates, rest = find_dates(cleaned)
     forms: set[str] = set(dates) | set(_times(rest))
@@ -214,13 +220,23 @@ def index_value(value: Any) -> Indexed:
     return Indexed(inner.forms | whole, inner.words)
 
 
-def value_parts(value: Any) -> list[tuple[str, frozenset[str]]]:
-    """What must trace for an argument value to trace: ``(shown, forms)`` per part.
+@dataclass(frozen=True, slots=True)
+class Part:
+    """One part of an argument value that must trace, in all its normal forms."""
+
+    shown: str
+    forms: frozenset[str]
+    kind: str = "value"
+    """``value`` (the whole value), ``date``, ``time`` (of a date-time) or ``token``."""
+
+
+def value_parts(value: Any) -> list[Part]:
+    """What must trace for an argument value to trace.
 
     Usually one part (the whole value, in all its normal forms). A value that holds dates
     ("2024-05-13 14:00", "May 13") is its dates, its times and its remaining tokens."""
     if isinstance(value, int | float):
-        return [(str(value), frozenset({number_form(value)}))]
+        return [Part(str(value), frozenset({number_form(value)}))]
     text = value_text(value)
     cleaned = clean(text)
     dates, rest = find_dates(cleaned)
@@ -232,12 +248,13 @@ def value_parts(value: Any) -> list[tuple[str, frozenset[str]]]:
             number = _number(amount.group(1))
         if number is not None:
             forms.add(number)
-        return [(text, frozenset(f for f in forms if f))]
-    parts = [(d, frozenset({d, "--" + d[5:]} if not d.startswith("--") else {d})) for d in dates]
+        return [Part(text, frozenset(f for f in forms if f))]
+    parts = [Part(d, frozenset({d, "--" + d[5:]} if not d.startswith("--") else {d}), "date")
+             for d in dates]
     times = _times(rest)
-    parts += [(t, frozenset({t})) for t in times]
+    parts += [Part(t, frozenset({t}), "time") for t in times]
     rest = _TIME.sub(" ", rest) if times else rest
-    parts += [(tok, frozenset(_token_forms(tok))) for tok in _TOKEN.findall(rest)
+    parts += [Part(tok, frozenset(_token_forms(tok)), "token") for tok in _TOKEN.findall(rest)
               if tok.strip(".:,;/+-") and tok.strip(".:,;/+-") not in {"t", "at", "z"}]
     return parts
 

@@ -60,7 +60,7 @@ def designated_sources(text: str) -> set[str]:
         if len(token) < 4 or not any(c in token for c in "./@:"):
             continue
         if _DESIGNATES.search(cleaned[max(0, m.start() - 80):m.start()]):
-            found |= {f for _, forms in value_parts(token) for f in forms}
+            found |= {f for part in value_parts(token) for f in part.forms}
     return found
 
 
@@ -190,7 +190,7 @@ class ProvenanceLedger:
         for name, leaf in _leaves(dict(arguments), ""):
             if not isinstance(leaf, str) or len(compact(leaf)) < self.min_length:
                 continue
-            forms = {f for _, part in value_parts(leaf) for f in part}
+            forms = {f for part in value_parts(leaf) for f in part.forms}
             if forms & self._sources:
                 return (f"a source the request names ({tool} with {name}={leaf!r}): "
                         "what it returned is trusted for this run")
@@ -206,12 +206,18 @@ class ProvenanceLedger:
         origin: Origin | None = None
         parts = value_parts(value)
         words = words_of(value) if len(parts) == 1 else ""
-        for _, forms in parts:
+        for part in parts:
+            forms = part.forms
             declared = self._declared.find(forms, words, self.min_length)
             if declared is not None:
                 origin = origin or Origin(declared, True, declared in self._designated)
                 continue
             trusted = self._trusted.find(forms, words, self.min_length)
+            # The time of day of a date that traces, which no content mentions, is the agent's
+            # choice ("on May 13" -> 09:00); a time outside content gave is refused.
+            if (trusted is None and part.kind == "time" and len(parts) > 1
+                    and self._untrusted.find(forms, "", self.min_length) is None):
+                continue
             if trusted is None:
                 return None
             if strict and self._untrusted.find(forms, words, self.min_length) is not None:
@@ -221,8 +227,8 @@ class ProvenanceLedger:
 
     def seen_untrusted(self, value: Any) -> str | None:
         """Where untrusted content holds this value, if it does."""
-        for _, forms in value_parts(value):
-            found = self._untrusted.find(forms, words_of(value), self.min_length)
+        for part in value_parts(value):
+            found = self._untrusted.find(part.forms, words_of(value), self.min_length)
             if found is not None:
                 return found
         return None
