@@ -162,11 +162,31 @@ class PolicyGuardian:
 
 
 def _enum_values(schema: Mapping[str, Any] | None, argument: str) -> list[Any]:
-    prop = ((schema or {}).get("properties") or {}).get(argument.split(".")[0].split("[")[0])
-    if not isinstance(prop, Mapping):
-        return []
-    items = prop.get("items") if isinstance(prop.get("items"), Mapping) else {}
-    return list(prop.get("enum") or []) + list((items or {}).get("enum") or [])
+    """The values the tool's schema lists for an argument (``enum``, through ``$ref``,
+    ``anyOf``/``oneOf``/``allOf`` and array ``items``)."""
+    root = schema or {}
+    prop = (root.get("properties") or {}).get(argument.split(".")[0].split("[")[0])
+    found: list[Any] = []
+
+    def walk(node: Any, depth: int = 0) -> None:
+        if not isinstance(node, Mapping) or depth > 8:
+            return
+        ref = node.get("$ref")
+        if isinstance(ref, str) and ref.startswith("#/"):
+            target: Any = root
+            for key in ref[2:].split("/"):
+                target = target.get(key) if isinstance(target, Mapping) else None
+            walk(target, depth + 1)
+        found.extend(node.get("enum") or [])
+        if "const" in node:
+            found.append(node["const"])
+        for key in ("anyOf", "oneOf", "allOf"):
+            for sub in node.get(key) or []:
+                walk(sub, depth + 1)
+        walk(node.get("items"), depth + 1)
+
+    walk(prop)
+    return found
 
 
 def _listed(values: list[TaintedValue]) -> str:

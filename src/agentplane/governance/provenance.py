@@ -41,11 +41,16 @@ _NAME = re.compile(r"(?<![\w])(?:[A-Z][\w'’\-]+)(?:\s+(?:[A-Z][\w'’\-]+|&|of
 # A request designates a source when it says a value is there, not merely that it is to be read:
 # "her e-mail is on her website www.dora.example", "you can find the IBAN in bill-2023.txt",
 # "the IBAN in bill-2023.txt", "take the address from notes.txt"; but not "check
-# https://parcels.example/88812" or "summarise the page https://blog.example/tips".
+# https://parcels.example/88812", "summarise the page https://blog.example/tips", "the scores in
+# the file feedback.xlsx" (a question about it) or "the actions in the mail from x@y.example"
+# (instructions are what an injection is made of, never a value to trust).
+_VALUE_NOUN = (r"(?:iban|account(?:\s+number)?|bank\s+details|payment\s+details|address|"
+               r"e-?mail\s+address|phone(?:\s+number)?|number|amount|sum|price|date|link|"
+               r"url|website|name|password|code|id|identifier|reference|recipient|contact)")
 _DESIGNATES = re.compile(
     r"(?:\b(?:is|are|'s|was|were)\s+(?:[\w\-]+\s+)?(?:in|on|at)\b"
     r"|\b(?:find|found|get|take|use|copy)\s+(?:[\w\-]+\s+){0,3}?(?:in|on|at|from)\b"
-    r"|\bthe\s+[\w\-]+(?:\s+[\w\-]+){0,2}\s+(?:in|from)\b)"
+    rf"|\b(?:the|her|his|their|its|my|our)\s+(?:[\w\-]+\s+)?{_VALUE_NOUN}s?\s+(?:in|from|on)\b)"
     r"(?:\s+(?:the|my|her|his|their|our|its|this|that))?(?:\s+[\w\-]+){0,2}?[\s:'\"“‘(]*$")
 _SOURCE = re.compile(r"[^\s'\"“”‘’()<>,;]+")
 
