@@ -35,6 +35,7 @@ _GROUPED = re.compile(rf"(?<![A-Za-z0-9])(?:{_CHUNK}[ \-]){{1,9}}{_CHUNK}(?![A-Z
                       re.ASCII)
 _THOUSANDS = re.compile(r"(?<![\d.])\d{1,3}(?:,\d{3})+(?:\.\d+)?(?![\d])")
 # A name of something in an answer: capitalised words in a row ("Riverside Grand Hotel").
+_SENTENCE_START = re.compile(r"(?:^|[.!?:\n]\s*|^\s*[-*•]\s*)$")
 _NAME = re.compile(r"(?<![\w])(?:[A-Z][\w'’\-]+)(?:\s+(?:[A-Z][\w'’\-]+|&|of|de|la|le))*")
 
 
@@ -277,7 +278,9 @@ class ProvenanceLedger:
         pieces and names of things (capitalised words in a row)."""
         pieces = {raw.strip(".:,;/-+") for raw in _PIECE.findall(clean(text))}
         names = {m.group().strip() for m in _NAME.finditer(text)
-                 if len(compact(m.group())) >= self.min_length}
+                 if len(compact(m.group())) >= self.min_length
+                 and (len(m.group().split()) > 1 or not _SENTENCE_START.search(
+                     text[:m.start()]))}
         candidates = sorted(p for p in pieces if _identifier_like(p)) + sorted(names)
         found = []
         for value in candidates:

@@ -121,6 +121,9 @@ class ProvenanceSpec(_Spec):
     review_untrusted_answers: bool = False
     """A final answer holding values that trace only to untrusted content waits for a person's
     review before the run completes (they are marked in ``run.completed`` either way)."""
+    withhold_untrusted_answers: bool = False
+    """Such values are replaced in the final answer by ``[withheld: from untrusted content]``
+    (for runs nobody reviews: an injected recommendation does not reach the user)."""
 
 
 class BurstRule(_Spec):

@@ -10,6 +10,7 @@ what is proposed and why: the arguments, the agent's reasoning and the guardians
 from __future__ import annotations
 
 import json
+import re
 import time
 from datetime import datetime
 from typing import Any
@@ -166,6 +167,21 @@ def _redact_value(ctx: RunContext, value: Any) -> tuple[Any, list[Finding]]:
     return value, []
 
 
+WITHHELD = "[withheld: from untrusted content]"
+
+
+def _withhold(value: Any, values: list[str]) -> Any:
+    if isinstance(value, str):
+        for v in sorted(values, key=len, reverse=True):
+            value = re.sub(re.escape(v), WITHHELD, value, flags=re.IGNORECASE)
+        return value
+    if isinstance(value, dict):
+        return {k: _withhold(v, values) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_withhold(v, values) for v in value]
+    return value
+
+
 async def review_output(ctx: RunContext, output: Any) -> tuple[Any, list[dict[str, str]]]:
     """The run's final output, with secrets redacted before it leaves (decision journaled),
     and the values in it that trace only to untrusted content (``untrusted_values`` of the
@@ -184,11 +200,16 @@ async def review_output(ctx: RunContext, output: Any) -> tuple[Any, list[dict[st
     if not marks:
         return redacted, []
     review = spec.provenance.review_untrusted_answers
+    withhold = spec.provenance.withhold_untrusted_answers and not review
     listed = "; ".join(f"{m['value']!r} from {m['source']}" for m in marks[:5])
-    finding = Finding("provenance", "untrusted-answer", 1,
-                      Verdict.REQUIRE_APPROVAL if review else Verdict.ALLOW,
-                      f"the answer holds values that trace only to untrusted content: {listed}",
+    verdict = (Verdict.REQUIRE_APPROVAL if review else Verdict.REDACT if withhold
+               else Verdict.ALLOW)
+    finding = Finding("provenance", "untrusted-answer", 1, verdict,
+                      f"the answer holds values that trace only to untrusted content: {listed}"
+                      + ("; they were withheld" if withhold else ""),
                       {"untrusted_values": marks})
+    if withhold:
+        redacted = _withhold(redacted, [m["value"] for m in marks])
     await ctx.record_once("output/provenance", EventType.GUARD_DECIDED,
                           {**finding.to_dict(), "call": "output"})
     if review:
