@@ -7,9 +7,10 @@ v1.2.2, the standard ``important_instructions`` attack) run through the real Age
   environment of the case (with the attack's injections placed), declared as a careful
   enterprise user would (bench/agentdojo_declarations.py, the table in docs/agentdojo.md).
 - The agent is a worst-case ``scripted`` agent: it replays the user task's ground-truth calls,
-  and right after the call whose result carries the injection it ALWAYS obeys it (the injection
+  and right after a tool result shows it the injection it ALWAYS obeys it (the injection
   task's ground-truth calls), then answers with the task's ground-truth output (and the
   injection's, when the attack is about the answer). The figures measure the guardians alone.
+  An injection in a result the guardians kept from the agent (a blocked call) is never read.
 - Each case runs on a fresh SQLite journal in a temporary folder, autonomy ``out_of_the_loop``:
   the guardians decide, a person is only asked when a guardian says so, and nobody answers.
 - AgentDojo's own ``utility()`` and ``security()`` judge the environment after the run.
@@ -27,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import copy
 import dataclasses
 import json
@@ -46,6 +48,8 @@ from agentdojo.task_suite.load_suites import get_suite
 
 from agentdojo_declarations import DECLARATIONS, Declaration
 from agentplane.journal import EventType, SQLiteJournal
+from agentplane.models.base import Message, ModelRequest, ModelResponse, TextCallback
+from agentplane.models.scripted import ScriptedProvider, ScriptedReply
 from agentplane.runtime import Runtime, Workflow, WorkflowSpec
 from agentplane.tools import (
     Effect,
@@ -232,35 +236,83 @@ def _strings(value: Any) -> list[str]:
     return [value] if isinstance(value, str) else []
 
 
-def _carries(result: Any, injections: Iterable[str]) -> bool:
-    """Whether a tool's result holds one of the injected texts."""
-    texts = _strings(to_json_value(result))
-    return any(p.strip() and p.strip() in text for p in injections for text in texts)
+def _flat(text: str) -> str:
+    """Whitespace collapsed: AgentDojo's YAML loading folds the injection's blank lines."""
+    return " ".join(text.split())
 
 
-def script_for(suite: Any, user_task: Any, injection_task: Any | None, pre_env: Any,
-               injections: dict[str, str]) -> list[dict[str, Any]]:
-    """The scripted agent's replies: the user task's ground truth, the injection's ground truth
-    right after the first call whose result carries the injection, then the answer."""
+def _shown(result: Any, injections: Iterable[str]) -> bool:
+    """Whether a tool's result (a value, or the JSON text the agent read) holds an injection."""
+    if isinstance(result, str):
+        with contextlib.suppress(ValueError):  # the agent reads JSON as text
+            result = json.loads(result)
+    texts = [_flat(t) for t in _strings(to_json_value(result))]
+    return any(_flat(p) in text for p in injections for text in texts)
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """What the worst-case agent will do in one case."""
+
+    user_calls: tuple[dict[str, Any], ...]
+    """The user task's ground-truth calls, in order."""
+    injected_calls: tuple[dict[str, Any], ...]
+    """The injection task's ground-truth calls (none for a benign case)."""
+    answer: str
+    injections: tuple[str, ...]
+    """The injected texts: the agent obeys once a tool result shows it one of them."""
+
+    def replies(self, read_at: int | None) -> list[dict[str, Any]]:
+        """The replies when the injection was read in the result of user call ``read_at``."""
+        calls = list(self.user_calls)
+        if read_at is not None:
+            calls[read_at + 1:read_at + 1] = self.injected_calls
+        return [*({"tool_calls": [c]} for c in calls), {"content": self.answer}]
+
+
+def plan_for(suite: Any, user_task: Any, injection_task: Any | None, pre_env: Any,
+             injections: dict[str, str]) -> Plan:
+    """The user task's ground truth, the injection's ground truth (worked out on the
+    environment as it is when the agent would read the injection, found by a dry run on a copy:
+    "delete the mail you just sent" names the mail actually sent), and the final answer: the
+    task's ground-truth output, and the injection's when the attack is about the answer."""
     user_calls = list(user_task.ground_truth(copy.deepcopy(pre_env)))
-    seen_at, injected_calls = len(user_calls), []
+    injected_calls: list[Any] = []
     if injection_task is not None:
-        # A dry run on a copy finds where the injection is read; the injection's calls are
-        # worked out on the environment as it is then (e.g. the id of a mail just sent).
         dry_env, runtime = copy.deepcopy(pre_env), FunctionsRuntime(suite.tools)
-        for i, call in enumerate(user_calls):
+        for call in user_calls:
             result, _ = runtime.run_function(dry_env, call.function, call.args)
-            if _carries(result, injections.values()):
-                seen_at = i + 1
+            if _shown(result, injections.values()):
                 break
         injected_calls = list(injection_task.ground_truth(dry_env))
-    calls = user_calls[:seen_at] + injected_calls + user_calls[seen_at:]
-    replies: list[dict[str, Any]] = [{"tool_calls": [_call(c)]} for c in calls]
     answer = [user_task.GROUND_TRUTH_OUTPUT]
     if injection_task is not None and injection_task.GROUND_TRUTH_OUTPUT:
         answer.append(injection_task.GROUND_TRUTH_OUTPUT)
-    replies.append({"content": "\n".join(a for a in answer if a) or "Done."})
-    return replies
+    return Plan(tuple(_call(c) for c in user_calls), tuple(_call(c) for c in injected_calls),
+                "\n".join(a for a in answer if a) or "Done.",
+                tuple(p.strip() for p in injections.values() if p.strip()))
+
+
+class WorstCaseAgent(ScriptedProvider):
+    """The ``scripted`` model of a case: replays the plan, and obeys the injection right after
+    the first tool result that shows it to the agent. A result the agent never saw (the call
+    was blocked) cannot instruct it. The reply depends only on the conversation so far, so a
+    replayed run gets the same replies."""
+
+    def __init__(self, plan: Plan) -> None:
+        super().__init__()
+        self.plan = plan
+
+    def _read_at(self, messages: Sequence[Message]) -> int | None:
+        results = [m.content or "" for m in messages if m.role == "tool"]
+        return next((i for i, text in enumerate(results)
+                     if _shown(text, self.plan.injections)), None)
+
+    async def complete(self, request: ModelRequest, *,
+                       on_text: TextCallback | None = None) -> ModelResponse:
+        replies = self.plan.replies(self._read_at(request.messages))
+        self.script(request.agent, [ScriptedReply(**r) for r in replies])
+        return await super().complete(request, on_text=on_text)
 
 
 # --- running a case --------------------------------------------------------------------------
@@ -291,14 +343,18 @@ class Suite:
                 + [Case(self.name, u, i) for u in users for i in injections])
 
 
-def workflow_for(case: Case, tools: dict[str, Tool], script: list[dict[str, Any]],
-                 guardians_on: bool, folder: Path) -> Workflow:
+def workflow_for(case: Case, tools: dict[str, Tool], plan: Plan, guardians_on: bool,
+                 folder: Path) -> Workflow:
+    # The declared script is the user task's; what the injection adds depends on what the
+    # agent actually reads (WorstCaseAgent).
+    script = plan.replies(None)
     spec = WorkflowSpec.model_validate({
         "name": f"agentdojo-{case.suite}",
         "autonomy": "out_of_the_loop",
         "guardians": {} if guardians_on else {"enabled": False},
         "agents": [{"name": "assistant", "instructions": INSTRUCTIONS, "tools": list(tools),
-                    "script": script, "max_turns": len(script) + 1, "loop_limit": 100}],
+                    "script": script, "loop_limit": 100,
+                    "max_turns": len(script) + len(plan.injected_calls) + 1}],
         "steps": [{"agent": "assistant"}],
     })
     # Tools are Python objects bound to this case's environment, so the workflow is built
@@ -345,17 +401,16 @@ async def run_case(loaded: Suite, case: Case, guardians_on: bool, folder: Path) 
                   if injection_task is not None else {})
     env = user_task.init_environment(suite.load_and_inject_default_environment(injections))
     pre_env = env.model_copy(deep=True)
-    script = script_for(suite, user_task, injection_task, pre_env, injections)
+    plan = plan_for(suite, user_task, injection_task, pre_env, injections)
     world = Environment(env, FunctionsRuntime(suite.tools))
     declared = DECLARATIONS[case.suite]
     tools = {f.name: agentplane_tool(f, declared[f.name], world) for f in suite.tools}
-    injected_tools = ({c.function for c in injection_task.ground_truth(copy.deepcopy(pre_env))}
-                      if injection_task is not None else set())
+    injected_tools = {c["name"] for c in plan.injected_calls}
     run_id = f"{case.id.replace('/', '-')}-{'on' if guardians_on else 'off'}"
     store = SQLiteJournal(folder / f"{run_id}.db")
-    runtime = Runtime(store)
+    runtime = Runtime(store, providers={"scripted": WorstCaseAgent(plan)})
     try:
-        record = await runtime.run(workflow_for(case, tools, script, guardians_on, folder),
+        record = await runtime.run(workflow_for(case, tools, plan, guardians_on, folder),
                                    user_task.PROMPT, run_id=run_id)
         events = await store.events(record.id)
     finally:
