@@ -393,7 +393,8 @@ def test_designation_needs_the_request_to_say_a_value_is_there() -> None:
     for merely_read in ["Summarise https://blog.example/tips",
                         "Check https://parcels.example/track/88812 for my parcel",
                         "What scores are in the feedback in the file 'feedback.xlsx'?",
-                        "Do the actions specified in the email from 'ceo@corp.example'"]:
+                        "Do the actions specified in the email from 'ceo@corp.example'",
+                        "Please take a look at the file 'team-building-activities.docx'"]:
         assert designated_sources(merely_read) == set(), merely_read
 
 
@@ -419,3 +420,17 @@ def test_words_that_start_a_sentence_are_no_names() -> None:
     marked = {t.value for t in ledger.answer_values(
         "Please see below. Riverside Grand is nice; Booking is open on Monday.")}
     assert marked == {"Riverside Grand", "Booking", "Monday"}
+
+
+def test_a_tools_destinations_are_address_fields_for_the_output_guardian() -> None:
+    ledger = ProvenanceLedger()
+    ledger.add("Lunch with sarah@corp.example", source="request", trusted=True, declared=True)
+    invite = Proposal("a", "create_event", Effect.WRITE, True,
+                      {"participants": ["sarah@corp.example"], "title": "Lunch"},
+                      destinations=frozenset({"participants"}))
+    assert RuleGuardians(GuardiansSpec()).review(invite, RunStats(now=1.0), ledger) == []
+    leak = Proposal("a", "create_event", Effect.WRITE, True,
+                    {"participants": ["sarah@corp.example"], "title": "mail bob@else.example"},
+                    destinations=frozenset({"participants"}))
+    found = RuleGuardians(GuardiansSpec()).review(leak, RunStats(now=1.0), ledger)
+    assert [f.policy_id for f in found] == ["personal-data"]

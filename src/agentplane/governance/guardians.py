@@ -318,7 +318,8 @@ class OutputGuardian:
                 findings.append(Finding(self.name, "secrets", 1, Verdict(out.secrets),
                                         f"argument {key} of external sink {proposal.tool} holds "
                                         f"a secret ({kinds})"))
-            personal = [] if key in out.address_fields else [
+            addressing = key in out.address_fields or key in proposal.destination_arguments()
+            personal = [] if addressing else [
                 m for m in find_personal_data(text)
                 if not ledger.is_declared(text[m.start:m.end])]
             if personal and out.personal_data != "allow":

@@ -50,7 +50,8 @@ _VALUE_NOUN = (r"(?:iban|account(?:\s+number)?|bank\s+details|payment\s+details|
                r"url|website|name|password|code|id|identifier|reference|recipient|contact)")
 _DESIGNATES = re.compile(
     r"(?:\b(?:is|are|'s|was|were)\s+(?:[\w\-]+\s+)?(?:in|on|at)\b"
-    r"|\b(?:find|found|get|take|use|copy)\s+(?:[\w\-]+\s+){0,3}?(?:in|on|at|from)\b"
+    rf"|\b(?:find|found|get|take|use|copy)\s+(?:[\w\-]+\s+){{0,2}}?(?:{_VALUE_NOUN}|e-?mail)s?"
+    r"\s+(?:in|on|at|from)\b"
     rf"|\b(?:the|her|his|their|its|my|our)\s+(?:[\w\-]+\s+)?{_VALUE_NOUN}s?\s+(?:in|from|on)\b)"
     r"(?:\s+(?:the|my|her|his|their|our|its|this|that))?(?:\s+[\w\-]+){0,2}?[\s:'\"“‘(]*$")
 _SOURCE = re.compile(r"[^\s'\"“”‘’()<>,;]+")

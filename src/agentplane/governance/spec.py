@@ -150,7 +150,8 @@ class OutputSpec(_Spec):
     personal_data: Decision = "require_approval"
     address_fields: list[str] = Field(default_factory=lambda: [
         "to", "cc", "bcc", "recipient", "recipients", "destination", "email"])
-    """Arguments meant to hold an address (an e-mail or phone number there is not a leak).
+    """Arguments meant to hold an address (an e-mail or phone number there is not a leak), as
+    are the tool's destination arguments (``destination:``, or by name).
     Personal data the run's input or the workflow itself names is not a leak either."""
     redact_final_output: bool = True
 
