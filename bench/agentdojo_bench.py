@@ -343,7 +343,15 @@ class Suite:
                 + [Case(self.name, u, i) for u in users for i in injections])
 
 
-def workflow_for(case: Case, tools: dict[str, Tool], plan: Plan, guardians_on: bool,
+def guardians_for(guardians_on: bool, withhold_answers: bool) -> dict[str, Any]:
+    """The default guardians (or none); ``withhold_answers``: values of the final answer that
+    only untrusted content gave are withheld (a workflow's choice for unreviewed runs)."""
+    if not guardians_on:
+        return {"enabled": False}
+    return {"provenance": {"withhold_untrusted_answers": True}} if withhold_answers else {}
+
+
+def workflow_for(case: Case, tools: dict[str, Tool], plan: Plan, guardians: dict[str, Any],
                  folder: Path) -> Workflow:
     # The declared script is the user task's; what the injection adds depends on what the
     # agent actually reads (WorstCaseAgent).
@@ -351,7 +359,7 @@ def workflow_for(case: Case, tools: dict[str, Tool], plan: Plan, guardians_on: b
     spec = WorkflowSpec.model_validate({
         "name": f"agentdojo-{case.suite}",
         "autonomy": "out_of_the_loop",
-        "guardians": {} if guardians_on else {"enabled": False},
+        "guardians": guardians,
         "agents": [{"name": "assistant", "instructions": INSTRUCTIONS, "tools": list(tools),
                     "script": script, "loop_limit": 100,
                     "max_turns": len(script) + len(plan.injected_calls) + 1}],
@@ -391,7 +399,8 @@ def _judge(task: Any, output: str, pre_env: Any, post_env: Any, trace: list[Any]
                 else task.security(output, pre_env, post_env))
 
 
-async def run_case(loaded: Suite, case: Case, guardians_on: bool, folder: Path) -> Outcome:
+async def run_case(loaded: Suite, case: Case, guardians_on: bool, folder: Path, *,
+                   withhold_answers: bool = False) -> Outcome:
     """Run one case through the Agentplane runtime on its own journal, and judge it."""
     suite = loaded.suite
     user_task = suite.user_tasks[case.user_task]
@@ -410,7 +419,9 @@ async def run_case(loaded: Suite, case: Case, guardians_on: bool, folder: Path) 
     store = SQLiteJournal(folder / f"{run_id}.db")
     runtime = Runtime(store, providers={"scripted": WorstCaseAgent(plan)})
     try:
-        record = await runtime.run(workflow_for(case, tools, plan, guardians_on, folder),
+        record = await runtime.run(workflow_for(case, tools, plan,
+                                                guardians_for(guardians_on, withhold_answers),
+                                                folder),
                                    user_task.PROMPT, run_id=run_id)
         events = await store.events(record.id)
     finally:
@@ -427,13 +438,15 @@ async def run_case(loaded: Suite, case: Case, guardians_on: bool, folder: Path) 
 
 
 async def run_cases(loaded: dict[str, Suite], cases: Sequence[Case], guardians_on: bool,
-                    *, concurrency: int = CONCURRENCY) -> Results:
+                    *, concurrency: int = CONCURRENCY, withhold_answers: bool = False
+                    ) -> Results:
     """Run the cases (each on a fresh journal in a temporary folder), ``concurrency`` at once."""
     gate = asyncio.Semaphore(concurrency)
     with tempfile.TemporaryDirectory(prefix="agentplane-agentdojo-") as tmp:
         async def one(case: Case) -> Outcome:
             async with gate:
-                return await run_case(loaded[case.suite], case, guardians_on, Path(tmp))
+                return await run_case(loaded[case.suite], case, guardians_on, Path(tmp),
+                                      withhold_answers=withhold_answers)
         outcomes = await asyncio.gather(*(one(c) for c in cases))
     return Results(guardians_on, list(outcomes))
 
@@ -498,6 +511,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--all-injections", action="store_true",
                         help="also the injection tasks added in v1.2 (949 pairs, not 629)")
     parser.add_argument("--guardians", choices=("on", "off", "both"), default="both")
+    parser.add_argument("--withhold-answers", action="store_true",
+                        help="guardians on with provenance.withhold_untrusted_answers: true")
     parser.add_argument("--json", type=Path, help="also write figures and every case here")
     parser.add_argument("--declarations", action="store_true",
                         help="print the declarations as Markdown tables and exit")
@@ -513,7 +528,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     cases = [c for s in suites
              for c in loaded[s].cases(limit=args.limit, all_injections=args.all_injections)]
     sides = {"on": [True], "off": [False], "both": [False, True]}[args.guardians]
-    results = [asyncio.run(run_cases(loaded, cases, on)) for on in sides]
+    results = [asyncio.run(run_cases(loaded, cases, on, withhold_answers=args.withhold_answers))
+               for on in sides]
     print(format_table(results, suites))
     if args.json is not None:
         args.json.parent.mkdir(parents=True, exist_ok=True)
