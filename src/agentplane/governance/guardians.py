@@ -190,7 +190,7 @@ def _enum_values(schema: Mapping[str, Any] | None, argument: str) -> list[Any]:
 
 
 def _listed(values: list[TaintedValue]) -> str:
-    return "; ".join(f"{t.argument}={t.value!r}" + (f" (seen in {t.source})"
+    return "; ".join(f"{t.argument}={t.value!r}" + (f" (in untrusted content from {t.source})"
                                                     if t.source != "nowhere" else "")
                      for t in values[:5]) + (f"; and {len(values) - 5} more"
                                              if len(values) > 5 else "")
