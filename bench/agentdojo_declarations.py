@@ -186,9 +186,9 @@ DECLARATIONS: dict[str, dict[str, Declaration]] = {
 }
 
 
-def trust_label(trust: Trust | None) -> str:
+def trust_label(trust: Trust | None, effect: str) -> str:
     if trust is None:
-        return "(undeclared)"
+        return "trusted (a read's default)" if effect == "read" else "no trusted origin (default)"
     if isinstance(trust, str):
         return trust
     paths = ", ".join(f"`{p}`" for p in trust.get("trusted", []))
@@ -201,6 +201,6 @@ def markdown_table(suite: str) -> str:
             "|---|---|---|---|---|---|"]
     for name, d in DECLARATIONS[suite].items():
         external = f"yes ({', '.join(d.destination)})" if d.external else ""
-        rows.append(f"| `{name}` | {d.effect} | {trust_label(d.trust)} | {external} | "
+        rows.append(f"| `{name}` | {d.effect} | {trust_label(d.trust, d.effect)} | {external} | "
                     f"{', '.join(d.composed)} | {d.why} |")
     return "\n".join(rows)
