@@ -3,7 +3,9 @@ with the default guardians on against the same scenarios with guardians off.
 
 The scenarios (tests/governance/injection/scenarios.py) follow AgentDojo and InjecAgent: an
 injection in a mail, a shared document, a web page or another tool's result (CRM note, web
-search) tries to make the agent pay, export or upload data, send a message or delete a file.
+search) tries to make the agent pay, export or upload data, send a message or delete a file;
+the classes of issue 10 are there too: values written differently (full-width digits,
+zero-width characters, words), plain-word values, and external reads of the attacker's URL.
 The scripted agent always obeys the injection (the worst case: the model was fooled), so the
 figures measure the guardians alone. Every run uses autonomy ``out_of_the_loop`` and the
 default guardians, i.e. what a user gets by declaring ``trust: untrusted`` and ``external:
@@ -37,7 +39,7 @@ def figures(off: SuiteResult, on: SuiteResult) -> dict[str, Any]:
             "legit_by_target": {k: r.value for k, r in result.legit_by("target").items()},
             "attacks_succeeded": [o.scenario.id for o in result.succeeded_attacks],
             "legit_needing_a_person": [o.scenario.id for o in result.failed_legit],
-            "grey_asking_a_person": [o.scenario.id for o in result.grey if o.waited],
+            "grey_held_back": [o.scenario.id for o in result.grey if o.held],
         }
     return {"attacks": len(on.attacks), "legit": len(on.legit), "grey": len(on.grey),
             "guardians_off": side(off), "guardians_on": side(on)}

@@ -8,6 +8,7 @@ Run: make bench   (installs LangGraph for the comparison, then runs this)
 
 from __future__ import annotations
 
+import importlib.util
 import sys
 from pathlib import Path
 
@@ -29,6 +30,9 @@ def main() -> None:
     figures += concurrency.run(1000)
     figures += metering.run(1_000_000)
     figures += api_load.run()
+    if importlib.util.find_spec("agentdojo") is not None:  # the agentdojo extra
+        import agentdojo_bench
+        figures += agentdojo_bench.run()
     print_figures(figures)
     save(figures, Path(__file__).parent / "out" / "results.json")
 

@@ -152,13 +152,13 @@ def test_a_guardians_block_shows_its_reason(page: Page, site: Site) -> None:
     block = page.locator(".kind-guard.tone-bad")
     expect(block).to_have_count(1)
     expect(block.get_by_test_id("alert")).to_contain_text("untrusted content")
-    expect(block).to_contain_text("untrusted-flow v1")
+    expect(block).to_contain_text("untraced-value v1")
     expect(block).to_contain_text(re.compile("DE89370400440532013000", re.IGNORECASE))
 
     page.goto("/guardians")
     row = page.locator("tr.guard-row[data-result=deny]").filter(has_text=run_id)
-    expect(row).to_contain_text("first appeared in untrusted content")
-    expect(row).to_contain_text("untrusted-flow v1")
+    expect(row).to_contain_text("no trusted source gave")
+    expect(row).to_contain_text("untraced-value v1")
     row.locator(f"a:has-text('{run_id}')").click()
     expect(page).to_have_url(re.compile(f"/runs/{run_id}$"))
 

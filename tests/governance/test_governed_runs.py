@@ -135,7 +135,8 @@ async def test_injected_iban_needs_a_person_and_the_trusted_one_does_not(
                 **call("pay", iban="DE89370400440532013000", amount=9800)},
                call("vendor_iban", vendor="ACME"),
                call("pay", iban="DE12500105170648489890", amount=1200), DONE],
-              autonomy="out_of_the_loop")
+              autonomy="out_of_the_loop",
+              guardians={"provenance": {"unattended": "require_approval"}})
     run_id = await run(store, wf, "Pay ACME's invoice INV-7 of 1200 EUR")
     assert toolbox.LEDGER == []
     [wait] = await store.waits(run_id=run_id)
@@ -260,7 +261,8 @@ async def test_rollback_of_one_call_and_of_a_live_run(store: JournalStore) -> No
 async def test_audit_export_and_tampering_with_a_decision(store: JournalStore,
                                                           tmp_path: Path) -> None:
     wf = flow([call("read_mail"), call("pay", iban="DE89370400440532013000", amount=9800),
-               DONE], autonomy="out_of_the_loop")
+               DONE], autonomy="out_of_the_loop",
+              guardians={"provenance": {"unattended": "require_approval"}})
     run_id = await run(store, wf, "Pay ACME")
     await decide(store, run_id, approve=False, reason="injected")
     record = await export_run(store, run_id)

@@ -602,11 +602,11 @@ async def test_what_a_remote_agent_says_is_untrusted_for_the_guardians(
     runtime = Runtime(local)
     record = await runtime.run(workflow, "Please refund A1")
     await runtime.aclose()
-    assert record.status == "waiting"  # the remote's word is held for a person
+    assert record.status == "completed"  # out of the loop: the call is refused, the agent told
     events = await local.events(record.id)
     decision = next(e for e in events if e.type == EventType.GUARD_DECIDED
                     and e.data["result"] != "allow")
-    assert decision.data["guardian"] == "provenance"
+    assert decision.data["guardian"] == "provenance" and decision.data["result"] == "deny"
     assert "ask_refunds" in decision.data["reason"]
     await local.close()
 

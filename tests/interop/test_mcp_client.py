@@ -68,7 +68,7 @@ async def test_stdio_server_tools_are_durable_steps(store: JournalStore, ledger:
     wf = flow(stdio_server(ledger), [call("notes_read_note", name="launch"),
                                      call("notes_write_note", name="todo", text="ship"),
                                      {"content": "noted"}])
-    status, events = await run(store, wf)
+    status, events = await run(store, wf, "Read the launch note, then note a todo: ship")
     assert status == "completed"
     done = [e for e in events if e.type == EventType.TOOL_COMPLETED]
     assert done[0].data["result"] == {"result": "note launch: the launch is on Friday"}
@@ -83,10 +83,10 @@ async def test_results_are_untrusted_and_governed(store: JournalStore, ledger: P
                        call("notes_write_note", name="DE89370400440532013000", text="pay"),
                        {"content": "done"}])
     status, events = await run(store, wf, "Summarise the release notes")
-    assert status == "waiting"  # the injected IBAN is held for a person
+    assert status == "completed"  # out of the loop: the injected IBAN is refused, the agent told
     decision = next(e for e in events if e.type == EventType.GUARD_DECIDED
                     and e.data["result"] != "allow")
-    assert decision.data["guardian"] == "provenance"
+    assert decision.data["guardian"] == "provenance" and decision.data["result"] == "deny"
     assert "notes_fetch_page" in decision.data["reason"]
     assert not ledger.exists()
 

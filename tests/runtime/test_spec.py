@@ -192,8 +192,10 @@ def test_full_valid_file_loads(tmp_path: Path) -> None:
     assert wf.tools["lookup"].description == "Look an order up."  # first docstring paragraph
     assert wf.tools["lookup"].safe_to_repeat
     undo = wf.tools["undo_refund"]  # defaults: an undeclared tool is not assumed harmless
-    assert (undo.effect, undo.idempotent, undo.trust, undo.safe_to_repeat) == (
-        Effect.WRITE, False, Trust.TRUSTED, False)
+    # ...and the result of an undeclared write is no trusted origin (no laundering)
+    assert (undo.effect, undo.idempotent, undo.trust, undo.result_trust,
+            undo.safe_to_repeat) == (Effect.WRITE, False, None, None, False)
+    assert wf.tools["lookup"].result_trust is Trust.TRUSTED  # an undeclared read's is
     clerk = spec.agent("clerk")
     assert clerk is not None
     assert clerk.tools == ["lookup", "refund", "researcher"]

@@ -4,6 +4,7 @@ Pure decisions: this package says what may happen; the runtime journals the deci
 for people, and calls the guardian agent's model.
 """
 
+from .arguments import composed_arguments, destination_arguments
 from .autonomy import Autonomy, most_restrictive, needs_approval, notifies
 from .findings import Finding, Verdict, combine
 from .guardians import (
@@ -32,6 +33,8 @@ __all__ = [
     "TaintedValue",
     "Verdict",
     "combine",
+    "composed_arguments",
+    "destination_arguments",
     "guardian_agent_prompt",
     "most_restrictive",
     "needs_approval",

@@ -9,15 +9,17 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from agentplane.tools import Effect
 
+from .arguments import composed_arguments, destination_arguments
+from .autonomy import Autonomy
 from .detectors import find_personal_data, find_secrets, redact
 from .findings import Finding, Verdict
-from .provenance import ProvenanceLedger
+from .provenance import ProvenanceLedger, TaintedValue
 from .spec import ArgumentRule, GuardiansSpec, PolicySpec
 
 
@@ -33,6 +35,24 @@ class Proposal:
     arguments: dict[str, Any]
     reasoning: str = ""
     """What the agent said in the turn it proposed the call."""
+    composed: frozenset[str] | None = None
+    """Arguments that are free text the agent composed; every other argument selects or
+    addresses something. None: by name and schema (``arguments.composed_arguments``)."""
+    destinations: frozenset[str] | None = None
+    """Arguments that say where an external call goes. None: by name
+    (``arguments.destination_arguments``)."""
+
+    def composed_arguments(self) -> frozenset[str]:
+        return composed_arguments(self.arguments, self.schema, self.composed)
+
+    def destination_arguments(self) -> frozenset[str]:
+        return destination_arguments(self.arguments, self.destinations)
+    schema: Mapping[str, Any] | None = None
+    """The tool's JSON Schema of its arguments: a value one of its ``enum`` lists traces to the
+    tool's declaration."""
+    autonomy: Autonomy | None = None
+    """The level that applies; out of the loop, the provenance guardian's objection is
+    ``provenance.unattended`` (a deny the agent is told of, by default)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,9 +161,50 @@ class PolicyGuardian:
         return reasons
 
 
+def _enum_values(schema: Mapping[str, Any] | None, argument: str) -> list[Any]:
+    """The values the tool's schema lists for an argument (``enum``, through ``$ref``,
+    ``anyOf``/``oneOf``/``allOf`` and array ``items``)."""
+    root = schema or {}
+    prop = (root.get("properties") or {}).get(argument.split(".")[0].split("[")[0])
+    found: list[Any] = []
+
+    def walk(node: Any, depth: int = 0) -> None:
+        if not isinstance(node, Mapping) or depth > 8:
+            return
+        ref = node.get("$ref")
+        if isinstance(ref, str) and ref.startswith("#/"):
+            target: Any = root
+            for key in ref[2:].split("/"):
+                target = target.get(key) if isinstance(target, Mapping) else None
+            walk(target, depth + 1)
+        found.extend(node.get("enum") or [])
+        if "const" in node:
+            found.append(node["const"])
+        for key in ("anyOf", "oneOf", "allOf"):
+            for sub in node.get(key) or []:
+                walk(sub, depth + 1)
+        walk(node.get("items"), depth + 1)
+
+    walk(prop)
+    return found
+
+
+def _listed(values: list[TaintedValue]) -> str:
+    return "; ".join(f"{t.argument}={t.value!r}" + (f" (in untrusted content from {t.source})"
+                                                    if t.source != "nowhere" else "")
+                     for t in values[:5]) + (f"; and {len(values) - 5} more"
+                                             if len(values) > 5 else "")
+
+
 @dataclass
 class ProvenanceGuardian:
-    """A value from untrusted content may not flow into a write or irreversible call."""
+    """Positive provenance: once untrusted content is in the run, what a consequential call
+    selects or addresses must trace to a trusted origin.
+
+    - every select/address argument of a ``write`` or ``irreversible`` call, whole value;
+    - identifier-like pieces of composed text may not come from untrusted content;
+    - the destination of an ``external`` call, reads included.
+    """
 
     spec: GuardiansSpec
     name: str = "provenance"
@@ -151,29 +212,57 @@ class ProvenanceGuardian:
     def review(self, proposal: Proposal, stats: RunStats,
                ledger: ProvenanceLedger) -> list[Finding]:
         spec = self.spec.provenance
-        if not spec.enabled or proposal.effect is Effect.READ:
+        if not spec.enabled or not ledger.untrusted_seen:
             return []
-        findings = []
-        tainted = ledger.tainted(proposal.arguments, strict=spec.strict_irreversible
-                                 and proposal.effect is Effect.IRREVERSIBLE)
-        if tainted:
-            listed = "; ".join(f"{t.argument}={t.value!r} from {t.source}" for t in tainted[:5])
-            findings.append(Finding(
-                self.name, "untrusted-flow", 1, Verdict(spec.decision),
-                f"{proposal.effect.value} call {proposal.tool} uses values that first appeared "
-                f"in untrusted content: {listed}",
-                {"tainted": [{"argument": t.argument, "value": t.value, "source": t.source}
-                             for t in tainted]}))
-        if proposal.external and spec.known_destinations:
-            fields = self.spec.output.address_fields
-            unknown = ledger.untraced({k: v for k, v in proposal.arguments.items()
-                                       if k in fields})
-            if unknown:
-                listed = "; ".join(f"{path}={value!r}" for path, value in unknown[:5])
+        verdict = Verdict(spec.unattended if proposal.autonomy is Autonomy.OUT_OF_THE_LOOP
+                          else spec.decision)
+        strict = spec.strict_irreversible and proposal.effect is Effect.IRREVERSIBLE
+        findings: list[Finding] = []
+        if proposal.effect is not Effect.READ:
+            # (an external call's destinations are checked below, as destinations)
+            composed_names = proposal.composed_arguments()
+            apart = composed_names | (proposal.destination_arguments() if proposal.external
+                                      else frozenset())
+            selects = {k: v for k, v in proposal.arguments.items() if k not in apart}
+            untraced = [t for t in ledger.untraced(selects, strict=strict)
+                        if t.value not in map(str, _enum_values(proposal.schema, t.argument))]
+            if untraced:
                 findings.append(Finding(
-                    self.name, "unknown-destination", 1, Verdict(spec.decision),
-                    f"external sink {proposal.tool} would send to an address no trusted source "
-                    f"named (not the request, the workflow or a trusted tool): {listed}"))
+                    self.name, "untraced-value", 1, verdict,
+                    f"{proposal.effect.value} call {proposal.tool} uses values no trusted source "
+                    f"gave (not the request, the workflow, a trusted tool or field"
+                    f"{', unless the request named it' if strict else ''}): {_listed(untraced)}",
+                    {"untraced": [{"argument": t.argument, "value": t.value,
+                                   "seen_in": t.source} for t in untraced]}))
+            composed = {k: v for k, v in proposal.arguments.items() if k in composed_names}
+            tainted = ledger.tainted(composed, strict=strict)
+            if tainted:
+                findings.append(Finding(
+                    self.name, "untrusted-flow", 1, verdict,
+                    f"{proposal.effect.value} call {proposal.tool} writes values that came from "
+                    f"untrusted content into its text: {_listed(tainted)}",
+                    {"tainted": [{"argument": t.argument, "value": t.value, "source": t.source}
+                                 for t in tainted]}))
+        if proposal.external and spec.known_destinations:
+            where = {k: v for k, v in proposal.arguments.items()
+                     if k in proposal.destination_arguments()}
+            unknown = ledger.untraced(where)
+            if unknown:
+                findings.append(Finding(
+                    self.name, "unknown-destination", 1, verdict,
+                    f"external call {proposal.tool} would reach an address no trusted source "
+                    f"named (not the request, the workflow or a trusted tool): "
+                    f"{_listed(unknown)}",
+                    {"untraced": [{"argument": t.argument, "value": t.value,
+                                   "seen_in": t.source} for t in unknown]}))
+        if not findings and proposal.effect is not Effect.READ:
+            designated = ledger.traced_designated(proposal.arguments)
+            if designated:
+                listed = "; ".join(f"{a}={v!r} from {src}" for a, v, src in designated[:5])
+                findings.append(Finding(self.name, "designated-source", 1, Verdict.ALLOW,
+                                        f"values traced to a source the request names: {listed}",
+                                        {"designated": [{"argument": a, "value": v, "source": src}
+                                                        for a, v, src in designated]}))
         return findings
 
 
@@ -229,7 +318,8 @@ class OutputGuardian:
                 findings.append(Finding(self.name, "secrets", 1, Verdict(out.secrets),
                                         f"argument {key} of external sink {proposal.tool} holds "
                                         f"a secret ({kinds})"))
-            personal = [] if key in out.address_fields else [
+            addressing = key in out.address_fields or key in proposal.destination_arguments()
+            personal = [] if addressing else [
                 m for m in find_personal_data(text)
                 if not ledger.is_declared(text[m.start:m.end])]
             if personal and out.personal_data != "allow":

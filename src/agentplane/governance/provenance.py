@@ -1,43 +1,74 @@
-"""Provenance of argument values: where did this value first come from?
+"""Provenance of argument values: can this value be traced to a trusted origin?
 
-Every text a run sees is recorded with its source: the user's request and trusted tools'
-results as *trusted*, the results of tools declared ``trust: untrusted`` (mail, web pages,
-documents, other companies' agents) as *untrusted*. When an agent proposes a ``write`` or
-``irreversible`` call, each identifier-like token of its arguments (IBANs, e-mail addresses,
-paths, URLs, numbers, long words) is looked up: one that appears in untrusted content and
-nowhere trusted came from outside, whatever the model says about it. This does not depend on
-the model noticing the attack.
+Every text a run sees is recorded with its source: the user's request and the workflow as
+*declared* (trusted, written by the people who run it), trusted tools' results and the trusted
+fields of a result as *trusted*, the results of tools declared ``trust: untrusted`` (mail, web
+pages, documents, other companies' agents) and their untrusted fields as *untrusted*. A source
+the request itself names ("the IBAN in bill-2023.txt") is *designated*: what a call that reads it
+returns counts as declared for the run.
+
+Once untrusted content is in the run, a value an agent passes where it selects or addresses
+something must be *found* among trusted values — "can it be traced?", not "was it seen in
+untrusted content?" —, so a value the attacker spelled out in words, with full-width digits or
+zero-width characters, traces nowhere and is refused. Values are compared in normal forms
+(``normalise``); a value shorter than ``min_length`` matches only a whole trusted value or token,
+never a piece of one ("13" is not found in "June 13"). This does not depend on the model noticing
+the attack.
 """
 
 from __future__ import annotations
 
-import json
 import re
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-# ASCII on purpose: a URL written right against Chinese text is still a token of its own.
-_TOKEN = re.compile(r"[\w@.:/+\-]+", re.ASCII)
-# Digits written in groups (IBANs, card and phone numbers) are also traced without their
-# separators, since agents pass them compacted: "DE89 3704 0044" -> "de8937040044".
-_CHUNK = r"[A-Za-z]{0,4}\d[A-Za-z0-9]{0,5}"  # a group with a digit: "CY17", "0020", "7600"
+from agentplane.tools.base import Trust
+from agentplane.tools.trust import TrustDeclaration, leaves
+
+from .normalise import Indexed, clean, compact, index_value, value_parts, value_text, words_of
+
+# Identifier-like pieces of composed text: numbers, IBANs, e-mail addresses, paths, URLs.
+_PIECE = re.compile(r"[\w@.:/+\-]+", re.ASCII)
+_CHUNK = r"[A-Za-z]{0,4}\d[A-Za-z0-9]{0,5}"
 _GROUPED = re.compile(rf"(?<![A-Za-z0-9])(?:{_CHUNK}[ \-]){{1,9}}{_CHUNK}(?![A-Za-z0-9])",
                       re.ASCII)
 _THOUSANDS = re.compile(r"(?<![\d.])\d{1,3}(?:,\d{3})+(?:\.\d+)?(?![\d])")
-_DECIMAL = re.compile(r"(\d+)\.(\d*?)0*")
+# A name of something in an answer: capitalised words in a row ("Riverside Grand Hotel").
+_SENTENCE_START = re.compile(r"(?:^|[.!?:\n]\s*|^\s*[-*•]\s*)$")
+_NAME = re.compile(r"(?<![\w])(?:[A-Z][\w'’\-]+)(?:\s+(?:[A-Z][\w'’\-]+|&|of|de|la|le))*")
 
 
-def _text(value: Any) -> str:
-    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+# A request designates a source when it says a value is there, not merely that it is to be read:
+# "her e-mail is on her website www.dora.example", "you can find the IBAN in bill-2023.txt",
+# "the IBAN in bill-2023.txt", "take the address from notes.txt"; but not "check
+# https://parcels.example/88812", "summarise the page https://blog.example/tips", "the scores in
+# the file feedback.xlsx" (a question about it) or "the actions in the mail from x@y.example"
+# (instructions are what an injection is made of, never a value to trust).
+_VALUE_NOUN = (r"(?:iban|account(?:\s+number)?|bank\s+details|payment\s+details|address|"
+               r"e-?mail\s+address|phone(?:\s+number)?|number|amount|sum|price|date|link|"
+               r"url|website|name|password|code|id|identifier|reference|recipient|contact)")
+_DESIGNATES = re.compile(
+    r"(?:\b(?:is|are|'s|was|were)\s+(?:[\w\-]+\s+)?(?:in|on|at)\b"
+    rf"|\b(?:find|found|get|take|use|copy)\s+(?:[\w\-]+\s+){{0,2}}?(?:{_VALUE_NOUN}|e-?mail)s?"
+    r"\s+(?:in|on|at|from)\b"
+    rf"|\b(?:the|her|his|their|its|my|our)\s+(?:[\w\-]+\s+)?{_VALUE_NOUN}s?\s+(?:in|from|on)\b)"
+    r"(?:\s+(?:the|my|her|his|their|our|its|this|that))?(?:\s+[\w\-]+){0,2}?[\s:'\"“‘(]*$")
+_SOURCE = re.compile(r"[^\s'\"“”‘’()<>,;]+")
 
 
-def _normal(token: str) -> str:
-    token = token.strip(".:,;/-+").lower()
-    decimal = _DECIMAL.fullmatch(token)
-    if decimal:  # 1250.00 and 1250.0 and 1250 are one amount
-        whole, fraction = decimal.groups()
-        token = f"{whole}.{fraction}" if fraction else whole
-    return token
+def designated_sources(text: str) -> set[str]:
+    """The sources (file names, URLs, hosts, addresses) a request designates as where a value
+    is, in normal form."""
+    cleaned = clean(text)
+    found = set()
+    for m in _SOURCE.finditer(cleaned):
+        token = m.group().rstrip(".:!?")
+        if len(token) < 4 or not any(c in token for c in "./@:"):
+            continue
+        if _DESIGNATES.search(cleaned[max(0, m.start() - 80):m.start()]):
+            found |= {f for part in value_parts(token) for f in part.forms}
+    return found
 
 
 def _identifier_like(token: str) -> bool:
@@ -46,16 +77,15 @@ def _identifier_like(token: str) -> bool:
 
 
 def tokens(text: str) -> set[str]:
-    """Identifier-like pieces of a text: numbers, IBANs, e-mail addresses, paths, URLs.
-
-    Ordinary words are left out on purpose: a summary that shares words with a mail is not an
-    injection, while a redirected payment, an exfiltration address, a phishing link or a target
-    path always travels in such a piece.
-    """
+    """Identifier-like pieces of a text (numbers, IBANs, e-mail addresses, paths, URLs), in
+    normal form. Ordinary words are left out: a summary that shares words with a mail is not an
+    injection, while a redirected payment, an exfiltration address or a phishing link travels in
+    such a piece."""
+    text = clean(text)
     text = _THOUSANDS.sub(lambda m: m.group().replace(",", ""), text)
-    found = {t for t in (_normal(raw) for raw in _TOKEN.findall(text)) if _identifier_like(t)}
+    found = {t for t in (compact(raw) for raw in _PIECE.findall(text)) if _identifier_like(t)}
     for group in _GROUPED.findall(text):
-        joined = _normal(re.sub(r"[ \-]", "", group))
+        joined = compact(group)
         if sum(c.isdigit() for c in joined) >= 6:
             found.add(joined)
     return found
@@ -63,14 +93,49 @@ def tokens(text: str) -> set[str]:
 
 @dataclass(frozen=True, slots=True)
 class TaintedValue:
-    """An argument value (or part of one) that came from untrusted content."""
+    """An argument value (or part of one) that could not be traced to a trusted origin."""
 
     argument: str
     """Path of the argument, e.g. ``iban`` or ``items[0].note``."""
     value: str
-    """The token or words that matched."""
+    """The value or piece that did not trace."""
     source: str
-    """Where it appeared, e.g. ``read_mail at s0/clerk/m1/t0``."""
+    """Where it appeared in untrusted content (e.g. ``read_mail at s0/clerk/m1/t0``), or
+    ``nowhere`` when no content the run saw holds it."""
+
+
+@dataclass(frozen=True, slots=True)
+class Origin:
+    """Where a value was traced to."""
+
+    source: str
+    declared: bool
+    """The request, the workflow, or a source the request names."""
+    designated: bool = False
+
+
+@dataclass
+class _Side:
+    """Everything of one trust: normal forms, and texts to find longer values in."""
+
+    forms: dict[str, str] = field(default_factory=dict)
+    texts: list[tuple[str, str]] = field(default_factory=list)
+
+    def add(self, indexed: Indexed, source: str) -> None:
+        for form in indexed.forms:
+            self.forms.setdefault(form, source)
+        if indexed.words:
+            self.texts.append((f" {indexed.words} ", source))
+
+    def find(self, forms: Iterable[str], words: str, min_length: int) -> str | None:
+        for form in forms:
+            source = self.forms.get(form)
+            if source is not None:
+                return source
+        if words and len(words.replace(" ", "")) >= min_length:
+            needle = f" {words} "
+            return next((source for text, source in self.texts if needle in text), None)
+        return None
 
 
 @dataclass
@@ -78,49 +143,159 @@ class ProvenanceLedger:
     """What a run has seen, by trust. Rebuilt on replay in the same order."""
 
     min_length: int = 4
-    _trusted: set[str] = field(default_factory=set)
-    _declared: set[str] = field(default_factory=set)
-    _untrusted: dict[str, str] = field(default_factory=dict)
+    untrusted_seen: bool = False
+    """Whether untrusted content has entered the run (from then on, consequential values
+    must trace)."""
+    _declared: _Side = field(default_factory=_Side)
+    _trusted: _Side = field(default_factory=_Side)
+    _untrusted: _Side = field(default_factory=_Side)
+    _declared_tokens: set[str] = field(default_factory=set)
+    _sources: set[str] = field(default_factory=set)
+    designations: list[str] = field(default_factory=list)
+    """Sources the request named that the run read (``read_file(path='bill.txt')``)."""
+    _designated: set[str] = field(default_factory=set)
 
     def add(self, value: Any, *, source: str, trusted: bool, declared: bool = False) -> None:
-        """Record what a run saw. ``declared``: the user or the workflow's author wrote it (the
-        run's input, instructions), as opposed to what a tool returned."""
-        text = _text(value)
-        pieces = tokens(text)
+        """Record a text or JSON value the run saw as a whole. ``declared``: the user or the
+        workflow's author wrote it (the run's input, instructions)."""
+        for leaf in leaves(value, Trust.TRUSTED if trusted or declared else Trust.UNTRUSTED):
+            self._add_leaf(leaf.value, source, trusted or declared, declared)
+
+    def _add_leaf(self, value: Any, source: str, trusted: bool, declared: bool) -> None:
+        indexed = index_value(value)
         if declared:
-            self._declared |= pieces
-        if trusted or declared:
-            self._trusted |= pieces
+            self._declared.add(indexed, source)
+            self._declared_tokens |= tokens(value_text(value))
+            if isinstance(value, str):
+                self._sources |= designated_sources(value)
+        if trusted:
+            self._trusted.add(indexed, source)
         else:
-            for piece in pieces:
-                self._untrusted.setdefault(piece, source)
+            self._untrusted.add(indexed, source)
+            self.untrusted_seen = True
 
-    def tainted(self, arguments: dict[str, Any], *, strict: bool = False) -> list[TaintedValue]:
-        """Argument values that appeared in untrusted content and nowhere trusted.
+    def record_result(self, tool: str, arguments: Mapping[str, Any], value: Any,
+                      declared: TrustDeclaration | None, *, source: str) -> str | None:
+        """Record a tool's result under its trust declaration. Returns the designation when
+        the call read a source the request names (its result then counts as declared)."""
+        if declared is None:
+            return None  # an undeclared write's result: no origin, no outside content
+        designation = self._designation(tool, arguments)
+        if designation is not None:
+            self.designations.append(designation)
+            label = f"{source}, {designation}"
+            self._designated.add(label)
+            for leaf in leaves(value, Trust.TRUSTED):
+                self._add_leaf(leaf.value, label, True, True)
+            return designation
+        for leaf in leaves(value, declared):
+            self._add_leaf(leaf.value, source, leaf.trust is Trust.TRUSTED, False)
+        return None
 
-        ``strict``: only what the user or the workflow declared clears a value — a trusted
-        tool's result that merely repeats what outside content said does not (for
-        irreversible calls, where the outside content may have chosen among trusted values).
-        """
+    def _designation(self, tool: str, arguments: Mapping[str, Any]) -> str | None:
+        """A call whose address argument is a source the request designates."""
+        for name, leaf in _leaves(dict(arguments), ""):
+            if not isinstance(leaf, str) or len(compact(leaf)) < self.min_length:
+                continue
+            forms = {f for part in value_parts(leaf) for f in part.forms}
+            if forms & self._sources:
+                return (f"a source the request names ({tool} with {name}={leaf!r}): "
+                        "what it returned is trusted for this run")
+        return None
+
+    def trace(self, value: Any, *, strict: bool = False) -> Origin | None:
+        """The trusted origin of an argument value, or None.
+
+        Every part must trace (a date-time: its date and its time). ``strict``: a value that
+        untrusted content also holds is cleared only by a declared origin — for irreversible
+        calls, where the outside content may have chosen among trusted values (which file to
+        delete, which payee to pay)."""
+        origin: Origin | None = None
+        parts = value_parts(value)
+        words = words_of(value) if len(parts) == 1 else ""
+        for part in parts:
+            forms = part.forms
+            declared = self._declared.find(forms, words, self.min_length)
+            if declared is not None:
+                origin = origin or Origin(declared, True, declared in self._designated)
+                continue
+            trusted = self._trusted.find(forms, words, self.min_length)
+            # The time of day of a date that traces, which no content mentions, is the agent's
+            # choice ("on May 13" -> 09:00); a time outside content gave is refused.
+            if (trusted is None and part.kind == "time" and len(parts) > 1
+                    and self._untrusted.find(forms, "", self.min_length) is None):
+                continue
+            if trusted is None:
+                return None
+            if strict and self._untrusted.find(forms, words, self.min_length) is not None:
+                return None
+            origin = origin or Origin(trusted, False)
+        return origin
+
+    def seen_untrusted(self, value: Any) -> str | None:
+        """Where untrusted content holds this value, if it does."""
+        for part in value_parts(value):
+            found = self._untrusted.find(part.forms, words_of(value), self.min_length)
+            if found is not None:
+                return found
+        return None
+
+    def untraced(self, arguments: Mapping[str, Any], *,
+                 strict: bool = False) -> list[TaintedValue]:
+        """Argument values (every leaf, whole) that trace to no trusted origin."""
+        found = []
+        for path, leaf in _leaves(dict(arguments), ""):
+            if isinstance(leaf, str) and not leaf.strip():
+                continue
+            if self.trace(leaf, strict=strict) is None:
+                found.append(TaintedValue(path, value_text(leaf),
+                                          self.seen_untrusted(leaf) or "nowhere"))
+        return found
+
+    def traced_designated(self, arguments: Mapping[str, Any]) -> list[tuple[str, str, str]]:
+        """``(argument, value, source)`` of values traced to a source the request names."""
+        out = []
+        for path, leaf in _leaves(dict(arguments), ""):
+            origin = self.trace(leaf)
+            if origin is not None and origin.designated:
+                out.append((path, value_text(leaf), origin.source))
+        return out
+
+    def tainted(self, arguments: Mapping[str, Any], *,
+                strict: bool = False) -> list[TaintedValue]:
+        """Identifier-like pieces of (composed) argument text that untrusted content holds and
+        no trusted origin does. ``strict``: only a declared origin clears them."""
         cleared = self._declared if strict else self._trusted
         found: list[TaintedValue] = []
-        for path, leaf in _leaves(arguments, ""):
-            for piece in sorted(tokens(_text(leaf))):
-                source = self._untrusted.get(piece)
-                if source is not None and piece not in cleared:
+        for path, leaf in _leaves(dict(arguments), ""):
+            for piece in sorted(tokens(value_text(leaf))):
+                source = self._untrusted.find({piece}, "", self.min_length)
+                if source is not None and cleared.find({piece}, "", self.min_length) is None:
                     found.append(TaintedValue(path, piece, source))
         return found
 
-
-    def untraced(self, arguments: dict[str, Any]) -> list[tuple[str, str]]:
-        """Identifier-like values seen nowhere trusted: ``(argument path, value)``."""
-        return [(path, piece) for path, leaf in _leaves(arguments, "")
-                for piece in sorted(tokens(_text(leaf))) if piece not in self._trusted]
+    def answer_values(self, text: str) -> list[TaintedValue]:
+        """Values in a final answer that trace only to untrusted content: identifier-like
+        pieces and names of things (capitalised words in a row)."""
+        pieces = {raw.strip(".:,;/-+") for raw in _PIECE.findall(clean(text))}
+        names = {m.group().strip() for m in _NAME.finditer(text)
+                 if len(compact(m.group())) >= self.min_length
+                 and (len(m.group().split()) > 1 or not _SENTENCE_START.search(
+                     text[:m.start()]))}
+        candidates = sorted(p for p in pieces if _identifier_like(p)) + sorted(names)
+        found = []
+        for value in candidates:
+            if self.trace(value) is not None:
+                continue
+            source = self.seen_untrusted(value)
+            if source is not None:
+                found.append(TaintedValue("answer", value, source))
+        return found
 
     def is_declared(self, text: str) -> bool:
         """Whether the user or the workflow itself wrote this value (e.g. their own address)."""
         pieces = tokens(text)
-        return bool(pieces) and pieces <= self._declared
+        return bool(pieces) and pieces <= self._declared_tokens
 
 
 def _leaves(value: Any, path: str) -> list[tuple[str, Any]]:
@@ -130,3 +305,4 @@ def _leaves(value: Any, path: str) -> list[tuple[str, Any]]:
     if isinstance(value, list):
         return [leaf for i, v in enumerate(value) for leaf in _leaves(v, f"{path}[{i}]")]
     return [] if value is None or isinstance(value, bool) else [(path, value)]
+

@@ -98,21 +98,32 @@ class PolicySpec(_Spec):
 
 
 class ProvenanceSpec(_Spec):
-    """Values that first appeared in untrusted content flowing into write or irreversible
-    calls (the defence against prompt injection)."""
+    """Positive provenance, the defence against prompt injection: once untrusted content is in
+    the run, what a write or irreversible call selects or addresses, and where an external call
+    goes, must trace to a trusted origin (see docs/guardians.md)."""
 
     enabled: bool = True
     decision: Objection = "require_approval"
+    """What a value that does not trace gets, with a person in or on the loop."""
+    unattended: Objection = "deny"
+    """What it gets out of the loop, where nobody watches: by default the call does not run and
+    the agent is told why (it may go on without it), so the run is not left waiting."""
     min_length: int = Field(default=4, ge=1)
-    """Shorter values (``yes``, ``A1``) are too common to trace."""
+    """Shorter values (``13``, ``A1``) trace only to a whole trusted value or token, never to a
+    piece of a longer one ("13" is not found in "June 13")."""
     strict_irreversible: bool = True
-    """For ``irreversible`` calls, only the request and the workflow clear a value that outside
-    content mentioned — not a trusted tool that also returned it, since the outside content may
-    have chosen among trusted values (which file to delete, which payee to pay)."""
+    """For ``irreversible`` calls, a value that untrusted content also mentions traces only to
+    the request, the workflow or a source the request names — not to a trusted tool that also
+    returned it, since the outside content may have chosen among trusted values (which file to
+    delete, which payee to pay)."""
     known_destinations: bool = True
-    """An external sink's address fields (``output.address_fields``) must name an address
-    seen in trusted content — not merely one that is not from untrusted content, since an
-    injection can spell an address out in words."""
+    """An external call's destination arguments must trace to a trusted origin."""
+    review_untrusted_answers: bool = False
+    """A final answer holding values that trace only to untrusted content waits for a person's
+    review before the run completes (they are marked in ``run.completed`` either way)."""
+    withhold_untrusted_answers: bool = False
+    """Such values are replaced in the final answer by ``[withheld: from untrusted content]``
+    (for runs nobody reviews: an injected recommendation does not reach the user)."""
 
 
 class BurstRule(_Spec):
@@ -139,7 +150,8 @@ class OutputSpec(_Spec):
     personal_data: Decision = "require_approval"
     address_fields: list[str] = Field(default_factory=lambda: [
         "to", "cc", "bcc", "recipient", "recipients", "destination", "email"])
-    """Arguments meant to hold an address (an e-mail or phone number there is not a leak).
+    """Arguments meant to hold an address (an e-mail or phone number there is not a leak), as
+    are the tool's destination arguments (``destination:``, or by name).
     Personal data the run's input or the workflow itself names is not a leak either."""
     redact_final_output: bool = True
 

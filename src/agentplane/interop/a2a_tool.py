@@ -26,7 +26,15 @@ from typing import Any, Protocol
 
 from agentplane.errors import ConfigError, NotFoundError
 from agentplane.journal import JournalStore, NewEvent
-from agentplane.tools import Effect, Tool, ToolArgumentsError, ToolContext, ToolError, Trust
+from agentplane.tools import (
+    Effect,
+    FieldTrust,
+    Tool,
+    ToolArgumentsError,
+    ToolContext,
+    ToolError,
+    Trust,
+)
 
 from .a2a_client import (
     TASK_FINISHED,
@@ -424,7 +432,7 @@ class _Call:
 
 def a2a_tool(remote: RemoteAgent | Replicas, name: str, *, description: str | None = None,
              log: TaskLog | None = None, effect: Effect = Effect.WRITE,
-             cost_usd: float = 0.0) -> Tool:
+             cost_usd: float = 0.0, trust: Trust | FieldTrust = Trust.UNTRUSTED) -> Tool:
     """A tool that hands a task to a remote A2A agent and returns its result as data.
 
     ``remote``: one agent at a URL, or ``Replicas`` (a registry entry's replicas: new tasks
@@ -433,7 +441,8 @@ def a2a_tool(remote: RemoteAgent | Replicas, name: str, *, description: str | No
     or rejected is a tool error; one that stops for input is returned (``state:
     input-required``, with the remote's question in ``status``). With ``log`` the call is
     resumable by task id, hence idempotent. ``effect``: what the remote may do on our behalf
-    (default ``write``, the careful guess).
+    (default ``write``, the careful guess). ``trust``: untrusted unless declared (or per
+    field of the task result).
     """
     replicas: Replicas = OneReplica(remote) if isinstance(remote, RemoteAgent) else remote
 
@@ -449,7 +458,7 @@ def a2a_tool(remote: RemoteAgent | Replicas, name: str, *, description: str | No
 
     return Tool(name=name, description=description or f"Hand a task to {replicas.where}.",
                 parameters=_PARAMETERS, invoke=invoke, effect=effect,
-                idempotent=log is not None, trust=Trust.UNTRUSTED, external=True,
+                idempotent=log is not None, trust=trust, external=True,
                 cost_usd=cost_usd, check=_check)
 
 

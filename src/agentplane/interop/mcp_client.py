@@ -169,6 +169,8 @@ def mcp_tool(connection: MCPConnection, declared: MCPToolSpec,
         invoke=invoke, effect=declared.effect, idempotent=declared.idempotent,
         trust=declared.trust or spec.trust, external=declared.external,
         cost_usd=declared.cost_usd,
+        composed=None if declared.composed is None else tuple(declared.composed),
+        destination=None if declared.destination is None else tuple(declared.destination),
     )
 
 

@@ -27,6 +27,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from agentplane.tools.base import Effect, Trust
+from agentplane.tools.trust import TrustField
 
 ServerName = Annotated[str, Field(pattern=r"^[A-Za-z][A-Za-z0-9\-]{0,31}$")]
 
@@ -42,8 +43,13 @@ class MCPToolSpec(BaseModel):
     idempotent: bool = False
     external: bool = False
     cost_usd: float = Field(default=0.0, ge=0)
-    trust: Trust | None = None
-    """Overrides the server's ``trust`` for this tool."""
+    trust: TrustField | None = None
+    """Overrides the server's ``trust`` for this tool; per field:
+    ``{default: untrusted, trusted: ["$.items[*].id"]}``."""
+    composed: list[str] | None = None
+    """Arguments that are free text the agent composes (default: by name, e.g. ``body``)."""
+    destination: list[str] | None = None
+    """Arguments that say where an external call goes (default: by name, e.g. ``url``)."""
 
 
 class MCPServerSpec(BaseModel):
@@ -58,8 +64,9 @@ class MCPServerSpec(BaseModel):
     """Extra environment for a stdio server; ``${VAR}`` is replaced from the environment."""
     headers: dict[str, str] = Field(default_factory=dict)
     """HTTP headers; ``${VAR}`` is replaced from the environment (keys stay out of files)."""
-    trust: Trust = Trust.UNTRUSTED
-    """Whether results may carry outside instructions: untrusted unless declared otherwise."""
+    trust: TrustField = Trust.UNTRUSTED
+    """Whether results may carry outside instructions: untrusted unless declared otherwise
+    (or per field, as for a tool)."""
     timeout_s: float = Field(default=30.0, gt=0)
     """How long one call may take before it fails (and the connection is reopened)."""
     tools: list[MCPToolSpec] = Field(min_length=1)
@@ -112,6 +119,9 @@ class RemoteAgentSpec(BaseModel):
     key_env: str | None = None
     description: str | None = None
     effect: Effect = Effect.WRITE
+    trust: TrustField = Trust.UNTRUSTED
+    """Its answers are outside content unless declared otherwise (or per field of the task
+    result, e.g. ``{default: untrusted, trusted: ["$.task_id"]}``)."""
     cost_usd: float = Field(default=0.0, ge=0)
     timeout_s: float = Field(default=600.0, gt=0)
     """How long to follow a task before the step gives up on it (it goes on remotely)."""

@@ -9,6 +9,8 @@ what is proposed and why: the arguments, the agent's reasoning and the guardians
 
 from __future__ import annotations
 
+import json
+import re
 import time
 from datetime import datetime
 from typing import Any
@@ -30,7 +32,7 @@ from agentplane.journal import EventType, NewEvent
 from agentplane.models.base import Message, ModelRequest
 from agentplane.tools import Tool
 
-from .context import RunContext
+from .context import RunContext, RunFailure
 
 NOTIFIED = EventType.NOTIFICATION
 
@@ -85,6 +87,25 @@ async def findings_for(ctx: RunContext, key: str, proposal: Proposal
                       for i, f in enumerate(findings)]
 
 
+def propose(ctx: RunContext, agent: str, tool: Tool, arguments: dict[str, Any],
+            reasoning: str) -> Proposal:
+    """A proposed call with what the guardians need of the tool's declaration."""
+    return Proposal(agent, tool.name, tool.effect, tool.external, arguments, reasoning,
+                    composed=None if tool.composed is None else frozenset(tool.composed),
+                    destinations=(None if tool.destination is None
+                                  else frozenset(tool.destination)),
+                    schema=tool.parameters,
+                    autonomy=ctx.workflow.spec.autonomy_for(agent, tool.name))
+
+
+def trace_result(ctx: RunContext, key: str, tool: Tool, arguments: dict[str, Any],
+                 value: Any) -> None:
+    """Record a call's result in the run's provenance under the tool's trust declaration
+    (replayed in the same order after a crash, so the ledger is rebuilt the same)."""
+    ctx.provenance.record_result(tool.name, arguments, value, tool.result_trust,
+                                 source=f"{tool.name} at {key}")
+
+
 async def review_call(ctx: RunContext, key: str, proposal: Proposal, tool: Tool
                       ) -> tuple[str | None, list[NewEvent]]:
     """Whether a proposed call may run: ``(None, events)`` if so — the events to journal with
@@ -104,7 +125,8 @@ async def _decide(ctx: RunContext, key: str, proposal: Proposal, tool: Tool,
     objections = [f for f in findings if f.verdict is not Verdict.ALLOW]
     if verdict is Verdict.DENY:
         reasons = "; ".join(f.reason for f in objections if f.verdict is Verdict.DENY)
-        return f"blocked by the guardians: {reasons}", pending
+        return (f"refused by the guardians, so the call did not run (go on without it, or "
+                f"tell the user what is missing): {reasons}"), pending
     level = ctx.workflow.spec.autonomy_for(proposal.agent, proposal.tool)
     if verdict is Verdict.REQUIRE_APPROVAL or needs_approval(level, tool.effect):
         why = ("; ".join(f.reason for f in objections) if objections else
@@ -145,10 +167,57 @@ def _redact_value(ctx: RunContext, value: Any) -> tuple[Any, list[Finding]]:
     return value, []
 
 
-async def review_output(ctx: RunContext, output: Any) -> Any:
-    """The run's final output, with secrets redacted before it leaves (decision journaled)."""
+WITHHELD = "[withheld: from untrusted content]"
+
+
+def _withhold(value: Any, values: list[str]) -> Any:
+    if isinstance(value, str):
+        for v in sorted(values, key=len, reverse=True):
+            value = re.sub(re.escape(v), WITHHELD, value, flags=re.IGNORECASE)
+        return value
+    if isinstance(value, dict):
+        return {k: _withhold(v, values) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_withhold(v, values) for v in value]
+    return value
+
+
+async def review_output(ctx: RunContext, output: Any) -> tuple[Any, list[dict[str, str]]]:
+    """The run's final output, with secrets redacted before it leaves (decision journaled),
+    and the values in it that trace only to untrusted content (``untrusted_values`` of the
+    ``run.completed`` event). With ``provenance.review_untrusted_answers`` such an answer waits
+    for a person; a person who rejects it fails the run."""
     redacted, findings = _redact_value(ctx, output)
     for i, f in enumerate(findings):
         await ctx.record_once(f"output/guard.{i}", EventType.GUARD_DECIDED,
                               {**f.to_dict(), "call": "output"})
-    return redacted
+    spec = ctx.workflow.spec.guardians
+    if not (spec.enabled and spec.provenance.enabled):
+        return redacted, []
+    text = redacted if isinstance(redacted, str) else json.dumps(redacted, ensure_ascii=False)
+    marks = [{"value": t.value, "source": t.source}
+             for t in ctx.provenance.answer_values(text)]
+    if not marks:
+        return redacted, []
+    review = spec.provenance.review_untrusted_answers
+    withhold = spec.provenance.withhold_untrusted_answers and not review
+    listed = "; ".join(f"{m['value']!r} from {m['source']}" for m in marks[:5])
+    verdict = (Verdict.REQUIRE_APPROVAL if review else Verdict.REDACT if withhold
+               else Verdict.ALLOW)
+    finding = Finding("provenance", "untrusted-answer", 1, verdict,
+                      f"the answer holds values that trace only to untrusted content: {listed}"
+                      + ("; they were withheld" if withhold else ""),
+                      {"untrusted_values": marks})
+    if withhold:
+        redacted = _withhold(redacted, [m["value"] for m in marks])
+    await ctx.record_once("output/provenance", EventType.GUARD_DECIDED,
+                          {**finding.to_dict(), "call": "output"})
+    if review:
+        resolution = await ctx.wait(
+            "output/review", kind="answer_review", actor="system",
+            data={"output": redacted, "untrusted_values": marks, "reason": finding.reason})
+        if resolution["type"] != EventType.APPROVAL_GRANTED:
+            said = resolution.get("reason") or resolution["type"]
+            raise RunFailure(f"the answer was not accepted ({resolution['type']} by "
+                             f"{resolution.get('actor', 'system')}): {said}")
+    return redacted, marks

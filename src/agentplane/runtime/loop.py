@@ -13,14 +13,13 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from agentplane.governance import Proposal
 from agentplane.journal import EventType, canonical_json, sha256_hex
 from agentplane.models.base import Message, ModelRequest, ModelResponse, ToolCall, ToolDefinition
-from agentplane.tools import Tool, Trust
+from agentplane.tools import Tool
 
 from .budgeted import before_model_call, before_tool_call, release
 from .context import RunContext, RunFailure, gather_steps
-from .governed import review_call
+from .governed import propose, review_call, trace_result
 from .spec import AgentSpec, WorkflowSpec
 
 HANDOFF_PREFIX = "transfer_to_"
@@ -148,8 +147,7 @@ async def _governed_call(ctx: RunContext, turn: _Turn, key: str, tool: Tool,
                          arguments: dict[str, Any]) -> tuple[bool, Any]:
     """A tool call as a durable step: reviewed by the guardians (and a person, when the
     autonomy level says so), budgeted, journaled, and its result traced for provenance."""
-    proposal = Proposal(turn.spec.name, tool.name, tool.effect, tool.external, arguments,
-                        turn.reasoning)
+    proposal = propose(ctx, turn.spec.name, tool, arguments, turn.reasoning)
     refusal, decided = await review_call(ctx, key, proposal, tool)
     if refusal is not None:
         return False, refusal
@@ -159,8 +157,7 @@ async def _governed_call(ctx: RunContext, turn: _Turn, key: str, tool: Tool,
                                       journal_first=decided)
     finally:
         release(ctx, held)
-    ctx.provenance.add(outcome.value, source=f"{tool.name} at {key}",
-                       trusted=tool.trust is Trust.TRUSTED)
+    trace_result(ctx, key, tool, arguments, outcome.value)
     return outcome.ok, outcome.value
 
 

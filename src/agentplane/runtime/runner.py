@@ -52,7 +52,7 @@ from .workflow import Workflow, resolve
 
 log = logging.getLogger("agentplane.runtime")
 
-APPROVAL_KINDS = frozenset({"escalation", "tool_call", "budget"})
+APPROVAL_KINDS = frozenset({"escalation", "tool_call", "budget", "answer_review"})
 
 
 class RunStateError(AgentplaneError):
@@ -259,7 +259,7 @@ class Runtime:
                                       retries=remote.retries)
         tool = a2a_tool(target, remote.name, description=remote.description,
                         log=JournalTaskLog(self.store, remote.url), effect=remote.effect,
-                        cost_usd=remote.cost_usd)
+                        cost_usd=remote.cost_usd, trust=remote.trust)
         self._remote_tools[(workflow_hash, remote.name)] = tool
         return tool
 
@@ -277,6 +277,7 @@ class Runtime:
         """Run the steps to their end; returns whether the final event ended the lease."""
         try:
             output = await run_steps(ctx, list(ctx.workflow.spec.steps), run.input)
+            output, untrusted = await review_output(ctx, output)
         except Suspended as s:
             await ctx.append(NewEvent(EventType.RUN_WAITING, data={"waits": s.wait_ids}))
         except NeedsReconciliation as n:
@@ -298,12 +299,12 @@ class Runtime:
                                       data={"error": f"internal error: {type(exc).__name__}: "
                                                      f"{exc}"}))
         else:
-            output = await review_output(ctx, output)
             outcome = ctx.workflow.spec.outcome
             recorded = [NewEvent(EventType.OUTCOME_RECORDED, data={"outcome": outcome})
                         ] if outcome else []
+            marked = {"untrusted_values": untrusted} if untrusted else {}
             await ctx.append(*recorded, NewEvent(EventType.RUN_COMPLETED,
-                                                 data={"output": output}))
+                                                 data={"output": output, **marked}))
         return True
 
     async def _fail(self, run_id: str, error: str) -> None:

@@ -30,8 +30,9 @@ from agentplane.governance.autonomy import Autonomy, most_restrictive
 from agentplane.governance.spec import GuardiansSpec
 from agentplane.interop.spec import MCPServerSpec, RemoteAgentSpec
 from agentplane.metering.spec import BudgetSpec
-from agentplane.tools.base import Effect, Trust
+from agentplane.tools.base import Effect
 from agentplane.tools.isolation import Isolation
+from agentplane.tools.trust import TrustField
 
 NAME_PATTERN = r"^[A-Za-z][A-Za-z0-9_\-]{0,63}$"
 Name = Annotated[str, Field(pattern=NAME_PATTERN)]
@@ -97,12 +98,20 @@ class ToolSpec(_Spec):
     """Unknown tools are not assumed harmless: the default is ``write``."""
     idempotent: bool = False
     compensate: Name | None = None
-    trust: Trust = Trust.TRUSTED
+    trust: TrustField | None = None
     """``untrusted`` for tools whose output comes from outside: mail, web pages, documents,
-    other companies' agents. Values from it are traced by the provenance guardian."""
+    other companies' agents. Values from it are traced by the provenance guardian. Or per
+    field: ``{default: untrusted, trusted: ["$.files[*].id", "id"]}`` (see docs/guardians.md).
+    Undeclared: a ``read`` tool's result is trusted, a ``write`` or ``irreversible`` tool's
+    result is not a trusted origin."""
     external: bool = False
-    """Whether the tool sends data outside the organisation (mail, web posts, exports): the
-    output guardian keeps secrets and personal data from leaving through it."""
+    """Whether the tool reaches outside the organisation (mail, web posts, exports, web
+    fetches): the output guardian keeps secrets and personal data from leaving through it, and
+    its destination arguments must trace to a trusted origin once untrusted content is in."""
+    composed: list[str] | None = None
+    """Arguments that are free text the agent composes (default: by name, e.g. ``body``)."""
+    destination: list[str] | None = None
+    """Arguments that say where an external call goes (default: by name, e.g. ``url``)."""
     cost_usd: float = Field(default=0.0, ge=0)
     """What one call costs (a paid API, an SMS), in USD; metered and checked against budgets."""
     autonomy: Autonomy | None = None

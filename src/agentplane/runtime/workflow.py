@@ -229,6 +229,7 @@ def resolve(spec: WorkflowSpec, base_dir: Path, *, source: str = "<python>",
                                         compensate=t.compensate, trust=t.trust,
                                         external=t.external, cost_usd=t.cost_usd,
                                         timeout_s=t.timeout_s,
+                                        composed=t.composed, destination=t.destination,
                                         isolation=t.isolation or spec.tool_defaults.isolation,
                                         ref=t.python, folder=base_dir)
         except ToolImportError as exc:

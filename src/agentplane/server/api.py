@@ -19,6 +19,7 @@ from agentplane.errors import NotFoundError
 from agentplane.governance.keys import ALL_TENANTS
 from agentplane.journal import Event, ReportsHealth, RunRecord, WaitRecord, export_run
 from agentplane.metering.ledger import Window
+from agentplane.tools import trust_label
 
 from . import actions
 from .auth import Admin, Approver, Operator, PlaneDep, Reader
@@ -162,7 +163,7 @@ async def workflows(_: Reader, plane: PlaneDep) -> list[dict[str, Any]]:
                         "supervisors": team[a.name].supervisors,
                         "tool_autonomy": dict(team[a.name].tools)} for a in spec.agents],
             "tools": [{"name": name, "effect": tool.effect, "idempotent": tool.idempotent,
-                       "trust": tool.trust,
+                       "trust": trust_label(tool.result_trust),
                        "autonomy": t.autonomy if (t := spec.tool(name)) else None}
                       for name, tool in workflow.tools.items()],
         })

@@ -4,10 +4,13 @@ from .base import Effect, Tool, ToolArgumentsError, ToolContext, ToolError, Trus
 from .isolation import Isolation, ToolCrashedError
 from .json_values import ToolResultError, to_json_value
 from .python import ToolImportError, import_function, python_tool
+from .trust import FieldTrust, PathError, TrustDeclaration, trust_label
 
 __all__ = [
     "Effect",
+    "FieldTrust",
     "Isolation",
+    "PathError",
     "Tool",
     "ToolArgumentsError",
     "ToolContext",
@@ -16,7 +19,9 @@ __all__ = [
     "ToolImportError",
     "ToolResultError",
     "Trust",
+    "TrustDeclaration",
     "import_function",
     "python_tool",
     "to_json_value",
+    "trust_label",
 ]

@@ -11,10 +11,13 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from agentplane.errors import AgentplaneError
 from agentplane.models.base import ToolDefinition
+
+if TYPE_CHECKING:
+    from .trust import FieldTrust
 
 
 class Effect(StrEnum):
@@ -77,9 +80,19 @@ class Tool:
     idempotent: bool = False
     compensate: str | None = None
     """Name of the tool that reverses this one."""
-    trust: Trust = Trust.TRUSTED
+    trust: Trust | FieldTrust | None = None
+    """Whether the result may carry instructions from outside: ``Trust`` for the whole result,
+    ``FieldTrust`` per field (``tools.trust``). Undeclared: a ``read`` tool's result is trusted;
+    a ``write`` or ``irreversible`` tool's result is no trusted origin (a value it echoes back
+    is not laundered), though not outside content either."""
     external: bool = False
-    """Sends data outside the organisation (an external sink)."""
+    """Reaches outside the organisation (an external sink or source): its destination
+    arguments must trace to a trusted origin once untrusted content is in the run."""
+    composed: tuple[str, ...] | None = None
+    """Arguments that are free text the agent composes (a mail's body); None: by name and
+    schema (``governance.arguments``)."""
+    destination: tuple[str, ...] | None = None
+    """Arguments that say where an external call goes (url, recipient); None: by name."""
     cost_usd: float = 0.0
     """What one call costs, in USD (metered; checked against budgets)."""
     check: Check | None = None
@@ -88,6 +101,13 @@ class Tool:
     timeout_s: float | None = None
     """Seconds one call may take before the runtime gives up on it (None: the workflow's
     ``tool_defaults.timeout_s``)."""
+
+    @property
+    def result_trust(self) -> Trust | FieldTrust | None:
+        """The trust of this tool's results; None: no trusted origin, no outside content."""
+        if self.trust is None:
+            return Trust.TRUSTED if self.effect is Effect.READ else None
+        return self.trust
 
     @property
     def safe_to_repeat(self) -> bool:

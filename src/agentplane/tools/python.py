@@ -35,6 +35,7 @@ from .isolation import (
     run_in_thread,
 )
 from .json_values import to_json_value
+from .trust import FieldTrust
 
 
 class ToolImportError(AgentplaneError):
@@ -166,13 +167,15 @@ def python_tool(
     effect: Effect = Effect.WRITE,
     idempotent: bool = False,
     compensate: str | None = None,
-    trust: Trust = Trust.TRUSTED,
+    trust: Trust | FieldTrust | None = None,
     external: bool = False,
     cost_usd: float = 0.0,
     timeout_s: float | None = None,
     isolation: Isolation = Isolation.INLINE,
     ref: str | None = None,
     folder: Path | None = None,
+    composed: tuple[str, ...] | list[str] | None = None,
+    destination: tuple[str, ...] | list[str] | None = None,
 ) -> Tool:
     """Wrap a Python function as a ``Tool``.
 
@@ -209,4 +212,6 @@ def python_tool(
         cost_usd=cost_usd,
         check=validate,
         timeout_s=timeout_s,
+        composed=None if composed is None else tuple(composed),
+        destination=None if destination is None else tuple(destination),
     )

@@ -11,7 +11,8 @@ Trust, as a user would declare it honestly (see ``TOOL_SPECS``): mail, documents
 web search results and CRM notes come from outside (``trust: untrusted``); the vendor registry,
 the contacts directory, customer records and the company drive are the organisation's own
 (trusted). Payments and deletions are ``irreversible``; exports, uploads, e-mails and text
-messages are ``write`` and ``external: true``.
+messages are ``write`` and ``external: true``; fetching a web page is a read that reaches
+outside (``external: true``: its URL must trace to a trusted source once outside content is in).
 """
 
 from __future__ import annotations
@@ -151,7 +152,9 @@ def read_document(path: str, context: ToolContext) -> str:
 
 def fetch_page(url: str, context: ToolContext) -> str:
     """Fetch a web page (HTML)."""
-    page = _world(context).pages.get(url)
+    world = _world(context)
+    world.record("visit", url=url)  # the request itself reaches outside
+    page = world.pages.get(url)
     if page is None:
         raise ToolError(f"404 for {url}")
     return page
@@ -262,7 +265,7 @@ TOOL_SPECS: list[dict[str, Any]] = [
     _spec("read_inbox", "read", trust="untrusted"),
     _spec("read_mail", "read", trust="untrusted"),
     _spec("read_document", "read", trust="untrusted"),
-    _spec("fetch_page", "read", trust="untrusted"),
+    _spec("fetch_page", "read", trust="untrusted", external=True),
     _spec("search_web", "read", trust="untrusted"),
     _spec("read_crm_note", "read", trust="untrusted"),
     _spec("lookup_vendor", "read"),

@@ -22,6 +22,7 @@ from agentplane.server.auth import plane_of
 from agentplane.server.limits import MAX_POSITION
 from agentplane.server.plane import Plane
 from agentplane.server.teams import teams
+from agentplane.tools import trust_label
 
 from . import charts, figures
 from .render import SECURITY_HEADERS, page
@@ -96,7 +97,7 @@ def _autonomy(spec: WorkflowSpec | None) -> dict[str, Any] | None:
         "workflow": spec.autonomy.value,
         "agents": [(a.name, (a.autonomy or spec.autonomy).value, a.autonomy is not None)
                    for a in spec.agents],
-        "tools": [(t.name, t.effect.value, t.trust.value,
+        "tools": [(t.name, t.effect.value, trust_label(t.trust),
                    t.autonomy.value if t.autonomy else None, t.compensate)
                   for t in spec.tools],
     }
