@@ -528,7 +528,8 @@ def main(argv: Sequence[str] | None = None) -> None:
                         help="run only this suite (repeatable; default: all four)")
     parser.add_argument("--limit", type=int, help="only the first N user tasks of each suite")
     parser.add_argument("--all-injections", action="store_true",
-                        help="also the injection tasks added in v1.2 (949 pairs, not 629)")
+                        help="also the injection tasks added in v1.2 (949 pairs, not 629; they "
+                             "have no ground-truth calls, so the agent cannot obey them)")
     parser.add_argument("--guardians", choices=("on", "off", "both"), default="both")
     parser.add_argument("--withhold-answers", action="store_true",
                         help="guardians on with provenance.withhold_untrusted_answers: true")
