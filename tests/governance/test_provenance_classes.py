@@ -478,11 +478,15 @@ def test_an_amount_computed_from_two_trusted_amounts_traces() -> None:
                                {"amount": 45.5, "subject": "the bill is 165.5"}]}
     ledger.record_result("history", {}, result, FieldTrust(
         trusted=("$.transactions[*].amount",)), source="history at k")
-    assert ledger.trace(74.5) is not None and ledger.trace("74.50") is not None  # 120 - 45.5
-    assert "computed from" in str(ledger.trace(74.5))
-    assert ledger.trace(99) is None          # what the outsider wrote
-    assert ledger.trace("165.5") is None     # a sum, but the outsider wrote it: not derived
-    assert ledger.trace(17) is None          # neither given nor computed
+    assert ledger.trace(74.5, computed=True) is not None            # 120 - 45.5
+    assert ledger.trace("74.50", computed=True) is not None
+    assert "computed from" in str(ledger.trace(74.5, computed=True))
+    assert ledger.trace(99, computed=True) is None       # what the outsider wrote
+    assert ledger.trace("165.5", computed=True) is None  # a sum, but the outsider wrote it
+    assert ledger.trace(17, computed=True) is None       # neither given nor computed
+    # only where an amount goes: an id the sum of two numbers is no amount
+    assert ledger.untraced({"file_id": "74.5"}) and not ledger.untraced({"amount": 74.5})
+    assert not ledger.untraced({"items": [{"new_amount": "74.50"}]})
 
 
 async def test_the_runs_own_day_is_a_trusted_date(store: JournalStore) -> None:

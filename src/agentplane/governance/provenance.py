@@ -27,6 +27,7 @@ from typing import Any
 from agentplane.tools.base import Trust
 from agentplane.tools.trust import TrustDeclaration, leaves
 
+from .arguments import is_amount_argument
 from .normalise import Indexed, clean, compact, index_value, value_parts, value_text, words_of
 
 # Identifier-like pieces of composed text: numbers, IBANs, e-mail addresses, paths, URLs.
@@ -278,13 +279,15 @@ class ProvenanceLedger:
             return f"a source the request names ({tool} with {name}={leaf!r}): {which}", kinds
         return None
 
-    def trace(self, value: Any, *, strict: bool = False) -> Origin | None:
+    def trace(self, value: Any, *, strict: bool = False,
+              computed: bool = False) -> Origin | None:
         """The trusted origin of an argument value, or None.
 
         Every part must trace (a date-time: its date and its time). ``strict``: a value that
         untrusted content also holds is cleared only by a declared origin — for irreversible
         calls, where the outside content may have chosen among trusted values (which file to
-        delete, which payee to pay)."""
+        delete, which payee to pay). ``computed``: the value is an amount (by the argument's
+        name), which may also be the sum or difference of two trusted amounts."""
         origin: Origin | None = None
         parts = value_parts(value)
         words = words_of(value) if len(parts) == 1 else ""
@@ -300,7 +303,7 @@ class ProvenanceLedger:
             if (trusted is None and part.kind == "time" and len(parts) > 1
                     and self._untrusted.find(forms, "", self.min_length) is None):
                 continue
-            if trusted is None and part.kind == "value":
+            if trusted is None and computed and part.kind == "value":
                 trusted = self._computed(forms)
             if trusted is None:
                 return None
@@ -338,7 +341,7 @@ class ProvenanceLedger:
         for path, leaf in _leaves(dict(arguments), ""):
             if isinstance(leaf, str) and not leaf.strip():
                 continue
-            if self.trace(leaf, strict=strict) is None:
+            if self.trace(leaf, strict=strict, computed=is_amount_argument(path)) is None:
                 found.append(TaintedValue(path, value_text(leaf),
                                           self.seen_untrusted(leaf) or "nowhere"))
         return found
