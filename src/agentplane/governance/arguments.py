@@ -11,7 +11,9 @@ from the argument's name (and, for composed text, its JSON Schema: ``"x-composed
 - destinations: ``url``, ``uri``, ``link``, ``href``, ``endpoint``, ``webhook``, ``to``, ``cc``,
   ``bcc``, ``recipient(s)``, ``email(s)``, ``address``, ``destination``, ``phone``, and names
   ending in ``_url``, ``_uri``, ``_link``, ``_email``, ``_address``, ``_recipient(s)``,
-  ``_phone``.
+  ``_phone``;
+- amounts (which may be computed from two trusted amounts): ``amount``, ``price``, ``total``,
+  ``sum``, ``cost``, ``fee``, and names ending in one of them (``new_amount``).
 """
 
 from __future__ import annotations
@@ -57,3 +59,13 @@ def destination_arguments(names: Iterable[str],
         return frozenset(declared)
     return frozenset(n for n in names if n.lower() in DESTINATION_NAMES
                      or n.lower().endswith(_DESTINATION_SUFFIXES))
+
+
+AMOUNT_NAMES = frozenset({"amount", "price", "total", "sum", "cost", "fee"})
+
+
+def is_amount_argument(path: str) -> bool:
+    """Whether an argument (path ``items[0].amount``) holds an amount of money."""
+    name = path.rsplit(".", 1)[-1].split("[", 1)[0]
+    words = _words(name)
+    return bool(words) and words[-1] in AMOUNT_NAMES

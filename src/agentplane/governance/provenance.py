@@ -21,11 +21,13 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
 from agentplane.tools.base import Trust
 from agentplane.tools.trust import TrustDeclaration, leaves
 
+from .arguments import is_amount_argument
 from .normalise import Indexed, clean, compact, index_value, value_parts, value_text, words_of
 
 # Identifier-like pieces of composed text: numbers, IBANs, e-mail addresses, paths, URLs.
@@ -55,20 +57,73 @@ _DESIGNATES = re.compile(
     rf"|\b(?:the|her|his|their|its|my|our)\s+(?:[\w\-]+\s+)?{_VALUE_NOUN}s?\s+(?:in|from|on)\b)"
     r"(?:\s+(?:the|my|her|his|their|our|its|this|that))?(?:\s+[\w\-]+){0,2}?[\s:'\"“‘(]*$")
 _SOURCE = re.compile(r"[^\s'\"“”‘’()<>,;]+")
+_PLACE = re.compile(r"\b(?:in|on|at|from)\b")
 
 
-def designated_sources(text: str) -> set[str]:
+# The kinds of value a designation by value noun clears ("her e-mail is on her website" clears
+# e-mail addresses read from the website, not every value on it). A noun of no recognisable
+# kind (a name, a password, a code) clears every value of the source, as before.
+_NOUN_KINDS: list[tuple[re.Pattern[str], frozenset[str]]] = [
+    (re.compile(r"\be-?mails?(?:\s+address(?:es)?)?\b"), frozenset({"email"})),
+    (re.compile(r"\b(?:iban|account(?:\s+number)?|bank\s+details|payment\s+details)s?\b"),
+     frozenset({"iban"})),
+    (re.compile(r"\b(?:link|url|website|web\s*site|page)s?\b"), frozenset({"url"})),
+    (re.compile(r"\b(?:amount|sum|price|cost|fee|rent)s?\b"), frozenset({"amount"})),
+    (re.compile(r"\bdates?\b"), frozenset({"date"})),
+    (re.compile(r"\bphone(?:\s+number)?s?\b"), frozenset({"phone"})),
+    (re.compile(r"\baddress(?:es)?\b"), frozenset({"email", "url"})),
+]
+_KIND_FORMS: dict[str, re.Pattern[str]] = {
+    "email": re.compile(r"[^@\s]+@[^@\s]+\.[a-z]{2,}"),
+    "iban": re.compile(r"[a-z]{2}\d{2}[a-z0-9]{11,30}"),
+    "url": re.compile(r"(?:[a-z0-9\-]+\.)+[a-z]{2,}(?:/\S*)?"),
+    "amount": re.compile(r"[+-]?\d+(?:\.\d+)?"),
+    "date": re.compile(r"(?:\d{4}|-)-\d{2}-\d{2}"),
+    "phone": re.compile(r"\+?\d{7,15}"),
+}
+
+
+def _kinds_named(before: str) -> frozenset[str] | None:
+    """The value kinds the words before a source name (the last value noun), or None."""
+    best: tuple[int, frozenset[str]] | None = None
+    for pattern, kinds in _NOUN_KINDS:
+        for m in pattern.finditer(before):
+            if best is None or m.start() > best[0]:
+                best = (m.start(), kinds)
+    return best[1] if best else None
+
+
+def designations(text: str) -> dict[str, frozenset[str] | None]:
     """The sources (file names, URLs, hosts, addresses) a request designates as where a value
-    is, in normal form."""
+    is, in normal form, each with the kinds of value it is designated for (None: any)."""
     cleaned = clean(text)
-    found = set()
+    found: dict[str, frozenset[str] | None] = {}
     for m in _SOURCE.finditer(cleaned):
         token = m.group().rstrip(".:!?")
         if len(token) < 4 or not any(c in token for c in "./@:"):
             continue
-        if _DESIGNATES.search(cleaned[max(0, m.start() - 80):m.start()]):
-            found |= {f for part in value_parts(token) for f in part.forms}
+        before = cleaned[max(0, m.start() - 80):m.start()]
+        said = _DESIGNATES.search(before)
+        if said:
+            # the value noun comes before the word that places it ("her e-mail is on her
+            # website", "the IBAN in"), not the words naming the source after it
+            place = _PLACE.search(before, said.start())
+            kinds = _kinds_named(before[:place.start() if place else said.end()])
+            for form in (f for part in value_parts(token) for f in part.forms):
+                known = found.get(form, frozenset())
+                found[form] = None if kinds is None or known is None else known | kinds
     return found
+
+
+def designated_sources(text: str) -> set[str]:
+    """The sources a request designates as where a value is, in normal form."""
+    return set(designations(text))
+
+
+def _of_kinds(indexed: Indexed, kinds: frozenset[str]) -> Indexed:
+    """Only the forms of the given kinds (and no text to find longer values in)."""
+    return Indexed(frozenset(f for f in indexed.forms
+                             if any(_KIND_FORMS[k].fullmatch(f) for k in kinds)), "")
 
 
 def _identifier_like(token: str) -> bool:
@@ -120,10 +175,13 @@ class _Side:
 
     forms: dict[str, str] = field(default_factory=dict)
     texts: list[tuple[str, str]] = field(default_factory=list)
+    numbers: dict[Decimal, str] = field(default_factory=dict)
 
     def add(self, indexed: Indexed, source: str) -> None:
         for form in indexed.forms:
             self.forms.setdefault(form, source)
+            if _KIND_FORMS["amount"].fullmatch(form):
+                self.numbers.setdefault(Decimal(form), source)
         if indexed.words:
             self.texts.append((f" {indexed.words} ", source))
 
@@ -150,7 +208,7 @@ class ProvenanceLedger:
     _trusted: _Side = field(default_factory=_Side)
     _untrusted: _Side = field(default_factory=_Side)
     _declared_tokens: set[str] = field(default_factory=set)
-    _sources: set[str] = field(default_factory=set)
+    _sources: dict[str, frozenset[str] | None] = field(default_factory=dict)
     designations: list[str] = field(default_factory=list)
     """Sources the request named that the run read (``read_file(path='bill.txt')``)."""
     _designated: set[str] = field(default_factory=set)
@@ -167,7 +225,10 @@ class ProvenanceLedger:
             self._declared.add(indexed, source)
             self._declared_tokens |= tokens(value_text(value))
             if isinstance(value, str):
-                self._sources |= designated_sources(value)
+                for form, kinds in designations(value).items():
+                    known = self._sources.get(form, frozenset())
+                    self._sources[form] = (None if kinds is None or known is None
+                                           else known | kinds)
         if trusted:
             self._trusted.add(indexed, source)
         else:
@@ -180,36 +241,53 @@ class ProvenanceLedger:
         the call read a source the request names (its result then counts as declared)."""
         if declared is None:
             return None  # an undeclared write's result: no origin, no outside content
-        designation = self._designation(tool, arguments)
-        if designation is not None:
+        found = self._designation(tool, arguments)
+        if found is not None:
+            designation, kinds = found
             self.designations.append(designation)
             label = f"{source}, {designation}"
             self._designated.add(label)
+            if kinds is None:
+                for leaf in leaves(value, Trust.TRUSTED):
+                    self._add_leaf(leaf.value, label, True, True)
+                return designation
+            # designated for values of some kinds only: those are declared, the rest of the
+            # result keeps the tool's own trust
             for leaf in leaves(value, Trust.TRUSTED):
-                self._add_leaf(leaf.value, label, True, True)
-            return designation
+                self._declared.add(_of_kinds(index_value(leaf.value), kinds), label)
         for leaf in leaves(value, declared):
             self._add_leaf(leaf.value, source, leaf.trust is Trust.TRUSTED, False)
-        return None
+        return found[0] if found else None
 
-    def _designation(self, tool: str, arguments: Mapping[str, Any]) -> str | None:
-        """A call whose address argument is a source the request designates."""
+    def _designation(self, tool: str, arguments: Mapping[str, Any]
+                     ) -> tuple[str, frozenset[str] | None] | None:
+        """A call whose address argument is a source the request designates, and the kinds of
+        value it is designated for (None: any)."""
         for name, leaf in _leaves(dict(arguments), ""):
             if not isinstance(leaf, str) or len(compact(leaf)) < self.min_length:
                 continue
-            forms = {f for part in value_parts(leaf) for f in part.forms}
-            if forms & self._sources:
-                return (f"a source the request names ({tool} with {name}={leaf!r}): "
-                        "what it returned is trusted for this run")
+            forms = {f for part in value_parts(leaf) for f in part.forms} & set(self._sources)
+            if not forms:
+                continue
+            kinds: frozenset[str] | None = frozenset()
+            for form in forms:
+                known = self._sources[form]
+                kinds = None if known is None or kinds is None else kinds | known
+            which = ("what it returned is trusted for this run" if kinds is None else
+                     f"the {', '.join(sorted(kinds))} values it returned are trusted for this "
+                     "run")
+            return f"a source the request names ({tool} with {name}={leaf!r}): {which}", kinds
         return None
 
-    def trace(self, value: Any, *, strict: bool = False) -> Origin | None:
+    def trace(self, value: Any, *, strict: bool = False,
+              computed: bool = False) -> Origin | None:
         """The trusted origin of an argument value, or None.
 
         Every part must trace (a date-time: its date and its time). ``strict``: a value that
         untrusted content also holds is cleared only by a declared origin — for irreversible
         calls, where the outside content may have chosen among trusted values (which file to
-        delete, which payee to pay)."""
+        delete, which payee to pay). ``computed``: the value is an amount (by the argument's
+        name), which may also be the sum or difference of two trusted amounts."""
         origin: Origin | None = None
         parts = value_parts(value)
         words = words_of(value) if len(parts) == 1 else ""
@@ -225,12 +303,28 @@ class ProvenanceLedger:
             if (trusted is None and part.kind == "time" and len(parts) > 1
                     and self._untrusted.find(forms, "", self.min_length) is None):
                 continue
+            if trusted is None and computed and part.kind == "value":
+                trusted = self._computed(forms)
             if trusted is None:
                 return None
             if strict and self._untrusted.find(forms, words, self.min_length) is not None:
                 return None
             origin = origin or Origin(trusted, False)
         return origin
+
+    def _computed(self, forms: Iterable[str]) -> str | None:
+        """An amount no content gave that is the sum or difference of two trusted amounts
+        (what is left to pay, a refund of the excess): its origin, or None."""
+        numbers = {Decimal(f) for f in forms if _KIND_FORMS["amount"].fullmatch(f)}
+        if not numbers or self._untrusted.find(forms, "", self.min_length) is not None:
+            return None
+        known = {**self._trusted.numbers, **self._declared.numbers}
+        for n in numbers:
+            for a, source in known.items():
+                for b in (n - a, a - n):
+                    if b > 0 and b in known and n > 0:
+                        return f"computed from {a} ({source}) and {b} ({known[b]})"
+        return None
 
     def seen_untrusted(self, value: Any) -> str | None:
         """Where untrusted content holds this value, if it does."""
@@ -247,7 +341,7 @@ class ProvenanceLedger:
         for path, leaf in _leaves(dict(arguments), ""):
             if isinstance(leaf, str) and not leaf.strip():
                 continue
-            if self.trace(leaf, strict=strict) is None:
+            if self.trace(leaf, strict=strict, computed=is_amount_argument(path)) is None:
                 found.append(TaintedValue(path, value_text(leaf),
                                           self.seen_untrusted(leaf) or "nowhere"))
         return found

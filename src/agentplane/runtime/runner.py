@@ -221,6 +221,9 @@ class Runtime:
                 workflow.tools[remote.name] = self._remote_tool(workflow.hash, remote)
             ctx.provenance.min_length = workflow.spec.guardians.provenance.min_length
             ctx.provenance.add(run.input, source="the run's input", trusted=True, declared=True)
+            # the run's own clock: the day it was created (journaled with the run, so a replay
+            # sees the same day) is a trusted date ("pay it today")
+            ctx.provenance.add(run.created_at[:10], source="the run's clock", trusted=True)
             for agent in workflow.spec.agents:
                 ctx.provenance.add(agent.instructions, source="the workflow", trusted=True,
                                    declared=True)
