@@ -81,8 +81,8 @@ class ApiKey:
 
     @property
     def described(self) -> str:
-        """The key in a message: "an operator key", "a viewer key"."""
-        return role_phrase(self.role)
+        """The key in a message, with its article: "an operator key", "a viewer key"."""
+        return f"{'an' if self.role[:1] in 'aeiou' else 'a'} {self.role} key"
 
     def to_json(self) -> dict[str, str | None]:
         return {"id": self.id, "name": self.name, "role": self.role, "tenant": self.tenant,
@@ -97,11 +97,6 @@ def _row(row: Sequence[str | None]) -> ApiKey:
     id_, name, role, tenant, created_at, revoked_at = row
     assert id_ and name and role and tenant and created_at
     return ApiKey(id_, name, role, tenant, created_at, revoked_at)  # type: ignore[arg-type]
-
-
-def role_phrase(role: str) -> str:
-    """``role`` with its article, for messages: "an admin key", "a viewer key"."""
-    return f"{'an' if role[:1] in 'aeiou' else 'a'} {role} key"
 
 
 def check_role(role: str) -> Role:
