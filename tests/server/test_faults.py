@@ -86,6 +86,17 @@ async def test_a_store_refuses_writes_once_its_file_is_replaced(tmp_path: Path) 
     await store.close()
 
 
+def test_a_database_error_under_the_server_says_what_to_do(
+        served: tuple[str, Plane], keys: dict[str, str], db: Path) -> None:
+    base, _ = served
+    with sqlite3.connect(db) as raw:
+        raw.execute("DROP TABLE runs")
+    answer = as_(base, keys, "viewer").get("/runs")
+    assert answer.status_code == 503
+    assert "no such table" in answer.json()["error"]
+    assert "not a journal" in answer.json()["error"]  # journal.health.storage_hint's words
+
+
 def test_every_fault_in_a_request_is_a_json_answer(served: tuple[str, Plane],
                                                    keys: dict[str, str]) -> None:
     base, _ = served

@@ -19,6 +19,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from agentplane.errors import AgentplaneError, ConfigError, NotFoundError
 from agentplane.journal import JournalUnavailableError
+from agentplane.journal.health import storage_hint
 
 from .actions import ActionError
 from .limits import InputTooLargeError
@@ -97,7 +98,8 @@ def install_errors(app: FastAPI) -> None:
     @app.exception_handler(sqlite3.Error)
     async def database(_: Request, exc: sqlite3.Error) -> JSONResponse:
         log.error("journal failed: %s", exc)
-        return problem(503, f"the journal cannot be read or written now: {exc}")
+        return problem(503, f"the journal cannot be read or written now ({exc}): "
+                            f"{storage_hint(str(exc))}")
 
 
 STATUS_OF: dict[type[Exception], int] = {
