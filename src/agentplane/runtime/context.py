@@ -104,12 +104,6 @@ class _Declared(Exception):
     """The tool raised a ``ToolError``: it says it failed (the call ends ``tool.failed``)."""
 
 
-def _json_size(value: Any) -> int:
-    if isinstance(value, str):
-        return len(value) + 2
-    return len(canonical_json_lenient(value))
-
-
 def canonical_json_lenient(value: Any) -> str:
     """JSON text of a value for sizing and truncating (NaN allowed; the journal fixes it)."""
     try:
@@ -250,15 +244,18 @@ class RunContext:
             raise RunFailure(f"model call {step_key} ({provider.name}:{model_name}) failed: "
                              f"{exc}") from exc
         latency_ms = round((time.perf_counter() - started) * 1000, 3)
+        sent = response.to_dict()
         completed = NewEvent(EventType.MODEL_COMPLETED, actor, step_key,
                              {"agent": request.agent, "model": response.model or model_name,
                               "provider_model": f"{provider.name}:{model_name}",
-                              "latency_ms": latency_ms, "response": response.to_dict()},
+                              "latency_ms": latency_ms, "response": sent},
                              usage=response.usage.to_dict())
         await self.append(completed)
         # What the run goes on with is what the journal holds (text made safe at its boundary),
-        # so a replay after a crash sees exactly what the first attempt saw.
-        return ModelResponse.from_dict(completed.data["response"])
+        # so a replay after a crash sees exactly what the first attempt saw. The boundary keeps
+        # an unchanged value as the same object: only a changed reply is rebuilt.
+        held = completed.data["response"]
+        return response if held is sent else ModelResponse.from_dict(held)
 
     # -- tool steps ---------------------------------------------------------------------------
 
@@ -383,9 +380,9 @@ class RunContext:
         done_data: dict[str, Any] = {
             "tool": tool.name, "agent": agent, "result": value,
             "latency_ms": round((time.perf_counter() - started) * 1000, 3)}
-        size = _json_size(value)
+        text = value if isinstance(value, str) else canonical_json_lenient(value)
+        size = len(text) + 2 if isinstance(value, str) else len(text)
         if size > limit:
-            text = value if isinstance(value, str) else canonical_json_lenient(value)
             done_data["result"] = text[:limit]
             done_data["truncated"] = {"chars": size, "limit": limit,
                                       "reason": "the result was longer than "

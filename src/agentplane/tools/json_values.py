@@ -56,8 +56,11 @@ def to_json_value(value: Any, path: str = "result") -> Any:
     if value is None or isinstance(value, str | bool | int):
         return value
     if isinstance(value, dict):
-        return {_key(k, path): to_json_value(v, f"{path}.{_key(k, path)}")
-                for k, v in value.items()}
+        out: dict[str, Any] = {}
+        for k, v in value.items():
+            key = _key(k, path)
+            out[key] = to_json_value(v, f"{path}.{key}")
+        return out
     if isinstance(value, list | tuple):
         return [to_json_value(v, f"{path}[{i}]") for i, v in enumerate(value)]
     if isinstance(value, set | frozenset):
