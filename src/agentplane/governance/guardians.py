@@ -41,18 +41,18 @@ class Proposal:
     destinations: frozenset[str] | None = None
     """Arguments that say where an external call goes. None: by name
     (``arguments.destination_arguments``)."""
-
-    def composed_arguments(self) -> frozenset[str]:
-        return composed_arguments(self.arguments, self.schema, self.composed)
-
-    def destination_arguments(self) -> frozenset[str]:
-        return destination_arguments(self.arguments, self.destinations)
     schema: Mapping[str, Any] | None = None
     """The tool's JSON Schema of its arguments: a value one of its ``enum`` lists traces to the
     tool's declaration."""
     autonomy: Autonomy | None = None
     """The level that applies; out of the loop, the provenance guardian's objection is
     ``provenance.unattended`` (a deny the agent is told of, by default)."""
+
+    def composed_arguments(self) -> frozenset[str]:
+        return composed_arguments(self.arguments, self.schema, self.composed)
+
+    def destination_arguments(self) -> frozenset[str]:
+        return destination_arguments(self.arguments, self.destinations)
 
 
 @dataclass(frozen=True, slots=True)
@@ -189,6 +189,11 @@ def _enum_values(schema: Mapping[str, Any] | None, argument: str) -> list[Any]:
     return found
 
 
+def _untraced_data(values: list[TaintedValue]) -> dict[str, Any]:
+    return {"untraced": [{"argument": t.argument, "value": t.value, "seen_in": t.source}
+                         for t in values]}
+
+
 def _listed(values: list[TaintedValue]) -> str:
     return "; ".join(f"{t.argument}={t.value!r}" + (f" (in untrusted content from {t.source})"
                                                     if t.source != "nowhere" else "")
@@ -218,11 +223,11 @@ class ProvenanceGuardian:
                           else spec.decision)
         strict = spec.strict_irreversible and proposal.effect is Effect.IRREVERSIBLE
         findings: list[Finding] = []
+        destinations = proposal.destination_arguments() if proposal.external else frozenset()
         if proposal.effect is not Effect.READ:
             # (an external call's destinations are checked below, as destinations)
             composed_names = proposal.composed_arguments()
-            apart = composed_names | (proposal.destination_arguments() if proposal.external
-                                      else frozenset())
+            apart = composed_names | destinations
             selects = {k: v for k, v in proposal.arguments.items() if k not in apart}
             untraced = [t for t in ledger.untraced(selects, strict=strict)
                         if t.value not in map(str, _enum_values(proposal.schema, t.argument))]
@@ -232,8 +237,7 @@ class ProvenanceGuardian:
                     f"{proposal.effect.value} call {proposal.tool} uses values no trusted source "
                     f"gave (not the request, the workflow, a trusted tool or field"
                     f"{', unless the request named it' if strict else ''}): {_listed(untraced)}",
-                    {"untraced": [{"argument": t.argument, "value": t.value,
-                                   "seen_in": t.source} for t in untraced]}))
+                    _untraced_data(untraced)))
             composed = {k: v for k, v in proposal.arguments.items() if k in composed_names}
             tainted = ledger.tainted(composed, strict=strict)
             if tainted:
@@ -244,8 +248,7 @@ class ProvenanceGuardian:
                     {"tainted": [{"argument": t.argument, "value": t.value, "source": t.source}
                                  for t in tainted]}))
         if proposal.external and spec.known_destinations:
-            where = {k: v for k, v in proposal.arguments.items()
-                     if k in proposal.destination_arguments()}
+            where = {k: v for k, v in proposal.arguments.items() if k in destinations}
             unknown = ledger.untraced(where)
             if unknown:
                 findings.append(Finding(
@@ -253,8 +256,7 @@ class ProvenanceGuardian:
                     f"external call {proposal.tool} would reach an address no trusted source "
                     f"named (not the request, the workflow or a trusted tool): "
                     f"{_listed(unknown)}",
-                    {"untraced": [{"argument": t.argument, "value": t.value,
-                                   "seen_in": t.source} for t in unknown]}))
+                    _untraced_data(unknown)))
         if not findings and proposal.effect is not Effect.READ:
             designated = ledger.traced_designated(proposal.arguments)
             if designated:
@@ -310,6 +312,7 @@ class OutputGuardian:
             return []
         out = self.spec.output
         findings = []
+        addresses = proposal.destination_arguments() | set(out.address_fields)
         for key, value in proposal.arguments.items():
             text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
             secrets = find_secrets(text)
@@ -318,8 +321,7 @@ class OutputGuardian:
                 findings.append(Finding(self.name, "secrets", 1, Verdict(out.secrets),
                                         f"argument {key} of external sink {proposal.tool} holds "
                                         f"a secret ({kinds})"))
-            addressing = key in out.address_fields or key in proposal.destination_arguments()
-            personal = [] if addressing else [
+            personal = [] if key in addresses else [
                 m for m in find_personal_data(text)
                 if not ledger.is_declared(text[m.start:m.end])]
             if personal and out.personal_data != "allow":
