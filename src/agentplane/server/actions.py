@@ -30,13 +30,19 @@ def tenant_filter(key: ApiKey) -> str | None:
     return None if key.tenant == ALL_TENANTS else key.tenant
 
 
+def tenant_for(key: ApiKey, named: str | None) -> str:
+    """The tenant a new object of ``key`` belongs to: the one named, else the key's own
+    ('default' for a key of every tenant)."""
+    return named or tenant_filter(key) or "default"
+
+
 async def start_run(plane: Plane, key: ApiKey, workflow: str, input: Any, *,
                     tenant: str | None = None, tags: dict[str, str] | None = None) -> RunRecord:
     """Start a run of a served workflow for the key's tenant (an all-tenant key may name one)."""
     if tenant is not None and not key.sees(tenant):
         raise NotFoundError(f"no tenant {tenant!r} for this key")
     check_input(input, plane.limits)
-    run_tenant = tenant or ("default" if key.tenant == ALL_TENANTS else key.tenant)
+    run_tenant = tenant_for(key, tenant)
     run = await plane.runtime.start(plane.workflow(workflow), input, tenant=run_tenant,
                                     tags=tags)
     plane.drive(run.id)

@@ -383,7 +383,7 @@ async def list_keys(key: Admin, plane: PlaneDep) -> list[dict[str, Any]]:
 @router.post("/keys", status_code=201, tags=["keys"], responses=ACTS)
 async def create_key(body: NewKey, key: Admin, plane: PlaneDep) -> dict[str, Any]:
     """A new key; its secret is in the answer and nowhere else."""
-    tenant = body.tenant or ("default" if key.tenant == ALL_TENANTS else key.tenant)
+    tenant = actions.tenant_for(key, body.tenant)
     if not key.sees(tenant) or (tenant == ALL_TENANTS and key.tenant != ALL_TENANTS):
         raise NotFoundError(f"no tenant {tenant!r} for this key")
     created, secret = plane.keys.create(body.name, role=body.role, tenant=tenant)
