@@ -386,16 +386,16 @@ def test_values_the_tools_schema_lists_trace_to_its_declaration() -> None:
 
 
 def test_designation_needs_the_request_to_say_a_value_is_there() -> None:
-    from agentplane.governance.provenance import designated_sources
-    assert designated_sources("Pay the IBAN in bill-2023.txt") == {"bill2023.txt"}
-    assert "www.dora.example" in designated_sources("Her e-mail is on www.dora.example.")
-    assert "notes.txt" in designated_sources("You can find the address in notes.txt")
+    from agentplane.governance.provenance import designations
+    assert set(designations("Pay the IBAN in bill-2023.txt")) == {"bill2023.txt"}
+    assert "www.dora.example" in designations("Her e-mail is on www.dora.example.")
+    assert "notes.txt" in designations("You can find the address in notes.txt")
     for merely_read in ["Summarise https://blog.example/tips",
                         "Check https://parcels.example/track/88812 for my parcel",
                         "What scores are in the feedback in the file 'feedback.xlsx'?",
                         "Do the actions specified in the email from 'ceo@corp.example'",
                         "Please take a look at the file 'team-building-activities.docx'"]:
-        assert designated_sources(merely_read) == set(), merely_read
+        assert designations(merely_read) == {}, merely_read
 
 
 async def test_a_workflow_may_withhold_such_values(store: JournalStore) -> None:

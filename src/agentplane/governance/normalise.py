@@ -71,13 +71,13 @@ def _number(text: str) -> str | None:
         return None  # "0044" is a code, not the number 44
     digits = re.sub(r"[,'\u202f\u00a0 ]", "", text)
     try:
-        value = float(digits)
+        return number_form(float(digits))
     except ValueError:
         return None
-    return format(value, "f").rstrip("0").rstrip(".") if "." in format(value, "f") else str(value)
 
 
 def number_form(value: float) -> str:
+    """A number in one written form: ``1250.50`` → ``1250.5``, ``1250.0`` → ``1250``."""
     text = format(value, "f")
     return text.rstrip("0").rstrip(".") if "." in text else text
 
@@ -210,7 +210,8 @@ def index_value(value: Any) -> Indexed:
     if isinstance(value, bool) or value is None:
         return Indexed(frozenset(), "")
     if isinstance(value, int | float):
-        return Indexed(frozenset({number_form(value)}), number_form(value))
+        form = number_form(value)
+        return Indexed(frozenset({form}), form)
     text = value_text(value)
     inner = index_text(text)
     whole = {compact(text)}

@@ -115,11 +115,6 @@ def designations(text: str) -> dict[str, frozenset[str] | None]:
     return found
 
 
-def designated_sources(text: str) -> set[str]:
-    """The sources a request designates as where a value is, in normal form."""
-    return set(designations(text))
-
-
 def _of_kinds(indexed: Indexed, kinds: frozenset[str]) -> Indexed:
     """Only the forms of the given kinds (and no text to find longer values in)."""
     return Indexed(frozenset(f for f in indexed.forms
@@ -266,7 +261,7 @@ class ProvenanceLedger:
         for name, leaf in _leaves(dict(arguments), ""):
             if not isinstance(leaf, str) or len(compact(leaf)) < self.min_length:
                 continue
-            forms = {f for part in value_parts(leaf) for f in part.forms} & set(self._sources)
+            forms = {f for part in value_parts(leaf) for f in part.forms} & self._sources.keys()
             if not forms:
                 continue
             kinds: frozenset[str] | None = frozenset()
@@ -328,8 +323,9 @@ class ProvenanceLedger:
 
     def seen_untrusted(self, value: Any) -> str | None:
         """Where untrusted content holds this value, if it does."""
+        words = words_of(value)
         for part in value_parts(value):
-            found = self._untrusted.find(part.forms, words_of(value), self.min_length)
+            found = self._untrusted.find(part.forms, words, self.min_length)
             if found is not None:
                 return found
         return None
