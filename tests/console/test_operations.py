@@ -75,6 +75,12 @@ def test_a_run_needing_reconciliation_is_settled_from_its_page(page: Page, site:
     expect(page.get_by_test_id("reconcile")).to_have_count(0)
     timeline = page.get_by_test_id("timeline")
     expect(timeline.locator("[data-type='run.reconciled']")).to_have_count(1)
+    # what the form said is what was journaled: the call happened (not to be made again)
+    events = httpx.get(f"{site.url}/api/v1/runs/{site.stuck}/events",
+                       headers={"Authorization": f"Bearer {site.admin}"}).json()
+    reconciled = next(e for e in events if e["type"] == "run.reconciled")
+    assert reconciled["data"]["decision"] == "completed"
+    assert reconciled["data"]["reason"] == "seen in the ledger"
 
 
 def test_a_long_value_is_shown_in_part_with_a_link_to_all_of_it(page: Page, site: Site
