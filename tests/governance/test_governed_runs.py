@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-import pytest_asyncio
 
-from agentplane.journal import EventType, JournalStore, SQLiteJournal, export_run, verify
+from agentplane.journal import EventType, JournalStore, export_run, verify
 from agentplane.runtime import RunStateError, Runtime, Workflow, workflow_from_dict
 
 from . import toolbox
+from .conftest import DONE, call
 
 HERE = Path(__file__).parent
 TOOLS: list[dict[str, Any]] = [
@@ -38,23 +37,9 @@ def flow(script: list[dict[str, Any]], **extra: Any) -> Workflow:
                                "steps": [{"agent": "clerk"}], **extra}, HERE)
 
 
-def call(name: str, **arguments: Any) -> dict[str, Any]:
-    return {"tool_calls": [{"name": name, "arguments": arguments}]}
-
-
-DONE = {"content": "done"}
-
-
 @pytest.fixture(autouse=True)
 def _clear_ledger() -> None:
     toolbox.LEDGER.clear()
-
-
-@pytest_asyncio.fixture
-async def store(tmp_path: Path) -> AsyncIterator[JournalStore]:
-    journal = SQLiteJournal(tmp_path / "gov.db")
-    yield journal
-    await journal.close()
 
 
 async def run(store: JournalStore, workflow: Workflow, input: Any = "go") -> str:
@@ -273,7 +258,7 @@ async def test_audit_export_and_tampering_with_a_decision(store: JournalStore,
     assert "user:ana" in record["actors"] and "agent:clerk" in record["actors"]
     assert record["workflow"]["name"] == "gov"
     # Someone turns the guardian's decision into an allow, directly in the file.
-    with sqlite3.connect(tmp_path / "gov.db") as db:
+    with sqlite3.connect(tmp_path / "governance.db") as db:
         seq = db.execute("SELECT seq FROM events WHERE run_id = ? AND type = 'guard.decided' "
                          "AND data LIKE '%require_approval%'", (run_id,)).fetchone()[0]
         db.execute("UPDATE events SET data = replace(data, 'require_approval', 'allow') "

@@ -4,21 +4,20 @@ decide). Every test fails on the guardians as they were (identifier-only, negati
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-import pytest_asyncio
 
 from agentplane.governance import GuardiansSpec, Proposal, ProvenanceLedger, RuleGuardians, RunStats
-from agentplane.journal import EventType, JournalStore, SQLiteJournal
+from agentplane.journal import EventType, JournalStore
 from agentplane.models.base import Message, ModelRequest, ModelResponse, TextCallback
 from agentplane.models.scripted import ScriptedProvider, ScriptedReply
 from agentplane.runtime import Runtime, workflow_from_dict
 from agentplane.tools import Effect, FieldTrust, Trust
 
 from . import worldtools
+from .conftest import DONE, call
 
 HERE = Path(__file__).parent
 M = "tests.governance.worldtools"
@@ -38,26 +37,12 @@ TOOLS: list[dict[str, Any]] = [
 ATTACKER_IBAN = "GB29NWBK60161331926819"
 
 
-def call(name: str, **arguments: Any) -> dict[str, Any]:
-    return {"tool_calls": [{"name": name, "arguments": arguments}]}
-
-
-DONE = {"content": "done"}
-
-
 @pytest.fixture(autouse=True)
 def _fresh_world() -> None:
     worldtools.EFFECTS.clear()
     worldtools.PAGES.clear()
     worldtools.FILES.clear()
     worldtools.MAILS.clear()
-
-
-@pytest_asyncio.fixture
-async def store(tmp_path: Path) -> AsyncIterator[JournalStore]:
-    journal = SQLiteJournal(tmp_path / "classes.db")
-    yield journal
-    await journal.close()
 
 
 class Recording(ScriptedProvider):

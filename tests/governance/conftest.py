@@ -1,0 +1,26 @@
+"""What the governance tests share: a real SQLite journal and scripted tool calls."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest_asyncio
+
+from agentplane.journal import JournalStore, SQLiteJournal
+
+
+def call(name: str, **arguments: Any) -> dict[str, Any]:
+    """A scripted turn that calls one tool."""
+    return {"tool_calls": [{"name": name, "arguments": arguments}]}
+
+
+DONE = {"content": "done"}
+
+
+@pytest_asyncio.fixture
+async def store(tmp_path: Path) -> AsyncIterator[JournalStore]:
+    journal = SQLiteJournal(tmp_path / "governance.db")
+    yield journal
+    await journal.close()
