@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import sys
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,12 @@ HERE = Path(__file__).parent
 @pytest.fixture(autouse=True)
 def _reset_toolbox() -> None:
     toolbox.reset()
+
+
+@pytest.fixture
+def keep_sys_path(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Loading a workflow appends its folder to ``sys.path``; keep that out of other tests."""
+    monkeypatch.setattr(sys, "path", list(sys.path))
 
 
 @pytest_asyncio.fixture
