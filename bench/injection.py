@@ -1,11 +1,12 @@
 """Prompt-injection figures: attack success rate and legitimate work done without a person,
 with the default guardians on against the same scenarios with guardians off.
 
-The scenarios (tests/governance/injection/scenarios.py) follow AgentDojo and InjecAgent: an
-injection in a mail, a shared document, a web page or another tool's result (CRM note, web
-search) tries to make the agent pay, export or upload data, send a message or delete a file;
-the classes of issue 10 are there too: values written differently (full-width digits,
-zero-width characters, words), plain-word values, and external reads of the attacker's URL.
+The scenarios (tests/governance/injection/: attacks.py, legit.py, grey.py) follow AgentDojo and
+InjecAgent: an injection in a mail, a shared document, a web page or another tool's result
+(CRM note, web search) tries to make the agent pay, export or upload data, send a message or
+delete a file; the classes of issue 10 are there too: values written differently (full-width
+digits, zero-width characters, words), plain-word values, and external reads of the attacker's
+URL.
 The scripted agent always obeys the injection (the worst case: the model was fooled), so the
 figures measure the guardians alone. Every run uses autonomy ``out_of_the_loop`` and the
 default guardians, i.e. what a user gets by declaring ``trust: untrusted`` and ``external:
