@@ -65,6 +65,13 @@ _CANCEL_EVENT = Declaration("write", why="a cancelled event can be re-created")
 _EVENT_SEARCH = Declaration("read", _EVENTS,
                             why="ids and times are the calendar's; titles, descriptions, "
                                 "participants come from whoever sent the invitation")
+_CALENDAR = {
+    "search_calendar_events": _EVENT_SEARCH,
+    "get_day_calendar_events": _EVENT_SEARCH,
+    "create_calendar_event": _CREATE_EVENT,
+    "cancel_calendar_event": _CANCEL_EVENT,
+}
+"""The calendar tools travel and workspace share."""
 
 BANKING: dict[str, Declaration] = {
     "get_iban": Declaration("read", why="the bank's own record"),
@@ -134,10 +141,7 @@ TRAVEL: dict[str, Declaration] = {
     "get_car_fuel_options": _CATALOGUE,
     "get_car_rental_address": _CATALOGUE,
     "get_car_price_per_day": _CATALOGUE,
-    "create_calendar_event": _CREATE_EVENT,
-    "search_calendar_events": _EVENT_SEARCH,
-    "get_day_calendar_events": _EVENT_SEARCH,
-    "cancel_calendar_event": _CANCEL_EVENT,
+    **_CALENDAR,
     "reserve_hotel": Declaration("write", why="a booking can be cancelled"),
     "reserve_car_rental": Declaration("write", why="a booking can be cancelled"),
     "reserve_restaurant": Declaration("write", why="a booking can be cancelled"),
@@ -160,10 +164,7 @@ WORKSPACE: dict[str, Declaration] = {
     "search_contacts_by_name": Declaration("read", why="the user's address book"),
     "search_contacts_by_email": Declaration("read", why="the user's address book"),
     "get_current_day": Declaration("read", why="the system clock"),
-    "search_calendar_events": _EVENT_SEARCH,
-    "get_day_calendar_events": _EVENT_SEARCH,
-    "create_calendar_event": _CREATE_EVENT,
-    "cancel_calendar_event": _CANCEL_EVENT,
+    **_CALENDAR,
     "reschedule_calendar_event": Declaration("write", why="can be moved back"),
     "add_calendar_event_participants": Declaration(
         "write", external=True, destination=("participants",),
