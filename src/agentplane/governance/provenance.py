@@ -344,6 +344,8 @@ class ProvenanceLedger:
 
     def traced_designated(self, arguments: Mapping[str, Any]) -> list[tuple[str, str, str]]:
         """``(argument, value, source)`` of values traced to a source the request names."""
+        if not self._designated:
+            return []  # no call read such a source (the usual case): nothing to trace again
         out = []
         for path, leaf in _leaves(dict(arguments), ""):
             origin = self.trace(leaf)
