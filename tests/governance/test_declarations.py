@@ -8,6 +8,9 @@ from typing import Any
 import pytest
 
 from agentplane.governance.arguments import composed_arguments, destination_arguments
+from agentplane.interop.a2a_client import RemoteAgent
+from agentplane.interop.a2a_tool import a2a_tool
+from agentplane.interop.mcp_client import MCPConnection, mcp_tool
 from agentplane.interop.spec import MCPServerSpec, RemoteAgentSpec
 from agentplane.runtime import SpecError, workflow_from_dict
 from agentplane.tools import Effect, FieldTrust, Trust, python_tool
@@ -83,14 +86,22 @@ def test_python_tools_and_mcp_and_a2a_declare_the_same_way() -> None:
     assert (tool.composed, tool.destination) == (("body",), ("recipients",))
     assert tool.result_trust == FieldTrust(trusted=("$.id",))
     mcp = MCPServerSpec.model_validate({"name": "drive", "url": "http://127.0.0.1:1/mcp",
-                                        "tools": [{"name": "list", "effect": "read", "trust": {
-                                            "default": "untrusted", "trusted": ["id"]}}]})
-    assert mcp.tools[0].trust == FieldTrust(trusted=("id",))
+                                        "tools": [{"name": "share", "effect": "irreversible",
+                                                   "external": True, "composed": ["note"],
+                                                   "destination": ["email"], "trust": {
+                                                       "default": "untrusted",
+                                                       "trusted": ["id"]}}]})
     assert mcp.trust is Trust.UNTRUSTED
+    # what the declaration says reaches the tool the runtime calls (no server needed to build it)
+    shared = mcp_tool(MCPConnection(mcp, HERE), mcp.tools[0])
+    assert shared.result_trust == FieldTrust(trusted=("id",))
+    assert (shared.composed, shared.destination) == (("note",), ("email",))
     remote = RemoteAgentSpec.model_validate({"name": "r", "url": "http://127.0.0.1:1",
                                              "trust": {"default": "untrusted",
                                                        "trusted": ["$.task_id"]}})
-    assert remote.trust == FieldTrust(trusted=("$.task_id",))
+    handed = a2a_tool(RemoteAgent("http://127.0.0.1:1"), remote.name, trust=remote.trust)
+    assert handed.result_trust == FieldTrust(trusted=("$.task_id",))
+    assert a2a_tool(RemoteAgent("http://127.0.0.1:1"), "plain").result_trust is Trust.UNTRUSTED
 
 
 def test_undeclared_write_results_are_no_trusted_origin() -> None:
