@@ -22,7 +22,7 @@ from agentplane.journal import (
 from agentplane.runtime import APPROVAL_KINDS, Runtime, load_workflow
 
 from . import render, settings
-from ._exits import outcome, run_main
+from ._exits import OK, outcome, run_main
 from ._inputs import JSON_HELP, output_file, parse_json_option, write_text
 from .a2a import a2a_serve
 from .economics import economics
@@ -330,9 +330,9 @@ def _decide(wait_id: str, approve: bool, reason: str, as_: str | None, resume_ru
         if resume_run:
             record = await runtime.execute(record.id)
         await _report(record, store, as_json)
-        # A run that fails because it was denied did what was asked.
-        expected = set() if approve else {"failed"}
-        return outcome([record.status] if record.status not in expected else [])
+        if not approve and record.status == "failed":
+            return OK  # a run that fails because it was denied did what was asked
+        return outcome([record.status])
 
     _exit(_execute(db, body, create=False))
 
