@@ -7,7 +7,6 @@ replies (from a real loopback server speaking the OpenAI wire format), run input
 from __future__ import annotations
 
 import asyncio
-import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -16,6 +15,7 @@ import pytest
 
 from agentplane.errors import ConfigError
 from agentplane.journal import Event, EventType, JournalStore, verify
+from agentplane.models.base import ModelRequest, ModelResponse, TextCallback
 from agentplane.models.registry import Endpoint, ModelResolver
 from agentplane.runtime import Runtime, SpecError, Workflow, workflow_from_dict
 from tests.models.wire_servers import json_reply, openai_completion, openai_server
@@ -190,7 +190,6 @@ async def test_process_isolation_survives_exit_and_segfault(
     assert run.status == "completed"
     assert expected in of(events, EventType.TOOL_FAILED)[0].data["error"]
     assert of(events, EventType.TOOL_COMPLETED)[0].data["result"]["text"] == "bad \ufffd text"
-    assert os.getpid() > 0  # still here to assert
 
 
 async def test_process_isolated_results_use_the_same_conversion(runtime: Runtime,
@@ -315,19 +314,39 @@ async def test_large_results_are_truncated_and_say_so(runtime: Runtime,
 
 # -- model timing ---------------------------------------------------------------------------------
 
-async def test_model_latency_is_what_the_events_claim(runtime: Runtime,
-                                                      store: JournalStore) -> None:
-    wf = workflow_from_dict({"name": "slow", "agents": [{"name": "a", "script": [
-        {"content": "late", "latency_ms": 300}]}], "steps": [{"agent": "a"}]}, HERE)
-    run = await runtime.run(wf, "go")
+class JournalProbe:
+    """A model that, when called, notes which events of the run the journal already holds."""
+
+    name = "probe"
+
+    def __init__(self, store: JournalStore) -> None:
+        self.store = store
+        self.seen: list[list[str]] = []
+
+    async def complete(self, request: ModelRequest, *,
+                       on_text: TextCallback | None = None) -> ModelResponse:
+        run_id = (await self.store.list_runs())[0].id
+        self.seen.append([e.type for e in await self.store.events(run_id)])
+        return ModelResponse(content="late")
+
+    async def aclose(self) -> None:
+        return None
+
+
+async def test_model_latency_is_what_the_events_claim(store: JournalStore) -> None:
+    """``model.requested`` is committed before the call, so the two events' times bracket it."""
+    probe = JournalProbe(store)
+    wf = workflow_from_dict({"name": "probed", "agents": [{"name": "a", "model": "openai:m"}],
+                             "steps": [{"agent": "a"}]}, HERE)
+    runtime = Runtime(store, providers={"openai": probe})  # stands in for the API
+    try:
+        run = await runtime.run(wf, "go")
+    finally:
+        await runtime.aclose()
     events = await finish(store, run.id)
-    requested = of(events, EventType.MODEL_REQUESTED)[0]
-    completed = of(events, EventType.MODEL_COMPLETED)[0]
-    assert completed.seq > requested.seq  # two commits, not one
-    from datetime import datetime
-    gap_ms = (datetime.fromisoformat(completed.time) - datetime.fromisoformat(
-        requested.time)).total_seconds() * 1000
-    assert gap_ms >= 300 and completed.data["latency_ms"] >= 300  # lower bounds only
+    assert probe.seen and probe.seen[0][-1] == EventType.MODEL_REQUESTED
+    assert EventType.MODEL_COMPLETED not in probe.seen[0]
+    assert "latency_ms" in of(events, EventType.MODEL_COMPLETED)[0].data
 
 
 # -- missing provider keys ------------------------------------------------------------------------
