@@ -49,6 +49,19 @@ def test_keys_are_created_listed_and_revoked(tmp_path: Path) -> None:
     assert missing.returncode == 3 and "no API key with id 'nope'" in missing.stderr
 
 
+def test_a_key_name_in_brackets_is_printed_as_typed(tmp_path: Path) -> None:
+    """What a person names a key is text, not console markup: "[/]" neither breaks the
+    command (after the key was made, losing its secret) nor vanishes from what is printed."""
+    name = "ops [/] team [bold]x"
+    created = cli(tmp_path, "keys", "create", name, "--tenant", "[acme]")
+    assert created.returncode == 0, created.stderr
+    assert created.stdout.strip().startswith("ap_")
+    said = " ".join(created.stderr.split())
+    assert f"({name})" in said and "for tenant [acme]" in said
+    revoked = cli(tmp_path, "keys", "revoke", created.stdout.split("_")[1])
+    assert f"({name})" in " ".join(revoked.stderr.split())
+
+
 def test_serve_answers_with_keys_and_logs_json(tmp_path: Path) -> None:
     secret = cli(tmp_path, "keys", "create", "ops", "--role", "operator").stdout.strip()
     port = free_port()

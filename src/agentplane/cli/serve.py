@@ -163,7 +163,7 @@ def keys_create(
     def body(ring: KeyRing) -> None:
         key, secret = ring.create(name, role=role, tenant=tenant)
         err.print(f"created {key.role} key {key.id} ({key.name}) for tenant {key.tenant}; "
-                  "keep it now, it is not shown again:")
+                  "keep it now, it is not shown again:", markup=False)
         print(secret)
 
     _with_ring(db, body)
