@@ -14,6 +14,7 @@ that key at any depth. A path selects a node and everything below it.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -110,14 +111,8 @@ class FieldTrust(BaseModel):
         return self.default
 
 
-_PARSED: dict[str, tuple[PathStep, ...]] = {}
-
-
-def _steps(path: str) -> tuple[PathStep, ...]:
-    steps = _PARSED.get(path)
-    if steps is None:
-        steps = _PARSED[path] = parse_path(path)
-    return steps
+_steps = functools.cache(parse_path)
+"""``parse_path`` once per path: a declaration's paths are checked at every leaf of a result."""
 
 
 TrustDeclaration = Trust | FieldTrust
