@@ -134,3 +134,9 @@ def test_refusals_use_the_right_article(base: str, keys: dict[str, str]) -> None
     assert "a viewer key may not" in as_(base, keys, "viewer").post("/runs", start
                                                                      ).json()["error"]
     assert "an operator key may not" in as_(base, keys, "operator").get("/keys").json()["error"]
+    # the console says it the same way
+    operator = as_(base, keys, "operator")
+    operator.wait_for(operator.ok("POST", "/runs", {"workflow": "payment-approval",
+                                                    "input": "Pay INV-1"})["id"], waiting)
+    page = httpx.get(f"{base}/approvals", cookies={"agentplane_session": keys["operator"]})
+    assert "An operator key cannot decide approvals." in page.text
