@@ -93,6 +93,11 @@ def _kinds_named(before: str) -> frozenset[str] | None:
     return best[1] if best else None
 
 
+def _either(a: frozenset[str] | None, b: frozenset[str] | None) -> frozenset[str] | None:
+    """Value kinds designated twice: both kinds (None: any kind)."""
+    return None if a is None or b is None else a | b
+
+
 def designations(text: str) -> dict[str, frozenset[str] | None]:
     """The sources (file names, URLs, hosts, addresses) a request designates as where a value
     is, in normal form, each with the kinds of value it is designated for (None: any)."""
@@ -110,8 +115,7 @@ def designations(text: str) -> dict[str, frozenset[str] | None]:
             place = _PLACE.search(before, said.start())
             kinds = _kinds_named(before[:place.start() if place else said.end()])
             for form in (f for part in value_parts(token) for f in part.forms):
-                known = found.get(form, frozenset())
-                found[form] = None if kinds is None or known is None else known | kinds
+                found[form] = _either(found.get(form, frozenset()), kinds)
     return found
 
 
@@ -221,9 +225,7 @@ class ProvenanceLedger:
             self._declared_tokens |= tokens(value_text(value))
             if isinstance(value, str):
                 for form, kinds in designations(value).items():
-                    known = self._sources.get(form, frozenset())
-                    self._sources[form] = (None if kinds is None or known is None
-                                           else known | kinds)
+                    self._sources[form] = _either(self._sources.get(form, frozenset()), kinds)
         if trusted:
             self._trusted.add(indexed, source)
         else:
@@ -266,8 +268,7 @@ class ProvenanceLedger:
                 continue
             kinds: frozenset[str] | None = frozenset()
             for form in forms:
-                known = self._sources[form]
-                kinds = None if known is None or kinds is None else kinds | known
+                kinds = _either(kinds, self._sources[form])
             which = ("what it returned is trusted for this run" if kinds is None else
                      f"the {', '.join(sorted(kinds))} values it returned are trusted for this "
                      "run")
