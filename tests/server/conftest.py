@@ -8,11 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from agentplane.governance.keys import KeyRing
+from agentplane.governance.keys import ROLES, KeyRing
 
 from .live import live_server
-
-ROLES = ("viewer", "operator", "approver", "admin")
 
 
 @pytest.fixture
@@ -25,7 +23,8 @@ def keys(db: Path) -> dict[str, str]:
     """A key per role for tenant acme, a viewer and an operator of tenant beta, and an admin
     of every tenant."""
     ring = KeyRing(db)
-    made = {role: ring.create(f"acme {role}", role=role, tenant="acme")[1] for role in ROLES}
+    made: dict[str, str] = {role: ring.create(f"acme {role}", role=role, tenant="acme")[1]
+                            for role in ROLES}
     made["beta viewer"] = ring.create("beta viewer", role="viewer", tenant="beta")[1]
     made["beta operator"] = ring.create("beta operator", role="operator", tenant="beta")[1]
     made["root"] = ring.create("root", role="admin", tenant="*")[1]
