@@ -170,15 +170,21 @@ def _redact_value(ctx: RunContext, value: Any) -> tuple[Any, list[Finding]]:
 WITHHELD = "[withheld: from untrusted content]"
 
 
-def _withhold(value: Any, values: list[str]) -> Any:
+def withhold_values(value: Any, values: list[str]) -> Any:
+    """``value`` with every occurrence of ``values`` (any case) replaced by ``WITHHELD``: one
+    pass, longest first, so a value is never found again inside a replacement."""
+    pattern = re.compile("|".join(re.escape(v) for v in sorted(values, key=len, reverse=True)),
+                         re.IGNORECASE)
+    return _withhold(value, pattern)
+
+
+def _withhold(value: Any, pattern: re.Pattern[str]) -> Any:
     if isinstance(value, str):
-        for v in sorted(values, key=len, reverse=True):
-            value = re.sub(re.escape(v), WITHHELD, value, flags=re.IGNORECASE)
-        return value
+        return pattern.sub(WITHHELD, value)
     if isinstance(value, dict):
-        return {k: _withhold(v, values) for k, v in value.items()}
+        return {k: _withhold(v, pattern) for k, v in value.items()}
     if isinstance(value, list):
-        return [_withhold(v, values) for v in value]
+        return [_withhold(v, pattern) for v in value]
     return value
 
 
@@ -209,7 +215,7 @@ async def review_output(ctx: RunContext, output: Any) -> tuple[Any, list[dict[st
                       + ("; they were withheld" if withhold else ""),
                       {"untrusted_values": marks})
     if withhold:
-        redacted = _withhold(redacted, [m["value"] for m in marks])
+        redacted = withhold_values(redacted, [m["value"] for m in marks])
     await ctx.record_once("output/provenance", EventType.GUARD_DECIDED,
                           {**finding.to_dict(), "call": "output"})
     if review:
