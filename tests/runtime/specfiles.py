@@ -8,11 +8,7 @@ from typing import Any
 
 import pytest
 
-from agentplane.runtime import (
-    SpecError,
-    SpecProblem,
-    load_workflow,
-)
+from agentplane.runtime import SpecError, SpecProblem, load_workflow
 from agentplane.tools import ToolContext
 
 TOOLS_PY = '''\

@@ -11,13 +11,7 @@ from pathlib import Path
 import pytest
 
 from agentplane.journal import EventType, SQLiteJournal
-from agentplane.runtime import (
-    Runtime,
-    SpecError,
-    Workflow,
-    load_workflow,
-    workflow_from_dict,
-)
+from agentplane.runtime import Runtime, SpecError, Workflow, load_workflow, workflow_from_dict
 from agentplane.tools import Effect, ToolArgumentsError, Trust
 
 from .specfiles import (

@@ -8,14 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from agentplane.runtime import (
-    load_workflow,
-)
+from agentplane.runtime import load_workflow
 
-from .specfiles import (
-    only_problem,
-    write,
-)
+from .specfiles import only_problem, write
 
 pytestmark = pytest.mark.usefixtures("keep_sys_path")
 

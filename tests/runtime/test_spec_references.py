@@ -7,17 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from agentplane.runtime import (
-    load_workflow,
-)
+from agentplane.runtime import load_workflow
 
-from .specfiles import (
-    listed,
-    only_problem,
-    problems_error,
-    problems_of,
-    write,
-)
+from .specfiles import listed, only_problem, problems_error, problems_of, write
 
 pytestmark = pytest.mark.usefixtures("keep_sys_path")
 

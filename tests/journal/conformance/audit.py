@@ -4,23 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from agentplane.journal import (
-    EventType,
-    JournalError,
-    JournalStore,
-    NewEvent,
-    verify,
-    verify_run,
-)
+from agentplane.journal import EventType, JournalError, JournalStore, NewEvent, verify, verify_run
 
-from .helpers import (
-    BIG_TEXT,
-    append,
-    close_wait_event,
-    last_seq,
-    new_run,
-    waiting_run,
-)
+from .helpers import BIG_TEXT, append, close_wait_event, last_seq, new_run, waiting_run
 
 
 class AuditConformance:

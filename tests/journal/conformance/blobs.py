@@ -15,11 +15,7 @@ from agentplane.journal import (
     verify,
 )
 
-from .helpers import (
-    BIG_TEXT,
-    new_run,
-    recomputed_hash,
-)
+from .helpers import BIG_TEXT, new_run, recomputed_hash
 
 
 class BlobsConformance:

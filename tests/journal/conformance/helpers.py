@@ -5,14 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from agentplane.journal import (
-    GENESIS_HASH,
-    Event,
-    EventType,
-    JournalStore,
-    NewEvent,
-    RunRecord,
-)
+from agentplane.journal import GENESIS_HASH, Event, EventType, JournalStore, NewEvent, RunRecord
 from agentplane.journal.events import event_hash
 
 WORKFLOW_HASH = "ab" * 32

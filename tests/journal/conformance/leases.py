@@ -7,20 +7,9 @@ import time
 
 import pytest
 
-from agentplane.journal import (
-    EventType,
-    JournalStore,
-    LeaseLostError,
-    NewEvent,
-    RunNotActiveError,
-)
+from agentplane.journal import EventType, JournalStore, LeaseLostError, NewEvent, RunNotActiveError
 
-from .helpers import (
-    END_EVENTS,
-    new_run,
-    status,
-    waiting_run,
-)
+from .helpers import END_EVENTS, new_run, status, waiting_run
 
 
 class LeasesConformance:
