@@ -147,12 +147,10 @@ async def call_inline(fn: Callable[..., Any], name: str, arguments: dict[str, An
             result = await fn(**kwargs)
         except Exception:
             raise
-        except asyncio.CancelledError as exc:
-            task = asyncio.current_task()
-            if task is not None and task.cancelling():
-                raise  # a real cancellation (a timeout, a cancelled run): let it through
-            raise ToolCrashedError(f"the tool raised {describe_base_exception(exc)}") from None
         except BaseException as exc:  # user code must not stop the runtime
+            task = asyncio.current_task()
+            if isinstance(exc, asyncio.CancelledError) and task is not None and task.cancelling():
+                raise  # a real cancellation (a timeout, a cancelled run): let it through
             raise ToolCrashedError(f"the tool raised {describe_base_exception(exc)}") from None
     else:
         result = await run_in_thread(fn, kwargs)
