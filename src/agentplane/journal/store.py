@@ -14,6 +14,7 @@ journaling why.
 
 from __future__ import annotations
 
+import asyncio
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -246,6 +247,14 @@ class JournalStore(ABC):
 
     @abstractmethod
     async def close(self) -> None: ...
+
+    async def wait_for_change(self, timeout: float) -> bool:
+        """Wait until another process may have changed the journal (a run created or made
+        runnable, a wait resolved, events appended), or ``timeout`` seconds; returns whether it
+        was woken. Stores that cannot be told (SQLite) sleep the whole timeout and return
+        False, so callers poll; PostgreSQL is woken by ``LISTEN/NOTIFY``."""
+        await asyncio.sleep(timeout)
+        return False
 
     async def require_run(self, run_id: str) -> RunRecord:
         run = await self.get_run(run_id)

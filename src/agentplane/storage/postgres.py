@@ -1,0 +1,104 @@
+"""The PostgreSQL back-end's synchronous handle (psycopg 3).
+
+The journal store has its own asynchronous pool (``journal/postgres.py``); this handle serves
+the components whose interfaces are synchronous (ledger, keys, registry, cursors) and schema
+migrations. ``psycopg`` is imported only when a PostgreSQL URL is opened: the SQLite default
+never loads it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
+
+from .base import Database, DatabaseError, Row
+
+if TYPE_CHECKING:
+    import psycopg
+
+_TOKENS = re.compile(r"'(?:[^']|'')*'|\?|%")
+
+
+def to_pyformat(sql: str) -> str:
+    """``?`` placeholders to psycopg's ``%s`` (and a literal ``%`` to ``%%``), leaving quoted
+    string literals as they are."""
+    def swap(match: re.Match[str]) -> str:
+        token = match.group(0)
+        return "%s" if token == "?" else "%%" if token == "%" else token
+    return _TOKENS.sub(swap, sql)
+
+
+def import_psycopg() -> Any:
+    try:
+        import psycopg
+    except ImportError as exc:  # pragma: no cover - depends on the installation
+        raise DatabaseError(
+            "PostgreSQL needs the psycopg package: pip install 'agentplane[postgres]'") from exc
+    return psycopg
+
+
+class PostgresDatabase(Database):
+    """A handle on one PostgreSQL database (one connection, autocommit outside transactions;
+    a broken connection — a server restart, a killed backend — is replaced on next use)."""
+
+    dialect = "postgresql"
+
+    def __init__(self, dsn: str, *, safe_url: str, readonly: bool = False,
+                 application_name: str = "agentplane") -> None:
+        self._dsn = dsn
+        self.url = safe_url
+        self.readonly = readonly
+        self.application_name = application_name
+        self._psycopg = import_psycopg()
+        self._conn: psycopg.Connection[Any] | None = None
+        self._depth = 0
+        self.connection()  # fail now, with a clear message, if the server cannot be reached
+
+    def connection(self) -> psycopg.Connection[Any]:
+        if self._conn is None or self._conn.closed or self._conn.broken:
+            try:
+                self._conn = self._psycopg.connect(
+                    self._dsn, autocommit=True, application_name=self.application_name,
+                    connect_timeout=10)
+            except self._psycopg.OperationalError as exc:
+                raise DatabaseError(f"cannot connect to {self.url}: "
+                                    f"{str(exc).strip().splitlines()[0]}") from None
+            if self.readonly:
+                self._conn.execute("SET default_transaction_read_only = on")
+        return self._conn
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
+        cur = self.connection().execute(to_pyformat(sql).encode(), params or None)
+        return cur.rowcount
+
+    def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> int:
+        with self.connection().cursor() as cur:
+            cur.executemany(to_pyformat(sql).encode(), rows)
+            return cur.rowcount
+
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
+        return list(self.connection().execute(to_pyformat(sql).encode(), params or None)
+                    .fetchall())
+
+    def script(self, sql: str) -> None:
+        for statement in sql.split(";"):
+            if statement.strip():
+                self.connection().execute(statement.encode())
+
+    @contextmanager
+    def transaction(self) -> Iterator[Database]:
+        if self._depth:
+            yield self
+            return
+        self._depth += 1
+        try:
+            with self.connection().transaction():
+                yield self
+        finally:
+            self._depth -= 1
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()

@@ -1,0 +1,72 @@
+"""Numbered migrations and the recorded schema version, on SQLite and on PostgreSQL."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from agentplane.storage import (
+    Database,
+    Migration,
+    SchemaTooNewError,
+    migrate,
+    open_database,
+    schema_versions,
+)
+
+STEPS = [
+    Migration(1, "CREATE TABLE notes (id TEXT PRIMARY KEY, body TEXT NOT NULL)"),
+    Migration(2, "ALTER TABLE notes ADD COLUMN author TEXT; "
+                 "CREATE INDEX notes_author ON notes(author)"),
+]
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'j.db'}"
+    return str(request.getfixturevalue("postgres_url"))
+
+
+@pytest.fixture
+def db(url: str) -> Iterator[Database]:
+    handle = open_database(url)
+    yield handle
+    handle.close()
+
+
+def test_new_database_gets_every_migration_and_records_the_version(db: Database) -> None:
+    assert migrate(db, "notes", STEPS) == [1, 2]
+    assert schema_versions(db)["notes"] == 2
+    db.execute("INSERT INTO notes(id, body, author) VALUES (?, ?, ?)", ("a", "50% off", "x"))
+    assert db.query("SELECT body FROM notes WHERE body LIKE '%off'") == [("50% off",)]
+    assert migrate(db, "notes", STEPS) == []
+
+
+def test_older_schema_is_upgraded_step_by_step(db: Database) -> None:
+    assert migrate(db, "notes", STEPS[:1]) == [1]
+    db.execute("INSERT INTO notes(id, body) VALUES (?, ?)", ("a", "kept"))
+    assert migrate(db, "notes", STEPS) == [2]
+    assert db.query("SELECT id, body, author FROM notes") == [("a", "kept", None)]
+
+
+def test_newer_schema_is_refused_with_a_clear_message(db: Database) -> None:
+    migrate(db, "notes", STEPS)
+    with pytest.raises(SchemaTooNewError, match=r"notes schema version 2, newer than this "
+                                                r"Agentplane knows \(up to 1\)"):
+        migrate(db, "notes", STEPS[:1])
+
+
+def test_a_failed_transaction_leaves_nothing(db: Database) -> None:
+    migrate(db, "notes", STEPS)
+
+    def fail_midway() -> None:
+        with db.transaction():
+            db.execute("INSERT INTO notes(id, body) VALUES (?, ?)", ("b", "lost"))
+            raise RuntimeError("boom")
+
+    with pytest.raises(RuntimeError):
+        fail_midway()
+    assert db.query("SELECT id FROM notes") == []
