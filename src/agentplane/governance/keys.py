@@ -20,7 +20,8 @@ from typing import Literal, get_args
 from agentplane.errors import ConfigError, NotFoundError
 from agentplane.journal import JournalStore
 from agentplane.journal.health import FileIdentity
-from agentplane.journal.sqlite import checked_write, connect
+from agentplane.journal.sqlite import checked_write
+from agentplane.storage.sqlite import connect
 
 Role = Literal["viewer", "operator", "approver", "admin"]
 ROLES: tuple[Role, ...] = get_args(Role)

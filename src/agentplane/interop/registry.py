@@ -40,7 +40,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from agentplane.errors import AgentplaneError, ConfigError, NotFoundError
 from agentplane.journal import canonical_json
-from agentplane.journal.sqlite import connect, immediate
+from agentplane.storage.sqlite import connect, immediate
 
 if TYPE_CHECKING:
     from agentplane.journal import JournalStore

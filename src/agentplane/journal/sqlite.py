@@ -28,7 +28,9 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from agentplane.errors import AgentplaneError, NotFoundError
+from agentplane.errors import AgentplaneError
+from agentplane.storage.base import DatabaseNotFoundError
+from agentplane.storage.sqlite import BUSY_TIMEOUT_MS, SYNCHRONOUS_MODES, connect, immediate
 
 from .events import (
     BLOB_KEY,
@@ -69,10 +71,6 @@ from .store import (
     WaitNotOpenError,
     WaitRecord,
 )
-
-SYNCHRONOUS_MODES = ("OFF", "NORMAL", "FULL", "EXTRA")
-BUSY_TIMEOUT_MS = 30_000
-"""How long a writer waits for another's lock before giving up (milliseconds)."""
 
 # Statuses a worker writes itself when it stops driving a run. Not ``cancelled``: a person
 # cancels, and the worker keeps its lease until it notices, so the call it has under way is
@@ -140,57 +138,8 @@ class _PendingAppend:
     done: asyncio.Future[list[Event]]
 
 
-class JournalNotFoundError(NotFoundError):
-    """A command that only reads was pointed at a journal file that does not exist."""
-
-
-def connect(path: str, *, synchronous: str = "NORMAL", create: bool = True,
-            readonly: bool = False) -> sqlite3.Connection:
-    """A connection with the settings every Agentplane table in the file shares (WAL, the
-    ``synchronous`` mode, a busy timeout so writers wait for each other).
-
-    ``create=False`` opens an existing file only: no folder and no empty journal is made for a
-    command that only reads. ``readonly`` opens it read-only (SQLite's ``mode=ro``)."""
-    memory = path == ":memory:"
-    if not memory and not Path(path).is_file() and (readonly or not create):
-        raise JournalNotFoundError(
-            f"no journal at {path}: nothing was recorded there yet; check --db or "
-            "AGENTPLANE_DB (a command that only reads never creates one)")
-    try:
-        if memory or (create and not readonly):
-            if not memory:
-                Path(path).parent.mkdir(parents=True, exist_ok=True)
-            db = sqlite3.connect(path, isolation_level=None, check_same_thread=False,
-                                 timeout=30.0)
-        else:
-            uri = f"{Path(path).absolute().as_uri()}?mode={'ro' if readonly else 'rw'}"
-            db = sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False,
-                                 timeout=30.0)
-        if readonly:
-            return db  # the journal mode is the writer's to set
-        db.execute("PRAGMA journal_mode=WAL")
-    except OSError as exc:
-        raise JournalError(f"cannot create the journal at {path}: "
-                           f"{exc.strerror or exc} ({exc.filename or path})") from exc
-    except sqlite3.DatabaseError as exc:
-        raise JournalError(f"cannot open the journal at {path}: {exc}; "
-                           "is it an Agentplane journal (a SQLite file) in a folder you can "
-                           "write?") from exc
-    db.execute(f"PRAGMA synchronous={synchronous}")
-    db.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
-    return db
-
-
-@contextmanager
-def immediate(db: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
-    """A write transaction that takes the lock at once (``BEGIN IMMEDIATE``)."""
-    db.execute("BEGIN IMMEDIATE")
-    try:
-        yield db
-    except BaseException:
-        db.execute("ROLLBACK")
-        raise
-    db.execute("COMMIT")
+JournalNotFoundError = DatabaseNotFoundError
+"""A command that only reads was pointed at a journal file that does not exist."""
 
 
 @contextmanager

@@ -17,7 +17,7 @@ from typing import Any, Literal
 
 from agentplane.errors import ConfigError
 from agentplane.journal import Event, EventType, JournalStore, canonical_json
-from agentplane.journal.sqlite import connect, immediate
+from agentplane.storage.sqlite import connect, immediate
 
 from .usage import Pricer, RunTags, UsageEvent, derive, ends_activity, starts_activity
 

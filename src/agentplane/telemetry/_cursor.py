@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlite3
 
 from agentplane.journal import JournalStore
-from agentplane.journal.sqlite import connect
+from agentplane.storage.sqlite import connect
 
 _SCHEMA = ("CREATE TABLE IF NOT EXISTS telemetry_cursor "
            "(name TEXT PRIMARY KEY, position INTEGER NOT NULL)")
