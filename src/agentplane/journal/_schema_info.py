@@ -6,6 +6,8 @@ Both dialects answer the same questions; only the catalogue queries differ.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from agentplane.storage import Database
 
 INTERNAL_TABLES = frozenset({"schema_versions"})
@@ -58,20 +60,32 @@ def read_order(db: Database, table: str) -> list[str]:
 
 
 def generated_columns(db: Database, table: str) -> set[str]:
-    """Columns the database numbers itself (PostgreSQL identity or serial columns): a copy
-    leaves them to the target."""
+    """Columns the database fills itself (PostgreSQL identity and serial columns, the writing
+    transaction's id): a copy leaves them to the target."""
     if db.dialect == "sqlite":
         return set()
     return {str(r[0]) for r in db.query(
         "SELECT column_name FROM information_schema.columns WHERE table_schema ="
         " current_schema() AND table_name = ? AND (is_identity = 'YES'"
-        " OR column_default LIKE ?)", (table, "nextval(%"))}
+        " OR column_default LIKE ? OR column_default LIKE ?)",
+        (table, "nextval(%", "pg_current_xact_id(%"))}
 
 
-def event_position(db: Database) -> str | None:
-    """The column that orders the journal's events as ``events_since`` reads them (SQLite's
-    ``rowid``; PostgreSQL's numbered column), or None when the events have none."""
+@dataclass(frozen=True, slots=True)
+class EventOrder:
+    """How a database orders the journal's events for ``events_since``."""
+
+    keys: tuple[str, ...]
+    """Columns that order them (read in this order, a copy keeps it)."""
+    cursor: str
+    """SQL for an event's place as an ``events_since`` cursor counts it."""
+    unique: str
+    """A column that tells apart events at the same cursor place."""
+
+
+def event_order(db: Database) -> EventOrder:
+    """SQLite: the ``rowid``. PostgreSQL: the writing transaction, then the insertion counter
+    (a cursor counts whole transactions, see ``journal/postgres.py``)."""
     if db.dialect == "sqlite":
-        return "rowid"
-    numbered = sorted(generated_columns(db, "events"))
-    return numbered[0] if numbered else None
+        return EventOrder(("rowid",), "rowid", "rowid")
+    return EventOrder(("tx", "position"), "tx::text::bigint", "position")

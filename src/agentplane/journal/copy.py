@@ -31,13 +31,14 @@ from agentplane.storage import Database, Row, parse_url
 from ._schema_info import (
     INTERNAL_TABLES,
     columns,
-    event_position,
+    event_order,
     generated_columns,
     primary_key,
     read_order,
     tables,
 )
 from .chain import ChainBreak, verify_run
+from .postgres_schema import TENANT_SETTING
 from .store import JournalError, JournalStore
 
 BATCH_ROWS = 2_000
@@ -45,6 +46,9 @@ BATCH_ROWS = 2_000
 RUN_BATCH = 400
 """Runs compared with the target per round of queries."""
 JOURNAL_TABLES = ("runs", "events", "waits", "blobs")
+DERIVED = {("events", "tenant"), ("waits", "tenant")}
+"""Columns one back-end keeps as a copy of the run's tenant (PostgreSQL, for row-level
+security): filled from the run when the source has none, and not reported when dropped."""
 JOURNAL_CURSORS = ("usage_cursor", "telemetry_cursor")
 """Tables whose ``position`` is a place in the journal's event order (``events_since``)."""
 
@@ -126,8 +130,13 @@ class _Copier:
         theirs = set(columns(self.target, table)) - generated_columns(self.target, table)
         ours = [c for c in columns(self.source, table)
                 if c not in generated_columns(self.source, table)]
-        self.report.dropped_columns.extend(f"{table}.{c}" for c in ours if c not in theirs)
+        self.report.dropped_columns.extend(f"{table}.{c}" for c in ours
+                                           if c not in theirs and (table, c) not in DERIVED)
         return [c for c in ours if c in theirs]
+
+    def needs_tenant(self, table: str, cols: Sequence[str]) -> bool:
+        """Whether the target keeps a tenant column in ``table`` that the source lacks."""
+        return "tenant" not in cols and "tenant" in columns(self.target, table)
 
     def pages(self, table: str, cols: Sequence[str], key: Sequence[str],
               where: str = "", args: Sequence[Any] = ()) -> Iterator[list[Row]]:
@@ -178,13 +187,14 @@ class _Copier:
 
     # -- the journal ----------------------------------------------------------------------------
 
-    def plan_runs(self) -> dict[str, int]:
+    def plan_runs(self) -> dict[str, tuple[int, str]]:
         """Each source run the target needs, with the last event the target already holds of
-        it (0: none). Runs the target holds with another history are reported as conflicts."""
-        plan: dict[str, int] = {}
-        for page in self.pages("runs", ["id", "last_seq"], ["id"]):
+        it (0: none) and its tenant. Runs the target holds with another history are reported
+        as conflicts."""
+        plan: dict[str, tuple[int, str]] = {}
+        for page in self.pages("runs", ["id", "last_seq", "tenant"], ["id"]):
             ids = [str(r[0]) for r in page]
-            source_last = {str(r[0]): int(r[1]) for r in page}
+            source_last = {str(r[0]): (int(r[1]), str(r[2])) for r in page}
             heads = {str(r[0]): (int(r[1]), str(r[2])) for r in self.target.query(
                 "SELECT e.run_id, e.seq, e.hash FROM events e WHERE e.run_id IN"
                 f" ({_marks(len(ids))}) AND e.seq = (SELECT MAX(m.seq) FROM events m"
@@ -205,11 +215,12 @@ class _Copier:
         return {(str(r[0]), int(r[1])): str(r[2]) for r in self.source.query(
             f"SELECT run_id, seq, hash FROM events WHERE {where}", params)}
 
-    def _classify(self, rid: str, last: int, head: tuple[int, str] | None,
+    def _classify(self, rid: str, source: tuple[int, str], head: tuple[int, str] | None,
                   ours: dict[tuple[str, int], str], records: dict[str, int],
-                  plan: dict[str, int]) -> None:
+                  plan: dict[str, tuple[int, str]]) -> None:
+        last, tenant = source
         if head is None:
-            plan[rid] = 0
+            plan[rid] = (0, tenant)
             self.report.runs_new += 1
             return
         seq, digest = head
@@ -228,25 +239,25 @@ class _Copier:
         if seq == last and records.get(rid) == last:
             self.report.runs_unchanged += 1
             return
-        plan[rid] = seq
+        plan[rid] = (seq, tenant)
         self.report.runs_grown += 1
 
-    def copy_events(self, plan: dict[str, int]) -> None:
+    def copy_events(self, plan: dict[str, tuple[int, str]]) -> None:
+        """Events in the source's ``events_since`` order, so the target's keeps it."""
         cols = self.shared_columns("events")
-        position = event_position(self.source)
-        key = [position] if position else ["run_id", "seq"]
+        tenant = self.needs_tenant("events", cols)
         run_at, seq_at = cols.index("run_id"), cols.index("seq")
         self.report.rows.setdefault("events", 0)
         read = 0
-        for page in self.pages("events", cols, key):
+        for page in self.pages("events", cols, event_order(self.source).keys):
             read += len(page)
-            wanted = [r for r in page if str(r[run_at]) in plan
-                      and int(r[seq_at]) > plan[str(r[run_at])]]
+            wanted = [(*r, plan[str(r[run_at])][1]) if tenant else r for r in page
+                      if str(r[run_at]) in plan and int(r[seq_at]) > plan[str(r[run_at])][0]]
             if wanted:
-                self.insert("events", cols, wanted)
+                self.insert("events", [*cols, "tenant"] if tenant else cols, wanted)
             self.say(f"events: {read} read, {self.report.rows['events']} copied")
 
-    def copy_projections(self, plan: dict[str, int]) -> None:
+    def copy_projections(self, plan: dict[str, tuple[int, str]]) -> None:
         """``runs`` and ``waits`` rows of the planned runs, after their events: a target run
         record never claims events the target does not hold yet."""
         ids = sorted(plan)
@@ -256,9 +267,14 @@ class _Copier:
         for start in range(0, len(ids), RUN_BATCH):
             chunk = ids[start:start + RUN_BATCH]
             marks = _marks(len(chunk))
+            tenant = self.needs_tenant("waits", wait_cols)
+            run_at = wait_cols.index("run_id")
             for wait_rows in self.pages("waits", wait_cols, ["id"], f"run_id IN ({marks})",
                                         chunk):
-                self.insert("waits", wait_cols, wait_rows, upsert_key=["id"])
+                if tenant:
+                    wait_rows = [(*r, plan[str(r[run_at])][1]) for r in wait_rows]
+                self.insert("waits", [*wait_cols, "tenant"] if tenant else wait_cols,
+                            wait_rows, upsert_key=["id"])
             for run_rows in self.pages("runs", run_cols, ["id"], f"id IN ({marks})", chunk):
                 self.insert("runs", run_cols, run_rows, upsert_key=["id"])
             self.say(f"runs: {min(start + RUN_BATCH, len(ids))} of {len(ids)} recorded")
@@ -266,18 +282,17 @@ class _Copier:
     def copy_cursor(self, table: str) -> None:
         """Cursor rows, each position translated to the target's event order; a target cursor
         that is already further along is left alone."""
-        src_pos, dst_pos = event_position(self.source), event_position(self.target)
         cols = self.shared_columns(table)
         key = primary_key(self.source, table) or cols
         self.report.rows.setdefault(table, 0)
-        if src_pos is None or dst_pos is None or "position" not in cols:
+        if "position" not in cols:
             return
         at = cols.index("position")
         for page in self.pages(table, cols, key):
             rows = []
             for row in page:
                 moved = list(row)
-                moved[at] = self._translate(int(row[at]), src_pos, dst_pos)
+                moved[at] = self._translate(int(row[at]))
                 rows.append(tuple(moved))
             sql = (f"INSERT INTO \"{table}\" ({_quote(cols)}) VALUES ({_marks(len(cols))})"
                    f" ON CONFLICT ({_quote(key)}) DO UPDATE SET position = excluded.position"
@@ -286,15 +301,28 @@ class _Copier:
                 changed = self.target.executemany(sql, rows)
             self.report.rows[table] += max(changed, 0)
 
-    def _translate(self, position: int, src_pos: str, dst_pos: str) -> int:
+    def _translate(self, position: int) -> int:
+        """The target's cursor for a source cursor: at the last event the source cursor had
+        passed — or just before the target transaction holding it, when that transaction
+        holds events after it too (reading an event again is harmless: what follows the
+        journal takes each event once; skipping one is not)."""
+        ours, theirs = event_order(self.source), event_order(self.target)
+        backwards = ", ".join(f'"{k}" DESC' for k in ours.keys)
         last = self.source.query_one(
-            f"SELECT run_id, seq FROM events WHERE {src_pos} <= ? ORDER BY {src_pos} DESC"
+            f"SELECT run_id, seq FROM events WHERE {ours.cursor} <= ? ORDER BY {backwards}"
             " LIMIT 1", (position,))
-        if last is None:
+        found = None if last is None else self.target.query_one(
+            f"SELECT {theirs.cursor}, {theirs.unique} FROM events WHERE run_id = ? AND seq = ?",
+            (last[0], last[1]))
+        if found is None:
             return 0
-        found = self.target.query_one(
-            f"SELECT {dst_pos} FROM events WHERE run_id = ? AND seq = ?", (last[0], last[1]))
-        return 0 if found is None else int(found[0])
+        place, unique = int(found[0]), found[1]
+        if self.target.query_one(f"SELECT 1 FROM events WHERE {theirs.cursor} = ? AND"
+                                 f" {theirs.unique} > ? LIMIT 1", (place, unique)) is None:
+            return place
+        before = self.target.query_one(
+            f"SELECT MAX({theirs.cursor}) FROM events WHERE {theirs.cursor} < ?", (place,))
+        return int(before[0]) if before and before[0] is not None else 0
 
 
 def _check_tables(source: Database, target: Database) -> list[str]:
@@ -325,12 +353,15 @@ def copy_database(source: Database, target: Database, *, progress: Progress | No
                         "name another target")
     if batch < 1:
         raise ConfigError(f"batch must be at least 1 row (got {batch})")
+    for db in (source, target):
+        if db.dialect == "postgresql":  # row-level security: this session sees every tenant
+            db.query("SELECT set_config(?, '*', false)", (TENANT_SETTING,))
     report = CopyReport(source.url, target.url)
     copier = _Copier(source, target, report, progress, batch)
     names = _check_tables(source, target)
     copier.copy_table("blobs")
     plan = copier.plan_runs()
-    report.run_ids.extend(rid for rid, seq in plan.items() if seq == 0)
+    report.run_ids.extend(rid for rid, (seq, _) in plan.items() if seq == 0)
     report.run_ids.sort()
     copier.copy_events(plan)
     copier.copy_projections(plan)
