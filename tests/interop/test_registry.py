@@ -313,10 +313,13 @@ async def test_registry_shares_the_journal_file(tmp_path: Path) -> None:
     try:
         reg = registry_for(store)
         reg.register(_entry())
-        assert reg.path == str(tmp_path / "j.db")
-        reg.close()
+        reg.close()  # the store's handle: closing the registry leaves it open
+        assert [e.id for e in registry_for(store).list()] == [_entry().id]
     finally:
         await store.close()
+    again = Registry(tmp_path / "j.db")  # another process opening the journal's file
+    assert [e.id for e in again.list()] == [_entry().id]
+    again.close()
 
 
 # -- a real server ------------------------------------------------------------------------------
