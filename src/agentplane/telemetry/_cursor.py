@@ -23,12 +23,14 @@ class Cursor:
     open read-only.
     """
 
-    def __init__(self, store: JournalStore, name: str) -> None:
+    def __init__(self, store: JournalStore, name: str, *,
+                 database: Database | None = None) -> None:
+        """``database``: where to keep the position (default: the store's own database)."""
         self.store = store
         self.name = name
         self._memory: int | None = None
         self._db: Database | None = None
-        database = store.database
+        database = database or store.database
         if not database.readonly:
             migrate(database, COMPONENT, MIGRATIONS)
             self._db = database
