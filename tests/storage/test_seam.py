@@ -15,7 +15,13 @@ import agentplane
 from agentplane.governance.keys import KeyRing
 from agentplane.journal import NewEvent, SQLiteJournal, open_store, verify
 from agentplane.metering.ledger import UsageLedger
-from agentplane.storage import DatabaseError, SchemaTooNewError, open_database, schema_versions
+from agentplane.storage import (
+    DatabaseError,
+    SchemaTooNewError,
+    is_driver_error,
+    open_database,
+    schema_versions,
+)
 
 SOURCE = Path(agentplane.__file__).parent
 PREVIOUS_RELEASE_DDL = (Path(__file__).parent / "previous_release.sql").read_text()
@@ -108,3 +114,25 @@ async def test_a_newer_schema_is_refused_by_writers_and_readers(database_url: st
     db.close()
     with pytest.raises(SchemaTooNewError, match="journal schema version 2"):
         SQLiteJournal(path)
+
+
+def test_a_drivers_own_failure_is_said_plainly_by_the_cli(postgres_url: str) -> None:
+    from agentplane.cli._exits import FAILURE, failure_message
+
+    db = open_database(postgres_url)  # loads psycopg, as any PostgreSQL URL does
+    try:
+        with pytest.raises(Exception, match="no_such_table") as raised:
+            db.query("SELECT * FROM no_such_table")
+    finally:
+        db.close()
+    assert is_driver_error(raised.value) and not is_driver_error(ValueError("x"))
+    message, code = failure_message(raised.value)
+    assert code == FAILURE
+    assert message.startswith("the journal could not be used (relation \"no_such_table\" does "
+                              "not exist")
+    with sqlite3.connect(":memory:") as raw, pytest.raises(sqlite3.Error) as local:
+        raw.execute("SELECT * FROM no_such_table")
+    assert failure_message(local.value) == (
+        "the journal could not be used (no such table: no_such_table): the file lacks tables "
+        "Agentplane keeps there: it is not a journal, or it is open read-only (?mode=ro) and "
+        "nothing has created them yet", FAILURE)
