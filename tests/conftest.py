@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
+
+from agentplane.storage import Database, open_database
 
 from .pgserver import PostgresServer, PostgresUnavailable
 
@@ -29,3 +32,20 @@ def postgres_server() -> Iterator[PostgresServer]:
 def postgres_url(postgres_server: PostgresServer) -> str:
     """The URL of a fresh, empty database on the session's server."""
     return postgres_server.create_database()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A fresh, empty database on each back-end in turn: a SQLite file, then a PostgreSQL
+    database on the session's server (for the tests of tables kept through ``storage``)."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'agentplane.db'}"
+    return str(request.getfixturevalue("postgres_url"))
+
+
+@pytest.fixture
+def database(database_url: str) -> Iterator[Database]:
+    """A :class:`Database` handle on ``database_url`` (closed after the test)."""
+    handle = open_database(database_url)
+    yield handle
+    handle.close()

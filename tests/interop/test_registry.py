@@ -44,8 +44,8 @@ def _entry(id: str = "refund-desk", *, version: str = "1.0", trust: str = "trust
 
 
 @pytest.fixture
-def registry(tmp_path: Path) -> Iterator[Registry]:
-    reg = Registry(tmp_path / "agentplane.db")
+def registry(database_url: str) -> Iterator[Registry]:
+    reg = Registry(database_url)
     yield reg
     reg.close()
 
@@ -63,14 +63,14 @@ def _workflow(tmp_path: Path) -> Workflow:
 # -- entries ------------------------------------------------------------------------------------
 
 
-def test_register_get_list_and_persist(tmp_path: Path, registry: Registry) -> None:
+def test_register_get_list_and_persist(database_url: str, registry: Registry) -> None:
     stored = registry.register(_entry())
     assert stored.registered_at
     got = registry.get("refund-desk")
     assert got == stored
     assert got.price == {"per_task_usd": 0.05} and got.replicas == [A, B, C]
     assert [e.id for e in registry.list()] == ["refund-desk"]
-    again = Registry(tmp_path / "agentplane.db")  # another process, same file
+    again = Registry(database_url)  # another process, same database
     try:
         assert again.get("refund-desk") == stored
     finally:
@@ -143,10 +143,10 @@ def test_find_puts_healthy_replicas_first(registry: Registry) -> None:
 # -- load balancing and failover ----------------------------------------------------------------
 
 
-def test_round_robin_over_three_replicas(tmp_path: Path, registry: Registry) -> None:
+def test_round_robin_over_three_replicas(database_url: str, registry: Registry) -> None:
     registry.register(_entry())
     assert [registry.pick("refund-desk") for _ in range(7)] == [A, B, C, A, B, C, A]
-    other = Registry(tmp_path / "agentplane.db")  # the position is shared through the file
+    other = Registry(database_url)  # the position is shared through the database
     try:
         assert other.pick("refund-desk") == B
     finally:
@@ -313,10 +313,13 @@ async def test_registry_shares_the_journal_file(tmp_path: Path) -> None:
     try:
         reg = registry_for(store)
         reg.register(_entry())
-        assert reg.path == str(tmp_path / "j.db")
-        reg.close()
+        reg.close()  # the store's handle: closing the registry leaves it open
+        assert [e.id for e in registry_for(store).list()] == [_entry().id]
     finally:
         await store.close()
+    again = Registry(tmp_path / "j.db")  # another process opening the journal's file
+    assert [e.id for e in again.list()] == [_entry().id]
+    again.close()
 
 
 # -- a real server ------------------------------------------------------------------------------

@@ -194,15 +194,17 @@ def test_registry_replicas_refuse_entries_they_cannot_use(tmp_path: Path) -> Non
     registry.close()
 
 
-async def test_a_registry_agent_needs_the_registry(tmp_path: Path) -> None:
+async def test_a_registry_agent_is_looked_up_in_the_journals_own_database(
+        tmp_path: Path) -> None:
+    # A :memory: journal has its registry too (the store's own handle, the same database):
+    # an agent nobody registered fails the call, naming the registry and how to fill it.
     store = open_store("sqlite:///:memory:")
     runtime = Runtime(store)
     record = await runtime.run(front(tmp_path, "registry: refund-desk"), "go")
     await runtime.aclose()
-    assert record.status == "failed"
-    [failed] = of(await store.events(record.id), EventType.RUN_FAILED)
-    assert "remote agent desk is found through the agent registry" in failed.data["error"]
-    assert "not :memory:" in failed.data["error"]
+    [failed] = of(await store.events(record.id), EventType.TOOL_FAILED)
+    assert failed.data["error"] == ("no agent 'refund-desk' in the registry; register it with "
+                                    "`agentplane registry add`")
     await store.close()
 
 

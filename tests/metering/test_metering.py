@@ -108,9 +108,9 @@ async def test_usage_is_derived_from_runs_once(store: JournalStore) -> None:
     again.close()
 
 
-def synthetic(tmp_path: Path) -> UsageLedger:
+def synthetic(database_url: str) -> UsageLedger:
     """A ledger with hand-made usage in November 2026 (and one event in October)."""
-    ledger = UsageLedger(tmp_path / "u.db")
+    ledger = UsageLedger(database_url)
 
     def event(i: int, kind: str, day: int = 5, **kw: Any) -> UsageEvent:
         base: dict[str, Any] = {"run_id": f"r{i % 3}", "tenant": "acme", "workflow": "desk",
@@ -133,8 +133,8 @@ def synthetic(tmp_path: Path) -> UsageLedger:
     return ledger
 
 
-def test_meters(tmp_path: Path) -> None:
-    ledger = synthetic(tmp_path)
+def test_meters(database_url: str) -> None:
+    ledger = synthetic(database_url)
     nov = Window.month(2026, 11)
     assert ledger.measure(Meter("t", "sum", "tokens", MODEL), nov,
                           where={"tenant": "acme"}) == [((), 12_000_000.0)]
@@ -161,8 +161,8 @@ def test_graduated_tiers_hand_checked() -> None:
     assert graduated(500, 1_000, tiers) == (0.0, 0.0)
 
 
-def test_invoice_combines_every_plan_kind(tmp_path: Path) -> None:
-    ledger = synthetic(tmp_path)
+def test_invoice_combines_every_plan_kind(database_url: str) -> None:
+    ledger = synthetic(database_url)
     plans = PlansFile.model_validate({
         "plans": [{"id": "team", "seats": {"count": 10, "price": 30},
                    "usage": [{"unit": "tokens", "included": 1_000_000,
@@ -188,8 +188,8 @@ def test_invoice_combines_every_plan_kind(tmp_path: Path) -> None:
     ledger.close()
 
 
-def test_focus_export(tmp_path: Path) -> None:
-    ledger = synthetic(tmp_path)
+def test_focus_export(database_url: str) -> None:
+    ledger = synthetic(database_url)
     buffer = io.StringIO()
     rows = export_focus(ledger, Window.month(2026, 11), buffer)
     parsed = list(csv.DictReader(io.StringIO(buffer.getvalue())))

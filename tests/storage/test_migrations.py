@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
 
 from agentplane.storage import (
@@ -12,7 +9,6 @@ from agentplane.storage import (
     Migration,
     SchemaTooNewError,
     migrate,
-    open_database,
     schema_versions,
 )
 
@@ -23,18 +19,10 @@ STEPS = [
 ]
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'j.db'}"
-    return str(request.getfixturevalue("postgres_url"))
-
-
 @pytest.fixture
-def db(url: str) -> Iterator[Database]:
-    handle = open_database(url)
-    yield handle
-    handle.close()
+def db(database: Database) -> Database:
+    """The handle on each back-end in turn (``tests/conftest.py``'s ``database``)."""
+    return database
 
 
 def test_new_database_gets_every_migration_and_records_the_version(db: Database) -> None:

@@ -9,7 +9,6 @@ the command did what was asked and exits 0; its output says who must act.
 from __future__ import annotations
 
 import os
-import sqlite3
 import sys
 from collections.abc import Callable, Iterable
 
@@ -17,6 +16,7 @@ from rich.text import Text
 
 from agentplane.errors import AgentplaneError, ConfigError
 from agentplane.journal.health import storage_hint
+from agentplane.storage import is_driver_error
 
 from . import render
 
@@ -34,7 +34,7 @@ def outcome(statuses: Iterable[str]) -> int:
     return FAILURE if any(s in FAILED_STATUSES for s in statuses) else OK
 
 
-def _storage_message(exc: sqlite3.Error) -> str:
+def _storage_message(exc: BaseException) -> str:
     text = str(exc)
     return f"the journal could not be used ({text}): {storage_hint(text)}"
 
@@ -48,7 +48,7 @@ def failure_message(exc: BaseException) -> tuple[str, int]:
     """What to tell a person about an exception that ended a command, and the exit code."""
     if isinstance(exc, AgentplaneError):
         return str(exc), exc.exit_code
-    if isinstance(exc, sqlite3.Error):
+    if is_driver_error(exc):
         return _storage_message(exc), FAILURE
     if isinstance(exc, OSError):
         return _os_message(exc), FAILURE

@@ -25,6 +25,7 @@ from . import render, settings
 from ._exits import OK, outcome, run_main
 from ._inputs import JSON_HELP, output_file, parse_json_option, write_text
 from .a2a import a2a_serve
+from .db import db_app
 from .economics import economics
 from .mcp import mcp_serve
 from .registry import registry_add, registry_check, registry_find, registry_list
@@ -68,6 +69,7 @@ keys_app.command("create")(keys_create)
 keys_app.command("list")(keys_list)
 keys_app.command("revoke")(keys_revoke)
 app.add_typer(keys_app, name="keys")
+app.add_typer(db_app, name="db")
 
 DbOption = Annotated[str | None, typer.Option("--db", help="Database URL (default: "
                                               "$AGENTPLANE_DB or a SQLite file in "

@@ -12,7 +12,7 @@ from rich.table import Table
 from rich.text import Text
 
 from agentplane.journal import open_store
-from agentplane.metering.ledger import ALL_TIME, UsageLedger, Window, ledger_for
+from agentplane.metering.ledger import ALL_TIME, UsageLedger, Window
 from agentplane.metering.plans import invoice, load_plans
 from agentplane.metering.pricing import catalog_pricing
 from agentplane.metering.reports import REPORT_FIGURES, usage_report, write_focus
@@ -33,11 +33,13 @@ PricesOption = Annotated[Path | None, typer.Option(
 
 
 def synced_ledger(db: str | None, prices: Path | None) -> UsageLedger:
-    """The usage ledger, brought up to date with the journal."""
+    """The usage ledger, brought up to date with the journal. It has a handle of its own, as
+    it outlives the store it synced from."""
     async def sync() -> UsageLedger:
-        store = open_store(settings.database_url(db), create=False)
+        url = settings.database_url(db)
+        store = open_store(url, create=False)
         try:
-            ledger = ledger_for(store)
+            ledger = UsageLedger(url)
             pricer, _ = catalog_pricing(prices)
             await ledger.sync(store, pricer)
             return ledger

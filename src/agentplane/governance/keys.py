@@ -1,8 +1,8 @@
 """API keys: who calls the API, with which role, for which tenant.
 
 A key is shown once, when it is created (``ap_<id>_<secret>``); only the SHA-256 of the secret is
-stored, in a table of its own in the journal's SQLite file. The secret is 32 random bytes, so a
-plain hash is enough (there is nothing to brute-force, unlike a password).
+stored, in a table of its own in the journal's database (component ``keys``). The secret is 32
+random bytes, so a plain hash is enough (there is nothing to brute-force, unlike a password).
 """
 
 from __future__ import annotations
@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -19,9 +18,7 @@ from typing import Literal, get_args
 
 from agentplane.errors import ConfigError, NotFoundError
 from agentplane.journal import JournalStore
-from agentplane.journal.health import FileIdentity
-from agentplane.journal.sqlite import checked_write
-from agentplane.storage.sqlite import connect
+from agentplane.storage import Database, Migration, open_component
 
 Role = Literal["viewer", "operator", "approver", "admin"]
 ROLES: tuple[Role, ...] = get_args(Role)
@@ -43,7 +40,9 @@ roll back runs; ``approve`` decide approvals; ``admin`` all of that and manage k
 PREFIX = "ap_"
 _COLUMNS = "id, name, role, tenant, created_at, revoked_at"
 
-_SCHEMA = """
+COMPONENT = "keys"
+
+_V1 = """
 CREATE TABLE IF NOT EXISTS api_keys (
     id TEXT PRIMARY KEY,
     name TEXT NOT NULL,
@@ -54,6 +53,8 @@ CREATE TABLE IF NOT EXISTS api_keys (
     revoked_at TEXT
 );
 """
+
+MIGRATIONS = (Migration(1, _V1, note="api_keys"),)
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,15 +110,14 @@ def check_role(role: str) -> Role:
 class KeyRing:
     """The API keys of one installation."""
 
-    def __init__(self, path: str | Path, *, readonly: bool = False) -> None:
-        self.path = str(path)
-        self._db: sqlite3.Connection = connect(self.path, readonly=readonly)
-        if not readonly:
-            self._db.executescript(_SCHEMA)
-        self._opened = FileIdentity.of(self.path)
+    def __init__(self, db: Database | str | Path, *, readonly: bool = False) -> None:
+        """``db``: a :class:`Database` handle (the journal store's, shared), or a database URL
+        or SQLite file path to open one (closed with the ring)."""
+        self._db, self._owned = open_component(db, COMPONENT, MIGRATIONS, readonly=readonly)
 
     def close(self) -> None:
-        self._db.close()
+        if self._owned:
+            self._db.close()
 
     def create(self, name: str, *, role: str, tenant: str = "default") -> tuple[ApiKey, str]:
         """A new key and its secret (``ap_ID_SECRET``), which is not kept and cannot be shown
@@ -129,7 +129,7 @@ class KeyRing:
         key = ApiKey(id=secrets.token_hex(4), name=name.strip(), role=check_role(role),
                      tenant=tenant.strip(), created_at=datetime.now(UTC).isoformat())
         secret = secrets.token_urlsafe(32)
-        with checked_write(self._db, self.path, self._opened) as db:
+        with self._db.transaction() as db:
             db.execute("INSERT INTO api_keys VALUES (?, ?, ?, ?, ?, ?, NULL)",
                        (key.id, key.name, key.role, key.tenant, _digest(secret), key.created_at))
         return key, f"{PREFIX}{key.id}_{secret}"
@@ -147,16 +147,15 @@ class KeyRing:
         sql = f"SELECT {_COLUMNS} FROM api_keys"
         if where:
             sql += " WHERE " + " AND ".join(where)
-        return [_row(r) for r in self._db.execute(sql + " ORDER BY created_at, id", args)]
+        return [_row(r) for r in self._db.query(sql + " ORDER BY created_at, id", args)]
 
     def get(self, id: str) -> ApiKey | None:
-        row = self._db.execute(f"SELECT {_COLUMNS} FROM api_keys WHERE id = ?",
-                               (id,)).fetchone()
+        row = self._db.query_one(f"SELECT {_COLUMNS} FROM api_keys WHERE id = ?", (id,))
         return _row(row) if row else None
 
     def revoke(self, id: str) -> ApiKey:
         """Revoke a key at once; revoking twice is harmless."""
-        with checked_write(self._db, self.path, self._opened) as db:
+        with self._db.transaction() as db:
             db.execute("UPDATE api_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL",
                        (datetime.now(UTC).isoformat(), id))
         key = self.get(id)
@@ -168,7 +167,7 @@ class KeyRing:
         """A new secret for an existing key (live again if it was revoked): the old secret
         stops working at once; the id, and so what the journal records of its actions, stays."""
         secret = secrets.token_urlsafe(32)
-        with checked_write(self._db, self.path, self._opened) as db:
+        with self._db.transaction() as db:
             db.execute("UPDATE api_keys SET secret_sha256 = ?, revoked_at = NULL WHERE id = ?",
                        (_digest(secret), id))
         key = self.get(id)
@@ -184,8 +183,8 @@ class KeyRing:
         if not sep or not secret:
             return None
         # one query: this runs on every API request
-        row = self._db.execute(f"SELECT secret_sha256, {_COLUMNS} FROM api_keys WHERE id = ? "
-                               "AND revoked_at IS NULL", (id_,)).fetchone()
+        row = self._db.query_one(f"SELECT secret_sha256, {_COLUMNS} FROM api_keys WHERE id = ? "
+                                 "AND revoked_at IS NULL", (id_,))
         if row is None or not hmac.compare_digest(row[0], _digest(secret)):
             return None
         return _row(row[1:])
@@ -201,13 +200,10 @@ class KeyRing:
 
     def any_live(self) -> bool:
         """Whether any key is live (then servers require one)."""
-        return self._db.execute("SELECT 1 FROM api_keys WHERE revoked_at IS NULL LIMIT 1"
-                                ).fetchone() is not None
+        return self._db.query_one("SELECT 1 FROM api_keys WHERE revoked_at IS NULL LIMIT 1"
+                                  ) is not None
 
 
 def keyring_for(store: JournalStore) -> KeyRing:
-    """The key ring next to a journal store (the same SQLite file)."""
-    path = getattr(store, "path", None)
-    if not isinstance(path, str) or path == ":memory:":
-        raise ConfigError("API keys need the journal in a SQLite file (not :memory:)")
-    return KeyRing(path, readonly=getattr(store, "readonly", False))
+    """The key ring in a journal store's database (through the store's handle)."""
+    return KeyRing(store.database)

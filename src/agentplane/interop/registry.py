@@ -7,8 +7,9 @@ base URLs, or ``local:WORKFLOW/AGENT`` for an agent of a workflow in this proces
 entries come from A2A agent cards (``entry_from_card``), local ones from workflows
 (``entries_from_workflow``).
 
-The ``Registry`` keeps entries and replica health in SQLite — the journal's file, in tables of
-its own (``registry_agents``, ``registry_health``, ``registry_cursor``), JSON in text columns.
+The ``Registry`` keeps entries and replica health in the journal's database, in tables of
+its own (component ``registry``: ``registry_agents``, ``registry_health``, ``registry_cursor``),
+JSON in text columns.
 An id may be registered in several versions; the one registered last is the *current* one,
 which ``get``, ``list``, ``find`` and ``pick`` use.
 
@@ -30,7 +31,6 @@ import contextlib
 import json
 import logging
 import re
-import sqlite3
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -40,7 +40,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from agentplane.errors import AgentplaneError, ConfigError, NotFoundError
 from agentplane.journal import canonical_json
-from agentplane.storage.sqlite import connect, immediate
+from agentplane.storage import Database, Migration, open_component
 
 if TYPE_CHECKING:
     from agentplane.journal import JournalStore
@@ -57,7 +57,9 @@ LOCAL_PREFIX = "local:"
 DEFAULT_MAX_FAILURES = 3
 """Consecutive failures after which a replica is down (skipped by ``pick``)."""
 
-_SCHEMA = """
+COMPONENT = "registry"
+
+_V1 = """
 CREATE TABLE IF NOT EXISTS registry_agents (
     id TEXT NOT NULL,
     version TEXT NOT NULL,
@@ -82,6 +84,10 @@ CREATE TABLE IF NOT EXISTS registry_health (
 );
 CREATE TABLE IF NOT EXISTS registry_cursor (id TEXT PRIMARY KEY, position INTEGER NOT NULL);
 """
+
+MIGRATIONS = (Migration(1, _V1, postgresql=_V1.replace("REAL", "DOUBLE PRECISION")
+                        .replace("serial INTEGER", "serial BIGINT"),
+                        note="registry_agents, registry_health, registry_cursor"),)
 
 _COLUMNS = ("id", "version", "owner", "description", "capabilities", "trust", "price",
             "replicas", "kind", "registered_at")
@@ -189,24 +195,25 @@ def _check_entry(entry: AgentEntry) -> None:
 
 
 class Registry:
-    """Agent entries and replica health in SQLite (the journal's file, tables of their own)."""
+    """Agent entries and replica health in the journal's database (tables of their own).
 
-    def __init__(self, path: str | Path, *, max_failures: int = DEFAULT_MAX_FAILURES,
+    ``db``: a :class:`Database` handle (the journal store's, shared), or a database URL or
+    SQLite file path to open one (closed with the registry)."""
+
+    def __init__(self, db: Database | str | Path, *, max_failures: int = DEFAULT_MAX_FAILURES,
                  readonly: bool = False) -> None:
         if max_failures < 1:
             raise ConfigError("max_failures must be at least 1")
-        self.path = str(path)
         self.max_failures = max_failures
         """Consecutive failures after which a replica is down."""
-        self._db = connect(self.path, readonly=readonly)
-        if not readonly:
-            self._db.executescript(_SCHEMA)
+        self._db, self._owned = open_component(db, COMPONENT, MIGRATIONS, readonly=readonly)
 
     def close(self) -> None:
-        self._db.close()
+        if self._owned:
+            self._db.close()
 
-    def _write(self) -> contextlib.AbstractContextManager[sqlite3.Connection]:
-        return immediate(self._db)
+    def _write(self) -> contextlib.AbstractContextManager[Database]:
+        return self._db.transaction()
 
     # -- entries ------------------------------------------------------------------------------
 
@@ -218,8 +225,8 @@ class Registry:
                          price={str(k): float(v) for k, v in entry.price.items()},
                          replicas=list(dict.fromkeys(entry.replicas)))
         with self._write() as db:
-            (serial,) = db.execute(
-                "SELECT COALESCE(MAX(serial), 0) + 1 FROM registry_agents").fetchone()
+            row = db.query_one("SELECT COALESCE(MAX(serial), 0) + 1 FROM registry_agents")
+            serial = int(row[0]) if row else 1
             db.execute(
                 f"INSERT INTO registry_agents({', '.join(_COLUMNS)}, serial) "
                 f"VALUES ({', '.join('?' * len(_COLUMNS))}, ?) "
@@ -237,11 +244,11 @@ class Registry:
         """Remove an agent (every version, or one). Returns how many versions were removed."""
         with self._write() as db:
             if version is None:
-                removed = db.execute("DELETE FROM registry_agents WHERE id = ?", (id,)).rowcount
+                removed = db.execute("DELETE FROM registry_agents WHERE id = ?", (id,))
                 db.execute("DELETE FROM registry_cursor WHERE id = ?", (id,))
             else:
                 removed = db.execute("DELETE FROM registry_agents WHERE id = ? AND version = ?",
-                                     (id, version)).rowcount
+                                     (id, version))
         return int(removed)
 
     def get(self, id: str, version: str | None = None) -> AgentEntry | None:
@@ -251,7 +258,7 @@ class Registry:
         if version is not None:
             sql += " AND version = ?"
             args = (id, version)
-        row = self._db.execute(sql + " ORDER BY serial DESC LIMIT 1", args).fetchone()
+        row = self._db.query_one(sql + " ORDER BY serial DESC LIMIT 1", args)
         return _entry(row) if row else None
 
     def require(self, id: str) -> AgentEntry:
@@ -294,7 +301,7 @@ class Registry:
                 "INSERT INTO registry_health(url, ok, checked_at, latency_ms, error, failures) "
                 "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(url) DO UPDATE SET ok = excluded.ok, "
                 "checked_at = excluded.checked_at, latency_ms = excluded.latency_ms, "
-                "error = excluded.error, failures = CASE WHEN excluded.ok THEN 0 "
+                "error = excluded.error, failures = CASE WHEN excluded.ok = 1 THEN 0 "
                 "ELSE registry_health.failures + 1 END",
                 (url, int(ok), _now(), latency_ms, None if ok else (error or "failed"),
                  0 if ok else 1))
@@ -302,8 +309,8 @@ class Registry:
 
     def health(self, url: str) -> ReplicaHealth:
         """A replica's last status, when it was checked, and its consecutive failures."""
-        row = self._db.execute("SELECT ok, checked_at, latency_ms, error, failures "
-                               "FROM registry_health WHERE url = ?", (url,)).fetchone()
+        row = self._db.query_one("SELECT ok, checked_at, latency_ms, error, failures "
+                                 "FROM registry_health WHERE url = ?", (url,))
         if row is None:
             return ReplicaHealth(url, None, None, None, None, 0)
         ok, checked_at, latency_ms, error, failures = row
@@ -355,8 +362,7 @@ class Registry:
         raise self._none_up(entry, [exclude] if exclude else [])
 
     def _position(self, id: str) -> int:
-        row = self._db.execute("SELECT position FROM registry_cursor WHERE id = ?",
-                               (id,)).fetchone()
+        row = self._db.query_one("SELECT position FROM registry_cursor WHERE id = ?", (id,))
         return int(row[0]) if row else 0
 
     def pick(self, id: str) -> str:
@@ -387,15 +393,12 @@ class Registry:
         else:
             sql = (f"SELECT {', '.join(_COLUMNS)} FROM registry_agents AS a WHERE serial = "
                    "(SELECT MAX(serial) FROM registry_agents WHERE id = a.id) ORDER BY id")
-        return [_entry(row) for row in self._db.execute(sql)]
+        return [_entry(row) for row in self._db.query(sql)]
 
 
 def registry_for(store: JournalStore, *, max_failures: int = DEFAULT_MAX_FAILURES) -> Registry:
-    """The registry next to a journal store (the same SQLite file)."""
-    path = getattr(store, "path", None)
-    if not isinstance(path, str) or path == ":memory:":
-        raise ConfigError("the registry needs the journal in a SQLite file (not :memory:)")
-    return Registry(path, max_failures=max_failures, readonly=getattr(store, "readonly", False))
+    """The registry in a journal store's database (through the store's handle)."""
+    return Registry(store.database, max_failures=max_failures)
 
 
 # -- health checks ------------------------------------------------------------------------------

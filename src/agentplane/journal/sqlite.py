@@ -29,8 +29,14 @@ from pathlib import Path
 from typing import Any
 
 from agentplane.errors import AgentplaneError
-from agentplane.storage.base import DatabaseNotFoundError
-from agentplane.storage.sqlite import BUSY_TIMEOUT_MS, SYNCHRONOUS_MODES, connect, immediate
+from agentplane.storage import Database, DatabaseNotFoundError, migrate
+from agentplane.storage.sqlite import (
+    BUSY_TIMEOUT_MS,
+    SYNCHRONOUS_MODES,
+    SQLiteDatabase,
+    connect,
+    immediate,
+)
 
 from . import projection
 from .events import (
@@ -54,6 +60,7 @@ from .health import (
     storage_hint,
 )
 from .projection import LEASE_ENDING_STATUSES, dumps
+from .sqlite_schema import COMPONENT, MIGRATIONS
 from .store import (
     JournalError,
     JournalStore,
@@ -69,56 +76,6 @@ from .store import (
 __all__ = ["LEASE_ENDING_STATUSES", "JournalNotFoundError", "SQLiteJournal",
            "checked_write"]
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS runs (
-    id TEXT PRIMARY KEY,
-    workflow TEXT NOT NULL,
-    workflow_hash TEXT NOT NULL,
-    status TEXT NOT NULL,
-    tenant TEXT NOT NULL,
-    created_at TEXT NOT NULL,
-    updated_at TEXT NOT NULL,
-    input TEXT NOT NULL,
-    meta TEXT NOT NULL,
-    last_seq INTEGER NOT NULL,
-    head_hash TEXT NOT NULL,
-    lease_owner TEXT,
-    lease_until REAL,
-    wake_at REAL
-);
-CREATE INDEX IF NOT EXISTS runs_status ON runs(status, created_at);
-CREATE TABLE IF NOT EXISTS events (
-    run_id TEXT NOT NULL,
-    seq INTEGER NOT NULL,
-    time TEXT NOT NULL,
-    type TEXT NOT NULL,
-    actor TEXT NOT NULL,
-    step_key TEXT,
-    data TEXT NOT NULL,
-    usage TEXT,
-    prev_hash TEXT NOT NULL,
-    hash TEXT NOT NULL,
-    schema INTEGER NOT NULL,
-    PRIMARY KEY (run_id, seq)
-);
-CREATE TABLE IF NOT EXISTS blobs (
-    hash TEXT PRIMARY KEY,
-    body TEXT NOT NULL
-) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS waits (
-    id TEXT PRIMARY KEY,
-    run_id TEXT NOT NULL,
-    step_key TEXT NOT NULL,
-    kind TEXT NOT NULL,
-    status TEXT NOT NULL,
-    created_at TEXT NOT NULL,
-    deadline REAL,
-    data TEXT NOT NULL,
-    resolution TEXT
-);
-CREATE INDEX IF NOT EXISTS waits_open ON waits(status, deadline);
-CREATE INDEX IF NOT EXISTS waits_run ON waits(run_id);
-"""
 
 
 @dataclass(slots=True)
@@ -149,6 +106,21 @@ def checked_write(db: sqlite3.Connection, path: str, opened: FileIdentity | None
                                       f"{storage_hint(str(exc))}") from exc
 
 
+class _SharedDatabase(SQLiteDatabase):
+    """The journal's connection as a :class:`Database` for the other components' tables: their
+    writes take the same guard as the journal's own (``checked_write``)."""
+
+    def __init__(self, journal: SQLiteJournal) -> None:
+        super().__init__(journal.path, readonly=journal.readonly, connection=journal._db)
+        self._journal = journal
+
+    def _begin(self) -> contextlib.AbstractContextManager[object]:
+        return self._journal._write()
+
+    def close(self) -> None:
+        """The journal closes the connection; its users do not."""
+
+
 class SQLiteJournal(JournalStore):
     """Journal in one SQLite file (or ``:memory:``)."""
 
@@ -171,11 +143,19 @@ class SQLiteJournal(JournalStore):
         self.readonly = readonly
         """Opened with ``?mode=ro``: every write fails with SQLite's "readonly database"."""
         self._db = connect(self.path, synchronous=mode, create=create, readonly=readonly)
-        if not readonly:
-            self._db.executescript(_SCHEMA)
         self._opened = None if self.path == ":memory:" else FileIdentity.of(self.path)
+        self._database = _SharedDatabase(self)
+        try:  # a writer brings the tables up to date; a reader refuses an older schema
+            migrate(self._database, COMPONENT, MIGRATIONS)
+        except BaseException:
+            self._db.close()
+            raise
         self.min_free_bytes = MIN_FREE_BYTES
         """Less free disk than this (bytes) makes ``health()`` unhealthy."""
+
+    @property
+    def database(self) -> Database:
+        return self._database
 
     # -- transactions -------------------------------------------------------------------------
 

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from agentplane.errors import AgentplaneError, NotFoundError
+from agentplane.storage import Database
 
 from .events import Event, NewEvent
 
@@ -127,6 +128,13 @@ class JournalStore(ABC):
     """Where events, blobs and their projections live."""
 
     url: str
+
+    @property
+    @abstractmethod
+    def database(self) -> Database:
+        """The store's synchronous handle on the same database, through which the other
+        components (usage ledger, API keys, registry, telemetry cursors) keep their tables and
+        transactions. It belongs to the store: its users never close it."""
 
     @abstractmethod
     async def create_run(

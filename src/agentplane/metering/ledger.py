@@ -1,6 +1,7 @@
-"""The usage ledger: usage events in SQLite, kept in step with the journal, and meters over them.
+"""The usage ledger: usage events kept in step with the journal, and meters over them.
 
-The ledger lives in the same database file as the journal, in tables of its own. ``sync``
+The ledger lives in the journal's database (SQLite or PostgreSQL), in tables of its own
+(component ``usage``). ``sync``
 follows the journal from where it stopped (a cursor in the ledger) and derives usage events;
 since every usage event's id comes from its journal event, a sync that is repeated or
 interrupted never counts anything twice.
@@ -12,16 +13,19 @@ import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal
 
 from agentplane.errors import ConfigError
 from agentplane.journal import Event, EventType, JournalStore, canonical_json
-from agentplane.storage.sqlite import connect, immediate
+from agentplane.storage import Database, Migration, open_component
 
 from .usage import Pricer, RunTags, UsageEvent, derive, ends_activity, starts_activity
 
-_SCHEMA = """
+COMPONENT = "usage"
+
+_V1 = """
 CREATE TABLE IF NOT EXISTS usage_events (
     id TEXT PRIMARY KEY,
     type TEXT NOT NULL,
@@ -49,6 +53,10 @@ CREATE TABLE IF NOT EXISTS usage_cursor (name TEXT PRIMARY KEY, position INTEGER
 CREATE TABLE IF NOT EXISTS usage_activity (run_id TEXT PRIMARY KEY, since TEXT NOT NULL);
 """
 
+MIGRATIONS = (Migration(1, _V1, postgresql=_V1.replace("REAL", "DOUBLE PRECISION")
+                        .replace("INTEGER NOT NULL", "BIGINT NOT NULL"),
+                        note="usage_events, usage_cursor, usage_activity"),)
+
 COLUMNS = ("id", "type", "time", "ts", "run_id", "tenant", "workflow", "tags", "agent", "model",
            "tool", "outcome", "input_tokens", "cached_input_tokens", "output_tokens",
            "reasoning_tokens", "quantity", "cost_usd", "energy_kwh")
@@ -65,8 +73,15 @@ def _row(e: UsageEvent) -> tuple[Any, ...]:
             e.quantity, e.cost_usd, e.energy_kwh)
 
 
-def column(name: str) -> str:
-    """SQL for a field: a ledger column, a tag (``department``) or a JSON path into the tags."""
+def _plain(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    return value
+
+
+def column(name: str, dialect: str = "sqlite") -> str:
+    """SQL for a field: a ledger column, a tag (``department``) or a JSON path into the tags
+    (``dialect``: the database's, ``sqlite`` or ``postgresql``)."""
     if name in TAG_COLUMNS or name in NUMERIC_COLUMNS:
         return name
     if name == "tokens":
@@ -75,6 +90,8 @@ def column(name: str) -> str:
     if not path.replace("_", "").replace("-", "").replace(".", "").isalnum():
         raise ConfigError(f"cannot meter or group by {name!r}: use a column "
                           f"({', '.join(TAG_COLUMNS + NUMERIC_COLUMNS)}) or a tag name")
+    if dialect == "postgresql":
+        return f"(tags::jsonb #>> '{{{path.replace('.', ',')}}}')"
     return f"json_extract(tags, '$.{path}')"
 
 
@@ -116,28 +133,39 @@ class Meter:
 
 
 class UsageLedger:
-    """Usage events in SQLite (the journal's file, tables of their own)."""
+    """Usage events in the journal's database, tables of their own.
 
-    def __init__(self, path: str | Path, *, readonly: bool = False) -> None:
-        self.path = str(path)
-        self._db = connect(self.path, readonly=readonly)
-        if not readonly:
-            self._db.executescript(_SCHEMA)
+    ``db``: a :class:`Database` handle (the journal store's, shared), or a database URL or
+    SQLite file path to open one (closed with the ledger). Opening brings the ledger's tables
+    up to date (a read-only handle refuses an older schema)."""
+
+    def __init__(self, db: Database | str | Path, *, readonly: bool = False) -> None:
+        self._db, self._owned = open_component(db, COMPONENT, MIGRATIONS, readonly=readonly)
         self._runs: dict[str, RunTags] = {}
+        self._insert = (f"INSERT INTO usage_events({', '.join(COLUMNS)}) "
+                        f"VALUES ({', '.join('?' * len(COLUMNS))}) ON CONFLICT (id) DO NOTHING")
+
+    @property
+    def dialect(self) -> str:
+        return self._db.dialect
+
+    def column(self, name: str) -> str:
+        """:func:`column` in this ledger's database's dialect."""
+        return column(name, self._db.dialect)
 
     def close(self) -> None:
-        self._db.close()
+        if self._owned:
+            self._db.close()
 
     # -- writing ------------------------------------------------------------------------------
 
     def ingest(self, events: Iterable[UsageEvent]) -> int:
         """Store usage events; an id already stored is ignored. Returns how many were new."""
-        before = self._db.total_changes
-        with immediate(self._db) as db:
-            db.executemany(
-                f"INSERT OR IGNORE INTO usage_events({', '.join(COLUMNS)}) "
-                f"VALUES ({', '.join('?' * len(COLUMNS))})", (_row(e) for e in events))
-        return self._db.total_changes - before
+        rows = [_row(e) for e in events]
+        if not rows:
+            return 0
+        with self._db.transaction() as db:
+            return db.executemany(self._insert, rows)
 
     async def _run_tags(self, store: JournalStore, run_id: str) -> RunTags:
         tags = self._runs.get(run_id)
@@ -153,9 +181,8 @@ class UsageLedger:
         """Derive usage events from journal events not seen yet. Returns how many were new."""
         new = 0
         while True:
-            (cursor,) = self._db.execute(
-                "SELECT COALESCE((SELECT position FROM usage_cursor WHERE name = 'journal'), 0)"
-            ).fetchone()
+            row = self._db.query_one("SELECT position FROM usage_cursor WHERE name = 'journal'")
+            cursor = int(row[0]) if row else 0
             events, after = await store.events_since(cursor, limit=batch)
             if not events:
                 return new
@@ -170,11 +197,12 @@ class UsageLedger:
         tags = await self._run_tags(store, event.run_id)
         since = None
         if starts_activity(event):
-            self._db.execute("INSERT OR REPLACE INTO usage_activity(run_id, since) VALUES (?, ?)",
+            self._db.execute("INSERT INTO usage_activity(run_id, since) VALUES (?, ?) "
+                             "ON CONFLICT (run_id) DO UPDATE SET since = excluded.since",
                              (event.run_id, event.time))
         elif ends_activity(event):
-            row = self._db.execute("SELECT since FROM usage_activity WHERE run_id = ?",
-                                   (event.run_id,)).fetchone()
+            row = self._db.query_one("SELECT since FROM usage_activity WHERE run_id = ?",
+                                     (event.run_id,))
             since = row[0] if row else None
             self._db.execute("DELETE FROM usage_activity WHERE run_id = ?", (event.run_id,))
         if event.type == EventType.RUN_CREATED:
@@ -186,21 +214,20 @@ class UsageLedger:
     def measure(self, meter: Meter, window: Window = ALL_TIME, *,
                 where: dict[str, str] | None = None) -> list[tuple[tuple[Any, ...], float]]:
         """The meter's value per group: ``[((group values...), value), ...]``."""
-        expr = column(meter.field)
+        expr = self.column(meter.field)
         agg = {"sum": f"COALESCE(SUM({expr}), 0)", "count": "COUNT(*)",
                "unique_count": f"COUNT(DISTINCT {expr})", "max": f"MAX({expr})"}[meter.aggregation]
-        groups = [column(g) for g in meter.group_by]
+        groups = [self.column(g) for g in meter.group_by]
         conditions, args = self.where_clause(meter.type, window, where)
         select = ", ".join([*groups, agg])
         sql = f"SELECT {select} FROM usage_events{conditions}"
         if groups:
             sql += f" GROUP BY {', '.join(groups)} ORDER BY {', '.join(groups)}"
-        rows = self._db.execute(sql, args).fetchall()
+        rows = self._db.query(sql, args)
         return [(tuple(r[:-1]), float(r[-1] or 0)) for r in rows]
 
-    @staticmethod
-    def where_clause(kind: str | None, window: Window, where: dict[str, str] | None
-                    ) -> tuple[str, list[Any]]:
+    def where_clause(self, kind: str | None, window: Window, where: dict[str, str] | None
+                     ) -> tuple[str, list[Any]]:
         parts: list[str] = []
         args: list[Any] = []
         if kind is not None:
@@ -213,13 +240,17 @@ class UsageLedger:
             parts.append("ts < ?")
             args.append(window.end)
         for key, value in (where or {}).items():
-            parts.append(f"{column(key)} = ?")
+            parts.append(f"{self.column(key)} = ?")
             args.append(value)
         return (" WHERE " + " AND ".join(parts) if parts else ""), args
 
     def query(self, sql: str, args: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        """Run a read-only SQL query over the ledger's tables (for reports)."""
-        return self._db.execute(sql, args).fetchall()
+        """Run a read-only SQL query over the ledger's tables (for reports). Numbers come back
+        as ``int`` and ``float`` on every back-end (PostgreSQL sums integers as ``numeric``)."""
+        rows = self._db.query(sql, args)
+        if self._db.dialect == "postgresql":
+            return [tuple(_plain(v) for v in r) for r in rows]
+        return rows
 
     def events(self, window: Window = ALL_TIME, *, where: dict[str, str] | None = None,
                limit: int | None = None) -> list[dict[str, Any]]:
@@ -228,7 +259,7 @@ class UsageLedger:
         if limit is not None:
             sql += f" LIMIT {int(limit)}"
         return [dict(zip(COLUMNS, r, strict=True)) | {"tags": json.loads(r[7])}
-                for r in self._db.execute(sql, args)]
+                for r in self._db.iterate(sql, args)]
 
     def spent(self, *, field: str, window: Window, where: dict[str, str]) -> float:
         [(_, value)] = self.measure(Meter("spent", "sum", field), window, where=where) or [((), 0)]
@@ -236,12 +267,9 @@ class UsageLedger:
 
 
 def ledger_for(store: JournalStore) -> UsageLedger:
-    """The usage ledger next to a journal store (the same SQLite file)."""
-    path = getattr(store, "path", None)
-    if not isinstance(path, str) or path == ":memory:":
-        raise ConfigError("metering needs the journal in a SQLite file (not :memory:)")
-    return UsageLedger(path, readonly=getattr(store, "readonly", False))
+    """The usage ledger in a journal store's database (through the store's handle)."""
+    return UsageLedger(store.database)
 
 
-__all__ = ["ALL_TIME", "Meter", "UsageLedger", "Window", "column", "ledger_for"]
+__all__ = ["ALL_TIME", "MIGRATIONS", "Meter", "UsageLedger", "Window", "column", "ledger_for"]
 

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
 
-from .ledger import ALL_TIME, UsageLedger, Window, column
+from .ledger import ALL_TIME, UsageLedger, Window
 from .usage import ACTION, ACTIVE, MODEL, OUTCOME, TASK
 
 REPORT_FIGURES = ("model_calls", "input_tokens", "cached_input_tokens", "output_tokens",
@@ -22,14 +22,16 @@ def usage_report(ledger: UsageLedger, window: Window = ALL_TIME, *,
                  ) -> list[dict[str, Any]]:
     """One row per group: calls, tokens, actions, tasks, active minutes, outcomes, cost,
     energy, and the cost per outcome (unit economics)."""
-    groups = [column(g) for g in by]
+    groups = [ledger.column(g) for g in by]
     conditions, args = ledger.where_clause(None, window, where)
     select = ", ".join([*groups,
-        f"SUM(type = '{MODEL}')", f"SUM(CASE WHEN type = '{MODEL}' THEN input_tokens END)",
+        f"SUM(CASE WHEN type = '{MODEL}' THEN 1 ELSE 0 END)",
+        f"SUM(CASE WHEN type = '{MODEL}' THEN input_tokens END)",
         f"SUM(CASE WHEN type = '{MODEL}' THEN cached_input_tokens END)",
         f"SUM(CASE WHEN type = '{MODEL}' THEN output_tokens END)",
         f"SUM(CASE WHEN type = '{MODEL}' THEN reasoning_tokens END)",
-        f"SUM(type = '{ACTION}')", f"SUM(type = '{TASK}')",
+        f"SUM(CASE WHEN type = '{ACTION}' THEN 1 ELSE 0 END)",
+        f"SUM(CASE WHEN type = '{TASK}' THEN 1 ELSE 0 END)",
         f"SUM(CASE WHEN type = '{ACTIVE}' THEN quantity END) / 60.0",
         f"SUM(CASE WHEN type = '{OUTCOME}' THEN quantity END)",
         "SUM(cost_usd)", "SUM(energy_kwh)"])
@@ -75,7 +77,9 @@ def export_focus(ledger: UsageLedger, window: Window, out: TextIO, *,
                  provider: str = "Agentplane") -> int:
     """Write the window's usage as FOCUS rows (CSV). Returns the number of rows."""
     conditions, args = ledger.where_clause(None, window, None)
-    sql = (f"SELECT CAST(ts / 86400 AS INTEGER) AS day, type, tenant, workflow, agent, model, "
+    day = ("CAST(FLOOR(ts / 86400) AS INTEGER)" if ledger.dialect == "postgresql"
+           else "CAST(ts / 86400 AS INTEGER)")  # whole days, rounded down in both
+    sql = (f"SELECT {day} AS day, type, tenant, workflow, agent, model, "
            f"tool, tags, SUM(cost_usd), SUM(CASE WHEN type = '{MODEL}' THEN input_tokens + "
            f"output_tokens ELSE quantity END) FROM usage_events{conditions} "
            "GROUP BY day, type, tenant, workflow, agent, model, tool, tags "

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import logging
 import secrets
-import sqlite3
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -20,6 +19,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from agentplane.errors import AgentplaneError, ConfigError, NotFoundError
 from agentplane.journal import JournalUnavailableError
 from agentplane.journal.health import storage_hint
+from agentplane.storage import DatabaseError, DatabaseUnavailableError, driver_errors
 
 from .actions import ActionError
 from .limits import InputTooLargeError
@@ -38,7 +38,8 @@ WHY: dict[int, str] = {
     413: "The request body is larger than the server accepts.",
     422: "A parameter or body field is invalid (each named in `problems`).",
     500: "An unexpected fault; the answer carries a reference to the server's log.",
-    503: "The journal cannot be written (file removed or replaced, read-only, disk full).",
+    503: "The journal cannot be written (file removed or replaced, read-only, disk full), or "
+         "its database cannot be reached.",
 }
 
 
@@ -90,20 +91,26 @@ def install_errors(app: FastAPI) -> None:
     for error_class, status in STATUS_OF.items():
         app.add_exception_handler(error_class, _plain(status))
 
-    @app.exception_handler(JournalUnavailableError)
-    async def unavailable(_: Request, exc: JournalUnavailableError) -> JSONResponse:
-        log.error("journal unavailable: %s", exc)
-        return problem(503, f"the journal cannot be written now, nothing was recorded: {exc}")
+    for error_class in (JournalUnavailableError, DatabaseUnavailableError):
+        app.add_exception_handler(error_class, _unavailable)
+    for error_class in driver_errors(load=True):  # the database driver's own failures
+        app.add_exception_handler(error_class, _database_failed)
 
-    @app.exception_handler(sqlite3.Error)
-    async def database(_: Request, exc: sqlite3.Error) -> JSONResponse:
-        log.error("journal failed: %s", exc)
-        return problem(503, f"the journal cannot be read or written now ({exc}): "
-                            f"{storage_hint(str(exc))}")
+
+async def _unavailable(_: Request, exc: Exception) -> Response:
+    log.error("journal unavailable: %s", exc)
+    return problem(503, f"the journal cannot be written now, nothing was recorded: {exc}")
+
+
+async def _database_failed(_: Request, exc: Exception) -> Response:
+    log.error("journal failed: %s", exc)
+    return problem(503, f"the journal cannot be read or written now ({exc}): "
+                        f"{storage_hint(str(exc))}")
 
 
 STATUS_OF: dict[type[Exception], int] = {
-    NotFoundError: 404, ActionError: 409, ConfigError: 400, AgentplaneError: 400}
+    NotFoundError: 404, ActionError: 409, ConfigError: 400, DatabaseError: 503,
+    AgentplaneError: 400}
 """Errors a person can hit, by the status they answer (the message is the error's own)."""
 
 

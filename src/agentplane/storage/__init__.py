@@ -13,19 +13,31 @@ Agentplane is refused with a clear message (:class:`SchemaTooNewError`).
 
 from __future__ import annotations
 
-from .base import Database, DatabaseError, DatabaseNotFoundError, Row
+from .base import (
+    Database,
+    DatabaseError,
+    DatabaseNotFoundError,
+    DatabaseUnavailableError,
+    Row,
+)
+from .drivers import driver_errors, is_driver_error
 from .migrations import Migration, SchemaTooNewError, migrate, schema_versions
-from .urls import DatabaseURL, open_database, parse_url
+from .urls import DatabaseURL, as_database, open_component, open_database, parse_url
 
 __all__ = [
     "Database",
     "DatabaseError",
     "DatabaseNotFoundError",
     "DatabaseURL",
+    "DatabaseUnavailableError",
     "Migration",
     "Row",
     "SchemaTooNewError",
+    "as_database",
+    "driver_errors",
+    "is_driver_error",
     "migrate",
+    "open_component",
     "open_database",
     "parse_url",
     "schema_versions",

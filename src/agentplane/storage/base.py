@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Sequence
-from contextlib import AbstractContextManager
+from contextlib import AbstractContextManager, contextmanager
 from typing import Any, Literal
 
 from agentplane.errors import AgentplaneError, NotFoundError
@@ -15,6 +15,11 @@ Dialect = Literal["sqlite", "postgresql"]
 
 class DatabaseError(AgentplaneError):
     """The database refused or failed an operation (said without credentials)."""
+
+
+class DatabaseUnavailableError(DatabaseError):
+    """The database cannot take writes now (read-only, disk full, I/O failure, connection
+    lost). Nothing was written; the caller may try again once the cause is fixed."""
 
 
 class DatabaseNotFoundError(NotFoundError):
@@ -62,9 +67,25 @@ class Database(ABC):
     def script(self, sql: str) -> None:
         """Run several statements separated by ``;`` (schema definitions; no parameters)."""
 
+    _depth = 0
+
+    @contextmanager
+    def transaction(self) -> Iterator[Database]:
+        """A write transaction (SQLite: ``BEGIN IMMEDIATE``; PostgreSQL: ``BEGIN``). Inside
+        another, it is part of that one."""
+        if self._depth:
+            yield self
+            return
+        self._depth += 1
+        try:
+            with self._begin():
+                yield self
+        finally:
+            self._depth -= 1
+
     @abstractmethod
-    def transaction(self) -> AbstractContextManager[Database]:
-        """A write transaction (SQLite: ``BEGIN IMMEDIATE``; PostgreSQL: ``BEGIN``)."""
+    def _begin(self) -> AbstractContextManager[object]:
+        """The outermost transaction: commits when the block ends, rolls back if it raises."""
 
     @abstractmethod
     def close(self) -> None: ...

@@ -9,8 +9,8 @@ never loads it.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Any
 
 from .base import Database, DatabaseError, Row
@@ -53,7 +53,6 @@ class PostgresDatabase(Database):
         self.application_name = application_name
         self._psycopg = import_psycopg()
         self._conn: psycopg.Connection[Any] | None = None
-        self._depth = 0
         self.connection()  # fail now, with a clear message, if the server cannot be reached
 
     def connection(self) -> psycopg.Connection[Any]:
@@ -87,17 +86,8 @@ class PostgresDatabase(Database):
             if statement.strip():
                 self.connection().execute(statement.encode())
 
-    @contextmanager
-    def transaction(self) -> Iterator[Database]:
-        if self._depth:
-            yield self
-            return
-        self._depth += 1
-        try:
-            with self.connection().transaction():
-                yield self
-        finally:
-            self._depth -= 1
+    def _begin(self) -> AbstractContextManager[object]:
+        return self.connection().transaction()
 
     def close(self) -> None:
         if self._conn is not None:

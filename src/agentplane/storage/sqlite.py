@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any
 
-from .base import Database, DatabaseError, DatabaseNotFoundError, Row
+from .base import Database, DatabaseError, DatabaseNotFoundError, DatabaseUnavailableError, Row
 
 SYNCHRONOUS_MODES = ("OFF", "NORMAL", "FULL", "EXTRA")
 BUSY_TIMEOUT_MS = 30_000
@@ -77,7 +77,6 @@ class SQLiteDatabase(Database):
         self.connection = connection or connect(path, synchronous=synchronous, create=create,
                                                 readonly=readonly)
         """The underlying connection, for the journal store that shares it."""
-        self._depth = 0
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
         return self.connection.execute(sql, params).rowcount
@@ -96,17 +95,18 @@ class SQLiteDatabase(Database):
             if statement.strip():
                 self.connection.execute(statement)
 
+    def _begin(self) -> AbstractContextManager[object]:
+        return self._immediate()
+
     @contextmanager
-    def transaction(self) -> Iterator[Database]:
-        if self._depth:  # already inside one: part of it
-            yield self
-            return
-        self._depth += 1
+    def _immediate(self) -> Iterator[sqlite3.Connection]:
         try:
-            with immediate(self.connection):
-                yield self
-        finally:
-            self._depth -= 1
+            with immediate(self.connection) as conn:
+                yield conn
+        except sqlite3.OperationalError as exc:  # read-only, disk full, I/O, locked too long
+            raise DatabaseUnavailableError(
+                f"the database {self.url} cannot be written now ({exc}); nothing was "
+                "written") from exc
 
     def close(self) -> None:
         self.connection.close()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import parse_qs, urlparse, urlunparse
@@ -9,6 +10,7 @@ from urllib.parse import parse_qs, urlparse, urlunparse
 from agentplane.errors import ConfigError
 
 from .base import Database
+from .migrations import Migration, migrate
 
 SQLITE_OPTIONS = {"synchronous", "mode"}
 
@@ -63,6 +65,32 @@ def parse_url(url: str) -> DatabaseURL:
         raise ConfigError(f"mode={mode!r} in database URL {url!r}: use mode=ro (read-only) "
                           "or mode=rw")
     return DatabaseURL("sqlite", url, url, path=parsed.path[1:] or ":memory:", options=options)
+
+
+def as_database(target: Database | str | Path, *, readonly: bool = False
+                ) -> tuple[Database, bool]:
+    """``target`` itself when it is a handle (shared: the caller must not close it), or a new
+    handle on the URL or file path it names (owned: the caller closes it). Returns the handle
+    and whether the caller owns it."""
+    if isinstance(target, Database):
+        return target, False
+    return open_database(str(target), readonly=readonly or None), True
+
+
+def open_component(target: Database | str | Path, component: str,
+                   migrations: Sequence[Migration], *, readonly: bool = False
+                   ) -> tuple[Database, bool]:
+    """:func:`as_database`, with ``component``'s tables brought up to date (a read-only handle
+    refuses an older schema; every handle refuses a newer one). A handle it opened is closed
+    again if that fails."""
+    db, owned = as_database(target, readonly=readonly)
+    try:
+        migrate(db, component, migrations)
+    except BaseException:
+        if owned:
+            db.close()
+        raise
+    return db, owned
 
 
 def open_database(url: str, *, create: bool = True, readonly: bool | None = None) -> Database:

@@ -1,0 +1,65 @@
+"""The SQLite journal's tables (component ``journal``), as numbered migrations.
+
+Migration 1 is the schema every release before schema versions created, written with
+``IF NOT EXISTS``: applied to a journal file made by such a release it changes nothing and
+records version 1.
+"""
+
+from __future__ import annotations
+
+from agentplane.storage import Migration
+
+COMPONENT = "journal"
+
+_V1 = """
+CREATE TABLE IF NOT EXISTS runs (
+    id TEXT PRIMARY KEY,
+    workflow TEXT NOT NULL,
+    workflow_hash TEXT NOT NULL,
+    status TEXT NOT NULL,
+    tenant TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    input TEXT NOT NULL,
+    meta TEXT NOT NULL,
+    last_seq INTEGER NOT NULL,
+    head_hash TEXT NOT NULL,
+    lease_owner TEXT,
+    lease_until REAL,
+    wake_at REAL
+);
+CREATE INDEX IF NOT EXISTS runs_status ON runs(status, created_at);
+CREATE TABLE IF NOT EXISTS events (
+    run_id TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    time TEXT NOT NULL,
+    type TEXT NOT NULL,
+    actor TEXT NOT NULL,
+    step_key TEXT,
+    data TEXT NOT NULL,
+    usage TEXT,
+    prev_hash TEXT NOT NULL,
+    hash TEXT NOT NULL,
+    schema INTEGER NOT NULL,
+    PRIMARY KEY (run_id, seq)
+);
+CREATE TABLE IF NOT EXISTS blobs (
+    hash TEXT PRIMARY KEY,
+    body TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS waits (
+    id TEXT PRIMARY KEY,
+    run_id TEXT NOT NULL,
+    step_key TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    status TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    deadline REAL,
+    data TEXT NOT NULL,
+    resolution TEXT
+);
+CREATE INDEX IF NOT EXISTS waits_open ON waits(status, deadline);
+CREATE INDEX IF NOT EXISTS waits_run ON waits(run_id);
+"""
+
+MIGRATIONS = (Migration(1, _V1, note="runs, events, blobs and waits"),)
