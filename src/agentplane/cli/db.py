@@ -1,4 +1,5 @@
-"""``agentplane db upgrade|status``: the database's schema, component by component.
+"""``agentplane db upgrade|status|copy``: the database's schema, component by component, and
+copying one database into another.
 
 Every component keeps its tables in the journal's database and records the version its schema
 is at (``schema_versions``). A process that writes brings its own tables up to date when it
@@ -8,16 +9,21 @@ read-only commands, or ahead of a rollout); ``db status`` compares them with thi
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import asyncio
+import sys
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any
 
 import typer
 from rich.markup import escape
 
+from agentplane.errors import AgentplaneError
 from agentplane.governance import keys
 from agentplane.interop import registry
-from agentplane.journal import sqlite_schema
+from agentplane.journal import open_store, sqlite_schema
+from agentplane.journal.copy import CopyReport, copy_database, refuse_same, verify_copy
 from agentplane.metering import ledger
 from agentplane.storage import (
     Database,
@@ -123,3 +129,100 @@ def db_status(db: DbOption = None, json: JsonOption = False) -> None:
     for s in statuses:
         out.print(f"  {s.component}: {s.database} (this Agentplane: {s.code}) — "
                   f"{escape(s.state)}")
+
+
+class CopyRefusedError(AgentplaneError):
+    """The copy left runs out (another history in the target) or a chain does not verify."""
+
+
+def _progress() -> Callable[[str], None]:
+    """Progress lines on stderr, at most one a second (a big copy takes minutes)."""
+    last = [0.0]
+
+    def say(text: str) -> None:
+        now = time.monotonic()
+        if now - last[0] >= 1.0:
+            last[0] = now
+            print(f"copy: {text}", file=sys.stderr, flush=True)
+    return say
+
+
+def _prepare_target(url: str) -> Database:
+    """The target, with every component's tables at this Agentplane's schema."""
+    async def journal_tables() -> None:  # the journal store creates (migrates) its own
+        store = open_store(url)
+        try:
+            await store.list_runs(limit=1)
+        finally:
+            await store.close()
+    asyncio.run(journal_tables())
+    handle = open_database(url)
+    upgrade(handle)
+    return handle
+
+
+def _copy_summary(report: CopyReport) -> dict[str, Any]:
+    return {"source": report.source, "target": report.target, "ok": report.ok,
+            "runs": {"new": report.runs_new, "grown": report.runs_grown,
+                     "unchanged": report.runs_unchanged},
+            "rows": report.rows,
+            "verified": {"runs": report.verified_runs, "events": report.verified_events},
+            "breaks": [{"run_id": b.run_id, "seq": b.seq, "reason": b.reason}
+                       for b in report.breaks],
+            "conflicts": report.conflicts, "dropped_columns": report.dropped_columns}
+
+
+def _print_copy(report: CopyReport) -> None:
+    out.print(f"copied {escape(report.source)} -> {escape(report.target)}")
+    out.print(f"  runs: {report.runs_new} new, {report.runs_grown} brought up to date, "
+              f"{report.runs_unchanged} already there")
+    for table, rows in sorted(report.rows.items()):
+        out.print(f"  {table}: {rows} rows added")
+    if report.dropped_columns:
+        out.print(f"  not copied (the target has no such column): "
+                  f"{escape(', '.join(report.dropped_columns))}")
+    verdict = "[green]chains verified[/]" if not report.breaks else "[red]chains broken[/]"
+    out.print(f"  {verdict}: {report.verified_runs} runs, {report.verified_events} events")
+    for brk in report.breaks:
+        where = f"event {brk.seq}" if brk.seq is not None else "run record"
+        out.print(f"  [red]chain broken[/] in run {escape(brk.run_id)} at {where}: "
+                  f"{escape(brk.reason)}")
+    for conflict in report.conflicts:
+        out.print(f"  [red]refused[/] {escape(conflict)}")
+
+
+@db_app.command("copy")
+def db_copy(
+    source: Annotated[str, typer.Argument(help="The database to copy from (not changed).")],
+    target: Annotated[str, typer.Argument(help="The database to copy into (created or "
+                                          "upgraded; rows already there are kept).")],
+    json: JsonOption = False,
+) -> None:
+    """Copy every table of one database into another (SQLite <-> PostgreSQL), then verify
+    every copied run's chain on the target. Safe to run again: it adds only what is new."""
+    refuse_same(source, target)
+    src = open_database(source, create=False, readonly=True)
+    try:
+        dst = _prepare_target(target)
+        try:
+            report = copy_database(src, dst, progress=_progress())
+        finally:
+            dst.close()
+    finally:
+        src.close()
+
+    async def verify() -> None:
+        store = open_store(target, create=False)
+        try:
+            await verify_copy(store, report, progress=_progress())
+        finally:
+            await store.close()
+    asyncio.run(verify())
+    if json:
+        print(render.dump_json(_copy_summary(report)))
+    else:
+        _print_copy(report)
+    if not report.ok:
+        raise CopyRefusedError(
+            f"{len(report.conflicts)} run(s) refused (the target holds another history under "
+            f"the same id), {len(report.breaks)} chain(s) broken in the target; see above")

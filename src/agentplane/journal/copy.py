@@ -102,6 +102,13 @@ def same_database(a: str, b: str) -> bool:
             == (ub.hostname or "localhost", ub.port or 5432, ub.path.strip("/")))
 
 
+def refuse_same(source: str, target: str) -> None:
+    """A clear error when the two URLs name one database (a copy onto itself)."""
+    if same_database(source, target):
+        raise ConfigError(f"the source and the target are the same database "
+                          f"({parse_url(source).safe}); name another target")
+
+
 def _portable(row: Row) -> tuple[Any, ...]:
     """A row as values both drivers take (PostgreSQL's NUMERIC comes back as ``Decimal``)."""
     return tuple(float(v) if isinstance(v, Decimal) else v for v in row)
@@ -348,9 +355,7 @@ def copy_database(source: Database, target: Database, *, progress: Progress | No
                   batch: int = BATCH_ROWS) -> CopyReport:
     """Copy every table of ``source`` into ``target`` (whose schema is already current).
     Verification is :func:`verify_copy`'s."""
-    if same_database(source.url, target.url):
-        raise CopyError(f"the source and the target are the same database ({source.url}); "
-                        "name another target")
+    refuse_same(source.url, target.url)
     if batch < 1:
         raise ConfigError(f"batch must be at least 1 row (got {batch})")
     for db in (source, target):
