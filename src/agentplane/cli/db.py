@@ -137,7 +137,7 @@ class CopyRefusedError(AgentplaneError):
 
 def _progress() -> Callable[[str], None]:
     """Progress lines on stderr, at most one a second (a big copy takes minutes)."""
-    last = [0.0]
+    last = [time.monotonic()]  # nothing for a copy done within a second
 
     def say(text: str) -> None:
         now = time.monotonic()
