@@ -2,7 +2,7 @@
 ``--events 10000000``), on PostgreSQL and, for comparison, SQLite.
 
 The store is filled quickly but realistically: runs of 21 events (created, started, four model
-turns each with a tool call, completed) spread over twelve months, 20 tenants and 10 workflows,
+turns each with a tool call, completed) over twelve months, 20 tenants and 10 workflows,
 about 2 % failed, each chain sealed with the journal's own hashing (``event_body_json``), and
 the usage ledger's rows for each run (four model calls, four actions, one task) through
 ``UsageLedger.ingest``. Rows go in by bulk (PostgreSQL ``COPY``, SQLite one transaction) into the
@@ -13,7 +13,8 @@ own API): ``runs list`` (first page, and a page filtered by tenant and status), 
 (the run and its events), a month's invoice, ``audit verify --run``, and the table sizes are
 printed. Every figure is measured at a tenth of the size too: a figure that grows with the
 number of runs is a finding (the ``growth`` column: 1.0 means flat, 10 means it grows with the
-journal).
+journal). Both sizes have runs at the same rate, up to the same day: the smaller journal is the
+last five weeks of the larger one, so the month invoiced holds the same usage in both.
 
 Run: .venv/bin/python bench/store_scale.py [--events 1000000] [--only postgresql|sqlite]
 """
@@ -43,9 +44,11 @@ from agentplane.storage import Database, open_database
 EVENTS_PER_RUN = 21
 TENANTS = [f"tenant-{i:02d}" for i in range(20)]
 WORKFLOWS = [f"workflow-{i}" for i in range(10)]
-START = datetime(2026, 1, 1, tzinfo=UTC)
+END = datetime(2027, 1, 1, tzinfo=UTC)
 SPAN = timedelta(days=365)
-MONTH = "2026-06"
+"""The full journal's runs span a year up to END; the tenth, at the same rate, its last
+five weeks — so the month invoiced (the last) holds the same runs in both."""
+MONTH = "2026-12"
 RUN_COLUMNS = ("id", "workflow", "workflow_hash", "status", "tenant", "created_at",
                "updated_at", "input", "meta", "last_seq", "head_hash")
 EVENT_COLUMNS = ("run_id", "seq", "time", "type", "actor", "step_key", "data", "usage",
@@ -66,11 +69,12 @@ def _iso(moment: datetime) -> str:
     return moment.isoformat(timespec="microseconds").replace("+00:00", "Z")
 
 
-def make_run(n: int, runs: int) -> Run:
-    """One realistic run, sealed: its run row, its events and its usage."""
+def make_run(n: int, runs: int, every: timedelta) -> Run:
+    """One realistic run, sealed: its run row, its events and its usage. Runs start
+    ``every`` apart, the last just before END."""
     run_id = f"run-{n:09d}"
     tenant, workflow = TENANTS[n % len(TENANTS)], WORKFLOWS[(n // 7) % len(WORKFLOWS)]
-    created = START + SPAN * (n / runs)
+    created = END - every * (runs - n)
     failed = n % 50 == 17
     input_text = f"Ticket T-{n}: the customer asks for a refund of order A{n % 9973}."
     steps: list[tuple[str, str, str | None, dict[str, Any], dict[str, int] | None]] = [
@@ -123,9 +127,9 @@ def make_run(n: int, runs: int) -> Run:
     return Run(row, events, billed)
 
 
-def batches(runs: int, size: int = 2000) -> Iterator[list[Run]]:
+def batches(runs: int, every: timedelta, size: int = 2000) -> Iterator[list[Run]]:
     for start in range(0, runs, size):
-        yield [make_run(n, runs) for n in range(start, min(start + size, runs))]
+        yield [make_run(n, runs, every) for n in range(start, min(start + size, runs))]
 
 
 async def _prepare(url: str) -> None:
@@ -134,14 +138,14 @@ async def _prepare(url: str) -> None:
     await store.close()
 
 
-def fill(url: str, runs: int) -> float:
+def fill(url: str, runs: int, every: timedelta) -> float:
     """Fill an empty database; returns the seconds it took."""
     asyncio.run(_prepare(url))
     db = open_database(url)
     upgrade(db)
     ledger = UsageLedger(db)
     began = time.perf_counter()
-    for chunk in batches(runs):
+    for chunk in batches(runs, every):
         if db.dialect == "postgresql":
             _copy_rows(db, chunk)
         else:
@@ -240,11 +244,12 @@ def scale(make_url: Callable[[str], str], events: int, folder: Path
     """Figures at a tenth of ``events`` and at ``events``, the sizes, and the fill time."""
     out = []
     seconds = 0.0
+    every = SPAN / (events // EVENTS_PER_RUN)
     size: dict[str, int] = {}
     for total in (events // 10, events):
         runs = total // EVENTS_PER_RUN
         url = make_url(f"scale{total}")
-        seconds = fill(url, runs)
+        seconds = fill(url, runs, every)
         out.append(asyncio.run(measure(url, runs, folder)))
         db = open_database(url)
         size = sizes(db)
