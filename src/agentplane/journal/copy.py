@@ -45,6 +45,8 @@ BATCH_ROWS = 2_000
 """Rows read and written per transaction."""
 RUN_BATCH = 400
 """Runs compared with the target per round of queries."""
+PAIRS_PER_QUERY = 100
+"""``(run_id, seq)`` pairs looked up per query (SQLite allows expressions 1,000 deep)."""
 JOURNAL_TABLES = ("runs", "events", "waits", "blobs")
 DERIVED = {("events", "tenant"), ("waits", "tenant")}
 """Columns one back-end keeps as a copy of the run's tenant (PostgreSQL, for row-level
@@ -215,12 +217,16 @@ class _Copier:
         return plan
 
     def _source_hashes(self, keys: list[tuple[str, int]]) -> dict[tuple[str, int], str]:
-        if not keys:
-            return {}
-        where = " OR ".join("(run_id = ? AND seq = ?)" for _ in keys)
-        params = [v for k in keys for v in k]
-        return {(str(r[0]), int(r[1])): str(r[2]) for r in self.source.query(
-            f"SELECT run_id, seq, hash FROM events WHERE {where}", params)}
+        """The source's hash of each ``(run_id, seq)``, asked ``PAIRS_PER_QUERY`` at a time
+        (SQLite caps how deep one expression may be)."""
+        found: dict[tuple[str, int], str] = {}
+        for start in range(0, len(keys), PAIRS_PER_QUERY):
+            chunk = keys[start:start + PAIRS_PER_QUERY]
+            where = " OR ".join("(run_id = ? AND seq = ?)" for _ in chunk)
+            found.update({(str(r[0]), int(r[1])): str(r[2]) for r in self.source.query(
+                f"SELECT run_id, seq, hash FROM events WHERE {where}",
+                [v for k in chunk for v in k])})
+        return found
 
     def _classify(self, rid: str, source: tuple[int, str], head: tuple[int, str] | None,
                   ours: dict[tuple[str, int], str], records: dict[str, int],
