@@ -9,7 +9,7 @@ import pytest
 
 from agentplane.cli.db import upgrade
 from agentplane.journal import Event, open_store
-from agentplane.journal.copy import RUN_BATCH, CopyError, copy_database, verify_copy
+from agentplane.journal.copy import BATCH_ROWS, CopyError, copy_database, verify_copy
 from agentplane.storage import Database, open_database
 from tests.cli.harness import make_cli
 
@@ -114,20 +114,22 @@ def test_a_table_the_target_lacks_is_refused_only_when_it_has_rows(demo: str,
         copy_database(source, target)
 
 
-def test_copying_again_compares_runs_in_rounds(tmp_path: Path) -> None:
-    """More runs than one round of comparison (``RUN_BATCH``) of which the target holds
-    every one: the second copy finds them all unchanged."""
+def test_copying_again_compares_many_runs(tmp_path: Path) -> None:
+    """A page of runs (``BATCH_ROWS``) the target holds every one of: the second copy finds
+    them all unchanged (their heads are looked up in the source in pieces: one query for all
+    would be deeper than SQLite allows)."""
     source_url = f"sqlite:///{tmp_path / 'many.db'}"
+    many = BATCH_ROWS
 
     async def make() -> None:
         store = open_store(source_url)
-        for n in range(RUN_BATCH + 50):
+        for n in range(many):
             await store.create_run(run_id=f"r{n:04d}", workflow="w", workflow_hash="h" * 64,
                                    input=n, meta={})
         await store.close()
     asyncio.run(make())
     target = f"sqlite:///{tmp_path / 'copy.db'}"
     first = copy_database(open_database(source_url), prepared(target))
-    assert first.runs_new == RUN_BATCH + 50
+    assert first.runs_new == many
     again = copy_database(open_database(source_url), open_database(target))
-    assert (again.runs_unchanged, again.runs_new, again.conflicts) == (RUN_BATCH + 50, 0, [])
+    assert (again.runs_unchanged, again.runs_new, again.conflicts) == (many, 0, [])
