@@ -16,14 +16,22 @@ number of runs is a finding (the ``growth`` column: 1.0 means flat, 10 means it 
 journal). Both sizes have runs at the same rate, up to the same day: the smaller journal is the
 last five weeks of the larger one, so the month invoiced holds the same usage in both.
 
+With ``--copy`` it times ``agentplane db copy`` of such a journal instead: SQLite to PostgreSQL,
+back, and again (a second copy compares and verifies everything and adds nothing).
+
 Run: .venv/bin/python bench/store_scale.py [--events 1000000] [--only postgresql|sqlite]
+     .venv/bin/python bench/store_scale.py --copy [--events 1000000]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
+import resource
 import statistics
+import subprocess
+import sys
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
@@ -268,14 +276,45 @@ def report(name: str, events: int, small: dict[str, float], large: dict[str, flo
         f"{t} {b / 1_048_576:,.0f} MiB" for t, b in size.items()))
 
 
+def copy_figures(events: int, folder: Path) -> None:
+    """``agentplane db copy`` of a filled SQLite journal to PostgreSQL, back, and again (the
+    command as a person runs it, every chain verified), with the wall time and peak memory."""
+    runs = events // EVENTS_PER_RUN
+    source = f"sqlite:///{folder / 'copy-source.db'}"
+    fill(source, runs, SPAN / runs)
+    agentplane = str(Path(sys.executable).with_name("agentplane"))
+    with bench_server() as server:
+        target = server.create_database("copy")
+        back = f"sqlite:///{folder / 'copy-back.db'}"
+        print(f"\nagentplane db copy, {events:,} events ({runs:,} runs):")
+        for label, a, b in (("SQLite -> PostgreSQL", source, target),
+                            ("PostgreSQL -> SQLite", target, back),
+                            ("SQLite -> PostgreSQL again", source, target)):
+            began = time.perf_counter()
+            done = subprocess.run([agentplane, "db", "copy", a, b, "--json"],
+                                  capture_output=True, text=True, check=False)
+            seconds = time.perf_counter() - began
+            peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+            assert done.returncode == 0, done.stderr[-2000:]
+            result = json.loads(done.stdout)
+            print(f"  {label:<28} {seconds:7.1f} s  runs {result['runs']}  events added "
+                  f"{result['rows']['events']:,}  verified {result['verified']['runs']:,} runs"
+                  f"  (peak memory of any copy so far {peak:,.0f} MiB)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=1_000_000,
                         help="events in the journal (default 1,000,000; 10,000,000 for the "
                              "big run)")
     parser.add_argument("--only", choices=("postgresql", "sqlite"))
+    parser.add_argument("--copy", action="store_true",
+                        help="time `agentplane db copy` of the journal instead")
     args = parser.parse_args()
     with scratch() as folder:
+        if args.copy:
+            copy_figures(args.events, folder)
+            return
         if args.only != "sqlite":
             with bench_server() as server:
                 print(f"PostgreSQL settings: {server.settings()}")
