@@ -85,7 +85,6 @@ from .store import (
 LEASE_ENDING_STATUSES = frozenset({"completed", "failed", "waiting", "needs_reconciliation"})
 
 
-
 @dataclass(slots=True)
 class _PendingAppend:
     run_id: str
