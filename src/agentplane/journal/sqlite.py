@@ -77,7 +77,6 @@ __all__ = ["LEASE_ENDING_STATUSES", "JournalNotFoundError", "SQLiteJournal",
            "checked_write"]
 
 
-
 @dataclass(slots=True)
 class _PendingAppend:
     run_id: str
