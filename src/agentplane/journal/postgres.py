@@ -79,6 +79,8 @@ DEFAULT_POOL_SIZE = 10
 POOL_TIMEOUT = 10.0
 """Seconds an operation waits for a connection before failing (server down or pool busy)."""
 ALL_TENANTS = "*"
+RUN_LOCKS = 0x41504A
+"""The advisory-lock class of run locks (``pg_advisory_xact_lock(RUN_LOCKS, hashtext(id))``)."""
 _OPTIONS = {"pool_size", "mode"}
 _BROKEN = (psycopg.OperationalError, psycopg.InterfaceError)
 
@@ -359,6 +361,12 @@ class PostgresJournal(JournalStore):
     async def _lock_and_apply(self, conn: Conn, batch: list[_Pending]
                               ) -> list[list[Event] | BaseException]:
         ids = sorted({item.run_id for item in batch})
+        # The run lock is an advisory lock taken before anything gives the transaction an id
+        # (a row lock would: FOR UPDATE takes the id before it waits). So of two transactions
+        # appending to one run, the later has the larger id, and events_since, which reads in
+        # transaction-id order, hands out every run's events in seq order.
+        await conn.execute(b"SELECT pg_advisory_xact_lock(%s, hashtext(id))"
+                           b" FROM unnest(%s::text[]) AS id ORDER BY id", (RUN_LOCKS, ids))
         cur = await conn.execute(
             b"SELECT id, status, last_seq, head_hash, lease_owner, tenant FROM runs"
             b" WHERE id = ANY(%s) ORDER BY id FOR UPDATE", (ids,))
