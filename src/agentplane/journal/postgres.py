@@ -228,11 +228,18 @@ class PostgresJournal(JournalStore):
                     raise self._unavailable(exc, "be read") from exc
         raise AssertionError("unreachable")
 
-    async def _transaction(self, work: Callable[[Conn], Awaitable[T]]) -> T:
+    async def _transaction(self, work: Callable[[Conn], Awaitable[T]], *,
+                           pipeline: bool = False) -> T:
+        """Run ``work`` in one transaction. ``pipeline``: statements whose results are not
+        read are sent without waiting for each reply (an append costs two round trips)."""
         pool = await self._connection_pool()
         try:
-            async with pool.connection() as conn, conn.transaction():
-                return await work(conn)
+            async with pool.connection() as conn:
+                if not pipeline:
+                    async with conn.transaction():
+                        return await work(conn)
+                async with conn.pipeline(), conn.transaction():
+                    return await work(conn)
         except (*_BROKEN, psycopg.errors.ReadOnlySqlTransaction) as exc:
             await self._drop_broken()
             raise self._unavailable(exc, "be written") from exc
@@ -306,10 +313,10 @@ class PostgresJournal(JournalStore):
                 b" updated_at, input, meta, last_seq, head_hash, lease_owner, lease_until)"
                 b" VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s, CASE WHEN %s::text IS NULL"
                 b" THEN NULL ELSE extract(epoch FROM clock_timestamp()) + %s END)"
-                b" ON CONFLICT (id) DO NOTHING",
+                b" ON CONFLICT (id) DO NOTHING RETURNING id",
                 (run_id, workflow, workflow_hash, "pending", tenant, now, now, dumps(input),
                  dumps(meta), 0, GENESIS_HASH, lease_owner, lease_owner, lease_seconds))
-            if cur.rowcount == 0:
+            if await cur.fetchone() is None:
                 raise RunExistsError(
                     f"a run with id {run_id!r} already exists; choose another --run-id "
                     "or resume it with `agentplane resume`")
@@ -318,7 +325,7 @@ class PostgresJournal(JournalStore):
             (outcome,) = await self._apply(conn, [item], state)
             if isinstance(outcome, BaseException):
                 raise outcome
-        await self._transaction(write)
+        await self._transaction(write, pipeline=True)
         return await self.require_run(run_id)
 
     async def append(
@@ -347,7 +354,7 @@ class PostgresJournal(JournalStore):
                              ) -> list[list[Event] | BaseException]:
                 return await self._lock_and_apply(conn, batch)
             try:
-                outcomes = await self._transaction(commit)
+                outcomes = await self._transaction(commit, pipeline=True)
             except Exception as exc:  # the transaction failed: nothing in it was written
                 outcomes = [exc] * len(batch)
             for item, outcome in zip(batch, outcomes, strict=True):
@@ -365,11 +372,12 @@ class PostgresJournal(JournalStore):
         # (a row lock would: FOR UPDATE takes the id before it waits). So of two transactions
         # appending to one run, the later has the larger id, and events_since, which reads in
         # transaction-id order, hands out every run's events in seq order.
-        await conn.execute(b"SELECT pg_advisory_xact_lock(%s, hashtext(id))"
-                           b" FROM unnest(%s::text[]) AS id ORDER BY id", (RUN_LOCKS, ids))
+        # One statement: the sort makes every advisory lock come before the first row lock.
         cur = await conn.execute(
-            b"SELECT id, status, last_seq, head_hash, lease_owner, tenant FROM runs"
-            b" WHERE id = ANY(%s) ORDER BY id FOR UPDATE", (ids,))
+            b"SELECT r.id, r.status, r.last_seq, r.head_hash, r.lease_owner, r.tenant"
+            b" FROM (SELECT id, pg_advisory_xact_lock(%s, hashtext(id)) FROM unnest(%s::text[])"
+            b" AS id ORDER BY id) AS locked JOIN runs AS r ON r.id = locked.id"
+            b" ORDER BY r.id FOR UPDATE OF r", (RUN_LOCKS, ids))
         state = {r[0]: _RunState(r[1], r[2], r[3], r[4], r[5]) for r in await cur.fetchall()}
         return await self._apply(conn, batch, state)
 
@@ -456,10 +464,13 @@ class PostgresJournal(JournalStore):
                 await cur.executemany(b"INSERT INTO blobs(hash, body) VALUES (%s, %s)"
                                       b" ON CONFLICT DO NOTHING", writes.blobs)
             if writes.events:
-                await cur.executemany(
-                    b"INSERT INTO events(run_id, seq, time, type, actor, step_key, data, usage,"
-                    b" prev_hash, hash, schema, tenant) VALUES"
-                    b" (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s)", writes.events)
+                sql = (b"INSERT INTO events(run_id, seq, time, type, actor, step_key, data,"
+                       b" usage, prev_hash, hash, schema, tenant) VALUES"
+                       b" (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s)")
+                if len(writes.events) == 1:
+                    await cur.execute(sql, writes.events[0])
+                else:
+                    await cur.executemany(sql, writes.events)
             if writes.opened:
                 await cur.executemany(
                     b"INSERT INTO waits(id, run_id, step_key, kind, status, created_at,"
@@ -471,16 +482,16 @@ class PostgresJournal(JournalStore):
                     b" AND run_id = %s AND status = 'open'", writes.resolved)
             for run_id, run in runs.items():
                 await cur.execute(
-                    b"UPDATE runs SET last_seq = %s, head_hash = %s, status = %s,"
-                    b" updated_at = %s,"
+                    b"WITH changed AS (UPDATE runs SET last_seq = %s, head_hash = %s,"
+                    b" status = %s, updated_at = %s,"
                     b" lease_owner = CASE WHEN %s THEN NULL ELSE lease_owner END,"
                     b" lease_until = CASE WHEN %s THEN NULL ELSE lease_until END,"
                     b" wake_at = CASE WHEN %s THEN (SELECT MIN(deadline) FROM waits"
                     b"   WHERE run_id = %s AND status = 'open') ELSE wake_at END"
-                    b" WHERE id = %s",
+                    b" WHERE id = %s RETURNING id)"
+                    b" SELECT pg_notify(%s, id) FROM changed",
                     (run.seq, run.head, run.status, run.updated_at, run.lease_ended,
-                     run.lease_ended, run.waits_touched, run_id, run_id))
-                await cur.execute(b"SELECT pg_notify(%s, %s)", (CHANNEL, run_id))
+                     run.lease_ended, run.waits_touched, run_id, run_id, CHANNEL))
 
     async def events(
         self, run_id: str, *, after_seq: int = 0, resolve_blobs: bool = True
