@@ -6,7 +6,6 @@ import asyncio
 from collections.abc import AsyncIterator
 
 import psycopg
-import pytest
 import pytest_asyncio
 
 from agentplane.journal import EventType, NewEvent, verify
@@ -14,12 +13,6 @@ from agentplane.journal.postgres import PostgresJournal
 from tests.pgserver import PostgresServer
 
 from .conformance import new_run
-from .pg_helpers import app_database
-
-
-@pytest.fixture
-def app_url(postgres_server: PostgresServer) -> str:
-    return app_database(postgres_server)
 
 
 @pytest_asyncio.fixture

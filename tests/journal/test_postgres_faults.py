@@ -18,12 +18,6 @@ from agentplane.journal.postgres import PostgresJournal
 from tests.pgserver import PostgresServer
 
 from .conformance import assert_chain, new_run
-from .pg_helpers import app_database
-
-
-@pytest.fixture
-def app_url(postgres_server: PostgresServer) -> str:
-    return app_database(postgres_server)
 
 
 @pytest_asyncio.fixture

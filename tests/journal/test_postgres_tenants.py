@@ -24,11 +24,6 @@ from .conformance import new_run, waiting_run
 from .pg_helpers import APP_ROLE, app_database
 
 
-@pytest.fixture
-def app_url(postgres_server: PostgresServer) -> str:
-    return app_database(postgres_server)
-
-
 @pytest_asyncio.fixture
 async def everyone(app_url: str) -> AsyncIterator[PostgresJournal]:
     """A store for every tenant, with runs of two tenants in it."""

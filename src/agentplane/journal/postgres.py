@@ -37,7 +37,7 @@ from urllib.parse import parse_qsl, urlencode, urlparse, urlunparse
 
 from agentplane.errors import ConfigError
 from agentplane.storage import DatabaseNotFoundError, migrate, parse_url, schema_versions
-from agentplane.storage.postgres import PostgresDatabase
+from agentplane.storage.postgres import PostgresDatabase, to_pyformat
 
 from . import projection
 from .events import (
@@ -281,24 +281,9 @@ class PostgresJournal(JournalStore):
         search: str | None = None,
         limit: int = 100,
     ) -> list[RunRecord]:
-        where: list[str] = []
-        args: list[Any] = []
-        if statuses:
-            where.append("status = ANY(%s)")
-            args.append(list(statuses))
-        for column, value in (("workflow", workflow), ("tenant", tenant)):
-            if value:
-                where.append(f"{column} = %s")
-                args.append(value)
-        if search:
-            pattern = "%" + search.replace("\\", "\\\\").replace("%", "\\%").replace(
-                "_", "\\_") + "%"
-            where.append("(id LIKE %s ESCAPE '\\' OR workflow LIKE %s ESCAPE '\\')")
-            args.extend((pattern, pattern))
-        clause = f"WHERE {' AND '.join(where)}" if where else ""
-        rows = await self._read(
-            f"SELECT {RUN_COLUMNS} FROM runs {clause} ORDER BY created_at DESC, id LIMIT %s",
-            (*args, limit))
+        sql, args = projection.runs_query(statuses=statuses, workflow=workflow, tenant=tenant,
+                                          search=search, limit=limit)
+        rows = await self._read(to_pyformat(sql), args)
         return [projection.run_from_row(r) for r in rows]
 
     async def all_run_ids(self) -> list[str]:
@@ -366,15 +351,8 @@ class PostgresJournal(JournalStore):
         status: str | None = "open",
         kind: str | None = None,
     ) -> list[WaitRecord]:
-        where: list[str] = []
-        args: list[Any] = []
-        for column, value in (("run_id", run_id), ("status", status), ("kind", kind)):
-            if value is not None:
-                where.append(f"{column} = %s")
-                args.append(value)
-        clause = f"WHERE {' AND '.join(where)}" if where else ""
-        rows = await self._read(
-            f"SELECT {WAIT_COLUMNS} FROM waits {clause} ORDER BY created_at, id", args)
+        sql, args = projection.waits_query(run_id=run_id, status=status, kind=kind)
+        rows = await self._read(to_pyformat(sql), args)
         return [projection.wait_from_row(r) for r in rows]
 
     async def get_wait(self, wait_id: str) -> WaitRecord | None:
