@@ -5,11 +5,11 @@ the URL, default 10) opened lazily on first use in the running event loop; the s
 created and upgraded at construction through the synchronous ``storage`` handle.
 
 - **Appends** made while a transaction is in flight are grouped into the next one (group
-  commit). A transaction locks the runs it appends to (``SELECT ... FOR UPDATE``, in id order so
-  two writers never deadlock), checks every append against the locked state — a refused one
+  commit). A transaction locks the runs it appends to (an advisory lock per run in id order,
+  then ``SELECT ... FOR UPDATE``), checks every append against the locked state — a refused one
   writes nothing and the others go on — then writes events, blobs (``ON CONFLICT DO NOTHING``)
-  and the projections, and ``NOTIFY agentplane, '<run id>'``. ``(run_id, seq)`` is the primary
-  key, so two writers can never fork a chain.
+  and the projections, and ``NOTIFY agentplane, '<run id>'`` (``postgres_append.py``).
+  ``(run_id, seq)`` is the primary key, so two writers can never fork a chain.
 - **events_since** must not skip an event although transactions commit out of the order they
   began in: each event records its transaction id (``tx``) and an insertion ``position``; only
   events of transactions older than every transaction still running
@@ -18,10 +18,10 @@ created and upgraded at construction through the synchronous ``storage`` handle.
 - **claim** takes runs with ``FOR UPDATE SKIP LOCKED``: many workers never take the same run and
   never wait on each other.
 - **wait_for_change** listens on one dedicated connection (``LISTEN agentplane``).
-- A broken connection (server restart, killed backend) fails the operation with
-  ``JournalUnavailableError`` — an append's transaction rolled back, nothing half-written — and
-  the pool drops broken connections so the next operation works once the server is back. A
-  failed read is retried once.
+- A broken connection (server restart, killed backend; ``postgres_connections.py``) fails the
+  operation with ``JournalUnavailableError`` — an append's transaction rolled back, nothing
+  half-written — and the pool drops broken connections so the next operation works once the
+  server is back. A failed read is retried once.
 - Row-level security: the store's tenant (``*``, every tenant, unless opened for one) is the
   ``agentplane.tenant`` setting of each of its connections, set when the connection is made, so
   no query of the store can run without it.
