@@ -42,6 +42,7 @@ class Connections:
         self._pool: AsyncConnectionPool[Conn] | None = None
         self._pool_loop: asyncio.AbstractEventLoop | None = None
         self._listener: Conn | None = None
+        self._listener_loop: asyncio.AbstractEventLoop | None = None
         self._listener_lost = False
 
     async def _configure(self, conn: Conn) -> None:
@@ -133,6 +134,9 @@ class Connections:
             return False
 
     async def _listening(self) -> Conn:
+        loop = asyncio.get_running_loop()
+        if self._listener_loop is not loop:  # made in a loop that is gone: it cannot be used
+            self._listener, self._listener_loop = None, loop
         if self._listener is None or self._listener.closed or self._listener.broken:
             await self._close_listener()
             self._listener = await psycopg.AsyncConnection.connect(
@@ -148,7 +152,8 @@ class Connections:
                 await listener.close()
 
     async def close(self) -> None:
-        await self._close_listener()
+        if self._listener_loop is asyncio.get_running_loop():
+            await self._close_listener()
         if self._pool is not None and self._pool_loop is asyncio.get_running_loop():
             await self._pool.close()
         self._pool = None
