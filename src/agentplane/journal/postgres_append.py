@@ -32,6 +32,8 @@ RUN_LOCKS = 0x41504A
 
 @dataclass(slots=True)
 class Pending:
+    """An append waiting for its transaction; ``done`` gets its events or its refusal."""
+
     run_id: str
     events: Sequence[NewEvent]
     owner: str | None
@@ -48,13 +50,10 @@ class RunState:
     head: str
     lease_owner: str | None
     tenant: str
-    status_before: str = ""
     lease_ended: bool = False
     waits_touched: bool = False
     updated_at: str = ""
-
-    def __post_init__(self) -> None:
-        self.status_before = self.status
+    """When an append last changed it (empty: not changed in this transaction)."""
 
 
 @dataclass(slots=True)
@@ -84,6 +83,7 @@ async def lock_and_apply(conn: Conn, batch: list[Pending], url: str
     state = {r[0]: RunState(r[1], r[2], r[3], r[4], r[5]) for r in await cur.fetchall()}
     return await apply(conn, batch, state, url)
 
+
 async def apply(conn: Conn, batch: list[Pending], state: dict[str, RunState], url: str
                 ) -> list[list[Event] | BaseException]:
     """Check and write the appends of ``batch`` on the locked runs ``state``."""
@@ -97,6 +97,7 @@ async def apply(conn: Conn, batch: list[Pending], state: dict[str, RunState], ur
             outcomes.append(exc)
     await _write(conn, writes, {rid: s for rid, s in state.items() if s.updated_at})
     return outcomes
+
 
 async def _stored_waits(conn: Conn, batch: list[Pending]) -> dict[str, tuple[str, str]]:
     """``(status, run_id)`` of every stored wait the batch opens, resolves or awaits."""
@@ -113,6 +114,7 @@ async def _stored_waits(conn: Conn, batch: list[Pending]) -> dict[str, tuple[str
     cur = await conn.execute(b"SELECT id, status, run_id FROM waits WHERE id = ANY(%s)",
                              (sorted(ids),))
     return {r[0]: (r[1], r[2]) for r in await cur.fetchall()}
+
 
 def _append_one(item: Pending, state: dict[str, RunState],
                 waits: dict[str, tuple[str, str]], writes: _Writes, url: str) -> list[Event]:
@@ -158,6 +160,7 @@ def _append_one(item: Pending, state: dict[str, RunState],
     if status in LEASE_ENDING_STATUSES:
         run.lease_owner, run.lease_ended = None, True
     return written
+
 
 async def _write(conn: Conn, writes: _Writes, runs: dict[str, RunState]) -> None:
     async with conn.cursor() as cur:
