@@ -374,8 +374,10 @@ class PostgresJournal(JournalStore):
         return await self._db.wait_for_change(timeout)
 
     async def close(self) -> None:
-        if self._flusher is not None and not self._flusher.done():
-            await self._flusher
+        flusher = self._flusher
+        if (flusher is not None and not flusher.done()
+                and flusher.get_loop() is asyncio.get_running_loop()):
+            await flusher  # appends already accepted are committed before the pool closes
         await self._db.close()
         self._database.close()
 
