@@ -196,7 +196,7 @@ class PostgresJournal(JournalStore):
             (outcome,) = await apply(conn, [item], state, self.url)
             if isinstance(outcome, BaseException):
                 raise outcome
-        await self._transaction(write, pipeline=True)
+        await self._transaction(write)
         return await self.require_run(run_id)
 
     async def append(
@@ -225,7 +225,7 @@ class PostgresJournal(JournalStore):
                              ) -> list[list[Event] | BaseException]:
                 return await lock_and_apply(conn, batch, self.url)
             try:
-                outcomes = await self._transaction(commit, pipeline=True)
+                outcomes = await self._transaction(commit)
             except Exception as exc:  # the transaction failed: nothing in it was written
                 outcomes = [exc] * len(batch)
             for item, outcome in zip(batch, outcomes, strict=True):
