@@ -47,7 +47,14 @@ from .events import (
     utc_now,
 )
 from .health import JournalHealth, JournalUnavailableError
-from .postgres_append import Pending, RunState, apply, lock_and_apply
+from .postgres_append import (
+    Pending,
+    RunState,
+    append_known,
+    apply,
+    known_applies,
+    lock_and_apply,
+)
 from .postgres_connections import Conn, Connections
 from .postgres_schema import COMPONENT, MIGRATIONS
 from .projection import EVENT_COLUMNS, RUN_COLUMNS, WAIT_COLUMNS, dumps
@@ -109,6 +116,8 @@ class PostgresJournal(JournalStore):
         self._transaction = self._db.transaction
         self._pending: list[Pending] = []
         self._flusher: asyncio.Task[None] | None = None
+        self._heads: dict[str, RunState] = {}
+        """Runs as this store's last appends left them (a cache; every use is verified)."""
 
     @property
     def database(self) -> PostgresDatabase:
@@ -223,10 +232,12 @@ class PostgresJournal(JournalStore):
 
             async def commit(conn: Conn, batch: list[Pending] = batch
                              ) -> list[list[Event] | BaseException]:
-                return await lock_and_apply(conn, batch, self.url)
+                return await lock_and_apply(conn, batch, self.url, self._heads)
             try:
-                outcomes = await self._transaction(commit)
+                fast = await self._append_known(batch)
+                outcomes = [fast] if fast is not None else await self._transaction(commit)
             except Exception as exc:  # the transaction failed: nothing in it was written
+                self._heads.clear()
                 outcomes = [exc] * len(batch)
             for item, outcome in zip(batch, outcomes, strict=True):
                 if item.done.cancelled():
@@ -235,6 +246,20 @@ class PostgresJournal(JournalStore):
                     item.done.set_exception(outcome)
                 else:
                     item.done.set_result(outcome)
+
+    async def _append_known(self, batch: list[Pending]) -> list[Event] | None:
+        """One append alone, to a run this store appended to last: one statement instead of a
+        locked transaction (see ``append_known``); None when it must take the locked path."""
+        if len(batch) != 1 or not known_applies(batch[0]):
+            return None
+        known = self._heads.get(batch[0].run_id)
+        if known is None:
+            return None
+        written = await self._db.autocommit(
+            lambda conn: append_known(conn, batch[0], known, self.url))
+        if written is None:
+            del self._heads[batch[0].run_id]
+        return written
 
     async def events(
         self, run_id: str, *, after_seq: int = 0, resolve_blobs: bool = True

@@ -99,6 +99,16 @@ class Connections:
                     raise self.unavailable(exc, "be read") from exc
         raise AssertionError("unreachable")
 
+    async def autocommit(self, work: Callable[[Conn], Awaitable[T]]) -> T:
+        """Run ``work`` — one statement — on a pooled connection in autocommit."""
+        pool = await self._open_pool()
+        try:
+            async with pool.connection() as conn:
+                return await work(conn)
+        except (*_BROKEN, psycopg.errors.ReadOnlySqlTransaction) as exc:
+            await self._drop_broken()
+            raise self.unavailable(exc, "be written") from exc
+
     async def transaction(self, work: Callable[[Conn], Awaitable[T]]) -> T:
         """Run ``work`` in one transaction on a pooled connection."""
         pool = await self._open_pool()
