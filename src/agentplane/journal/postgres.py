@@ -8,8 +8,9 @@ created and upgraded at construction through the synchronous ``storage`` handle.
   commit). A transaction locks the runs it appends to (an advisory lock per run in id order,
   then ``SELECT ... FOR UPDATE``), checks every append against the locked state — a refused one
   writes nothing and the others go on — then writes events, blobs (``ON CONFLICT DO NOTHING``)
-  and the projections, and ``NOTIFY agentplane, '<run id>'`` (``postgres_append.py``).
-  ``(run_id, seq)`` is the primary key, so two writers can never fork a chain.
+  and the projections, and ``NOTIFY agentplane, '<run id>'`` (``postgres_append.py``). An
+  append alone to a run whose head this store left is one statement that checks the head is
+  still that one. ``(run_id, seq)`` is the primary key, so two writers can never fork a chain.
 - **events_since** must not skip an event although transactions commit out of the order they
   began in: each event records its transaction id (``tx``) and an insertion ``position``; only
   events of transactions older than every transaction still running
