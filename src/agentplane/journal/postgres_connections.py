@@ -99,18 +99,22 @@ class Connections:
                     raise self.unavailable(exc, "be read") from exc
         raise AssertionError("unreachable")
 
-    async def transaction(self, work: Callable[[Conn], Awaitable[T]], *,
-                           pipeline: bool = False) -> T:
-        """Run ``work`` in one transaction. ``pipeline``: statements whose results are not
-        read are sent without waiting for each reply (an append costs two round trips)."""
+    async def autocommit(self, work: Callable[[Conn], Awaitable[T]]) -> T:
+        """Run ``work`` — one statement — on a pooled connection in autocommit."""
         pool = await self._open_pool()
         try:
             async with pool.connection() as conn:
-                if not pipeline:
-                    async with conn.transaction():
-                        return await work(conn)
-                async with conn.pipeline(), conn.transaction():
-                    return await work(conn)
+                return await work(conn)
+        except (*_BROKEN, psycopg.errors.ReadOnlySqlTransaction) as exc:
+            await self._drop_broken()
+            raise self.unavailable(exc, "be written") from exc
+
+    async def transaction(self, work: Callable[[Conn], Awaitable[T]]) -> T:
+        """Run ``work`` in one transaction on a pooled connection."""
+        pool = await self._open_pool()
+        try:
+            async with pool.connection() as conn, conn.transaction():
+                return await work(conn)
         except (*_BROKEN, psycopg.errors.ReadOnlySqlTransaction) as exc:
             await self._drop_broken()
             raise self.unavailable(exc, "be written") from exc
