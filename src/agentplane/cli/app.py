@@ -21,6 +21,7 @@ from agentplane.journal import (
     verify,
 )
 from agentplane.runtime import APPROVAL_KINDS, Runtime, Worker, load_workflow
+from agentplane.storage import parse_url
 
 from . import render, settings
 from ._exits import OK, outcome, run_main
@@ -190,6 +191,9 @@ def worker(
     grace: Annotated[float, typer.Option(min=0, help=(
         "On SIGTERM / Ctrl-C: seconds the runs being driven may go on before their leases "
         "are handed back to other workers."))] = 10.0,
+    lease: Annotated[float, typer.Option(min=0.5, help=(
+        "Seconds a run's lease lasts without renewal (renewed every third of it while driven):"
+        " how soon another machine takes over the runs of a worker that died."))] = 30.0,
     once: Annotated[bool, typer.Option(help="Drive what is runnable now to its end, then "
                                             "exit.")] = False,
 ) -> None:
@@ -201,6 +205,7 @@ def worker(
         out.print(f"{escape(r.id)} ({escape(r.workflow)}) → {render.status_text(r.status)}")
 
     async def body(store: JournalStore, runtime: Runtime) -> int:
+        runtime.lease_seconds = lease
         loop = Worker(runtime, concurrency=concurrency, poll_s=poll, grace_s=grace,
                       report=report)
         if once:
@@ -208,6 +213,8 @@ def worker(
         events = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             events.add_signal_handler(sig, loop.stop)
+        out.print(f"worker {escape(runtime.owner)} on {escape(parse_url(store.url).safe)}: up to "
+                  f"{concurrency} runs at once; SIGTERM or Ctrl-C stops it")
         await loop.run()
         out.print(f"worker stopped ({loop.driven} drives)")
         return OK
