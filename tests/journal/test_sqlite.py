@@ -144,8 +144,7 @@ def test_unknown_url_option_is_refused(db_path: Path) -> None:
 
 @pytest.mark.parametrize(
     ("url", "scheme"),
-    [("postgresql://agent@db.internal/plane", "postgresql"), ("mysql://h/db", "mysql"),
-     ("file:///tmp/journal.db", "file")],
+    [("mysql://h/db", "mysql"), ("file:///tmp/journal.db", "file")],
 )
 def test_unknown_scheme_is_refused(url: str, scheme: str) -> None:
     with pytest.raises(ConfigError, match=rf"scheme '{scheme}'.*sqlite:///") as caught:

@@ -6,10 +6,8 @@ with them, and proves afterwards that nothing was changed.
 
 from __future__ import annotations
 
-from pathlib import Path
-from urllib.parse import parse_qs, urlparse
-
 from agentplane.errors import ConfigError
+from agentplane.storage import parse_url
 
 from .chain import AuditReport, ChainBreak, verify, verify_run
 from .events import (
@@ -40,40 +38,29 @@ from .store import (
 )
 
 
-def open_store(url: str, *, create: bool = True) -> JournalStore:
+def open_store(url: str, *, create: bool = True, tenant: str | None = None) -> JournalStore:
     """Open a journal store from a URL, written as SQLAlchemy writes them:
     ``sqlite:///relative.db``, ``sqlite:////absolute/path.db``, ``sqlite:///:memory:``, with
-    optional ``?synchronous=FULL`` and ``?mode=ro`` (read-only: every write is refused); or a
-    plain file path.
+    optional ``?synchronous=FULL`` and ``?mode=ro`` (read-only: every write is refused); a plain
+    file path; or ``postgresql://USER:PASSWORD@HOST:PORT/DATABASE`` (also ``postgres://``) with
+    optional ``?pool_size=N`` (connections, default 10), ``?mode=ro`` and any libpq parameter.
 
-    ``create=False`` is for commands that only read: a missing file is a
-    :class:`~agentplane.errors.NotFoundError`, and no folder or empty journal is created."""
+    ``create=False`` is for commands that only read: a missing file (or a PostgreSQL database
+    without a journal) is a :class:`~agentplane.errors.NotFoundError`, and nothing is created.
+    ``tenant`` (PostgreSQL only) opens the store for one tenant: row-level security then hides
+    every other tenant's runs, events and waits, whatever a query asks for."""
+    parsed = parse_url(url)
+    if parsed.scheme == "postgresql":
+        from .postgres import ALL_TENANTS, PostgresJournal
+
+        return PostgresJournal(parsed.raw, create=create, tenant=tenant or ALL_TENANTS)
+    if tenant is not None:
+        raise ConfigError(f"a journal for one tenant ({tenant!r}) needs PostgreSQL's row-level "
+                          f"security; {parsed.safe} is SQLite")
     if "://" not in url:
-        return SQLiteJournal(Path(url).expanduser(), create=create)
-    parsed = urlparse(url)
-    if parsed.scheme == "sqlite":
-        if parsed.netloc:
-            raise ConfigError(f"database URL {url!r} names a host ({parsed.netloc!r}); SQLite "
-                              "URLs have three slashes before a relative path, four before an "
-                              "absolute one")
-        path = parsed.path[1:] or ":memory:"
-        options = {k: v[-1] for k, v in parse_qs(parsed.query).items()}
-        unknown = set(options) - {"synchronous", "mode"}
-        if unknown:
-            raise ConfigError(
-                f"unknown option(s) {', '.join(sorted(unknown))} in database URL {url!r}; "
-                "SQLite URLs accept ?synchronous=OFF|NORMAL|FULL|EXTRA and ?mode=ro|rw"
-            )
-        mode = options.get("mode", "rw")
-        if mode not in ("ro", "rw"):
-            raise ConfigError(f"mode={mode!r} in database URL {url!r}: use mode=ro (read-only) "
-                              "or mode=rw")
-        return SQLiteJournal(path, synchronous=options.get("synchronous", "NORMAL"),
-                             create=create, readonly=mode == "ro")
-    raise ConfigError(
-        f"database URL {url!r} has scheme {parsed.scheme!r}; supported: sqlite:///PATH "
-        "(PostgreSQL support is planned)"
-    )
+        return SQLiteJournal(parsed.path, create=create)
+    return SQLiteJournal(parsed.path, synchronous=parsed.options.get("synchronous", "NORMAL"),
+                         create=create, readonly=parsed.options.get("mode") == "ro")
 
 
 __all__ = [

@@ -32,19 +32,16 @@ from agentplane.errors import AgentplaneError
 from agentplane.storage.base import DatabaseNotFoundError
 from agentplane.storage.sqlite import BUSY_TIMEOUT_MS, SYNCHRONOUS_MODES, connect, immediate
 
+from . import projection
 from .events import (
-    BLOB_KEY,
     GENESIS_HASH,
-    STATUS_OF_EVENT,
     TERMINAL_STATUSES,
     WAIT_CLOSE_TYPES,
     WAIT_OPEN_TYPES,
     Event,
     EventType,
     NewEvent,
-    canonical_json,
     seal,
-    sha256_hex,
     utc_now,
 )
 from .health import (
@@ -56,10 +53,8 @@ from .health import (
     free_bytes,
     storage_hint,
 )
-from .safe import SANITIZED_KEY, EventTooLargeError, Sanitized, check_size, make_safe
+from .projection import LEASE_ENDING_STATUSES, dumps
 from .store import (
-    BLOB_THRESHOLD,
-    CorruptEventError,
     JournalError,
     JournalStore,
     LeaseLostError,
@@ -68,14 +63,11 @@ from .store import (
     RunNotActiveError,
     RunNotFoundError,
     RunRecord,
-    WaitNotOpenError,
     WaitRecord,
 )
 
-# Statuses a worker writes itself when it stops driving a run. Not ``cancelled``: a person
-# cancels, and the worker keeps its lease until it notices, so the call it has under way is
-# still recorded.
-LEASE_ENDING_STATUSES = frozenset({"completed", "failed", "waiting", "needs_reconciliation"})
+__all__ = ["LEASE_ENDING_STATUSES", "JournalNotFoundError", "SQLiteJournal",
+           "checked_write"]
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -157,14 +149,6 @@ def checked_write(db: sqlite3.Connection, path: str, opened: FileIdentity | None
                                       f"{storage_hint(str(exc))}") from exc
 
 
-def _sanitized(fixed: Sanitized) -> dict[str, Any]:
-    return {SANITIZED_KEY: fixed.changes} if fixed.changes else {}
-
-
-def _dumps(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
-
-
 class SQLiteJournal(JournalStore):
     """Journal in one SQLite file (or ``:memory:``)."""
 
@@ -223,56 +207,16 @@ class SQLiteJournal(JournalStore):
 
     # -- blobs --------------------------------------------------------------------------------
 
-    def _store_value(self, db: sqlite3.Connection, value: Any) -> str:
-        body = canonical_json(value)
-        digest = sha256_hex(body)
+    @staticmethod
+    def _store_value(db: sqlite3.Connection, value: Any) -> str:
+        digest, body = projection.blob(value)
         db.execute("INSERT OR IGNORE INTO blobs(hash, body) VALUES (?, ?)", (digest, body))
         return digest
 
-    @staticmethod
-    def _encode(data: dict[str, Any]) -> tuple[dict[str, Any], str, list[tuple[str, str]]]:
-        """Prepare data for storage: large values become blob references.
-
-        Returns the data as stored, its canonical JSON and the blobs ``(hash, body)`` to write.
-        Writes nothing, so a value that is not JSON refuses the append before any write.
-        """
-        try:
-            text = canonical_json(data)
-            check_size(len(text))
-            if len(text) <= BLOB_THRESHOLD and not any(
-                isinstance(v, dict) and BLOB_KEY in v for v in data.values()
-            ):
-                return data, text, []  # nothing can be over the threshold: one encoding does it
-            stored: dict[str, Any] = {}
-            blobs: list[tuple[str, str]] = []
-            for key, value in data.items():
-                # A value shaped like a reference is always offloaded: references stay
-                # unambiguous.
-                looks_like_ref = isinstance(value, dict) and BLOB_KEY in value
-                body = canonical_json(value) if isinstance(value, str | dict | list) else ""
-                if looks_like_ref or len(body) > BLOB_THRESHOLD:
-                    digest = sha256_hex(body)
-                    blobs.append((digest, body))
-                    stored[key] = {BLOB_KEY: digest}
-                else:
-                    stored[key] = value
-            return stored, canonical_json(stored), blobs
-        except EventTooLargeError as exc:
-            raise JournalError(str(exc)) from exc
-        except (TypeError, ValueError) as exc:
-            raise JournalError(f"event data is not JSON: {exc}") from exc
-
     def _resolve(self, data: dict[str, Any]) -> dict[str, Any]:
-        out: dict[str, Any] = {}
-        for key, value in data.items():
-            if isinstance(value, dict) and len(value) == 1 and BLOB_KEY in value:
-                row = self._db.execute(
-                    "SELECT body FROM blobs WHERE hash = ?", (value[BLOB_KEY],)
-                ).fetchone()
-                out[key] = json.loads(row[0]) if row else value
-            else:
-                out[key] = value
-        return out
+        bodies = {d: t for d in projection.blob_refs(data)
+                  if (t := self._blob_text(d)) is not None}
+        return projection.resolve(data, bodies)
 
     async def put_blob(self, value: Any) -> str:
         with self._write() as db:
@@ -285,6 +229,9 @@ class SQLiteJournal(JournalStore):
         return json.loads(text)
 
     async def blob_text(self, digest: str) -> str | None:
+        return self._blob_text(digest)
+
+    def _blob_text(self, digest: str) -> str | None:
         row = self._db.execute("SELECT body FROM blobs WHERE hash = ?", (digest,)).fetchone()
         return None if row is None else str(row[0])
 
@@ -304,8 +251,8 @@ class SQLiteJournal(JournalStore):
         lease_seconds: float = 0.0,
     ) -> RunRecord:
         now = utc_now()
-        safe_input = make_safe(input, "data.input")
-        input, meta = safe_input.value, make_safe(meta, "meta").value
+        input, meta, created = projection.created_event(
+            workflow=workflow, workflow_hash=workflow_hash, input=input, meta=meta, tenant=tenant)
         with self._write() as db:
             if db.execute("SELECT 1 FROM runs WHERE id = ?", (run_id,)).fetchone():
                 raise RunExistsError(
@@ -316,16 +263,12 @@ class SQLiteJournal(JournalStore):
                 "INSERT INTO runs(id, workflow, workflow_hash, status, tenant, created_at,"
                 " updated_at, input, meta, last_seq, head_hash, lease_owner, lease_until)"
                 " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                (run_id, workflow, workflow_hash, "pending", tenant, now, now, _dumps(input),
-                 _dumps(meta), 0, GENESIS_HASH, lease_owner,
+                (run_id, workflow, workflow_hash, "pending", tenant, now, now, dumps(input),
+                 dumps(meta), 0, GENESIS_HASH, lease_owner,
                  time.time() + lease_seconds if lease_owner else None),
             )
-            created = [NewEvent(EventType.RUN_CREATED, data={"workflow": workflow,
-                                                             "workflow_hash": workflow_hash,
-                                                             "input": input, "tenant": tenant,
-                                                             **_sanitized(safe_input)}),
-                       *events]
-            self._append_locked(db, run_id, created, owner=None, require_active=False)
+            self._append_locked(db, run_id, [created, *events], owner=None,
+                                require_active=False)
         return await self.require_run(run_id)
 
     async def append(
@@ -408,8 +351,9 @@ class SQLiteJournal(JournalStore):
             raise LeaseLostError(f"run {run_id} is now leased by {lease_owner or 'nobody'}")
         if require_active and (status in TERMINAL_STATUSES or status == "needs_reconciliation"):
             raise RunNotActiveError(run_id, status)
-        self._check_waits(db, run_id, events)
-        encoded = [self._encode(new.data) for new in events]
+        projection.check_waits(run_id, events, lambda wait_id: db.execute(
+            "SELECT status, run_id FROM waits WHERE id = ?", (wait_id,)).fetchone())
+        encoded = [projection.encode(new.data) for new in events]
         # Phase 2 writes.
         written: list[Event] = []
         waits_touched = False
@@ -423,7 +367,7 @@ class SQLiteJournal(JournalStore):
                 "INSERT INTO events(run_id, seq, time, type, actor, step_key, data, usage,"
                 " prev_hash, hash, schema) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
                 (run_id, seq, event.time, event.type, event.actor, event.step_key, data_json,
-                 None if event.usage is None else _dumps(event.usage), event.prev_hash,
+                 None if event.usage is None else dumps(event.usage), event.prev_hash,
                  event.hash, event.schema),
             )
             status, touched = self._project(db, run_id, status, new, event.time)
@@ -447,112 +391,61 @@ class SQLiteJournal(JournalStore):
             )
         return written
 
-    @staticmethod
-    def _check_waits(db: sqlite3.Connection, run_id: str, events: Sequence[NewEvent]) -> None:
-        """Refuse opening a wait twice, or resolving one that is not open."""
-        opened: set[str] = set()
-        closed: set[str] = set()
-        for new in events:
-            if new.type not in WAIT_OPEN_TYPES and new.type not in WAIT_CLOSE_TYPES:
-                continue
-            if "wait_id" not in new.data:
-                raise JournalError(f"{new.type} event for run {run_id} has no data.wait_id")
-            wait_id = str(new.data["wait_id"])
-            row = db.execute("SELECT status, run_id FROM waits WHERE id = ?",
-                             (wait_id,)).fetchone()
-            if new.type in WAIT_OPEN_TYPES:
-                if row is not None or wait_id in opened:
-                    raise JournalError(f"wait {wait_id} of run {run_id} is already open")
-                opened.add(wait_id)
-                continue
-            is_open = (row is not None and row[0] == "open" and row[1] == run_id) or (
-                wait_id in opened)
-            if not is_open or wait_id in closed:
-                raise WaitNotOpenError(f"wait {wait_id} of run {run_id} is not open")
-            closed.add(wait_id)
-
     def _project(
         self, db: sqlite3.Connection, run_id: str, status: str, new: NewEvent, when: str
     ) -> tuple[str, bool]:
-        """Apply one event to the projections; returns the new run status and whether waits
-        changed."""
+        """Apply one event to the projections (rules in ``projection``); returns the new run
+        status and whether waits changed."""
         if new.type in WAIT_OPEN_TYPES:
-            wait_id = str(new.data["wait_id"])
             db.execute(
                 "INSERT INTO waits(id, run_id, step_key, kind, status, created_at, deadline, data)"
-                " VALUES (?,?,?,?,?,?,?,?)",
-                (wait_id, run_id, new.step_key or "", str(new.data.get("kind", new.type)), "open",
-                 when, new.data.get("deadline"), _dumps(new.data)),
-            )
+                " VALUES (?,?,?,?,?,?,?,?)", projection.opened_wait(run_id, new, when))
             return status, True
         if new.type in WAIT_CLOSE_TYPES:
-            wait_id = str(new.data["wait_id"])
             db.execute(
                 "UPDATE waits SET status = 'resolved', resolution = ? WHERE id = ? AND run_id = ?"
                 " AND status = 'open'",
-                (_dumps({"type": new.type, "actor": new.actor, **new.data}), wait_id, run_id),
+                (projection.resolution(new), str(new.data["wait_id"]), run_id),
             )
-            return ("pending" if status == "waiting" else status), True
-        if new.type == EventType.RUN_WAITING:
-            ids = [str(i) for i in new.data.get("waits", [])]
-            if ids:
-                marks = ",".join("?" * len(ids))
-                resolved = db.execute(
-                    f"SELECT 1 FROM waits WHERE id IN ({marks}) AND status = 'resolved' LIMIT 1",
-                    ids,
-                ).fetchone()
-                if resolved:
-                    # A wait was resolved while the run was still suspending: it is ready again.
-                    return "pending", False
-            return "waiting", False
-        return STATUS_OF_EVENT.get(new.type, status), False
+            return projection.status_after(status, new), True
+        resolved = False
+        if new.type == EventType.RUN_WAITING and (ids := projection.awaited(new)):
+            marks = ",".join("?" * len(ids))
+            resolved = db.execute(
+                f"SELECT 1 FROM waits WHERE id IN ({marks}) AND status = 'resolved' LIMIT 1",
+                ids,
+            ).fetchone() is not None
+        return projection.status_after(status, new, awaited_resolved=resolved), False
 
     async def events(
         self, run_id: str, *, after_seq: int = 0, resolve_blobs: bool = True
     ) -> list[Event]:
         rows = self._db.execute(
-            "SELECT run_id, seq, time, type, actor, step_key, data, usage, prev_hash, hash, schema"
-            " FROM events WHERE run_id = ? AND seq > ? ORDER BY seq",
+            f"SELECT {projection.EVENT_COLUMNS} FROM events WHERE run_id = ? AND seq > ?"
+            " ORDER BY seq",
             (run_id, after_seq),
         ).fetchall()
         out = []
         for r in rows:
-            try:
-                data = json.loads(r[6])
-                usage = None if r[7] is None else json.loads(r[7])
-            except (TypeError, ValueError) as exc:
-                raise CorruptEventError(run_id, r[1], f"its stored JSON is unreadable: {exc}") \
-                    from exc
+            event = projection.event_from_row(r)
             if resolve_blobs:
-                data = self._resolve(data)
-            out.append(Event(r[0], r[1], r[2], r[3], r[4], r[5], data, usage, r[8], r[9], r[10]))
+                event = replace(event, data=self._resolve(event.data))
+            out.append(event)
         return out
 
-    @staticmethod
-    def _run(row: sqlite3.Row | tuple[Any, ...]) -> RunRecord:
-        return RunRecord(
-            id=row[0], workflow=row[1], workflow_hash=row[2], status=row[3], tenant=row[4],
-            created_at=row[5], updated_at=row[6], input=json.loads(row[7]),
-            meta=json.loads(row[8]), last_seq=row[9], head_hash=row[10], lease_owner=row[11],
-            lease_until=row[12], wake_at=row[13],
-        )
-
-    _RUN_COLUMNS = (
-        "id, workflow, workflow_hash, status, tenant, created_at, updated_at, input, meta,"
-        " last_seq, head_hash, lease_owner, lease_until, wake_at"
-    )
+    _run = staticmethod(projection.run_from_row)
+    _RUN_COLUMNS = projection.RUN_COLUMNS
 
     async def events_since(self, cursor: int, *, limit: int = 10_000
                            ) -> tuple[list[Event], int]:
         rows = self._db.execute(
-            "SELECT rowid, run_id, seq, time, type, actor, step_key, data, usage, prev_hash, hash,"
-            " schema FROM events WHERE rowid > ? ORDER BY rowid LIMIT ?", (cursor, limit),
+            f"SELECT rowid, {projection.EVENT_COLUMNS} FROM events WHERE rowid > ?"
+            " ORDER BY rowid LIMIT ?", (cursor, limit),
         ).fetchall()
         out = []
         for r in rows:
-            data = self._resolve(json.loads(r[7]))
-            out.append(Event(r[1], r[2], r[3], r[4], r[5], r[6], data,
-                             None if r[8] is None else json.loads(r[8]), r[9], r[10], r[11]))
+            event = projection.event_from_row(r[1:])
+            out.append(replace(event, data=self._resolve(event.data)))
         return out, (rows[-1][0] if rows else cursor)
 
     async def run_status(self, run_id: str) -> str | None:
@@ -622,13 +515,7 @@ class SQLiteJournal(JournalStore):
             candidates = [self._run(r) for r in db.execute(sql, (run_id,) if run_id else ())]
             taken: list[RunRecord] = []
             for run in candidates:
-                free = (
-                    run.lease_owner is None
-                    or run.lease_owner == owner
-                    or (run.lease_until or 0) < now
-                    or (owner_is_dead is not None and owner_is_dead(run.lease_owner))
-                )
-                if not free:
+                if not projection.lease_is_free(run, owner, now, owner_is_dead):
                     continue
                 until = now + lease_seconds
                 db.execute("UPDATE runs SET lease_owner = ?, lease_until = ? WHERE id = ?",
@@ -657,15 +544,8 @@ class SQLiteJournal(JournalStore):
 
     # -- waits --------------------------------------------------------------------------------
 
-    @staticmethod
-    def _wait(r: tuple[Any, ...]) -> WaitRecord:
-        return WaitRecord(
-            id=r[0], run_id=r[1], step_key=r[2], kind=r[3], status=r[4], created_at=r[5],
-            deadline=r[6], data=json.loads(r[7]), resolution=None if r[8] is None
-            else json.loads(r[8]),
-        )
-
-    _WAIT_COLUMNS = "id, run_id, step_key, kind, status, created_at, deadline, data, resolution"
+    _wait = staticmethod(projection.wait_from_row)
+    _WAIT_COLUMNS = projection.WAIT_COLUMNS
 
     async def waits(
         self,
