@@ -37,21 +37,25 @@ def store_notifies(store: JournalStore) -> bool:
 
 
 async def until_change(store: JournalStore, wake: asyncio.Event, timeout: float, *,
-                       ask_store: bool = True) -> None:
+                       ask_store: bool = True) -> bool:
     """Sleep until ``wake`` is set (something happened in this process), the store reports a
-    change by another process (``wait_for_change``), or ``timeout`` seconds pass. A store that
-    cannot listen now (e.g. the database restarts) is polled: the sleep lasts the timeout."""
+    change by another process (``wait_for_change``), or ``timeout`` seconds pass; returns
+    whether the store reported a change. A store that cannot listen now (e.g. the database
+    restarts) is polled: the sleep lasts the timeout."""
     if wake.is_set():
-        return
+        return False
     waiters: list[asyncio.Future[Any]] = [asyncio.ensure_future(wake.wait())]
     if ask_store:
         waiters.append(asyncio.ensure_future(store.wait_for_change(timeout)))
     try:
         done, _ = await asyncio.wait(waiters, timeout=timeout,
                                      return_when=asyncio.FIRST_COMPLETED)
-        if any(not w.cancelled() and w.exception() is not None for w in done):
+        finished = [w for w in done if not w.cancelled()]
+        if any(w.exception() is not None for w in finished):
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(wake.wait(), timeout)
+            return False
+        return any(w.result() is True for w in finished if w is not waiters[0])
     finally:
         for waiter in waiters:
             waiter.cancel()
@@ -80,7 +84,8 @@ class Worker:
         leases back."""
         self.report = report
         self.poke = poke
-        """Called when a run starts or ends being driven here (e.g. the live event feed)."""
+        """Called when a run starts or ends being driven here, and when the store reports a
+        change by another process (e.g. the live event feed)."""
         self.failures = 0
         """Rounds in a row that could not reach the journal."""
         self.driven = 0
@@ -109,8 +114,11 @@ class Worker:
                 await self.round()
                 if not self._stopping:
                     # while failing, the store is not asked (it would fail at once)
-                    await until_change(self.store, self._wake, self.backoff_s(self.failures),
-                                       ask_store=self.failures == 0)
+                    changed = await until_change(self.store, self._wake,
+                                                 self.backoff_s(self.failures),
+                                                 ask_store=self.failures == 0)
+                    if changed and self.poke is not None:
+                        self.poke()  # e.g. the live feed, which leaves listening to the worker
         finally:
             await self.drain()
 

@@ -68,6 +68,7 @@ class Plane:
     # -- lifecycle ----------------------------------------------------------------------------
 
     async def start(self) -> None:
+        self.broadcaster.listen = not self.worker  # else the worker listens, and pokes it
         await self.broadcaster.start()
         self.tracer = await start_tracing(self.store)
         if self.worker:

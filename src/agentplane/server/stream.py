@@ -56,6 +56,9 @@ class Broadcaster:
         self.safety_poll_s = safety_poll_s
         """Seconds between looks on a store that wakes its followers (PostgreSQL
         ``LISTEN/NOTIFY``), in case a notification was lost."""
+        self.listen = True
+        """Ask the store for changes (``wait_for_change``) itself; off when a worker in this
+        process listens and pokes the feed, so one connection listens, not two."""
         self.batch = batch
         self.cursor = 0
         """Journal position of the last event handed out."""
@@ -96,7 +99,7 @@ class Broadcaster:
     async def _follow(self) -> None:
         timeout = self.safety_poll_s if store_notifies(self.store) else self.poll_s
         while True:
-            await until_change(self.store, self._wake, timeout)
+            await until_change(self.store, self._wake, timeout, ask_store=self.listen)
             self._wake.clear()
             if self._subscribers:
                 with contextlib.suppress(JournalError):  # e.g. the database restarts: next look
