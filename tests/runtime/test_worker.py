@@ -45,26 +45,34 @@ async def _all_end(store: JournalStore, run_ids: list[str], statuses: set[str]) 
     await _until(done, f"runs {run_ids} end")
 
 
-async def test_a_run_is_taken_as_soon_as_one_ends_not_at_the_next_poll(
-        store: JournalStore) -> None:
+async def _drive_four(store: JournalStore, agents: list[dict[str, Any]], *, concurrency: int,
+                      poll_s: float) -> tuple[Worker, int]:
+    """Start four runs, let one worker drive them all to completion; returns the worker and
+    the most runs it drove at once."""
     runtime = Runtime(store)
-    wf = make_workflow(_lookups(2), [{"agent": "a"}])
+    wf = make_workflow(agents, [{"agent": "a"}])
     ids = [(await runtime.start(wf, "go")).id for _ in range(4)]
+    worker = Worker(runtime, concurrency=concurrency, poll_s=poll_s)
     most = 0
 
     def seen() -> None:
         nonlocal most
         most = max(most, len(worker.active))
 
-    # a poll of an hour: only the worker's own wake-up can take the queued runs
-    worker = Worker(runtime, concurrency=1, poll_s=3600, poke=seen)
+    worker.poke = seen
     loop = asyncio.create_task(worker.run())
     await _all_end(store, ids, {"completed"})
     worker.stop()
     await loop
     await runtime.aclose()
-    assert most == 1
-    assert worker.driven == 4
+    return worker, most
+
+
+async def test_a_run_is_taken_as_soon_as_one_ends_not_at_the_next_poll(
+        store: JournalStore) -> None:
+    # a poll of an hour: only the worker's own wake-up can take the queued runs
+    worker, most = await _drive_four(store, _lookups(2), concurrency=1, poll_s=3600)
+    assert most == 1 and worker.driven == 4
 
 
 async def test_runs_are_driven_at_once_up_to_the_concurrency(store: JournalStore) -> None:
@@ -72,22 +80,8 @@ async def test_runs_are_driven_at_once_up_to_the_concurrency(store: JournalStore
     agents = [{"name": "a", "tools": ["rendezvous"], "script": [
         {"tool_calls": [{"name": "rendezvous", "arguments": {"name": "x"}}]},
         {"content": "met"}]}]
-    runtime = Runtime(store)
-    wf = make_workflow(agents, [{"agent": "a"}])
-    ids = [(await runtime.start(wf, "go")).id for _ in range(4)]
-    most = 0
-
-    def seen() -> None:
-        nonlocal most
-        most = max(most, len(worker.active))
-
-    worker = Worker(runtime, concurrency=2, poll_s=0.05, poke=seen)
-    loop = asyncio.create_task(worker.run())
-    await _all_end(store, ids, {"completed"})
-    worker.stop()
-    await loop
-    await runtime.aclose()
-    assert most == 2
+    worker, most = await _drive_four(store, agents, concurrency=2, poll_s=0.05)
+    assert most == 2 and worker.driven == 4
 
 
 def _approval_flow(timeout_s: float) -> Workflow:
