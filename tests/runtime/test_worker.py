@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+import pytest_asyncio
 
-from agentplane.journal import EventType, JournalStore, SQLiteJournal, verify
+from agentplane.journal import EventType, JournalStore, open_store, verify
 from agentplane.runtime import Runtime, Worker, Workflow, workflow_from_dict
 
 from . import toolbox
@@ -18,6 +20,22 @@ from .conftest import HERE, TOOLS, make_workflow
 
 GUARD_S = 30.0
 """How long a test waits for what must happen much sooner (a hang guard, not a measurement)."""
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """Each test runs on a SQLite file and on a fresh PostgreSQL database."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'journal.db'}"
+    found: str = request.getfixturevalue("postgres_url")
+    return found
+
+
+@pytest_asyncio.fixture
+async def store(url: str) -> AsyncIterator[JournalStore]:
+    journal = open_store(url)
+    yield journal
+    await journal.close()
 
 
 def _lookups(n: int = 1) -> list[dict[str, Any]]:
@@ -93,9 +111,8 @@ def _approval_flow(timeout_s: float) -> Workflow:
                                "approval_timeout_s": timeout_s}, HERE)
 
 
-async def test_due_approvals_expire_once_across_workers(tmp_path: Path) -> None:
-    path = tmp_path / "shared.db"
-    stores = [SQLiteJournal(path) for _ in range(3)]
+async def test_due_approvals_expire_once_across_workers(url: str) -> None:
+    stores = [open_store(url) for _ in range(3)]
     starter = Runtime(stores[0])
     wf = _approval_flow(0.2)
     ids = [(await starter.start(wf, "go")).id for _ in range(12)]
