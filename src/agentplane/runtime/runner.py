@@ -30,6 +30,7 @@ from agentplane.journal import (
     EventType,
     JournalError,
     JournalStore,
+    JournalUnavailableError,
     LeaseLostError,
     NewEvent,
     RunNotActiveError,
@@ -236,6 +237,10 @@ class Runtime:
                 return  # the final event ended the lease: nothing to release
         except (LeaseLostError, RunNotActiveError) as exc:
             log.info("stopped driving %s: %s", run.id, exc)
+        except JournalUnavailableError as exc:
+            # the run is fine, its journal is not (e.g. the database restarts): it stays
+            # runnable, taken again once its lease is handed back (below) or expires
+            log.error("run %s cannot advance now: %s", run.id, exc)
         except AgentplaneError as exc:
             # e.g. the pinned workflow's tools no longer import: the run cannot go on.
             await self._fail(run.id, str(exc))
@@ -293,7 +298,7 @@ class Runtime:
                                 + ", and the tool is neither read-only nor idempotent: check "
                                 "whether it happened, then `agentplane runs reconcile`"}))
         except (RunFailure, AgentplaneError) as exc:
-            if isinstance(exc, LeaseLostError | RunNotActiveError):
+            if isinstance(exc, LeaseLostError | RunNotActiveError | JournalUnavailableError):
                 raise
             await ctx.append(NewEvent(EventType.RUN_FAILED, data={"error": str(exc)}))
         except Exception as exc:
