@@ -125,11 +125,12 @@ class Worker:
     async def round(self) -> None:
         """One look: expire due waits, then take as many runnable runs as there is room for."""
         try:
-            await self.runtime.expire_due_waits()
             room = self.room
-            if room:
+            if room:  # claim_runnable expires due waits first
                 for run in await self.runtime.claim_runnable(limit=room):
                     self._spawn(run.id, self.runtime.drive(run))
+            else:  # timers fire while every slot is busy too
+                await self.runtime.expire_due_waits()
         except Exception as exc:  # a bad round must not stop the worker for every other run
             self.failures += 1
             if self.failures == 1 or self.failures % 20 == 0:  # one line, not one a second
