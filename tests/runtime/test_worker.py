@@ -184,3 +184,22 @@ def test_backoff_doubles_up_to_a_minute(store: JournalStore) -> None:
     assert worker.backoff_s(1000) == 60.0
     with pytest.raises(ValueError, match="concurrency"):
         Worker(Runtime(store), concurrency=0)
+
+
+async def test_a_run_is_claimed_beside_the_runs_already_driven(store: JournalStore) -> None:
+    """The store renews a worker's own leases in a claim; they must not crowd out new runs."""
+    agents = [{"name": "a", "tools": ["blocking_idempotent"], "script": [
+        {"tool_calls": [{"name": "blocking_idempotent", "arguments": {"item": "x"}}]},
+        {"content": "done"}]}]
+    runtime = Runtime(store)
+    wf = make_workflow(agents, [{"agent": "a"}])
+    first = await runtime.start(wf, "go")
+    [claimed] = await runtime.claim_runnable(limit=1)
+    going = asyncio.create_task(runtime.drive(claimed))
+    await asyncio.to_thread(toolbox.ENTERED.wait, GUARD_S)
+    second, third = [await runtime.start(wf, "go") for _ in range(2)]
+    assert [r.id for r in await runtime.claim_runnable(limit=1)] == [second.id]
+    assert (await store.require_run(third.id)).lease_owner is None  # not held back unasked
+    toolbox.GATE.set()
+    assert (await going).id == first.id
+    await runtime.aclose()

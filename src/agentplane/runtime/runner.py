@@ -196,9 +196,16 @@ class Runtime:
         """Expire due waits, then lease the runs that can go on and that this runtime is not
         already driving; the caller drives them (``drive``)."""
         await self.expire_due_waits()
+        # A store hands an owner back the runs it already holds (renewing them), and those come
+        # first (oldest first): ask for that many more, so ``limit`` new runs can be among them.
+        active = set(self._active)
         claimed = await self.store.claim(self.owner, lease_seconds=self.lease_seconds,
-                                         limit=limit, owner_is_dead=_owner_is_dead)
-        return [run for run in claimed if run.id not in self._active]
+                                         limit=limit + len(active), owner_is_dead=_owner_is_dead)
+        fresh = [run for run in claimed if run.id not in active]
+        for extra in fresh[limit:]:  # leased beyond what was asked: free for other workers
+            with contextlib.suppress(JournalError):
+                await self.store.release(self.owner, extra.id)
+        return fresh[:limit]
 
     async def drive(self, run: RunRecord) -> RunRecord:
         """Drive a run this runtime has leased (from ``claim_runnable``) until it finishes,
