@@ -192,10 +192,12 @@ class Runtime:
         await asyncio.gather(*(self._drive(run) for run in claimed))
         return [await self.store.require_run(run.id) for run in claimed]
 
-    async def claim_runnable(self, limit: int = 1_000_000) -> list[RunRecord]:
-        """Expire due waits, then lease the runs that can go on and that this runtime is not
-        already driving; the caller drives them (``drive``)."""
-        await self.expire_due_waits()
+    async def claim_runnable(self, limit: int = 1_000_000, *, expire_waits: bool = True
+                             ) -> list[RunRecord]:
+        """Expire due waits (unless told not to), then lease the runs that can go on and that
+        this runtime is not already driving; the caller drives them (``drive``)."""
+        if expire_waits:
+            await self.expire_due_waits()
         # A store hands an owner back the runs it already holds (renewing them), and those come
         # first (oldest first): ask for that many more, so ``limit`` new runs can be among them.
         active = set(self._active)

@@ -82,6 +82,9 @@ class Worker:
         self.grace_s = grace_s
         """Seconds a stopping worker lets its runs go on before it cuts them and hands their
         leases back."""
+        self.settle_s = min(0.05, poll_s)
+        """Seconds a worker woken by the store waits before it looks, so that a burst of
+        notifications (each append sends one) costs one look, not one each."""
         self.report = report
         self.poke = poke
         """Called when a run starts or ends being driven here, and when the store reports a
@@ -108,28 +111,40 @@ class Worker:
     async def run(self) -> None:
         """Take and drive runs until ``stop``; then let the runs go on for ``grace_s`` seconds,
         cut the rest and hand their leases back (``drain``)."""
+        clock = asyncio.get_running_loop().time
+        expired_at = -self.poll_s
         try:
             while not self._stopping:
                 self._wake.clear()  # before the round: a run ending during it wakes the next
-                await self.round()
-                if not self._stopping:
-                    # while failing, the store is not asked (it would fail at once)
-                    changed = await until_change(self.store, self._wake,
-                                                 self.backoff_s(self.failures),
-                                                 ask_store=self.failures == 0)
-                    if changed and self.poke is not None:
+                # due waits are a matter of time, not of what others wrote: once per poll
+                expire = clock() - expired_at >= self.poll_s
+                if expire:
+                    expired_at = clock()
+                await self.round(expire_waits=expire)
+                if self._stopping:
+                    break
+                # while failing, the store is not asked (it would fail at once)
+                changed = await until_change(self.store, self._wake,
+                                             self.backoff_s(self.failures),
+                                             ask_store=self.failures == 0)
+                if changed:
+                    if self.poke is not None:
                         self.poke()  # e.g. the live feed, which leaves listening to the worker
+                    # every append of every worker notifies: one look for a burst of them
+                    await asyncio.sleep(self.settle_s)
         finally:
             await self.drain()
 
-    async def round(self) -> None:
-        """One look: expire due waits, then take as many runnable runs as there is room for."""
+    async def round(self, *, expire_waits: bool = True) -> None:
+        """One look: expire due waits, then take as many runnable runs as there is room for
+        (with no room, nothing but the waits)."""
         try:
             room = self.room
             if room:  # claim_runnable expires due waits first
-                for run in await self.runtime.claim_runnable(limit=room):
+                for run in await self.runtime.claim_runnable(limit=room,
+                                                             expire_waits=expire_waits):
                     self._spawn(run.id, self.runtime.drive(run))
-            else:  # timers fire while every slot is busy too
+            elif expire_waits:  # timers fire while every slot is busy too
                 await self.runtime.expire_due_waits()
         except Exception as exc:  # a bad round must not stop the worker for every other run
             self.failures += 1
