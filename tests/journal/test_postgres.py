@@ -9,20 +9,12 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
-import pytest
 import pytest_asyncio
 
 from agentplane.journal import JournalStore
 from agentplane.journal.postgres import PostgresJournal
-from tests.pgserver import PostgresServer
 
 from .conformance import JournalStoreConformance
-from .pg_helpers import app_database
-
-
-@pytest.fixture
-def app_url(postgres_server: PostgresServer) -> str:
-    return app_database(postgres_server)
 
 
 @pytest_asyncio.fixture

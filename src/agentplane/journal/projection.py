@@ -212,6 +212,45 @@ def lease_is_free(run: RunRecord, owner: str, now: float,
     )
 
 
+# -- queries ------------------------------------------------------------------------------------
+
+
+def runs_query(*, statuses: Sequence[str] | None, workflow: str | None, tenant: str | None,
+               search: str | None, limit: int) -> tuple[str, list[Any]]:
+    """``list_runs`` as SQL with ``?`` placeholders and its parameters: newest first,
+    ``search`` matching part of the id or the workflow name (LIKE wildcards taken literally)."""
+    where: list[str] = []
+    args: list[Any] = []
+    if statuses:
+        where.append(f"status IN ({','.join('?' * len(statuses))})")
+        args.extend(statuses)
+    for column, value in (("workflow", workflow), ("tenant", tenant)):
+        if value:
+            where.append(f"{column} = ?")
+            args.append(value)
+    if search:
+        pattern = "%" + search.replace("\\", "\\\\").replace("%", "\\%").replace(
+            "_", "\\_") + "%"
+        where.append("(id LIKE ? ESCAPE '\\' OR workflow LIKE ? ESCAPE '\\')")
+        args.extend((pattern, pattern))
+    clause = f"WHERE {' AND '.join(where)}" if where else ""
+    return (f"SELECT {RUN_COLUMNS} FROM runs {clause} ORDER BY created_at DESC, id LIMIT ?",
+            [*args, limit])
+
+
+def waits_query(*, run_id: str | None, status: str | None, kind: str | None
+                ) -> tuple[str, list[Any]]:
+    """``waits`` as SQL with ``?`` placeholders and its parameters, oldest first."""
+    where: list[str] = []
+    args: list[Any] = []
+    for column, value in (("run_id", run_id), ("status", status), ("kind", kind)):
+        if value is not None:
+            where.append(f"{column} = ?")
+            args.append(value)
+    clause = f"WHERE {' AND '.join(where)}" if where else ""
+    return f"SELECT {WAIT_COLUMNS} FROM waits {clause} ORDER BY created_at, id", args
+
+
 # -- rows read back -----------------------------------------------------------------------------
 
 

@@ -467,25 +467,9 @@ class SQLiteJournal(JournalStore):
         search: str | None = None,
         limit: int = 100,
     ) -> list[RunRecord]:
-        where: list[str] = []
-        args: list[Any] = []
-        if statuses:
-            where.append(f"status IN ({','.join('?' * len(statuses))})")
-            args.extend(statuses)
-        for column, value in (("workflow", workflow), ("tenant", tenant)):
-            if value:
-                where.append(f"{column} = ?")
-                args.append(value)
-        if search:
-            pattern = "%" + search.replace("\\", "\\\\").replace("%", "\\%").replace(
-                "_", "\\_") + "%"
-            where.append("(id LIKE ? ESCAPE '\\' OR workflow LIKE ? ESCAPE '\\')")
-            args.extend((pattern, pattern))
-        clause = f"WHERE {' AND '.join(where)}" if where else ""
-        rows = self._db.execute(
-            f"SELECT {self._RUN_COLUMNS} FROM runs {clause} ORDER BY created_at DESC, id LIMIT ?",
-            (*args, limit),
-        ).fetchall()
+        sql, args = projection.runs_query(statuses=statuses, workflow=workflow, tenant=tenant,
+                                          search=search, limit=limit)
+        rows = self._db.execute(sql, args).fetchall()
         return [self._run(r) for r in rows]
 
     async def all_run_ids(self) -> list[str]:
@@ -554,16 +538,8 @@ class SQLiteJournal(JournalStore):
         status: str | None = "open",
         kind: str | None = None,
     ) -> list[WaitRecord]:
-        where: list[str] = []
-        args: list[Any] = []
-        for column, value in (("run_id", run_id), ("status", status), ("kind", kind)):
-            if value is not None:
-                where.append(f"{column} = ?")
-                args.append(value)
-        clause = f"WHERE {' AND '.join(where)}" if where else ""
-        rows = self._db.execute(
-            f"SELECT {self._WAIT_COLUMNS} FROM waits {clause} ORDER BY created_at, id", args
-        ).fetchall()
+        sql, args = projection.waits_query(run_id=run_id, status=status, kind=kind)
+        rows = self._db.execute(sql, args).fetchall()
         return [self._wait(r) for r in rows]
 
     async def get_wait(self, wait_id: str) -> WaitRecord | None:

@@ -1,0 +1,123 @@
+"""PostgresJournal when the connection breaks: a server crash and restart, a killed backend.
+
+An operation that fails because its connection broke raises ``JournalUnavailableError`` and
+writes nothing (its transaction rolled back); the next one works once the server is back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from urllib.parse import urlparse
+
+import pytest
+import pytest_asyncio
+
+from agentplane.journal import EventType, JournalUnavailableError, NewEvent, verify
+from agentplane.journal.postgres import PostgresJournal
+from tests.pgserver import PostgresServer
+
+from .conformance import assert_chain, new_run
+
+
+@pytest_asyncio.fixture
+async def store(app_url: str) -> AsyncIterator[PostgresJournal]:
+    journal = PostgresJournal(app_url)
+    yield journal
+    await journal.close()
+
+
+async def append_or_fail(store: PostgresJournal, i: int) -> bool:
+    """Append note ``i``; whether it was accepted (a refusal must be the clear error)."""
+    try:
+        await store.append("r1", [NewEvent("note", data={"i": i})])
+    except JournalUnavailableError as exc:
+        message = str(exc)
+    else:
+        return True
+    assert "could not be written" in message and store.url in message
+    return False
+
+
+async def assert_intact(store: PostgresJournal, accepted: list[int]) -> None:
+    events = await store.events("r1", resolve_blobs=False)
+    assert_chain(events, "r1")
+    assert [e.data["i"] for e in events[1:]] == accepted
+    run = await store.require_run("r1")
+    assert (run.last_seq, run.head_hash) == (len(events), events[-1].hash)
+    assert (await verify(store)).ok
+
+
+async def test_an_append_after_a_server_crash_fails_cleanly_then_the_next_works(
+        store: PostgresJournal, postgres_server: PostgresServer) -> None:
+    await new_run(store, "r1")
+    assert await append_or_fail(store, 0)
+    postgres_server.restart(immediate=True)
+    # The pool's connection died with the server: this append cannot go through it.
+    assert not await append_or_fail(store, 1)
+    assert await append_or_fail(store, 2)
+    await assert_intact(store, [0, 2])
+    assert (await store.health()).ok
+
+
+async def test_appends_during_a_restart_are_all_or_nothing(
+        store: PostgresJournal, postgres_server: PostgresServer) -> None:
+    await new_run(store, "r1")
+    accepted: list[int] = []
+    stop = asyncio.Event()
+
+    async def writer() -> None:
+        i = 0
+        while not stop.is_set() or i < 5:
+            if await append_or_fail(store, i):
+                accepted.append(i)
+            i += 1
+            await asyncio.sleep(0.01)
+
+    task = asyncio.create_task(writer())
+    await asyncio.sleep(0.05)
+    await asyncio.to_thread(postgres_server.restart, immediate=True)
+    await asyncio.sleep(0.05)
+    stop.set()
+    await task
+    assert await append_or_fail(store, 1000)
+    await assert_intact(store, [*accepted, 1000])
+
+
+async def test_a_killed_backend_fails_one_operation_and_reads_retry(
+        store: PostgresJournal, postgres_server: PostgresServer, app_url: str) -> None:
+    database = urlparse(app_url).path.lstrip("/")
+    await new_run(store, "r1")
+    assert await append_or_fail(store, 0)
+    assert postgres_server.terminate_backends(database, application_name="agentplane") >= 1
+    assert not await append_or_fail(store, 1)
+    assert await append_or_fail(store, 2)
+    # A read whose connection was killed is retried once on a fresh one: the caller sees
+    # nothing of it.
+    assert postgres_server.terminate_backends(database, application_name="agentplane") >= 1
+    assert (await store.require_run("r1")).last_seq == 3
+    await assert_intact(store, [0, 2])
+
+
+async def test_wait_state_survives_a_crash(store: PostgresJournal,
+                                          postgres_server: PostgresServer) -> None:
+    """What committed before a crash is there after it: a run suspended on an approval."""
+    await new_run(store, "r1")
+    await store.append("r1", [NewEvent(EventType.RUN_STARTED),
+                              NewEvent(EventType.APPROVAL_REQUESTED,
+                                       data={"wait_id": "w1", "kind": "approval"}),
+                              NewEvent(EventType.RUN_WAITING, data={"waits": ["w1"]})])
+    postgres_server.restart(immediate=True)
+    [wait] = await store.waits(run_id="r1")
+    assert (wait.id, wait.status) == ("w1", "open")
+    assert await store.run_status("r1") == "waiting"
+    assert (await verify(store)).ok
+
+
+async def test_an_unreachable_server_is_a_clear_error_without_the_password() -> None:
+    from agentplane.storage import DatabaseError
+
+    with pytest.raises(DatabaseError) as caught:
+        PostgresJournal("postgresql://someone:s3cret-pw@127.0.0.1:1/nowhere")
+    assert "cannot connect to postgresql://someone:***@127.0.0.1:1/nowhere" in str(caught.value)
+    assert "s3cret-pw" not in str(caught.value)
