@@ -81,10 +81,10 @@ async def test_two_workers_share_the_runs_and_stop_cleanly_on_sigterm(cli: Cli) 
         out, err = proc.communicate(timeout=GUARD_S)
         assert proc.returncode == 0, err
         assert "worker stopped" in out
-        outputs.append(out)
+        outputs.append(out + err)
     drove = [sum(1 for run_id in ids + more if f"{run_id} (crash-test) → completed" in out)
              for out in outputs]
-    assert sum(drove) == 16 and min(drove) > 0, drove
+    assert sum(drove) == 16 and min(drove) > 0, (drove, outputs)
 
 
 async def test_sigterm_mid_run_hands_the_lease_back(cli: Cli) -> None:

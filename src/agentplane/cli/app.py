@@ -204,6 +204,10 @@ def worker(
     def report(r: RunRecord) -> None:
         out.print(f"{escape(r.id)} ({escape(r.workflow)}) → {render.status_text(r.status)}")
 
+    from agentplane.telemetry import configure_logging
+
+    configure_logging(json=False, level="WARNING")  # a run that cannot advance is said
+
     async def body(store: JournalStore, runtime: Runtime) -> int:
         runtime.lease_seconds = lease
         loop = Worker(runtime, concurrency=concurrency, poll_s=poll, grace_s=grace,

@@ -15,7 +15,7 @@ import os
 import socket
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -192,15 +192,16 @@ class Runtime:
         await asyncio.gather(*(self._drive(run) for run in claimed))
         return [await self.store.require_run(run.id) for run in claimed]
 
-    async def claim_runnable(self, limit: int = 1_000_000, *, expire_waits: bool = True
-                             ) -> list[RunRecord]:
+    async def claim_runnable(self, limit: int = 1_000_000, *, expire_waits: bool = True,
+                             driving: Collection[str] = ()) -> list[RunRecord]:
         """Expire due waits (unless told not to), then lease the runs that can go on and that
-        this runtime is not already driving; the caller drives them (``drive``)."""
+        this runtime is not already driving (nor the caller: ``driving``, e.g. drives handed
+        to tasks that have not started yet); the caller drives them (``drive``)."""
         if expire_waits:
             await self.expire_due_waits()
         # A store hands an owner back the runs it already holds (renewing them), and those come
         # first (oldest first): ask for that many more, so ``limit`` new runs can be among them.
-        active = set(self._active)
+        active = self._active | set(driving)
         claimed = await self.store.claim(self.owner, lease_seconds=self.lease_seconds,
                                          limit=limit + len(active), owner_is_dead=_owner_is_dead)
         fresh = [run for run in claimed if run.id not in active]

@@ -141,8 +141,8 @@ class Worker:
         try:
             room = self.room
             if room:  # claim_runnable expires due waits first
-                for run in await self.runtime.claim_runnable(limit=room,
-                                                             expire_waits=expire_waits):
+                for run in await self.runtime.claim_runnable(
+                        limit=room, expire_waits=expire_waits, driving=self._tasks.keys()):
                     self._spawn(run.id, self.runtime.drive(run))
             elif expire_waits:  # timers fire while every slot is busy too
                 await self.runtime.expire_due_waits()
