@@ -160,8 +160,8 @@ def test_undefined_annotation_in_a_tool_is_a_clean_error(cli: Cli) -> None:
 
 
 def test_unsupported_database_url(cli: Cli) -> None:
-    message = failed(cli("runs", "list", "--db", "postgres://db/agentplane"), 2)
-    assert "scheme 'postgres'" in message
+    message = failed(cli("runs", "list", "--db", "mysql://db/agentplane"), 2)
+    assert "scheme 'mysql'" in message
     assert "sqlite:///PATH" in message
 
 

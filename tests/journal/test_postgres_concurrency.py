@@ -6,9 +6,10 @@ import asyncio
 from collections.abc import AsyncIterator
 
 import psycopg
+import pytest
 import pytest_asyncio
 
-from agentplane.journal import EventType, NewEvent, verify
+from agentplane.journal import EventType, LeaseLostError, NewEvent, RunNotActiveError, verify
 from agentplane.journal.postgres import PostgresJournal
 from tests.pgserver import PostgresServer
 
@@ -152,3 +153,27 @@ async def test_wait_for_change_survives_a_server_restart(
         except Exception:
             continue
     assert await woken is True
+
+
+async def test_an_append_on_a_remembered_head_checks_it_is_still_the_head(
+        stores: list[PostgresJournal]) -> None:
+    """A store remembers the run as its last append left it and appends in one statement;
+    another store's append, a claim or a status change in between sends it the locked way."""
+    mine, other = stores[0], stores[1]
+    await new_run(mine, "r1")
+    [run] = await mine.claim("w1", lease_seconds=0.01)
+    await mine.append("r1", [NewEvent(EventType.RUN_STARTED)], owner="w1")
+    await mine.append("r1", [NewEvent("note", data={"n": 1})], owner="w1")  # remembered head
+    await other.append("r1", [NewEvent("note", data={"n": 2})])  # moves the head
+    await mine.append("r1", [NewEvent("note", data={"n": 3})], owner="w1")
+    await asyncio.sleep(0.05)  # w1's lease expires; another worker takes the run
+    assert [r.id for r in await other.claim("w2", lease_seconds=60)] == ["r1"]
+    with pytest.raises(LeaseLostError, match="leased by w2"):
+        await mine.append("r1", [NewEvent("note", data={"n": 4})], owner="w1")
+    await other.append("r1", [NewEvent(EventType.RUN_CANCELLED)])
+    with pytest.raises(RunNotActiveError):
+        await mine.append("r1", [NewEvent("note", data={"n": 5})], require_active=True)
+    events = await mine.events("r1", resolve_blobs=False)
+    assert [e.data.get("n") for e in events if e.type == "note"] == [1, 2, 3]
+    assert (await verify(mine)).ok
+    assert run.lease_owner == "w1"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 
 import psycopg
@@ -165,3 +166,23 @@ async def test_read_only_and_create_false(postgres_server: PostgresServer,
         assert len(await readonly.events("r1")) == 1
     finally:
         await readonly.close()
+
+
+def test_one_store_used_from_two_event_loops(app_url: str) -> None:
+    """A command may call ``asyncio.run`` more than once on one store: each loop gets its own
+    pool and listening connection."""
+    store = open_store(app_url)
+
+    async def first() -> None:
+        await new_run(store, "r1")
+        await store.wait_for_change(0.01)
+
+    async def second() -> None:
+        await store.wait_for_change(0.01)  # listening in this loop
+        await store.append("r1", [NewEvent("note")])
+        assert await store.wait_for_change(60) is True  # its own append woke it
+        assert (await store.require_run("r1")).last_seq == 2
+        await store.close()
+
+    asyncio.run(first())
+    asyncio.run(second())

@@ -5,11 +5,12 @@ the URL, default 10) opened lazily on first use in the running event loop; the s
 created and upgraded at construction through the synchronous ``storage`` handle.
 
 - **Appends** made while a transaction is in flight are grouped into the next one (group
-  commit). A transaction locks the runs it appends to (``SELECT ... FOR UPDATE``, in id order so
-  two writers never deadlock), checks every append against the locked state — a refused one
+  commit). A transaction locks the runs it appends to (an advisory lock per run in id order,
+  then ``SELECT ... FOR UPDATE``), checks every append against the locked state — a refused one
   writes nothing and the others go on — then writes events, blobs (``ON CONFLICT DO NOTHING``)
-  and the projections, and ``NOTIFY agentplane, '<run id>'``. ``(run_id, seq)`` is the primary
-  key, so two writers can never fork a chain.
+  and the projections, and ``NOTIFY agentplane, '<run id>'`` (``postgres_append.py``). An
+  append alone to a run whose head this store left is one statement that checks the head is
+  still that one. ``(run_id, seq)`` is the primary key, so two writers can never fork a chain.
 - **events_since** must not skip an event although transactions commit out of the order they
   began in: each event records its transaction id (``tx``) and an insertion ``position``; only
   events of transactions older than every transaction still running
@@ -18,10 +19,10 @@ created and upgraded at construction through the synchronous ``storage`` handle.
 - **claim** takes runs with ``FOR UPDATE SKIP LOCKED``: many workers never take the same run and
   never wait on each other.
 - **wait_for_change** listens on one dedicated connection (``LISTEN agentplane``).
-- A broken connection (server restart, killed backend) fails the operation with
-  ``JournalUnavailableError`` — an append's transaction rolled back, nothing half-written — and
-  the pool drops broken connections so the next operation works once the server is back. A
-  failed read is retried once.
+- A broken connection (server restart, killed backend; ``postgres_connections.py``) fails the
+  operation with ``JournalUnavailableError`` — an append's transaction rolled back, nothing
+  half-written — and the pool drops broken connections so the next operation works once the
+  server is back. A failed read is retried once.
 - Row-level security: the store's tenant (``*``, every tenant, unless opened for one) is the
   ``agentplane.tenant`` setting of each of its connections, set when the connection is made, so
   no query of the store can run without it.
@@ -47,7 +48,14 @@ from .events import (
     utc_now,
 )
 from .health import JournalHealth, JournalUnavailableError
-from .postgres_append import Pending, RunState, apply, lock_and_apply
+from .postgres_append import (
+    Pending,
+    RunState,
+    append_known,
+    apply,
+    known_applies,
+    lock_and_apply,
+)
 from .postgres_connections import Conn, Connections
 from .postgres_schema import COMPONENT, MIGRATIONS
 from .projection import EVENT_COLUMNS, RUN_COLUMNS, WAIT_COLUMNS, dumps
@@ -109,6 +117,8 @@ class PostgresJournal(JournalStore):
         self._transaction = self._db.transaction
         self._pending: list[Pending] = []
         self._flusher: asyncio.Task[None] | None = None
+        self._heads: dict[str, RunState] = {}
+        """Runs as this store's last appends left them (a cache; every use is verified)."""
 
     @property
     def database(self) -> PostgresDatabase:
@@ -196,7 +206,7 @@ class PostgresJournal(JournalStore):
             (outcome,) = await apply(conn, [item], state, self.url)
             if isinstance(outcome, BaseException):
                 raise outcome
-        await self._transaction(write, pipeline=True)
+        await self._transaction(write)
         return await self.require_run(run_id)
 
     async def append(
@@ -223,10 +233,12 @@ class PostgresJournal(JournalStore):
 
             async def commit(conn: Conn, batch: list[Pending] = batch
                              ) -> list[list[Event] | BaseException]:
-                return await lock_and_apply(conn, batch, self.url)
+                return await lock_and_apply(conn, batch, self.url, self._heads)
             try:
-                outcomes = await self._transaction(commit, pipeline=True)
+                fast = await self._append_known(batch)
+                outcomes = [fast] if fast is not None else await self._transaction(commit)
             except Exception as exc:  # the transaction failed: nothing in it was written
+                self._heads.clear()
                 outcomes = [exc] * len(batch)
             for item, outcome in zip(batch, outcomes, strict=True):
                 if item.done.cancelled():
@@ -235,6 +247,20 @@ class PostgresJournal(JournalStore):
                     item.done.set_exception(outcome)
                 else:
                     item.done.set_result(outcome)
+
+    async def _append_known(self, batch: list[Pending]) -> list[Event] | None:
+        """One append alone, to a run this store appended to last: one statement instead of a
+        locked transaction (see ``append_known``); None when it must take the locked path."""
+        if len(batch) != 1 or not known_applies(batch[0]):
+            return None
+        known = self._heads.get(batch[0].run_id)
+        if known is None:
+            return None
+        written = await self._db.autocommit(
+            lambda conn: append_known(conn, batch[0], known, self.url))
+        if written is None:
+            del self._heads[batch[0].run_id]
+        return written
 
     async def events(
         self, run_id: str, *, after_seq: int = 0, resolve_blobs: bool = True
@@ -374,8 +400,10 @@ class PostgresJournal(JournalStore):
         return await self._db.wait_for_change(timeout)
 
     async def close(self) -> None:
-        if self._flusher is not None and not self._flusher.done():
-            await self._flusher
+        flusher = self._flusher
+        if (flusher is not None and not flusher.done()
+                and flusher.get_loop() is asyncio.get_running_loop()):
+            await flusher  # appends already accepted are committed before the pool closes
         await self._db.close()
         self._database.close()
 

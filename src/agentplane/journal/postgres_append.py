@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from agentplane.errors import AgentplaneError
@@ -26,12 +26,16 @@ from .postgres_connections import CHANNEL, Conn
 from .projection import LEASE_ENDING_STATUSES, dumps
 from .store import LeaseLostError, RunNotActiveError, RunNotFoundError
 
+MAX_HEADS = 10_000
+"""How many runs' heads a store remembers for :func:`append_known`."""
 RUN_LOCKS = 0x41504A
 """The advisory-lock class of run locks (``pg_advisory_xact_lock(RUN_LOCKS, hashtext(id))``)."""
 
 
 @dataclass(slots=True)
 class Pending:
+    """An append waiting for its transaction; ``done`` gets its events or its refusal."""
+
     run_id: str
     events: Sequence[NewEvent]
     owner: str | None
@@ -48,13 +52,10 @@ class RunState:
     head: str
     lease_owner: str | None
     tenant: str
-    status_before: str = ""
     lease_ended: bool = False
     waits_touched: bool = False
     updated_at: str = ""
-
-    def __post_init__(self) -> None:
-        self.status_before = self.status
+    """When an append last changed it (empty: not changed in this transaction)."""
 
 
 @dataclass(slots=True)
@@ -67,9 +68,10 @@ class _Writes:
     resolved: list[tuple[Any, ...]] = field(default_factory=list)
 
 
-async def lock_and_apply(conn: Conn, batch: list[Pending], url: str
-                         ) -> list[list[Event] | BaseException]:
-    """Lock the runs ``batch`` appends to, then check and write its appends."""
+async def lock_and_apply(conn: Conn, batch: list[Pending], url: str,
+                         heads: dict[str, RunState]) -> list[list[Event] | BaseException]:
+    """Lock the runs ``batch`` appends to, then check and write its appends; ``heads`` gets
+    the runs as the appends leave them (for :func:`append_known`)."""
     ids = sorted({item.run_id for item in batch})
     # The run lock is an advisory lock taken before anything gives the transaction an id
     # (a row lock would: FOR UPDATE takes the id before it waits). So of two transactions
@@ -82,7 +84,12 @@ async def lock_and_apply(conn: Conn, batch: list[Pending], url: str
         b" AS id ORDER BY id) AS locked JOIN runs AS r ON r.id = locked.id"
         b" ORDER BY r.id FOR UPDATE OF r", (RUN_LOCKS, ids))
     state = {r[0]: RunState(r[1], r[2], r[3], r[4], r[5]) for r in await cur.fetchall()}
-    return await apply(conn, batch, state, url)
+    outcomes = await apply(conn, batch, state, url)
+    if len(heads) > MAX_HEADS:  # a cache: forgetting only sends appends the locked way
+        heads.clear()
+    heads.update(state)
+    return outcomes
+
 
 async def apply(conn: Conn, batch: list[Pending], state: dict[str, RunState], url: str
                 ) -> list[list[Event] | BaseException]:
@@ -97,6 +104,7 @@ async def apply(conn: Conn, batch: list[Pending], state: dict[str, RunState], ur
             outcomes.append(exc)
     await _write(conn, writes, {rid: s for rid, s in state.items() if s.updated_at})
     return outcomes
+
 
 async def _stored_waits(conn: Conn, batch: list[Pending]) -> dict[str, tuple[str, str]]:
     """``(status, run_id)`` of every stored wait the batch opens, resolves or awaits."""
@@ -113,6 +121,7 @@ async def _stored_waits(conn: Conn, batch: list[Pending]) -> dict[str, tuple[str
     cur = await conn.execute(b"SELECT id, status, run_id FROM waits WHERE id = ANY(%s)",
                              (sorted(ids),))
     return {r[0]: (r[1], r[2]) for r in await cur.fetchall()}
+
 
 def _append_one(item: Pending, state: dict[str, RunState],
                 waits: dict[str, tuple[str, str]], writes: _Writes, url: str) -> list[Event]:
@@ -159,6 +168,7 @@ def _append_one(item: Pending, state: dict[str, RunState],
         run.lease_owner, run.lease_ended = None, True
     return written
 
+
 async def _write(conn: Conn, writes: _Writes, runs: dict[str, RunState]) -> None:
     async with conn.cursor() as cur:
         if writes.blobs:
@@ -194,3 +204,54 @@ async def _write(conn: Conn, writes: _Writes, runs: dict[str, RunState]) -> None
                 (run.seq, run.head, run.status, run.updated_at, run.lease_ended,
                  run.lease_ended, run.waits_touched, run_id, run_id, CHANNEL))
 
+
+
+_KNOWN = (
+    b"WITH locked AS (SELECT pg_advisory_xact_lock(%s, hashtext(%s))),"
+    b" changed AS (UPDATE runs SET last_seq = %s, head_hash = %s, status = %s, updated_at = %s,"
+    b"  lease_owner = CASE WHEN %s THEN NULL ELSE lease_owner END,"
+    b"  lease_until = CASE WHEN %s THEN NULL ELSE lease_until END"
+    b"  WHERE id = %s AND last_seq = %s AND head_hash = %s AND status = %s"
+    b"  AND lease_owner IS NOT DISTINCT FROM %s::text AND EXISTS (SELECT FROM locked)"
+    b"  RETURNING id),"
+    b" written AS (INSERT INTO events(run_id, seq, time, type, actor, step_key, data, usage,"
+    b"  prev_hash, hash, schema, tenant) SELECT * FROM unnest(%s::text[], %s::bigint[],"
+    b"  %s::text[], %s::text[], %s::text[], %s::text[], %s::text[], %s::text[], %s::text[],"
+    b"  %s::text[], %s::int[], %s::text[]) WHERE EXISTS (SELECT FROM changed))"
+    b" SELECT pg_notify(%s, id) FROM changed"
+)
+
+
+def known_applies(item: Pending) -> bool:
+    """Whether :func:`append_known` may take ``item``: no event of it opens, resolves or
+    awaits a wait (those need the stored waits)."""
+    return not any(new.type in WAIT_OPEN_TYPES or new.type in WAIT_CLOSE_TYPES
+                   or new.type == EventType.RUN_WAITING for new in item.events)
+
+
+async def append_known(conn: Conn, item: Pending, known: RunState, url: str
+                       ) -> list[Event] | None:
+    """Append in one statement on a connection in autocommit, given the run as this process
+    last left it (``known``): the run row is updated only if it is still exactly that — same
+    head, status and lease holder — and the events are inserted only if it was. Returns None,
+    having written nothing, when the run moved on or an append check or a blob needs the
+    locked path (:func:`lock_and_apply`), which then decides. The run lock is the same advisory
+    lock, taken before the update gives the statement a transaction id."""
+    run = replace(known, lease_ended=False, waits_touched=False, updated_at="")
+    writes = _Writes()
+    try:
+        written = _append_one(item, {item.run_id: run}, {}, writes, url)
+    except AgentplaneError:  # judged on what may be stale: the locked path decides
+        return None
+    if writes.blobs or not written:
+        return None
+    columns = [list(column) for column in zip(*writes.events, strict=True)]
+    cur = await conn.execute(_KNOWN, (
+        RUN_LOCKS, item.run_id, run.seq, run.head, run.status, run.updated_at, run.lease_ended,
+        run.lease_ended, item.run_id, known.seq, known.head, known.status, known.lease_owner,
+        *columns, CHANNEL))
+    if not await cur.fetchall():
+        return None
+    known.status, known.seq, known.head = run.status, run.seq, run.head
+    known.lease_owner = run.lease_owner
+    return written

@@ -42,6 +42,7 @@ class Connections:
         self._pool: AsyncConnectionPool[Conn] | None = None
         self._pool_loop: asyncio.AbstractEventLoop | None = None
         self._listener: Conn | None = None
+        self._listener_loop: asyncio.AbstractEventLoop | None = None
         self._listener_lost = False
 
     async def _configure(self, conn: Conn) -> None:
@@ -98,18 +99,22 @@ class Connections:
                     raise self.unavailable(exc, "be read") from exc
         raise AssertionError("unreachable")
 
-    async def transaction(self, work: Callable[[Conn], Awaitable[T]], *,
-                           pipeline: bool = False) -> T:
-        """Run ``work`` in one transaction. ``pipeline``: statements whose results are not
-        read are sent without waiting for each reply (an append costs two round trips)."""
+    async def autocommit(self, work: Callable[[Conn], Awaitable[T]]) -> T:
+        """Run ``work`` — one statement — on a pooled connection in autocommit."""
         pool = await self._open_pool()
         try:
             async with pool.connection() as conn:
-                if not pipeline:
-                    async with conn.transaction():
-                        return await work(conn)
-                async with conn.pipeline(), conn.transaction():
-                    return await work(conn)
+                return await work(conn)
+        except (*_BROKEN, psycopg.errors.ReadOnlySqlTransaction) as exc:
+            await self._drop_broken()
+            raise self.unavailable(exc, "be written") from exc
+
+    async def transaction(self, work: Callable[[Conn], Awaitable[T]]) -> T:
+        """Run ``work`` in one transaction on a pooled connection."""
+        pool = await self._open_pool()
+        try:
+            async with pool.connection() as conn, conn.transaction():
+                return await work(conn)
         except (*_BROKEN, psycopg.errors.ReadOnlySqlTransaction) as exc:
             await self._drop_broken()
             raise self.unavailable(exc, "be written") from exc
@@ -133,6 +138,9 @@ class Connections:
             return False
 
     async def _listening(self) -> Conn:
+        loop = asyncio.get_running_loop()
+        if self._listener_loop is not loop:  # made in a loop that is gone: it cannot be used
+            self._listener, self._listener_loop = None, loop
         if self._listener is None or self._listener.closed or self._listener.broken:
             await self._close_listener()
             self._listener = await psycopg.AsyncConnection.connect(
@@ -148,7 +156,8 @@ class Connections:
                 await listener.close()
 
     async def close(self) -> None:
-        await self._close_listener()
+        if self._listener_loop is asyncio.get_running_loop():
+            await self._close_listener()
         if self._pool is not None and self._pool_loop is asyncio.get_running_loop():
             await self._pool.close()
         self._pool = None
