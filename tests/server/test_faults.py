@@ -149,10 +149,11 @@ async def test_the_worker_backs_off_while_the_journal_cannot_be_written(
     plane = Plane.open(store)
     plane.poll_s = 0.001
     (tmp_path / "j.db").unlink()
-    assert [plane.backoff_s(n) for n in range(4)] == [0.001, 0.002, 0.004, 0.008]
-    assert plane.backoff_s(100) == 60.0
-    with caplog.at_level(logging.WARNING, logger="agentplane.server"):
+    with caplog.at_level(logging.WARNING, logger="agentplane.worker"):
         await plane.start()
+        assert plane.driver is not None
+        assert [plane.driver.backoff_s(n) for n in range(4)] == [0.001, 0.002, 0.004, 0.008]
+        assert plane.driver.backoff_s(100) == 60.0
         for _ in range(200):  # a few hundred rounds' worth of polls
             await _tick()
         await plane.stop()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import signal
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Annotated, TypeVar
@@ -19,7 +20,8 @@ from agentplane.journal import (
     open_store,
     verify,
 )
-from agentplane.runtime import APPROVAL_KINDS, Runtime, load_workflow
+from agentplane.runtime import APPROVAL_KINDS, Runtime, Worker, load_workflow
+from agentplane.storage import parse_url
 
 from . import render, settings
 from ._exits import OK, outcome, run_main
@@ -184,26 +186,46 @@ def resume(db: DbOption = None, as_json: JsonOption = False) -> None:
 @app.command()
 def worker(
     db: DbOption = None,
-    poll: Annotated[float, typer.Option(help="Seconds between looks for work.")] = 1.0,
-    once: Annotated[bool, typer.Option(help="Do one round of work and exit.")] = False,
+    concurrency: Annotated[int, typer.Option(min=1, help="Runs driven at once.")] = 16,
+    poll: Annotated[float, typer.Option(min=0.001, help=(
+        "Seconds between looks for work and due timers when nothing wakes the worker "
+        "(PostgreSQL wakes it at once; SQLite is polled)."))] = 1.0,
+    grace: Annotated[float, typer.Option(min=0, help=(
+        "On SIGTERM / Ctrl-C: seconds the runs being driven may go on before their leases "
+        "are handed back to other workers."))] = 10.0,
+    lease: Annotated[float, typer.Option(min=0.5, help=(
+        "Seconds a run's lease lasts without renewal (renewed every third of it while driven):"
+        " how soon another machine takes over the runs of a worker that died."))] = 30.0,
+    once: Annotated[bool, typer.Option(help="Drive what is runnable now to its end, then "
+                                            "exit.")] = False,
 ) -> None:
-    """Run a worker: expire due waits and drive every runnable run, until interrupted.
+    """Run a worker: drive runnable runs (up to --concurrency at once) and fire due timers and
+    approval deadlines, until SIGTERM or Ctrl-C; any number of workers may share one database.
     With --once, exits 1 when a run it drove ended failed or needs reconciliation."""
 
-    async def body(store: JournalStore, runtime: Runtime) -> int:
-        while True:
-            records = await runtime.resume_all()
-            for r in records:
-                out.print(f"{escape(r.id)} ({escape(r.workflow)}) → "
-                          f"{render.status_text(r.status)}")
-            if once:
-                return outcome(r.status for r in records)
-            await asyncio.sleep(poll)
+    def report(r: RunRecord) -> None:
+        out.print(f"{escape(r.id)} ({escape(r.workflow)}) → {render.status_text(r.status)}")
 
-    try:
-        _exit(_execute(db, body))
-    except KeyboardInterrupt:
-        out.print("worker stopped")
+    from agentplane.telemetry import configure_logging
+
+    configure_logging(json=False, level="WARNING")  # a run that cannot advance is said
+
+    async def body(store: JournalStore, runtime: Runtime) -> int:
+        runtime.lease_seconds = lease
+        loop = Worker(runtime, concurrency=concurrency, poll_s=poll, grace_s=grace,
+                      report=report)
+        if once:
+            return outcome(r.status for r in await loop.once())
+        events = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            events.add_signal_handler(sig, loop.stop)
+        out.print(f"worker {escape(runtime.owner)} on {escape(parse_url(store.url).safe)}: up to "
+                  f"{concurrency} runs at once; SIGTERM or Ctrl-C stops it")
+        await loop.run()
+        out.print(f"worker stopped ({loop.driven} drives)")
+        return OK
+
+    _exit(_execute(db, body))
 
 
 @runs_app.command("list")

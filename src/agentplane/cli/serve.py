@@ -45,8 +45,8 @@ def _check_free(host: str, port: int) -> None:
 async def serve_plane(store: JournalStore, workflow_files: Iterable[Path], *, host: str,
                       port: int, worker: bool = True,
                       announce: Callable[[str], Awaitable[None]] | None = None,
-                      max_body_kb: int | None = None, max_input_kb: int | None = None
-                      ) -> None:
+                      max_body_kb: int | None = None, max_input_kb: int | None = None,
+                      concurrency: int | None = None) -> None:
     """Serve the API and console until interrupted."""
     import uvicorn
 
@@ -54,6 +54,8 @@ async def serve_plane(store: JournalStore, workflow_files: Iterable[Path], *, ho
 
     _check_free(host, port)
     plane = Plane.open(store, workflow_files, worker=worker)
+    if concurrency is not None:
+        plane.max_active = concurrency
     if max_body_kb is not None:
         plane.limits = replace(plane.limits, body_bytes=max_body_kb * 1024)
     if max_input_kb is not None:
@@ -91,6 +93,9 @@ def serve(
     db: DbOption = None,
     worker: Annotated[bool, typer.Option(help="Drive runs in this process (else leave them "
                                               "to `agentplane worker`).")] = True,
+    concurrency: Annotated[int | None, typer.Option(
+        min=1, help="Runs this server drives at once (with --worker). Default 16.",
+        show_default=False)] = None,
     log_format: Annotated[str, typer.Option(help="Logs on stderr: json (one object a line) or "
                                                  "text; secrets are redacted either way.")
                           ] = "json",
@@ -127,7 +132,7 @@ def serve(
         try:
             await serve_plane(store, workflows or [], host=host, port=port, worker=worker,
                               announce=announce, max_body_kb=max_body_kb,
-                              max_input_kb=max_input_kb)
+                              max_input_kb=max_input_kb, concurrency=concurrency)
         finally:
             await store.close()
 

@@ -19,6 +19,7 @@ from .spec import (
     ToolSpec,
     WorkflowSpec,
 )
+from .worker import Worker
 from .workflow import (
     SpecError,
     SpecProblem,
@@ -46,6 +47,7 @@ __all__ = [
     "SupervisorStep",
     "Suspended",
     "ToolSpec",
+    "Worker",
     "Workflow",
     "WorkflowSpec",
     "idempotency_key",

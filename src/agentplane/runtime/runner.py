@@ -15,7 +15,7 @@ import os
 import socket
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +30,7 @@ from agentplane.journal import (
     EventType,
     JournalError,
     JournalStore,
+    JournalUnavailableError,
     LeaseLostError,
     NewEvent,
     RunNotActiveError,
@@ -191,13 +192,23 @@ class Runtime:
         await asyncio.gather(*(self._drive(run) for run in claimed))
         return [await self.store.require_run(run.id) for run in claimed]
 
-    async def claim_runnable(self, limit: int = 1_000_000) -> list[RunRecord]:
-        """Expire due waits, then lease the runs that can go on and that this runtime is not
-        already driving; the caller drives them (``drive``)."""
-        await self.expire_due_waits()
+    async def claim_runnable(self, limit: int = 1_000_000, *, expire_waits: bool = True,
+                             driving: Collection[str] = ()) -> list[RunRecord]:
+        """Expire due waits (unless told not to), then lease the runs that can go on and that
+        this runtime is not already driving (nor the caller: ``driving``, e.g. drives handed
+        to tasks that have not started yet); the caller drives them (``drive``)."""
+        if expire_waits:
+            await self.expire_due_waits()
+        # A store hands an owner back the runs it already holds (renewing them), and those come
+        # first (oldest first): ask for that many more, so ``limit`` new runs can be among them.
+        active = self._active | set(driving)
         claimed = await self.store.claim(self.owner, lease_seconds=self.lease_seconds,
-                                         limit=limit, owner_is_dead=_owner_is_dead)
-        return [run for run in claimed if run.id not in self._active]
+                                         limit=limit + len(active), owner_is_dead=_owner_is_dead)
+        fresh = [run for run in claimed if run.id not in active]
+        for extra in fresh[limit:]:  # leased beyond what was asked: free for other workers
+            with contextlib.suppress(JournalError):
+                await self.store.release(self.owner, extra.id)
+        return fresh[:limit]
 
     async def drive(self, run: RunRecord) -> RunRecord:
         """Drive a run this runtime has leased (from ``claim_runnable``) until it finishes,
@@ -236,6 +247,10 @@ class Runtime:
                 return  # the final event ended the lease: nothing to release
         except (LeaseLostError, RunNotActiveError) as exc:
             log.info("stopped driving %s: %s", run.id, exc)
+        except JournalUnavailableError as exc:
+            # the run is fine, its journal is not (e.g. the database restarts): it stays
+            # runnable, taken again once its lease is handed back (below) or expires
+            log.error("run %s cannot advance now: %s", run.id, exc)
         except AgentplaneError as exc:
             # e.g. the pinned workflow's tools no longer import: the run cannot go on.
             await self._fail(run.id, str(exc))
@@ -293,7 +308,7 @@ class Runtime:
                                 + ", and the tool is neither read-only nor idempotent: check "
                                 "whether it happened, then `agentplane runs reconcile`"}))
         except (RunFailure, AgentplaneError) as exc:
-            if isinstance(exc, LeaseLostError | RunNotActiveError):
+            if isinstance(exc, LeaseLostError | RunNotActiveError | JournalUnavailableError):
                 raise
             await ctx.append(NewEvent(EventType.RUN_FAILED, data={"error": str(exc)}))
         except Exception as exc:

@@ -1,7 +1,9 @@
 """Live events for the API's Server-Sent Events streams and the console.
 
-One task follows the journal (``events_since``) and hands each new event to every subscriber
-whose filter takes it, so a hundred open streams cost one query per tick, not a hundred. A
+One task follows the journal (``events_since``), woken by appends in this process and by
+``JournalStore.wait_for_change`` (PostgreSQL notifies; SQLite is polled), and hands each new
+event to every subscriber whose filter takes it, so a hundred open streams cost one query per
+tick, not a hundred. A
 subscriber that connects (or reconnects with ``Last-Event-ID``) first replays what it missed
 from the store, then takes the live feed; duplicates between the two are dropped by each run's
 sequence number, so nothing is lost and nothing is sent twice.
@@ -14,7 +16,8 @@ import contextlib
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 
-from agentplane.journal import Event, JournalStore
+from agentplane.journal import Event, JournalError, JournalStore
+from agentplane.runtime.worker import store_notifies, until_change
 
 Filter = Callable[[Event, str], bool]
 """Takes an event and its run's tenant; True if the subscriber wants it."""
@@ -44,10 +47,18 @@ def _drain(queue: asyncio.Queue[tuple[Event, int]]) -> list[tuple[Event, int]]:
 class Broadcaster:
     """Follows the journal and fans its events out to subscribers."""
 
-    def __init__(self, store: JournalStore, *, poll_s: float = 0.1, batch: int = 2_000) -> None:
+    def __init__(self, store: JournalStore, *, poll_s: float = 0.1, safety_poll_s: float = 2.0,
+                 batch: int = 2_000) -> None:
         self.store = store
         self.poll_s = poll_s
-        """Seconds between looks at the journal while anyone is subscribed."""
+        """Seconds between looks at the journal while anyone is subscribed, on a store that
+        cannot tell when another process wrote (SQLite)."""
+        self.safety_poll_s = safety_poll_s
+        """Seconds between looks on a store that wakes its followers (PostgreSQL
+        ``LISTEN/NOTIFY``), in case a notification was lost."""
+        self.listen = True
+        """Ask the store for changes (``wait_for_change``) itself; off when a worker in this
+        process listens and pokes the feed, so one connection listens, not two."""
         self.batch = batch
         self.cursor = 0
         """Journal position of the last event handed out."""
@@ -86,12 +97,13 @@ class Broadcaster:
         return tenant
 
     async def _follow(self) -> None:
+        timeout = self.safety_poll_s if store_notifies(self.store) else self.poll_s
         while True:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self.poll_s)
+            await until_change(self.store, self._wake, timeout, ask_store=self.listen)
             self._wake.clear()
             if self._subscribers:
-                await self.pump()
+                with contextlib.suppress(JournalError):  # e.g. the database restarts: next look
+                    await self.pump()
 
     async def pump(self) -> int:
         """Hand out what was appended since the last look; returns how many events."""
