@@ -99,7 +99,10 @@ BANKING: dict[str, Declaration] = {
 }
 
 SLACK: dict[str, Declaration] = {
-    "get_channels": Declaration("read", why="the workspace's own list"),
+    "get_channels": Declaration(
+        "read", {"default": "trusted", "names": ["$[*]"]},
+        why="the workspace lists its channels, but each name is chosen by whoever created the "
+            "channel: a trusted name to address, not trusted words"),
     "add_user_to_channel": Declaration("write", why="membership can be revoked"),
     "read_channel_messages": Declaration(
         "read", _CHAT, why="the workspace records who wrote; bodies are anyone's words"),

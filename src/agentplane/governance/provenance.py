@@ -175,14 +175,19 @@ class _Side:
     forms: dict[str, str] = field(default_factory=dict)
     texts: list[tuple[str, str]] = field(default_factory=list)
     numbers: dict[Decimal, str] = field(default_factory=dict)
+    names: set[str] = field(default_factory=set)
+    """Texts that are whole names (``ProvenanceLedger._add_name``): what they say is here,
+    but not the name itself."""
 
-    def add(self, indexed: Indexed, source: str) -> None:
+    def add(self, indexed: Indexed, source: str, *, name: bool = False) -> None:
         for form in indexed.forms:
             self.forms.setdefault(form, source)
             if _KIND_FORMS["amount"].fullmatch(form):
                 self.numbers.setdefault(Decimal(form), source)
         if indexed.words:
             self.texts.append((f" {indexed.words} ", source))
+            if name:
+                self.names.add(f" {indexed.words} ")
 
     def find(self, forms: Iterable[str], words: str, min_length: int) -> str | None:
         for form in forms:
@@ -191,7 +196,8 @@ class _Side:
                 return source
         if words and len(words.replace(" ", "")) >= min_length:
             needle = f" {words} "
-            return next((source for text, source in self.texts if needle in text), None)
+            return next((source for text, source in self.texts if needle in text
+                         and (text != needle or text not in self.names)), None)
         return None
 
 
@@ -253,8 +259,20 @@ class ProvenanceLedger:
             for leaf in leaves(value, Trust.TRUSTED):
                 self._declared.add(_of_kinds(index_value(leaf.value), kinds), label)
         for leaf in leaves(value, declared):
-            self._add_leaf(leaf.value, source, leaf.trust is Trust.TRUSTED, False)
+            if leaf.name:
+                self._add_name(leaf.value, source)
+            else:
+                self._add_leaf(leaf.value, source, leaf.trust is Trust.TRUSTED, False)
         return found[0] if found else None
+
+    def _add_name(self, value: Any, source: str) -> None:
+        """A name someone chose, that the system lists (a channel's): the whole name is a
+        trusted origin; what it says — its words, addresses, numbers — is outside content."""
+        indexed = index_value(value)
+        whole = frozenset({compact(value)}) if isinstance(value, str) else indexed.forms
+        self._trusted.add(Indexed(whole, ""), source)
+        self._untrusted.add(Indexed(indexed.forms - whole, indexed.words), source, name=True)
+        self.untrusted_seen = True
 
     def _designation(self, tool: str, arguments: Mapping[str, Any]
                      ) -> tuple[str, frozenset[str] | None] | None:
