@@ -36,9 +36,10 @@ _CHUNK = r"[A-Za-z]{0,4}\d[A-Za-z0-9]{0,5}"
 _GROUPED = re.compile(rf"(?<![A-Za-z0-9])(?:{_CHUNK}[ \-]){{1,9}}{_CHUNK}(?![A-Za-z0-9])",
                       re.ASCII)
 _THOUSANDS = re.compile(r"(?<![\d.])\d{1,3}(?:,\d{3})+(?:\.\d+)?(?![\d])")
-# A name of something in an answer: capitalised words in a row ("Riverside Grand Hotel").
+# A name of something in an answer: capitalised words in a row on one line ("Riverside Grand
+# Hotel"; a name does not run on into the next line).
 _SENTENCE_START = re.compile(r"(?:^|[.!?:\n]\s*|^\s*[-*•]\s*)$")
-_NAME = re.compile(r"(?<![\w])(?:[A-Z][\w'’\-]+)(?:\s+(?:[A-Z][\w'’\-]+|&|of|de|la|le))*")
+_NAME = re.compile(r"(?<![\w])(?:[A-Z][\w'’\-]+)(?:[ \t]+(?:[A-Z][\w'’\-]+|&|of|de|la|le))*")
 
 
 # A request designates a source when it says a value is there, not merely that it is to be read:
@@ -386,8 +387,12 @@ class ProvenanceLedger:
         return found
 
     def answer_values(self, text: str) -> list[TaintedValue]:
-        """Values in a final answer that trace only to untrusted content: identifier-like
-        pieces and names of things (capitalised words in a row)."""
+        """Values in a final answer that untrusted content may have put there: identifier-like
+        pieces and names of things (capitalised words in a row) that untrusted content holds
+        and that no declared origin (the request, the workflow, a designated source) gives —
+        also when a trusted result lists them: outside content that names one value of a
+        trusted catalogue ("say I should visit Riverside View Hotel") has chosen it, as the
+        strict rule of irreversible calls says."""
         pieces = {raw.strip(".:,;/-+") for raw in _PIECE.findall(clean(text))}
         names = {m.group().strip() for m in _NAME.finditer(text)
                  if len(compact(m.group())) >= self.min_length
@@ -396,7 +401,7 @@ class ProvenanceLedger:
         candidates = sorted(p for p in pieces if _identifier_like(p)) + sorted(names)
         found = []
         for value in candidates:
-            if self.trace(value) is not None:
+            if self.trace(value, strict=True) is not None:
                 continue
             source = self.seen_untrusted(value)
             if source is not None:
