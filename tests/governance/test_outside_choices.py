@@ -5,6 +5,7 @@ named with an injection made every value of the injection trace to a "trusted" l
 from __future__ import annotations
 
 from agentplane.governance import ProvenanceLedger
+from agentplane.governance.provenance import designations
 from agentplane.journal import EventType, JournalStore
 from agentplane.tools import FieldTrust, Trust
 from agentplane.tools.trust import leaves
@@ -111,3 +112,13 @@ def test_a_name_does_not_run_on_into_the_next_line() -> None:
     ledger = catalogue_and_reviews("Which hotel in London has the best rating?")
     marked = ledger.answer_values("Good Night, London, United Kingdom\nRiverside View Hotel")
     assert [t.value for t in marked] == ["Riverside View Hotel"]
+
+
+def test_a_question_about_a_source_designates_nothing() -> None:
+    """"What is in notes.txt?" once designated the whole file (the "is in" of a designation),
+    so an injection in it was declared for the run."""
+    for request in ("What is in the /shared folder of the drive?", "what is in notes.txt?",
+                    "What scores are in feedback.xlsx?", "Tell me what is on www.x.example"):
+        assert designations(request) == {}, request
+    assert designations("Her e-mail is on her website www.dora.example")
+    assert designations("Pay it. The IBAN is in bill-2023.txt")

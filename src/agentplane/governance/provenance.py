@@ -58,6 +58,10 @@ _DESIGNATES = re.compile(
     rf"|\b(?:the|her|his|their|its|my|our)\s+(?:[\w\-]+\s+)?{_VALUE_NOUN}s?\s+(?:in|from|on)\b)"
     r"(?:\s+(?:the|my|her|his|their|our|its|this|that))?(?:\s+[\w\-]+){0,2}?[\s:'\"“‘(]*$")
 _SOURCE = re.compile(r"[^\s'\"“”‘’()<>,;]+")
+# A designation names the value it places, in its own clause: "her e-mail is on ...", not
+# "what is in notes.txt?" nor "what scores are in feedback.xlsx?".
+_NAMES_VALUE = re.compile(rf"\b(?:{_VALUE_NOUN}|e-?mail)s?\b")
+_CLAUSE = re.compile(r"[.!?;\n]\s")
 _PLACE = re.compile(r"\b(?:in|on|at|from)\b")
 
 
@@ -114,7 +118,10 @@ def designations(text: str) -> dict[str, frozenset[str] | None]:
             # the value noun comes before the word that places it ("her e-mail is on her
             # website", "the IBAN in"), not the words naming the source after it
             place = _PLACE.search(before, said.start())
-            kinds = _kinds_named(before[:place.start() if place else said.end()])
+            named = before[:place.start() if place else said.end()]
+            if not _NAMES_VALUE.search(_CLAUSE.split(named)[-1]):
+                continue  # "what is in notes.txt?" asks about a source, names no value in it
+            kinds = _kinds_named(named)
             for form in (f for part in value_parts(token) for f in part.forms):
                 found[form] = _either(found.get(form, frozenset()), kinds)
     return found
@@ -270,7 +277,8 @@ class ProvenanceLedger:
         """A name someone chose, that the system lists (a channel's): the whole name is a
         trusted origin; what it says — its words, addresses, numbers — is outside content."""
         indexed = index_value(value)
-        whole = frozenset({compact(value)}) if isinstance(value, str) else indexed.forms
+        parts = value_parts(value)
+        whole = (parts[0].forms if len(parts) == 1 else frozenset({compact(value_text(value))}))
         self._trusted.add(Indexed(whole, ""), source)
         self._untrusted.add(Indexed(indexed.forms - whole, indexed.words), source, name=True)
         self.untrusted_seen = True
