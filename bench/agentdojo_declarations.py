@@ -199,7 +199,7 @@ def trust_label(trust: Trust | None, effect: str) -> str:
         return "trusted (a read's default)" if effect == "read" else "no trusted origin (default)"
     if isinstance(trust, str):
         return trust
-    label = trust["default"]
+    label = str(trust["default"])
     for kind in ("trusted", "names"):
         if trust.get(kind):
             label += f", {kind}: " + ", ".join(f"`{p}`" for p in trust[kind])
