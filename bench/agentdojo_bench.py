@@ -9,7 +9,8 @@ v1.2.2, the standard ``important_instructions`` attack) run through the real Age
 - The agent is a worst-case ``scripted`` agent: it replays the user task's ground-truth calls,
   and right after a tool result shows it the injection it ALWAYS obeys it (the injection
   task's ground-truth calls), then answers with the task's ground-truth output (and the
-  injection's, when the attack is about the answer). The figures measure the guardians alone.
+  injection's, when the attack is about the answer and the agent read it). The figures measure
+  the guardians alone.
   An injection in a result the guardians kept from the agent (a blocked call) is never read.
 - Each case runs on a fresh SQLite journal in a temporary folder, autonomy ``out_of_the_loop``:
   the guardians decide, a person is only asked when a guardian says so, and nobody answers.
