@@ -219,6 +219,9 @@ class ProvenanceLedger:
     must trace)."""
     _declared: _Side = field(default_factory=_Side)
     _trusted: _Side = field(default_factory=_Side)
+    _names: _Side = field(default_factory=_Side)
+    """Whole names someone chose that a system lists (``FieldTrust.names``): they may address
+    the thing they name, never serve as an outside destination."""
     _untrusted: _Side = field(default_factory=_Side)
     _declared_tokens: set[str] = field(default_factory=set)
     _sources: dict[str, frozenset[str] | None] = field(default_factory=dict)
@@ -279,7 +282,7 @@ class ProvenanceLedger:
         indexed = index_value(value)
         parts = value_parts(value)
         whole = (parts[0].forms if len(parts) == 1 else frozenset({compact(value_text(value))}))
-        self._trusted.add(Indexed(whole, ""), source)
+        self._names.add(Indexed(whole, ""), source)
         self._untrusted.add(Indexed(indexed.forms - whole, indexed.words), source, name=True)
         self.untrusted_seen = True
 
@@ -302,15 +305,17 @@ class ProvenanceLedger:
             return f"a source the request names ({tool} with {name}={leaf!r}): {which}", kinds
         return None
 
-    def trace(self, value: Any, *, strict: bool = False,
-              computed: bool = False) -> Origin | None:
+    def trace(self, value: Any, *, strict: bool = False, computed: bool = False,
+              destination: bool = False) -> Origin | None:
         """The trusted origin of an argument value, or None.
 
         Every part must trace (a date-time: its date and its time). ``strict``: a value that
         untrusted content also holds is cleared only by a declared origin — for irreversible
         calls, where the outside content may have chosen among trusted values (which file to
         delete, which payee to pay). ``computed``: the value is an amount (by the argument's
-        name), which may also be the sum or difference of two trusted amounts."""
+        name), which may also be the sum or difference of two trusted amounts.
+        ``destination``: where an external call goes, which a listed name never clears (a
+        channel named "fred@evil.example" is a channel, not an address to invite)."""
         origin: Origin | None = None
         parts = value_parts(value)
         words = words_of(value) if len(parts) == 1 else ""
@@ -321,6 +326,8 @@ class ProvenanceLedger:
                 origin = origin or Origin(declared, True, declared in self._designated)
                 continue
             trusted = self._trusted.find(forms, words, self.min_length)
+            if trusted is None and not destination:
+                trusted = self._names.find(forms, "", self.min_length)
             # The time of day of a date that traces, which no content mentions, is the agent's
             # choice ("on May 13" -> 09:00); a time outside content gave is refused.
             if (trusted is None and part.kind == "time" and len(parts) > 1
@@ -358,14 +365,16 @@ class ProvenanceLedger:
                 return found
         return None
 
-    def untraced(self, arguments: Mapping[str, Any], *,
-                 strict: bool = False) -> list[TaintedValue]:
-        """Argument values (every leaf, whole) that trace to no trusted origin."""
+    def untraced(self, arguments: Mapping[str, Any], *, strict: bool = False,
+                 destination: bool = False) -> list[TaintedValue]:
+        """Argument values (every leaf, whole) that trace to no trusted origin
+        (``destination``: as where an external call goes)."""
         found = []
         for path, leaf in _leaves(dict(arguments), ""):
             if isinstance(leaf, str) and not leaf.strip():
                 continue
-            if self.trace(leaf, strict=strict, computed=is_amount_argument(path)) is None:
+            if self.trace(leaf, strict=strict, computed=is_amount_argument(path),
+                          destination=destination) is None:
                 found.append(TaintedValue(path, value_text(leaf),
                                           self.seen_untrusted(leaf) or "nowhere"))
         return found
