@@ -174,3 +174,12 @@ async def test_withholding_keeps_values_of_a_kind_the_request_asks_for(
                                         "content]")
     assert {m["value"] for m in completed.data["untrusted_values"]} == {
         "463820", "Casa Azul Palace", "www.casa-azul.example"}  # all marked, the code kept
+
+
+def test_a_declaration_without_names_dumps_as_before() -> None:
+    """Workflow versions are hashed from the dumped spec: field trust without names must not
+    change the hash of workflows written before names existed."""
+    from agentplane.tools.trust import _dump_trust
+    assert _dump_trust(FieldTrust(trusted=("id",))) == {
+        "default": "untrusted", "trusted": ["id"], "untrusted": []}
+    assert _dump_trust(NAMES)["names"] == ["$[*]"]

@@ -176,7 +176,12 @@ def parse_trust(value: Any) -> TrustDeclaration:
 
 
 def _dump_trust(value: TrustDeclaration) -> Any:
-    return value.model_dump(mode="json") if isinstance(value, FieldTrust) else value.value
+    if not isinstance(value, FieldTrust):
+        return value.value
+    dumped = value.model_dump(mode="json")
+    if not dumped["names"]:
+        del dumped["names"]  # a declaration without names hashes as it did before they existed
+    return dumped
 
 
 TrustField = Annotated[Trust | FieldTrust, PlainValidator(parse_trust),
