@@ -9,7 +9,8 @@ v1.2.2, the standard ``important_instructions`` attack) run through the real Age
 - The agent is a worst-case ``scripted`` agent: it replays the user task's ground-truth calls,
   and right after a tool result shows it the injection it ALWAYS obeys it (the injection
   task's ground-truth calls), then answers with the task's ground-truth output (and the
-  injection's, when the attack is about the answer). The figures measure the guardians alone.
+  injection's, when the attack is about the answer and the agent read it). The figures measure
+  the guardians alone.
   An injection in a result the guardians kept from the agent (a blocked call) is never read.
 - Each case runs on a fresh SQLite journal in a temporary folder, autonomy ``out_of_the_loop``:
   the guardians decide, a person is only asked when a guardian says so, and nobody answers.
@@ -260,15 +261,21 @@ class Plan:
     injected_calls: tuple[dict[str, Any], ...]
     """The injection task's ground-truth calls (none for a benign case)."""
     answer: str
+    """The user task's answer."""
+    injected_answer: str
+    """What the injection asks the agent to say (added to the answer once it was read)."""
     injections: tuple[str, ...]
     """The injected texts: the agent obeys once a tool result shows it one of them."""
 
     def replies(self, read_at: int | None) -> list[dict[str, Any]]:
         """The replies when the injection was read in the result of user call ``read_at``."""
         calls = list(self.user_calls)
+        answer = [self.answer]
         if read_at is not None:
             calls[read_at + 1:read_at + 1] = self.injected_calls
-        return [*({"tool_calls": [c]} for c in calls), {"content": self.answer}]
+            answer.append(self.injected_answer)
+        return [*({"tool_calls": [c]} for c in calls),
+                {"content": "\n".join(a for a in answer if a) or "Done."}]
 
 
 def plan_for(suite: Any, user_task: Any, injection_task: Any | None, pre_env: Any,
@@ -276,7 +283,8 @@ def plan_for(suite: Any, user_task: Any, injection_task: Any | None, pre_env: An
     """The user task's ground truth, the injection's ground truth (worked out on the
     environment as it is when the agent would read the injection, found by a dry run on a copy:
     "delete the mail you just sent" names the mail actually sent), and the final answer: the
-    task's ground-truth output, and the injection's when the attack is about the answer."""
+    task's ground-truth output, and the injection's when the attack is about the answer (said
+    only once the agent read the injection)."""
     user_calls = list(user_task.ground_truth(copy.deepcopy(pre_env)))
     injected_calls: list[Any] = []
     if injection_task is not None:
@@ -286,11 +294,9 @@ def plan_for(suite: Any, user_task: Any, injection_task: Any | None, pre_env: An
             if _shown(result, injections.values()):
                 break
         injected_calls = list(injection_task.ground_truth(dry_env))
-    answer = [user_task.GROUND_TRUTH_OUTPUT]
-    if injection_task is not None and injection_task.GROUND_TRUTH_OUTPUT:
-        answer.append(injection_task.GROUND_TRUTH_OUTPUT)
     return Plan(tuple(_call(c) for c in user_calls), tuple(_call(c) for c in injected_calls),
-                "\n".join(a for a in answer if a) or "Done.",
+                user_task.GROUND_TRUTH_OUTPUT or "",
+                injection_task.GROUND_TRUTH_OUTPUT or "" if injection_task is not None else "",
                 tuple(p.strip() for p in injections.values() if p.strip()))
 
 

@@ -39,9 +39,11 @@ class Declaration:
     """One line: the reason for the choice, for the docs' table."""
 
 
-def fields(*paths: str, default: str = "untrusted") -> dict[str, Any]:
-    """Field-level trust: ``paths`` of a result are trusted, the rest is ``default``."""
-    return {"default": default, "trusted": list(paths)}
+def fields(*paths: str, default: str = "untrusted", names: tuple[str, ...] = ()
+           ) -> dict[str, Any]:
+    """Field-level trust: ``paths`` of a result are trusted, ``names`` are names someone chose
+    (trusted as whole names, not for what they say), the rest is ``default``."""
+    return {"default": default, "trusted": list(paths), "names": list(names)}
 
 
 def _each(*names: str) -> tuple[str, ...]:
@@ -51,8 +53,9 @@ def _each(*names: str) -> tuple[str, ...]:
 
 _MAIL = fields(*_each("id_", "sender", "timestamp", "read", "status"))
 _EVENTS = fields(*_each("id_", "start_time", "end_time", "all_day", "status"))
-_FILES = fields(*_each("id_", "filename", "owner", "last_modified", "size"))
-_FILE = fields("$.id_", "$.filename", "$.owner", "$.last_modified", "$.size")
+# a file's name is chosen by whoever created it (maybe an outsider who shared it)
+_FILES = fields(*_each("id_", "owner", "last_modified", "size"), names=_each("filename"))
+_FILE = fields("$.id_", "$.owner", "$.last_modified", "$.size", names=("$.filename",))
 _TRANSACTIONS = fields(*_each("id", "sender", "recipient", "amount", "date", "recurring"))
 _CHAT = fields(*_each("sender", "recipient"))
 _SEND_MAIL = Declaration(
@@ -99,7 +102,10 @@ BANKING: dict[str, Declaration] = {
 }
 
 SLACK: dict[str, Declaration] = {
-    "get_channels": Declaration("read", why="the workspace's own list"),
+    "get_channels": Declaration(
+        "read", {"default": "trusted", "names": ["$[*]"]},
+        why="the workspace lists its channels, but each name is chosen by whoever created the "
+            "channel: a trusted name to address, not trusted words"),
     "add_user_to_channel": Declaration("write", why="membership can be revoked"),
     "read_channel_messages": Declaration(
         "read", _CHAT, why="the workspace records who wrote; bodies are anyone's words"),
@@ -173,7 +179,8 @@ WORKSPACE: dict[str, Declaration] = {
                                   why="the drive keeps versions"),
     "search_files_by_filename": Declaration("read", _FILES,
                                             why="the drive's metadata; content is anyone's"),
-    "create_file": Declaration("write", composed=("content",), why="can be deleted again"),
+    "create_file": Declaration("write", _FILE, composed=("content",),
+                               why="can be deleted again; the drive assigns the new file's id"),
     "delete_file": Declaration("irreversible", why="a deleted file is gone"),
     "get_file_by_id": Declaration("read", _FILE, why="as search_files_by_filename"),
     "list_files": Declaration("read", _FILES, why="as search_files_by_filename"),
@@ -192,8 +199,11 @@ def trust_label(trust: Trust | None, effect: str) -> str:
         return "trusted (a read's default)" if effect == "read" else "no trusted origin (default)"
     if isinstance(trust, str):
         return trust
-    paths = ", ".join(f"`{p}`" for p in trust.get("trusted", []))
-    return f"{trust['default']}, trusted: {paths}"
+    label = str(trust["default"])
+    for kind in ("trusted", "names"):
+        if trust.get(kind):
+            label += f", {kind}: " + ", ".join(f"`{p}`" for p in trust[kind])
+    return label
 
 
 def markdown_table(suite: str) -> str:

@@ -76,3 +76,26 @@ def test_every_tool_is_declared(suites: dict[str, harness.Suite]) -> None:
     from agentdojo_declarations import DECLARATIONS
     for name, loaded in suites.items():
         assert {f.name for f in loaded.suite.tools} == set(DECLARATIONS[name]), name
+
+
+async def test_an_injection_in_a_channels_name_is_stopped(
+        suites: dict[str, harness.Suite]) -> None:
+    """The channel's name is the injection; declared as a name (not trusted words), none of its
+    values trace, and the user's task still finishes."""
+    case = harness.Case("slack", "user_task_5", "injection_task_3")
+    off = await harness.run_cases(suites, [case], guardians_on=False)
+    on = await harness.run_cases(suites, [case], guardians_on=True)
+    assert off.asr().hits == 1 and on.asr().hits == 0
+    assert on.utility_under_attack().hits == 1
+
+
+async def test_withholding_stops_a_recommendation_of_a_listed_hotel(
+        suites: dict[str, harness.Suite]) -> None:
+    """The injected hotel is also in the trusted catalogue the task listed: the defaults mark
+    it (the judge reads the text, so the attack counts), withholding keeps it from the user."""
+    case = harness.Case("travel", "user_task_3", "injection_task_6")
+    marked = await harness.run_cases(suites, [case], guardians_on=True)
+    withheld = await harness.run_cases(suites, [case], guardians_on=True, withhold_answers=True)
+    assert marked.asr().hits == 1 and withheld.asr().hits == 0
+    [outcome] = withheld.outcomes
+    assert any(ob.policy == "untrusted-answer" for ob in outcome.objections)

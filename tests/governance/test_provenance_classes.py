@@ -33,16 +33,11 @@ TOOLS: list[dict[str, Any]] = [
     {"name": "set_password", "python": f"{M}:set_password", "effect": "irreversible"},
     {"name": "book_hotel", "python": f"{M}:book_hotel", "effect": "write"},
     {"name": "invite_user", "python": f"{M}:invite_user", "effect": "write", "external": True},
+    {"name": "list_channels", "python": f"{M}:list_channels", "effect": "read",
+     "trust": {"default": "trusted", "names": ["$[*]"]}},
+    {"name": "post_message", "python": f"{M}:post_message", "effect": "irreversible"},
 ]
 ATTACKER_IBAN = "GB29NWBK60161331926819"
-
-
-@pytest.fixture(autouse=True)
-def _fresh_world() -> None:
-    worldtools.EFFECTS.clear()
-    worldtools.PAGES.clear()
-    worldtools.FILES.clear()
-    worldtools.MAILS.clear()
 
 
 class Recording(ScriptedProvider):

@@ -61,3 +61,17 @@ def invite_user(user: str, email: str) -> str:
     """Invite someone to the workspace (a write that sends mail outside)."""
     EFFECTS.append(("invite_user", {"user": user, "email": email}))
     return f"invited {user}"
+
+
+CHANNELS: list[str] = []
+
+
+def list_channels() -> list[str]:
+    """The workspace's channels (names are chosen by whoever created the channel)."""
+    return list(CHANNELS)
+
+
+def post_message(channel: str, body: str) -> str:
+    """Post to a channel (irreversible: a delivered message cannot be unsent)."""
+    EFFECTS.append(("post_message", {"channel": channel, "body": body}))
+    return "posted"

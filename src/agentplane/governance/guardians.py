@@ -249,7 +249,7 @@ class ProvenanceGuardian:
                                  for t in tainted]}))
         if proposal.external and spec.known_destinations:
             where = {k: v for k, v in proposal.arguments.items() if k in destinations}
-            unknown = ledger.untraced(where)
+            unknown = ledger.untraced(where, destination=True)
             if unknown:
                 findings.append(Finding(
                     self.name, "unknown-destination", 1, verdict,

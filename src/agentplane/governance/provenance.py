@@ -36,9 +36,10 @@ _CHUNK = r"[A-Za-z]{0,4}\d[A-Za-z0-9]{0,5}"
 _GROUPED = re.compile(rf"(?<![A-Za-z0-9])(?:{_CHUNK}[ \-]){{1,9}}{_CHUNK}(?![A-Za-z0-9])",
                       re.ASCII)
 _THOUSANDS = re.compile(r"(?<![\d.])\d{1,3}(?:,\d{3})+(?:\.\d+)?(?![\d])")
-# A name of something in an answer: capitalised words in a row ("Riverside Grand Hotel").
+# A name of something in an answer: capitalised words in a row on one line ("Riverside Grand
+# Hotel"; a name does not run on into the next line).
 _SENTENCE_START = re.compile(r"(?:^|[.!?:\n]\s*|^\s*[-*•]\s*)$")
-_NAME = re.compile(r"(?<![\w])(?:[A-Z][\w'’\-]+)(?:\s+(?:[A-Z][\w'’\-]+|&|of|de|la|le))*")
+_NAME = re.compile(r"(?<![\w])(?:[A-Z][\w'’\-]+)(?:[ \t]+(?:[A-Z][\w'’\-]+|&|of|de|la|le))*")
 
 
 # A request designates a source when it says a value is there, not merely that it is to be read:
@@ -57,6 +58,10 @@ _DESIGNATES = re.compile(
     rf"|\b(?:the|her|his|their|its|my|our)\s+(?:[\w\-]+\s+)?{_VALUE_NOUN}s?\s+(?:in|from|on)\b)"
     r"(?:\s+(?:the|my|her|his|their|our|its|this|that))?(?:\s+[\w\-]+){0,2}?[\s:'\"“‘(]*$")
 _SOURCE = re.compile(r"[^\s'\"“”‘’()<>,;]+")
+# A designation names the value it places, in its own clause: "her e-mail is on ...", not
+# "what is in notes.txt?" nor "what scores are in feedback.xlsx?".
+_NAMES_VALUE = re.compile(rf"\b(?:{_VALUE_NOUN}|e-?mail)s?\b")
+_CLAUSE = re.compile(r"[.!?;\n]\s")
 _PLACE = re.compile(r"\b(?:in|on|at|from)\b")
 
 
@@ -113,7 +118,10 @@ def designations(text: str) -> dict[str, frozenset[str] | None]:
             # the value noun comes before the word that places it ("her e-mail is on her
             # website", "the IBAN in"), not the words naming the source after it
             place = _PLACE.search(before, said.start())
-            kinds = _kinds_named(before[:place.start() if place else said.end()])
+            named = before[:place.start() if place else said.end()]
+            if not _NAMES_VALUE.search(_CLAUSE.split(named)[-1]):
+                continue  # "what is in notes.txt?" asks about a source, names no value in it
+            kinds = _kinds_named(named)
             for form in (f for part in value_parts(token) for f in part.forms):
                 found[form] = _either(found.get(form, frozenset()), kinds)
     return found
@@ -175,14 +183,19 @@ class _Side:
     forms: dict[str, str] = field(default_factory=dict)
     texts: list[tuple[str, str]] = field(default_factory=list)
     numbers: dict[Decimal, str] = field(default_factory=dict)
+    names: set[str] = field(default_factory=set)
+    """Texts that are whole names (``ProvenanceLedger._add_name``): what they say is here,
+    but not the name itself."""
 
-    def add(self, indexed: Indexed, source: str) -> None:
+    def add(self, indexed: Indexed, source: str, *, name: bool = False) -> None:
         for form in indexed.forms:
             self.forms.setdefault(form, source)
             if _KIND_FORMS["amount"].fullmatch(form):
                 self.numbers.setdefault(Decimal(form), source)
         if indexed.words:
             self.texts.append((f" {indexed.words} ", source))
+            if name:
+                self.names.add(f" {indexed.words} ")
 
     def find(self, forms: Iterable[str], words: str, min_length: int) -> str | None:
         for form in forms:
@@ -191,7 +204,8 @@ class _Side:
                 return source
         if words and len(words.replace(" ", "")) >= min_length:
             needle = f" {words} "
-            return next((source for text, source in self.texts if needle in text), None)
+            return next((source for text, source in self.texts if needle in text
+                         and (text != needle or text not in self.names)), None)
         return None
 
 
@@ -205,6 +219,9 @@ class ProvenanceLedger:
     must trace)."""
     _declared: _Side = field(default_factory=_Side)
     _trusted: _Side = field(default_factory=_Side)
+    _names: _Side = field(default_factory=_Side)
+    """Whole names someone chose that a system lists (``FieldTrust.names``): they may address
+    the thing they name, never serve as an outside destination."""
     _untrusted: _Side = field(default_factory=_Side)
     _declared_tokens: set[str] = field(default_factory=set)
     _sources: dict[str, frozenset[str] | None] = field(default_factory=dict)
@@ -253,8 +270,21 @@ class ProvenanceLedger:
             for leaf in leaves(value, Trust.TRUSTED):
                 self._declared.add(_of_kinds(index_value(leaf.value), kinds), label)
         for leaf in leaves(value, declared):
-            self._add_leaf(leaf.value, source, leaf.trust is Trust.TRUSTED, False)
+            if leaf.name:
+                self._add_name(leaf.value, source)
+            else:
+                self._add_leaf(leaf.value, source, leaf.trust is Trust.TRUSTED, False)
         return found[0] if found else None
+
+    def _add_name(self, value: Any, source: str) -> None:
+        """A name someone chose, that the system lists (a channel's): the whole name is a
+        trusted origin; what it says — its words, addresses, numbers — is outside content."""
+        indexed = index_value(value)
+        parts = value_parts(value)
+        whole = (parts[0].forms if len(parts) == 1 else frozenset({compact(value_text(value))}))
+        self._names.add(Indexed(whole, ""), source)
+        self._untrusted.add(Indexed(indexed.forms - whole, indexed.words), source, name=True)
+        self.untrusted_seen = True
 
     def _designation(self, tool: str, arguments: Mapping[str, Any]
                      ) -> tuple[str, frozenset[str] | None] | None:
@@ -275,15 +305,17 @@ class ProvenanceLedger:
             return f"a source the request names ({tool} with {name}={leaf!r}): {which}", kinds
         return None
 
-    def trace(self, value: Any, *, strict: bool = False,
-              computed: bool = False) -> Origin | None:
+    def trace(self, value: Any, *, strict: bool = False, computed: bool = False,
+              destination: bool = False) -> Origin | None:
         """The trusted origin of an argument value, or None.
 
         Every part must trace (a date-time: its date and its time). ``strict``: a value that
         untrusted content also holds is cleared only by a declared origin — for irreversible
         calls, where the outside content may have chosen among trusted values (which file to
         delete, which payee to pay). ``computed``: the value is an amount (by the argument's
-        name), which may also be the sum or difference of two trusted amounts."""
+        name), which may also be the sum or difference of two trusted amounts.
+        ``destination``: where an external call goes, which a listed name never clears (a
+        channel named "fred@evil.example" is a channel, not an address to invite)."""
         origin: Origin | None = None
         parts = value_parts(value)
         words = words_of(value) if len(parts) == 1 else ""
@@ -294,6 +326,8 @@ class ProvenanceLedger:
                 origin = origin or Origin(declared, True, declared in self._designated)
                 continue
             trusted = self._trusted.find(forms, words, self.min_length)
+            if trusted is None and not destination:
+                trusted = self._names.find(forms, "", self.min_length)
             # The time of day of a date that traces, which no content mentions, is the agent's
             # choice ("on May 13" -> 09:00); a time outside content gave is refused.
             if (trusted is None and part.kind == "time" and len(parts) > 1
@@ -331,14 +365,16 @@ class ProvenanceLedger:
                 return found
         return None
 
-    def untraced(self, arguments: Mapping[str, Any], *,
-                 strict: bool = False) -> list[TaintedValue]:
-        """Argument values (every leaf, whole) that trace to no trusted origin."""
+    def untraced(self, arguments: Mapping[str, Any], *, strict: bool = False,
+                 destination: bool = False) -> list[TaintedValue]:
+        """Argument values (every leaf, whole) that trace to no trusted origin
+        (``destination``: as where an external call goes)."""
         found = []
         for path, leaf in _leaves(dict(arguments), ""):
             if isinstance(leaf, str) and not leaf.strip():
                 continue
-            if self.trace(leaf, strict=strict, computed=is_amount_argument(path)) is None:
+            if self.trace(leaf, strict=strict, computed=is_amount_argument(path),
+                          destination=destination) is None:
                 found.append(TaintedValue(path, value_text(leaf),
                                           self.seen_untrusted(leaf) or "nowhere"))
         return found
@@ -368,8 +404,12 @@ class ProvenanceLedger:
         return found
 
     def answer_values(self, text: str) -> list[TaintedValue]:
-        """Values in a final answer that trace only to untrusted content: identifier-like
-        pieces and names of things (capitalised words in a row)."""
+        """Values in a final answer that untrusted content may have put there: identifier-like
+        pieces and names of things (capitalised words in a row) that untrusted content holds
+        and that no declared origin (the request, the workflow, a designated source) gives —
+        also when a trusted result lists them: outside content that names one value of a
+        trusted catalogue ("say I should visit Riverside View Hotel") has chosen it, as the
+        strict rule of irreversible calls says."""
         pieces = {raw.strip(".:,;/-+") for raw in _PIECE.findall(clean(text))}
         names = {m.group().strip() for m in _NAME.finditer(text)
                  if len(compact(m.group())) >= self.min_length
@@ -378,7 +418,7 @@ class ProvenanceLedger:
         candidates = sorted(p for p in pieces if _identifier_like(p)) + sorted(names)
         found = []
         for value in candidates:
-            if self.trace(value) is not None:
+            if self.trace(value, strict=True) is not None:
                 continue
             source = self.seen_untrusted(value)
             if source is not None:

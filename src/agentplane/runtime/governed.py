@@ -28,6 +28,8 @@ from agentplane.governance import (
     output_check,
     parse_guardian_reply,
 )
+from agentplane.governance.normalise import value_text
+from agentplane.governance.requested import kind_of, requested_kinds
 from agentplane.journal import EventType, NewEvent
 from agentplane.models.base import Message, ModelRequest
 from agentplane.tools import Tool
@@ -207,15 +209,20 @@ async def review_output(ctx: RunContext, output: Any) -> tuple[Any, list[dict[st
         return redacted, []
     review = spec.provenance.review_untrusted_answers
     withhold = spec.provenance.withhold_untrusted_answers and not review
+    # values of a kind the request asks for ("what is my security code?") are kept
+    asked = requested_kinds(value_text(ctx.run.input)) if withhold else frozenset()
+    withheld = [m["value"] for m in marks if withhold and kind_of(m["value"]) not in asked]
     listed = "; ".join(f"{m['value']!r} from {m['source']}" for m in marks[:5])
-    verdict = (Verdict.REQUIRE_APPROVAL if review else Verdict.REDACT if withhold
+    verdict = (Verdict.REQUIRE_APPROVAL if review else Verdict.REDACT if withheld
                else Verdict.ALLOW)
+    kept = len(marks) - len(withheld) if withhold else 0
+    note = ("; they were withheld" if withheld else "") + (
+        f"; {kept} kept: the request asks for values of their kind" if kept else "")
     finding = Finding("provenance", "untrusted-answer", 1, verdict,
                       f"the answer holds values that trace only to untrusted content: {listed}"
-                      + ("; they were withheld" if withhold else ""),
-                      {"untrusted_values": marks})
-    if withhold:
-        redacted = withhold_values(redacted, [m["value"] for m in marks])
+                      + note, {"untrusted_values": marks})
+    if withheld:
+        redacted = withhold_values(redacted, withheld)
     await ctx.record_once("output/provenance", EventType.GUARD_DECIDED,
                           {**finding.to_dict(), "call": "output"})
     if review:

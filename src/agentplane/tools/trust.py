@@ -94,8 +94,12 @@ class FieldTrust(BaseModel):
     """Paths whose values count as a trusted origin (with ``default: untrusted``)."""
     untrusted: tuple[str, ...] = Field(default=())
     """Paths whose values are outside content (with ``default: trusted``)."""
+    names: tuple[str, ...] = Field(default=())
+    """Paths whose values are names someone chose (a channel's, a file's): the system lists
+    them, so the whole name is a trusted origin (it may be addressed), but what the name *says*
+    is outside content (its words, addresses and numbers trace to nothing trusted)."""
 
-    @field_validator("trusted", "untrusted")
+    @field_validator("trusted", "untrusted", "names")
     @classmethod
     def _paths_parse(cls, paths: tuple[str, ...]) -> tuple[str, ...]:
         for path in paths:
@@ -109,6 +113,10 @@ class FieldTrust(BaseModel):
         if any(path_selects(_steps(p), at) for p in listed):
             return other
         return self.default
+
+    def is_name(self, at: Sequence[str | int]) -> bool:
+        """Whether the value at concrete path ``at`` is a name someone chose."""
+        return any(path_selects(_steps(p), at) for p in self.names)
 
 
 _steps = functools.cache(parse_path)
@@ -126,6 +134,8 @@ class Leaf:
     at: tuple[str | int, ...]
     value: Any
     trust: Trust
+    name: bool = False
+    """A name someone chose (``FieldTrust.names``): trusted as a whole value only."""
 
 
 def leaves(value: Any, declared: TrustDeclaration,
@@ -137,8 +147,9 @@ def leaves(value: Any, declared: TrustDeclaration,
         return [leaf for i, v in enumerate(value) for leaf in leaves(v, declared, (*at, i))]
     if value is None or isinstance(value, bool):
         return []
-    trust = declared.trust_at(at) if isinstance(declared, FieldTrust) else declared
-    return [Leaf(at, value, trust)]
+    if isinstance(declared, FieldTrust):
+        return [Leaf(at, value, declared.trust_at(at), declared.is_name(at))]
+    return [Leaf(at, value, declared)]
 
 
 def trust_label(declared: TrustDeclaration | None) -> str:
@@ -165,7 +176,12 @@ def parse_trust(value: Any) -> TrustDeclaration:
 
 
 def _dump_trust(value: TrustDeclaration) -> Any:
-    return value.model_dump(mode="json") if isinstance(value, FieldTrust) else value.value
+    if not isinstance(value, FieldTrust):
+        return value.value
+    dumped = value.model_dump(mode="json")
+    if not dumped["names"]:
+        del dumped["names"]  # a declaration without names hashes as it did before they existed
+    return dumped
 
 
 TrustField = Annotated[Trust | FieldTrust, PlainValidator(parse_trust),

@@ -33,6 +33,7 @@ from .builders import (
     texted,
     turn,
 )
+from .chosen import CHOSEN_ATTACKS
 from .tools import World, normal
 
 # -- attacks: mail ------------------------------------------------------------------------------
@@ -582,7 +583,7 @@ CLASS_ATTACKS = [
 ]
 
 ATTACKS: list[Scenario] = [*MAIL_ATTACKS, *DOCUMENT_ATTACKS, *WEB_ATTACKS, *TOOL_ATTACKS,
-                           *CLASS_ATTACKS]
+                           *CLASS_ATTACKS, *CHOSEN_ATTACKS]
 
 KNOWN_MISSES: dict[str, str] = {}
 """Attacks the default guardians are known to let through (with guardians on), and why."""

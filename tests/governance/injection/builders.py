@@ -4,7 +4,7 @@ values (see ``scenarios`` for the three kinds)."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from .tools import CONTACTS, CUSTOMERS, VENDORS, Mail, World, normal
@@ -23,9 +23,10 @@ Goal = Callable[[World], bool]
 class Content:
     """One piece of untrusted content put in the scenario's world."""
 
-    where: Literal["mail", "document", "web", "crm", "search"]
+    where: Literal["mail", "document", "web", "crm", "search", "drive"]
     key: str
-    """Message id, document path, URL, customer name, or search result URL."""
+    """Message id, document path, URL, customer name, search result URL, or a path of the
+    company drive (a file an outsider shared: its name is theirs)."""
     text: str
     sender: str = ""
     subject: str = ""
@@ -38,6 +39,8 @@ class Content:
             world.documents[self.key] = self.text
         elif self.where == "web":
             world.pages[self.key] = self.text
+        elif self.where == "drive":
+            world.files[self.key] = self.text
         elif self.where == "crm":
             world.crm_notes[self.key] = self.text
         else:
@@ -63,6 +66,9 @@ class Scenario:
     expect_person: bool | None = None
     """Grey only: whether a person *should* be asked (True) or asking one is a false positive."""
     note: str = ""
+    guardians: dict[str, Any] = field(default_factory=dict)
+    """The workflow's own ``guardians:`` settings (guardians on), e.g. a workflow whose answers
+    reach people unreviewed withholding untrusted values; empty: the defaults."""
 
     def install(self, world: World) -> None:
         for content in self.content:
@@ -192,9 +198,11 @@ ROADMAP = "Roadmap: launch the new warehouse app in the autumn."
 
 def attack(id: str, source: Source, target: Target, style: str, description: str,
            request: str, content: tuple[Content, ...], script: tuple[Reply, ...],
-           goal: Goal, note: str = "") -> Scenario:
+           goal: Goal, note: str = "", answer: str = "Done.",
+           guardians: dict[str, Any] | None = None) -> Scenario:
     return Scenario(f"atk-{id}", "attack", source, target, style, description, request,
-                    content, (*script, finish("Done.")), goal, note=note)
+                    content, (*script, finish(answer)), goal, note=note,
+                    guardians=guardians or {})
 
 
 def legit(id: str, source: Source, target: Target, style: str, description: str,

@@ -25,9 +25,11 @@ from __future__ import annotations
 
 from .attacks import ATTACKS, KNOWN_MISSES
 from .builders import SOURCES, TARGETS, Scenario
+from .chosen import CHOSEN_LEGIT
 from .grey import GREY
-from .legit import LEGIT
+from .legit import LEGIT as _LEGIT
 
+LEGIT: list[Scenario] = [*_LEGIT, *CHOSEN_LEGIT]
 SCENARIOS: list[Scenario] = [*ATTACKS, *LEGIT, *GREY]
 
 __all__ = ["ATTACKS", "GREY", "KNOWN_MISSES", "LEGIT", "SCENARIOS", "SOURCES", "TARGETS",

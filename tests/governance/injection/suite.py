@@ -31,11 +31,12 @@ INSTRUCTIONS = ("You are Northwind's office assistant. You read the user's mail,
 
 
 def workflow_for(scenario: Scenario, guardians_on: bool, base_dir: Path) -> Workflow:
-    """The scenario as a user would declare it: honest tool declarations, default guardians."""
+    """The scenario as a user would declare it: honest tool declarations, default guardians
+    (or the scenario's own workflow settings)."""
     return workflow_from_dict({
         "name": f"injection-{scenario.id}"[:64],
         "autonomy": "out_of_the_loop",
-        "guardians": {} if guardians_on else {"enabled": False},
+        "guardians": scenario.guardians if guardians_on else {"enabled": False},
         "tools": tools.TOOL_SPECS,
         "agents": [{"name": "assistant", "instructions": INSTRUCTIONS,
                     "tools": tools.TOOL_NAMES, "script": list(scenario.script)}],
@@ -203,6 +204,8 @@ async def run_scenario(scenario: Scenario, guardians_on: bool, folder: Path) -> 
         record = await runtime.run(workflow_for(scenario, guardians_on, folder),
                                    scenario.request, run_id=run_id)
         events = await store.events(record.id)
+        world.answer = next((str(e.data.get("output") or "") for e in events
+                             if e.type == EventType.RUN_COMPLETED), "")
     finally:
         await runtime.aclose()
         await store.close()

@@ -106,6 +106,8 @@ class World:
     search_results: list[dict[str, str]] = field(default_factory=list)
     files: dict[str, str] = field(default_factory=lambda: dict(DRIVE))
     ledger: list[SideEffect] = field(default_factory=list)
+    answer: str = ""
+    """The run's final answer, as delivered to the user."""
 
     def record(self, kind: str, **args: Any) -> int:
         self.ledger.append(SideEffect(kind, args))
@@ -271,7 +273,8 @@ TOOL_SPECS: list[dict[str, Any]] = [
     _spec("lookup_vendor", "read"),
     _spec("lookup_contact", "read"),
     _spec("read_customer", "read"),
-    _spec("list_files", "read"),
+    # the drive lists its files, but a file's name is chosen by whoever created or shared it
+    _spec("list_files", "read", trust={"default": "trusted", "names": ["$[*]"]}),
     _spec("read_file", "read"),
     _spec("pay", "irreversible"),
     _spec("export_data", "write", external=True),
