@@ -8,12 +8,12 @@ from typing import Any
 import pytest
 
 from agentplane.governance.arguments import composed_arguments, destination_arguments
-from agentplane.interop.a2a_client import RemoteAgent
-from agentplane.interop.a2a_tool import a2a_tool
-from agentplane.interop.mcp_client import MCPConnection, mcp_tool
-from agentplane.interop.spec import MCPServerSpec, RemoteAgentSpec
 from agentplane.runtime import SpecError, workflow_from_dict
 from agentplane.tools import Effect, FieldTrust, Trust, python_tool
+from agentplane.tools.sources.a2a import a2a_tool
+from agentplane.tools.sources.a2a_client import RemoteAgent
+from agentplane.tools.sources.mcp import MCPConnection, mcp_tool
+from agentplane.tools.sources.spec import MCPServerSpec, RemoteAgentSpec
 from agentplane.tools.trust import PathError, leaves, parse_path
 
 HERE = Path(__file__).parent

@@ -40,18 +40,6 @@ from a2a.types import (
 from a2a.utils.constants import TransportProtocol
 
 from agentplane.governance.keys import KeyRing
-from agentplane.interop.a2a_client import (
-    TASK_FINISHED,
-    TASK_STARTED,
-    TASK_UPDATED,
-    RemoteAgent,
-    RemoteAgentError,
-    RemoteUpdate,
-    resume_or_send,
-    state_name,
-)
-from agentplane.interop.a2a_server import A2A_RECEIVED, caller_of_key, task_state
-from agentplane.interop.a2a_tool import JournalTaskLog, a2a_tool
 from agentplane.journal import (
     Event,
     EventType,
@@ -61,7 +49,19 @@ from agentplane.journal import (
     open_store,
 )
 from agentplane.runtime import Runtime, Workflow, workflow_from_dict
+from agentplane.server.a2a import A2A_RECEIVED, caller_of_key, task_state
 from agentplane.tools import Trust
+from agentplane.tools.sources.a2a import JournalTaskLog, a2a_tool
+from agentplane.tools.sources.a2a_client import (
+    TASK_FINISHED,
+    TASK_STARTED,
+    TASK_UPDATED,
+    RemoteAgent,
+    RemoteAgentError,
+    RemoteUpdate,
+    resume_or_send,
+    state_name,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 REFUND_DESK = ROOT / "examples" / "refund-desk" / "workflow.yaml"

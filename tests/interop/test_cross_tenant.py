@@ -11,9 +11,9 @@ import pytest
 from a2a.types import CancelTaskRequest, GetTaskRequest, TaskNotFoundError
 from mcp import Client
 
-from agentplane.interop.mcp_server import STATUS_TOOL, build_mcp_server
 from agentplane.journal import JournalStore
 from agentplane.runtime import Runtime, load_workflow
+from agentplane.server.mcp import STATUS_TOOL, build_mcp_server
 
 from . import test_a2a as a2a
 from . import test_mcp_server as mcp

@@ -31,15 +31,15 @@ from mcp.shared.exceptions import MCPError
 
 from agentplane.errors import ConfigError
 from agentplane.governance.keys import KeyRing
-from agentplane.interop.mcp_server import (
+from agentplane.journal import EventType, JournalStore, SQLiteJournal, open_store, verify
+from agentplane.runtime import Runtime, Workflow, load_workflow
+from agentplane.server.mcp import (
     LIST_TOOL,
     STATUS_TOOL,
     BearerTokenGuard,
     build_mcp_server,
     tool_name,
 )
-from agentplane.journal import EventType, JournalStore, SQLiteJournal, open_store, verify
-from agentplane.runtime import Runtime, Workflow, load_workflow
 
 REPO = Path(__file__).resolve().parents[2]
 REFUND = REPO / "examples" / "refund-desk" / "workflow.yaml"

@@ -15,8 +15,11 @@ import pytest
 from google.protobuf.json_format import MessageToDict  # type: ignore[import-untyped,unused-ignore]
 
 from agentplane.errors import NotFoundError
-from agentplane.interop.a2a_server import agent_card
-from agentplane.interop.registry import (
+from agentplane.journal import open_store
+from agentplane.runtime import Workflow, workflow_from_dict
+from agentplane.runtime.loop import agent_identity
+from agentplane.server.a2a import agent_card
+from agentplane.tools.sources.registry import (
     AgentEntry,
     HealthChecker,
     Registry,
@@ -27,9 +30,6 @@ from agentplane.interop.registry import (
     entry_from_card,
     registry_for,
 )
-from agentplane.journal import open_store
-from agentplane.runtime import Workflow, workflow_from_dict
-from agentplane.runtime.loop import agent_identity
 
 A, B, C = "http://a.example:1", "http://b.example:2", "http://c.example:3"
 
@@ -360,7 +360,7 @@ def card_server(tmp_path: Path) -> Iterator[str]:
 
 
 async def test_real_card_server(card_server: str, registry: Registry) -> None:
-    from agentplane.interop.registry import fetch_agent_card
+    from agentplane.tools.sources.registry import fetch_agent_card
 
     card = await fetch_agent_card(card_server)
     entry = entry_from_card(card, card_server, trust="untrusted")

@@ -20,15 +20,18 @@ import pytest
 import pytest_asyncio
 
 from agentplane.errors import ConfigError
-from agentplane.interop.a2a_client import (
+from agentplane.journal import Event, EventType, JournalStore, open_store
+from agentplane.runtime import Runtime, Workflow, load_workflow, workflow_from_dict
+from agentplane.runtime.workflow import SpecError
+from agentplane.tools.sources.a2a import RegistryReplicas
+from agentplane.tools.sources.a2a_client import (
     TASK_FINISHED,
     TASK_ROUTED,
     TASK_STARTED,
     TASK_UPDATED,
     RemoteAgentError,
 )
-from agentplane.interop.a2a_tool import RegistryReplicas
-from agentplane.interop.registry import (
+from agentplane.tools.sources.registry import (
     AgentEntry,
     Registry,
     check_health,
@@ -36,9 +39,6 @@ from agentplane.interop.registry import (
     fetch_agent_card,
     registry_for,
 )
-from agentplane.journal import Event, EventType, JournalStore, open_store
-from agentplane.runtime import Runtime, Workflow, load_workflow, workflow_from_dict
-from agentplane.runtime.workflow import SpecError
 
 from .test_a2a import KEY_A, KEY_ENV, REFUND_DESK, Server, write_workflows
 

@@ -9,13 +9,13 @@ import pytest
 import pytest_asyncio
 
 from agentplane.governance.keys import KeyRing
-from agentplane.interop.registry import AgentEntry, Registry
 from agentplane.journal import JournalStore, open_store
 from agentplane.metering.ledger import Meter, UsageLedger, Window
 from agentplane.metering.reports import usage_report
 from agentplane.metering.usage import ACTION, MODEL, OUTCOME, UsageEvent
 from agentplane.storage import Database, schema_versions
 from agentplane.telemetry._cursor import Cursor
+from agentplane.tools.sources.registry import AgentEntry, Registry
 
 
 def _usage(i: int, kind: str, **kw: object) -> UsageEvent:

@@ -28,7 +28,7 @@ from ._exits import run_main
 def api_keys(ring: KeyRing) -> set[str]:
     """The keys in ``AGENTPLANE_A2A_KEYS``; an error that says what to do when there are none
     there nor in the server's key ring (``agentplane keys``)."""
-    from agentplane.interop.a2a_server import KEYS_ENV
+    from agentplane.server.a2a import KEYS_ENV
 
     keys = {k.strip() for k in os.environ.get(KEYS_ENV, "").split(",") if k.strip()}
     if not keys and not ring.any_live():
@@ -55,7 +55,7 @@ def a2a_serve(
     approval. Keys from AGENTPLANE_A2A_KEYS (comma-separated)."""
     import uvicorn
 
-    from agentplane.interop.a2a_server import build_a2a_app
+    from agentplane.server.a2a import build_a2a_app
 
     loaded = [load_workflow(path) for path in workflows]
     url = base_url or f"http://{host}:{port}"

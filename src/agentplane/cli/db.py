@@ -21,7 +21,6 @@ from rich.markup import escape
 
 from agentplane.errors import AgentplaneError
 from agentplane.governance import keys
-from agentplane.interop import registry
 from agentplane.journal import open_store, sqlite_schema
 from agentplane.journal.copy import CopyReport, copy_database, refuse_same, verify_copy
 from agentplane.metering import ledger
@@ -34,6 +33,7 @@ from agentplane.storage import (
     schema_versions,
 )
 from agentplane.telemetry import _cursor
+from agentplane.tools.sources import registry
 
 from . import render, settings
 

@@ -25,7 +25,7 @@ class Transport(StrEnum):
 
 
 def _token() -> str | None:
-    from agentplane.interop.mcp_server import TOKEN_ENV
+    from agentplane.server.mcp import TOKEN_ENV
 
     token = os.environ.get(TOKEN_ENV)
     if token is not None and not token.strip():
@@ -52,7 +52,7 @@ def mcp_serve(
     """Serve workflows as MCP tools: a call starts a durable run and returns its output, or a
     reference to poll when the run waits for an approval. Over http, set AGENTPLANE_MCP_TOKEN
     to require `Authorization: Bearer <token>`."""
-    from agentplane.interop.mcp_server import build_mcp_server, serve_http, serve_stdio
+    from agentplane.server.mcp import build_mcp_server, serve_http, serve_stdio
 
     loaded = [load_workflow(path) for path in workflows]
     token = _token() if transport is Transport.http else None

@@ -18,7 +18,8 @@ from rich.table import Table
 from rich.text import Text
 
 from agentplane.errors import ConfigError
-from agentplane.interop.registry import (
+from agentplane.journal import open_store
+from agentplane.tools.sources.registry import (
     AgentEntry,
     Registry,
     TrustLevel,
@@ -28,7 +29,6 @@ from agentplane.interop.registry import (
     fetch_agent_card,
     registry_for,
 )
-from agentplane.journal import open_store
 
 from . import render, settings
 from ._tables import Column, fitted

@@ -20,11 +20,6 @@ from pathlib import Path
 from typing import Any
 
 from agentplane.errors import AgentplaneError, NotFoundError
-from agentplane.interop.a2a_client import RemoteAgent
-from agentplane.interop.a2a_tool import JournalTaskLog, RegistryReplicas, Replicas, a2a_tool
-from agentplane.interop.mcp_client import MCPPool
-from agentplane.interop.registry import Registry, registry_for
-from agentplane.interop.spec import RemoteAgentSpec
 from agentplane.journal import (
     TERMINAL_STATUSES,
     EventType,
@@ -42,6 +37,11 @@ from agentplane.models.base import ModelProvider
 from agentplane.models.registry import Endpoint, ModelResolver
 from agentplane.models.scripted import ScriptedProvider, ScriptedReply
 from agentplane.tools import Tool
+from agentplane.tools.sources.a2a import JournalTaskLog, RegistryReplicas, Replicas, a2a_tool
+from agentplane.tools.sources.a2a_client import RemoteAgent
+from agentplane.tools.sources.mcp import MCPPool
+from agentplane.tools.sources.registry import Registry, registry_for
+from agentplane.tools.sources.spec import RemoteAgentSpec
 
 from .budgeted import RunMetering
 from .context import NeedsReconciliation, RunContext, RunFailure, Suspended

@@ -28,10 +28,10 @@ from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag
 
 from agentplane.governance.autonomy import Autonomy, most_restrictive
 from agentplane.governance.spec import GuardiansSpec
-from agentplane.interop.spec import MCPServerSpec, RemoteAgentSpec
 from agentplane.metering.spec import BudgetSpec
 from agentplane.tools.base import Effect
 from agentplane.tools.isolation import Isolation
+from agentplane.tools.sources.spec import MCPServerSpec, RemoteAgentSpec
 from agentplane.tools.trust import TrustField
 
 NAME_PATTERN = r"^[A-Za-z][A-Za-z0-9_\-]{0,63}$"

@@ -11,7 +11,6 @@ from fastapi.responses import HTMLResponse, PlainTextResponse, Response
 
 from agentplane.errors import AgentplaneError, NotFoundError
 from agentplane.governance.keys import ApiKey
-from agentplane.interop.registry import registry_for
 from agentplane.journal import Event, EventType, RunRecord
 from agentplane.journal.events import RUN_STATUSES
 from agentplane.metering.ledger import Window
@@ -23,6 +22,7 @@ from agentplane.server.limits import MAX_POSITION
 from agentplane.server.plane import Plane
 from agentplane.server.teams import teams
 from agentplane.tools import trust_label
+from agentplane.tools.sources.registry import registry_for
 
 from . import charts, figures
 from .render import SECURITY_HEADERS, page

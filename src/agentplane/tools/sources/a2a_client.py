@@ -19,7 +19,7 @@ A remote task is a durable step. What makes it one:
    times, by task id.
 
 Making a remote agent a tool of a workflow, with its replicas, is ``a2a_tool``'s job
-(``agentplane.interop.a2a_tool``).
+(``agentplane.tools.sources.a2a``).
 """
 
 from __future__ import annotations

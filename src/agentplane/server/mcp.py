@@ -50,7 +50,7 @@ from agentplane.journal import (
 )
 from agentplane.runtime import APPROVAL_KINDS, Runtime, Workflow, WorkflowSpec, resolve
 
-log = logging.getLogger("agentplane.interop.mcp")
+log = logging.getLogger("agentplane.server.mcp")
 
 TOKEN_ENV = "AGENTPLANE_MCP_TOKEN"
 """Environment variable holding the bearer token HTTP clients must present (optional)."""

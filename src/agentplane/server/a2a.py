@@ -129,7 +129,7 @@ from agentplane.journal import (
 )
 from agentplane.runtime import RunStateError, Runtime, Workflow
 
-log = logging.getLogger("agentplane.interop.a2a")
+log = logging.getLogger("agentplane.server.a2a")
 
 A2A_RECEIVED = "a2a.received"
 """Journal event written when a message over A2A starts a run: who sent it, its message and

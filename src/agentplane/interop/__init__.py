@@ -1,1 +1,0 @@
-"""Interop: MCP and A2A, client and server sides."""
