@@ -19,7 +19,7 @@ from agentplane.journal import open_store
 from agentplane.runtime import Workflow, workflow_from_dict
 from agentplane.runtime.loop import agent_identity
 from agentplane.runtime.registered import entries_from_workflow
-from agentplane.server.a2a import agent_card
+from agentplane.server.a2a_app import agent_card
 from agentplane.tools.sources.registry import (
     AgentEntry,
     HealthChecker,

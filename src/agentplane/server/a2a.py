@@ -53,7 +53,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncGenerator, AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -63,17 +63,9 @@ from a2a.server.context import ServerCallContext
 from a2a.server.request_handlers import RequestHandler, validate_request_params
 from a2a.server.routes import (
     DefaultServerCallContextBuilder,
-    create_agent_card_routes,
-    create_jsonrpc_routes,
-    create_rest_routes,
 )
 from a2a.types import (
-    AgentCapabilities,
     AgentCard,
-    AgentInterface,
-    AgentProvider,
-    AgentSkill,
-    APIKeySecurityScheme,
     Artifact,
     CancelTaskRequest,
     ContentTypeNotSupportedError,
@@ -81,7 +73,6 @@ from a2a.types import (
     GetExtendedAgentCardRequest,
     GetTaskPushNotificationConfigRequest,
     GetTaskRequest,
-    HTTPAuthSecurityScheme,
     InvalidParamsError,
     InvalidRequestError,
     ListTaskPushNotificationConfigsRequest,
@@ -92,10 +83,7 @@ from a2a.types import (
     Part,
     PushNotificationNotSupportedError,
     Role,
-    SecurityRequirement,
-    SecurityScheme,
     SendMessageRequest,
-    StringList,
     SubscribeToTaskRequest,
     Task,
     TaskArtifactUpdateEvent,
@@ -107,14 +95,10 @@ from a2a.types import (
     TaskStatusUpdateEvent,
     UnsupportedOperationError,
 )
-from a2a.utils.constants import PROTOCOL_VERSION_0_3, PROTOCOL_VERSION_1_0, TransportProtocol
 from a2a.utils.task import apply_history_length
-from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse
-from starlette.routing import BaseRoute, Mount, Route
 
-from agentplane.governance.keys import ApiKey, KeyRing
+from agentplane.governance.keys import ALL_TENANTS, ApiKey
 from agentplane.journal import (
     Event,
     EventType,
@@ -128,11 +112,6 @@ from agentplane.journal import (
 from agentplane.runtime import RunStateError, Runtime, Workflow
 
 from .auth import (
-    Authenticator,
-    BearerVerifier,
-    KeyRingVerifier,
-    RequireCaller,
-    StaticTokens,
     refusal,
     scope_caller,
     token_fingerprint,
@@ -310,6 +289,15 @@ def _caller(context: ServerCallContext) -> str:
     return str(context.state.get("caller", ANONYMOUS))
 
 
+def _may_see(context: ServerCallContext, run: RunRecord, received: Event) -> bool:
+    """A task is seen by the caller who sent it, and by the keys that may approve on its
+    tenant (they answer the tasks that wait for a person)."""
+    if received.data.get("caller") == _caller(context):
+        return True
+    key = _key(context)
+    return key is not None and key.can("approve") and key.sees(run.tenant)
+
+
 def _key(context: ServerCallContext) -> ApiKey | None:
     """The caller's identity (None when the server asks for none)."""
     key = context.state.get("key")
@@ -320,25 +308,35 @@ def _key(context: ServerCallContext) -> ApiKey | None:
 
 
 @dataclass
-class _Host:
+class AgentHost:
     """What the agents of one server share: the journal, a runtime, the runs it drives."""
 
     store: JournalStore
     runtime: Runtime
-    tenant: str = "default"
-    """Tenant of the runs started over A2A (their usage is billed to it)."""
+    tenant: str | None = "default"
+    """Tenant of the runs started over A2A (their usage is billed to it); None: the caller's
+    key's own tenant (``default`` for a key of every tenant)."""
     owns_runtime: bool = True
     """Close the runtime with the server (it was made for it)."""
+    driver: Callable[[str], None] | None = None
+    """Hands a run to be driven (the control centre's worker); None: drive it here."""
     drives: dict[str, asyncio.Task[None]] = field(default_factory=dict)
 
-    def drive(self, run_id: str) -> asyncio.Task[None]:
+    def tenant_of(self, key: ApiKey | None) -> str:
+        if self.tenant is not None:
+            return self.tenant
+        return "default" if key is None or key.tenant == ALL_TENANTS else key.tenant
+
+    def drive(self, run_id: str) -> None:
         """Drive a run in the background (once at a time in this process)."""
+        if self.driver is not None:
+            self.driver(run_id)
+            return
         task = self.drives.get(run_id)
         if task is None or task.done():
             task = asyncio.create_task(self._execute(run_id), name=f"a2a-run:{run_id}")
             self.drives[run_id] = task
             task.add_done_callback(lambda t: self._forget(run_id, t))
-        return task
 
     def _forget(self, run_id: str, task: asyncio.Task[None]) -> None:
         if self.drives.get(run_id) is task:
@@ -407,10 +405,9 @@ def a2a_run_id(agent: str, caller: str, message_id: str) -> str:
 class WorkflowAgent(RequestHandler):
     """A2A requests for one workflow, answered from its runs' journals."""
 
-    def __init__(self, host: _Host, workflow: Workflow, card: AgentCard) -> None:
+    def __init__(self, host: AgentHost, workflow: Workflow) -> None:
         self.host = host
         self.workflow = workflow
-        self.card = card
 
     @property
     def name(self) -> str:
@@ -424,7 +421,7 @@ class WorkflowAgent(RequestHandler):
             raise TaskNotFoundError(f"no task {task_id!r} at agent {self.name}")
         events = await self.host.store.events(task_id)
         received = _last(events, A2A_RECEIVED)
-        if received is None or received.data.get("caller") != _caller(context):
+        if received is None or not _may_see(context, run, received):
             raise TaskNotFoundError(f"no task {task_id!r} at agent {self.name}")
         return _TaskView(run, events, received)
 
@@ -477,7 +474,7 @@ class WorkflowAgent(RequestHandler):
         try:
             # The tenant is the server's, never the one a request names (it is billed).
             await self.host.runtime.start(self.workflow, value, run_id=run_id,
-                                          tenant=self.host.tenant)
+                                          tenant=self.host.tenant_of(key))
         except RunExistsError:
             existing = await self.host.store.require_run(run_id)
             if _last(await self.host.store.events(run_id), A2A_RECEIVED) is not None:
@@ -627,140 +624,12 @@ class WorkflowAgent(RequestHandler):
         raise UnsupportedOperationError(message="this agent has no extended card")
 
 
-# -- cards and the application ------------------------------------------------------------------
-
-
-def agent_card(workflow: Workflow, *, base_url: str, secured: bool) -> AgentCard:
-    """The A2A card of a workflow: one skill for the workflow, one per agent in it."""
-    spec = workflow.spec
-    url = f"{base_url.rstrip('/')}/agents/{spec.name}"
-    agents = ", ".join(a.name for a in spec.agents)
-    description = spec.description or f"Agentplane workflow {spec.name} (agents: {agents})."
-    skills = [AgentSkill(id=spec.name, name=spec.name, description=description,
-                         tags=["workflow", f"autonomy:{spec.autonomy.value}"])]
-    skills += [AgentSkill(id=f"{spec.name}.{a.name}", name=a.name,
-                          description=a.description or a.instructions or f"agent {a.name}",
-                          tags=["agent", *a.tools])
-               for a in spec.agents]
-    card = AgentCard(
-        name=spec.name, description=description, version=str(spec.version),
-        provider=AgentProvider(organization="Agentplane", url=base_url.rstrip("/")),
-        supported_interfaces=[
-            AgentInterface(url=url, protocol_binding=TransportProtocol.JSONRPC,
-                           protocol_version=PROTOCOL_VERSION_1_0),
-            AgentInterface(url=f"{url}/rest", protocol_binding=TransportProtocol.HTTP_JSON,
-                           protocol_version=PROTOCOL_VERSION_1_0),
-            AgentInterface(url=url, protocol_binding=TransportProtocol.JSONRPC,
-                           protocol_version=PROTOCOL_VERSION_0_3),
-        ],
-        capabilities=AgentCapabilities(streaming=True, push_notifications=False,
-                                       extended_agent_card=False),
-        default_input_modes=list(INPUT_MODES),
-        default_output_modes=["text/plain", "application/json"],
-        skills=skills,
-    )
-    if secured:
-        card.security_schemes["bearer"].CopyFrom(SecurityScheme(
-            http_auth_security_scheme=HTTPAuthSecurityScheme(
-                scheme="Bearer", description="an Agentplane A2A API key as a bearer token")))
-        card.security_schemes["apiKey"].CopyFrom(SecurityScheme(
-            api_key_security_scheme=APIKeySecurityScheme(
-                location="header", name="X-API-Key", description="an Agentplane A2A API key")))
-        card.security_requirements.extend([
-            SecurityRequirement(schemes={"bearer": StringList()}),
-            SecurityRequirement(schemes={"apiKey": StringList()})])
-    return card
-
-
-def _agent_routes(agent: WorkflowAgent, builder: _CallContextBuilder, *, root: bool
-                  ) -> list[BaseRoute]:
-    prefix = f"/agents/{agent.name}"
-    routes: list[BaseRoute] = [
-        *create_agent_card_routes(agent.card, card_url=prefix + CARD_PATH,
-                                  cache_control=CARD_CACHE_CONTROL),
-        *create_jsonrpc_routes(agent, prefix, context_builder=builder, enable_v0_3_compat=True),
-        # The same endpoint with a trailing slash: clients that join paths to the card's URL
-        # (httpx's base_url, the A2A TCK) post there, and a redirect would lose the POST.
-        *create_jsonrpc_routes(agent, prefix + "/", context_builder=builder,
-                               enable_v0_3_compat=True),
-        Mount(prefix + "/rest", routes=create_rest_routes(
-            agent, context_builder=builder, enable_v0_3_compat=True)),
-    ]
-    if root:
-        routes += create_agent_card_routes(agent.card, card_url=CARD_PATH,
-                                           cache_control=CARD_CACHE_CONTROL)
-        routes += create_jsonrpc_routes(agent, "/", context_builder=builder,
-                                        enable_v0_3_compat=True)
-    return routes
-
-
-def build_a2a_app(store: JournalStore, workflows: list[Workflow], *, base_url: str,
-                  api_keys: set[str] | None, runtime: Runtime | None = None,
-                  recover: bool = True, tenant: str = "default",
-                  keyring: KeyRing | None = None) -> Starlette:
-    """The A2A server of these workflows, as an ASGI application.
-
-    ``base_url``: where clients reach this server (written into the cards).
-    ``api_keys``: keys callers must present; None serves without authentication (only for
-    an application put behind its own authentication).
-    ``runtime``: drives the runs (default: a new ``Runtime`` on ``store``, closed with the app).
-    ``recover``: on startup, drive the unfinished runs of these workflows (after a crash).
-    ``tenant``: the tenant runs started here belong to (and are billed to).
-    ``keyring``: the server's API keys (``agentplane keys``), accepted besides ``api_keys``
-    when they may start runs (operator or admin) for ``tenant``.
-    """
-    if not workflows:
-        raise ValueError("build_a2a_app needs at least one workflow")
-    names = [w.spec.name for w in workflows]
-    if len(set(names)) != len(names):
-        raise ValueError(f"two workflows have the same name: {names}")
-    host = _Host(store, runtime or Runtime(store), tenant, owns_runtime=runtime is None)
-    builder = _CallContextBuilder()
-    agents = [WorkflowAgent(host, w, agent_card(w, base_url=base_url,
-                                                secured=api_keys is not None
-                                                or keyring is not None))
-              for w in workflows]
-    routes: list[BaseRoute] = []
-    for agent in agents:
-        routes += _agent_routes(agent, builder, root=len(agents) == 1)
-
-    async def index(request: Request) -> JSONResponse:
-        return JSONResponse({"agents": [
-            {"name": a.name, "description": a.card.description,
-             "card": f"{base_url.rstrip('/')}/agents/{a.name}{CARD_PATH}"} for a in agents]})
-
-    routes.append(Route("/agents", index, methods=["GET"]))
-
-    @contextlib.asynccontextmanager
-    async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        if recover:
-            await host.recover(workflows)
-        try:
-            yield
-        finally:
-            await host.aclose()
-
-    app = Starlette(routes=routes, lifespan=lifespan)
-    app.state.a2a_host = host
-    if api_keys is not None or keyring is not None:
-        verifiers: list[BearerVerifier] = [StaticTokens(api_keys or (), tenant=tenant,
-                                                        prefix="a2a:")]
-        if keyring is not None:
-            verifiers.append(KeyRingVerifier(keyring))
-        public = {"/agents", CARD_PATH} | {f"/agents/{n}{CARD_PATH}" for n in names}
-        # "read" lets approvers in (to answer a task that waits); sending needs "run"
-        app.add_middleware(RequireCaller, authenticator=Authenticator(*verifiers),
-                           permission="read", public=public, tenant=tenant)
-    return app
-
-
 __all__ = [
     "A2A_RECEIVED",
     "KEYS_ENV",
+    "AgentHost",
     "WorkflowAgent",
     "a2a_run_id",
-    "agent_card",
-    "build_a2a_app",
     "caller_of_key",
     "run_usage",
     "task_state",
