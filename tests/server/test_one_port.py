@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx
+import httpx2
 import pytest
 from a2a.client import A2ACardResolver, Client, ClientConfig, ClientFactory
 from a2a.types import Message, Part, Role, SendMessageRequest, Task, TaskState
@@ -32,7 +33,7 @@ async def a2a_client(base: str, key: str, style: str, workflow: str = WORKFLOW
 
 @asynccontextmanager
 async def mcp_client(base: str, key: str, style: str) -> AsyncIterator[MCPClient]:
-    async with httpx.AsyncClient(headers=headers(key, style), timeout=30) as http:
+    async with httpx2.AsyncClient(headers=headers(key, style), timeout=30) as http:
         transport = streamable_http_client(f"{base}/mcp", http_client=http)
         async with MCPClient(transport, read_timeout_seconds=30) as client:
             yield client

@@ -1,15 +1,7 @@
 """Agentplane as an A2A server, through the official ``a2a-sdk`` (protocol 1.0, and 0.3 for
-older clients on the same endpoints).
-
-Every workflow is an A2A agent with its own card and endpoints::
-
-    GET  /agents/<workflow>/.well-known/agent-card.json    the agent card
-    POST /agents/<workflow>                                JSON-RPC (1.0 and 0.3 methods)
-    *    /agents/<workflow>/rest/...                       HTTP+JSON (1.0, and 0.3 under /v1)
-    GET  /agents                                           the agents served, with card URLs
-
-With a single workflow its card is also at ``/.well-known/agent-card.json`` and its JSON-RPC
-endpoint also at ``/``.
+older clients on the same endpoints): the request handler of each workflow's agent. The routes
+and cards are in ``a2a_app`` (``/agents/<workflow>`` on ``agentplane a2a serve``,
+``/a2a/<workflow>`` on ``agentplane serve``), answers to waiting tasks in ``a2a_answers``.
 
 A task is a run: the task id is the run id, and the run's journal is the only record of the
 task. The SDK's own task store and executor are not used, because they keep a second copy of
@@ -38,14 +30,16 @@ needs_reconciliation   input-required, with the reason: the run is paused, not o
                        run_status`` tells a client it waits for the agent's own people
 =====================  =================================================================
 
-Approvals are decided by the people of the organisation that runs the agent (console, CLI,
-API), not by the A2A caller who asked for the work: a follow-up message on a waiting task is
-refused with the approvals' ids.
+Approvals are decided by the people of the organisation that runs the agent: in the console,
+CLI or API, or over A2A by a follow-up message to the waiting task from a key that may approve
+on the task's tenant (``a2a_answers``). Any other caller's follow-up is refused with the
+approvals' ids. A task is seen by the caller who sent it and by those approvers.
 
-Authentication: with ``api_keys``, every request but the agent cards and ``/agents`` must carry
-a key as ``Authorization: Bearer <key>`` or ``X-API-Key: <key>`` (401 otherwise); the card
-declares both schemes. Keys are compared in constant time and never logged; a caller is known
-in the journal by a fingerprint of its key (``a2a:key-<8 hex>``), and sees only its own tasks.
+Authentication (``auth.RequireCaller``, the front door of every Agentplane server): every
+request but the agent cards and the index must carry a key as ``Authorization: Bearer <key>``
+or ``X-API-Key: <key>`` (401 otherwise); the card declares both schemes. Fixed keys
+(``AGENTPLANE_A2A_KEYS``) are compared in constant time and never logged; their caller is known
+in the journal by a fingerprint (``a2a:key-<8 hex>``), an API key's by its id (``key:ID``).
 """
 
 from __future__ import annotations
@@ -111,6 +105,7 @@ from agentplane.journal import (
 )
 from agentplane.runtime import RunStateError, Runtime, Workflow
 
+from .a2a_answers import answer_task
 from .auth import (
     refusal,
     scope_caller,
@@ -463,7 +458,7 @@ class WorkflowAgent(RequestHandler):
         """Start the run a message asks for (or find the one it already started)."""
         message = params.message
         if message.task_id:
-            await self._refuse_follow_up(message.task_id, context)
+            return await self._follow_up(message, context)
         key = _key(context)
         if key is not None and not key.can("run"):
             raise InvalidRequestError(message=refusal(key, "run") + ": starting a task needs "
@@ -485,14 +480,12 @@ class WorkflowAgent(RequestHandler):
                   "context_id": message.context_id or "ctx-" + run_id.removeprefix("run-")})])
         return run_id
 
-    async def _refuse_follow_up(self, task_id: str, context: ServerCallContext) -> None:
-        view = await self._view(task_id, context)
-        waits = await self.host.store.waits(run_id=task_id)
-        detail = (f"; it waits for {', '.join(w.id for w in waits)}, decided by the people "
-                  "who run this agent (`agentplane approvals approve ID`)") if waits else ""
-        raise UnsupportedOperationError(
-            message=f"task {task_id} is {view.run.status} and takes no further messages"
-                    f"{detail}; send a new message (without a task id) to start a new task")
+    async def _follow_up(self, message: Message, context: ServerCallContext) -> str:
+        """A message to an existing task: the answer to the approval it waits for."""
+        view = await self._view(message.task_id, context)
+        await answer_task(self.host.store, self.host.runtime, view.run, view.events,
+                          _key(context), _caller(context), message)
+        return view.run.id
 
     async def _advance(self, view: _TaskView) -> _TaskView:
         """The view with what the journal has gained since (the run first, then its events,
