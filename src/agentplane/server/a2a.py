@@ -27,7 +27,7 @@ cancelled              canceled
 needs_reconciliation   input-required, with the reason: the run is paused, not over — once
                        a person reconciles the call it goes on and may still complete, so
                        the terminal ``failed`` would be untrue; ``metadata.agentplane.
-                       run_status`` tells a client it waits for the agent's own people
+                       runStatus`` tells a client it waits for the agent's own people
 =====================  =================================================================
 
 Approvals are decided by the people of the organisation that runs the agent: in the console,
@@ -104,6 +104,7 @@ from agentplane.journal import (
     sha256_hex,
 )
 from agentplane.runtime import RunStateError, Runtime, Workflow
+from agentplane.tools.sources.a2a_client import camel_case
 
 from .a2a_answers import answer_task
 from .auth import (
@@ -189,11 +190,13 @@ def task_state(run: RunRecord, events: Sequence[Event], waits: Sequence[WaitReco
 
 
 def run_usage(events: Sequence[Event]) -> dict[str, int]:
-    """Token counts summed over the run's events (what the run reports as its usage)."""
+    """Token counts summed over the run's events (what the run reports as its usage), keyed
+    in camelCase as A2A metadata is (``inputTokens``, ``outputTokens``)."""
     total: dict[str, int] = {}
     for event in events:
         for key, value in (event.usage or {}).items():
-            total[key] = total.get(key, 0) + int(value)
+            name = camel_case(key)
+            total[name] = total.get(name, 0) + int(value)
     return total
 
 
@@ -251,8 +254,8 @@ class _TaskView:
         task = Task(id=run.id, context_id=self.context_id, status=status, history=history,
                     artifacts=[artifact] if artifact is not None else [])
         task.metadata.update({
-            "agentplane": {"run_status": run.status, "workflow": run.workflow,
-                           "workflow_hash": run.workflow_hash, "events": run.last_seq},
+            "agentplane": {"runStatus": run.status, "workflow": run.workflow,
+                           "workflowHash": run.workflow_hash, "events": run.last_seq},
             "usage": run_usage(self.events),
         })
         return task
@@ -517,7 +520,7 @@ class WorkflowAgent(RequestHandler):
                 update = TaskStatusUpdateEvent(task_id=run_id, context_id=view.context_id,
                                                status=task.status)
                 update.metadata.update({"usage": run_usage(view.events),
-                                        "run_status": view.run.status})
+                                        "runStatus": view.run.status})
                 yield update
             if state in _FINAL:
                 return
@@ -533,7 +536,7 @@ class WorkflowAgent(RequestHandler):
         update = TaskStatusUpdateEvent(task_id=view.run.id, context_id=view.context_id,
                                        status=status)
         update.metadata.update({"event": event.type, "seq": event.seq,
-                                "step_key": event.step_key or ""})
+                                "stepKey": event.step_key or ""})
         return update
 
     @validate_request_params
