@@ -151,3 +151,17 @@ async def test_the_server_endpoint_routes_by_skill(base: str, keys: dict[str, st
         assert task.status.state == TaskState.TASK_STATE_COMPLETED
         with pytest.raises(Exception, match=r"metadata\.skill"):
             await send(client, message("Refund order A1"))
+
+
+async def test_message_ids_are_unique_per_task_not_globally(base: str,
+                                                            keys: dict[str, str]) -> None:
+    async with a2a_client(base, keys["operator"], "bearer") as client:
+        first = message("Refund order A1")
+        task = await send(client, first)
+        again = await send(client, first)  # a retry after a lost answer: the same task
+        assert again.id == task.id
+        reused = message("Refund order B7")
+        reused.message.message_id = first.message.message_id  # another message, same id
+        other = await send(client, reused)
+        assert other.id != task.id
+        assert other.status.state == TaskState.TASK_STATE_COMPLETED

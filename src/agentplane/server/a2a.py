@@ -47,6 +47,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import uuid
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -469,14 +470,21 @@ class WorkflowAgent(RequestHandler):
         caller = _caller(context)
         run_id = a2a_run_id(self.name, caller, message.message_id)
         value = _message_input(message)
+        tenant = self.host.tenant_of(key)  # never one a request names (it is billed)
         try:
-            # The tenant is the server's, never the one a request names (it is billed).
-            await self.host.runtime.start(self.workflow, value, run_id=run_id,
-                                          tenant=self.host.tenant_of(key))
+            await self.host.runtime.start(self.workflow, value, run_id=run_id, tenant=tenant)
         except RunExistsError:
             existing = await self.host.store.require_run(run_id)
-            if _last(await self.host.store.events(run_id), A2A_RECEIVED) is not None:
+            if _last(await self.host.store.events(run_id), A2A_RECEIVED) is None:
+                pass  # started, not yet marked received (a crash between): mark it below
+            elif existing.input == value:
                 return existing.id  # the same message again: the same task
+            else:
+                # the id was reused for another message: ids are unique per task, so this
+                # one is a new task, not a duplicate of the other
+                run_id = a2a_run_id(self.name, caller, f"{message.message_id}/{uuid.uuid4()}")
+                await self.host.runtime.start(self.workflow, value, run_id=run_id,
+                                              tenant=tenant)
         await self.host.store.append(run_id, [NewEvent(
             A2A_RECEIVED, actor=caller,
             data={"caller": caller, "agent": self.name, "message_id": message.message_id,
