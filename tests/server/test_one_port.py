@@ -12,7 +12,7 @@ import httpx
 import httpx2
 import pytest
 from a2a.client import A2ACardResolver, Client, ClientConfig, ClientFactory
-from a2a.types import Message, Part, Role, SendMessageRequest, Task, TaskState
+from a2a.types import CancelTaskRequest, Message, Part, Role, SendMessageRequest, Task, TaskState
 from mcp import Client as MCPClient
 from mcp.client.streamable_http import streamable_http_client
 
@@ -165,3 +165,10 @@ async def test_message_ids_are_unique_per_task_not_globally(base: str,
         other = await send(client, reused)
         assert other.id != task.id
         assert other.status.state == TaskState.TASK_STATE_COMPLETED
+    async with a2a_client(base, keys["operator"], "bearer", "payment-approval") as client:
+        pay = message("Pay ACME's invoice INV-2041")
+        waiting = await send(client, pay)
+        await client.cancel_task(CancelTaskRequest(id=waiting.id))
+        anew = await send(client, pay)  # sent again after a cancel: a new task
+        assert anew.id != waiting.id
+        assert anew.status.state == TaskState.TASK_STATE_INPUT_REQUIRED

@@ -477,11 +477,11 @@ class WorkflowAgent(RequestHandler):
             existing = await self.host.store.require_run(run_id)
             if _last(await self.host.store.events(run_id), A2A_RECEIVED) is None:
                 pass  # started, not yet marked received (a crash between): mark it below
-            elif existing.input == value:
+            elif existing.input == value and existing.status != "cancelled":
                 return existing.id  # the same message again: the same task
             else:
-                # the id was reused for another message: ids are unique per task, so this
-                # one is a new task, not a duplicate of the other
+                # the id was reused for another message, or for one whose task the caller
+                # cancelled: ids are unique per task, so this is a new task
                 run_id = a2a_run_id(self.name, caller, f"{message.message_id}/{uuid.uuid4()}")
                 await self.host.runtime.start(self.workflow, value, run_id=run_id,
                                               tenant=tenant)
