@@ -6,6 +6,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -15,6 +16,10 @@ from a2a.client import A2ACardResolver, Client, ClientConfig, ClientFactory
 from a2a.types import CancelTaskRequest, Message, Part, Role, SendMessageRequest, Task, TaskState
 from mcp import Client as MCPClient
 from mcp.client.streamable_http import streamable_http_client
+
+from agentplane.server.auth import BearerVerifier, Identity
+
+from .live import live_server
 
 WORKFLOW = "refund-desk"
 
@@ -172,3 +177,40 @@ async def test_message_ids_are_unique_per_task_not_globally(base: str,
         anew = await send(client, pay)  # sent again after a cancel: a new task
         assert anew.id != waiting.id
         assert anew.status.state == TaskState.TASK_STATE_INPUT_REQUIRED
+
+
+class IssuerTokens:
+    """A stand-in for an OAuth issuer's verifier: knows one token, an operator of acme."""
+
+    def __init__(self) -> None:
+        self.asked: list[str] = []
+
+    async def verify(self, token: str) -> Identity | None:
+        self.asked.append(token)
+        if token != "issuer-token":
+            return None
+        return Identity("oauth-alice", "alice", "operator", "acme", "")
+
+
+async def test_a_pluggable_bearer_verifier_opens_every_door(db: Path,
+                                                            keys: dict[str, str]) -> None:
+    issuer = IssuerTokens()
+    assert isinstance(issuer, BearerVerifier)
+    with live_server(db, verifiers=[issuer]) as url:
+        for style in ("bearer", "x-api-key"):
+            async with httpx.AsyncClient(base_url=url, headers=headers("issuer-token", style),
+                                         timeout=30) as rest:
+                assert (await rest.get("/api/v1/runs")).status_code == 200
+            async with a2a_client(url, "issuer-token", style) as client:
+                task = await send(client, message("Refund order A1"))
+                assert task.status.state == TaskState.TASK_STATE_COMPLETED
+            async with mcp_client(url, "issuer-token", style) as client:
+                assert not (await client.call_tool(WORKFLOW, {"input": "Refund A1"})).is_error
+        # API keys are asked first: the issuer never sees them
+        async with httpx.AsyncClient(base_url=url, headers=headers(keys["viewer"], "bearer"),
+                                     timeout=30) as rest:
+            assert (await rest.get("/api/v1/runs")).status_code == 200
+        assert keys["viewer"] not in issuer.asked
+        async with httpx.AsyncClient(base_url=url, timeout=30) as rest:
+            wrong = await rest.get("/api/v1/runs", headers=headers("other-token", "bearer"))
+            assert wrong.status_code == 401 and "other-token" not in wrong.text
