@@ -17,7 +17,7 @@ from a2a.types import CancelTaskRequest, Message, Part, Role, SendMessageRequest
 from mcp import Client as MCPClient
 from mcp.client.streamable_http import streamable_http_client
 
-from agentplane.server.auth import BearerVerifier, Identity
+from agentplane.server.auth import Authenticator, BearerVerifier, Identity, RequireCaller
 
 from .live import live_server
 
@@ -214,3 +214,19 @@ async def test_a_pluggable_bearer_verifier_opens_every_door(db: Path,
         async with httpx.AsyncClient(base_url=url, timeout=30) as rest:
             wrong = await rest.get("/api/v1/runs", headers=headers("other-token", "bearer"))
             assert wrong.status_code == 401 and "other-token" not in wrong.text
+
+
+async def test_a_door_may_have_its_own_challenge() -> None:
+    async def inner(scope: Any, receive: Any, send: Any) -> None:
+        raise AssertionError("a caller without a token got through")
+
+    issuer = IssuerTokens()
+    door = RequireCaller(inner, Authenticator(issuer), permission="run",
+                         challenge='Bearer resource_metadata="https://x.example/prm"')
+    plain = RequireCaller(inner, Authenticator(issuer), permission="run")
+    for app, expected in ((door, "resource_metadata"), (plain, 'realm="agentplane"')):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
+            refused = await http.post("/mcp", json={})
+            assert refused.status_code == 401
+            assert expected in refused.headers["www-authenticate"]
