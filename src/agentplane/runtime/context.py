@@ -220,8 +220,11 @@ class RunContext:
         done = self.recorded(step_key, EventType.MODEL_COMPLETED)
         if done is not None:
             return ModelResponse.from_dict(done.data["response"])
-        await self.ensure_active()
-        provider, model_name = self.models.resolve(model)
+        try:
+            provider, model_name = self.models.resolve(model)
+        except Exception:
+            await self.ensure_active()  # a run no longer active is refused before anything else
+            raise
         request.model = model_name
         request.call_index = index
         actor = f"agent:{request.agent}"
@@ -232,7 +235,11 @@ class RunContext:
         }
         # The request is committed before the call, so the two events' times bracket it:
         # whoever reads the journal (the console, telemetry) sees the latency that was.
-        await self.append(NewEvent(EventType.MODEL_REQUESTED, actor, step_key, requested))
+        # ``require_active``: the append itself refuses a run that was finished, cancelled or
+        # sent to reconciliation meanwhile (no status query of its own per step); a run whose
+        # lease ended (waiting) is refused by the lease check in the same transaction.
+        await self.append(NewEvent(EventType.MODEL_REQUESTED, actor, step_key, requested),
+                          require_active=True)
         started = time.perf_counter()
         try:
             response = await provider.complete(request)
