@@ -27,6 +27,7 @@ from agentplane.journal import (
     LeaseLostError,
     NewEvent,
     RunNotActiveError,
+    RunNotFoundError,
     RunRecord,
     canonical_json,
     sha256_hex,
@@ -133,6 +134,16 @@ class ToolOutcome:
     """The JSON result, or the error message when not ``ok``."""
 
 
+@dataclass(frozen=True, slots=True)
+class StepRecord:
+    """What a run remembers of a journaled step event: who wrote it and its data (as stored,
+    blobs resolved). Not the whole ``Event``: a run keeps one per step event while it is
+    alive, and its hashes and time are the journal's business, not the steps'."""
+
+    actor: str
+    data: dict[str, Any]
+
+
 @dataclass
 class RunContext:
     """One attempt at executing a run: the journal so far, and the durable primitives."""
@@ -142,7 +153,7 @@ class RunContext:
     workflow: Workflow
     models: ModelResolver
     owner: str
-    _index: dict[tuple[str, str], Event] = field(default_factory=dict)
+    _index: dict[tuple[str, str], StepRecord] = field(default_factory=dict)
     _started: dict[str, int] = field(default_factory=dict)
     _model_calls: dict[str, int] = field(default_factory=dict)
     _clock: dict[str, float] = field(default_factory=dict)
@@ -168,7 +179,7 @@ class RunContext:
 
     def _note(self, event: Event) -> None:
         if event.step_key is not None:
-            self._index[(event.step_key, event.type)] = event
+            self._index[(event.step_key, event.type)] = StepRecord(event.actor, event.data)
             if event.type == EventType.TOOL_STARTED:
                 self._started[event.step_key] = self._started.get(event.step_key, 0) + 1
                 at = datetime.fromisoformat(event.time).timestamp()
@@ -184,7 +195,7 @@ class RunContext:
         if event.usage:
             self.tokens += event.usage.get("input_tokens", 0) + event.usage.get("output_tokens", 0)
 
-    def recorded(self, step_key: str, event_type: str) -> Event | None:
+    def recorded(self, step_key: str, event_type: str) -> StepRecord | None:
         return self._index.get((step_key, event_type))
 
     async def append(self, *events: NewEvent, require_active: bool = False) -> list[Event]:
@@ -235,11 +246,16 @@ class RunContext:
         }
         # The request is committed before the call, so the two events' times bracket it:
         # whoever reads the journal (the console, telemetry) sees the latency that was.
-        # ``require_active``: the append itself refuses a run that was finished, cancelled or
-        # sent to reconciliation meanwhile (no status query of its own per step); a run whose
-        # lease ended (waiting) is refused by the lease check in the same transaction.
-        await self.append(NewEvent(EventType.MODEL_REQUESTED, actor, step_key, requested),
-                          require_active=True)
+        # ``require_active``: the append itself refuses a run that was cancelled, finished or
+        # sent to reconciliation meanwhile, so a step needs no status query of its own. Only
+        # when the append is refused otherwise is the status read, so that a run no longer
+        # running is refused as not active (``RunNotActiveError``), exactly as before.
+        try:
+            await self.append(NewEvent(EventType.MODEL_REQUESTED, actor, step_key, requested),
+                              require_active=True)
+        except (LeaseLostError, RunNotFoundError):
+            await self.ensure_active()
+            raise
         started = time.perf_counter()
         try:
             response = await provider.complete(request)

@@ -1,0 +1,93 @@
+"""What the hot path saves must not change what a run does: a model step on a run cancelled
+meanwhile is refused by the append itself, the workflow hash is the spec's, the collector
+settings apply once per process."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from agentplane.journal import EventType, JournalStore, NewEvent, RunNotActiveError
+from agentplane.models.base import ModelRequest
+from agentplane.runtime import Runtime
+from agentplane.runtime.context import RunContext
+from agentplane.runtime.workflow import spec_hash
+
+from . import toolbox
+from .conftest import make_workflow
+
+
+async def test_a_model_step_after_a_cancel_starts_nothing(store: JournalStore) -> None:
+    wf = make_workflow([{"name": "a", "tools": ["blocking_write"], "script": [
+        {"tool_calls": [{"name": "blocking_write", "arguments": {"item": "x"}}]},
+        {"content": "never asked"}]}], [{"agent": "a"}])
+    rt = Runtime(store)
+    run = await rt.start(wf, "go")
+    task = asyncio.create_task(rt.execute(run.id))
+    await asyncio.to_thread(toolbox.ENTERED.wait, 10)
+    other = Runtime(store)
+    await other.cancel(run.id, actor="user:ana", reason="stop")
+    toolbox.GATE.set()
+    final = await task
+    await rt.aclose()
+    await other.aclose()
+    assert final.status == "cancelled"
+    kinds = [e.type for e in await store.events(run.id)]
+    after = kinds[kinds.index(EventType.RUN_CANCELLED):]
+    assert EventType.TOOL_COMPLETED in after  # the call under way is recorded
+    assert EventType.MODEL_REQUESTED not in after  # the next model step was refused
+
+
+@pytest.mark.parametrize("status_event", [EventType.RUN_CANCELLED, EventType.RUN_FAILED,
+                                          EventType.RUN_COMPLETED])
+async def test_a_model_step_on_a_finished_run_is_refused_as_not_active(
+        store: JournalStore, status_event: str) -> None:
+    wf = make_workflow([{"name": "a", "script": [{"content": "x"}]}], [{"agent": "a"}])
+    rt = Runtime(store)
+    run = await rt.start(wf, "go", lease=True)
+    await store.append(run.id, [NewEvent(EventType.RUN_STARTED)])
+    # a cancel keeps the lease (the status refuses); completing or failing ends it
+    await store.append(run.id, [NewEvent(status_event)])
+    ctx = RunContext(store, await store.require_run(run.id), wf, rt._resolver(wf), rt.owner)
+    before = len(await store.events(run.id))
+    with pytest.raises(RunNotActiveError):
+        await ctx.model_step("s0/a/m1", "scripted",
+                             ModelRequest(model="scripted", messages=[], agent="a"))
+    assert len(await store.events(run.id)) == before  # nothing written
+    await rt.aclose()
+
+
+def test_the_workflow_hash_is_the_spec_hash_and_computed_once() -> None:
+    wf = make_workflow([{"name": "a", "script": [{"content": "x"}]}], [{"agent": "a"}])
+    first = wf.hash
+    assert first == spec_hash(wf.spec)
+    assert wf.hash is first
+
+
+def _collector_settings(env: dict[str, str]) -> dict[str, int | list[int]]:
+    code = ("import gc, json\n"
+            "from agentplane.journal import SQLiteJournal\n"
+            "from agentplane.runtime import Runtime\n"
+            "default = list(gc.get_threshold())\n"
+            "Runtime(SQLiteJournal(':memory:')); Runtime(SQLiteJournal(':memory:'))\n"
+            "print(json.dumps({'threshold': list(gc.get_threshold()), 'default': default,"
+            " 'frozen': gc.get_freeze_count()}))\n")
+    out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True,
+                         text=True, env={**os.environ, **env})
+    result: dict[str, int | list[int]] = json.loads(out.stdout)
+    return result
+
+
+def test_a_runtime_sets_the_collector_for_many_runs_once() -> None:
+    from agentplane.runtime.gcpolicy import THRESHOLDS
+    tuned = _collector_settings({})
+    assert tuned["threshold"] == list(THRESHOLDS)
+    assert isinstance(tuned["frozen"], int) and tuned["frozen"] > 0
+    kept = _collector_settings({"AGENTPLANE_GC": "default"})
+    assert kept["threshold"] == kept["default"] != list(THRESHOLDS)
+    assert kept["frozen"] == 0
