@@ -13,9 +13,10 @@ import asyncio
 import contextlib
 import json
 import time
-from collections.abc import Awaitable, Sequence
+from collections.abc import Awaitable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 from agentplane.errors import AgentplaneError
@@ -136,12 +137,24 @@ class ToolOutcome:
 
 @dataclass(frozen=True, slots=True)
 class StepRecord:
-    """What a run remembers of a journaled step event: who wrote it and its data (as stored,
-    blobs resolved). Not the whole ``Event``: a run keeps one per step event while it is
-    alive, and its hashes and time are the journal's business, not the steps'."""
+    """What a run remembers of a journaled step event while it is alive: who wrote it and, for
+    the events whose data a step reads back (``DATA_READ_BACK``), its data. Not the whole
+    ``Event``: a live run keeps one per step event, and the hashes, the time and the data of
+    the other events (a model request, an agent invoked, ...) are the journal's business, not
+    the steps'; for those a step only asks whether they happened."""
 
     actor: str
-    data: dict[str, Any]
+    data: Mapping[str, Any]
+
+
+DATA_READ_BACK = frozenset({
+    EventType.MODEL_COMPLETED, EventType.TOOL_COMPLETED, EventType.TOOL_FAILED,
+    EventType.GUARD_DECIDED, EventType.RUN_RECONCILED, EventType.APPROVAL_GRANTED,
+    EventType.APPROVAL_DENIED, EventType.APPROVAL_EXPIRED, EventType.WAIT_RESOLVED})
+"""Step events whose data a run reads back from its ``StepRecord``: results, decisions,
+resolutions. A new reader of another type's data must add the type here."""
+
+_NOT_KEPT: Mapping[str, Any] = MappingProxyType({})
 
 
 @dataclass
@@ -179,7 +192,8 @@ class RunContext:
 
     def _note(self, event: Event) -> None:
         if event.step_key is not None:
-            self._index[(event.step_key, event.type)] = StepRecord(event.actor, event.data)
+            self._index[(event.step_key, event.type)] = StepRecord(
+                event.actor, event.data if event.type in DATA_READ_BACK else _NOT_KEPT)
             if event.type == EventType.TOOL_STARTED:
                 self._started[event.step_key] = self._started.get(event.step_key, 0) + 1
                 at = datetime.fromisoformat(event.time).timestamp()
