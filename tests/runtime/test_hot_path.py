@@ -4,10 +4,12 @@ settings apply once per process."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import subprocess
 import sys
+import threading
 
 import pytest
 
@@ -16,6 +18,8 @@ from agentplane.models.base import ModelRequest
 from agentplane.runtime import Runtime
 from agentplane.runtime.context import RunContext
 from agentplane.runtime.workflow import spec_hash
+from agentplane.tools import isolation
+from agentplane.tools.isolation import run_in_thread
 
 from .conftest import make_workflow
 
@@ -68,3 +72,36 @@ def test_a_runtime_sets_the_collector_for_many_runs_once() -> None:
     kept = _collector_settings({"AGENTPLANE_GC": "default"})
     assert kept["threshold"] == kept["default"] != list(THRESHOLDS)
     assert kept["frozen"] == 0
+
+
+async def test_sync_tool_threads_are_reused_and_a_hung_call_holds_only_its_own() -> None:
+    gate = threading.Event()
+
+    def hang() -> str:
+        gate.wait(30)
+        return "late"
+
+    def where() -> int:
+        return threading.get_ident()
+
+    def tool_threads() -> set[int | None]:
+        return {t.ident for t in threading.enumerate() if t.name == "agentplane-tool"}
+
+    async def one_idle() -> None:
+        for _ in range(1000):
+            if isolation._THREADS._idle:
+                return
+            await asyncio.sleep(0.01)
+
+    hung = asyncio.ensure_future(run_in_thread(hang, {}))
+    await asyncio.wait_for(run_in_thread(where, {}), 10)
+    await one_idle()
+    kept = tool_threads()
+    used = set()
+    for _ in range(20):  # while one call hangs, the others run at once, on kept threads
+        used.add(await asyncio.wait_for(run_in_thread(where, {}), 10))
+        await one_idle()
+    assert used <= kept
+    assert not hung.done()
+    gate.set()
+    assert await asyncio.wait_for(hung, 10) == "late"
