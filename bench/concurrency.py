@@ -15,7 +15,7 @@ from pathlib import Path
 
 from _common import Figure, Stopwatch, print_figures, scratch
 from agentplane.journal import SQLiteJournal, verify
-from agentplane.runtime import Runtime, workflow_from_dict
+from agentplane.runtime import Runtime, Workflow, workflow_from_dict
 
 CALLS = 5
 LATENCY_MS = 100
@@ -31,21 +31,31 @@ async def floor(runs: int) -> float:
     return watch.seconds
 
 
-async def durable(folder: Path, runs: int) -> tuple[float, int]:
+def fan_out(folder: Path) -> Workflow:
+    """The workflow every run follows: ``CALLS`` model calls of ``LATENCY_MS`` each."""
     reply = {"latency_ms": LATENCY_MS, "content": "ok"}
-    workflow = workflow_from_dict(
+    return workflow_from_dict(
         {"name": "fan-out", "agents": [{"name": "a", "script": [reply] * CALLS}],
          "steps": [{"agent": "a", "input": f"part {i}"} for i in range(CALLS)]}, folder)
-    store = SQLiteJournal(folder / "journal.db")
-    runtime = Runtime(store)
+
+
+async def run_all(runtime: Runtime, workflow: Workflow, runs: int) -> float:
+    """Seconds to drive ``runs`` runs at once to completion."""
     with Stopwatch() as watch:
         done = await asyncio.gather(*(runtime.run(workflow, f"job {i}") for i in range(runs)))
     assert {r.status for r in done} == {"completed"}
+    return watch.seconds
+
+
+async def durable(folder: Path, runs: int) -> tuple[float, int]:
+    store = SQLiteJournal(folder / "journal.db")
+    runtime = Runtime(store)
+    wall = await run_all(runtime, fan_out(folder), runs)
     report = await verify(store)
     assert report.ok and report.runs == runs
     await runtime.aclose()
     await store.close()
-    return watch.seconds, report.events
+    return wall, report.events
 
 
 def run(runs: int) -> list[Figure]:

@@ -18,6 +18,7 @@ import api_load
 import concurrency
 import growth
 import metering
+import scale_runs
 import step_cost
 from _common import Figure, print_figures, save
 
@@ -28,6 +29,7 @@ def main() -> None:
     for steps in (50, 100, 200):
         figures += growth.run(steps)
     figures += concurrency.run(1000)
+    figures += scale_runs.run()
     figures += metering.run(1_000_000)
     figures += api_load.run()
     if importlib.util.find_spec("agentdojo") is not None:  # the agentdojo extra

@@ -330,6 +330,8 @@ async def test_cancel_while_a_call_runs_records_the_call_then_stops(store: Journ
     events = await store.events(run.id)
     assert EventType.TOOL_COMPLETED in types(events)  # the call under way is not lost
     assert [c[0] for c in toolbox.CALLS] == ["blocking_write"]  # and nothing new started
+    after = types(events)[types(events).index(EventType.RUN_CANCELLED):]
+    assert EventType.MODEL_REQUESTED not in after  # not even the next model step
 
 
 async def test_many_runs_at_once(runtime: Runtime, store: JournalStore) -> None:

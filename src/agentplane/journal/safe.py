@@ -83,6 +83,8 @@ def make_safe(value: Any, path: str = "$") -> Sanitized:
 
 
 _SCALARS = (bool, int, type(None))
+_PLAIN = frozenset(_SCALARS)
+"""Leaf types that are always safe as they are (exact types: a subclass takes the long way)."""
 
 
 def _walk(value: Any, path: str, changes: list[dict[str, str]]) -> Any:  # noqa: C901
@@ -103,7 +105,9 @@ def _walk(value: Any, path: str, changes: list[dict[str, str]]) -> Any:  # noqa:
         out: dict[str, Any] | None = None
         for i, (key, item) in enumerate(value.items()):
             new_key = key
-            if not isinstance(key, str):
+            if type(key) is str and key.isascii():
+                pass  # the common key, safe as it is
+            elif not isinstance(key, str):
                 if isinstance(key, (*_SCALARS, float)):
                     new_key = "null" if key is None else str(key).lower() if isinstance(
                         key, bool) else str(key)
@@ -114,7 +118,11 @@ def _walk(value: Any, path: str, changes: list[dict[str, str]]) -> Any:  # noqa:
                     new_key = fixed_key
                     changes.append({"path": f"{path}.{fixed_key}",
                                     "change": "lone surrogates in the key replaced by U+FFFD"})
-            new_item = _walk(item, f"{path}.{new_key}", changes)
+            kind = type(item)
+            if (kind is str and item.isascii()) or kind in _PLAIN:
+                new_item = item  # the common leaves, decided here without a call
+            else:
+                new_item = _walk(item, f"{path}.{new_key}", changes)
             if out is None and (new_key is not key or new_item is not item):
                 out = dict(list(value.items())[:i])
             if out is not None:
@@ -123,6 +131,9 @@ def _walk(value: Any, path: str, changes: list[dict[str, str]]) -> Any:  # noqa:
     if isinstance(value, list | tuple):
         items: list[Any] | None = None if isinstance(value, list) else list(value)
         for i, item in enumerate(value):
+            kind = type(item)
+            if (kind is str and item.isascii()) or kind in _PLAIN:
+                continue  # the common leaves, decided here without a call
             new_item = _walk(item, f"{path}[{i}]", changes)
             if new_item is not item:
                 if items is None:

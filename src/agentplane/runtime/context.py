@@ -13,9 +13,10 @@ import asyncio
 import contextlib
 import json
 import time
-from collections.abc import Awaitable, Sequence
+from collections.abc import Awaitable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 from agentplane.errors import AgentplaneError
@@ -27,6 +28,7 @@ from agentplane.journal import (
     LeaseLostError,
     NewEvent,
     RunNotActiveError,
+    RunNotFoundError,
     RunRecord,
     canonical_json,
     sha256_hex,
@@ -133,6 +135,28 @@ class ToolOutcome:
     """The JSON result, or the error message when not ``ok``."""
 
 
+@dataclass(frozen=True, slots=True)
+class StepRecord:
+    """What a run remembers of a journaled step event while it is alive: who wrote it and, for
+    the events whose data a step reads back (``DATA_READ_BACK``), its data. Not the whole
+    ``Event``: a live run keeps one per step event, and the hashes, the time and the data of
+    the other events (a model request, an agent invoked, ...) are the journal's business, not
+    the steps'; for those a step only asks whether they happened."""
+
+    actor: str
+    data: Mapping[str, Any]
+
+
+DATA_READ_BACK = frozenset({
+    EventType.MODEL_COMPLETED, EventType.TOOL_COMPLETED, EventType.TOOL_FAILED,
+    EventType.GUARD_DECIDED, EventType.RUN_RECONCILED, EventType.APPROVAL_GRANTED,
+    EventType.APPROVAL_DENIED, EventType.APPROVAL_EXPIRED, EventType.WAIT_RESOLVED})
+"""Step events whose data a run reads back from its ``StepRecord``: results, decisions,
+resolutions. A new reader of another type's data must add the type here."""
+
+_NOT_KEPT: Mapping[str, Any] = MappingProxyType({})
+
+
 @dataclass
 class RunContext:
     """One attempt at executing a run: the journal so far, and the durable primitives."""
@@ -142,7 +166,7 @@ class RunContext:
     workflow: Workflow
     models: ModelResolver
     owner: str
-    _index: dict[tuple[str, str], Event] = field(default_factory=dict)
+    _index: dict[tuple[str, str], StepRecord] = field(default_factory=dict)
     _started: dict[str, int] = field(default_factory=dict)
     _model_calls: dict[str, int] = field(default_factory=dict)
     _clock: dict[str, float] = field(default_factory=dict)
@@ -168,7 +192,8 @@ class RunContext:
 
     def _note(self, event: Event) -> None:
         if event.step_key is not None:
-            self._index[(event.step_key, event.type)] = event
+            self._index[(event.step_key, event.type)] = StepRecord(
+                event.actor, event.data if event.type in DATA_READ_BACK else _NOT_KEPT)
             if event.type == EventType.TOOL_STARTED:
                 self._started[event.step_key] = self._started.get(event.step_key, 0) + 1
                 at = datetime.fromisoformat(event.time).timestamp()
@@ -184,7 +209,7 @@ class RunContext:
         if event.usage:
             self.tokens += event.usage.get("input_tokens", 0) + event.usage.get("output_tokens", 0)
 
-    def recorded(self, step_key: str, event_type: str) -> Event | None:
+    def recorded(self, step_key: str, event_type: str) -> StepRecord | None:
         return self._index.get((step_key, event_type))
 
     async def append(self, *events: NewEvent, require_active: bool = False) -> list[Event]:
@@ -220,8 +245,11 @@ class RunContext:
         done = self.recorded(step_key, EventType.MODEL_COMPLETED)
         if done is not None:
             return ModelResponse.from_dict(done.data["response"])
-        await self.ensure_active()
-        provider, model_name = self.models.resolve(model)
+        try:
+            provider, model_name = self.models.resolve(model)
+        except Exception:
+            await self.ensure_active()  # a run no longer active is refused before anything else
+            raise
         request.model = model_name
         request.call_index = index
         actor = f"agent:{request.agent}"
@@ -232,7 +260,16 @@ class RunContext:
         }
         # The request is committed before the call, so the two events' times bracket it:
         # whoever reads the journal (the console, telemetry) sees the latency that was.
-        await self.append(NewEvent(EventType.MODEL_REQUESTED, actor, step_key, requested))
+        # ``require_active``: the append itself refuses a run that was cancelled, finished or
+        # sent to reconciliation meanwhile, so a step needs no status query of its own. Only
+        # when the append is refused otherwise is the status read, so that a run no longer
+        # running is refused as not active (``RunNotActiveError``), exactly as before.
+        try:
+            await self.append(NewEvent(EventType.MODEL_REQUESTED, actor, step_key, requested),
+                              require_active=True)
+        except (LeaseLostError, RunNotFoundError):
+            await self.ensure_active()
+            raise
         started = time.perf_counter()
         try:
             response = await provider.complete(request)

@@ -68,7 +68,7 @@ async def findings_for(ctx: RunContext, key: str, proposal: Proposal
     can happen, at the cost of one commit for both."""
     recorded: list[Finding] = []
     while (event := ctx.recorded(f"{key}/guard.{len(recorded)}", EventType.GUARD_DECIDED)):
-        recorded.append(Finding.from_dict(event.data))
+        recorded.append(Finding.from_dict(dict(event.data)))
     spec = ctx.workflow.spec.guardians
     findings = recorded or (RuleGuardians(spec).review(proposal, _stats(ctx), ctx.provenance)
                             if spec.enabled else [])

@@ -41,6 +41,7 @@ from agentplane.tools.sources.base import SourceHost, SourceSite, ToolSources
 
 from .budgeted import RunMetering
 from .context import NeedsReconciliation, RunContext, RunFailure, Suspended
+from .gcpolicy import tune_for_many_runs
 from .governed import review_output
 from .patterns import run_steps
 from .rollback import compensate, plan_rollback
@@ -121,6 +122,7 @@ class Runtime:
         self._models: dict[str, ModelResolver] = {}
         self._active: set[str] = set()
         self._heartbeat: asyncio.Task[None] | None = None
+        tune_for_many_runs()  # once per process: see gcpolicy
 
     # -- workflows ----------------------------------------------------------------------------
 

@@ -48,11 +48,16 @@ class Workflow:
     """Folder ``python:`` tool modules are imported from."""
     tools: dict[str, Tool] = field(default_factory=dict)
     source: str = "<python>"
+    _hash: str | None = field(default=None, init=False, repr=False, compare=False)
 
     @property
     def hash(self) -> str:
-        """SHA-256 of the spec's canonical JSON: a run is pinned to it."""
-        return spec_hash(self.spec)
+        """SHA-256 of the spec's canonical JSON: a run is pinned to it. Computed once: the spec
+        is a frozen model, so its hash cannot change."""
+        if self._hash is None:
+            object.__setattr__(self, "_hash", spec_hash(self.spec))
+        assert self._hash is not None
+        return self._hash
 
 
 def spec_hash(spec: WorkflowSpec) -> str:
