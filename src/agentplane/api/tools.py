@@ -16,6 +16,8 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any, TypeVar, overload
 
+import pydantic
+
 from agentplane.errors import AgentplaneError
 from agentplane.governance.autonomy import Autonomy
 from agentplane.runtime.spec import RetrySpec, ToolSpec
@@ -113,8 +115,10 @@ def _declare(fn: Callable[..., Any], name: str | None,
                                   compensate, settings)
     try:
         declaration.spec()
-    except (ValueError, TypeError) as exc:  # pydantic's ValidationError is a ValueError
-        raise ToolDefinitionError(f"tool {declaration.name}: {exc}") from exc
+    except pydantic.ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}"
+                             for e in exc.errors())
+        raise ToolDefinitionError(f"tool {declaration.name}: {problems}") from None
     return declaration
 
 
