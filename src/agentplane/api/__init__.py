@@ -8,7 +8,7 @@ from .agents import Agent
 from .results import Approval, RunResult, RunUsage
 from .runtime import Runtime, default_db
 from .tools import ToolDeclaration, ToolDefinitionError, tool
-from .workflows import Workflow, parallel, step, supervisor
+from .workflows import Step, Workflow, parallel, step, supervisor
 
 __all__ = [
     "Agent",
@@ -16,6 +16,7 @@ __all__ = [
     "RunResult",
     "RunUsage",
     "Runtime",
+    "Step",
     "ToolDeclaration",
     "ToolDefinitionError",
     "Workflow",

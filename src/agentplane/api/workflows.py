@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import sys
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -30,39 +31,50 @@ if TYPE_CHECKING:
 
     from .results import RunResult
 
-StepLike = Agent | AgentStep | ParallelStep | SupervisorStep
+@dataclass(frozen=True, slots=True)
+class Step:
+    """A step of a workflow (``step``, ``parallel``, ``supervisor``) and the agents it uses."""
+
+    spec: AgentStep | ParallelStep | SupervisorStep
+    """The step as a YAML file declares it."""
+    agents: tuple[Agent, ...]
 
 
-def step(agent: Agent, *, input: str | None = None) -> AgentStep:
+StepLike = Agent | Step
+
+
+def step(agent: Agent, *, input: str | None = None) -> Step:
     """Run ``agent`` on ``input`` instead of the previous step's output (``{input}`` in the
     text is replaced by that output)."""
-    return AgentStep(agent=agent.name, input=input)
+    return Step(AgentStep(agent=agent.name, input=input), (agent,))
 
 
-def parallel(*steps: StepLike) -> ParallelStep:
+def parallel(*steps: StepLike) -> Step:
     """Run ``steps`` at once on the same input; the output maps each branch to its result."""
-    return ParallelStep(parallel=[_step(s) for s in steps])
+    inner = [_step(s) for s in steps]
+    return Step(ParallelStep(parallel=[s.spec for s in inner]),
+                tuple(a for s in inner for a in s.agents))
 
 
-def supervisor(lead: Agent, workers: Sequence[Agent], *, max_assignments: int = 10
-               ) -> SupervisorStep:
+def supervisor(lead: Agent, workers: Sequence[Agent], *, max_assignments: int = 10) -> Step:
     """``lead`` plans, assigns tasks to ``workers``, checks their results and re-plans;
     after ``max_assignments`` tasks in all the run escalates to a person."""
-    return SupervisorStep(supervisor=lead.name, workers=[w.name for w in workers],
-                          max_assignments=max_assignments)
+    return Step(SupervisorStep(supervisor=lead.name, workers=[w.name for w in workers],
+                               max_assignments=max_assignments), (lead, *workers))
 
 
-def _step(item: StepLike) -> AgentStep | ParallelStep | SupervisorStep:
-    return AgentStep(agent=item.name) if isinstance(item, Agent) else item
+def _step(item: StepLike) -> Step:
+    return step(item) if isinstance(item, Agent) else item
 
 
 class Workflow:
-    """A workflow declared in Python: a name, steps (agents, or ``parallel`` / ``supervisor``
-    / ``step`` helpers) and the workflow-wide settings of a YAML file (``WorkflowSpec``).
+    """A workflow declared in Python: a name, steps (agents, or the ``step`` / ``parallel`` /
+    ``supervisor`` helpers) and the workflow-wide settings of a YAML file (``WorkflowSpec``).
 
     Agents and tools are gathered from the steps in order (an agent, then the tools, agents
     and compensating tools it refers to); ``agents=`` and ``tools=`` put some first, or add
-    ones the steps do not name (a supervisor's workers are given there too).
+    ones the steps do not name. ``settings``: the other ``WorkflowSpec`` fields (``tags``,
+    ``outcome``, ``budgets``, ``guardians``, ``tool_defaults``, ``providers``, ...).
     """
 
     def __init__(self, name: str, steps: Sequence[StepLike], *,
@@ -76,16 +88,16 @@ class Workflow:
             self._add_agent(agent)
         for fn in tools:
             self._add_tool(declaration_of(fn))
-        for item in steps:
-            if isinstance(item, Agent):
-                self._add_agent(item)
-        # ``settings``: the other WorkflowSpec fields (tags, outcome, budgets, guardians, ...)
+        gathered = [_step(s) for s in steps]
+        for item in gathered:
+            for agent in item.agents:
+                self._add_agent(agent)
         self.spec = WorkflowSpec.model_validate({
             "name": name, "version": version, "description": description,
             "autonomy": autonomy, **settings,
             "tools": [d.spec() for d in self._tools.values()],
             "agents": [a.spec for a in self._agents.values()],
-            "steps": [_step(s) for s in steps]})
+            "steps": [s.spec for s in gathered]})
         """The same spec a YAML file parses into."""
         self.base_dir = Path(base_dir).resolve() if base_dir is not None else self._folder()
         """Folder the tools' modules are imported from, in any process that resumes a run."""
