@@ -48,9 +48,9 @@ def cancel_refund(refund_id: str) -> dict[str, object]:
     return {"refund_id": refund_id, "status": "cancelled"}
 
 
-SCRIPT = [Reply(tool_calls=[call("lookup_order", order_id="A1")]),
-          Reply(tool_calls=[call("issue_refund", order_id="A1", amount=20)]),
-          "Refunded 20 on order A1."]
+SCRIPT: list[Reply | str] = [Reply(tool_calls=[call("lookup_order", order_id="A1")]),
+                             Reply(tool_calls=[call("issue_refund", order_id="A1", amount=20)]),
+                             "Refunded 20 on order A1."]
 
 clerk = Agent("clerk", instructions="You handle refunds.", tools=[lookup_order, issue_refund],
               script=SCRIPT)

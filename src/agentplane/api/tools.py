@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
-from typing import Any, TypeVar, overload
+from typing import Any, TypedDict, TypeVar, Unpack, overload
 
 import pydantic
 
@@ -122,33 +122,34 @@ def _declare(fn: Callable[..., Any], name: str | None,
     return declaration
 
 
-@overload
-def tool(fn: F, /) -> F: ...
+class ToolSettings(TypedDict, total=False):
+    """The settings ``@tool`` takes: those of a YAML ``tools:`` entry (``ToolSpec``)."""
+
+    name: str
+    description: str
+    effect: Effect | str
+    idempotent: bool
+    compensate: str | Callable[..., Any]
+    trust: Trust | FieldTrust | str | dict[str, Any]
+    external: bool
+    cost_usd: float
+    autonomy: Autonomy | str
+    timeout_s: float
+    isolation: Isolation | str
+    retry: RetrySpec | dict[str, Any]
+    composed: list[str]
+    destination: list[str]
 
 
 @overload
-def tool(
-    fn: None = None, /, *, name: str | None = ..., description: str | None = ...,
-    effect: Effect | str = ..., idempotent: bool = ...,
-    compensate: str | Callable[..., Any] | None = ...,
-    trust: Trust | FieldTrust | str | dict[str, Any] | None = ..., external: bool = ...,
-    cost_usd: float = ..., autonomy: Autonomy | str | None = ...,
-    timeout_s: float | None = ..., isolation: Isolation | str | None = ...,
-    retry: RetrySpec | dict[str, Any] | None = ..., composed: list[str] | None = ...,
-    destination: list[str] | None = ...,
-) -> Callable[[F], F]: ...
+def tool(fn: F, /, **settings: Unpack[ToolSettings]) -> F: ...
 
 
-def tool(
-    fn: F | None = None, /, *, name: str | None = None, description: str | None = None,
-    effect: Effect | str = Effect.WRITE, idempotent: bool = False,
-    compensate: str | Callable[..., Any] | None = None,
-    trust: Trust | FieldTrust | str | dict[str, Any] | None = None, external: bool = False,
-    cost_usd: float = 0.0, autonomy: Autonomy | str | None = None,
-    timeout_s: float | None = None, isolation: Isolation | str | None = None,
-    retry: RetrySpec | dict[str, Any] | None = None, composed: list[str] | None = None,
-    destination: list[str] | None = None,
-) -> F | Callable[[F], F]:
+@overload
+def tool(fn: None = None, /, **settings: Unpack[ToolSettings]) -> Callable[[F], F]: ...
+
+
+def tool(fn: F | None = None, /, **settings: Unpack[ToolSettings]) -> F | Callable[[F], F]:
     """Declare a module-level function as a tool; the settings are those of a YAML
     ``tools:`` entry (see ``ToolSpec``).
 
@@ -164,14 +165,14 @@ def tool(
     (``@tool(effect="read")``), or as a call on a function defined elsewhere:
     ``tool(tools.lookup_order, effect="read")``.
     """
-    settings: dict[str, Any] = {
-        "description": description, "effect": effect, "idempotent": idempotent or None,
-        "trust": trust, "external": external or None, "cost_usd": cost_usd or None,
-        "autonomy": autonomy, "timeout_s": timeout_s, "isolation": isolation, "retry": retry,
-        "composed": composed, "destination": destination}
+    given: dict[str, Any] = dict(settings)
+    name = given.pop("name", None)
+    compensate = given.pop("compensate", None)
+    # falsy flags are left out, so the spec keeps its defaults (as a YAML entry would)
+    given = {k: v for k, v in given.items() if v is not None and v is not False}
 
     def decorate(function: F) -> F:
-        declaration = _declare(function, name, compensate, settings)
+        declaration = _declare(function, name, compensate, given)
         previous: ToolDeclaration | None = getattr(function, ATTRIBUTE, None)
         if previous is not None and previous.spec() != declaration.spec():
             raise ToolDefinitionError(
