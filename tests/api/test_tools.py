@@ -30,6 +30,18 @@ def test_declaration_records_module_function_and_settings() -> None:
     assert desk.issue_refund.__name__ == "issue_refund"  # the function itself, still callable
 
 
+def test_argument_schema_from_type_hints_and_docstring() -> None:
+    lookup = desk.flow.resolve().tools["lookup_order"]
+    assert lookup.description == "Look an order up by its id."
+    assert lookup.parameters == {
+        "type": "object", "additionalProperties": False, "required": ["order_id"],
+        "properties": {"order_id": {"type": "string", "title": "Order Id",
+                                    "description": "The order's id, e.g. A1"}}}
+    refund = desk.flow.resolve().tools["issue_refund"]
+    assert set(refund.parameters["properties"]) == {"order_id", "amount"}  # not context
+    assert refund.parameters["properties"]["amount"]["type"] == "number"
+
+
 def test_compensation_named_by_string_joins_the_workflow() -> None:
     assert [t.name for t in desk.flow.spec.tools] == ["lookup_order", "issue_refund",
                                                       "cancel_refund"]
