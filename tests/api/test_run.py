@@ -45,9 +45,10 @@ def test_run_sync_refuses_a_running_loop(tmp_path: Path) -> None:
         asyncio.run(inside())
 
 
-def test_approval_from_python(tmp_path: Path) -> None:
+def test_approval_from_python(database_url: str) -> None:
+    """On SQLite and on PostgreSQL alike."""
     async def go() -> None:
-        async with Runtime(tmp_path / "runs.db", actor="user:ana") as rt:
+        async with Runtime(database_url, actor="user:ana") as rt:
             first = await rt.run(desk.careful, "Refund order A1")
             assert first.status == "waiting" and first.output is None
             (approval,) = first.waiting
@@ -73,9 +74,9 @@ def test_denial_from_python(tmp_path: Path) -> None:
     assert desk.ledger() == []
 
 
-def test_stream_yields_every_event_until_the_run_rests(tmp_path: Path) -> None:
+def test_stream_yields_every_event_until_the_run_rests(database_url: str) -> None:
     async def go() -> None:
-        async with Runtime(tmp_path / "runs.db") as rt:
+        async with Runtime(database_url) as rt:
             run_id = await rt.start(desk.flow, "Refund order A1")
             seen = [e async for e in rt.stream(run_id)]
             result = await rt.wait(run_id)
