@@ -96,3 +96,24 @@ def test_a_bad_workflow_is_refused_with_every_problem_named() -> None:
 def test_references_are_checked_when_the_workflow_is_built() -> None:
     with pytest.raises(SpecError, match="an agent on the scripted model needs a `script:`"):
         Workflow("w", steps=[Agent("a")])
+
+
+def test_a_yaml_file_runs_from_python(tmp_path: Path) -> None:
+    folder = desk.flow.base_dir / "tests" / "api"
+    path = _twin(desk.flow, folder)
+    try:
+        loaded = Workflow.load(path)
+        assert (loaded.spec, loaded.hash, loaded.base_dir) == (desk.flow.spec, desk.flow.hash,
+                                                               folder)
+        result = loaded.run_sync("Refund order A1", db=tmp_path / "r.db")
+    finally:
+        path.unlink()
+    assert (result.status, result.output) == ("completed", "Refunded 20 on order A1.")
+    assert result.workflow_hash == desk.flow.hash
+
+
+def test_a_bad_yaml_file_names_line_and_column(tmp_path: Path) -> None:
+    path = tmp_path / "bad.yaml"
+    path.write_text("name: w\nagents: [{name: a, modle: x}]\nsteps: [{agent: a}]\n")
+    with pytest.raises(SpecError, match=r"bad.yaml:2:\d+: agents\[0\]\.modle: unknown field"):
+        Workflow.load(path)

@@ -22,7 +22,6 @@ from agentplane._yaml import validation_problems
 from agentplane.governance.autonomy import Autonomy
 from agentplane.governance.spec import GuardiansSpec
 from agentplane.metering.spec import BudgetSpec
-from agentplane.runtime import workflow_from_dict
 from agentplane.runtime.spec import (
     STEP_TAGS,
     AgentStep,
@@ -32,7 +31,7 @@ from agentplane.runtime.spec import (
     ToolDefaults,
     WorkflowSpec,
 )
-from agentplane.runtime.workflow import SpecError, cross_check, spec_hash
+from agentplane.runtime.workflow import SpecError, cross_check, load_workflow, resolve, spec_hash
 from agentplane.runtime.workflow import Workflow as ResolvedWorkflow
 from agentplane.tools.sources.spec import MCPServerSpec, RemoteAgentSpec
 
@@ -123,7 +122,7 @@ class Workflow:
         for item in gathered:
             for agent in item.agents:
                 self._add_agent(agent)
-        source = f"<python workflow {name}>"
+        source = self._source = f"<python workflow {name}>"
         try:
             self.spec = WorkflowSpec.model_validate({
                 "name": name, "version": version, "description": description,
@@ -140,6 +139,16 @@ class Workflow:
         """The same spec a YAML file parses into."""
         self.base_dir = Path(base_dir).resolve() if base_dir is not None else self._folder()
         """Folder the tools' modules are imported from, in any process that resumes a run."""
+
+    @classmethod
+    def load(cls, path: str | Path) -> Workflow:
+        """A workflow from its YAML file, to run from Python (``SpecError`` lists every
+        problem with its line and column)."""
+        resolved = load_workflow(path)
+        flow = cls.__new__(cls)
+        flow._agents, flow._tools = {}, {}
+        flow.spec, flow.base_dir, flow._source = resolved.spec, resolved.base_dir, str(path)
+        return flow
 
     def _add_agent(self, agent: Agent) -> None:
         known = self._agents.get(agent.name)
@@ -194,8 +203,7 @@ class Workflow:
         """The engine's form: references checked (``SpecError`` lists every problem), tools
         imported — the functions declared here, not second copies."""
         share_modules(list(self._tools.values()), self.base_dir)
-        return workflow_from_dict(self.spec.model_dump(mode="json"), self.base_dir,
-                                  source=f"<python workflow {self.spec.name}>")
+        return resolve(self.spec, self.base_dir, source=self._source)
 
     def to_yaml(self) -> str:
         """The YAML twin: loaded from a file in ``base_dir`` it pins runs to the same hash."""
