@@ -124,3 +124,24 @@ def test_tools_from_two_folders_need_a_base_dir() -> None:
     with pytest.raises(ToolDefinitionError, match="modules in different folders"):
         Workflow("w", steps=[agent])
     assert Workflow("w", steps=[agent], base_dir=ROOT).base_dir == ROOT
+
+
+def test_a_module_run_with_dash_m_is_recorded_by_its_name(tmp_path: Path) -> None:
+    package = tmp_path / "shop"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "desk.py").write_text(textwrap.dedent("""\
+        from agentplane import tool
+        from agentplane.api.tools import declaration_of
+
+        @tool(effect="read")
+        def look(order_id: str) -> str:
+            return order_id
+
+        if __name__ == "__main__":
+            d = declaration_of(look)
+            print(d.python, d.folder)
+        """))
+    out = subprocess.run([sys.executable, "-m", "shop.desk"], capture_output=True, text=True,
+                         check=True, cwd=tmp_path).stdout.split()
+    assert out == ["shop.desk:look", str(tmp_path.resolve())]
