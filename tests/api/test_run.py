@@ -93,3 +93,10 @@ def test_top_level_names_are_lazy_and_listed() -> None:
     assert set(agentplane.__all__) <= set(dir(agentplane))
     with pytest.raises(AttributeError, match="no attribute 'Nope'"):
         agentplane.Nope  # noqa: B018
+
+
+def test_an_agent_alone_runs_as_a_workflow_of_its_own(tmp_path: Path) -> None:
+    result = desk.clerk.run_sync("Refund order A1", db=tmp_path / "runs.db")
+    assert (result.status, result.output) == ("completed", "Refunded 20 on order A1.")
+    assert result.workflow_hash == desk.clerk.workflow().hash
+    assert desk.clerk.workflow().spec.name == "clerk"
