@@ -24,10 +24,10 @@ if TYPE_CHECKING:
     from agentplane.api import (
         Agent,
         Approval,
+        DefinitionError,
         RunResult,
         Runtime,
         RunUsage,
-        ToolDefinitionError,
         Workflow,
         parallel,
         step,
@@ -40,36 +40,28 @@ if TYPE_CHECKING:
     from agentplane.tools.base import Effect, ToolContext
 
 _EXPORTS = {
-    "Agent": "agentplane.api",
-    "Approval": "agentplane.api",
-    "RunResult": "agentplane.api",
-    "RunUsage": "agentplane.api",
-    "Runtime": "agentplane.api",
-    "ToolDefinitionError": "agentplane.api",
-    "Workflow": "agentplane.api",
-    "parallel": "agentplane.api",
-    "step": "agentplane.api",
-    "supervisor": "agentplane.api",
-    "tool": "agentplane.api",
+    **dict.fromkeys(["Agent", "Approval", "DefinitionError", "RunResult", "RunUsage", "Runtime",
+                     "Workflow", "parallel", "step", "supervisor", "tool"], "agentplane.api"),
     "AgentplaneError": "agentplane.errors",
     "Autonomy": "agentplane.governance.autonomy",
     "SpecError": "agentplane.runtime.workflow",
     "Effect": "agentplane.tools.base",
     "ToolContext": "agentplane.tools.base",
 }
+"""Each public name and the module it is loaded from when first used."""
 
 __all__ = [
     "Agent",
     "AgentplaneError",
     "Approval",
     "Autonomy",
+    "DefinitionError",
     "Effect",
     "RunResult",
     "RunUsage",
     "Runtime",
     "SpecError",
     "ToolContext",
-    "ToolDefinitionError",
     "Workflow",
     "parallel",
     "step",

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from agentplane import Agent, ToolDefinitionError, Workflow, tool
+from agentplane import Agent, DefinitionError, Workflow, tool
 from agentplane.api.tools import declaration_of
 from agentplane.runtime.spec import ToolSpec
 
@@ -48,7 +48,7 @@ def test_compensation_named_by_string_joins_the_workflow() -> None:
 
 
 def test_a_lambda_is_refused() -> None:
-    with pytest.raises(ToolDefinitionError, match=r"a lambda in .* cannot be a tool"):
+    with pytest.raises(DefinitionError, match=r"a lambda in .* cannot be a tool"):
         tool(lambda order_id: order_id)
 
 
@@ -56,7 +56,7 @@ def test_a_closure_is_refused() -> None:
     def inner(order_id: str) -> str:
         return order_id
 
-    with pytest.raises(ToolDefinitionError,
+    with pytest.raises(DefinitionError,
                        match=r"test_a_closure_is_refused.<locals>.inner cannot be a tool: it "
                              r"is defined inside a function"):
         tool(effect="read")(inner)
@@ -67,18 +67,18 @@ def test_a_method_is_refused() -> None:
         def refund(self, order_id: str) -> str:
             return order_id
 
-    with pytest.raises(ToolDefinitionError, match="defined inside a"):
+    with pytest.raises(DefinitionError, match="defined inside a"):
         tool(Desk.refund)
 
 
 def test_bad_settings_are_refused_when_declared() -> None:
-    with pytest.raises(ToolDefinitionError, match=r"lookup_order: effect: Input should be 'read'"):
+    with pytest.raises(DefinitionError, match=r"lookup_order: effect: Input should be 'read'"):
         tool(desk.lookup_order, effect="sometimes")
 
 
 def test_declaring_one_function_twice_differently_is_refused() -> None:
     assert tool(desk.lookup_order, effect="read") is desk.lookup_order  # same settings: fine
-    with pytest.raises(ToolDefinitionError, match="already declared as tool lookup_order"):
+    with pytest.raises(DefinitionError, match="already declared as tool lookup_order"):
         tool(desk.lookup_order, effect="write")
 
 
@@ -90,7 +90,7 @@ def test_a_replaced_function_is_refused_when_an_agent_uses_it(
         return {}
 
     monkeypatch.setattr(desk, "cancel_refund", replacement)
-    with pytest.raises(ToolDefinitionError, match="does not name this function"):
+    with pytest.raises(DefinitionError, match="does not name this function"):
         Agent("a", tools=[original], script=["x"])
 
 
@@ -106,7 +106,7 @@ def test_main_without_a_file_is_refused() -> None:
         """)
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True, cwd=ROOT).stdout
-    assert out.startswith("ToolDefinitionError __main__.f cannot be a tool: its module has no "
+    assert out.startswith("DefinitionError __main__.f cannot be a tool: its module has no "
                           "file")
 
 
@@ -121,7 +121,7 @@ def test_tools_from_two_folders_need_a_base_dir() -> None:
 
     join = tool(posixpath.join, effect="read")
     agent = Agent("a", tools=[desk.lookup_order, join], script=["x"])
-    with pytest.raises(ToolDefinitionError, match="modules in different folders"):
+    with pytest.raises(DefinitionError, match="modules in different folders"):
         Workflow("w", steps=[agent])
     assert Workflow("w", steps=[agent], base_dir=ROOT).base_dir == ROOT
 
