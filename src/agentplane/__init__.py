@@ -18,9 +18,11 @@ Names are loaded when first used, so ``import agentplane`` stays light. Test dou
 from __future__ import annotations
 
 import importlib
-from typing import TYPE_CHECKING, Any
 
+TYPE_CHECKING = False  # not `typing.TYPE_CHECKING`: importing typing costs more than all this
 if TYPE_CHECKING:
+    from typing import Any
+
     from agentplane.api import (
         Agent,
         Approval,
