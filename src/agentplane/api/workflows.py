@@ -232,8 +232,10 @@ class Workflow:
             asyncio.get_running_loop()
         except RuntimeError:
             return asyncio.run(self.run(input, db=db, model=model))
-        raise RuntimeError("run_sync cannot run inside a running event loop; "
-                           "use `await flow.run(...)` there")
+        raise RuntimeError("run_sync cannot run inside a running event loop; use "
+                           "`await flow.run(...)` there (and if a script's tools are being "
+                           "imported to resume a run, keep the script's own run under "
+                           "`if __name__ == \"__main__\":`)")
 
     def __repr__(self) -> str:
         return f"Workflow({self.name!r}, hash={self.hash[:12]})"
