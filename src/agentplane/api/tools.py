@@ -165,7 +165,9 @@ def tool(fn: F | None = None, /, **settings: Unpack[ToolSettings]) -> F | Callab
     ``cost_usd``: what one call costs, USD. ``timeout_s``: seconds a call may take.
 
     The function's parameters (type hints, defaults) give the arguments' JSON Schema; its
-    docstring's first paragraph the description the model sees. A keyword parameter
+    docstring's first paragraph the description the model sees, and its parameter section
+    (Google ``Args:``, NumPy ``Parameters``, Sphinx ``:param x:``) each parameter's, unless
+    ``Field(description=...)`` gives one (see ``tools.docstrings``). A keyword parameter
     ``context`` receives the call's ``ToolContext``. Usable bare (``@tool``) or with settings
     (``@tool(effect="read")``), or as a call on a function defined elsewhere:
     ``tool(tools.lookup_order, effect="read")``.
