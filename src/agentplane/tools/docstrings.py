@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import functools
 import inspect
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Annotated, Any, get_args, get_origin
 
@@ -29,7 +29,7 @@ class ToolDoc:
 
     summary: str = ""
     """The first paragraph: the tool's description ("" without a docstring)."""
-    parameters: dict[str, str] = field(default_factory=dict)
+    parameters: Mapping[str, str] = field(default_factory=dict)
     """Parameter name -> its description, for the names the docstring describes."""
 
 
