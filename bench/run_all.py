@@ -19,6 +19,7 @@ import concurrency
 import growth
 import metering
 import step_cost
+import usage_report
 from _common import Figure, print_figures, save
 
 
@@ -29,6 +30,7 @@ def main() -> None:
         figures += growth.run(steps)
     figures += concurrency.run(1000)
     figures += metering.run(1_000_000)
+    figures += usage_report.run(100_000)
     figures += api_load.run()
     if importlib.util.find_spec("agentdojo") is not None:  # the agentdojo extra
         import agentdojo_bench

@@ -27,6 +27,7 @@ from agentplane.journal import Event, EventType, JournalStore, RunRecord
 from agentplane.storage import Database
 
 from .usage import (
+    METERED,
     Pricer,
     RunTags,
     UsageEvent,
@@ -57,13 +58,15 @@ def usage_of(events: Sequence[Event], tags: RunTags, pricer: Pricer, *, after: i
     usage and when the stretch still open at the end began (None: none is open)."""
     out: list[UsageEvent] = []
     for event in events:
+        if event.type not in METERED:
+            continue
         if starts_activity(event):
             since = event.time
             continue
         began = None
         if ends_activity(event):
             began, since = since, None
-        if event.seq > after and event.type != EventType.RUN_CREATED:
+        if event.seq > after:
             out.extend(derive(event, tags, pricer, active_since=began))
     return out, since
 
@@ -137,16 +140,17 @@ class Follower:
         self._runs[run.id] = state
         return state
 
-    def flush(self) -> None:
-        """Write the buffered usage and places (one transaction)."""
+    def flush(self) -> int:
+        """Write the buffered usage and places (one transaction). Returns how many usage
+        events were new."""
         rows, places = self._rows, self._places
         if not rows and not places:
-            return
+            return 0
         self._rows, self._places = [], {}
         with self.db.transaction() as db:
-            if rows:
-                db.executemany(self.insert_sql, rows)
+            new = db.executemany(self.insert_sql, rows) if rows else 0
             db.executemany(self._place_sql, list(places.items()))
+        return new
 
     def _flush_quietly(self) -> None:
         """Flush from the runtime's path: a ledger that cannot be written now must not fail a
@@ -162,12 +166,11 @@ class Follower:
 
     async def catch_up(self, store: JournalStore, pricer: Pricer) -> int:
         """Write what is buffered, then derive the usage of every run whose journal grew past
-        its place. Returns how many usage events were new."""
-        self.flush()
+        its place. Returns how many usage events were new (buffered ones included)."""
+        new = self.flush()
         lagging = self.db.query(
             "SELECT r.id, r.tenant, r.workflow, r.meta, COALESCE(u.seq, 0) FROM runs r"
             " LEFT JOIN usage_runs u ON u.run_id = r.id WHERE r.last_seq > COALESCE(u.seq, 0)")
-        new = 0
         for run_id, tenant, workflow, meta, place in lagging:
             meta = json.loads(meta) if isinstance(meta, str) else (meta or {})
             tags = RunTags(tenant, workflow, dict(meta.get("tags") or {}), meta.get("outcome"))
@@ -177,11 +180,11 @@ class Follower:
             if not events:
                 continue
             usage, _ = usage_of(events, tags, pricer, after=int(place))
-            with self.db.transaction() as db:
-                if usage:
-                    new += db.executemany(self.insert_sql, [self.to_row(u) for u in usage])
-                db.execute(self._place_sql, (run_id, events[-1].seq))
-        return new
+            self._rows.extend(self.to_row(u) for u in usage)
+            self._places[run_id] = events[-1].seq
+            if len(self._rows) >= FLUSH_ROWS or len(self._places) >= FLUSH_ROWS:
+                new += self.flush()
+        return new + self.flush()
 
     def close(self) -> None:
         self._flush_quietly()
