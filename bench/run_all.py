@@ -15,6 +15,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parent))
 
 import api_load
+import audit_verify
 import concurrency
 import growth
 import metering
@@ -31,6 +32,7 @@ def main() -> None:
     figures += concurrency.run(1000)
     figures += metering.run(1_000_000)
     figures += usage_report.run(100_000)
+    figures += audit_verify.run(1_800_000)
     figures += api_load.run()
     if importlib.util.find_spec("agentdojo") is not None:  # the agentdojo extra
         import agentdojo_bench
