@@ -9,7 +9,7 @@ from typing import Any
 import pytest_asyncio
 
 from agentplane.journal import EventType, JournalStore, open_store
-from agentplane.metering.ledger import MIGRATIONS, UsageLedger, ledger_for
+from agentplane.metering.ledger import BIG_BATCH, MIGRATIONS, UsageLedger, ledger_for
 from agentplane.metering.usage import ACTIVE, MODEL, TASK, UsageEvent
 from agentplane.runtime import Runtime
 from agentplane.runtime.budgeted import RunMetering
@@ -138,4 +138,19 @@ def test_a_ledger_of_the_previous_release_is_upgraded(database_url: str) -> None
         indexes = {r[0] for r in ledger.query(
             "SELECT indexname FROM pg_indexes WHERE tablename = 'usage_events'")}
     assert "usage_tenant_time" in indexes and "usage_tenant_type_time" not in indexes
+    ledger.close()
+
+
+def test_a_large_batch_is_ingested_once_and_leaves_the_cache_as_it_was(database_url: str
+                                                                         ) -> None:
+    ledger = UsageLedger(database_url)
+    events = [UsageEvent(f"r{i // 10}:{i}", MODEL, "2026-11-02T10:00:00Z", f"r{i // 10}",
+                         f"t{i % 3}", "desk", input_tokens=1) for i in range(BIG_BATCH + 500)]
+    cache = ledger.query("PRAGMA cache_size") if ledger.dialect == "sqlite" else None
+    assert ledger.ingest(events) == len(events)
+    assert ledger.ingest(events[::2]) == 0
+    assert ledger.query("SELECT COUNT(*), SUM(input_tokens) FROM usage_events") == [
+        (len(events), len(events))]
+    if cache is not None:
+        assert ledger.query("PRAGMA cache_size") == cache
     ledger.close()
