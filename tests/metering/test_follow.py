@@ -154,3 +154,29 @@ def test_a_large_batch_is_ingested_once_and_leaves_the_cache_as_it_was(database_
     if cache is not None:
         assert ledger.query("PRAGMA cache_size") == cache
     ledger.close()
+
+
+async def test_a_run_that_waits_and_resumes_is_metered_as_a_catch_up_would(
+        store: JournalStore) -> None:
+    wf = flow([call("send_sms", to="+1"), call("send_sms", to="+2"), call("send_sms", to="+3"),
+               said("done")],
+              budgets=[{"id": "sms", "scope": "workflow", "period": "month", "limit_usd": 1.0}])
+    first = Runtime(store, metering=RunMetering(store, pricer=price))
+    run = await first.run(wf, "go")
+    await first.aclose()
+    [wait] = await store.waits(run_id=run.id)
+    second = Runtime(store, metering=RunMetering(store, pricer=price))  # another process
+    await second.decide(wait.id, approve=True, actor="user:cfo", reason="worth it")
+    assert (await second.execute(run.id)).status == "completed"
+    await second.aclose()
+    ledger = ledger_for(store)
+    await ledger.sync(store, price)
+    kept = rows(ledger)
+    assert sum(e["type"] == ACTIVE for e in kept.values()) == 2  # before the wait, after it
+    store.database.execute("DELETE FROM usage_events")
+    store.database.execute("DELETE FROM usage_runs")
+    again = ledger_for(store)
+    await again.sync(store, price)
+    assert rows(again) == kept
+    ledger.close()
+    again.close()

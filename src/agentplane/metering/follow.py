@@ -20,7 +20,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -94,8 +94,8 @@ class Follower:
 
     db: Database
     insert_sql: str
-    to_row: Any
-    """``UsageEvent`` → the row ``insert_sql`` takes."""
+    to_row: Callable[[UsageEvent], tuple[Any, ...]]
+    """A usage event as the row ``insert_sql`` takes."""
     _runs: dict[str, _Run] = field(default_factory=dict)
     _rows: list[tuple[Any, ...]] = field(default_factory=list)
     _places: dict[str, int] = field(default_factory=dict)
@@ -117,33 +117,34 @@ class Follower:
         back from the journal unless this process has not followed the run from its start."""
         if not events:
             return
-        state = self._runs.get(run.id)
         first = events[0].seq
-        if state is None:
-            state = await self._start(store, run, first)
-        if state is None or first != state.place + 1:
-            return  # not contiguous with what is metered: catch_up takes the run
-        usage, state.since = usage_of(events, state.tags, pricer, since=state.since)
-        self._rows.extend(self.to_row(u) for u in usage)
-        state.place = events[-1].seq
-        self._places[run.id] = state.place
+        state = self._runs.get(run.id) or await self._start(store, run, first)
+        if first == state.place + 1:
+            usage, state.since = usage_of(events, state.tags, pricer, since=state.since)
+            self._rows.extend(self.to_row(u) for u in usage)
+            state.place = events[-1].seq
+            self._places[run.id] = state.place
+        # else: not contiguous with what is metered (events appended elsewhere, such as an
+        # approval): catch_up takes the run
         if events[-1].type in _FINAL:
             del self._runs[run.id]
         if len(self._rows) >= FLUSH_ROWS or len(self._places) >= FLUSH_ROWS:
             self._flush_quietly()
 
-    async def _start(self, store: JournalStore, run: RunRecord, first: int) -> _Run | None:
-        """Begin following a run this process meets mid-way (or from its second event: the
-        first, ``run.created``, is written when the run is created and has no usage)."""
+    async def _start(self, store: JournalStore, run: RunRecord, first: int) -> _Run:
+        """Begin following a run: from its second event (the first, ``run.created``, is
+        written when the run is created and has no usage), or mid-way where the ledger's place
+        is just before ``first``; otherwise the run is left to ``catch_up`` (place -1)."""
+        tags = run_tags(run)
         if first <= 2:
-            state = _Run(run_tags(run), first - 1)
+            state = _Run(tags, first - 1)
         else:
             row = self.db.query_one("SELECT seq FROM usage_runs WHERE run_id = ?", (run.id,))
             if row is None or int(row[0]) != first - 1:
-                return None
-            earlier = await store.events(run.id)
-            _, since = usage_of([e for e in earlier if e.seq < first], run_tags(run), free)
-            state = _Run(run_tags(run), first - 1, since)
+                state = _Run(tags, -1)
+            else:
+                earlier = [e for e in await store.events(run.id) if e.seq < first]
+                state = _Run(tags, first - 1, usage_of(earlier, tags, free)[1])
         self._runs[run.id] = state
         return state
 
