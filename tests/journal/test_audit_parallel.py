@@ -4,6 +4,7 @@ same first break in each run, as verifying every run event by event in one proce
 from __future__ import annotations
 
 import sqlite3
+import sys
 from pathlib import Path
 
 import pytest
@@ -93,4 +94,14 @@ async def test_a_tampered_journal_gives_the_same_report_on_two_processes(
         report = await verify(store, workers=workers)
         assert (report.runs, report.events, report.breaks) == (
             expected.runs, expected.events, expected.breaks)
+    await store.close()
+
+
+async def test_a_share_whose_process_cannot_start_is_scanned_here(
+        journal: tuple[Path, list[str]], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path, ids = journal
+    store = SQLiteJournal(path, create=False, readonly=True)
+    monkeypatch.setattr(sys, "executable", str(tmp_path / "no-such-python"))
+    assert await holding_in_parallel(store, len(ids), workers=2) == {r: 4 for r in ids}
     await store.close()

@@ -10,11 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import os
 import sys
 
 from .chain import holding_runs
 from .store import JournalError, JournalStore
+
+log = logging.getLogger(__name__)
 
 PARALLEL_FROM_RUNS = 2_000
 """Fewer runs than this are scanned in one process (starting one costs more)."""
@@ -53,8 +56,12 @@ async def holding_in_parallel(store: JournalStore, runs: int, workers: int | Non
                 for k in range(1, shares)]
     await asyncio.sleep(0)  # let them start before this process takes its own share
     holding = holding_runs(store, 0, shares)
-    for found in await asyncio.gather(*children):
-        holding.update(found)
+    for k, child in enumerate(children, start=1):
+        try:
+            holding.update(await child)
+        except (JournalError, OSError, ValueError) as exc:  # no child: scan its share here
+            log.warning("audit: %s; scanning that part in this process", exc)
+            holding.update(holding_runs(store, k, shares))
     return holding
 
 
