@@ -15,11 +15,13 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parent))
 
 import api_load
+import audit_verify
 import concurrency
 import growth
 import metering
 import scale_runs
 import step_cost
+import usage_report
 from _common import Figure, print_figures, save
 
 
@@ -31,6 +33,8 @@ def main() -> None:
     figures += concurrency.run(1000)
     figures += scale_runs.run()
     figures += metering.run(1_000_000)
+    figures += usage_report.run(100_000)
+    figures += audit_verify.run(1_800_000)
     figures += api_load.run()
     if importlib.util.find_spec("agentdojo") is not None:  # the agentdojo extra
         import agentdojo_bench

@@ -10,6 +10,13 @@ from agentplane.storage import open_database
 from .harness import failed, make_cli
 
 COMPONENTS = ["journal", "usage", "keys", "registry", "telemetry"]
+CODE = {"journal": 2, "usage": 2, "keys": 1, "registry": 1, "telemetry": 1}
+"""Each component's schema version in this release."""
+
+
+def applied(component: str) -> str:
+    """What ``db upgrade`` says of a component it brought from nothing to this release."""
+    return f"{component}: applied {', '.join(str(v) for v in range(1, CODE[component] + 1))}"
 PREVIOUS_RELEASE_DDL = (Path(__file__).parents[1] / "storage" / "previous_release.sql"
                         ).read_text()
 
@@ -23,14 +30,14 @@ def test_upgrade_then_status_on_a_journal_from_the_previous_release(tmp_path: Pa
     before = cli.json("db", "status")
     assert before["database"] == cli.db_url
     assert [(c["component"], c["database"], c["code"], c["state"])
-            for c in before["components"]] == [(n, 0, 1, "older") for n in COMPONENTS]
+            for c in before["components"]] == [(n, 0, CODE[n], "older") for n in COMPONENTS]
     shown = cli.ok("db", "status").stdout
-    assert "journal: 0 (this Agentplane: 1) — older: run `agentplane db upgrade`" in shown
+    assert "journal: 0 (this Agentplane: 2) — older: run `agentplane db upgrade`" in shown
     reader = failed(cli("runs", "list", "--db", f"{cli.db_url}?mode=ro"), 1)
-    assert "journal schema version 0, older than this Agentplane needs (1); run " \
+    assert "journal schema version 0, older than this Agentplane needs (2); run " \
            f"`agentplane db upgrade --db {cli.db_url}` first" in reader
     upgraded = cli.ok("db", "upgrade").stdout.splitlines()
-    assert upgraded == [f"{name}: applied 1" for name in COMPONENTS]
+    assert upgraded == [applied(name) for name in COMPONENTS]
     assert cli.ok("db", "upgrade").stdout.strip() == f"{cli.db_url}: up to date"
     after = cli.json("db", "status")
     assert {c["state"] for c in after["components"]} == {"current"}
@@ -67,7 +74,7 @@ def test_upgrade_and_status_on_postgresql(tmp_path: Path, postgres_url: str) -> 
     assert names == COMPONENTS[1:]  # the PostgreSQL journal store keeps its own tables
     assert {c["database"] for c in fresh["components"]} == {0}
     assert cli.ok("db", "upgrade", "--db", postgres_url).stdout.splitlines() == [
-        f"{name}: applied 1" for name in names]
+        applied(name) for name in names]
     assert {c["state"] for c in cli.json("db", "status", "--db", postgres_url)["components"]
             } == {"current"}
     db = open_database(postgres_url)

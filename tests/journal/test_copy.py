@@ -64,6 +64,10 @@ def test_cursors_keep_their_place_through_postgresql(demo: str, postgres_url: st
     writable.execute("INSERT INTO telemetry_cursor(name, position) VALUES ('spans', ?)"
                      " ON CONFLICT (name) DO UPDATE SET position = excluded.position",
                      (middle,))
+    # the place a ledger of the previous release kept (``usage_cursor``, no longer written:
+    # runs' places are their own seqs now, which a copy keeps as they are)
+    writable.execute("INSERT INTO usage_cursor(name, position) VALUES ('journal', 30)"
+                     " ON CONFLICT (name) DO UPDATE SET position = excluded.position")
     writable.close()
     # Small batches: the events reach PostgreSQL in many transactions, so a cursor that falls
     # inside one must step back to the one before it, never past an event.

@@ -58,7 +58,7 @@ def test_only_storage_and_the_journal_back_ends_import_a_database_driver() -> No
     assert _drivers_imported(SOURCE / "storage" / "sqlite.py") == {"sqlite3"}  # the walk works
 
 
-async def test_a_journal_from_before_schema_versions_opens_as_version_1(tmp_path: Path) -> None:
+async def test_a_journal_from_before_schema_versions_is_upgraded(tmp_path: Path) -> None:
     path = tmp_path / "old.db"
     old = sqlite3.connect(path)  # what the previous release made: its tables, no versions
     old.executescript(PREVIOUS_RELEASE_DDL)
@@ -73,7 +73,10 @@ async def test_a_journal_from_before_schema_versions_opens_as_version_1(tmp_path
     ring = KeyRing(store.database)
     key = ring.authenticate("ap_k1_secret")  # the key made before is kept
     assert key is not None and key.name == "old"
-    assert schema_versions(store.database) == {"journal": 1, "keys": 1}
+    assert schema_versions(store.database) == {"journal": 2, "keys": 1}
+    plan = store.database.query("EXPLAIN QUERY PLAN SELECT id FROM runs"
+                                " ORDER BY created_at DESC, id LIMIT 10")
+    assert [str(r[-1]) for r in plan] == ["SCAN runs USING COVERING INDEX runs_created"]
     await store.close()
     again = open_store(f"sqlite:///{path}?mode=ro")  # now current: a reader opens it
     assert (await verify(again)).ok
@@ -89,7 +92,7 @@ async def test_a_reader_refuses_an_older_schema_and_db_upgrade_is_named(tmp_path
     old.executescript(PREVIOUS_RELEASE_DDL)
     old.close()
     with pytest.raises(DatabaseError, match=r"journal schema version 0, older than this "
-                                            r"Agentplane needs \(1\); run `agentplane db "
+                                            r"Agentplane needs \(2\); run `agentplane db "
                                             r"upgrade --db sqlite:///.*old\.db` first"):
         open_store(f"sqlite:///{path}?mode=ro")
     assert schema_versions(open_database(str(path))) == {}  # nothing was written
@@ -104,15 +107,15 @@ async def test_a_newer_schema_is_refused_by_writers_and_readers(database_url: st
     db.close()
     for readonly in (False, True):
         with pytest.raises(SchemaTooNewError, match=r"usage schema version 9, newer than this "
-                                                    r"Agentplane knows \(up to 1\); upgrade "
+                                                    r"Agentplane knows \(up to 2\); upgrade "
                                                     r"Agentplane"):
             UsageLedger(database_url, readonly=readonly)
     path = tmp_path / "j.db"
     await SQLiteJournal(path).close()
     db = open_database(str(path))
-    db.execute("UPDATE schema_versions SET version = 2 WHERE component = 'journal'")
+    db.execute("UPDATE schema_versions SET version = 9 WHERE component = 'journal'")
     db.close()
-    with pytest.raises(SchemaTooNewError, match="journal schema version 2"):
+    with pytest.raises(SchemaTooNewError, match="journal schema version 9"):
         SQLiteJournal(path)
 
 

@@ -47,7 +47,7 @@ def test_ledger_ingests_once_and_reports(database: Database) -> None:
     assert {r["department"]: (r["model_calls"], r["actions"], r["outcomes"]) for r in rows} == {
         "sales": (2, 1, 0), "support": (2, 3, 1)}
     assert all(isinstance(r["model_calls"], int) for r in rows)
-    assert schema_versions(database)["usage"] == 1
+    assert schema_versions(database)["usage"] == 2
     ledger.close()
     assert database.query_one("SELECT COUNT(*) FROM usage_events") == (9,)  # shared: still open
 

@@ -87,7 +87,12 @@ _ROW_SECURITY = ";\n".join(
     f"CREATE POLICY {table}_tenant ON {table} USING ({_POLICY})"
     for table in ("runs", "events", "waits"))
 
+# A tenant's runs in one status, newest first (``runs list --status``, the console, a worker's
+# claim under row-level security) without sorting every run of the tenant.
+_V3 = "CREATE INDEX IF NOT EXISTS runs_tenant_status ON runs(tenant, status, created_at)"
+
 MIGRATIONS = (
     Migration(1, _TABLES, note="runs, events, blobs, waits"),
     Migration(2, _ROW_SECURITY, note="row-level security on the tenant column"),
+    Migration(3, _V3, note="runs by tenant, status and creation time"),
 )

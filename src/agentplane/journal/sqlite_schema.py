@@ -62,4 +62,11 @@ CREATE INDEX IF NOT EXISTS waits_open ON waits(status, deadline);
 CREATE INDEX IF NOT EXISTS waits_run ON waits(run_id);
 """
 
-MIGRATIONS = (Migration(1, _V1, note="runs, events, blobs and waits"),)
+# ``runs list`` asks for the newest runs first (``created_at DESC, id``): read in this
+# index's order it stops at its LIMIT instead of sorting every run.
+_V2 = "CREATE INDEX IF NOT EXISTS runs_created ON runs(created_at DESC, id)"
+
+MIGRATIONS = (
+    Migration(1, _V1, note="runs, events, blobs and waits"),
+    Migration(2, _V2, note="runs by creation time, newest first"),
+)

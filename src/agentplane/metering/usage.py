@@ -28,6 +28,11 @@ REMOTE_TASK_FINISHED = "a2a.task.finished"
 _ENDS_ACTIVITY = frozenset({EventType.RUN_WAITING, EventType.RUN_COMPLETED, EventType.RUN_FAILED,
                             EventType.RUN_CANCELLED, EventType.RUN_NEEDS_RECONCILIATION})
 _STARTS_ACTIVITY = frozenset({EventType.RUN_STARTED, EventType.RUN_RESUMED})
+METERED = frozenset({EventType.MODEL_COMPLETED, REMOTE_TASK_FINISHED, EventType.TOOL_COMPLETED,
+                     EventType.TOOL_FAILED, EventType.OUTCOME_RECORDED}
+                    | _ENDS_ACTIVITY | _STARTS_ACTIVITY)
+"""Every journal event type that gives rise to usage or starts a stretch of activity: the
+others are skipped without a look."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,107 @@
+"""``audit verify`` of a large SQLite journal shared between processes: the same report, the
+same first break in each run, as verifying every run event by event in one process."""
+
+from __future__ import annotations
+
+import sqlite3
+import sys
+from pathlib import Path
+
+import pytest
+
+from agentplane.journal import (
+    AuditReport,
+    EventType,
+    NewEvent,
+    SQLiteJournal,
+    canonical_json,
+    verify,
+    verify_run,
+)
+from agentplane.journal.audit_workers import PARALLEL_FROM_RUNS, holding_in_parallel
+from agentplane.journal.chain import holding_runs
+
+from .conformance import new_run
+
+RUNS = PARALLEL_FROM_RUNS + 100
+
+
+async def populate(path: Path) -> list[str]:
+    store = SQLiteJournal(path)
+    ids = [f"run-{i:05x}" for i in range(RUNS)]
+    for run_id in ids:
+        await new_run(store, run_id, input={"q": run_id}, events=[
+            NewEvent(EventType.RUN_STARTED),
+            NewEvent("model.completed", step_key="s1", data={"text": "ok"},
+                     usage={"input_tokens": 3, "output_tokens": 1}),
+            NewEvent(EventType.RUN_COMPLETED, data={"output": run_id})])
+    await store.close()
+    return ids
+
+
+async def one_by_one(store: SQLiteJournal, ids: list[str]) -> AuditReport:
+    """The reference: every run through ``verify_run``, in order."""
+    report = AuditReport()
+    for run_id in ids:
+        checked, brk = await verify_run(store, run_id)
+        report.runs += 1
+        report.events += checked
+        if brk is not None:
+            report.breaks.append(brk)
+    return report
+
+
+@pytest.fixture(scope="module")
+def journal(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[str]]:
+    import asyncio
+
+    path = tmp_path_factory.mktemp("audit") / "big.db"
+    ids = asyncio.run(populate(path))
+    return path, ids
+
+
+async def test_every_run_is_in_exactly_one_share(journal: tuple[Path, list[str]]) -> None:
+    path, ids = journal
+    store = SQLiteJournal(path, create=False, readonly=True)
+    whole = holding_runs(store)
+    assert whole == {run_id: 4 for run_id in ids}
+    shares = [holding_runs(store, k, 3) for k in range(3)]
+    assert sum(len(s) for s in shares) == len(ids) and all(shares)
+    assert await holding_in_parallel(store, len(ids), workers=2) == whole
+    await store.close()
+
+
+async def test_a_tampered_journal_gives_the_same_report_on_two_processes(
+        journal: tuple[Path, list[str]], tmp_path: Path) -> None:
+    source, ids = journal
+    path = tmp_path / "tampered.db"
+    with sqlite3.connect(source) as src, sqlite3.connect(path) as dst:
+        src.backup(dst)
+    raw = sqlite3.connect(path)
+    with raw:
+        # an edited event (odd share), a removed one (even share), an edited run record
+        raw.execute("UPDATE events SET data = ? WHERE run_id = ? AND seq = 3",
+                    (canonical_json({"text": "changed"}), ids[7]))
+        raw.execute("DELETE FROM events WHERE run_id = ? AND seq = 2", (ids[10],))
+        raw.execute("UPDATE runs SET input = ? WHERE id = ?", ('{"q":"other"}', ids[-1]))
+        raw.execute("UPDATE events SET data = 'not json' WHERE run_id = ? AND seq = 4",
+                    (ids[501],))
+    raw.close()
+    store = SQLiteJournal(path, create=False, readonly=True)
+    expected = await one_by_one(store, ids)
+    assert [b.run_id for b in expected.breaks] == [ids[7], ids[10], ids[501], ids[-1]]
+    for workers in (1, 2):
+        report = await verify(store, workers=workers)
+        assert (report.runs, report.events, report.breaks) == (
+            expected.runs, expected.events, expected.breaks)
+    await store.close()
+
+
+async def test_a_share_whose_process_cannot_start_is_scanned_here(
+        journal: tuple[Path, list[str]], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path, ids = journal
+    store = SQLiteJournal(path, create=False, readonly=True)
+    monkeypatch.setattr(sys, "executable", str(tmp_path / "no-such-python"))
+    assert await holding_in_parallel(store, len(ids), workers=2) == {r: 4 for r in ids}
+    await store.close()
