@@ -2,21 +2,23 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import socket
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import replace
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from agentplane._extras import require
 from agentplane.errors import ConfigError
-from agentplane.governance.keys import KeyRing, keyring_for
-from agentplane.journal import JournalStore, open_store
 
 from . import render, settings
+
+if TYPE_CHECKING:
+    from agentplane.governance.keys import KeyRing
+    from agentplane.journal import JournalStore
 
 DEFAULT_PORT = 8700
 
@@ -27,8 +29,14 @@ HostOption = Annotated[str, typer.Option(help="Address to listen on (loopback by
                                               "0.0.0.0 exposes the server to the network).")]
 PortOption = Annotated[int, typer.Option(min=1, max=65535, help="Port to listen on.")]
 
-out = render.console()
-err = render.console(stderr=True)
+out = render.lazy_console()
+err = render.lazy_console(stderr=True)
+
+
+def require_server(feature: str) -> None:
+    """Refuse at once, naming the extra, when the API server's packages are not installed."""
+    require("fastapi", extra="server", feature=feature)
+    require("uvicorn", extra="server", feature=feature)
 
 
 def _check_free(host: str, port: int) -> None:
@@ -48,6 +56,9 @@ async def serve_plane(store: JournalStore, workflow_files: Iterable[Path], *, ho
                       max_body_kb: int | None = None, max_input_kb: int | None = None,
                       concurrency: int | None = None) -> None:
     """Serve the API and console until interrupted."""
+    import asyncio
+
+    require_server("the API server and console")
     import uvicorn
 
     from agentplane.server import Plane, create_app
@@ -108,6 +119,11 @@ def serve(
         show_default=False)] = None,
 ) -> None:
     """Serve the REST API (OpenAPI at /openapi.json), live event streams and the console."""
+    import asyncio
+
+    require_server("`agentplane serve`")
+    from agentplane.governance.keys import keyring_for
+    from agentplane.journal import open_store
     from agentplane.telemetry import configure_logging
 
     if log_format not in ("json", "text"):
@@ -144,6 +160,11 @@ def serve(
 
 def _with_ring(db: str | None, body: Callable[[KeyRing], None], *, create: bool = True
                ) -> None:
+    import asyncio
+
+    from agentplane.governance.keys import keyring_for
+    from agentplane.journal import open_store
+
     async def main() -> None:
         store = open_store(settings.database_url(db), create=create)
         ring = keyring_for(store)
