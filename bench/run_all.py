@@ -18,6 +18,7 @@ import api_load
 import concurrency
 import growth
 import metering
+import startup
 import step_cost
 from _common import Figure, print_figures, save
 
@@ -30,6 +31,7 @@ def main() -> None:
     figures += concurrency.run(1000)
     figures += metering.run(1_000_000)
     figures += api_load.run()
+    figures += startup.run()
     if importlib.util.find_spec("agentdojo") is not None:  # the agentdojo extra
         import agentdojo_bench
         figures += agentdojo_bench.run()
