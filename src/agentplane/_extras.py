@@ -23,6 +23,15 @@ EXTRAS: dict[str, str] = {
 }
 """Each extra and what it adds (``pip install 'agentplane[NAME]'``; ``[all]`` is every one)."""
 
+PACKAGES: dict[str, str] = {
+    "fastapi": "server", "uvicorn": "server", "jinja2": "server", "multipart": "server",
+    "pygal": "server", "prometheus_client": "server", "starlette": "server",
+    "mcp": "mcp", "a2a": "a2a", "opentelemetry": "otel", "psycopg": "postgres",
+    "psycopg_pool": "postgres",
+}
+"""The top-level package each extra brings, for naming the extra behind an import that failed
+where no :func:`require` guarded it."""
+
 
 class MissingExtraError(ConfigError):
     """An optional part of Agentplane is used but its extra is not installed."""
@@ -41,6 +50,16 @@ def _missing(exc: ImportError, module: str) -> bool:
     if exc.name is None:
         return True  # a finder that refused the import without naming it
     return module == exc.name or module.startswith(exc.name + ".")
+
+
+def missing_extra(exc: BaseException) -> MissingExtraError | None:
+    """The :class:`MissingExtraError` an unguarded ``ModuleNotFoundError`` stands for, if the
+    module it names comes with an extra; else None."""
+    if not isinstance(exc, ModuleNotFoundError) or not exc.name:
+        return None
+    package = exc.name.split(".")[0]
+    extra = PACKAGES.get(package)
+    return None if extra is None else MissingExtraError("this command", extra, package)
 
 
 def require(module: str, *, extra: str, feature: str | None = None) -> ModuleType:

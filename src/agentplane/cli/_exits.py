@@ -12,6 +12,7 @@ import os
 import sys
 from collections.abc import Callable, Iterable
 
+from agentplane._extras import missing_extra
 from agentplane.errors import AgentplaneError, ConfigError
 
 from . import render
@@ -46,6 +47,9 @@ def failure_message(exc: BaseException) -> tuple[str, int]:
     """What to tell a person about an exception that ended a command, and the exit code."""
     if isinstance(exc, AgentplaneError):
         return str(exc), exc.exit_code
+    missing = missing_extra(exc)
+    if missing is not None:
+        return str(missing), missing.exit_code
     from agentplane.storage import is_driver_error  # loaded by whatever raised a driver error
 
     if is_driver_error(exc):
