@@ -7,11 +7,20 @@ import json
 import sys
 from pathlib import Path
 
+import httpx
 import pytest
 
-from agentplane._extras import EXTRAS, PACKAGES, MissingExtraError, missing_extra, require
+from agentplane._extras import (
+    EXTRAS,
+    PACKAGES,
+    MissingExtraError,
+    installed,
+    missing_extra,
+    require,
+)
 from tests.cli.harness import REFUND, Cli, make_cli
-from tests.cli.isolated import run_isolated, run_python
+from tests.cli.isolated import OPTIONAL, run_isolated, run_python, start_isolated
+from tests.server.live import free_port
 
 
 def test_require_returns_the_module() -> None:
@@ -54,6 +63,11 @@ def test_an_unguarded_missing_package_names_its_extra() -> None:
     assert missing_extra(ModuleNotFoundError("nope", name="numpy")) is None
     assert missing_extra(KeyError("a2a")) is None
     assert set(PACKAGES.values()) <= set(EXTRAS)
+
+
+def test_installed_looks_without_importing() -> None:
+    assert installed("json")
+    assert not installed("agentplane_no_such_package")
 
 
 def test_every_extra_is_in_pyproject() -> None:
@@ -100,3 +114,43 @@ def test_no_collector_needs_no_otel_extra(cli: Cli) -> None:
                              "assert asyncio.run(start_tracing(None)) is None\n",
                         block=["opentelemetry"])
     assert result.returncode == 0, result.stderr
+
+
+def test_the_core_works_with_no_extra_installed(cli: Cli) -> None:
+    """Run a workflow, list and show it, list approvals and verify the chain with every
+    optional package hidden."""
+    ran = run_isolated(cli, "run", REFUND, "--input", '"Refund A1"', "--json", block=OPTIONAL)
+    assert ran.returncode == 0, ran.stderr
+    run = json.loads(ran.stdout)
+    assert run["status"] == "completed"
+    for args in (["--help"], ["runs", "list"], ["runs", "show", run["id"]],
+                 ["approvals", "list"], ["audit", "verify"], ["usage", "report"]):
+        result = run_isolated(cli, *args, block=OPTIONAL)
+        assert result.returncode == 0, (args, result.stderr)
+    listed = run_isolated(cli, "runs", "list", "--json", block=OPTIONAL)
+    assert [r["id"] for r in json.loads(listed.stdout)] == [run["id"]]
+
+
+def test_serve_without_the_protocol_extras_serves_the_api_and_says_so(cli: Cli) -> None:
+    """[server] alone: the API and console are served; A2A and MCP are not, and the server says
+    which extras add them."""
+    port = free_port()
+    server = start_isolated(cli, "serve", "--port", str(port), "--log-format", "text",
+                            block=["mcp", "a2a"])
+    try:
+        assert server.stderr is not None
+        lines = []
+        for line in server.stderr:
+            lines.append(line)
+            if line.startswith("Agentplane at "):
+                break
+        said = "".join(lines)
+        assert "A2A and MCP are not served on this port: install agentplane[a2a,mcp]" in said, \
+            said
+        health = httpx.get(f"http://127.0.0.1:{port}/api/v1/health", timeout=10)
+        assert health.status_code == 200
+        assert health.json()["status"] == "ok"
+        assert httpx.get(f"http://127.0.0.1:{port}/mcp", timeout=10).status_code == 404
+    finally:
+        server.terminate()
+        server.communicate(timeout=30)

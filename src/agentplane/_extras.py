@@ -9,6 +9,7 @@ of failing with a bare ``ModuleNotFoundError`` deep in a traceback.
 from __future__ import annotations
 
 import importlib
+import importlib.util
 from types import ModuleType
 
 from agentplane.errors import ConfigError
@@ -60,6 +61,14 @@ def missing_extra(exc: BaseException) -> MissingExtraError | None:
     package = exc.name.split(".")[0]
     extra = PACKAGES.get(package)
     return None if extra is None else MissingExtraError("this command", extra, package)
+
+
+def installed(module: str) -> bool:
+    """Whether ``module`` can be imported (without importing it)."""
+    try:
+        return importlib.util.find_spec(module) is not None
+    except ImportError:
+        return False
 
 
 def require(module: str, *, extra: str, feature: str | None = None) -> ModuleType:

@@ -30,6 +30,8 @@ if {modules_out!r}:
     atexit.register(lambda: open({modules_out!r}, "w").write(json.dumps(sorted(sys.modules))))
 """
 
+_CLI = "sys.argv = ['agentplane', *sys.argv[1:]]\nfrom agentplane.cli import main\nmain()\n"
+
 
 def run_python(cli: Cli, program: str, *args: str | Path, block: Iterable[str] = (),
                modules_out: Path | None = None, env: dict[str, str] | None = None) -> Result:
@@ -42,12 +44,20 @@ def run_python(cli: Cli, program: str, *args: str | Path, block: Iterable[str] =
                           text=True, timeout=120, check=False)
 
 
+def start_isolated(cli: Cli, *args: str | Path, block: Iterable[str] = ()
+                   ) -> subprocess.Popen[str]:
+    """Start ``agentplane ARGS`` (a server, say) with the packages in ``block`` missing; the
+    caller stops it."""
+    program = _PREAMBLE.format(blocked=tuple(block), modules_out="") + _CLI
+    return subprocess.Popen([sys.executable, "-c", program, *(str(a) for a in args)],
+                            env=cli.env(), cwd=cli.home, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+
+
 def run_isolated(cli: Cli, *args: str | Path, block: Iterable[str] = (),
                  modules_out: Path | None = None) -> Result:
     """Run ``agentplane ARGS`` as ``cli`` does, with the packages in ``block`` missing."""
-    program = ("sys.argv = ['agentplane', *sys.argv[1:]]\n"
-               "from agentplane.cli import main\nmain()\n")
-    return run_python(cli, program, *args, block=block, modules_out=modules_out)
+    return run_python(cli, _CLI, *args, block=block, modules_out=modules_out)
 
 
 def modules_of(cli: Cli, *args: str | Path) -> set[str]:

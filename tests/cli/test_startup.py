@@ -55,3 +55,10 @@ def test_read_commands_load_the_journal_only(journal: tuple[Cli, str],
 def test_runs_list_as_json_needs_no_rich(journal: tuple[Cli, str]) -> None:
     cli, _ = journal
     assert "rich" not in packages(modules_of(cli, "runs", "list", "--json"))
+
+
+def test_approvals_list_loads_no_optional_package(journal: tuple[Cli, str]) -> None:
+    cli, _ = journal
+    modules = modules_of(cli, "approvals", "list")
+    assert not _loaded(modules, ("agentplane.server", "agentplane.telemetry"))
+    assert optional_loaded(modules) == []

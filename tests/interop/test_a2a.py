@@ -278,7 +278,10 @@ def test_agent_cards_list_skills_interfaces_and_security(server: Server) -> None
     agent = server.agent_url("booking-desk")
     assert interfaces == {("JSONRPC", "1.0"): agent, ("HTTP+JSON", "1.0"): agent + "/rest",
                           ("JSONRPC", "0.3"): agent}
-    assert card["protocolVersion"] == "0.3" and card["url"] == agent  # what 0.3 clients read
+    assert "protocolVersion" not in card and "url" not in card  # a pure 1.0 card by default
+    legacy = httpx.get(f"{agent}/.well-known/agent-card.json",
+                       headers={"A2A-Version": "0.3"}).json()
+    assert legacy["protocolVersion"] == "0.3" and legacy["url"] == agent  # 0.3 clients read
     assert card["capabilities"]["streaming"] is True
     assert set(card["securitySchemes"]) == {"bearer", "apiKey"}
     assert card["securitySchemes"]["apiKey"]["apiKeySecurityScheme"]["name"] == "X-API-Key"
@@ -489,8 +492,11 @@ def test_the_servers_api_keys_work_by_role_and_tenant(server: Server) -> None:
     answer = send(operator)
     assert answer.status_code == 200
     assert answer.json()["result"]["status"]["state"] == "completed"
-    assert send(viewer).status_code == 401  # a viewer may not start runs
-    assert send(elsewhere).status_code == 401  # nor a key of another tenant
+    # a viewer passes the front door (it may read) but may not start runs
+    refused = send(viewer)
+    assert "'run' permission" in refused.json()["error"]["message"]
+    assert "result" not in refused.json()
+    assert send(elsewhere).status_code == 403  # nor a key of another tenant
     ring.revoke(operator.split("_")[1])
     assert send(operator).status_code == 401
     ring.close()

@@ -60,7 +60,7 @@ def a2a_serve(
     from agentplane.governance.keys import keyring_for
     from agentplane.journal import open_store
     from agentplane.runtime import load_workflow
-    from agentplane.server.a2a import build_a2a_app
+    from agentplane.server.a2a_app import build_a2a_app
 
     loaded = [load_workflow(path) for path in workflows]
     url = base_url or f"http://{host}:{port}"

@@ -97,11 +97,8 @@ def _merge(registry: Registry, entry: AgentEntry) -> AgentEntry:
 async def _load(sources: list[str], owner: str | None, trust: TrustLevel,
                 price: dict[str, float], capabilities: list[str]) -> list[AgentEntry]:
     from agentplane.runtime import load_workflow
-    from agentplane.tools.sources.registry import (
-        entries_from_workflow,
-        entry_from_card,
-        fetch_agent_card,
-    )
+    from agentplane.runtime.registered import entries_from_workflow
+    from agentplane.tools.sources.registry import entry_from_card, fetch_agent_card
 
     entries: list[AgentEntry] = []
     for source in sources:

@@ -28,11 +28,13 @@ def dump_json(value: Any) -> str:
 
 
 def run_json(run: RunRecord, events: list[Event] | None = None) -> dict[str, Any]:
+    from agentplane.journal import EventType  # loaded already: the events came from it
+
     out = run.summary()
     if events is not None:
         out["events"] = [e.to_dict() for e in events]
         out["output"] = next((e.data.get("output") for e in reversed(events)
-                              if e.type == "run.completed"), None)
+                              if e.type == EventType.RUN_COMPLETED), None)
     return out
 
 
@@ -88,12 +90,14 @@ def money(value: float) -> str:
 
 
 def _brief(event: Event) -> str:
+    from agentplane.journal import EventType
+
     d = event.data
-    if event.type in ("tool.started",):
+    if event.type == EventType.TOOL_STARTED:
         return f"{d.get('tool')}({json.dumps(d.get('arguments'), ensure_ascii=False)})"
-    if event.type == "tool.completed":
+    if event.type == EventType.TOOL_COMPLETED:
         return json.dumps(d.get("result"), ensure_ascii=False)
-    if event.type == "model.completed":
+    if event.type == EventType.MODEL_COMPLETED:
         r = d.get("response") or {}
         calls = ", ".join(c["name"] for c in r.get("tool_calls") or [])
         return (r.get("content") or "") + (f" → {calls}" if calls else "")

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from agentplane._extras import require
+from agentplane._extras import installed, require
 from agentplane.errors import ConfigError
 
 from . import render, settings
@@ -71,7 +71,13 @@ async def serve_plane(store: JournalStore, workflow_files: Iterable[Path], *, ho
         plane.limits = replace(plane.limits, body_bytes=max_body_kb * 1024)
     if max_input_kb is not None:
         plane.limits = replace(plane.limits, input_bytes=max_input_kb * 1024)
-    app = create_app(plane)
+    # The protocols on the same port come with their extras; without them the API and the
+    # console are served alone, and the server says how to add the rest.
+    protocols = installed("mcp") and installed("a2a")
+    app = create_app(plane, protocols=protocols)
+    if not protocols:
+        err.print("[yellow]note[/]: A2A and MCP are not served on this port: install "
+                  "agentplane\\[a2a,mcp] to add them")
     config = uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="on",
                             access_log=False)
     server = uvicorn.Server(config)

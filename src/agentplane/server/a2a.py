@@ -52,9 +52,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hmac
 import logging
-from collections.abc import AsyncGenerator, AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -64,17 +63,9 @@ from a2a.server.context import ServerCallContext
 from a2a.server.request_handlers import RequestHandler, validate_request_params
 from a2a.server.routes import (
     DefaultServerCallContextBuilder,
-    create_agent_card_routes,
-    create_jsonrpc_routes,
-    create_rest_routes,
 )
 from a2a.types import (
-    AgentCapabilities,
     AgentCard,
-    AgentInterface,
-    AgentProvider,
-    AgentSkill,
-    APIKeySecurityScheme,
     Artifact,
     CancelTaskRequest,
     ContentTypeNotSupportedError,
@@ -82,8 +73,8 @@ from a2a.types import (
     GetExtendedAgentCardRequest,
     GetTaskPushNotificationConfigRequest,
     GetTaskRequest,
-    HTTPAuthSecurityScheme,
     InvalidParamsError,
+    InvalidRequestError,
     ListTaskPushNotificationConfigsRequest,
     ListTaskPushNotificationConfigsResponse,
     ListTasksRequest,
@@ -92,10 +83,7 @@ from a2a.types import (
     Part,
     PushNotificationNotSupportedError,
     Role,
-    SecurityRequirement,
-    SecurityScheme,
     SendMessageRequest,
-    StringList,
     SubscribeToTaskRequest,
     Task,
     TaskArtifactUpdateEvent,
@@ -107,16 +95,10 @@ from a2a.types import (
     TaskStatusUpdateEvent,
     UnsupportedOperationError,
 )
-from a2a.utils.constants import PROTOCOL_VERSION_0_3, PROTOCOL_VERSION_1_0, TransportProtocol
 from a2a.utils.task import apply_history_length
-from starlette.applications import Starlette
-from starlette.datastructures import Headers
 from starlette.requests import Request
-from starlette.responses import JSONResponse
-from starlette.routing import BaseRoute, Mount, Route
-from starlette.types import ASGIApp, Receive, Scope, Send
 
-from agentplane.governance.keys import KeyRing
+from agentplane.governance.keys import ALL_TENANTS, ApiKey
 from agentplane.journal import (
     Event,
     EventType,
@@ -128,6 +110,12 @@ from agentplane.journal import (
     sha256_hex,
 )
 from agentplane.runtime import RunStateError, Runtime, Workflow
+
+from .auth import (
+    refusal,
+    scope_caller,
+    token_fingerprint,
+)
 
 log = logging.getLogger("agentplane.server.a2a")
 
@@ -146,7 +134,8 @@ POLL_SECONDS = 0.1
 LIST_SCAN_LIMIT = 1000
 """``tasks/list`` looks at this many of a workflow's newest runs at most."""
 _SECRET_HEADERS = frozenset({"authorization", "x-api-key", "cookie"})
-_CALLER_SCOPE_KEY = "agentplane.a2a.caller"
+ANONYMOUS = "a2a:anonymous"
+"""The caller of a server that asks for no key."""
 _TERMINAL = frozenset({TaskState.TASK_STATE_COMPLETED, TaskState.TASK_STATE_FAILED,
                        TaskState.TASK_STATE_CANCELED, TaskState.TASK_STATE_REJECTED})
 _FINAL = _TERMINAL | {TaskState.TASK_STATE_INPUT_REQUIRED, TaskState.TASK_STATE_AUTH_REQUIRED}
@@ -278,59 +267,8 @@ class _TaskView:
 
 
 def caller_of_key(key: str) -> str:
-    """How a caller is named in the journal: a fingerprint of its key, never the key."""
-    return "a2a:key-" + sha256_hex(key)[:8]
-
-
-def _presented_key(headers: Headers) -> str | None:
-    authorization = headers.get("authorization", "")
-    scheme, _, value = authorization.partition(" ")
-    if scheme.lower() == "bearer" and value.strip():
-        return value.strip()
-    return headers.get("x-api-key") or None
-
-
-class _RequireKey:
-    """ASGI middleware: every HTTP request but the public discovery paths needs a valid key."""
-
-    def __init__(self, app: ASGIApp, keys: set[str], public: set[str],
-                 ring: KeyRing | None = None, tenant: str = "default") -> None:
-        self.app = app
-        self._keys = [k.encode() for k in keys]
-        self._public = public
-        self._ring = ring
-        self._tenant = tenant
-
-    def _caller(self, headers: Headers) -> str | None:
-        presented = _presented_key(headers)
-        if presented is None:
-            return None
-        raw = presented.encode()
-        # Compare with every key, so the time taken says nothing about which one matched.
-        matches = [hmac.compare_digest(raw, key) for key in self._keys]
-        if any(matches):
-            return caller_of_key(presented)
-        # The server's API keys (`agentplane keys`) that may start runs for this tenant.
-        key = self._ring.authorize(presented, "run", self._tenant) if self._ring else None
-        return key.identity if key is not None else None
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        if scope.get("method") == "GET" and scope.get("path") in self._public:
-            await self.app(scope, receive, send)
-            return
-        caller = self._caller(Headers(scope=scope))
-        if caller is None:
-            response = JSONResponse(
-                {"error": "missing or invalid API key: send `Authorization: Bearer <key>` or "
-                          "`X-API-Key: <key>`"},
-                status_code=401, headers={"WWW-Authenticate": 'Bearer realm="agentplane"'})
-            await response(scope, receive, send)
-            return
-        scope[_CALLER_SCOPE_KEY] = caller
-        await self.app(scope, receive, send)
+    """How a caller with a fixed key is named in the journal: a fingerprint, never the key."""
+    return token_fingerprint(key, "a2a:")
 
 
 class _CallContextBuilder(DefaultServerCallContextBuilder):
@@ -341,37 +279,64 @@ class _CallContextBuilder(DefaultServerCallContextBuilder):
         headers = context.state.get("headers", {})
         context.state["headers"] = {k: v for k, v in headers.items()
                                     if k.lower() not in _SECRET_HEADERS}
-        context.state["caller"] = request.scope.get(_CALLER_SCOPE_KEY, "a2a:anonymous")
+        key = scope_caller(request.scope)
+        context.state["key"] = key
+        context.state["caller"] = key.identity if key is not None else ANONYMOUS
         return context
 
 
 def _caller(context: ServerCallContext) -> str:
-    return str(context.state.get("caller", "a2a:anonymous"))
+    return str(context.state.get("caller", ANONYMOUS))
+
+
+def _may_see(context: ServerCallContext, run: RunRecord, received: Event) -> bool:
+    """A task is seen by the caller who sent it, and by the keys that may approve on its
+    tenant (they answer the tasks that wait for a person)."""
+    if received.data.get("caller") == _caller(context):
+        return True
+    key = _key(context)
+    return key is not None and key.can("approve") and key.sees(run.tenant)
+
+
+def _key(context: ServerCallContext) -> ApiKey | None:
+    """The caller's identity (None when the server asks for none)."""
+    key = context.state.get("key")
+    return key if isinstance(key, ApiKey) else None
 
 
 # -- the agents ---------------------------------------------------------------------------------
 
 
 @dataclass
-class _Host:
+class AgentHost:
     """What the agents of one server share: the journal, a runtime, the runs it drives."""
 
     store: JournalStore
     runtime: Runtime
-    tenant: str = "default"
-    """Tenant of the runs started over A2A (their usage is billed to it)."""
+    tenant: str | None = "default"
+    """Tenant of the runs started over A2A (their usage is billed to it); None: the caller's
+    key's own tenant (``default`` for a key of every tenant)."""
     owns_runtime: bool = True
     """Close the runtime with the server (it was made for it)."""
+    driver: Callable[[str], None] | None = None
+    """Hands a run to be driven (the control centre's worker); None: drive it here."""
     drives: dict[str, asyncio.Task[None]] = field(default_factory=dict)
 
-    def drive(self, run_id: str) -> asyncio.Task[None]:
+    def tenant_of(self, key: ApiKey | None) -> str:
+        if self.tenant is not None:
+            return self.tenant
+        return "default" if key is None or key.tenant == ALL_TENANTS else key.tenant
+
+    def drive(self, run_id: str) -> None:
         """Drive a run in the background (once at a time in this process)."""
+        if self.driver is not None:
+            self.driver(run_id)
+            return
         task = self.drives.get(run_id)
         if task is None or task.done():
             task = asyncio.create_task(self._execute(run_id), name=f"a2a-run:{run_id}")
             self.drives[run_id] = task
             task.add_done_callback(lambda t: self._forget(run_id, t))
-        return task
 
     def _forget(self, run_id: str, task: asyncio.Task[None]) -> None:
         if self.drives.get(run_id) is task:
@@ -440,10 +405,9 @@ def a2a_run_id(agent: str, caller: str, message_id: str) -> str:
 class WorkflowAgent(RequestHandler):
     """A2A requests for one workflow, answered from its runs' journals."""
 
-    def __init__(self, host: _Host, workflow: Workflow, card: AgentCard) -> None:
+    def __init__(self, host: AgentHost, workflow: Workflow) -> None:
         self.host = host
         self.workflow = workflow
-        self.card = card
 
     @property
     def name(self) -> str:
@@ -457,7 +421,7 @@ class WorkflowAgent(RequestHandler):
             raise TaskNotFoundError(f"no task {task_id!r} at agent {self.name}")
         events = await self.host.store.events(task_id)
         received = _last(events, A2A_RECEIVED)
-        if received is None or received.data.get("caller") != _caller(context):
+        if received is None or not _may_see(context, run, received):
             raise TaskNotFoundError(f"no task {task_id!r} at agent {self.name}")
         return _TaskView(run, events, received)
 
@@ -500,13 +464,17 @@ class WorkflowAgent(RequestHandler):
         message = params.message
         if message.task_id:
             await self._refuse_follow_up(message.task_id, context)
+        key = _key(context)
+        if key is not None and not key.can("run"):
+            raise InvalidRequestError(message=refusal(key, "run") + ": starting a task needs "
+                                      "an operator or admin key")
         caller = _caller(context)
         run_id = a2a_run_id(self.name, caller, message.message_id)
         value = _message_input(message)
         try:
             # The tenant is the server's, never the one a request names (it is billed).
             await self.host.runtime.start(self.workflow, value, run_id=run_id,
-                                          tenant=self.host.tenant)
+                                          tenant=self.host.tenant_of(key))
         except RunExistsError:
             existing = await self.host.store.require_run(run_id)
             if _last(await self.host.store.events(run_id), A2A_RECEIVED) is not None:
@@ -656,135 +624,12 @@ class WorkflowAgent(RequestHandler):
         raise UnsupportedOperationError(message="this agent has no extended card")
 
 
-# -- cards and the application ------------------------------------------------------------------
-
-
-def agent_card(workflow: Workflow, *, base_url: str, secured: bool) -> AgentCard:
-    """The A2A card of a workflow: one skill for the workflow, one per agent in it."""
-    spec = workflow.spec
-    url = f"{base_url.rstrip('/')}/agents/{spec.name}"
-    agents = ", ".join(a.name for a in spec.agents)
-    description = spec.description or f"Agentplane workflow {spec.name} (agents: {agents})."
-    skills = [AgentSkill(id=spec.name, name=spec.name, description=description,
-                         tags=["workflow", f"autonomy:{spec.autonomy.value}"])]
-    skills += [AgentSkill(id=f"{spec.name}.{a.name}", name=a.name,
-                          description=a.description or a.instructions or f"agent {a.name}",
-                          tags=["agent", *a.tools])
-               for a in spec.agents]
-    card = AgentCard(
-        name=spec.name, description=description, version=str(spec.version),
-        provider=AgentProvider(organization="Agentplane", url=base_url.rstrip("/")),
-        supported_interfaces=[
-            AgentInterface(url=url, protocol_binding=TransportProtocol.JSONRPC,
-                           protocol_version=PROTOCOL_VERSION_1_0),
-            AgentInterface(url=f"{url}/rest", protocol_binding=TransportProtocol.HTTP_JSON,
-                           protocol_version=PROTOCOL_VERSION_1_0),
-            AgentInterface(url=url, protocol_binding=TransportProtocol.JSONRPC,
-                           protocol_version=PROTOCOL_VERSION_0_3),
-        ],
-        capabilities=AgentCapabilities(streaming=True, push_notifications=False,
-                                       extended_agent_card=False),
-        default_input_modes=list(INPUT_MODES),
-        default_output_modes=["text/plain", "application/json"],
-        skills=skills,
-    )
-    if secured:
-        card.security_schemes["bearer"].CopyFrom(SecurityScheme(
-            http_auth_security_scheme=HTTPAuthSecurityScheme(
-                scheme="Bearer", description="an Agentplane A2A API key as a bearer token")))
-        card.security_schemes["apiKey"].CopyFrom(SecurityScheme(
-            api_key_security_scheme=APIKeySecurityScheme(
-                location="header", name="X-API-Key", description="an Agentplane A2A API key")))
-        card.security_requirements.extend([
-            SecurityRequirement(schemes={"bearer": StringList()}),
-            SecurityRequirement(schemes={"apiKey": StringList()})])
-    return card
-
-
-def _agent_routes(agent: WorkflowAgent, builder: _CallContextBuilder, *, root: bool
-                  ) -> list[BaseRoute]:
-    prefix = f"/agents/{agent.name}"
-    routes: list[BaseRoute] = [
-        *create_agent_card_routes(agent.card, card_url=prefix + CARD_PATH,
-                                  cache_control=CARD_CACHE_CONTROL),
-        *create_jsonrpc_routes(agent, prefix, context_builder=builder, enable_v0_3_compat=True),
-        # The same endpoint with a trailing slash: clients that join paths to the card's URL
-        # (httpx's base_url, the A2A TCK) post there, and a redirect would lose the POST.
-        *create_jsonrpc_routes(agent, prefix + "/", context_builder=builder,
-                               enable_v0_3_compat=True),
-        Mount(prefix + "/rest", routes=create_rest_routes(
-            agent, context_builder=builder, enable_v0_3_compat=True)),
-    ]
-    if root:
-        routes += create_agent_card_routes(agent.card, card_url=CARD_PATH,
-                                           cache_control=CARD_CACHE_CONTROL)
-        routes += create_jsonrpc_routes(agent, "/", context_builder=builder,
-                                        enable_v0_3_compat=True)
-    return routes
-
-
-def build_a2a_app(store: JournalStore, workflows: list[Workflow], *, base_url: str,
-                  api_keys: set[str] | None, runtime: Runtime | None = None,
-                  recover: bool = True, tenant: str = "default",
-                  keyring: KeyRing | None = None) -> Starlette:
-    """The A2A server of these workflows, as an ASGI application.
-
-    ``base_url``: where clients reach this server (written into the cards).
-    ``api_keys``: keys callers must present; None serves without authentication (only for
-    an application put behind its own authentication).
-    ``runtime``: drives the runs (default: a new ``Runtime`` on ``store``, closed with the app).
-    ``recover``: on startup, drive the unfinished runs of these workflows (after a crash).
-    ``tenant``: the tenant runs started here belong to (and are billed to).
-    ``keyring``: the server's API keys (``agentplane keys``), accepted besides ``api_keys``
-    when they may start runs (operator or admin) for ``tenant``.
-    """
-    if not workflows:
-        raise ValueError("build_a2a_app needs at least one workflow")
-    names = [w.spec.name for w in workflows]
-    if len(set(names)) != len(names):
-        raise ValueError(f"two workflows have the same name: {names}")
-    host = _Host(store, runtime or Runtime(store), tenant, owns_runtime=runtime is None)
-    builder = _CallContextBuilder()
-    agents = [WorkflowAgent(host, w, agent_card(w, base_url=base_url,
-                                                secured=api_keys is not None
-                                                or keyring is not None))
-              for w in workflows]
-    routes: list[BaseRoute] = []
-    for agent in agents:
-        routes += _agent_routes(agent, builder, root=len(agents) == 1)
-
-    async def index(request: Request) -> JSONResponse:
-        return JSONResponse({"agents": [
-            {"name": a.name, "description": a.card.description,
-             "card": f"{base_url.rstrip('/')}/agents/{a.name}{CARD_PATH}"} for a in agents]})
-
-    routes.append(Route("/agents", index, methods=["GET"]))
-
-    @contextlib.asynccontextmanager
-    async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        if recover:
-            await host.recover(workflows)
-        try:
-            yield
-        finally:
-            await host.aclose()
-
-    app = Starlette(routes=routes, lifespan=lifespan)
-    app.state.a2a_host = host
-    if api_keys is not None or keyring is not None:
-        public = {"/agents", CARD_PATH} | {f"/agents/{n}{CARD_PATH}" for n in names}
-        app.add_middleware(_RequireKey, keys=set(api_keys or ()), public=public,
-                           ring=keyring, tenant=tenant)
-    return app
-
-
 __all__ = [
     "A2A_RECEIVED",
     "KEYS_ENV",
+    "AgentHost",
     "WorkflowAgent",
     "a2a_run_id",
-    "agent_card",
-    "build_a2a_app",
     "caller_of_key",
     "run_usage",
     "task_state",

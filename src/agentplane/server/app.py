@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from importlib.metadata import version
 from typing import Any
 
@@ -13,26 +13,28 @@ from fastapi.responses import Response
 
 from . import api
 from .actions import tenant_filter
-from .auth import Reader
+from .auth import Authenticator, KeyRingVerifier, Reader
 from .console import install_console
 from .errors import CatchAll, install_errors
 from .limits import BodyLimit
 from .plane import Plane
 
 
-def create_app(plane: Plane, *, manage_plane: bool = True) -> FastAPI:
+def create_app(plane: Plane, *, manage_plane: bool = True, protocols: bool = True) -> FastAPI:
     """The server for ``plane``. With ``manage_plane`` the app starts the plane's worker and
-    event feed when it starts, and stops them (and closes the runtime) when it stops."""
+    event feed when it starts, and stops them (and closes the runtime) when it stops. With
+    ``protocols`` it serves the workflows over A2A and MCP too (``front``)."""
+    serving: list[AbstractAsyncContextManager[None]] = []
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        if manage_plane:
-            await plane.start()
-        try:
-            yield
-        finally:
+        async with AsyncExitStack() as stack:
             if manage_plane:
-                await plane.stop()
+                await plane.start()
+                stack.push_async_callback(plane.stop)
+            for running in serving:
+                await stack.enter_async_context(running)
+            yield
 
     app = FastAPI(title="Agentplane", version=version("agentplane"), lifespan=lifespan,
                   openapi_url=None, docs_url=None, redoc_url=None,
@@ -41,6 +43,8 @@ def create_app(plane: Plane, *, manage_plane: bool = True) -> FastAPI:
                               "needs an API key (Authorization: Bearer KEY).")
     app.state.plane = plane
     app.state.csrf_secret = secrets.token_bytes(32)
+    # Who is calling, at every door (REST, console, A2A, MCP); ``add`` takes more verifiers.
+    authenticator = app.state.authenticator = Authenticator(KeyRingVerifier(plane.keys))
     install_errors(app)
     app.add_middleware(BodyLimit, limit=plane.limits.body_bytes)
     app.add_middleware(CatchAll)  # outermost: a JSON answer for any fault, the true Allow
@@ -58,5 +62,9 @@ def create_app(plane: Plane, *, manage_plane: bool = True) -> FastAPI:
         """The OpenAPI document (behind a key like everything but the health check)."""
         return app.openapi()
 
+    if protocols:
+        from .front import install_protocols
+
+        serving.append(install_protocols(app, plane, authenticator))
     install_console(app)
     return app

@@ -21,7 +21,6 @@ bearer token (``AGENTPLANE_MCP_TOKEN``) is required of every request when set.
 from __future__ import annotations
 
 import contextlib
-import hmac
 import json
 import logging
 import re
@@ -35,12 +34,10 @@ from mcp.server.context import ServerRequestContext
 from mcp.server.lowlevel import Server
 from mcp.server.stdio import stdio_server
 from mcp.shared.exceptions import MCPError
-from starlette.datastructures import Headers
-from starlette.responses import JSONResponse
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp
 
 from agentplane.errors import AgentplaneError, ConfigError
-from agentplane.governance.keys import KeyRing
+from agentplane.governance.keys import ALL_TENANTS, KeyRing
 from agentplane.journal import (
     RUN_STATUSES,
     EventType,
@@ -49,6 +46,15 @@ from agentplane.journal import (
     RunRecord,
 )
 from agentplane.runtime import APPROVAL_KINDS, Runtime, Workflow, WorkflowSpec, resolve
+
+from .auth import (
+    Authenticator,
+    BearerVerifier,
+    KeyRingVerifier,
+    RequireCaller,
+    StaticTokens,
+    scope_caller,
+)
 
 log = logging.getLogger("agentplane.server.mcp")
 
@@ -310,11 +316,19 @@ class WorkflowTools:
     """Lists and calls the tools: one per exposed workflow, plus the utility tools."""
 
     def __init__(self, store: JournalStore, exposed: dict[str, ExposedWorkflow], *,
-                 tenant: str = "default") -> None:
+                 tenant: str | None = "default") -> None:
         self.store = store
         self.exposed = exposed
         self.tenant = tenant
-        """The tenant runs started here belong to; runs of other tenants are not seen here."""
+        """The tenant runs started here belong to; runs of other tenants are not seen here.
+        None: the caller's (its key's tenant, from the server's front door)."""
+
+    def tenant_for(self, request: Any) -> str:
+        """The tenant of a call: the server's, else the caller's key's own."""
+        if self.tenant is not None:
+            return self.tenant
+        key = scope_caller(getattr(request, "scope", {}))
+        return "default" if key is None or key.tenant == ALL_TENANTS else key.tenant
 
     def tools(self) -> list[types.Tool]:
         utility = [
@@ -332,11 +346,11 @@ class WorkflowTools:
         ]
         return [e.as_tool() for e in self.exposed.values()] + utility
 
-    async def call(self, runtime: Runtime, name: str, arguments: dict[str, Any]
-                   ) -> types.CallToolResult:
+    async def call(self, runtime: Runtime, name: str, arguments: dict[str, Any],
+                   tenant: str = "default") -> types.CallToolResult:
         try:
             if name == STATUS_TOOL:
-                return await self.status(arguments)
+                return await self.status(arguments, tenant)
             if name == LIST_TOOL:
                 _check_arguments(arguments, set(), set())
                 workflows = [e.summary() for e in self.exposed.values()]
@@ -346,20 +360,21 @@ class WorkflowTools:
             exposed = self.exposed.get(name)
             if exposed is None:
                 raise MCPError(types.INVALID_PARAMS, f"unknown tool {name!r}")
-            return await self.run(runtime, exposed, arguments)
+            return await self.run(runtime, exposed, arguments, tenant)
         except ToolArgumentError as exc:
             return tool_error(f"invalid arguments for {name}: {exc}")
         except AgentplaneError as exc:  # e.g. a budget or journal refusal meant for people
             return tool_error(str(exc))
 
-    async def run(self, runtime: Runtime, exposed: ExposedWorkflow, arguments: dict[str, Any]
-                  ) -> types.CallToolResult:
+    async def run(self, runtime: Runtime, exposed: ExposedWorkflow, arguments: dict[str, Any],
+                  tenant: str) -> types.CallToolResult:
         _check_arguments(arguments, {"input", "run_id"}, {"input"})
         run_id = _run_id(arguments, required=False)
         # A client hanging up must not stop a run half-way through a step: the run goes on to
         # its end or its next wait, and the client finds it again by its id.
         with anyio.CancelScope(shield=True):
-            record = await self._start_or_continue(runtime, exposed, arguments["input"], run_id)
+            record = await self._start_or_continue(runtime, exposed, arguments["input"], run_id,
+                                                   tenant)
         if record is None:
             # one answer for another workflow's run and another tenant's: nothing about either
             return tool_error(f"run_id {run_id!r} is taken by a run this tool cannot continue; "
@@ -367,37 +382,39 @@ class WorkflowTools:
         return run_result(await run_state(self.store, record), failure_is_error=True)
 
     async def _start_or_continue(self, runtime: Runtime, exposed: ExposedWorkflow, value: Any,
-                                 run_id: str | None) -> RunRecord | None:
+                                 run_id: str | None, tenant: str) -> RunRecord | None:
         if run_id is not None:
             existing = await self.store.get_run(run_id)
             if existing is not None:
                 if (existing.workflow != exposed.workflow.spec.name
-                        or existing.tenant != self.tenant):
+                        or existing.tenant != tenant):
                     return None
                 return await runtime.execute(run_id)
         try:
-            return await runtime.run(exposed.workflow, value, run_id=run_id, tenant=self.tenant)
+            return await runtime.run(exposed.workflow, value, run_id=run_id, tenant=tenant)
         except RunExistsError:  # created by someone else between the look and the start
             assert run_id is not None
-            return await self._start_or_continue(runtime, exposed, value, run_id)
+            return await self._start_or_continue(runtime, exposed, value, run_id, tenant)
 
-    async def status(self, arguments: dict[str, Any]) -> types.CallToolResult:
+    async def status(self, arguments: dict[str, Any], tenant: str) -> types.CallToolResult:
         _check_arguments(arguments, {"run_id"}, {"run_id"})
         run_id = _run_id(arguments, required=True)
         assert run_id is not None
         record = await self.store.get_run(run_id)
         served = {e.workflow.spec.name for e in self.exposed.values()}
-        if record is None or record.workflow not in served or record.tenant != self.tenant:
+        if record is None or record.workflow not in served or record.tenant != tenant:
             return tool_error(f"no run {run_id!r} of the workflows this server exposes")
         return run_result(await run_state(self.store, record), failure_is_error=False)
 
 
 def build_mcp_server(store: JournalStore, workflows: list[Workflow], *, name: str = "agentplane",
-                     agents: bool = False, version: str = "") -> Server[Runtime]:
+                     agents: bool = False, version: str = "", runtime: Runtime | None = None,
+                     tenant: str | None = "default") -> Server[Runtime]:
     """An MCP server exposing ``workflows`` as tools, running them on ``store``.
 
     With ``agents``, each agent of each workflow is a tool too (``WORKFLOW__AGENT``). The server
-    holds a ``Runtime`` for as long as it serves (its lifespan).
+    holds a ``Runtime`` for as long as it serves (its lifespan), or uses ``runtime`` (left
+    open). ``tenant``: of the runs it starts and sees; None: the caller's key's own.
     """
     if not version:
         from importlib.metadata import PackageNotFoundError
@@ -405,15 +422,18 @@ def build_mcp_server(store: JournalStore, workflows: list[Workflow], *, name: st
 
         with contextlib.suppress(PackageNotFoundError):
             version = package_version("agentplane")
-    toolset = WorkflowTools(store, expose(workflows, agents=agents))
+    toolset = WorkflowTools(store, expose(workflows, agents=agents), tenant=tenant)
 
     @contextlib.asynccontextmanager
     async def lifespan(_: Server[Runtime]) -> AsyncIterator[Runtime]:
-        runtime = Runtime(store)
-        try:
+        if runtime is not None:
             yield runtime
+            return
+        own = Runtime(store)
+        try:
+            yield own
         finally:
-            await runtime.aclose()
+            await own.aclose()
 
     async def list_tools(ctx: ServerRequestContext[Runtime],
                          params: types.PaginatedRequestParams | None) -> types.ListToolsResult:
@@ -421,7 +441,8 @@ def build_mcp_server(store: JournalStore, workflows: list[Workflow], *, name: st
 
     async def call_tool(ctx: ServerRequestContext[Runtime], params: types.CallToolRequestParams
                         ) -> types.CallToolResult:
-        return await toolset.call(ctx.lifespan_context, params.name, params.arguments or {})
+        return await toolset.call(ctx.lifespan_context, params.name, params.arguments or {},
+                                  toolset.tenant_for(ctx.request))
 
     server: Server[Runtime] = Server(
         name, version=version, title="Agentplane",
@@ -445,44 +466,18 @@ async def serve_stdio(server: Server[Runtime]) -> None:
         await server.run(read_stream, write_stream, server.create_initialization_options())
 
 
-class BearerTokenGuard:
-    """ASGI middleware: HTTP requests without ``Authorization: Bearer <token>`` get 401.
-
-    The comparison takes the same time whatever the presented token; the token is never logged
-    nor shown in a response.
-    """
-
-    def __init__(self, app: ASGIApp, token: str | None, keyring: KeyRing | None = None,
-                 tenant: str = "default") -> None:
-        if token is not None and not token:
-            raise ConfigError(f"{TOKEN_ENV} is set but empty")
-        self.app = app
-        # a value no header can equal when there is no token: only the key ring then
-        self._expected = f"Bearer {token}".encode() if token else b"\x00"
-        self._keyring = keyring
-        self._tenant = tenant
-
-    def __repr__(self) -> str:
-        return "BearerTokenGuard(token=<hidden>)"
-
-    def _authorized(self, scope: Scope) -> bool:
-        header = Headers(scope=scope).get("authorization", "")
-        if hmac.compare_digest(header.encode("latin-1"), self._expected):
-            return True
-        # The server's API keys (`agentplane keys`) that may start runs for this tenant.
-        scheme, _, presented = header.partition(" ")
-        return (self._keyring is not None and scheme.lower() == "bearer"
-                and self._keyring.authorize(presented.strip(), "run", self._tenant) is not None)
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and not self._authorized(scope):
-            response = JSONResponse(
-                {"error": "unauthorized",
-                 "error_description": "send the server's token as `Authorization: Bearer ...`"},
-                status_code=401, headers={"WWW-Authenticate": 'Bearer realm="agentplane"'})
-            await response(scope, receive, send)
-            return
-        await self.app(scope, receive, send)
+def token_guard(app: ASGIApp, token: str | None, keyring: KeyRing | None = None,
+                tenant: str = "default") -> RequireCaller:
+    """``app`` behind the server's fixed token and API keys (operator or admin of ``tenant``),
+    presented as ``Authorization: Bearer`` or ``X-API-Key`` — the front door of every other
+    Agentplane server. The token is compared in constant time and never logged nor shown."""
+    if token is not None and not token:
+        raise ConfigError(f"{TOKEN_ENV} is set but empty")
+    verifiers: list[BearerVerifier] = [StaticTokens([token] if token else [], tenant=tenant,
+                                                    prefix="mcp:")]
+    if keyring is not None:
+        verifiers.append(KeyRingVerifier(keyring))
+    return RequireCaller(app, Authenticator(*verifiers), permission="run", tenant=tenant)
 
 
 def http_app(server: Server[Runtime], *, host: str = "127.0.0.1", token: str | None = None,
@@ -492,7 +487,7 @@ def http_app(server: Server[Runtime], *, host: str = "127.0.0.1", token: str | N
     app: ASGIApp = server.streamable_http_app(streamable_http_path=HTTP_PATH, host=host)
     if token is None and keyring is None:
         return app
-    return BearerTokenGuard(app, token, keyring)
+    return token_guard(app, token, keyring)
 
 
 async def serve_http(server: Server[Runtime], *, host: str = "127.0.0.1", port: int = 8765,
