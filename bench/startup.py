@@ -8,7 +8,11 @@ a command loads, whatever the machine's speed.
 
 The journal is small: two demo runs, one completed and one waiting for an approval.
 
-Run: .venv/bin/python bench/startup.py [--rounds N]
+Run: .venv/bin/python bench/startup.py [--rounds N] [--before-src DIR]
+
+``--before-src DIR`` times another source tree in the same rounds (DIR holds its ``agentplane``
+package, e.g. ``git archive OLD src | tar -x -C /tmp/old`` then ``/tmp/old/src``), and adds
+"after / before" figures: a before-and-after comparison under the same load.
 """
 
 from __future__ import annotations
@@ -103,33 +107,48 @@ def _modules(probe: Probe, env: dict[str, str], folder: Path) -> int:
     return int(out.read_text())
 
 
-def run(rounds: int = 11) -> list[Figure]:
+def run(rounds: int = 11, before_src: Path | None = None) -> list[Figure]:
     with scratch() as folder:
         env = {**os.environ, "AGENTPLANE_HOME": str(folder), "COLUMNS": "120"}
         url, run_id = _journal(folder, env)
         probes = _probes(url, run_id)
-        times: dict[str, list[float]] = {p.name: [] for p in probes}
-        for p in probes:  # warm the file cache and the bytecode once, untimed
-            _time(p.argv, env)
+        trees = {"": env}
+        if before_src is not None:
+            trees["before: "] = {**env, "PYTHONPATH": str(before_src)}
+        times: dict[str, list[float]] = {t + p.name: [] for t in trees for p in probes}
+        for tree_env in trees.values():  # warm the file cache and bytecode, untimed
+            for p in probes:
+                _time(p.argv, tree_env)
         for _ in range(rounds):
             for p in probes:
-                times[p.name].append(_time(p.argv, env))
-        modules = {p.name: _modules(p, env, folder) for p in probes}
-    floor = statistics.median(times["python -c pass"])
+                for tree, tree_env in trees.items():
+                    times[tree + p.name].append(_time(p.argv, tree_env))
+        modules = {tree + p.name: _modules(p, tree_env, folder)
+                   for tree, tree_env in trees.items() for p in probes}
+    median = {name: statistics.median(values) for name, values in times.items()}
     figures: list[Figure] = []
-    for p in probes[1:]:
-        figures.append(Figure("startup", f"{p.name} (median of {rounds})",
-                              statistics.median(times[p.name]), "s", floor, p.goal))
-        figures.append(Figure("startup", f"{p.name}: modules loaded", modules[p.name],
-                              "modules", modules["python -c pass"]))
+    for tree in trees:
+        floor = median[tree + "python -c pass"]
+        for p in probes[1:]:
+            name = tree + p.name
+            figures.append(Figure("startup", f"{name} (median of {rounds})", median[name], "s",
+                                  floor, "" if tree else p.goal))
+            figures.append(Figure("startup", f"{name}: modules loaded", modules[name],
+                                  "modules", modules[tree + "python -c pass"]))
+    if before_src is not None:
+        for p in probes[1:]:
+            figures.append(Figure("startup", f"{p.name}: after / before", median[p.name], "s",
+                                  median["before: " + p.name]))
     return figures
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=11)
+    parser.add_argument("--before-src", type=Path, default=None,
+                        help="Another tree's src folder, timed in the same rounds.")
     args = parser.parse_args()
-    print_figures(run(args.rounds))
+    print_figures(run(args.rounds, args.before_src))
 
 
 if __name__ == "__main__":
