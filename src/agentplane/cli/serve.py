@@ -33,6 +33,11 @@ out = render.lazy_console()
 err = render.lazy_console(stderr=True)
 
 
+def serves_protocols() -> bool:
+    """Whether the server's port carries A2A and MCP too: when both extras are installed."""
+    return installed("mcp") and installed("a2a")
+
+
 def require_server(feature: str) -> None:
     """Refuse at once, naming the extra, when the API server's packages are not installed."""
     require("fastapi", extra="server", feature=feature)
@@ -73,7 +78,7 @@ async def serve_plane(store: JournalStore, workflow_files: Iterable[Path], *, ho
         plane.limits = replace(plane.limits, input_bytes=max_input_kb * 1024)
     # The protocols on the same port come with their extras; without them the API and the
     # console are served alone, and the server says how to add the rest.
-    protocols = installed("mcp") and installed("a2a")
+    protocols = serves_protocols()
     app = create_app(plane, protocols=protocols)
     if not protocols:
         err.print("[yellow]note[/]: A2A and MCP are not served on this port: install "
@@ -124,7 +129,9 @@ def serve(
         min=1, help="Largest run input accepted, in KiB of JSON (larger: 422). Default 256.",
         show_default=False)] = None,
 ) -> None:
-    """Serve the REST API (OpenAPI at /openapi.json), live event streams and the console."""
+    """Serve the REST API (OpenAPI at /openapi.json), live event streams, the console, and the
+    workflows over A2A (/a2a) and MCP (/mcp) when those extras are installed, all with the same
+    API keys."""
     import asyncio
 
     require_server("`agentplane serve`")
@@ -145,8 +152,10 @@ def serve(
         ring.close()
 
         async def announce(url: str) -> None:
+            protocols = (f", A2A {url}/a2a and {url}/.well-known/agent-card.json, MCP "
+                         f"{url}/mcp" if serves_protocols() else "")
             err.print(f"Agentplane at {url}  (console {url}/, API {url}/api/v1, "
-                      f"OpenAPI {url}/openapi.json, metrics {url}/metrics)")
+                      f"OpenAPI {url}/openapi.json, metrics {url}/metrics{protocols})")
             if not live:
                 err.print("no admin key yet: create one with `agentplane keys create NAME "
                           "--role admin`")

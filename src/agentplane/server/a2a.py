@@ -1,15 +1,7 @@
 """Agentplane as an A2A server, through the official ``a2a-sdk`` (protocol 1.0, and 0.3 for
-older clients on the same endpoints).
-
-Every workflow is an A2A agent with its own card and endpoints::
-
-    GET  /agents/<workflow>/.well-known/agent-card.json    the agent card
-    POST /agents/<workflow>                                JSON-RPC (1.0 and 0.3 methods)
-    *    /agents/<workflow>/rest/...                       HTTP+JSON (1.0, and 0.3 under /v1)
-    GET  /agents                                           the agents served, with card URLs
-
-With a single workflow its card is also at ``/.well-known/agent-card.json`` and its JSON-RPC
-endpoint also at ``/``.
+older clients on the same endpoints): the request handler of each workflow's agent. The routes
+and cards are in ``a2a_app`` (``/agents/<workflow>`` on ``agentplane a2a serve``,
+``/a2a/<workflow>`` on ``agentplane serve``), answers to waiting tasks in ``a2a_answers``.
 
 A task is a run: the task id is the run id, and the run's journal is the only record of the
 task. The SDK's own task store and executor are not used, because they keep a second copy of
@@ -35,17 +27,19 @@ cancelled              canceled
 needs_reconciliation   input-required, with the reason: the run is paused, not over — once
                        a person reconciles the call it goes on and may still complete, so
                        the terminal ``failed`` would be untrue; ``metadata.agentplane.
-                       run_status`` tells a client it waits for the agent's own people
+                       runStatus`` tells a client it waits for the agent's own people
 =====================  =================================================================
 
-Approvals are decided by the people of the organisation that runs the agent (console, CLI,
-API), not by the A2A caller who asked for the work: a follow-up message on a waiting task is
-refused with the approvals' ids.
+Approvals are decided by the people of the organisation that runs the agent: in the console,
+CLI or API, or over A2A by a follow-up message to the waiting task from a key that may approve
+on the task's tenant (``a2a_answers``). Any other caller's follow-up is refused with the
+approvals' ids. A task is seen by the caller who sent it and by those approvers.
 
-Authentication: with ``api_keys``, every request but the agent cards and ``/agents`` must carry
-a key as ``Authorization: Bearer <key>`` or ``X-API-Key: <key>`` (401 otherwise); the card
-declares both schemes. Keys are compared in constant time and never logged; a caller is known
-in the journal by a fingerprint of its key (``a2a:key-<8 hex>``), and sees only its own tasks.
+Authentication (``auth.RequireCaller``, the front door of every Agentplane server): every
+request but the agent cards and the index must carry a key as ``Authorization: Bearer <key>``
+or ``X-API-Key: <key>`` (401 otherwise); the card declares both schemes. Fixed keys
+(``AGENTPLANE_A2A_KEYS``) are compared in constant time and never logged; their caller is known
+in the journal by a fingerprint (``a2a:key-<8 hex>``), an API key's by its id (``key:ID``).
 """
 
 from __future__ import annotations
@@ -53,6 +47,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import uuid
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -110,7 +105,9 @@ from agentplane.journal import (
     sha256_hex,
 )
 from agentplane.runtime import RunStateError, Runtime, Workflow
+from agentplane.tools.sources.a2a_client import camel_case
 
+from .a2a_answers import answer_task
 from .auth import (
     refusal,
     scope_caller,
@@ -194,11 +191,13 @@ def task_state(run: RunRecord, events: Sequence[Event], waits: Sequence[WaitReco
 
 
 def run_usage(events: Sequence[Event]) -> dict[str, int]:
-    """Token counts summed over the run's events (what the run reports as its usage)."""
+    """Token counts summed over the run's events (what the run reports as its usage), keyed
+    in camelCase as A2A metadata is (``inputTokens``, ``outputTokens``)."""
     total: dict[str, int] = {}
     for event in events:
         for key, value in (event.usage or {}).items():
-            total[key] = total.get(key, 0) + int(value)
+            name = camel_case(key)
+            total[name] = total.get(name, 0) + int(value)
     return total
 
 
@@ -256,8 +255,8 @@ class _TaskView:
         task = Task(id=run.id, context_id=self.context_id, status=status, history=history,
                     artifacts=[artifact] if artifact is not None else [])
         task.metadata.update({
-            "agentplane": {"run_status": run.status, "workflow": run.workflow,
-                           "workflow_hash": run.workflow_hash, "events": run.last_seq},
+            "agentplane": {"runStatus": run.status, "workflow": run.workflow,
+                           "workflowHash": run.workflow_hash, "events": run.last_seq},
             "usage": run_usage(self.events),
         })
         return task
@@ -463,7 +462,7 @@ class WorkflowAgent(RequestHandler):
         """Start the run a message asks for (or find the one it already started)."""
         message = params.message
         if message.task_id:
-            await self._refuse_follow_up(message.task_id, context)
+            return await self._follow_up(message, context)
         key = _key(context)
         if key is not None and not key.can("run"):
             raise InvalidRequestError(message=refusal(key, "run") + ": starting a task needs "
@@ -471,28 +470,33 @@ class WorkflowAgent(RequestHandler):
         caller = _caller(context)
         run_id = a2a_run_id(self.name, caller, message.message_id)
         value = _message_input(message)
+        tenant = self.host.tenant_of(key)  # never one a request names (it is billed)
         try:
-            # The tenant is the server's, never the one a request names (it is billed).
-            await self.host.runtime.start(self.workflow, value, run_id=run_id,
-                                          tenant=self.host.tenant_of(key))
+            await self.host.runtime.start(self.workflow, value, run_id=run_id, tenant=tenant)
         except RunExistsError:
             existing = await self.host.store.require_run(run_id)
-            if _last(await self.host.store.events(run_id), A2A_RECEIVED) is not None:
+            if _last(await self.host.store.events(run_id), A2A_RECEIVED) is None:
+                pass  # started, not yet marked received (a crash between): mark it below
+            elif existing.input == value and existing.status != "cancelled":
                 return existing.id  # the same message again: the same task
+            else:
+                # the id was reused for another message, or for one whose task the caller
+                # cancelled: ids are unique per task, so this is a new task
+                run_id = a2a_run_id(self.name, caller, f"{message.message_id}/{uuid.uuid4()}")
+                await self.host.runtime.start(self.workflow, value, run_id=run_id,
+                                              tenant=tenant)
         await self.host.store.append(run_id, [NewEvent(
             A2A_RECEIVED, actor=caller,
             data={"caller": caller, "agent": self.name, "message_id": message.message_id,
                   "context_id": message.context_id or "ctx-" + run_id.removeprefix("run-")})])
         return run_id
 
-    async def _refuse_follow_up(self, task_id: str, context: ServerCallContext) -> None:
-        view = await self._view(task_id, context)
-        waits = await self.host.store.waits(run_id=task_id)
-        detail = (f"; it waits for {', '.join(w.id for w in waits)}, decided by the people "
-                  "who run this agent (`agentplane approvals approve ID`)") if waits else ""
-        raise UnsupportedOperationError(
-            message=f"task {task_id} is {view.run.status} and takes no further messages"
-                    f"{detail}; send a new message (without a task id) to start a new task")
+    async def _follow_up(self, message: Message, context: ServerCallContext) -> str:
+        """A message to an existing task: the answer to the approval it waits for."""
+        view = await self._view(message.task_id, context)
+        await answer_task(self.host.store, self.host.runtime, view.run, view.events,
+                          _key(context), _caller(context), message)
+        return view.run.id
 
     async def _advance(self, view: _TaskView) -> _TaskView:
         """The view with what the journal has gained since (the run first, then its events,
@@ -524,7 +528,7 @@ class WorkflowAgent(RequestHandler):
                 update = TaskStatusUpdateEvent(task_id=run_id, context_id=view.context_id,
                                                status=task.status)
                 update.metadata.update({"usage": run_usage(view.events),
-                                        "run_status": view.run.status})
+                                        "runStatus": view.run.status})
                 yield update
             if state in _FINAL:
                 return
@@ -540,7 +544,7 @@ class WorkflowAgent(RequestHandler):
         update = TaskStatusUpdateEvent(task_id=view.run.id, context_id=view.context_id,
                                        status=status)
         update.metadata.update({"event": event.type, "seq": event.seq,
-                                "step_key": event.step_key or ""})
+                                "stepKey": event.step_key or ""})
         return update
 
     @validate_request_params
