@@ -117,8 +117,8 @@ def test_no_collector_needs_no_otel_extra(cli: Cli) -> None:
 
 
 def test_the_core_works_with_no_extra_installed(cli: Cli) -> None:
-    """Run a workflow, list and show it, list approvals and verify the chain with every
-    optional package hidden."""
+    """Run a workflow, list and show it, list approvals, verify the chain and run the demo
+    (without its console) with every optional package hidden."""
     ran = run_isolated(cli, "run", REFUND, "--input", '"Refund A1"', "--json", block=OPTIONAL)
     assert ran.returncode == 0, ran.stderr
     run = json.loads(ran.stdout)
@@ -129,6 +129,9 @@ def test_the_core_works_with_no_extra_installed(cli: Cli) -> None:
         assert result.returncode == 0, (args, result.stderr)
     listed = run_isolated(cli, "runs", "list", "--json", block=OPTIONAL)
     assert [r["id"] for r in json.loads(listed.stdout)] == [run["id"]]
+    demo = run_isolated(cli, "demo", "--no-serve", block=OPTIONAL)
+    assert demo.returncode == 0, demo.stderr
+    assert "audit chain holds" in demo.stdout
 
 
 def test_serve_without_the_protocol_extras_serves_the_api_and_says_so(cli: Cli) -> None:
