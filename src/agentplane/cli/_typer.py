@@ -13,7 +13,8 @@ PLAIN_HELP = None
 """typer's ``rich_markup_mode`` for every group and command: plain help."""
 
 
-def group(help: str, **options: object) -> typer.Typer:
-    """A group of commands that prints its help when called without one."""
-    return typer.Typer(help=help, no_args_is_help=True, rich_markup_mode=PLAIN_HELP,
-                       **options)  # type: ignore[arg-type]
+def group(help: str, *, name: str | None = None, top: bool = False) -> typer.Typer:
+    """A group of commands that prints its help when called without one; ``top`` for the
+    program itself (no shell-completion commands, errors printed by ``_exits.run_main``)."""
+    return typer.Typer(help=help, name=name, no_args_is_help=True, rich_markup_mode=PLAIN_HELP,
+                       add_completion=not top, pretty_exceptions_enable=not top)

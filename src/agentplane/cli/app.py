@@ -37,7 +37,7 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 
 app = group("Agentplane: durable, governed multi-agent workflows.", name="agentplane",
-            add_completion=False, pretty_exceptions_enable=False)
+            top=True)
 runs_app = group("List, inspect, cancel and reconcile runs.")
 approvals_app = group("Pending approvals and escalations.")
 audit_app = group("Prove what happened: verify the journal's hash chain.")
