@@ -20,6 +20,7 @@ import concurrency
 import growth
 import metering
 import scale_runs
+import startup
 import step_cost
 import usage_report
 from _common import Figure, print_figures, save
@@ -36,6 +37,7 @@ def main() -> None:
     figures += usage_report.run(100_000)
     figures += audit_verify.run(1_800_000)
     figures += api_load.run()
+    figures += startup.run()
     if importlib.util.find_spec("agentdojo") is not None:  # the agentdojo extra
         import agentdojo_bench
         figures += agentdojo_bench.run()

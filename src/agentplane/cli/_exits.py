@@ -12,11 +12,8 @@ import os
 import sys
 from collections.abc import Callable, Iterable
 
-from rich.text import Text
-
+from agentplane._extras import missing_extra
 from agentplane.errors import AgentplaneError, ConfigError
-from agentplane.journal.health import storage_hint
-from agentplane.storage import is_driver_error
 
 from . import render
 
@@ -35,6 +32,8 @@ def outcome(statuses: Iterable[str]) -> int:
 
 
 def _storage_message(exc: BaseException) -> str:
+    from agentplane.journal.health import storage_hint
+
     text = str(exc)
     return f"the journal could not be used ({text}): {storage_hint(text)}"
 
@@ -48,6 +47,11 @@ def failure_message(exc: BaseException) -> tuple[str, int]:
     """What to tell a person about an exception that ended a command, and the exit code."""
     if isinstance(exc, AgentplaneError):
         return str(exc), exc.exit_code
+    missing = missing_extra(exc)
+    if missing is not None:
+        return str(missing), missing.exit_code
+    from agentplane.storage import is_driver_error  # loaded by whatever raised a driver error
+
     if is_driver_error(exc):
         return _storage_message(exc), FAILURE
     if isinstance(exc, OSError):
@@ -88,6 +92,8 @@ def run_main(app: Callable[[], object]) -> None:
     except Exception as exc:
         if os.environ.get(DEBUG_ENV) and not isinstance(exc, AgentplaneError):
             raise
+        from rich.text import Text
+
         message, code = failure_message(exc)
         render.console(stderr=True).print(Text("error: ", style="red") + Text(message))
         sys.exit(code)

@@ -9,22 +9,20 @@ public, as A2A discovery expects; nothing else answers without a key.
 
 from __future__ import annotations
 
-import asyncio
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from agentplane._extras import require
 from agentplane.errors import ConfigError
-from agentplane.governance.keys import KeyRing, keyring_for
-from agentplane.journal import open_store
-from agentplane.runtime import load_workflow
 
 from . import render, settings
 from ._exits import run_main
 
 if TYPE_CHECKING:
+    from agentplane.governance.keys import KeyRing
     from agentplane.server.a2a_app import CardVersion
 
 
@@ -59,8 +57,13 @@ def a2a_serve(
     """Serve workflows as A2A agents (protocol 1.0, and 0.3 for older clients): a message
     starts a durable run; its task follows the run, input-required while it waits for an
     approval. Keys from AGENTPLANE_A2A_KEYS (comma-separated)."""
-    import uvicorn
+    import asyncio
 
+    require("a2a", extra="a2a", feature="`agentplane a2a serve`")
+    uvicorn = require("uvicorn", extra="a2a", feature="`agentplane a2a serve`")
+    from agentplane.governance.keys import keyring_for
+    from agentplane.journal import open_store
+    from agentplane.runtime import load_workflow
     from agentplane.server.a2a_app import build_a2a_app
 
     if card_version not in ("1.0", "0.3"):

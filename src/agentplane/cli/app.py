@@ -1,72 +1,65 @@
-"""The ``agentplane`` command line (stable interface: see SPEC.md)."""
+"""The ``agentplane`` command line (stable interface: see SPEC.md).
+
+Start-up time is part of the interface: a person types ``agentplane --help`` or ``agentplane runs
+list`` and waits for the whole process. So this module imports only typer at the top; each command
+imports what it uses (the journal for the read commands, the runtime for those that drive runs,
+rich when there is something to print), and the sub-command modules keep the same rule.
+"""
 
 from __future__ import annotations
 
-import asyncio
 import signal
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Annotated, TypeVar
+from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
-from rich.markup import escape
 
 from agentplane.errors import ConfigError
-from agentplane.journal import (
-    RUN_STATUSES,
-    JournalStore,
-    RunRecord,
-    export_run,
-    open_store,
-    verify,
-)
-from agentplane.runtime import APPROVAL_KINDS, Runtime, Worker, load_workflow
-from agentplane.storage import parse_url
 
 from . import render, settings
 from ._exits import OK, outcome, run_main
 from ._inputs import JSON_HELP, output_file, parse_json_option, write_text
+from ._typer import group
 from .a2a import a2a_serve
 from .db import db_app
 from .economics import economics
 from .mcp import mcp_serve
 from .registry import registry_add, registry_check, registry_find, registry_list
-from .serve import DEFAULT_PORT, keys_create, keys_list, keys_revoke, serve
+from .render import escape
+from .serve import DEFAULT_PORT, keys_create, keys_list, keys_revoke, require_server, serve
 from .usage import usage_app
+
+if TYPE_CHECKING:
+    from agentplane.journal import JournalStore, RunRecord
+    from agentplane.runtime import Runtime
 
 T = TypeVar("T")
 
-app = typer.Typer(
-    name="agentplane",
-    help="Agentplane: durable, governed multi-agent workflows.",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-)
-runs_app = typer.Typer(help="List, inspect, cancel and reconcile runs.", no_args_is_help=True)
-approvals_app = typer.Typer(help="Pending approvals and escalations.", no_args_is_help=True)
-audit_app = typer.Typer(help="Prove what happened: verify the journal's hash chain.",
-                        no_args_is_help=True)
+app = group("Agentplane: durable, governed multi-agent workflows.", name="agentplane",
+            top=True)
+runs_app = group("List, inspect, cancel and reconcile runs.")
+approvals_app = group("Pending approvals and escalations.")
+audit_app = group("Prove what happened: verify the journal's hash chain.")
 app.add_typer(runs_app, name="runs")
 app.add_typer(approvals_app, name="approvals")
 app.add_typer(audit_app, name="audit")
 app.add_typer(usage_app, name="usage")
 app.command()(economics)
-mcp_app = typer.Typer(help="Serve workflows to MCP clients.", no_args_is_help=True)
+mcp_app = group("Serve workflows to MCP clients.")
 mcp_app.command("serve")(mcp_serve)
 app.add_typer(mcp_app, name="mcp")
-registry_app = typer.Typer(help="The agent registry: register, discover and health-check "
-                                "agents.", no_args_is_help=True)
+registry_app = group("The agent registry: register, discover and health-check agents.")
 registry_app.command("add")(registry_add)
 registry_app.command("list")(registry_list)
 registry_app.command("find")(registry_find)
 registry_app.command("check")(registry_check)
 app.add_typer(registry_app, name="registry")
-a2a_app = typer.Typer(help="Serve workflows as A2A agents.", no_args_is_help=True)
+a2a_app = group("Serve workflows as A2A agents.")
 a2a_app.command("serve")(a2a_serve)
 app.add_typer(a2a_app, name="a2a")
 app.command()(serve)
-keys_app = typer.Typer(help="API keys for the server: roles and tenants.", no_args_is_help=True)
+keys_app = group("API keys for the server: roles and tenants.")
 keys_app.command("create")(keys_create)
 keys_app.command("list")(keys_list)
 keys_app.command("revoke")(keys_revoke)
@@ -81,13 +74,35 @@ AsOption = Annotated[str | None, typer.Option("--as", help="Who is acting (defau
                                               "$AGENTPLANE_USER or your login).")]
 ReasonOption = Annotated[str, typer.Option("--reason", help="Why; journaled.")]
 
-out = render.console()
+out = render.lazy_console()
+
+
+def _read(db: str | None, body: Callable[[JournalStore], Awaitable[T]]) -> T:
+    """Run ``body`` against an existing journal, without the runtime (commands that only read
+    start fast: no agent, model or tool code is imported). A missing journal is "not found"."""
+    import asyncio
+
+    from agentplane.journal import open_store
+
+    async def main() -> T:
+        store = open_store(settings.database_url(db), create=False)
+        try:
+            return await body(store)
+        finally:
+            await store.close()
+
+    return asyncio.run(main())
 
 
 def _execute(db: str | None, body: Callable[[JournalStore, Runtime], Awaitable[T]], *,
              create: bool = True) -> T:
     """Run ``body`` against the journal; ``create=False`` for commands that only read (or change
     what exists): a missing journal is then "not found", never created."""
+    import asyncio
+
+    from agentplane.journal import open_store
+    from agentplane.runtime import Runtime
+
     async def main() -> T:
         store = open_store(settings.database_url(db), create=create)
         runtime = Runtime(store)
@@ -153,6 +168,8 @@ def run(
 ) -> None:
     """Run a workflow until it finishes, waits for a person, or needs reconciliation.
     Exits 1 when the run ended failed or needs reconciliation."""
+    from agentplane.runtime import load_workflow
+
     value = parse_json_option(input, "--input")
     workflow = load_workflow(file)
 
@@ -202,10 +219,14 @@ def worker(
     """Run a worker: drive runnable runs (up to --concurrency at once) and fire due timers and
     approval deadlines, until SIGTERM or Ctrl-C; any number of workers may share one database.
     With --once, exits 1 when a run it drove ended failed or needs reconciliation."""
+    import asyncio
+
 
     def report(r: RunRecord) -> None:
         out.print(f"{escape(r.id)} ({escape(r.workflow)}) → {render.status_text(r.status)}")
 
+    from agentplane.runtime import Worker
+    from agentplane.storage import parse_url
     from agentplane.telemetry import configure_logging
 
     configure_logging(json=False, level="WARNING")  # a run that cannot advance is said
@@ -219,8 +240,9 @@ def worker(
         events = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             events.add_signal_handler(sig, loop.stop)
-        out.print(f"worker {escape(runtime.owner)} on {escape(parse_url(store.url).safe)}: up to "
-                  f"{concurrency} runs at once; SIGTERM or Ctrl-C stops it")
+        where = escape(parse_url(store.url).safe)
+        out.print(f"worker {escape(runtime.owner)} on {where}: up to {concurrency} runs at "
+                  "once; SIGTERM or Ctrl-C stops it")
         await loop.run()
         out.print(f"worker stopped ({loop.driven} drives)")
         return OK
@@ -231,7 +253,7 @@ def worker(
 @runs_app.command("list")
 def runs_list(
     status: Annotated[list[str] | None, typer.Option(
-        help=f"Only runs with this status ({', '.join(RUN_STATUSES)}); repeat for several.")
+        help="Only runs with this status (e.g. waiting, failed); repeat for several.")
                       ] = None,
     workflow: Annotated[str | None, typer.Option(help="Only runs of this workflow.")] = None,
     limit: Annotated[int, typer.Option(min=1)] = 50,
@@ -239,12 +261,14 @@ def runs_list(
     as_json: JsonOption = False,
 ) -> None:
     """List runs, newest first."""
+    from agentplane.journal import RUN_STATUSES
+
     for s in status or []:
         if s not in RUN_STATUSES:
             raise ConfigError(f"--status {s!r} is not a run status; use one of "
                               f"{', '.join(RUN_STATUSES)}")
 
-    async def body(store: JournalStore, runtime: Runtime) -> None:
+    async def body(store: JournalStore) -> None:
         records = await store.list_runs(statuses=status, workflow=workflow, limit=limit)
         if as_json:
             print(render.dump_json([r.summary() for r in records]))
@@ -253,14 +277,14 @@ def runs_list(
         else:
             out.print("no runs" + (" match" if status or workflow else " yet"))
 
-    _execute(db, body, create=False)
+    _read(db, body)
 
 
 @runs_app.command("show")
 def runs_show(run_id: str, db: DbOption = None, as_json: JsonOption = False) -> None:
     """Show a run and its journal."""
 
-    async def body(store: JournalStore, runtime: Runtime) -> None:
+    async def body(store: JournalStore) -> None:
         record = await store.require_run(run_id)
         events = await store.events(run_id)
         if as_json:
@@ -270,7 +294,7 @@ def runs_show(run_id: str, db: DbOption = None, as_json: JsonOption = False) -> 
                   f"{record.workflow_hash[:12]}) is {render.status_text(record.status)}")
         out.print(render.events_table(events, out.width))
 
-    _execute(db, body, create=False)
+    _read(db, body)
 
 
 @runs_app.command("cancel")
@@ -369,7 +393,9 @@ ResumeOption = Annotated[bool, typer.Option("--resume/--no-resume",
 def approvals_list(db: DbOption = None, as_json: JsonOption = False) -> None:
     """List pending approvals and escalations."""
 
-    async def body(store: JournalStore, runtime: Runtime) -> None:
+    from agentplane.runtime import APPROVAL_KINDS
+
+    async def body(store: JournalStore) -> None:
         waits = [w for w in await store.waits(status="open") if w.kind in APPROVAL_KINDS]
         if as_json:
             print(render.dump_json([render.wait_json(w) for w in waits]))
@@ -378,7 +404,7 @@ def approvals_list(db: DbOption = None, as_json: JsonOption = False) -> None:
         else:
             out.print("no pending approvals")
 
-    _execute(db, body, create=False)
+    _read(db, body)
 
 
 @approvals_app.command("approve")
@@ -410,7 +436,9 @@ def audit_export(
 
     target = None if out_file is None else output_file(out_file, f"{run_id}.json")
 
-    async def body(store: JournalStore, runtime: Runtime) -> None:
+    from agentplane.journal import export_run
+
+    async def body(store: JournalStore) -> None:
         text = render.dump_json(await export_run(store, run_id))
         if target is None:
             print(text)
@@ -418,7 +446,7 @@ def audit_export(
             write_text(target, text + "\n")
             out.print(f"wrote the record of run {run_id} to {target}", markup=False)
 
-    _execute(db, body, create=False)
+    _read(db, body)
 
 
 @audit_app.command("verify")
@@ -429,7 +457,9 @@ def audit_verify(
 ) -> None:
     """Recompute every hash chain; exit 0 when all hold, else name the first bad event."""
 
-    async def body(store: JournalStore, runtime: Runtime) -> bool:
+    from agentplane.journal import verify
+
+    async def body(store: JournalStore) -> bool:
         for named in run_id or []:
             await store.require_run(named)  # a typo is "not found", not a broken chain
         report = await verify(store, run_id)
@@ -447,7 +477,7 @@ def audit_verify(
                           f"{escape(b.reason)}")
         return report.ok
 
-    if not _execute(db, body, create=False):
+    if not _read(db, body):
         raise typer.Exit(1)
 
 
@@ -461,7 +491,12 @@ def demo(
 ) -> None:
     """Run the demo workflows offline with the scripted model, summarise them, then serve the
     console on 127.0.0.1 with a fresh admin key."""
+    import asyncio
+
     from .demo import run_demo, serve_demo
+
+    if serve_:
+        require_server("the demo's console (or pass --no-serve)")
 
     _execute(db, lambda store, runtime: run_demo(store, runtime, out))
     if serve_:

@@ -9,46 +9,41 @@ read-only commands, or ahead of a rollout); ``db status`` compares them with thi
 
 from __future__ import annotations
 
-import asyncio
 import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.markup import escape
 
 from agentplane.errors import AgentplaneError
-from agentplane.governance import keys
-from agentplane.journal import open_store, sqlite_schema
-from agentplane.journal.copy import CopyReport, copy_database, refuse_same, verify_copy
-from agentplane.metering import ledger
-from agentplane.storage import (
-    Database,
-    Migration,
-    SchemaTooNewError,
-    migrate,
-    open_database,
-    schema_versions,
-)
-from agentplane.telemetry import _cursor
-from agentplane.tools.sources import registry
 
 from . import render, settings
+from ._typer import group
+from .render import escape
+
+if TYPE_CHECKING:
+    from agentplane.journal.copy import CopyReport
+    from agentplane.storage import Database, Migration
 
 DbOption = Annotated[str | None, typer.Option("--db", help="Database URL (default: "
                                               "$AGENTPLANE_DB or a SQLite file in "
                                               "$AGENTPLANE_HOME).", show_default=False)]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 
-db_app = typer.Typer(help="The database's schema: upgrade it, show its versions.",
-                     no_args_is_help=True)
-out = render.console()
+db_app = group("The database's schema: upgrade it, show its versions.")
+out = render.lazy_console()
 
 
 def components(dialect: str) -> list[tuple[str, Sequence[Migration]]]:
     """Every component with tables in the database, and its migrations, in upgrade order."""
+    from agentplane.governance import keys
+    from agentplane.journal import sqlite_schema
+    from agentplane.metering import ledger
+    from agentplane.telemetry import _cursor
+    from agentplane.tools.sources import registry
+
     found: list[tuple[str, Sequence[Migration]]] = []
     if dialect == "sqlite":  # the PostgreSQL journal store declares its own
         found.append((sqlite_schema.COMPONENT, sqlite_schema.MIGRATIONS))
@@ -79,6 +74,8 @@ class ComponentStatus:
 
 
 def status_of(db: Database) -> list[ComponentStatus]:
+    from agentplane.storage import schema_versions
+
     recorded = schema_versions(db)
     return [ComponentStatus(name, recorded.get(name, 0), len(steps))
             for name, steps in components(db.dialect)]
@@ -87,6 +84,8 @@ def status_of(db: Database) -> list[ComponentStatus]:
 def upgrade(db: Database) -> dict[str, list[int]]:
     """Apply every component's pending migrations; returns the versions applied by component.
     Refuses, before changing anything, a database with a component newer than this code."""
+    from agentplane.storage import SchemaTooNewError, migrate
+
     for status in status_of(db):
         if status.database > status.code:
             raise SchemaTooNewError(
@@ -99,6 +98,8 @@ def upgrade(db: Database) -> dict[str, list[int]]:
 @db_app.command("upgrade")
 def db_upgrade(db: DbOption = None) -> None:
     """Bring every component's tables up to this Agentplane's schema."""
+    from agentplane.storage import open_database
+
     handle = open_database(settings.database_url(db), create=False, readonly=False)
     try:
         applied = upgrade(handle)
@@ -116,6 +117,8 @@ def db_upgrade(db: DbOption = None) -> None:
 @db_app.command("status")
 def db_status(db: DbOption = None, json: JsonOption = False) -> None:
     """Each component's schema version in the database, next to this Agentplane's."""
+    from agentplane.storage import open_database
+
     handle = open_database(settings.database_url(db), create=False, readonly=True)
     try:
         statuses = status_of(handle)
@@ -149,6 +152,11 @@ def _progress() -> Callable[[str], None]:
 
 def _prepare_target(url: str) -> Database:
     """The target, with every component's tables at this Agentplane's schema."""
+    import asyncio
+
+    from agentplane.journal import open_store
+    from agentplane.storage import open_database
+
     async def journal_tables() -> None:  # the journal store creates (migrates) its own
         store = open_store(url)
         try:
@@ -200,6 +208,12 @@ def db_copy(
 ) -> None:
     """Copy every table of one database into another (SQLite <-> PostgreSQL), then verify
     every copied run's chain on the target. Safe to run again: it adds only what is new."""
+    import asyncio
+
+    from agentplane.journal import open_store
+    from agentplane.journal.copy import copy_database, refuse_same, verify_copy
+    from agentplane.storage import open_database
+
     refuse_same(source, target)
     src = open_database(source, create=False, readonly=True)
     try:

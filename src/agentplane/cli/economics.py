@@ -7,9 +7,6 @@ from typing import Annotated
 
 import typer
 
-from agentplane.economics import compute, load_scenario
-from agentplane.economics.render import report_tables
-
 from . import render
 
 
@@ -21,6 +18,9 @@ def economics(
 ) -> None:
     """Unit economics of AI infrastructure: cost per GPU-hour and per million tokens, margins,
     cloud TCO by cost of capital, accelerators per TCO, energy and carbon."""
+    from agentplane.economics import compute, load_scenario
+    from agentplane.economics.render import report_tables
+
     report = compute(load_scenario(scenario))
     if as_json:
         print(render.dump_json(report.to_json()))

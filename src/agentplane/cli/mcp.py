@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
 from enum import StrEnum
 from pathlib import Path
@@ -10,10 +9,8 @@ from typing import Annotated
 
 import typer
 
+from agentplane._extras import require
 from agentplane.errors import ConfigError
-from agentplane.governance.keys import keyring_for
-from agentplane.journal import open_store
-from agentplane.runtime import load_workflow
 
 from . import render, settings
 from ._exits import run_main
@@ -52,6 +49,12 @@ def mcp_serve(
     """Serve workflows as MCP tools: a call starts a durable run and returns its output, or a
     reference to poll when the run waits for an approval. Over http, set AGENTPLANE_MCP_TOKEN
     to require `Authorization: Bearer <token>`."""
+    import asyncio
+
+    require("mcp", extra="mcp", feature="`agentplane mcp serve`")
+    from agentplane.governance.keys import keyring_for
+    from agentplane.journal import open_store
+    from agentplane.runtime import load_workflow
     from agentplane.server.mcp import build_mcp_server, serve_http, serve_stdio
 
     loaded = [load_workflow(path) for path in workflows]

@@ -5,32 +5,22 @@ The registry lives in the journal's SQLite file (``--db``), in tables of its own
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from pathlib import Path
-from typing import Annotated, TypeVar
+from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
-from rich.console import RenderableType
-from rich.markup import escape
-from rich.table import Table
-from rich.text import Text
 
 from agentplane.errors import ConfigError
-from agentplane.journal import open_store
-from agentplane.tools.sources.registry import (
-    AgentEntry,
-    Registry,
-    TrustLevel,
-    check_health,
-    entry_from_card,
-    fetch_agent_card,
-    registry_for,
-)
 
 from . import render, settings
-from ._tables import Column, fitted
+from .render import escape
+
+if TYPE_CHECKING:
+    from rich.console import RenderableType
+
+    from agentplane.tools.sources.registry import AgentEntry, Registry, TrustLevel
 
 T = TypeVar("T")
 
@@ -39,13 +29,17 @@ DbOption = Annotated[str | None, typer.Option("--db", help="Database URL (defaul
                                               "$AGENTPLANE_HOME).", show_default=False)]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 
-out = render.console()
+out = render.lazy_console()
 
 
 def _with_registry(db: str | None, body: Callable[[Registry], Awaitable[T]], *,
                    create: bool = False) -> T:
     """Run ``body`` with the registry in the database's SQLite file (made only when
     ``create``: a command that reads never leaves an empty journal behind)."""
+    import asyncio
+
+    from agentplane.journal import open_store
+    from agentplane.tools.sources.registry import registry_for
 
     async def main() -> T:
         store = open_store(settings.database_url(db), create=create)
@@ -72,6 +66,10 @@ def _trust(value: str) -> TrustLevel:
 def _entries_table(entries: list[AgentEntry], registry: Registry) -> RenderableType:
     """Agents at the terminal's width: ids and trust whole, capabilities and replicas wrapped,
     price, owner and version dropped first when it is narrow."""
+    from rich.text import Text
+
+    from ._tables import Column, fitted
+
     columns = [Column("AGENT"), Column("VERSION", drop=3), Column("OWNER", drop=2),
                Column("TRUST"), Column("CAPABILITIES", wrap=True), Column("PRICE", drop=1),
                Column("REPLICAS", wrap=True)]
@@ -100,6 +98,7 @@ async def _load(sources: list[str], owner: str | None, trust: TrustLevel,
                 price: dict[str, float], capabilities: list[str]) -> list[AgentEntry]:
     from agentplane.runtime import load_workflow
     from agentplane.runtime.registered import entries_from_workflow
+    from agentplane.tools.sources.registry import entry_from_card, fetch_agent_card
 
     entries: list[AgentEntry] = []
     for source in sources:
@@ -211,6 +210,9 @@ def registry_check(
 ) -> None:
     """One health round: fetch every A2A replica's agent card and record the result.
     Exits 1 when a replica did not answer."""
+    from rich.table import Table
+
+    from agentplane.tools.sources.registry import check_health
 
     async def body(registry: Registry) -> bool:
         results = await check_health(registry, timeout_s=timeout)

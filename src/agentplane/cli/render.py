@@ -1,19 +1,21 @@
-"""How runs, events and approvals look in a terminal and as JSON."""
+"""How runs, events and approvals look in a terminal and as JSON.
+
+rich is imported where a table or a console is made, not here: this module is loaded by every
+command, and ``--help`` prints nothing rich makes.
+"""
 
 from __future__ import annotations
 
 import json
 import math
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
-from rich.console import Console, RenderableType
-from rich.markup import escape
-from rich.text import Text
+if TYPE_CHECKING:
+    from rich.console import Console, RenderableType
+    from rich.text import Text
 
-from agentplane.governance.keys import ApiKey
-from agentplane.journal import Event, EventType, RunRecord, WaitRecord
-
-from ._tables import Column, fitted
+    from agentplane.governance.keys import ApiKey
+    from agentplane.journal import Event, RunRecord, WaitRecord
 
 STATUS_STYLE = {
     "completed": "green", "failed": "red", "cancelled": "dim", "waiting": "yellow",
@@ -26,6 +28,8 @@ def dump_json(value: Any) -> str:
 
 
 def run_json(run: RunRecord, events: list[Event] | None = None) -> dict[str, Any]:
+    from agentplane.journal import EventType  # loaded already: the events came from it
+
     out = run.summary()
     if events is not None:
         out["events"] = [e.to_dict() for e in events]
@@ -42,6 +46,13 @@ def wait_json(wait: WaitRecord) -> dict[str, Any]:
             "resolution": wait.resolution}
 
 
+def escape(text: str) -> str:
+    """``text`` with rich markup escaped, to print as itself."""
+    from rich.markup import escape as rich_escape
+
+    return rich_escape(text)
+
+
 def status_text(status: str) -> str:
     """A status in its colour, as rich markup."""
     return f"[{STATUS_STYLE.get(status, 'white')}]{escape(status)}[/]"
@@ -49,11 +60,15 @@ def status_text(status: str) -> str:
 
 def status_cell(status: str) -> Text:
     """A status in its colour, as a table cell."""
+    from rich.text import Text
+
     return Text(status, style=STATUS_STYLE.get(status, "white"))
 
 
 def runs_table(runs: list[RunRecord], width: int) -> RenderableType:
     """Runs at ``width`` cells: ids and statuses whole; the times go first when it is narrow."""
+    from ._tables import Column, fitted
+
     columns = [Column("RUN"), Column("WORKFLOW"), Column("STATUS"),
                Column("CREATED", drop=1), Column("UPDATED", drop=2)]
     return fitted(columns, [[r.id, r.workflow, status_cell(r.status), r.created_at[:19],
@@ -75,6 +90,8 @@ def money(value: float) -> str:
 
 
 def _brief(event: Event) -> str:
+    from agentplane.journal import EventType
+
     d = event.data
     if event.type == EventType.TOOL_STARTED:
         return f"{d.get('tool')}({json.dumps(d.get('arguments'), ensure_ascii=False)})"
@@ -92,6 +109,8 @@ def _brief(event: Event) -> str:
 
 def events_table(events: list[Event], width: int) -> RenderableType:
     """A run's journal at ``width`` cells: sequence, type and step whole, the detail wrapped."""
+    from ._tables import Column, fitted
+
     columns = [Column("SEQ", justify="right"), Column("TIME", drop=2), Column("TYPE"),
                Column("ACTOR", drop=1), Column("STEP"),
                Column("DETAIL", wrap=True, whole_words=False)]
@@ -105,6 +124,8 @@ def events_table(events: list[Event], width: int) -> RenderableType:
 
 def waits_table(waits: list[WaitRecord], width: int) -> RenderableType:
     """Open approvals at ``width`` cells: approval and run ids whole, what is asked wrapped."""
+    from ._tables import Column, fitted
+
     columns = [Column("APPROVAL"), Column("RUN"), Column("KIND"), Column("SINCE", drop=1),
                Column("WHAT", wrap=True, whole_words=False)]
     rows: list[list[Text | str]] = []
@@ -119,6 +140,8 @@ def waits_table(waits: list[WaitRecord], width: int) -> RenderableType:
 
 def keys_table(keys: list[ApiKey], width: int) -> RenderableType:
     """API keys at ``width`` cells (never their secrets): id, role and tenant whole."""
+    from ._tables import Column, fitted
+
     columns = [Column("ID"), Column("NAME", wrap=True), Column("ROLE"), Column("TENANT"),
                Column("CREATED", drop=2), Column("REVOKED", drop=1)]
     return fitted(columns, [[k.id, k.name, k.role, k.tenant, k.created_at[:19],
@@ -126,4 +149,26 @@ def keys_table(keys: list[ApiKey], width: int) -> RenderableType:
 
 
 def console(stderr: bool = False) -> Console:
+    """The terminal as the CLI prints to it."""
+    from rich.console import Console
+
     return Console(stderr=stderr, highlight=False, soft_wrap=False)
+
+
+class _LazyConsole:
+    """A :func:`console` made on first use, so a module can hold one at import for free."""
+
+    def __init__(self, stderr: bool) -> None:
+        self._stderr = stderr
+        self._console: Console | None = None
+
+    def __getattr__(self, name: str) -> Any:
+        if self._console is None:
+            self._console = console(self._stderr)
+        return getattr(self._console, name)
+
+
+def lazy_console(stderr: bool = False) -> Console:
+    """A :func:`console` that loads rich only when something is printed (``--help`` and a
+    command that fails before printing never pay for it)."""
+    return cast("Console", _LazyConsole(stderr))

@@ -2,21 +2,23 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import socket
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import replace
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from agentplane._extras import installed, require
 from agentplane.errors import ConfigError
-from agentplane.governance.keys import KeyRing, keyring_for
-from agentplane.journal import JournalStore, open_store
 
 from . import render, settings
+
+if TYPE_CHECKING:
+    from agentplane.governance.keys import KeyRing
+    from agentplane.journal import JournalStore
 
 DEFAULT_PORT = 8700
 
@@ -27,8 +29,19 @@ HostOption = Annotated[str, typer.Option(help="Address to listen on (loopback by
                                               "0.0.0.0 exposes the server to the network).")]
 PortOption = Annotated[int, typer.Option(min=1, max=65535, help="Port to listen on.")]
 
-out = render.console()
-err = render.console(stderr=True)
+out = render.lazy_console()
+err = render.lazy_console(stderr=True)
+
+
+def serves_protocols() -> bool:
+    """Whether the server's port carries A2A and MCP too: when both extras are installed."""
+    return installed("mcp") and installed("a2a")
+
+
+def require_server(feature: str) -> None:
+    """Refuse at once, naming the extra, when the API server's packages are not installed."""
+    require("fastapi", extra="server", feature=feature)
+    require("uvicorn", extra="server", feature=feature)
 
 
 def _check_free(host: str, port: int) -> None:
@@ -48,6 +61,9 @@ async def serve_plane(store: JournalStore, workflow_files: Iterable[Path], *, ho
                       max_body_kb: int | None = None, max_input_kb: int | None = None,
                       concurrency: int | None = None) -> None:
     """Serve the API and console until interrupted."""
+    import asyncio
+
+    require_server("the API server and console")
     import uvicorn
 
     from agentplane.server import Plane, create_app
@@ -60,7 +76,13 @@ async def serve_plane(store: JournalStore, workflow_files: Iterable[Path], *, ho
         plane.limits = replace(plane.limits, body_bytes=max_body_kb * 1024)
     if max_input_kb is not None:
         plane.limits = replace(plane.limits, input_bytes=max_input_kb * 1024)
-    app = create_app(plane)
+    # The protocols on the same port come with their extras; without them the API and the
+    # console are served alone, and the server says how to add the rest.
+    protocols = serves_protocols()
+    app = create_app(plane, protocols=protocols)
+    if not protocols:
+        err.print("[yellow]note[/]: A2A and MCP are not served on this port: install "
+                  "agentplane\\[a2a,mcp] to add them")
     config = uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="on",
                             access_log=False)
     server = uvicorn.Server(config)
@@ -108,7 +130,13 @@ def serve(
         show_default=False)] = None,
 ) -> None:
     """Serve the REST API (OpenAPI at /openapi.json), live event streams, the console, and the
-    workflows over A2A (/a2a) and MCP (/mcp), all with the same API keys."""
+    workflows over A2A (/a2a) and MCP (/mcp) when those extras are installed, all with the same
+    API keys."""
+    import asyncio
+
+    require_server("`agentplane serve`")
+    from agentplane.governance.keys import keyring_for
+    from agentplane.journal import open_store
     from agentplane.telemetry import configure_logging
 
     if log_format not in ("json", "text"):
@@ -124,9 +152,10 @@ def serve(
         ring.close()
 
         async def announce(url: str) -> None:
+            protocols = (f", A2A {url}/a2a and {url}/.well-known/agent-card.json, MCP "
+                         f"{url}/mcp" if serves_protocols() else "")
             err.print(f"Agentplane at {url}  (console {url}/, API {url}/api/v1, "
-                      f"OpenAPI {url}/openapi.json, metrics {url}/metrics, A2A {url}/a2a and "
-                      f"{url}/.well-known/agent-card.json, MCP {url}/mcp)")
+                      f"OpenAPI {url}/openapi.json, metrics {url}/metrics{protocols})")
             if not live:
                 err.print("no admin key yet: create one with `agentplane keys create NAME "
                           "--role admin`")
@@ -146,6 +175,11 @@ def serve(
 
 def _with_ring(db: str | None, body: Callable[[KeyRing], None], *, create: bool = True
                ) -> None:
+    import asyncio
+
+    from agentplane.governance.keys import keyring_for
+    from agentplane.journal import open_store
+
     async def main() -> None:
         store = open_store(settings.database_url(db), create=create)
         ring = keyring_for(store)

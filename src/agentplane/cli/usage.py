@@ -2,28 +2,21 @@
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.markup import escape
-from rich.table import Table
-from rich.text import Text
-
-from agentplane.journal import open_store
-from agentplane.metering.ledger import ALL_TIME, UsageLedger, Window
-from agentplane.metering.plans import invoice, load_plans
-from agentplane.metering.pricing import catalog_pricing
-from agentplane.metering.reports import REPORT_FIGURES, usage_report, write_focus
 
 from . import render, settings
 from ._inputs import OutputError, output_file
-from ._tables import Column, fitted
+from ._typer import group
+from .render import escape
 
-usage_app = typer.Typer(help="Usage, spend and invoices, from the journal.",
-                        no_args_is_help=True)
-out = render.console()
+if TYPE_CHECKING:  # the metering package is loaded by the command that runs, not by --help
+    from agentplane.metering.ledger import UsageLedger, Window
+
+usage_app = group("Usage, spend and invoices, from the journal.")
+out = render.lazy_console()
 
 DbOption = Annotated[str | None, typer.Option("--db", help="Database URL.", show_default=False)]
 MonthOption = Annotated[str | None, typer.Option(
@@ -35,6 +28,12 @@ PricesOption = Annotated[Path | None, typer.Option(
 def synced_ledger(db: str | None, prices: Path | None) -> UsageLedger:
     """The usage ledger, brought up to date with the journal. It has a handle of its own, as
     it outlives the store it synced from."""
+    import asyncio
+
+    from agentplane.journal import open_store
+    from agentplane.metering.ledger import UsageLedger
+    from agentplane.metering.pricing import catalog_pricing
+
     async def sync() -> UsageLedger:
         url = settings.database_url(db)
         store = open_store(url, create=False)
@@ -50,6 +49,8 @@ def synced_ledger(db: str | None, prices: Path | None) -> UsageLedger:
 
 
 def _window(month: str | None) -> Window:
+    from agentplane.metering.ledger import ALL_TIME, Window
+
     return Window.parse_month(month) if month else ALL_TIME
 
 
@@ -78,6 +79,10 @@ def report(
 ) -> None:
     """Showback and chargeback: tokens, actions, tasks, active time, outcomes, cost and energy
     per group, with the cost per outcome."""
+    from agentplane.metering.reports import REPORT_FIGURES, usage_report
+
+    from ._tables import Column, fitted
+
     ledger = synced_ledger(db, prices)
     groups = by or ["tenant"]
     rows = usage_report(ledger, _window(month), by=groups,
@@ -105,6 +110,11 @@ def invoice_command(
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """A tenant's invoice for a month under its price plan."""
+    from rich.table import Table
+    from rich.text import Text
+
+    from agentplane.metering.plans import invoice, load_plans
+
     plan_file = load_plans(plans)
     ledger = synced_ledger(db, prices)
     bill = invoice(ledger, plan_file, tenant=tenant, month=month, plan=plan)
@@ -131,6 +141,8 @@ def export_focus_command(
     db: DbOption = None,
 ) -> None:
     """Write usage and cost in the FinOps FOCUS columns (CSV), for FinOps tools."""
+    from agentplane.metering.reports import write_focus
+
     target = output_file(out_file, "focus.csv")
     ledger = synced_ledger(db, prices)
     try:

@@ -12,16 +12,13 @@ from collections.abc import Mapping
 from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
-
-from agentplane.economics.model import (
-    Server,
-    cost_per_million_tokens,
-    energy_kwh_per_million_tokens,
-)
-from agentplane.economics.scenario import parse_server
+from typing import TYPE_CHECKING
 
 from .catalog import ModelPrice, PriceCatalog, Rates, UnknownModelPriceError, load_catalog
 from .usage import Price, Pricer, WorstCase
+
+if TYPE_CHECKING:  # the economics model prices self-hosted models only: loaded when one is
+    from agentplane.economics.model import Server
 
 USD = "USD"
 
@@ -36,12 +33,16 @@ def _stand_in(model: str) -> str:
 
 
 def _server(entry: ModelPrice) -> Server:
+    from agentplane.economics.scenario import parse_server
+
     return parse_server(entry.server or {}, f"price catalog entry {entry.ref}", name=entry.model)
 
 
 def self_hosted_rates(entry: ModelPrice) -> Rates:
     """A self-hosted model's price per million tokens, from the economics model of its server
     (the rental price per GPU-hour if given, else the owner's cost, over its throughput)."""
+    from agentplane.economics.model import cost_per_million_tokens
+
     per_million = Decimal(str(round(cost_per_million_tokens(_server(entry)), 10)))
     return Rates(input_per_million=per_million, output_per_million=per_million)
 
@@ -53,6 +54,8 @@ def _energy_per_million(catalog: PriceCatalog, model: str) -> float | None:
         return None
     if entry.kind != "self_hosted" or entry.server is None:
         return None
+    from agentplane.economics.model import energy_kwh_per_million_tokens
+
     return energy_kwh_per_million_tokens(_server(entry))
 
 

@@ -8,15 +8,19 @@ import contextlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from agentplane.errors import ConfigError, NotFoundError
 from agentplane.governance.keys import ApiKey, KeyRing, keyring_for
 from agentplane.journal import JournalStore, RunRecord
 from agentplane.runtime import Runtime, Worker, Workflow, load_workflow
-from agentplane.telemetry import JournalMetrics, JournalTracer, start_tracing
+from agentplane.telemetry import JournalMetrics, start_tracing
 
 from .limits import Limits
 from .stream import Broadcaster
+
+if TYPE_CHECKING:  # OpenTelemetry (the otel extra) is loaded only when tracing is configured
+    from agentplane.telemetry import JournalTracer
 
 
 @dataclass

@@ -25,7 +25,6 @@ import hashlib
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
 from opentelemetry.sdk.resources import Resource
@@ -36,6 +35,8 @@ from opentelemetry.trace import SpanContext, SpanKind, Status, StatusCode, Trace
 from opentelemetry.util.types import AttributeValue
 
 from agentplane.journal import Event, EventType
+
+from ._time import time_ns as time_ns  # also read from here (tests, older callers)
 
 SCOPE = InstrumentationScope("agentplane.telemetry", "1")
 """The instrumentation scope every span carries."""
@@ -48,7 +49,6 @@ ACTIONS = {"allow": "allow", "deny": "block", "require_approval": "escalate",
            "redact": "modify"}
 
 _TOOL_STEP = re.compile(r"^(?P<model_step>.+)/t(?P<index>\d+)$")
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MAX_TEXT = 256
 """Longest string copied into a span event attribute, in characters."""
 
@@ -65,15 +65,6 @@ def trace_id_for(run_id: str) -> int:
 def span_id_for(run_id: str, *parts: str) -> int:
     """A span id (64 bits, never 0) derived from the run id and what identifies the span."""
     return int.from_bytes(_digest("span", run_id, *parts)[:8], "big") or 1
-
-
-def time_ns(iso: str) -> int:
-    """An event time (ISO 8601) as nanoseconds since the Unix epoch, exactly."""
-    moment = datetime.fromisoformat(iso.replace("Z", "+00:00"))
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    delta = moment - _EPOCH
-    return ((delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds) * 1000
 
 
 def _split_model(ref: str) -> tuple[str, str]:

@@ -16,14 +16,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
 from typing import Literal
 
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
-from agentplane.errors import ConfigError
 from agentplane.journal import Event, EventType, JournalStore
 
 from ._cursor import Cursor
@@ -34,34 +32,6 @@ log = logging.getLogger(__name__)
 # A run at rest (waiting for a person, a timer or a reconciliation) keeps nothing in memory:
 # its trace is rebuilt from the journal when it moves again.
 _AT_REST = frozenset({EventType.RUN_WAITING, EventType.RUN_NEEDS_RECONCILIATION})
-_TRACES_ENDPOINT = "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"
-_ENDPOINT = "OTEL_EXPORTER_OTLP_ENDPOINT"
-
-
-def exporter_from_env() -> SpanExporter | None:
-    """An OTLP/HTTP span exporter if the environment names a collector, else None.
-
-    Reads the standard variables: ``OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`` (used as is) or
-    ``OTEL_EXPORTER_OTLP_ENDPOINT`` (``/v1/traces`` is appended), plus ``..._HEADERS``,
-    ``..._TIMEOUT``, ``..._COMPRESSION`` and the certificate variables, as the OpenTelemetry SDK
-    reads them. ``OTEL_SDK_DISABLED=true`` or ``OTEL_TRACES_EXPORTER=none`` turns tracing off.
-    """
-    if os.environ.get("OTEL_SDK_DISABLED", "").strip().lower() == "true":
-        return None
-    if os.environ.get("OTEL_TRACES_EXPORTER", "").strip().lower() == "none":
-        return None
-    if not (os.environ.get(_TRACES_ENDPOINT) or os.environ.get(_ENDPOINT)):
-        return None
-    protocol = (os.environ.get("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL")
-                or os.environ.get("OTEL_EXPORTER_OTLP_PROTOCOL") or "http/protobuf")
-    if protocol.strip().lower() != "http/protobuf":
-        raise ConfigError(
-            f"OTEL_EXPORTER_OTLP_PROTOCOL is {protocol!r}; Agentplane exports traces over "
-            "OTLP/HTTP only: set it to http/protobuf (or unset it) and point the endpoint at "
-            "the collector's HTTP port (usually 4318)")
-    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
-
-    return OTLPSpanExporter()
 
 
 class JournalTracer:
@@ -197,23 +167,3 @@ class JournalTracer:
         finally:
             await asyncio.to_thread(self.exporter.shutdown)
             self._cursor.close()
-
-
-async def start_tracing(
-    store: JournalStore,
-    exporter: SpanExporter | None = None,
-    *,
-    start_at: Literal["now", "beginning"] = "now",
-    interval: float = 2.0,
-    name: str = "otel",
-) -> JournalTracer | None:
-    """Start a background ``JournalTracer`` exporting to ``exporter`` or, by default, to the
-    OTLP/HTTP collector the environment names. Returns None when no collector is configured
-    (then there is nothing to stop). Stop it with ``await tracer.stop()``.
-    """
-    exporter = exporter or exporter_from_env()
-    if exporter is None:
-        return None
-    tracer = JournalTracer(store, exporter, start_at=start_at, interval=interval, name=name)
-    await tracer.start()
-    return tracer

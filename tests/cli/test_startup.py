@@ -1,0 +1,64 @@
+"""The commands people call most load only what they use (start-up time; bench/startup.py
+times them). What a command imports is the cause of its start-up time and, unlike the time,
+the same on every machine, so these tests pin it."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from .harness import REFUND, STUCK, Cli, make_cli
+from .isolated import modules_of, optional_loaded, packages
+
+READ_COMMANDS_SKIP = ("agentplane.runtime", "agentplane.governance", "agentplane.models",
+                      "agentplane.tools", "agentplane.metering", "agentplane.server",
+                      "agentplane.telemetry", "agentplane.economics")
+"""What a command that only reads the journal has no use for."""
+
+
+@pytest.fixture(scope="module")
+def journal(tmp_path_factory: pytest.TempPathFactory) -> tuple[Cli, str]:
+    """A journal with a completed run and one waiting for a person; the run id of the first."""
+    cli = make_cli(tmp_path_factory.mktemp("startup"))
+    done = json.loads(cli.ok("run", REFUND, "--input", '"Refund A1"', "--json").stdout)
+    cli.ok("run", STUCK, "--input", '"Go ahead."', "--json")
+    return cli, str(done["id"])
+
+
+def _loaded(modules: set[str], prefixes: tuple[str, ...]) -> list[str]:
+    return sorted(m for m in modules if m.startswith(prefixes))
+
+
+def test_help_loads_no_journal_runtime_rich_or_pydantic(tmp_path: Path) -> None:
+    modules = modules_of(make_cli(tmp_path), "--help")
+    ours = _loaded(modules, ("agentplane.",))
+    assert all(m.startswith(("agentplane.cli", "agentplane.errors", "agentplane._extras"))
+               for m in ours), ours
+    assert not packages(modules) & {"rich", "pydantic", "sqlite3", "asyncio", "yaml"}, \
+        sorted(packages(modules))
+    assert not optional_loaded(modules)
+
+
+@pytest.mark.parametrize("command", [["runs", "list"], ["runs", "show", "RUN"],
+                                     ["audit", "verify"]])
+def test_read_commands_load_the_journal_only(journal: tuple[Cli, str],
+                                             command: list[str]) -> None:
+    cli, run_id = journal
+    modules = modules_of(cli, *[run_id if a == "RUN" else a for a in command])
+    assert "agentplane.journal" in modules
+    assert not _loaded(modules, READ_COMMANDS_SKIP)
+    assert optional_loaded(modules) == []
+
+
+def test_runs_list_as_json_needs_no_rich(journal: tuple[Cli, str]) -> None:
+    cli, _ = journal
+    assert "rich" not in packages(modules_of(cli, "runs", "list", "--json"))
+
+
+def test_approvals_list_loads_no_optional_package(journal: tuple[Cli, str]) -> None:
+    cli, _ = journal
+    modules = modules_of(cli, "approvals", "list")
+    assert not _loaded(modules, ("agentplane.server", "agentplane.telemetry"))
+    assert optional_loaded(modules) == []
