@@ -6,6 +6,7 @@ classes."""
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -67,3 +68,12 @@ def test_the_site_loads_nothing_from_the_network(site: Path) -> None:
         text = page.read_text()
         assert "fonts.googleapis.com" not in text, page
         assert "fonts.gstatic.com" not in text, page
+
+
+def test_the_readme_links_point_at_pages_that_exist() -> None:
+    readme = (ROOT / "README.md").read_text()
+    links = [link.split("#", 1)[0] for link in re.findall(r"\]\(([^)\s]+)\)", readme)
+             if "://" not in link and not link.startswith("#")]
+    assert len(links) > 20
+    missing = [link for link in links if not (ROOT / link).exists()]
+    assert not missing, f"README links to files that do not exist: {missing}"
