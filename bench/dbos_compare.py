@@ -32,7 +32,8 @@ from _common import Figure, Stopwatch, print_figures, scratch
 from _pg import BenchServer, bench_server
 from agentplane.journal import EventType, NewEvent, open_store, verify
 from agentplane.models.registry import ModelResolver
-from agentplane.runtime import RunContext, Runtime
+from agentplane.runtime import Runtime
+from agentplane.runtime.context import RunContext
 from agentplane.runtime.spec import WorkflowSpec
 from agentplane.runtime.workflow import Workflow
 from agentplane.tools import Effect, python_tool

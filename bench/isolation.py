@@ -17,7 +17,8 @@ from pathlib import Path
 from _common import Figure, Stopwatch, print_figures, scratch
 from agentplane.journal import NewEvent, SQLiteJournal
 from agentplane.models.registry import ModelResolver
-from agentplane.runtime import RunContext, workflow_from_dict
+from agentplane.runtime import workflow_from_dict
+from agentplane.runtime.context import RunContext
 
 TOOL = '''
 def lookup(order_id: str) -> dict:

@@ -30,7 +30,8 @@ from agentplane.journal import EventType, JournalStore, NewEvent, canonical_json
 from agentplane.journal.postgres import split_url
 from agentplane.models.base import ModelRequest
 from agentplane.models.registry import ModelResolver
-from agentplane.runtime import RunContext, workflow_from_dict
+from agentplane.runtime import workflow_from_dict
+from agentplane.runtime.context import RunContext
 from step_cost import RESPONSE, InstantProvider
 
 

@@ -24,7 +24,8 @@ from _common import Figure, Stopwatch, print_figures, scratch
 from agentplane.journal import SQLiteJournal, canonical_json
 from agentplane.models.base import ModelRequest, ModelResponse, TextCallback, Usage
 from agentplane.models.registry import ModelResolver
-from agentplane.runtime import RunContext, workflow_from_dict
+from agentplane.runtime import workflow_from_dict
+from agentplane.runtime.context import RunContext
 from agentplane.tools import Effect, python_tool
 
 

@@ -15,7 +15,8 @@ import pytest
 import pytest_asyncio
 
 from agentplane.journal import EventType, JournalStore, SQLiteJournal
-from agentplane.runtime import Runtime, SpecError, Workflow, idempotency_key, workflow_from_dict
+from agentplane.runtime import Runtime, SpecError, Workflow, workflow_from_dict
+from agentplane.runtime.context import idempotency_key
 
 HERE = Path(__file__).parent
 SERVER = str(HERE / "notes_server.py")

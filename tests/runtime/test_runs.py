@@ -8,7 +8,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from agentplane.journal import Event, EventType, JournalStore, verify
-from agentplane.runtime import Runtime, idempotency_key, load_workflow
+from agentplane.runtime import Runtime, load_workflow
+from agentplane.runtime.context import idempotency_key
 
 from . import toolbox
 from .conftest import make_workflow, run_recorded

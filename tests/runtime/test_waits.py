@@ -8,7 +8,8 @@ import pytest
 
 from agentplane.journal import EventType, JournalStore, NewEvent
 from agentplane.models.registry import ModelResolver
-from agentplane.runtime import RunContext, RunStateError, Runtime, Suspended, wait_id
+from agentplane.runtime import RunStateError, Runtime, Suspended
+from agentplane.runtime.context import RunContext, wait_id
 
 from .conftest import make_workflow
 

@@ -4,6 +4,10 @@
 - ``openai:MODEL`` / ``anthropic:MODEL``: the hosted APIs, keys from ``OPENAI_API_KEY`` /
   ``ANTHROPIC_API_KEY`` (and ``OPENAI_BASE_URL`` for any OpenAI-compatible server);
 - ``NAME`` or ``NAME:MODEL``: a named endpoint declared in the workflow's ``providers:``.
+
+A caller may replace providers by name (``overrides``), or all of them at once under
+``EVERY_MODEL`` — how a test runs a real workflow on the ``function`` model (``function.py``)
+without changing the workflow, so its pinned hash stays the production one.
 """
 
 from __future__ import annotations
@@ -16,6 +20,9 @@ from agentplane.errors import ConfigError
 
 from .base import ModelProvider
 from .scripted import ScriptedProvider
+
+EVERY_MODEL = "*"
+"""Key of ``ModelResolver.overrides`` for a provider that answers every ``model:``."""
 
 PUBLIC_URLS = {"openai": "https://api.openai.com/v1", "anthropic": "https://api.anthropic.com"}
 """The hosted APIs, used when neither the workflow nor the environment names a base URL."""
@@ -58,17 +65,23 @@ class ModelResolver:
     endpoints: Mapping[str, Endpoint] = field(default_factory=dict)
     scripted: ScriptedProvider = field(default_factory=ScriptedProvider)
     overrides: Mapping[str, ModelProvider] = field(default_factory=dict)
-    """Providers given by the caller (e.g. tests) by provider name; they win over the rest."""
+    """Providers given by the caller (e.g. tests) by provider name, or for every model under
+    ``EVERY_MODEL``; they win over the rest."""
     _cache: dict[str, ModelProvider] = field(default_factory=dict)
 
     def resolve(self, model: str) -> tuple[ModelProvider, str]:
         prefix, _, name = model.partition(":")
+        every = self.overrides.get(EVERY_MODEL)
         if prefix == "scripted":
             # ``scripted:MODEL`` replays the script while standing in for MODEL: it is metered
             # and priced as MODEL (a cost rehearsal before going live; the demo's spend).
-            return self.overrides.get("scripted", self.scripted), name or "scripted"
+            stand_in = self.overrides.get("scripted", every or self.scripted)
+            return stand_in, name or "scripted"
         if prefix in self.overrides:
             return self.overrides[prefix], name
+        if every is not None:
+            endpoint = self.endpoints.get(prefix)
+            return every, name or (endpoint.model if endpoint and endpoint.model else prefix)
         if prefix not in self._cache:
             self._cache[prefix] = self._create(prefix)
         endpoint = self.endpoints.get(prefix)

@@ -77,44 +77,51 @@ class ScriptedProvider:
         reply = replies[request.call_index]
         if reply.latency_ms:
             await asyncio.sleep(reply.latency_ms / 1000)
-        if reply.error is not None:
-            raise ModelError(reply.error, retryable=reply.retryable)
-        calls = [self._tool_call(request, i, c) for i, c in enumerate(reply.tool_calls)]
-        if on_text is not None and reply.content:
-            on_text(reply.content)
-        return ModelResponse(
-            content=reply.content,
-            tool_calls=calls,
-            usage=Usage.from_dict(reply.usage) if reply.usage else self._estimate(request, reply),
-            model=request.model or "scripted",
-            finish_reason="tool_calls" if calls else "stop",
-        )
-
-    @staticmethod
-    def _tool_call(request: ModelRequest, index: int, spec: dict[str, Any]) -> ToolCall:
-        call_id = f"call_{request.call_index}_{index}"
-        name = str(spec.get("name", ""))
-        arguments = spec.get("arguments", {})
-        if isinstance(arguments, dict):
-            return ToolCall(id=call_id, name=name, arguments=arguments)
-        raw = arguments if isinstance(arguments, str) else json.dumps(arguments)
-        try:
-            parsed = json.loads(raw)
-        except ValueError as exc:
-            return ToolCall(id=call_id, name=name, error=f"arguments are not valid JSON: {exc}",
-                            raw_arguments=raw)
-        if not isinstance(parsed, dict):
-            return ToolCall(id=call_id, name=name, error="arguments are not a JSON object",
-                            raw_arguments=raw)
-        return ToolCall(id=call_id, name=name, arguments=parsed)
-
-    @staticmethod
-    def _estimate(request: ModelRequest, reply: ScriptedReply) -> Usage:
-        prompt = sum(len(m.content or "") + 8 for m in request.messages)
-        out = _estimate_tokens(reply.content or "") + sum(
-            _estimate_tokens(json.dumps(c)) for c in reply.tool_calls
-        )
-        return Usage(input_tokens=max(1, prompt // 4), output_tokens=out)
+        return respond(request, reply, on_text=on_text)
 
     async def aclose(self) -> None:
         return None
+
+
+def respond(request: ModelRequest, reply: ScriptedReply, *,
+            on_text: TextCallback | None = None) -> ModelResponse:
+    """The response a declared reply makes to ``request`` (or its declared ``ModelError``).
+    Shared by the scripted and the function model."""
+    if reply.error is not None:
+        raise ModelError(reply.error, retryable=reply.retryable)
+    calls = [_tool_call(request, i, c) for i, c in enumerate(reply.tool_calls)]
+    if on_text is not None and reply.content:
+        on_text(reply.content)
+    return ModelResponse(
+        content=reply.content,
+        tool_calls=calls,
+        usage=Usage.from_dict(reply.usage) if reply.usage else _estimate(request, reply),
+        model=request.model or "scripted",
+        finish_reason="tool_calls" if calls else "stop",
+    )
+
+
+def _tool_call(request: ModelRequest, index: int, spec: dict[str, Any]) -> ToolCall:
+    call_id = f"call_{request.call_index}_{index}"
+    name = str(spec.get("name", ""))
+    arguments = spec.get("arguments", {})
+    if isinstance(arguments, dict):
+        return ToolCall(id=call_id, name=name, arguments=arguments)
+    raw = arguments if isinstance(arguments, str) else json.dumps(arguments)
+    try:
+        parsed = json.loads(raw)
+    except ValueError as exc:
+        return ToolCall(id=call_id, name=name, error=f"arguments are not valid JSON: {exc}",
+                        raw_arguments=raw)
+    if not isinstance(parsed, dict):
+        return ToolCall(id=call_id, name=name, error="arguments are not a JSON object",
+                        raw_arguments=raw)
+    return ToolCall(id=call_id, name=name, arguments=parsed)
+
+
+def _estimate(request: ModelRequest, reply: ScriptedReply) -> Usage:
+    prompt = sum(len(m.content or "") + 8 for m in request.messages)
+    out = _estimate_tokens(reply.content or "") + sum(
+        _estimate_tokens(json.dumps(c)) for c in reply.tool_calls
+    )
+    return Usage(input_tokens=max(1, prompt // 4), output_tokens=out)

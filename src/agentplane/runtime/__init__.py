@@ -1,14 +1,12 @@
-"""The runtime: durable runs of multi-agent workflows (agent loop, patterns, recovery)."""
+"""The runtime: durable runs of multi-agent workflows (agent loop, patterns, recovery).
 
-from .context import (
-    NeedsReconciliation,
-    RunContext,
-    RunFailure,
-    Suspended,
-    idempotency_key,
-    wait_id,
-)
-from .loop import AgentResult, run_agent
+What a program drives runs with. The engine's own machinery (``RunContext``, ``run_agent``,
+``wait_id``, ``idempotency_key``) lives in ``runtime.context`` and ``runtime.loop`` and is not
+exported here: it may change between releases. Most programs use the top-level
+``agentplane.Agent`` / ``Workflow`` / ``Runtime`` instead (``agentplane.api``).
+"""
+
+from .context import NeedsReconciliation, RunFailure, Suspended
 from .runner import APPROVAL_KINDS, RunStateError, Runtime, new_run_id
 from .spec import (
     AgentSpec,
@@ -32,13 +30,11 @@ from .workflow import (
 
 __all__ = [
     "APPROVAL_KINDS",
-    "AgentResult",
     "AgentSpec",
     "AgentStep",
     "NeedsReconciliation",
     "ParallelStep",
     "ProviderSpec",
-    "RunContext",
     "RunFailure",
     "RunStateError",
     "Runtime",
@@ -50,12 +46,9 @@ __all__ = [
     "Worker",
     "Workflow",
     "WorkflowSpec",
-    "idempotency_key",
     "load_workflow",
     "new_run_id",
     "parse_spec",
     "resolve",
-    "run_agent",
-    "wait_id",
     "workflow_from_dict",
 ]

@@ -1,0 +1,82 @@
+"""``Agent``: a model, instructions and the tools it may use, declared in Python."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from agentplane.governance.autonomy import Autonomy
+from agentplane.models.scripted import ScriptedReply
+from agentplane.runtime.spec import AgentSpec, ScriptedReplySpec
+
+from .tools import ToolDeclaration, declaration_of
+
+ScriptLine = str | ScriptedReply | ScriptedReplySpec | dict[str, Any]
+"""A reply of the scripted model: text (a final answer), a ``Reply`` or its dict form."""
+
+
+def _reply(line: ScriptLine) -> dict[str, Any]:
+    if isinstance(line, str):
+        return {"content": line}
+    if isinstance(line, ScriptedReplySpec):
+        return line.model_dump(exclude_defaults=True)
+    if isinstance(line, ScriptedReply):
+        return ScriptedReplySpec(content=line.content, tool_calls=line.tool_calls,
+                                 usage=line.usage, latency_ms=line.latency_ms, error=line.error,
+                                 retryable=line.retryable).model_dump(exclude_defaults=True)
+    return dict(line)
+
+
+class Agent:
+    """An agent: a model, instructions, and the tools (functions, or other agents) it may use.
+
+    The same settings as a YAML ``agents:`` entry (``AgentSpec``); the agent's tools and the
+    agents it calls or hands off to join the workflow it is used in.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        model: str = "scripted",
+        instructions: str = "",
+        description: str | None = None,
+        tools: Sequence[Callable[..., Any] | Agent] = (),
+        handoffs: Sequence[Agent] = (),
+        max_turns: int = 20,
+        loop_limit: int = 3,
+        autonomy: Autonomy | str | None = None,
+        escalation_timeout_s: float | None = None,
+        max_output_tokens: int | None = None,
+        temperature: float | None = None,
+        script: Sequence[ScriptLine] = (),
+    ) -> None:
+        self.tool_declarations: list[ToolDeclaration] = []
+        """The agent's function tools, as declared with ``@tool`` (in the order given)."""
+        self.agent_tools: list[Agent] = []
+        """Agents this one calls as tools (agent-as-tool)."""
+        for item in tools:
+            if isinstance(item, Agent):
+                self.agent_tools.append(item)
+            else:
+                declaration = declaration_of(item)
+                declaration.check_identity()
+                self.tool_declarations.append(declaration)
+        self.handoffs = list(handoffs)
+        """Agents this one may hand the conversation over to."""
+        self.spec = AgentSpec(
+            name=name, model=model, instructions=instructions, description=description,
+            tools=[t.name for t in self.tool_declarations] + [a.name for a in self.agent_tools],
+            handoffs=[a.name for a in self.handoffs], max_turns=max_turns,
+            loop_limit=loop_limit, autonomy=Autonomy(autonomy) if autonomy else None,
+            escalation_timeout_s=escalation_timeout_s, max_output_tokens=max_output_tokens,
+            temperature=temperature,
+            script=[ScriptedReplySpec.model_validate(_reply(line)) for line in script])
+        """The agent's entry in a workflow spec (the same as in its YAML twin)."""
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    def __repr__(self) -> str:
+        return f"Agent({self.name!r}, model={self.spec.model!r})"

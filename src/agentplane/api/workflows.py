@@ -1,0 +1,191 @@
+"""``Workflow``: agents and the steps that use them, declared in Python.
+
+The Python declaration and its YAML twin are one thing: ``spec`` is the same ``WorkflowSpec``
+a YAML file parses into, so both pin runs to the same hash, and ``to_yaml()`` writes the twin.
+(``agentplane.runtime.Workflow`` is the engine's form of either: checked, tools imported;
+``resolve()`` makes it.)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import yaml
+
+from agentplane.governance.autonomy import Autonomy
+from agentplane.runtime import workflow_from_dict
+from agentplane.runtime.spec import AgentStep, ParallelStep, SupervisorStep, WorkflowSpec
+from agentplane.runtime.workflow import Workflow as ResolvedWorkflow
+from agentplane.runtime.workflow import spec_hash
+
+from .agents import Agent
+from .tools import ToolDeclaration, ToolDefinitionError, declaration_of, share_modules
+
+if TYPE_CHECKING:
+    from agentplane.models.base import ModelProvider
+
+    from .results import RunResult
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    """A step of a workflow (``step``, ``parallel``, ``supervisor``) and the agents it uses."""
+
+    spec: AgentStep | ParallelStep | SupervisorStep
+    """The step as a YAML file declares it."""
+    agents: tuple[Agent, ...]
+
+
+StepLike = Agent | Step
+
+
+def step(agent: Agent, *, input: str | None = None) -> Step:
+    """Run ``agent`` on ``input`` instead of the previous step's output (``{input}`` in the
+    text is replaced by that output)."""
+    return Step(AgentStep(agent=agent.name, input=input), (agent,))
+
+
+def parallel(*steps: StepLike) -> Step:
+    """Run ``steps`` at once on the same input; the output maps each branch to its result."""
+    inner = [_step(s) for s in steps]
+    return Step(ParallelStep(parallel=[s.spec for s in inner]),
+                tuple(a for s in inner for a in s.agents))
+
+
+def supervisor(lead: Agent, workers: Sequence[Agent], *, max_assignments: int = 10) -> Step:
+    """``lead`` plans, assigns tasks to ``workers``, checks their results and re-plans;
+    after ``max_assignments`` tasks in all the run escalates to a person."""
+    return Step(SupervisorStep(supervisor=lead.name, workers=[w.name for w in workers],
+                               max_assignments=max_assignments), (lead, *workers))
+
+
+def _step(item: StepLike) -> Step:
+    return step(item) if isinstance(item, Agent) else item
+
+
+class Workflow:
+    """A workflow declared in Python: a name, steps (agents, or the ``step`` / ``parallel`` /
+    ``supervisor`` helpers) and the workflow-wide settings of a YAML file (``WorkflowSpec``).
+
+    Agents and tools are gathered from the steps in order (an agent, then the tools, agents
+    and compensating tools it refers to); ``agents=`` and ``tools=`` put some first, or add
+    ones the steps do not name. ``settings``: the other ``WorkflowSpec`` fields (``tags``,
+    ``outcome``, ``budgets``, ``guardians``, ``tool_defaults``, ``providers``, ...).
+    """
+
+    def __init__(self, name: str, steps: Sequence[StepLike], *,
+                 agents: Sequence[Agent] = (), tools: Sequence[Callable[..., Any]] = (),
+                 version: int | str = 1, description: str | None = None,
+                 autonomy: Autonomy | str = Autonomy.ON_THE_LOOP,
+                 base_dir: str | Path | None = None, **settings: Any) -> None:
+        self._agents: dict[str, Agent] = {}
+        self._tools: dict[str, ToolDeclaration] = {}
+        for agent in agents:
+            self._add_agent(agent)
+        for fn in tools:
+            self._add_tool(declaration_of(fn))
+        gathered = [_step(s) for s in steps]
+        for item in gathered:
+            for agent in item.agents:
+                self._add_agent(agent)
+        self.spec = WorkflowSpec.model_validate({
+            "name": name, "version": version, "description": description,
+            "autonomy": autonomy, **settings,
+            "tools": [d.spec() for d in self._tools.values()],
+            "agents": [a.spec for a in self._agents.values()],
+            "steps": [s.spec for s in gathered]})
+        """The same spec a YAML file parses into."""
+        self.base_dir = Path(base_dir).resolve() if base_dir is not None else self._folder()
+        """Folder the tools' modules are imported from, in any process that resumes a run."""
+
+    def _add_agent(self, agent: Agent) -> None:
+        known = self._agents.get(agent.name)
+        if known is agent:
+            return
+        if known is not None:
+            raise ToolDefinitionError(f"two different agents are named {agent.name!r}")
+        self._agents[agent.name] = agent
+        for declaration in agent.tool_declarations:
+            self._add_tool(declaration)
+        for other in [*agent.agent_tools, *agent.handoffs]:
+            self._add_agent(other)
+
+    def _add_tool(self, declaration: ToolDeclaration) -> None:
+        known = self._tools.get(declaration.name)
+        if known is not None:
+            if known.spec() != declaration.spec():
+                raise ToolDefinitionError(
+                    f"two different tools are named {declaration.name!r}: {known.python} and "
+                    f"{declaration.python}")
+            return
+        self._tools[declaration.name] = declaration
+        compensate = declaration.compensate
+        if callable(compensate):
+            self._add_tool(declaration_of(compensate))
+        elif compensate is not None and compensate not in self._tools:
+            # a compensation named by a string: the function of that name in the same module
+            module = sys.modules.get(declaration.function.__module__)
+            fn = getattr(module, compensate, None)
+            if callable(fn):
+                self._add_tool(declaration_of(fn))
+
+    def _folder(self) -> Path:
+        folders = {d.folder for d in self._tools.values()}
+        if len(folders) > 1:
+            listed = ", ".join(sorted(str(f) for f in folders))
+            raise ToolDefinitionError(
+                f"workflow {self.spec.name}: its tools come from modules in different folders "
+                f"({listed}); pass base_dir= the one they are importable from")
+        return folders.pop() if folders else Path.cwd().resolve()
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    @property
+    def hash(self) -> str:
+        """SHA-256 of the spec's canonical JSON: runs are pinned to it (as with YAML)."""
+        return spec_hash(self.spec)
+
+    def resolve(self) -> ResolvedWorkflow:
+        """The engine's form: references checked (``SpecError`` lists every problem), tools
+        imported — the functions declared here, not second copies."""
+        share_modules(list(self._tools.values()), self.base_dir)
+        return workflow_from_dict(self.spec.model_dump(mode="json"), self.base_dir,
+                                  source=f"<python workflow {self.spec.name}>")
+
+    def to_yaml(self) -> str:
+        """The YAML twin: loaded from a file in ``base_dir`` it pins runs to the same hash."""
+        data = self.spec.model_dump(mode="json", exclude_defaults=True)
+        header = (f"# Workflow {self.spec.name}, written by Workflow.to_yaml(); "
+                  f"hash {self.hash[:12]}\n")
+        return header + yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=100)
+
+    async def run(self, input: Any = None, *, db: str | Path | None = None,
+                  model: ModelProvider | None = None) -> RunResult:
+        """Run to the end (or until it waits) on a journal of its own; see ``Runtime``."""
+        from .runtime import Runtime
+
+        async with Runtime(db, model=model) as runtime:
+            return await runtime.run(self, input)
+
+    def run_sync(self, input: Any = None, *, db: str | Path | None = None,
+                 model: ModelProvider | None = None) -> RunResult:
+        """``run`` for code without an event loop: starts one, runs, closes everything.
+
+        ``db``: the journal (a SQLite path or URL, or ``postgresql://...``); default
+        ``AGENTPLANE_DB``, else the SQLite file the CLI uses, so ``agentplane runs list`` shows
+        the run. ``model``: a provider that answers every agent (e.g. ``FunctionModel``)."""
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            return asyncio.run(self.run(input, db=db, model=model))
+        raise RuntimeError("run_sync cannot run inside a running event loop; "
+                           "use `await flow.run(...)` there")
+
+    def __repr__(self) -> str:
+        return f"Workflow({self.name!r}, hash={self.hash[:12]})"

@@ -1,0 +1,66 @@
+"""A Python-built workflow and its YAML twin are one workflow: same spec, same pinned hash."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from agentplane import Agent, Workflow, parallel, step, supervisor
+from agentplane.runtime import load_workflow, parse_spec
+
+from . import desk
+
+HERE = Path(__file__).resolve().parent
+
+
+def _twin(flow: Workflow, folder: Path) -> Path:
+    path = folder / f"{flow.name}.yaml"
+    path.write_text(flow.to_yaml())
+    return path
+
+
+@pytest.mark.parametrize("flow", [desk.flow, desk.careful, desk.live],
+                         ids=lambda f: f.name)
+def test_to_yaml_round_trips_to_the_same_hash(flow: Workflow, tmp_path: Path) -> None:
+    spec, _ = parse_spec(flow.to_yaml(), "twin.yaml")
+    assert spec == flow.spec
+    # loaded from a file, the twin's tools import from the file's folder: put it there
+    loaded = load_workflow(_twin(flow, flow.base_dir / "tests" / "api"))
+    try:
+        assert loaded.hash == flow.hash == flow.resolve().hash
+    finally:
+        (flow.base_dir / "tests" / "api" / f"{flow.name}.yaml").unlink()
+
+
+def test_yaml_leaves_defaults_out() -> None:
+    text = desk.flow.to_yaml()
+    assert "max_turns" not in text and "python: tests.api.desk:issue_refund" in text
+
+
+def test_patterns_build_the_spec_yaml_would() -> None:
+    lead = Agent("lead", script=["plan"])
+    a, b = Agent("a", script=["x"]), Agent("b", script=["y"])
+    helper = Agent("helper", description="checks things", script=["ok"])
+    asker = Agent("asker", tools=[helper], handoffs=[b], script=["z"])
+    flow = Workflow("teams", steps=[parallel(a, step(asker, input="about {input}")),
+                                    supervisor(lead, [a, b])], agents=[lead])
+    spec, _ = parse_spec("""\
+        name: teams
+        agents:
+          - {name: lead, script: [{content: plan}]}
+          - {name: a, script: [{content: x}]}
+          - {name: asker, tools: [helper], handoffs: [b], script: [{content: z}]}
+          - {name: helper, description: checks things, script: [{content: ok}]}
+          - {name: b, script: [{content: y}]}
+        steps:
+          - parallel: [{agent: a}, {agent: asker, input: "about {input}"}]
+          - {supervisor: lead, workers: [a, b]}
+        """.replace("        ", ""), "teams.yaml")
+    assert flow.spec == spec
+    assert flow.resolve().hash == flow.hash
+
+
+def test_two_agents_of_one_name_are_refused() -> None:
+    with pytest.raises(Exception, match="two different agents are named 'a'"):
+        Workflow("w", steps=[Agent("a", script=["x"]), Agent("a", script=["y"])])
