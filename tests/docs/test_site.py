@@ -59,6 +59,11 @@ def test_the_api_reference_documents_the_public_classes(site: Path) -> None:
     assert 'id="agentplane.runtime.Runtime"' in runtime
     tools = (site / "reference" / "api" / "tools" / "index.html").read_text()
     assert 'id="agentplane.tools.ToolContext"' in tools
+    top = (site / "reference" / "api" / "agentplane" / "index.html").read_text()
+    for name in ("Agent", "Workflow", "tool", "Runtime", "RunResult"):
+        assert f'id="agentplane.api.{name}"' in top, name
+    testing = (site / "reference" / "api" / "testing" / "index.html").read_text()
+    assert 'id="agentplane.testing.FunctionModel"' in testing
 
 
 def test_the_site_loads_nothing_from_the_network(site: Path) -> None:

@@ -174,6 +174,70 @@ def test_a_workflow_runs_and_its_journal_verifies(installed: Installed, tmp_path
     assert audit.returncode == 0, audit.stdout + audit.stderr
 
 
+SNIPPET = """
+import asyncio, json
+from agentplane import Agent, Runtime, Workflow, tool
+from agentplane.testing import Reply, call, tool_calls
+from agentplane.tools import ToolContext
+
+
+@tool(effect="read")
+def lookup_order(order_id: str) -> dict:
+    \"\"\"Look an order up.\"\"\"
+    return {"order_id": order_id, "total": 35.0}
+
+
+@tool(effect="write", idempotent=True, compensate="cancel_refund")
+def issue_refund(order_id: str, amount: float, *, context: ToolContext) -> dict:
+    \"\"\"Refund part of an order.\"\"\"
+    return {"refund_id": context.idempotency_key[-8:], "amount": amount}
+
+
+@tool(effect="write", idempotent=True)
+def cancel_refund(refund_id: str) -> dict:
+    \"\"\"Reverse a refund.\"\"\"
+    return {"refund_id": refund_id, "status": "cancelled"}
+
+
+clerk = Agent("clerk", model="scripted:gpt-4o-mini", instructions="You handle refunds.",
+              tools=[lookup_order, issue_refund],
+              script=[Reply(tool_calls=[call("lookup_order", order_id="A1")]),
+                      Reply(tool_calls=[call("issue_refund", order_id="A1", amount=20)]),
+                      "Refunded 20 on order A1."])
+flow = Workflow("refund-desk", steps=[clerk])
+careful = Workflow("careful-desk", steps=[clerk], autonomy="in_the_loop")
+
+
+async def approve_one() -> list[str]:
+    async with Runtime(db="sqlite:///careful.db") as rt:
+        waiting = await rt.run(careful, "Refund order A1")
+        done = await rt.approve(waiting.waiting[0].id, reason="checked")
+        return [waiting.status, done.status, done.output]
+
+
+if __name__ == "__main__":
+    result = flow.run_sync("Refund order A1", db="sqlite:///desk.db")
+    print(json.dumps({"status": result.status, "output": result.output,
+                      "run_id": result.run_id, "cost": result.cost,
+                      "model_calls": result.usage.model_calls,
+                      "tools": [c.tool for c in tool_calls(result)],
+                      "approval": asyncio.run(approve_one()), "twin": flow.to_yaml()}))
+"""
+
+
+def test_the_python_api_runs_from_the_wheel(installed: Installed, tmp_path: Path) -> None:
+    (tmp_path / "desk.py").write_text(SNIPPET)
+    done = installed.run(installed.python, "desk.py", cwd=tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr
+    said = json.loads(done.stdout.splitlines()[-1])
+    assert said["status"] == "completed"
+    assert said["output"] == "Refunded 20 on order A1."
+    assert said["model_calls"] == 3 and said["cost"] > 0  # priced from the bundled catalog
+    assert said["tools"] == ["lookup_order", "issue_refund"]
+    assert said["approval"] == ["waiting", "completed", "Refunded 20 on order A1."]
+    assert "python: desk:issue_refund" in said["twin"]  # a script's tools are found by file
+
+
 def test_the_offline_demo_runs_every_demo_workflow(installed: Installed, tmp_path: Path) -> None:
     demo = installed.run(installed.agentplane, "demo", "--no-serve", cwd=tmp_path)
     assert demo.returncode == 0, demo.stdout + demo.stderr
@@ -193,7 +257,7 @@ def served(installed: Installed, tmp_path: Path) -> Iterator[str]:
     log_path = tmp_path / "serve.log"
     with log_path.open("w") as log:
         proc = subprocess.Popen([str(installed.agentplane), "serve", "--port", str(port), "--db",
-                                 f"sqlite:///{tmp_path / 'serve.db'}", "--no-worker"],
+                                 f"sqlite:///{tmp_path / 'serve.db'}"],
                                 cwd=tmp_path, env=installed.env, stdout=log,
                                 stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
