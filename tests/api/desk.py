@@ -8,6 +8,9 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
+from typing import Annotated
+
+from pydantic import Field
 
 from agentplane import Agent, Workflow, tool
 from agentplane.testing import ModelCall, Reply, call
@@ -24,8 +27,12 @@ def ledger() -> list[dict[str, object]]:
 
 
 @tool(effect="read")
-def lookup_order(order_id: str) -> dict[str, object]:
-    """Look an order up by its id."""
+def lookup_order(
+        order_id: Annotated[str, Field(description="The order's id, e.g. A1")],
+) -> dict[str, object]:
+    """Look an order up by its id.
+
+    Orders are kept in memory."""
     LOOKED_UP.append(order_id)
     order = ORDERS.get(order_id)
     if order is None:

@@ -45,9 +45,10 @@ def test_run_sync_refuses_a_running_loop(tmp_path: Path) -> None:
         asyncio.run(inside())
 
 
-def test_approval_from_python(tmp_path: Path) -> None:
+def test_approval_from_python(database_url: str) -> None:
+    """On SQLite and on PostgreSQL alike."""
     async def go() -> None:
-        async with Runtime(tmp_path / "runs.db", actor="user:ana") as rt:
+        async with Runtime(database_url, actor="user:ana") as rt:
             first = await rt.run(desk.careful, "Refund order A1")
             assert first.status == "waiting" and first.output is None
             (approval,) = first.waiting
@@ -73,9 +74,9 @@ def test_denial_from_python(tmp_path: Path) -> None:
     assert desk.ledger() == []
 
 
-def test_stream_yields_every_event_until_the_run_rests(tmp_path: Path) -> None:
+def test_stream_yields_every_event_until_the_run_rests(database_url: str) -> None:
     async def go() -> None:
-        async with Runtime(tmp_path / "runs.db") as rt:
+        async with Runtime(database_url) as rt:
             run_id = await rt.start(desk.flow, "Refund order A1")
             seen = [e async for e in rt.stream(run_id)]
             result = await rt.wait(run_id)
@@ -92,3 +93,10 @@ def test_top_level_names_are_lazy_and_listed() -> None:
     assert set(agentplane.__all__) <= set(dir(agentplane))
     with pytest.raises(AttributeError, match="no attribute 'Nope'"):
         agentplane.Nope  # noqa: B018
+
+
+def test_an_agent_alone_runs_as_a_workflow_of_its_own(tmp_path: Path) -> None:
+    result = desk.clerk.run_sync("Refund order A1", db=tmp_path / "runs.db")
+    assert (result.status, result.output) == ("completed", "Refunded 20 on order A1.")
+    assert result.workflow_hash == desk.clerk.workflow().hash
+    assert desk.clerk.workflow().spec.name == "clerk"

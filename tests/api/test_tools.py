@@ -30,6 +30,18 @@ def test_declaration_records_module_function_and_settings() -> None:
     assert desk.issue_refund.__name__ == "issue_refund"  # the function itself, still callable
 
 
+def test_argument_schema_from_type_hints_and_docstring() -> None:
+    lookup = desk.flow.resolve().tools["lookup_order"]
+    assert lookup.description == "Look an order up by its id."
+    assert lookup.parameters == {
+        "type": "object", "additionalProperties": False, "required": ["order_id"],
+        "properties": {"order_id": {"type": "string", "title": "Order Id",
+                                    "description": "The order's id, e.g. A1"}}}
+    refund = desk.flow.resolve().tools["issue_refund"]
+    assert set(refund.parameters["properties"]) == {"order_id", "amount"}  # not context
+    assert refund.parameters["properties"]["amount"]["type"] == "number"
+
+
 def test_compensation_named_by_string_joins_the_workflow() -> None:
     assert [t.name for t in desk.flow.spec.tools] == ["lookup_order", "issue_refund",
                                                       "cancel_refund"]
@@ -112,3 +124,24 @@ def test_tools_from_two_folders_need_a_base_dir() -> None:
     with pytest.raises(ToolDefinitionError, match="modules in different folders"):
         Workflow("w", steps=[agent])
     assert Workflow("w", steps=[agent], base_dir=ROOT).base_dir == ROOT
+
+
+def test_a_module_run_with_dash_m_is_recorded_by_its_name(tmp_path: Path) -> None:
+    package = tmp_path / "shop"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "desk.py").write_text(textwrap.dedent("""\
+        from agentplane import tool
+        from agentplane.api.tools import declaration_of
+
+        @tool(effect="read")
+        def look(order_id: str) -> str:
+            return order_id
+
+        if __name__ == "__main__":
+            d = declaration_of(look)
+            print(d.python, d.folder)
+        """))
+    out = subprocess.run([sys.executable, "-m", "shop.desk"], capture_output=True, text=True,
+                         check=True, cwd=tmp_path).stdout.split()
+    assert out == ["shop.desk:look", str(tmp_path.resolve())]

@@ -3,13 +3,20 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from agentplane.governance.autonomy import Autonomy
 from agentplane.models.scripted import ScriptedReply
 from agentplane.runtime.spec import AgentSpec, ScriptedReplySpec
 
 from .tools import ToolDeclaration, declaration_of
+
+if TYPE_CHECKING:
+    from agentplane.models.base import ModelProvider
+
+    from .results import RunResult
+    from .workflows import Workflow
 
 ScriptLine = str | ScriptedReply | ScriptedReplySpec | dict[str, Any]
 """A reply of the scripted model: text (a final answer), a ``Reply`` or its dict form."""
@@ -77,6 +84,21 @@ class Agent:
     @property
     def name(self) -> str:
         return self.spec.name
+
+    def workflow(self) -> Workflow:
+        """A workflow of this agent alone, named after it."""
+        from .workflows import Workflow
+
+        return Workflow(self.name, steps=[self])
+
+    def run_sync(self, input: Any = None, *, db: str | Path | None = None,
+                 model: ModelProvider | None = None) -> RunResult:
+        """Run this agent alone (``workflow().run_sync``): a durable run like any other."""
+        return self.workflow().run_sync(input, db=db, model=model)
+
+    async def run(self, input: Any = None, *, db: str | Path | None = None,
+                  model: ModelProvider | None = None) -> RunResult:
+        return await self.workflow().run(input, db=db, model=model)
 
     def __repr__(self) -> str:
         return f"Agent({self.name!r}, model={self.spec.model!r})"

@@ -8,7 +8,6 @@ from typing import Any
 
 from agentplane.journal import Event, EventType, RunRecord, WaitRecord
 from agentplane.metering.usage import Pricer
-from agentplane.runtime import APPROVAL_KINDS
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,6 +119,8 @@ def result_of(run: RunRecord, events: Sequence[Event], waits: Sequence[WaitRecor
                 run.status in ("failed", "needs_reconciliation")):
             error = str(e.data.get("error") or e.data.get("reason") or "")
             break
+    from agentplane.runtime.runner import APPROVAL_KINDS  # loaded by then: a run was driven
+
     usage, cost = _usage_and_cost(events, pricer)
     waiting = tuple(Approval.from_wait(w) for w in waits
                     if w.status == "open" and w.kind in APPROVAL_KINDS)

@@ -12,18 +12,19 @@ import os
 from collections.abc import AsyncIterator, Mapping
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import platformdirs
 
 from agentplane.journal import TERMINAL_STATUSES, Event, JournalStore, open_store
 from agentplane.models.base import ModelProvider
 from agentplane.models.registry import EVERY_MODEL
-from agentplane.runtime import Runtime as Engine
-from agentplane.runtime import new_run_id
 
 from .results import RunResult, result_of
 from .workflows import Workflow
+
+if TYPE_CHECKING:
+    from agentplane.runtime.runner import Runtime as Engine
 
 RESTING = TERMINAL_STATUSES | {"waiting", "needs_reconciliation"}
 """Statuses in which a run does nothing until a person acts."""
@@ -61,8 +62,11 @@ class Runtime:
         overrides = dict(providers or {})
         if model is not None:
             overrides[EVERY_MODEL] = model
+        # the engine (and the protocol clients it may need) loads with the first Runtime
+        from agentplane.runtime.runner import Runtime as Engine
+
         self.store: JournalStore = open_store(_url(db))
-        self.engine = Engine(self.store, providers=overrides, lease_seconds=lease_seconds)
+        self.engine: Engine = Engine(self.store, providers=overrides, lease_seconds=lease_seconds)
         """The engine (``agentplane.runtime.Runtime``), for what this class does not wrap."""
         self.actor = actor
         self._driving: dict[str, asyncio.Task[Any]] = {}
@@ -94,6 +98,8 @@ class Runtime:
                     tenant: str = "default", tags: dict[str, str] | None = None) -> str:
         """Start a run driven in the background; returns its id at once (``stream`` it,
         ``wait`` for it)."""
+        from agentplane.runtime.runner import new_run_id
+
         run_id = run_id or new_run_id()
         record = await self.engine.start(flow.resolve(), input, run_id=run_id, tenant=tenant,
                                          lease=True, tags=tags)

@@ -83,15 +83,19 @@ def _module_file(fn: Callable[..., Any]) -> tuple[str, Path]:
             "a notebook cell), so a run resumed in another process could not import it; "
             "put it in a .py file")
     path = Path(file).resolve()
-    if fn.__module__ == "__main__":
+    name = fn.__module__
+    spec = getattr(module, "__spec__", None)
+    if name == "__main__" and spec is not None and spec.name not in ("__main__", None):
+        name = spec.name  # `python -m package.module`: importable by that name
+    elif name == "__main__":
         if not path.stem.isidentifier():
             raise ToolDefinitionError(
                 f"{what} cannot be a tool: its script {path.name} is not an importable module "
                 "name; rename the file (letters, digits, underscores)")
         return path.stem, path.parent
-    parts = fn.__module__.split(".")
+    parts = name.split(".")
     depth = len(parts) if path.name == "__init__.py" else len(parts) - 1
-    return fn.__module__, path.parents[depth]
+    return name, path.parents[depth]
 
 
 def _declare(fn: Callable[..., Any], name: str | None,

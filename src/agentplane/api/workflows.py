@@ -13,15 +13,27 @@ import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypedDict, Unpack
 
+import pydantic
 import yaml
 
+from agentplane._yaml import validation_problems
 from agentplane.governance.autonomy import Autonomy
-from agentplane.runtime import workflow_from_dict
-from agentplane.runtime.spec import AgentStep, ParallelStep, SupervisorStep, WorkflowSpec
+from agentplane.governance.spec import GuardiansSpec
+from agentplane.metering.spec import BudgetSpec
+from agentplane.runtime.spec import (
+    STEP_TAGS,
+    AgentStep,
+    ParallelStep,
+    ProviderSpec,
+    SupervisorStep,
+    ToolDefaults,
+    WorkflowSpec,
+)
+from agentplane.runtime.workflow import SpecError, cross_check, load_workflow, resolve, spec_hash
 from agentplane.runtime.workflow import Workflow as ResolvedWorkflow
-from agentplane.runtime.workflow import spec_hash
+from agentplane.tools.sources.spec import MCPServerSpec, RemoteAgentSpec
 
 from .agents import Agent
 from .tools import ToolDeclaration, ToolDefinitionError, declaration_of, share_modules
@@ -67,6 +79,23 @@ def _step(item: StepLike) -> Step:
     return step(item) if isinstance(item, Agent) else item
 
 
+class WorkflowSettings(TypedDict, total=False):
+    """The other settings of a workflow: those of a YAML file (``WorkflowSpec``)."""
+
+    approval_timeout_s: float
+    """Seconds a person has to decide on a tool call before it expires (expiry = deny)."""
+    guardians: GuardiansSpec | dict[str, Any]
+    tags: dict[str, str]
+    """Copied onto every usage event of the workflow's runs (e.g. ``department: finance``)."""
+    outcome: str
+    """The business outcome a completed run delivers (e.g. ``ticket_resolved``)."""
+    budgets: list[BudgetSpec | dict[str, Any]]
+    tool_defaults: ToolDefaults | dict[str, Any]
+    providers: list[ProviderSpec | dict[str, Any]]
+    mcp_servers: list[MCPServerSpec | dict[str, Any]]
+    remote_agents: list[RemoteAgentSpec | dict[str, Any]]
+
+
 class Workflow:
     """A workflow declared in Python: a name, steps (agents, or the ``step`` / ``parallel`` /
     ``supervisor`` helpers) and the workflow-wide settings of a YAML file (``WorkflowSpec``).
@@ -81,7 +110,8 @@ class Workflow:
                  agents: Sequence[Agent] = (), tools: Sequence[Callable[..., Any]] = (),
                  version: int | str = 1, description: str | None = None,
                  autonomy: Autonomy | str = Autonomy.ON_THE_LOOP,
-                 base_dir: str | Path | None = None, **settings: Any) -> None:
+                 base_dir: str | Path | None = None,
+                 **settings: Unpack[WorkflowSettings]) -> None:
         self._agents: dict[str, Agent] = {}
         self._tools: dict[str, ToolDeclaration] = {}
         for agent in agents:
@@ -92,15 +122,33 @@ class Workflow:
         for item in gathered:
             for agent in item.agents:
                 self._add_agent(agent)
-        self.spec = WorkflowSpec.model_validate({
-            "name": name, "version": version, "description": description,
-            "autonomy": autonomy, **settings,
-            "tools": [d.spec() for d in self._tools.values()],
-            "agents": [a.spec for a in self._agents.values()],
-            "steps": [s.spec for s in gathered]})
+        source = self._source = f"<python workflow {name}>"
+        try:
+            self.spec = WorkflowSpec.model_validate({
+                "name": name, "version": version, "description": description,
+                "autonomy": autonomy, **settings,
+                "tools": [d.spec() for d in self._tools.values()],
+                "agents": [a.spec for a in self._agents.values()],
+                "steps": [s.spec for s in gathered]})
+        except pydantic.ValidationError as exc:
+            raise SpecError(source, validation_problems(
+                exc, reference="docs/python.md", skip=STEP_TAGS)) from None
+        problems = cross_check(self.spec)
+        if problems:  # e.g. a scripted agent without a script, an unknown handoff
+            raise SpecError(source, problems)
         """The same spec a YAML file parses into."""
         self.base_dir = Path(base_dir).resolve() if base_dir is not None else self._folder()
         """Folder the tools' modules are imported from, in any process that resumes a run."""
+
+    @classmethod
+    def load(cls, path: str | Path) -> Workflow:
+        """A workflow from its YAML file, to run from Python (``SpecError`` lists every
+        problem with its line and column)."""
+        resolved = load_workflow(path)
+        flow = cls.__new__(cls)
+        flow._agents, flow._tools = {}, {}
+        flow.spec, flow.base_dir, flow._source = resolved.spec, resolved.base_dir, str(path)
+        return flow
 
     def _add_agent(self, agent: Agent) -> None:
         known = self._agents.get(agent.name)
@@ -155,8 +203,7 @@ class Workflow:
         """The engine's form: references checked (``SpecError`` lists every problem), tools
         imported — the functions declared here, not second copies."""
         share_modules(list(self._tools.values()), self.base_dir)
-        return workflow_from_dict(self.spec.model_dump(mode="json"), self.base_dir,
-                                  source=f"<python workflow {self.spec.name}>")
+        return resolve(self.spec, self.base_dir, source=self._source)
 
     def to_yaml(self) -> str:
         """The YAML twin: loaded from a file in ``base_dir`` it pins runs to the same hash."""

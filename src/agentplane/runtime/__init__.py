@@ -4,29 +4,48 @@ What a program drives runs with. The engine's own machinery (``RunContext``, ``r
 ``wait_id``, ``idempotency_key``) lives in ``runtime.context`` and ``runtime.loop`` and is not
 exported here: it may change between releases. Most programs use the top-level
 ``agentplane.Agent`` / ``Workflow`` / ``Runtime`` instead (``agentplane.api``).
+
+Names load when first used: ``agentplane.runtime.spec`` (what a workflow declares) does not
+pull in the engine and its protocol clients.
 """
 
-from .context import NeedsReconciliation, RunFailure, Suspended
-from .runner import APPROVAL_KINDS, RunStateError, Runtime, new_run_id
-from .spec import (
-    AgentSpec,
-    AgentStep,
-    ParallelStep,
-    ProviderSpec,
-    SupervisorStep,
-    ToolSpec,
-    WorkflowSpec,
-)
-from .worker import Worker
-from .workflow import (
-    SpecError,
-    SpecProblem,
-    Workflow,
-    load_workflow,
-    parse_spec,
-    resolve,
-    workflow_from_dict,
-)
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .context import NeedsReconciliation, RunFailure, Suspended
+    from .runner import APPROVAL_KINDS, RunStateError, Runtime, new_run_id
+    from .spec import (
+        AgentSpec,
+        AgentStep,
+        ParallelStep,
+        ProviderSpec,
+        SupervisorStep,
+        ToolSpec,
+        WorkflowSpec,
+    )
+    from .worker import Worker
+    from .workflow import (
+        SpecError,
+        SpecProblem,
+        Workflow,
+        load_workflow,
+        parse_spec,
+        resolve,
+        workflow_from_dict,
+    )
+
+_EXPORTS = {
+    **dict.fromkeys(["NeedsReconciliation", "RunFailure", "Suspended"], "context"),
+    **dict.fromkeys(["APPROVAL_KINDS", "RunStateError", "Runtime", "new_run_id"], "runner"),
+    **dict.fromkeys(["AgentSpec", "AgentStep", "ParallelStep", "ProviderSpec",
+                     "SupervisorStep", "ToolSpec", "WorkflowSpec"], "spec"),
+    "Worker": "worker",
+    **dict.fromkeys(["SpecError", "SpecProblem", "Workflow", "load_workflow", "parse_spec",
+                     "resolve", "workflow_from_dict"], "workflow"),
+}
 
 __all__ = [
     "APPROVAL_KINDS",
@@ -52,3 +71,16 @@ __all__ = [
     "resolve",
     "workflow_from_dict",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'agentplane.runtime' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *__all__])

@@ -99,7 +99,7 @@ def _arguments_model(fn: Callable[..., Any], name: str) -> tuple[type[pydantic.B
     """A pydantic model of the function's parameters (without ``context``); built once per
     function and name."""
     signature = inspect.signature(fn)
-    hints = get_type_hints(fn)
+    hints = get_type_hints(fn, include_extras=True)  # keeps Annotated[..., Field(...)]
     fields: dict[str, Any] = {}
     takes_context = False
     for param in signature.parameters.values():
