@@ -1,5 +1,5 @@
-"""Code in the docs runs, so it cannot rot: every ```python block of docs/ runs offline in a
-temporary folder, files the pages show are written there, and shell blocks marked
+"""Code in the docs runs, so it cannot rot: every ```python block of docs/ and the README runs
+offline in a temporary folder, files the pages show are written there, and shell blocks marked
 `<!-- docs-test: run -->` (the quick start's) run too; blocks that need a server or the network
 are marked `<!-- docs-test: skip: REASON -->` and reported skipped with that reason. See
 tests/docs/fences.py for the rules."""
@@ -21,8 +21,9 @@ BIN = Path(sys.executable).parent
 
 
 def _pages() -> dict[Path, list[Block]]:
+    pages = [ROOT / "README.md", *sorted(DOCS.rglob("*.md"))]
     return {page.relative_to(ROOT): blocks(page.relative_to(ROOT), page.read_text())
-            for page in sorted(DOCS.rglob("*.md"))}
+            for page in pages}
 
 
 PAGES = _pages()
