@@ -82,3 +82,11 @@ def test_the_readme_links_point_at_pages_that_exist() -> None:
     assert len(links) > 20
     missing = [link for link in links if not (ROOT / link).exists()]
     assert not missing, f"README links to files that do not exist: {missing}"
+
+
+def test_the_command_line_page_names_every_command() -> None:
+    page = (ROOT / "docs" / "reference" / "cli.md").read_text()
+    top = [name.split()[1] for name in _commands("agentplane", typer.main.get_command(app))
+           if len(name.split()) == 2]
+    missing = [name for name in top if f"`agentplane {name}" not in page]
+    assert not missing, f"docs/reference/cli.md does not name {missing}"
