@@ -18,16 +18,18 @@ Names are loaded when first used, so ``import agentplane`` stays light. Test dou
 from __future__ import annotations
 
 import importlib
-from typing import TYPE_CHECKING, Any
 
+TYPE_CHECKING = False  # not `typing.TYPE_CHECKING`: importing typing costs more than all this
 if TYPE_CHECKING:
+    from typing import Any
+
     from agentplane.api import (
         Agent,
         Approval,
+        DefinitionError,
         RunResult,
         Runtime,
         RunUsage,
-        ToolDefinitionError,
         Workflow,
         parallel,
         step,
@@ -40,36 +42,28 @@ if TYPE_CHECKING:
     from agentplane.tools.base import Effect, ToolContext
 
 _EXPORTS = {
-    "Agent": "agentplane.api",
-    "Approval": "agentplane.api",
-    "RunResult": "agentplane.api",
-    "RunUsage": "agentplane.api",
-    "Runtime": "agentplane.api",
-    "ToolDefinitionError": "agentplane.api",
-    "Workflow": "agentplane.api",
-    "parallel": "agentplane.api",
-    "step": "agentplane.api",
-    "supervisor": "agentplane.api",
-    "tool": "agentplane.api",
+    **dict.fromkeys(["Agent", "Approval", "DefinitionError", "RunResult", "RunUsage", "Runtime",
+                     "Workflow", "parallel", "step", "supervisor", "tool"], "agentplane.api"),
     "AgentplaneError": "agentplane.errors",
     "Autonomy": "agentplane.governance.autonomy",
     "SpecError": "agentplane.runtime.workflow",
     "Effect": "agentplane.tools.base",
     "ToolContext": "agentplane.tools.base",
 }
+"""Each public name and the module it is loaded from when first used."""
 
 __all__ = [
     "Agent",
     "AgentplaneError",
     "Approval",
     "Autonomy",
+    "DefinitionError",
     "Effect",
     "RunResult",
     "RunUsage",
     "Runtime",
     "SpecError",
     "ToolContext",
-    "ToolDefinitionError",
     "Workflow",
     "parallel",
     "step",

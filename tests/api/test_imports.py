@@ -25,12 +25,14 @@ def test_import_agentplane_loads_none_of_it() -> None:
     modules = _modules("import agentplane")
     assert not _loaded(modules, "agentplane.api")
     assert not _loaded(modules, "pydantic")
+    assert not _loaded(modules, "docstring_parser")
 
 
 def test_declaring_a_workflow_loads_no_engine_and_no_protocol() -> None:
     modules = _modules("from agentplane import Agent, Workflow, tool, Runtime")
     assert _loaded(modules, "agentplane.api")
     assert [root for root in HEAVY if _loaded(modules, root)] == []
+    assert not _loaded(modules, "docstring_parser")  # read when a tool's schema is built
 
 
 def test_the_engine_loads_with_the_first_runtime() -> None:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from agentplane import Agent, SpecError, Workflow, parallel, step, supervisor
+from agentplane import Agent, DefinitionError, SpecError, Workflow, parallel, step, supervisor
 from agentplane.runtime import load_workflow, parse_spec
 
 from . import desk
@@ -62,7 +62,7 @@ def test_patterns_build_the_spec_yaml_would() -> None:
 
 
 def test_two_agents_of_one_name_are_refused() -> None:
-    with pytest.raises(Exception, match="two different agents are named 'a'"):
+    with pytest.raises(DefinitionError, match="two different Agent objects are named 'a'"):
         Workflow("w", steps=[Agent("a", script=["x"]), Agent("a", script=["y"])])
 
 

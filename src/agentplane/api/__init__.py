@@ -7,18 +7,18 @@ top-level ``agentplane`` package re-exports it lazily.
 from .agents import Agent
 from .results import Approval, RunResult, RunUsage
 from .runtime import Runtime, default_db
-from .tools import ToolDeclaration, ToolDefinitionError, tool
+from .tools import DefinitionError, ToolDeclaration, tool
 from .workflows import Step, Workflow, parallel, step, supervisor
 
 __all__ = [
     "Agent",
     "Approval",
+    "DefinitionError",
     "RunResult",
     "RunUsage",
     "Runtime",
     "Step",
     "ToolDeclaration",
-    "ToolDefinitionError",
     "Workflow",
     "default_db",
     "parallel",

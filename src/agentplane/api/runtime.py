@@ -80,10 +80,12 @@ class Runtime:
 
     async def aclose(self) -> None:
         """Wait for runs started here with ``start``, then close the engine and the journal."""
-        if self._driving:
-            await asyncio.gather(*self._driving.values(), return_exceptions=True)
-        await self.engine.aclose()
-        await self.store.close()
+        try:
+            if self._driving:
+                await asyncio.gather(*self._driving.values(), return_exceptions=True)
+            await self.engine.aclose()
+        finally:
+            await self.store.close()
 
     # -- runs ---------------------------------------------------------------------------------
 
@@ -98,13 +100,10 @@ class Runtime:
                     tenant: str = "default", tags: dict[str, str] | None = None) -> str:
         """Start a run driven in the background; returns its id at once (``stream`` it,
         ``wait`` for it)."""
-        from agentplane.runtime.runner import new_run_id
-
-        run_id = run_id or new_run_id()
         record = await self.engine.start(flow.resolve(), input, run_id=run_id, tenant=tenant,
                                          lease=True, tags=tags)
-        self._driving[run_id] = asyncio.create_task(self.engine.drive(record))
-        return run_id
+        self._driving[record.id] = asyncio.create_task(self.engine.drive(record))
+        return record.id
 
     async def wait(self, run_id: str) -> RunResult:
         """The run's result once the drive ``start`` began has stopped."""

@@ -31,9 +31,10 @@ ATTRIBUTE = "__agentplane_tool__"
 """Where ``@tool`` keeps a function's declaration."""
 
 
-class ToolDefinitionError(AgentplaneError):
-    """A function cannot be a tool as declared (it cannot be re-imported, or the settings
-    contradict each other). The message names the function and says what to do."""
+class DefinitionError(AgentplaneError):
+    """A tool, agent or workflow cannot be defined as written (a function that cannot be
+    re-imported, contradicting settings, two things of one name). The message names it and
+    says what to do."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,7 +67,7 @@ class ToolDeclaration:
         module = sys.modules.get(self.function.__module__)
         found = getattr(module, self.function.__name__, None) if module is not None else None
         if found is not self.function:
-            raise ToolDefinitionError(
+            raise DefinitionError(
                 f"tool {self.name}: {self.python} does not name this function in module "
                 f"{self.function.__module__} (it was redefined, replaced or wrapped after "
                 "@tool); declare tools once, at module level, with @tool outermost")
@@ -78,7 +79,7 @@ def _module_file(fn: Callable[..., Any]) -> tuple[str, Path]:
     file = getattr(module, "__file__", None)
     what = f"{fn.__module__}.{fn.__qualname__}"
     if module is None or not file:
-        raise ToolDefinitionError(
+        raise DefinitionError(
             f"{what} cannot be a tool: its module has no file (typed at a prompt, `python -c`, "
             "a notebook cell), so a run resumed in another process could not import it; "
             "put it in a .py file")
@@ -89,7 +90,7 @@ def _module_file(fn: Callable[..., Any]) -> tuple[str, Path]:
         name = spec.name  # `python -m package.module`: importable by that name
     elif name == "__main__":
         if not path.stem.isidentifier():
-            raise ToolDefinitionError(
+            raise DefinitionError(
                 f"{what} cannot be a tool: its script {path.name} is not an importable module "
                 "name; rename the file (letters, digits, underscores)")
         return path.stem, path.parent
@@ -102,14 +103,14 @@ def _declare(fn: Callable[..., Any], name: str | None,
              compensate: str | Callable[..., Any] | None,
              settings: dict[str, Any]) -> ToolDeclaration:
     if not callable(fn) or not hasattr(fn, "__qualname__"):
-        raise ToolDefinitionError(f"@tool takes a function, not {type(fn).__name__}")
+        raise DefinitionError(f"@tool takes a function, not {type(fn).__name__}")
     qualname: str = fn.__qualname__
     if fn.__name__ == "<lambda>":
-        raise ToolDefinitionError(
+        raise DefinitionError(
             f"a lambda in {fn.__module__} cannot be a tool: it has no name to import it by; "
             "define it with def at module level")
     if "<locals>" in qualname or "." in qualname:
-        raise ToolDefinitionError(
+        raise DefinitionError(
             f"{fn.__module__}.{qualname} cannot be a tool: it is defined inside "
             f"{'a function' if '<locals>' in qualname else 'a class'}, so another process "
             "cannot import it by name; define it at module level")
@@ -122,7 +123,7 @@ def _declare(fn: Callable[..., Any], name: str | None,
     except pydantic.ValidationError as exc:
         problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}"
                              for e in exc.errors())
-        raise ToolDefinitionError(f"tool {declaration.name}: {problems}") from None
+        raise DefinitionError(f"tool {declaration.name}: {problems}") from None
     return declaration
 
 
@@ -164,7 +165,9 @@ def tool(fn: F | None = None, /, **settings: Unpack[ToolSettings]) -> F | Callab
     ``cost_usd``: what one call costs, USD. ``timeout_s``: seconds a call may take.
 
     The function's parameters (type hints, defaults) give the arguments' JSON Schema; its
-    docstring's first paragraph the description the model sees. A keyword parameter
+    docstring's first paragraph the description the model sees, and its parameter section
+    (Google ``Args:``, NumPy ``Parameters``, Sphinx ``:param x:``) each parameter's, unless
+    ``Field(description=...)`` gives one (see ``tools.docstrings``). A keyword parameter
     ``context`` receives the call's ``ToolContext``. Usable bare (``@tool``) or with settings
     (``@tool(effect="read")``), or as a call on a function defined elsewhere:
     ``tool(tools.lookup_order, effect="read")``.
@@ -179,7 +182,7 @@ def tool(fn: F | None = None, /, **settings: Unpack[ToolSettings]) -> F | Callab
         declaration = _declare(function, name, compensate, given)
         previous: ToolDeclaration | None = getattr(function, ATTRIBUTE, None)
         if previous is not None and previous.spec() != declaration.spec():
-            raise ToolDefinitionError(
+            raise DefinitionError(
                 f"{declaration.python} is already declared as tool {previous.name} with other "
                 "settings; declare a function as a tool once")
         setattr(function, ATTRIBUTE, declaration)

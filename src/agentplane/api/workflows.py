@@ -36,7 +36,7 @@ from agentplane.runtime.workflow import Workflow as ResolvedWorkflow
 from agentplane.tools.sources.spec import MCPServerSpec, RemoteAgentSpec
 
 from .agents import Agent
-from .tools import ToolDeclaration, ToolDefinitionError, declaration_of, share_modules
+from .tools import DefinitionError, ToolDeclaration, declaration_of, share_modules
 
 if TYPE_CHECKING:
     from agentplane.models.base import ModelProvider
@@ -133,10 +133,10 @@ class Workflow:
         except pydantic.ValidationError as exc:
             raise SpecError(source, validation_problems(
                 exc, reference="docs/python.md", skip=STEP_TAGS)) from None
+        """The same spec a YAML file parses into."""
         problems = cross_check(self.spec)
         if problems:  # e.g. a scripted agent without a script, an unknown handoff
             raise SpecError(source, problems)
-        """The same spec a YAML file parses into."""
         self.base_dir = Path(base_dir).resolve() if base_dir is not None else self._folder()
         """Folder the tools' modules are imported from, in any process that resumes a run."""
 
@@ -155,7 +155,8 @@ class Workflow:
         if known is agent:
             return
         if known is not None:
-            raise ToolDefinitionError(f"two different agents are named {agent.name!r}")
+            raise DefinitionError(f"two different Agent objects are named {agent.name!r}; "
+                                  "define each agent once and use that object")
         self._agents[agent.name] = agent
         for declaration in agent.tool_declarations:
             self._add_tool(declaration)
@@ -166,7 +167,7 @@ class Workflow:
         known = self._tools.get(declaration.name)
         if known is not None:
             if known.spec() != declaration.spec():
-                raise ToolDefinitionError(
+                raise DefinitionError(
                     f"two different tools are named {declaration.name!r}: {known.python} and "
                     f"{declaration.python}")
             return
@@ -185,7 +186,7 @@ class Workflow:
         folders = {d.folder for d in self._tools.values()}
         if len(folders) > 1:
             listed = ", ".join(sorted(str(f) for f in folders))
-            raise ToolDefinitionError(
+            raise DefinitionError(
                 f"workflow {self.spec.name}: its tools come from modules in different folders "
                 f"({listed}); pass base_dir= the one they are importable from")
         return folders.pop() if folders else Path.cwd().resolve()
@@ -231,8 +232,10 @@ class Workflow:
             asyncio.get_running_loop()
         except RuntimeError:
             return asyncio.run(self.run(input, db=db, model=model))
-        raise RuntimeError("run_sync cannot run inside a running event loop; "
-                           "use `await flow.run(...)` there")
+        raise RuntimeError("run_sync cannot run inside a running event loop; use "
+                           "`await flow.run(...)` there (and if a script's tools are being "
+                           "imported to resume a run, keep the script's own run under "
+                           "`if __name__ == \"__main__\":`)")
 
     def __repr__(self) -> str:
         return f"Workflow({self.name!r}, hash={self.hash[:12]})"

@@ -27,6 +27,7 @@ import pydantic
 from agentplane.errors import AgentplaneError
 
 from .base import Effect, Tool, ToolArgumentsError, ToolContext, Trust
+from .docstrings import described, read_docstring
 from .isolation import (
     Isolation,
     ToolCrashedError,
@@ -101,6 +102,7 @@ def _arguments_model(fn: Callable[..., Any], name: str) -> tuple[type[pydantic.B
     signature = inspect.signature(fn)
     hints = get_type_hints(fn, include_extras=True)  # keeps Annotated[..., Field(...)]
     fields: dict[str, Any] = {}
+    docs = read_docstring(fn).parameters  # Args: / Parameters / :param x: descriptions
     takes_context = False
     for param in signature.parameters.values():
         if param.name == "context":
@@ -110,7 +112,7 @@ def _arguments_model(fn: Callable[..., Any], name: str) -> tuple[type[pydantic.B
             continue
         annotation = hints.get(param.name, Any)
         default = ... if param.default is param.empty else param.default
-        fields[param.name] = (annotation, default)
+        fields[param.name] = (described(annotation, default, docs.get(param.name)), default)
     model = pydantic.create_model(
         f"{name}_arguments", __config__=pydantic.ConfigDict(extra="forbid"), **fields
     )
@@ -196,10 +198,9 @@ def python_tool(
 
     schema = model.model_json_schema()
     schema.pop("title", None)
-    doc = inspect.getdoc(fn) or ""
     return Tool(
         name=tool_name,
-        description=description or doc.split("\n\n")[0] or tool_name,
+        description=description or read_docstring(fn).summary or tool_name,
         parameters=json.loads(json.dumps(schema)),
         invoke=invoke,
         effect=effect,
