@@ -22,6 +22,7 @@ from typing import Any
 from agentplane.errors import AgentplaneError
 from agentplane.tools import Tool, ToolContext, ToolError
 
+from . import mcp_auth
 from .spec import MCPServerSpec, MCPToolSpec
 
 IDEMPOTENCY_META = "io.agentplane/idempotency-key"
@@ -57,13 +58,15 @@ class MCPConnection:
 
     spec: MCPServerSpec
     base_dir: Path
+    login: mcp_auth.LoopbackLogin | None = None
+    """A person at hand to authorize (``mcp login``); a run has none and fails clearly."""
     _queue: asyncio.Queue[_Call | None] = field(default_factory=asyncio.Queue)
     _task: asyncio.Task[None] | None = None
     _schemas: dict[str, dict[str, Any]] = field(default_factory=dict)
     connects: int = 0
     """How many sessions were opened (reconnects show here)."""
 
-    def _transport(self) -> Any:
+    async def _transport(self, redirect_uri: str | None) -> Any:
         from mcp import StdioServerParameters
         from mcp.client.streamable_http import streamable_http_client
         from mcp.shared._httpx_utils import create_mcp_http_client
@@ -76,18 +79,29 @@ class MCPConnection:
                                          env=env or None, cwd=str(self.base_dir))
         assert self.spec.url is not None
         headers = {k: expand(v, where) for k, v in self.spec.headers.items()}
-        return streamable_http_client(self.spec.url,
-                                      http_client=create_mcp_http_client(headers=headers))
+        auth = await mcp_auth.provider(self.spec, login=self.login, redirect_uri=redirect_uri)
+        return streamable_http_client(
+            self.spec.url, http_client=create_mcp_http_client(headers=headers, auth=auth))
 
     @contextlib.asynccontextmanager
     async def _session(self) -> AsyncIterator[Any]:
         from mcp import Client
 
-        async with Client(self._transport(), read_timeout_seconds=self.spec.timeout_s) as client:
-            self.connects += 1
-            listed = await client.list_tools()
-            self._schemas = {t.name: dict(t.input_schema or {}) for t in listed.tools}
-            yield client
+        with contextlib.ExitStack() as stack:
+            redirect_uri = None if self.login is None else stack.enter_context(
+                self.login.listening())
+            try:
+                async with Client(await self._transport(redirect_uri),
+                                  read_timeout_seconds=self.spec.timeout_s) as client:
+                    self.connects += 1
+                    listed = await client.list_tools()
+                    self._schemas = {t.name: dict(t.input_schema or {}) for t in listed.tools}
+                    yield client
+            except Exception as exc:
+                clear = mcp_auth.explain(exc, self.spec)
+                if clear is None:
+                    raise
+                raise clear from exc
 
     async def _serve(self) -> None:
         call = await self._queue.get()
@@ -102,8 +116,9 @@ class MCPConnection:
                         call = await self._queue.get()
             except Exception as exc:  # the session broke: fail this call, reconnect for the next
                 if call is not None and not call.done.done():
-                    call.done.set_exception(MCPError(
-                        f"MCP server {self.spec.name} failed: {type(exc).__name__}: {exc}"))
+                    call.done.set_exception(exc if isinstance(exc, mcp_auth.MCPAuthError) else
+                                            MCPError(f"MCP server {self.spec.name} failed: "
+                                                     f"{type(exc).__name__}: {exc}"))
                 call = await self._queue.get()
 
     async def _answer(self, client: Any, call: _Call) -> None:
