@@ -36,8 +36,8 @@ from agentplane.runtime import Runtime, Workflow, load_workflow
 from agentplane.server.mcp import (
     LIST_TOOL,
     STATUS_TOOL,
-    BearerTokenGuard,
     build_mcp_server,
+    token_guard,
     tool_name,
 )
 
@@ -348,9 +348,11 @@ async def test_http_takes_the_servers_api_keys_by_role(workdir: Path) -> None:
     with http_server(workdir) as url:  # no AGENTPLANE_MCP_TOKEN: the key ring guards it
         initialize = {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {}}
         async with httpx.AsyncClient(timeout=TIMEOUT) as raw:
-            for key in (None, viewer):
+            for key, code in ((None, 401), ("ap_wrong_key", 401), (viewer, 403)):
                 headers = {"Authorization": f"Bearer {key}"} if key else {}
-                assert (await raw.post(url, json=initialize, headers=headers)).status_code == 401
+                assert (await raw.post(url, json=initialize, headers=headers)).status_code == code
+            refused = await raw.post(url, json=initialize, headers={"X-API-Key": viewer})
+            assert refused.status_code == 403 and "'run' permission" in refused.text
         async with http_client(url, token=operator) as client:
             result = await client.call_tool("refund-desk", {"input": "Refund order A1"})
             assert text_of(result) == "Refunded 20 on order A1."
@@ -413,10 +415,10 @@ def test_the_token_guard_never_shows_the_token() -> None:
     async def app(scope: Any, receive: Any, send: Any) -> None:
         return None
 
-    guard = BearerTokenGuard(app, TOKEN)
+    guard = token_guard(app, TOKEN)
     assert TOKEN not in repr(guard) and TOKEN not in str(vars(guard).get("app"))
     with pytest.raises(ConfigError):
-        BearerTokenGuard(app, "")
+        token_guard(app, "")
 
 
 def test_the_command_reports_a_bad_workflow_file_without_a_traceback(workdir: Path) -> None:

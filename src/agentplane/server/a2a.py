@@ -52,7 +52,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hmac
 import logging
 from collections.abc import AsyncGenerator, AsyncIterator, Sequence
 from dataclasses import dataclass, field
@@ -84,6 +83,7 @@ from a2a.types import (
     GetTaskRequest,
     HTTPAuthSecurityScheme,
     InvalidParamsError,
+    InvalidRequestError,
     ListTaskPushNotificationConfigsRequest,
     ListTaskPushNotificationConfigsResponse,
     ListTasksRequest,
@@ -110,13 +110,11 @@ from a2a.types import (
 from a2a.utils.constants import PROTOCOL_VERSION_0_3, PROTOCOL_VERSION_1_0, TransportProtocol
 from a2a.utils.task import apply_history_length
 from starlette.applications import Starlette
-from starlette.datastructures import Headers
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Mount, Route
-from starlette.types import ASGIApp, Receive, Scope, Send
 
-from agentplane.governance.keys import KeyRing
+from agentplane.governance.keys import ApiKey, KeyRing
 from agentplane.journal import (
     Event,
     EventType,
@@ -128,6 +126,17 @@ from agentplane.journal import (
     sha256_hex,
 )
 from agentplane.runtime import RunStateError, Runtime, Workflow
+
+from .auth import (
+    Authenticator,
+    BearerVerifier,
+    KeyRingVerifier,
+    RequireCaller,
+    StaticTokens,
+    refusal,
+    scope_caller,
+    token_fingerprint,
+)
 
 log = logging.getLogger("agentplane.server.a2a")
 
@@ -146,7 +155,8 @@ POLL_SECONDS = 0.1
 LIST_SCAN_LIMIT = 1000
 """``tasks/list`` looks at this many of a workflow's newest runs at most."""
 _SECRET_HEADERS = frozenset({"authorization", "x-api-key", "cookie"})
-_CALLER_SCOPE_KEY = "agentplane.a2a.caller"
+ANONYMOUS = "a2a:anonymous"
+"""The caller of a server that asks for no key."""
 _TERMINAL = frozenset({TaskState.TASK_STATE_COMPLETED, TaskState.TASK_STATE_FAILED,
                        TaskState.TASK_STATE_CANCELED, TaskState.TASK_STATE_REJECTED})
 _FINAL = _TERMINAL | {TaskState.TASK_STATE_INPUT_REQUIRED, TaskState.TASK_STATE_AUTH_REQUIRED}
@@ -278,59 +288,8 @@ class _TaskView:
 
 
 def caller_of_key(key: str) -> str:
-    """How a caller is named in the journal: a fingerprint of its key, never the key."""
-    return "a2a:key-" + sha256_hex(key)[:8]
-
-
-def _presented_key(headers: Headers) -> str | None:
-    authorization = headers.get("authorization", "")
-    scheme, _, value = authorization.partition(" ")
-    if scheme.lower() == "bearer" and value.strip():
-        return value.strip()
-    return headers.get("x-api-key") or None
-
-
-class _RequireKey:
-    """ASGI middleware: every HTTP request but the public discovery paths needs a valid key."""
-
-    def __init__(self, app: ASGIApp, keys: set[str], public: set[str],
-                 ring: KeyRing | None = None, tenant: str = "default") -> None:
-        self.app = app
-        self._keys = [k.encode() for k in keys]
-        self._public = public
-        self._ring = ring
-        self._tenant = tenant
-
-    def _caller(self, headers: Headers) -> str | None:
-        presented = _presented_key(headers)
-        if presented is None:
-            return None
-        raw = presented.encode()
-        # Compare with every key, so the time taken says nothing about which one matched.
-        matches = [hmac.compare_digest(raw, key) for key in self._keys]
-        if any(matches):
-            return caller_of_key(presented)
-        # The server's API keys (`agentplane keys`) that may start runs for this tenant.
-        key = self._ring.authorize(presented, "run", self._tenant) if self._ring else None
-        return key.identity if key is not None else None
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        if scope.get("method") == "GET" and scope.get("path") in self._public:
-            await self.app(scope, receive, send)
-            return
-        caller = self._caller(Headers(scope=scope))
-        if caller is None:
-            response = JSONResponse(
-                {"error": "missing or invalid API key: send `Authorization: Bearer <key>` or "
-                          "`X-API-Key: <key>`"},
-                status_code=401, headers={"WWW-Authenticate": 'Bearer realm="agentplane"'})
-            await response(scope, receive, send)
-            return
-        scope[_CALLER_SCOPE_KEY] = caller
-        await self.app(scope, receive, send)
+    """How a caller with a fixed key is named in the journal: a fingerprint, never the key."""
+    return token_fingerprint(key, "a2a:")
 
 
 class _CallContextBuilder(DefaultServerCallContextBuilder):
@@ -341,12 +300,20 @@ class _CallContextBuilder(DefaultServerCallContextBuilder):
         headers = context.state.get("headers", {})
         context.state["headers"] = {k: v for k, v in headers.items()
                                     if k.lower() not in _SECRET_HEADERS}
-        context.state["caller"] = request.scope.get(_CALLER_SCOPE_KEY, "a2a:anonymous")
+        key = scope_caller(request.scope)
+        context.state["key"] = key
+        context.state["caller"] = key.identity if key is not None else ANONYMOUS
         return context
 
 
 def _caller(context: ServerCallContext) -> str:
-    return str(context.state.get("caller", "a2a:anonymous"))
+    return str(context.state.get("caller", ANONYMOUS))
+
+
+def _key(context: ServerCallContext) -> ApiKey | None:
+    """The caller's identity (None when the server asks for none)."""
+    key = context.state.get("key")
+    return key if isinstance(key, ApiKey) else None
 
 
 # -- the agents ---------------------------------------------------------------------------------
@@ -500,6 +467,10 @@ class WorkflowAgent(RequestHandler):
         message = params.message
         if message.task_id:
             await self._refuse_follow_up(message.task_id, context)
+        key = _key(context)
+        if key is not None and not key.can("run"):
+            raise InvalidRequestError(message=refusal(key, "run") + ": starting a task needs "
+                                      "an operator or admin key")
         caller = _caller(context)
         run_id = a2a_run_id(self.name, caller, message.message_id)
         value = _message_input(message)
@@ -772,9 +743,14 @@ def build_a2a_app(store: JournalStore, workflows: list[Workflow], *, base_url: s
     app = Starlette(routes=routes, lifespan=lifespan)
     app.state.a2a_host = host
     if api_keys is not None or keyring is not None:
+        verifiers: list[BearerVerifier] = [StaticTokens(api_keys or (), tenant=tenant,
+                                                        prefix="a2a:")]
+        if keyring is not None:
+            verifiers.append(KeyRingVerifier(keyring))
         public = {"/agents", CARD_PATH} | {f"/agents/{n}{CARD_PATH}" for n in names}
-        app.add_middleware(_RequireKey, keys=set(api_keys or ()), public=public,
-                           ring=keyring, tenant=tenant)
+        # "read" lets approvers in (to answer a task that waits); sending needs "run"
+        app.add_middleware(RequireCaller, authenticator=Authenticator(*verifiers),
+                           permission="read", public=public, tenant=tenant)
     return app
 
 

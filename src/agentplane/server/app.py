@@ -13,7 +13,7 @@ from fastapi.responses import Response
 
 from . import api
 from .actions import tenant_filter
-from .auth import Reader
+from .auth import Authenticator, KeyRingVerifier, Reader
 from .console import install_console
 from .errors import CatchAll, install_errors
 from .limits import BodyLimit
@@ -41,6 +41,9 @@ def create_app(plane: Plane, *, manage_plane: bool = True) -> FastAPI:
                               "needs an API key (Authorization: Bearer KEY).")
     app.state.plane = plane
     app.state.csrf_secret = secrets.token_bytes(32)
+    app.state.authenticator = Authenticator(KeyRingVerifier(plane.keys))
+    """Who is calling, for every door (REST, console, A2A, MCP): ``authenticator.add`` takes
+    more bearer verifiers (e.g. OAuth)."""
     install_errors(app)
     app.add_middleware(BodyLimit, limit=plane.limits.body_bytes)
     app.add_middleware(CatchAll)  # outermost: a JSON answer for any fault, the true Allow

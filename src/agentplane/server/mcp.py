@@ -21,7 +21,6 @@ bearer token (``AGENTPLANE_MCP_TOKEN``) is required of every request when set.
 from __future__ import annotations
 
 import contextlib
-import hmac
 import json
 import logging
 import re
@@ -35,9 +34,7 @@ from mcp.server.context import ServerRequestContext
 from mcp.server.lowlevel import Server
 from mcp.server.stdio import stdio_server
 from mcp.shared.exceptions import MCPError
-from starlette.datastructures import Headers
-from starlette.responses import JSONResponse
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp
 
 from agentplane.errors import AgentplaneError, ConfigError
 from agentplane.governance.keys import KeyRing
@@ -49,6 +46,8 @@ from agentplane.journal import (
     RunRecord,
 )
 from agentplane.runtime import APPROVAL_KINDS, Runtime, Workflow, WorkflowSpec, resolve
+
+from .auth import Authenticator, BearerVerifier, KeyRingVerifier, RequireCaller, StaticTokens
 
 log = logging.getLogger("agentplane.server.mcp")
 
@@ -445,44 +444,18 @@ async def serve_stdio(server: Server[Runtime]) -> None:
         await server.run(read_stream, write_stream, server.create_initialization_options())
 
 
-class BearerTokenGuard:
-    """ASGI middleware: HTTP requests without ``Authorization: Bearer <token>`` get 401.
-
-    The comparison takes the same time whatever the presented token; the token is never logged
-    nor shown in a response.
-    """
-
-    def __init__(self, app: ASGIApp, token: str | None, keyring: KeyRing | None = None,
-                 tenant: str = "default") -> None:
-        if token is not None and not token:
-            raise ConfigError(f"{TOKEN_ENV} is set but empty")
-        self.app = app
-        # a value no header can equal when there is no token: only the key ring then
-        self._expected = f"Bearer {token}".encode() if token else b"\x00"
-        self._keyring = keyring
-        self._tenant = tenant
-
-    def __repr__(self) -> str:
-        return "BearerTokenGuard(token=<hidden>)"
-
-    def _authorized(self, scope: Scope) -> bool:
-        header = Headers(scope=scope).get("authorization", "")
-        if hmac.compare_digest(header.encode("latin-1"), self._expected):
-            return True
-        # The server's API keys (`agentplane keys`) that may start runs for this tenant.
-        scheme, _, presented = header.partition(" ")
-        return (self._keyring is not None and scheme.lower() == "bearer"
-                and self._keyring.authorize(presented.strip(), "run", self._tenant) is not None)
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and not self._authorized(scope):
-            response = JSONResponse(
-                {"error": "unauthorized",
-                 "error_description": "send the server's token as `Authorization: Bearer ...`"},
-                status_code=401, headers={"WWW-Authenticate": 'Bearer realm="agentplane"'})
-            await response(scope, receive, send)
-            return
-        await self.app(scope, receive, send)
+def token_guard(app: ASGIApp, token: str | None, keyring: KeyRing | None = None,
+                tenant: str = "default") -> RequireCaller:
+    """``app`` behind the server's fixed token and API keys (operator or admin of ``tenant``),
+    presented as ``Authorization: Bearer`` or ``X-API-Key`` — the front door of every other
+    Agentplane server. The token is compared in constant time and never logged nor shown."""
+    if token is not None and not token:
+        raise ConfigError(f"{TOKEN_ENV} is set but empty")
+    verifiers: list[BearerVerifier] = [StaticTokens([token] if token else [], tenant=tenant,
+                                                    prefix="mcp:")]
+    if keyring is not None:
+        verifiers.append(KeyRingVerifier(keyring))
+    return RequireCaller(app, Authenticator(*verifiers), permission="run", tenant=tenant)
 
 
 def http_app(server: Server[Runtime], *, host: str = "127.0.0.1", token: str | None = None,
@@ -492,7 +465,7 @@ def http_app(server: Server[Runtime], *, host: str = "127.0.0.1", token: str | N
     app: ASGIApp = server.streamable_http_app(streamable_http_path=HTTP_PATH, host=host)
     if token is None and keyring is None:
         return app
-    return BearerTokenGuard(app, token, keyring)
+    return token_guard(app, token, keyring)
 
 
 async def serve_http(server: Server[Runtime], *, host: str = "127.0.0.1", port: int = 8765,
