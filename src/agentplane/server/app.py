@@ -17,6 +17,7 @@ from .auth import Authenticator, KeyRingVerifier, Reader
 from .console import install_console
 from .errors import CatchAll, install_errors
 from .limits import BodyLimit
+from .oauth import install_oauth
 from .plane import Plane
 
 
@@ -44,6 +45,7 @@ def create_app(plane: Plane, *, manage_plane: bool = True) -> FastAPI:
     app.state.authenticator = Authenticator(KeyRingVerifier(plane.keys))
     """Who is calling, for every door (REST, console, A2A, MCP): ``authenticator.add`` takes
     more bearer verifiers (e.g. OAuth)."""
+    install_oauth(app, app.state.authenticator)  # OAuth tokens too, when an issuer is configured
     install_errors(app)
     app.add_middleware(BodyLimit, limit=plane.limits.body_bytes)
     app.add_middleware(CatchAll)  # outermost: a JSON answer for any fault, the true Allow

@@ -60,6 +60,10 @@ class MCPConnection:
     base_dir: Path
     login: mcp_auth.LoopbackLogin | None = None
     """A person at hand to authorize (``mcp login``); a run has none and fails clearly."""
+    _auth: Any = None
+    """The OAuth provider of the current session, if any."""
+    _refused: int | None = None
+    """The last 401 or 403 of the current session."""
     _queue: asyncio.Queue[_Call | None] = field(default_factory=asyncio.Queue)
     _task: asyncio.Task[None] | None = None
     _schemas: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -79,9 +83,17 @@ class MCPConnection:
                                          env=env or None, cwd=str(self.base_dir))
         assert self.spec.url is not None
         headers = {k: expand(v, where) for k, v in self.spec.headers.items()}
-        auth = await mcp_auth.provider(self.spec, login=self.login, redirect_uri=redirect_uri)
-        return streamable_http_client(
-            self.spec.url, http_client=create_mcp_http_client(headers=headers, auth=auth))
+        auth = self._auth = await mcp_auth.provider(self.spec, login=self.login,
+                                                    redirect_uri=redirect_uri)
+        http = create_mcp_http_client(headers=headers, auth=auth)
+        self._refused = None
+
+        async def note_refusal(response: Any) -> None:  # the transport hides the status
+            if response.status_code in (401, 403):
+                self._refused = response.status_code
+
+        http.event_hooks["response"].append(note_refusal)
+        return streamable_http_client(self.spec.url, http_client=http)
 
     @contextlib.asynccontextmanager
     async def _session(self) -> AsyncIterator[Any]:
@@ -98,7 +110,7 @@ class MCPConnection:
                     self._schemas = {t.name: dict(t.input_schema or {}) for t in listed.tools}
                     yield client
             except Exception as exc:
-                clear = mcp_auth.explain(exc, self.spec)
+                clear = mcp_auth.explain(exc, self.spec, self._auth, self._refused)
                 if clear is None:
                     raise
                 raise clear from exc

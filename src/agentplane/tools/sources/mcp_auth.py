@@ -24,11 +24,13 @@ import http.server
 import json
 import os
 import threading
-from collections.abc import Awaitable, Callable, Iterator
+import time
+from collections.abc import AsyncGenerator, Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import parse_qs, urlparse
 
+import httpx2
 import platformdirs
 from cryptography.fernet import Fernet, InvalidToken
 from mcp.client.auth import OAuthClientProvider, OAuthFlowError
@@ -41,6 +43,7 @@ from mcp.shared.auth import (
     AuthorizationCodeResult,
     OAuthClientInformationFull,
     OAuthClientMetadata,
+    OAuthMetadata,
     OAuthToken,
 )
 from pydantic import AnyUrl
@@ -134,7 +137,14 @@ class EncryptedTokenStorage:
         return None if raw is None else OAuthToken.model_validate(raw)
 
     async def set_tokens(self, tokens: OAuthToken) -> None:
-        self._save(tokens=tokens.model_dump(mode="json", exclude_none=True))
+        expires_at = None if tokens.expires_in is None else time.time() + tokens.expires_in
+        self._save(tokens=tokens.model_dump(mode="json", exclude_none=True),
+                   expires_at=expires_at)
+
+    def expires_at(self) -> float | None:
+        """When the stored access token expires (seconds since the epoch), if it said."""
+        found = self._load().get("expires_at")
+        return float(found) if isinstance(found, int | float) else None
 
     async def get_client_info(self) -> OAuthClientInformationFull | None:
         raw = self._load().get("client_info")
@@ -142,6 +152,18 @@ class EncryptedTokenStorage:
 
     async def set_client_info(self, client_info: OAuthClientInformationFull) -> None:
         self._save(client_info=client_info.model_dump(mode="json", exclude_none=True))
+
+    def remember(self, metadata: OAuthMetadata, auth_server_url: str | None) -> None:
+        """Keep the authorization server's metadata: a later run refreshes at its token
+        endpoint without discovering it again."""
+        self._save(server={"metadata": metadata.model_dump(mode="json", exclude_none=True),
+                           "url": auth_server_url})
+
+    def discovered(self) -> tuple[OAuthMetadata, str | None] | None:
+        raw = self._load().get("server")
+        if not isinstance(raw, dict):
+            return None
+        return OAuthMetadata.model_validate(raw["metadata"]), raw.get("url")
 
     def forget(self) -> None:
         """Drop what is stored for this server (``mcp login`` starts afresh)."""
@@ -261,7 +283,7 @@ def _client_credentials(spec: MCPServerSpec, auth: MCPAuthSpec) -> OAuthClientPr
                                f"{auth.private_key_env} (its PEM private key), which is not set")
         signer = SignedJWTParameters(issuer=auth.client_id, subject=auth.client_id,
                                      signing_key=pem, signing_algorithm=auth.signing_algorithm)
-        return PrivateKeyJWTOAuthProvider(
+        return _PrivateKeyJWT(
             server_url=spec.url, storage=MemoryTokenStorage(), client_id=auth.client_id,
             assertion_provider=signer.create_assertion_provider(), scope=auth.scope,
             issuer=auth.issuer)
@@ -270,10 +292,58 @@ def _client_credentials(spec: MCPServerSpec, auth: MCPAuthSpec) -> OAuthClientPr
     method: Literal["client_secret_basic", "client_secret_post"] = (
         "client_secret_post" if auth.token_auth == "client_secret_post" else
         "client_secret_basic")
-    return ClientCredentialsOAuthProvider(
+    return _ClientCredentials(
         server_url=spec.url, storage=MemoryTokenStorage(), client_id=auth.client_id,
         client_secret=secret, token_endpoint_auth_method=method, scope=auth.scope,
         issuer=auth.issuer)
+
+
+class _Remembering(OAuthClientProvider):
+    """Keeps the error that stopped its flow: the SDK's transport reports a failed request to
+    the session as a bare JSON-RPC error, so the cause would otherwise be lost."""
+
+    failure: Exception | None = None
+
+    async def _auth_flow(self, request: httpx2.Request
+                         ) -> AsyncGenerator[httpx2.Request, httpx2.Response]:
+        flow = super()._auth_flow(request)
+        try:
+            outgoing = await flow.__anext__()
+            while True:
+                outgoing = await flow.asend((yield outgoing))
+        except StopAsyncIteration:
+            return
+        except Exception as exc:
+            self.failure = exc
+            raise
+
+
+class _ClientCredentials(_Remembering, ClientCredentialsOAuthProvider):
+    pass
+
+
+class _PrivateKeyJWT(_Remembering, PrivateKeyJWTOAuthProvider):
+    pass
+
+
+class _StoredTokensProvider(_Remembering):
+    """The SDK's provider, knowing when a stored token expires: after a restart, an expired
+    access token is refreshed before use instead of being sent and refused."""
+
+    async def _initialize(self) -> None:
+        await super()._initialize()
+        storage = self.context.storage
+        if isinstance(storage, EncryptedTokenStorage):
+            self.context.token_expiry_time = storage.expires_at()
+            found = storage.discovered()
+            if found is not None and self.context.oauth_metadata is None:
+                self.context.oauth_metadata, self.context.auth_server_url = found
+
+    async def _handle_token_response(self, response: httpx2.Response) -> None:
+        await super()._handle_token_response(response)
+        storage = self.context.storage
+        if isinstance(storage, EncryptedTokenStorage) and self.context.oauth_metadata:
+            storage.remember(self.context.oauth_metadata, self.context.auth_server_url)
 
 
 def _unattended(server: str) -> tuple[Callable[[str], Awaitable[None]],
@@ -315,9 +385,9 @@ async def provider(spec: MCPServerSpec, *, login: LoopbackLogin | None = None,
         scope=auth.scope, token_endpoint_auth_method=auth.token_auth or "none")
     redirect, callback = (login.redirect, login.callback) if login is not None else \
         _unattended(spec.name)
-    return OAuthClientProvider(server_url=spec.url, client_metadata=metadata, storage=store,
-                               redirect_handler=redirect, callback_handler=callback,
-                               client_metadata_url=auth.client_metadata_url)
+    return _StoredTokensProvider(server_url=spec.url, client_metadata=metadata, storage=store,
+                                 redirect_handler=redirect, callback_handler=callback,
+                                 client_metadata_url=auth.client_metadata_url)
 
 
 def leaves(exc: BaseException) -> Iterator[BaseException]:
@@ -331,24 +401,34 @@ def leaves(exc: BaseException) -> Iterator[BaseException]:
         yield from leaves(exc.__cause__)
 
 
-def explain(exc: BaseException, spec: MCPServerSpec) -> AgentplaneError | None:
-    """A clear error for an authorization failure hidden in ``exc``, or ``None``."""
-    for leaf in leaves(exc):
+def explain(exc: BaseException, spec: MCPServerSpec, auth: OAuthClientProvider | None = None,
+            refused: int | None = None) -> AgentplaneError | None:
+    """A clear error for an authorization failure hidden in ``exc`` (or kept by ``auth``, the
+    session's provider; ``refused``: the last 401 or 403 the server answered), or ``None``."""
+    failure = getattr(auth, "failure", None)
+    if failure is not None:
+        exc = BaseExceptionGroup("auth", [failure, exc]) if isinstance(exc, Exception) else exc
+    found = list(leaves(exc))
+    for leaf in found:
         if isinstance(leaf, MCPAuthError):
             return leaf
-    for leaf in leaves(exc):
-        status = getattr(getattr(leaf, "response", None), "status_code", None)
-        if status in (401, 403) and spec.auth is None:
-            return MCPAuthError(
-                f"MCP server {spec.name} needs authorization (HTTP {status}): declare `auth:` "
-                f"for it in the workflow, then run `agentplane mcp login {spec.name}`")
-        if status == 401:
-            return MCPAuthRequired(spec.name, " (its token was refused)")
-        if status == 403:
-            return MCPAuthRequired(spec.name, " with more scope (HTTP 403)")
-        if isinstance(leaf, OAuthFlowError) or type(leaf).__module__.startswith(
-                "mcp.client.auth"):
+    for leaf in found:
+        if isinstance(leaf, OAuthFlowError):
             return MCPAuthError(f"MCP server {spec.name}: authorization failed: {leaf}")
+    statuses = [getattr(getattr(leaf, "response", None), "status_code", None) for leaf in found]
+    status = next((s for s in statuses if s in (401, 403)), refused)
+    if status in (401, 403) and spec.auth is None:
+        return MCPAuthError(
+            f"MCP server {spec.name} needs authorization (HTTP {status}): declare `auth:` "
+            f"for it in the workflow, then run `agentplane mcp login {spec.name}`")
+    if status == 403:
+        return MCPAuthError(f"MCP server {spec.name} refused access (HTTP 403): the "
+                            "authorized identity may not use it (role, tenant or scope)")
+    if status == 401:
+        if spec.auth is not None and spec.auth.flow == "client_credentials":
+            return MCPAuthError(f"MCP server {spec.name} refused the token its client "
+                                "credentials obtained (HTTP 401)")
+        return MCPAuthRequired(spec.name, " (its token was refused)")
     return None
 
 
