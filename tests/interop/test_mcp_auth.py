@@ -7,7 +7,10 @@ missing. Nothing is mocked: every request crosses a socket.
 
 from __future__ import annotations
 
+import asyncio
+import os
 import subprocess
+import sys
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -194,3 +197,39 @@ async def test_a_server_needing_authorization_without_auth_declared_says_so(
     assert str(refused.value) == (
         "MCP server desk needs authorization (HTTP 401): declare `auth:` for it in the "
         "workflow, then run `agentplane mcp login desk`")
+
+
+CLI = "from agentplane.cli import main; main()"
+BROWSER = """
+import sys, httpx
+httpx.get(sys.argv[1], follow_redirects=True, timeout=30).raise_for_status()
+"""
+
+
+async def test_mcp_login_authorizes_once_for_later_runs(
+        stack: tuple[Issuer, str], client_home: Path, tmp_path: Path,
+        connections: list[MCPConnection]) -> None:
+    """The command as a person runs it; their browser is a program following the redirect."""
+    issuer, url = stack
+    (tmp_path / "browser.py").write_text(BROWSER, encoding="utf-8")
+    workflow = tmp_path / "desk.yaml"
+    workflow.write_text(f"mcp_servers:\n  - name: desk\n    url: {url}\n    auth: {{}}\n"
+                        "    tools: [{name: refund-desk}]\n", encoding="utf-8")
+    env = dict(os.environ, AGENTPLANE_HOME=str(client_home), COLUMNS="400",
+               BROWSER=f"{sys.executable} {tmp_path / 'browser.py'} %s")
+    done = await asyncio.to_thread(subprocess.run, [
+        sys.executable, "-c", CLI, "mcp", "login", "desk", "--workflow",
+        str(workflow)], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "Authorized at MCP server desk" in done.stderr
+    assert issuer.asked["authorize"] == 1
+    assert all(token not in done.stdout + done.stderr for token in issuer.issued)
+    assert await refund(connections, server(url, {})) == "Refunded 20 on order A1."
+    assert issuer.asked["authorize"] == 1
+
+    missing = await asyncio.to_thread(subprocess.run, [
+        sys.executable, "-c", CLI, "mcp", "login", "nowhere"], env=env, cwd=tmp_path,
+        capture_output=True, text=True, timeout=120)
+    assert missing.returncode != 0
+    assert "declares an MCP server 'nowhere'" in missing.stderr
+    assert "Traceback" not in missing.stderr

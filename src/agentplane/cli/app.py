@@ -30,6 +30,7 @@ from .a2a import a2a_serve
 from .db import db_app
 from .economics import economics
 from .mcp import mcp_serve
+from .mcp_login import mcp_login
 from .registry import registry_add, registry_check, registry_find, registry_list
 from .serve import DEFAULT_PORT, keys_create, keys_list, keys_revoke, serve
 from .usage import usage_app
@@ -52,8 +53,10 @@ app.add_typer(approvals_app, name="approvals")
 app.add_typer(audit_app, name="audit")
 app.add_typer(usage_app, name="usage")
 app.command()(economics)
-mcp_app = typer.Typer(help="Serve workflows to MCP clients.", no_args_is_help=True)
+mcp_app = typer.Typer(help="Serve workflows to MCP clients; log in to MCP servers.",
+                      no_args_is_help=True)
 mcp_app.command("serve")(mcp_serve)
+mcp_app.command("login")(mcp_login)
 app.add_typer(mcp_app, name="mcp")
 registry_app = typer.Typer(help="The agent registry: register, discover and health-check "
                                 "agents.", no_args_is_help=True)
