@@ -42,6 +42,13 @@ def auth_spec(scenario: str, context: dict[str, Any]) -> MCPAuthSpec | None:
     client_id = context.get("client_id")
     if context.get("client_secret"):
         os.environ["CONFORMANCE_CLIENT_SECRET"] = context["client_secret"]
+    if scenario == "auth/cross-app-access-complete-flow":
+        os.environ["CONFORMANCE_ID_TOKEN"] = context["idp_id_token"]
+        return MCPAuthSpec(flow="identity_assertion", client_id=client_id,
+                           client_secret_env="CONFORMANCE_CLIENT_SECRET",
+                           issuer=context["auth_issuer"], id_token_env="CONFORMANCE_ID_TOKEN",
+                           idp_token_endpoint=context["idp_token_endpoint"],
+                           idp_client_id=context.get("idp_client_id"))
     if scenario.startswith("auth/client-credentials"):
         if context.get("private_key_pem"):
             os.environ["CONFORMANCE_CLIENT_KEY"] = context["private_key_pem"]
@@ -56,7 +63,20 @@ def auth_spec(scenario: str, context: dict[str, Any]) -> MCPAuthSpec | None:
         client_metadata_url=CIMD_URL)
 
 
+async def issuer_of(url: str) -> str:
+    """The authorization server the resource names (a deployment configures it instead)."""
+    origin, _, path = url.partition("://")[2].partition("/")
+    scheme = url.partition("://")[0]
+    async with httpx.AsyncClient(timeout=20) as client:
+        metadata = (await client.get(f"{scheme}://{origin}/.well-known/oauth-protected-resource"
+                                     f"/{path}")).json()
+    found: str = metadata["authorization_servers"][0]
+    return found
+
+
 async def run(url: str, scenario: str, context: dict[str, Any]) -> None:
+    if scenario == "auth/cross-app-access-complete-flow":
+        context["auth_issuer"] = await issuer_of(url)
     auth = auth_spec(scenario, context)
     tool, arguments = TOOL_CALLS.get(scenario, ("", {}))
     spec = MCPServerSpec(name="conformance", url=url, auth=auth, timeout_s=20,

@@ -65,8 +65,9 @@ def find_server(name: str, workflow: Path | None, where: Path) -> tuple[MCPServe
         raise ConfigError(f"{path}: MCP server {name} declares no `auth:` (a server at a url "
                           "needing OAuth does): nothing to log in to")
     if spec.auth.flow != "authorization_code":
-        raise ConfigError(f"{path}: MCP server {name} uses client credentials: no person "
-                          "needs to log in (set its secret in the environment)")
+        raise ConfigError(f"{path}: MCP server {name} uses flow {spec.auth.flow}: no person "
+                          "logs in through Agentplane (its credentials come from the "
+                          "environment)")
     return spec, path.parent
 
 

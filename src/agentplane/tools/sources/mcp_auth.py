@@ -39,6 +39,7 @@ from mcp.client.auth.extensions.client_credentials import (
     PrivateKeyJWTOAuthProvider,
     SignedJWTParameters,
 )
+from mcp.client.auth.extensions.identity_assertion import IdentityAssertionOAuthProvider
 from mcp.shared.auth import (
     AuthorizationCodeResult,
     OAuthClientInformationFull,
@@ -346,6 +347,47 @@ class _StoredTokensProvider(_Remembering):
             storage.remember(self.context.oauth_metadata, self.context.auth_server_url)
 
 
+def _identity_assertion(spec: MCPServerSpec, auth: MCPAuthSpec) -> httpx2.Auth:
+    """Enterprise-managed authorization (SEP-990): the ID token is exchanged at the identity
+    provider (RFC 8693) for an ID-JAG, which the SDK's provider presents (RFC 7523)."""
+    assert spec.url and auth.issuer and auth.client_id and auth.id_token_env
+    id_token = os.environ.get(auth.id_token_env)
+    if not id_token:
+        raise MCPAuthError(f"MCP server {spec.name} needs the environment variable "
+                           f"{auth.id_token_env} (the person's ID token), which is not set")
+    secret = _secret(auth, spec.name)
+    assert secret is not None and auth.idp_token_endpoint is not None
+    idp = auth.idp_token_endpoint
+
+    async def exchange(audience: str, resource: str) -> str:
+        form = {"grant_type": "urn:ietf:params:oauth:grant-type:token-exchange",
+                "subject_token": id_token,
+                "subject_token_type": "urn:ietf:params:oauth:token-type:id_token",
+                "requested_token_type": "urn:ietf:params:oauth:token-type:id-jag",
+                "audience": audience, "resource": resource}
+        if auth.idp_client_id:
+            form["client_id"] = auth.idp_client_id
+        if auth.scope:
+            form["scope"] = auth.scope
+        async with httpx2.AsyncClient(timeout=30) as client:
+            answer = await client.post(idp, data=form)
+        if answer.status_code != 200:
+            raise MCPAuthError(f"MCP server {spec.name}: the identity provider refused the "
+                               f"token exchange (HTTP {answer.status_code})")
+        grant = answer.json().get("access_token")
+        if not isinstance(grant, str):
+            raise MCPAuthError(f"MCP server {spec.name}: the identity provider's answer has "
+                               "no access_token")
+        return grant
+
+    return IdentityAssertionOAuthProvider(
+        server_url=spec.url, storage=MemoryTokenStorage(), client_id=auth.client_id,
+        client_secret=secret, issuer=auth.issuer, assertion_provider=exchange,
+        scope=auth.scope, token_endpoint_auth_method=(
+            "client_secret_post" if auth.token_auth == "client_secret_post"
+            else "client_secret_basic"))
+
+
 def _unattended(server: str) -> tuple[Callable[[str], Awaitable[None]],
                                       Callable[[], Awaitable[AuthorizationCodeResult]]]:
     async def redirect(_url: str) -> None:
@@ -359,7 +401,7 @@ def _unattended(server: str) -> tuple[Callable[[str], Awaitable[None]],
 
 async def provider(spec: MCPServerSpec, *, login: LoopbackLogin | None = None,
                    redirect_uri: str | None = None,
-                   storage: EncryptedTokenStorage | None = None) -> OAuthClientProvider | None:
+                   storage: EncryptedTokenStorage | None = None) -> httpx2.Auth | None:
     """The SDK auth provider for ``spec`` (``None`` without ``auth:``).
 
     Without ``login`` (a run), a server asking for a person's authorization fails with
@@ -370,6 +412,8 @@ async def provider(spec: MCPServerSpec, *, login: LoopbackLogin | None = None,
         return None
     if auth.flow == "client_credentials":
         return _client_credentials(spec, auth)
+    if auth.flow == "identity_assertion":
+        return _identity_assertion(spec, auth)
     store = storage or EncryptedTokenStorage(spec.url)
     if auth.client_id is not None and await store.get_client_info() is None:
         secret = _secret(auth, spec.name)
@@ -401,7 +445,7 @@ def leaves(exc: BaseException) -> Iterator[BaseException]:
         yield from leaves(exc.__cause__)
 
 
-def explain(exc: BaseException, spec: MCPServerSpec, auth: OAuthClientProvider | None = None,
+def explain(exc: BaseException, spec: MCPServerSpec, auth: httpx2.Auth | None = None,
             refused: int | None = None) -> AgentplaneError | None:
     """A clear error for an authorization failure hidden in ``exc`` (or kept by ``auth``, the
     session's provider; ``refused``: the last 401 or 403 the server answered), or ``None``."""

@@ -73,10 +73,13 @@ class MCPAuthSpec(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    flow: Literal["authorization_code", "client_credentials"] = "authorization_code"
+    flow: Literal["authorization_code", "client_credentials", "identity_assertion"] = \
+        "authorization_code"
     """``authorization_code``: a person authorizes once (``agentplane mcp login SERVER``), runs
     use and refresh the stored tokens. ``client_credentials``: an unattended worker's own
-    credentials, no person involved."""
+    credentials, no person involved. ``identity_assertion``: enterprise-managed authorization
+    (SEP-990): the person's ID token from the enterprise identity provider is exchanged there
+    for an identity assertion grant (ID-JAG), which ``issuer`` turns into an access token."""
     scope: str | None = Field(default=None, min_length=1)
     """Scopes to ask for (space separated); by default those the server asks for."""
     client_id: str | None = Field(default=None, min_length=1)
@@ -93,7 +96,14 @@ class MCPAuthSpec(BaseModel):
     """An HTTPS URL of this client's metadata document, used as its client id where the
     authorization server supports client ID metadata documents."""
     issuer: str | None = Field(default=None, pattern=r"^https?://")
-    """client_credentials: the authorization server the credentials belong to."""
+    """client_credentials, identity_assertion: the authorization server the credentials
+    belong to."""
+    idp_token_endpoint: str | None = Field(default=None, pattern=r"^https?://")
+    """identity_assertion: the enterprise identity provider's token endpoint."""
+    idp_client_id: str | None = None
+    """identity_assertion: this client's id at the identity provider."""
+    id_token_env: str | None = Field(default=None, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
+    """identity_assertion: the environment variable holding the person's ID token."""
 
     @model_validator(mode="after")
     def _credentials(self) -> MCPAuthSpec:
@@ -103,6 +113,12 @@ class MCPAuthSpec(BaseModel):
             if (self.client_secret_env is None) == (self.private_key_env is None):
                 raise ValueError("flow client_credentials needs exactly one of "
                                  "client_secret_env and private_key_env")
+        elif self.flow == "identity_assertion":
+            missing = [k for k in ("issuer", "client_id", "client_secret_env",
+                                   "idp_token_endpoint", "id_token_env")
+                       if getattr(self, k) is None]
+            if missing:
+                raise ValueError(f"flow identity_assertion needs {', '.join(missing)}")
         elif self.private_key_env is not None:
             raise ValueError("private_key_env applies to flow client_credentials only")
         return self
