@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import os
 import re
 from collections.abc import AsyncIterator
@@ -174,7 +173,10 @@ def result_value(result: Any) -> Any:
     texts = [getattr(block, "text", None) for block in result.content]
     if texts and all(isinstance(t, str) for t in texts):
         return "\n".join(t for t in texts if t is not None)
-    return [json.loads(block.model_dump_json()) for block in result.content]
+    # Images and resources stay MCP content blocks (as on the wire): models that take
+    # images get them as images (models/rich.py), others read the JSON.
+    return [block.model_dump(mode="json", by_alias=True, exclude_none=True)
+            for block in result.content]
 
 
 def mcp_tool(connection: MCPConnection, declared: MCPToolSpec,
