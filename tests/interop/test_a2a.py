@@ -278,7 +278,10 @@ def test_agent_cards_list_skills_interfaces_and_security(server: Server) -> None
     agent = server.agent_url("booking-desk")
     assert interfaces == {("JSONRPC", "1.0"): agent, ("HTTP+JSON", "1.0"): agent + "/rest",
                           ("JSONRPC", "0.3"): agent}
-    assert card["protocolVersion"] == "0.3" and card["url"] == agent  # what 0.3 clients read
+    assert "protocolVersion" not in card and "url" not in card  # a pure 1.0 card by default
+    legacy = httpx.get(f"{agent}/.well-known/agent-card.json",
+                       headers={"A2A-Version": "0.3"}).json()
+    assert legacy["protocolVersion"] == "0.3" and legacy["url"] == agent  # 0.3 clients read
     assert card["capabilities"]["streaming"] is True
     assert set(card["securitySchemes"]) == {"bearer", "apiKey"}
     assert card["securitySchemes"]["apiKey"]["apiKeySecurityScheme"]["name"] == "X-API-Key"

@@ -16,6 +16,7 @@ import pytest_asyncio
 
 from agentplane.journal import EventType, JournalStore, SQLiteJournal
 from agentplane.runtime import Runtime, SpecError, Workflow, idempotency_key, workflow_from_dict
+from agentplane.tools.sources.mcp import MCPPool
 
 HERE = Path(__file__).parent
 SERVER = str(HERE / "notes_server.py")
@@ -97,7 +98,9 @@ async def test_a_server_that_dies_mid_call_is_reconnected(store: JournalStore,
                                      {"content": "recovered"}])
     runtime = Runtime(store)
     record = await runtime.run(wf, "go")
-    [connection] = runtime.mcp._connections.values()
+    pool = runtime.sources.source("mcp_servers")
+    assert isinstance(pool, MCPPool)
+    [connection] = pool._connections.values()
     connects = connection.connects
     await runtime.aclose()
     events = await store.events(record.id)

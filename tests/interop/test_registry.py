@@ -18,7 +18,8 @@ from agentplane.errors import NotFoundError
 from agentplane.journal import open_store
 from agentplane.runtime import Workflow, workflow_from_dict
 from agentplane.runtime.loop import agent_identity
-from agentplane.server.a2a import agent_card
+from agentplane.runtime.registered import entries_from_workflow
+from agentplane.server.a2a_app import agent_card
 from agentplane.tools.sources.registry import (
     AgentEntry,
     HealthChecker,
@@ -26,7 +27,6 @@ from agentplane.tools.sources.registry import (
     RegistryError,
     check_health,
     description_capabilities,
-    entries_from_workflow,
     entry_from_card,
     registry_for,
 )

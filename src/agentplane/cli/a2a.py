@@ -55,7 +55,7 @@ def a2a_serve(
     approval. Keys from AGENTPLANE_A2A_KEYS (comma-separated)."""
     import uvicorn
 
-    from agentplane.server.a2a import build_a2a_app
+    from agentplane.server.a2a_app import build_a2a_app
 
     loaded = [load_workflow(path) for path in workflows]
     url = base_url or f"http://{host}:{port}"

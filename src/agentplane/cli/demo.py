@@ -8,7 +8,7 @@ from rich.table import Table
 
 from agentplane.demo import workflow_files
 from agentplane.governance.keys import ALL_TENANTS, KeyRing, keyring_for
-from agentplane.journal import Event, JournalStore, open_store, verify
+from agentplane.journal import Event, EventType, JournalStore, open_store, verify
 from agentplane.runtime import Runtime, load_workflow
 
 from .render import status_text
@@ -21,8 +21,8 @@ DEMO_INPUTS = {
 
 
 def _totals(events: list[Event]) -> tuple[int, int, int]:
-    models = sum(1 for e in events if e.type == "model.completed")
-    tools = sum(1 for e in events if e.type == "tool.completed")
+    models = sum(1 for e in events if e.type == EventType.MODEL_COMPLETED)
+    tools = sum(1 for e in events if e.type == EventType.TOOL_COMPLETED)
     tokens = sum((e.usage or {}).get("input_tokens", 0) + (e.usage or {}).get("output_tokens", 0)
                  for e in events)
     return models, tools, tokens

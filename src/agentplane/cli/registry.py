@@ -24,7 +24,6 @@ from agentplane.tools.sources.registry import (
     Registry,
     TrustLevel,
     check_health,
-    entries_from_workflow,
     entry_from_card,
     fetch_agent_card,
     registry_for,
@@ -100,6 +99,7 @@ def _merge(registry: Registry, entry: AgentEntry) -> AgentEntry:
 async def _load(sources: list[str], owner: str | None, trust: TrustLevel,
                 price: dict[str, float], capabilities: list[str]) -> list[AgentEntry]:
     from agentplane.runtime import load_workflow
+    from agentplane.runtime.registered import entries_from_workflow
 
     entries: list[AgentEntry] = []
     for source in sources:

@@ -11,7 +11,7 @@ from rich.markup import escape
 from rich.text import Text
 
 from agentplane.governance.keys import ApiKey
-from agentplane.journal import Event, RunRecord, WaitRecord
+from agentplane.journal import Event, EventType, RunRecord, WaitRecord
 
 from ._tables import Column, fitted
 
@@ -30,7 +30,7 @@ def run_json(run: RunRecord, events: list[Event] | None = None) -> dict[str, Any
     if events is not None:
         out["events"] = [e.to_dict() for e in events]
         out["output"] = next((e.data.get("output") for e in reversed(events)
-                              if e.type == "run.completed"), None)
+                              if e.type == EventType.RUN_COMPLETED), None)
     return out
 
 
@@ -76,11 +76,11 @@ def money(value: float) -> str:
 
 def _brief(event: Event) -> str:
     d = event.data
-    if event.type in ("tool.started",):
+    if event.type == EventType.TOOL_STARTED:
         return f"{d.get('tool')}({json.dumps(d.get('arguments'), ensure_ascii=False)})"
-    if event.type == "tool.completed":
+    if event.type == EventType.TOOL_COMPLETED:
         return json.dumps(d.get("result"), ensure_ascii=False)
-    if event.type == "model.completed":
+    if event.type == EventType.MODEL_COMPLETED:
         r = d.get("response") or {}
         calls = ", ".join(c["name"] for c in r.get("tool_calls") or [])
         return (r.get("content") or "") + (f" → {calls}" if calls else "")

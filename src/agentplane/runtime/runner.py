@@ -16,8 +16,9 @@ import socket
 import time
 import uuid
 from collections.abc import Collection, Mapping
+from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from agentplane.errors import AgentplaneError, NotFoundError
 from agentplane.journal import (
@@ -36,12 +37,7 @@ from agentplane.journal import (
 from agentplane.models.base import ModelProvider
 from agentplane.models.registry import Endpoint, ModelResolver
 from agentplane.models.scripted import ScriptedProvider, ScriptedReply
-from agentplane.tools import Tool
-from agentplane.tools.sources.a2a import JournalTaskLog, RegistryReplicas, Replicas, a2a_tool
-from agentplane.tools.sources.a2a_client import RemoteAgent
-from agentplane.tools.sources.mcp import MCPPool
-from agentplane.tools.sources.registry import Registry, registry_for
-from agentplane.tools.sources.spec import RemoteAgentSpec
+from agentplane.tools.sources.base import SourceHost, SourceSite, ToolSources
 
 from .budgeted import RunMetering
 from .context import NeedsReconciliation, RunContext, RunFailure, Suspended
@@ -50,6 +46,9 @@ from .patterns import run_steps
 from .rollback import compensate, plan_rollback
 from .spec import WorkflowSpec
 from .workflow import Workflow, resolve
+
+if TYPE_CHECKING:
+    from agentplane.tools.sources.registry import Registry
 
 log = logging.getLogger("agentplane.runtime")
 
@@ -112,13 +111,11 @@ class Runtime:
         self.lease_seconds = lease_seconds
         self.metering = metering or RunMetering.with_catalog(store)
         """Usage ledger and budgets (opened only when a workflow declares budgets)."""
-        self.mcp = MCPPool()
-        """Connections to the MCP servers the workflows use."""
-        self.registry = registry
-        """The agent registry of remote agents declared by ``registry:`` or ``capability:``
-        (default: the one in the journal's SQLite file, opened when first needed)."""
-        self._own_registry = False
-        self._remote_tools: dict[tuple[str, str], Tool] = {}
+        self.sources = ToolSources(SourceHost(store, registry))
+        """Tools from outside the process (MCP servers, remote agents), opened as workflows
+        declare them. ``registry``: the agent registry remote agents declared by ``registry:``
+        or ``capability:`` are found in (default: the one in the journal's database)."""
+        self._bound: dict[str, Workflow] = {}
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self._workflows: dict[str, Workflow] = {}
         self._models: dict[str, ModelResolver] = {}
@@ -135,6 +132,19 @@ class Runtime:
             workflow = resolve(spec, Path(run.meta["base_dir"]), source=run.meta["source"])
             self._workflows[run.workflow_hash] = workflow
         return workflow
+
+    async def _with_sources(self, workflow: Workflow) -> Workflow:
+        """The workflow with the tools its sources give (MCP servers' tools with the schemas
+        the servers list, remote agents), made once per version: a new ``Workflow``, never
+        the pinned one changed."""
+        bound = self._bound.get(workflow.hash)
+        if bound is None:
+            site = SourceSite(workflow.base_dir, workflow.hash)
+            outside = await self.sources.open(workflow.spec, site)
+            bound = replace(workflow, tools={**workflow.tools, **outside}) if outside \
+                else workflow
+            self._bound[workflow.hash] = bound
+        return bound
 
     def _resolver(self, workflow: Workflow) -> ModelResolver:
         resolver = self._models.get(workflow.hash)
@@ -222,14 +232,9 @@ class Runtime:
         self._active.add(run.id)
         self._ensure_heartbeat()
         try:
-            workflow = await self._workflow_for(run)
+            workflow = await self._with_sources(await self._workflow_for(run))
             ctx = RunContext(self.store, run, workflow, self._resolver(workflow), self.owner,
                              metering=self.metering)
-            if workflow.spec.mcp_servers:  # their schemas come from the servers themselves
-                workflow.tools.update(await self.mcp.tools(list(workflow.spec.mcp_servers),
-                                                           workflow.base_dir))
-            for remote in workflow.spec.remote_agents:
-                workflow.tools[remote.name] = self._remote_tool(workflow.hash, remote)
             ctx.provenance.min_length = workflow.spec.guardians.provenance.min_length
             ctx.provenance.add(run.input, source="the run's input", trusted=True, declared=True)
             # the run's own clock: the day it was created (journaled with the run, so a replay
@@ -258,38 +263,6 @@ class Runtime:
             self._active.discard(run.id)
         with contextlib.suppress(JournalError):
             await self.store.release(self.owner, run.id)
-
-    def _remote_tool(self, workflow_hash: str, remote: RemoteAgentSpec) -> Tool:
-        """A remote agent as a tool: at its URL, or at the replicas of a registry entry. Made
-        once per workflow version and runtime (the tool keeps its clients, and this runtime's
-        registry, which ``aclose`` closes)."""
-        tool = self._remote_tools.get((workflow_hash, remote.name))
-        if tool is not None:
-            return tool
-        target: RemoteAgent | Replicas
-        if remote.url is not None:
-            target = RemoteAgent(remote.url, key_env=remote.key_env, timeout_s=remote.timeout_s,
-                                 retries=remote.retries)
-        else:
-            target = RegistryReplicas(self._registry(remote.name), id=remote.registry,
-                                      capability=remote.capability, min_trust=remote.min_trust,
-                                      key_env=remote.key_env, timeout_s=remote.timeout_s,
-                                      retries=remote.retries)
-        tool = a2a_tool(target, remote.name, description=remote.description,
-                        log=JournalTaskLog(self.store, remote.url), effect=remote.effect,
-                        cost_usd=remote.cost_usd, trust=remote.trust)
-        self._remote_tools[(workflow_hash, remote.name)] = tool
-        return tool
-
-    def _registry(self, remote: str) -> Registry:
-        if self.registry is None:
-            try:
-                self.registry = registry_for(self.store)
-            except AgentplaneError as exc:
-                raise AgentplaneError(f"remote agent {remote} is found through the agent "
-                                      f"registry, which cannot be opened: {exc}") from exc
-            self._own_registry = True
-        return self.registry
 
     async def _finish(self, ctx: RunContext, run: RunRecord) -> bool:
         """Run the steps to their end; returns whether the final event ended the lease."""
@@ -438,7 +411,7 @@ class Runtime:
         if run.status not in TERMINAL_STATUSES | {"needs_reconciliation"}:
             raise RunStateError(f"run {run_id} is {run.status}; cancel it before rolling it "
                                 "back (`agentplane runs cancel`)")
-        workflow = await self._workflow_for(run)
+        workflow = await self._with_sources(await self._workflow_for(run))
         events = await self.store.events(run_id)
         plan = plan_rollback(events, step_key)
         if step_key is not None and not plan:
@@ -476,8 +449,5 @@ class Runtime:
         for resolver in self._models.values():
             await resolver.aclose()
         self.metering.close()
-        await self.mcp.aclose()
-        if self._own_registry and self.registry is not None:
-            self.registry.close()
-            self.registry, self._own_registry = None, False
-        self._remote_tools.clear()
+        await self.sources.aclose()
+        self._bound.clear()

@@ -1,15 +1,7 @@
 """Agentplane as an A2A server, through the official ``a2a-sdk`` (protocol 1.0, and 0.3 for
-older clients on the same endpoints).
-
-Every workflow is an A2A agent with its own card and endpoints::
-
-    GET  /agents/<workflow>/.well-known/agent-card.json    the agent card
-    POST /agents/<workflow>                                JSON-RPC (1.0 and 0.3 methods)
-    *    /agents/<workflow>/rest/...                       HTTP+JSON (1.0, and 0.3 under /v1)
-    GET  /agents                                           the agents served, with card URLs
-
-With a single workflow its card is also at ``/.well-known/agent-card.json`` and its JSON-RPC
-endpoint also at ``/``.
+older clients on the same endpoints): the request handler of each workflow's agent. The routes
+and cards are in ``a2a_app`` (``/agents/<workflow>`` on ``agentplane a2a serve``,
+``/a2a/<workflow>`` on ``agentplane serve``), answers to waiting tasks in ``a2a_answers``.
 
 A task is a run: the task id is the run id, and the run's journal is the only record of the
 task. The SDK's own task store and executor are not used, because they keep a second copy of
@@ -38,14 +30,16 @@ needs_reconciliation   input-required, with the reason: the run is paused, not o
                        run_status`` tells a client it waits for the agent's own people
 =====================  =================================================================
 
-Approvals are decided by the people of the organisation that runs the agent (console, CLI,
-API), not by the A2A caller who asked for the work: a follow-up message on a waiting task is
-refused with the approvals' ids.
+Approvals are decided by the people of the organisation that runs the agent: in the console,
+CLI or API, or over A2A by a follow-up message to the waiting task from a key that may approve
+on the task's tenant (``a2a_answers``). Any other caller's follow-up is refused with the
+approvals' ids. A task is seen by the caller who sent it and by those approvers.
 
-Authentication: with ``api_keys``, every request but the agent cards and ``/agents`` must carry
-a key as ``Authorization: Bearer <key>`` or ``X-API-Key: <key>`` (401 otherwise); the card
-declares both schemes. Keys are compared in constant time and never logged; a caller is known
-in the journal by a fingerprint of its key (``a2a:key-<8 hex>``), and sees only its own tasks.
+Authentication (``auth.RequireCaller``, the front door of every Agentplane server): every
+request but the agent cards and the index must carry a key as ``Authorization: Bearer <key>``
+or ``X-API-Key: <key>`` (401 otherwise); the card declares both schemes. Fixed keys
+(``AGENTPLANE_A2A_KEYS``) are compared in constant time and never logged; their caller is known
+in the journal by a fingerprint (``a2a:key-<8 hex>``), an API key's by its id (``key:ID``).
 """
 
 from __future__ import annotations
@@ -53,7 +47,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncGenerator, AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -63,17 +57,9 @@ from a2a.server.context import ServerCallContext
 from a2a.server.request_handlers import RequestHandler, validate_request_params
 from a2a.server.routes import (
     DefaultServerCallContextBuilder,
-    create_agent_card_routes,
-    create_jsonrpc_routes,
-    create_rest_routes,
 )
 from a2a.types import (
-    AgentCapabilities,
     AgentCard,
-    AgentInterface,
-    AgentProvider,
-    AgentSkill,
-    APIKeySecurityScheme,
     Artifact,
     CancelTaskRequest,
     ContentTypeNotSupportedError,
@@ -81,7 +67,6 @@ from a2a.types import (
     GetExtendedAgentCardRequest,
     GetTaskPushNotificationConfigRequest,
     GetTaskRequest,
-    HTTPAuthSecurityScheme,
     InvalidParamsError,
     InvalidRequestError,
     ListTaskPushNotificationConfigsRequest,
@@ -92,10 +77,7 @@ from a2a.types import (
     Part,
     PushNotificationNotSupportedError,
     Role,
-    SecurityRequirement,
-    SecurityScheme,
     SendMessageRequest,
-    StringList,
     SubscribeToTaskRequest,
     Task,
     TaskArtifactUpdateEvent,
@@ -107,14 +89,10 @@ from a2a.types import (
     TaskStatusUpdateEvent,
     UnsupportedOperationError,
 )
-from a2a.utils.constants import PROTOCOL_VERSION_0_3, PROTOCOL_VERSION_1_0, TransportProtocol
 from a2a.utils.task import apply_history_length
-from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse
-from starlette.routing import BaseRoute, Mount, Route
 
-from agentplane.governance.keys import ApiKey, KeyRing
+from agentplane.governance.keys import ALL_TENANTS, ApiKey
 from agentplane.journal import (
     Event,
     EventType,
@@ -127,12 +105,8 @@ from agentplane.journal import (
 )
 from agentplane.runtime import RunStateError, Runtime, Workflow
 
+from .a2a_answers import answer_task
 from .auth import (
-    Authenticator,
-    BearerVerifier,
-    KeyRingVerifier,
-    RequireCaller,
-    StaticTokens,
     refusal,
     scope_caller,
     token_fingerprint,
@@ -310,6 +284,15 @@ def _caller(context: ServerCallContext) -> str:
     return str(context.state.get("caller", ANONYMOUS))
 
 
+def _may_see(context: ServerCallContext, run: RunRecord, received: Event) -> bool:
+    """A task is seen by the caller who sent it, and by the keys that may approve on its
+    tenant (they answer the tasks that wait for a person)."""
+    if received.data.get("caller") == _caller(context):
+        return True
+    key = _key(context)
+    return key is not None and key.can("approve") and key.sees(run.tenant)
+
+
 def _key(context: ServerCallContext) -> ApiKey | None:
     """The caller's identity (None when the server asks for none)."""
     key = context.state.get("key")
@@ -320,25 +303,35 @@ def _key(context: ServerCallContext) -> ApiKey | None:
 
 
 @dataclass
-class _Host:
+class AgentHost:
     """What the agents of one server share: the journal, a runtime, the runs it drives."""
 
     store: JournalStore
     runtime: Runtime
-    tenant: str = "default"
-    """Tenant of the runs started over A2A (their usage is billed to it)."""
+    tenant: str | None = "default"
+    """Tenant of the runs started over A2A (their usage is billed to it); None: the caller's
+    key's own tenant (``default`` for a key of every tenant)."""
     owns_runtime: bool = True
     """Close the runtime with the server (it was made for it)."""
+    driver: Callable[[str], None] | None = None
+    """Hands a run to be driven (the control centre's worker); None: drive it here."""
     drives: dict[str, asyncio.Task[None]] = field(default_factory=dict)
 
-    def drive(self, run_id: str) -> asyncio.Task[None]:
+    def tenant_of(self, key: ApiKey | None) -> str:
+        if self.tenant is not None:
+            return self.tenant
+        return "default" if key is None or key.tenant == ALL_TENANTS else key.tenant
+
+    def drive(self, run_id: str) -> None:
         """Drive a run in the background (once at a time in this process)."""
+        if self.driver is not None:
+            self.driver(run_id)
+            return
         task = self.drives.get(run_id)
         if task is None or task.done():
             task = asyncio.create_task(self._execute(run_id), name=f"a2a-run:{run_id}")
             self.drives[run_id] = task
             task.add_done_callback(lambda t: self._forget(run_id, t))
-        return task
 
     def _forget(self, run_id: str, task: asyncio.Task[None]) -> None:
         if self.drives.get(run_id) is task:
@@ -407,10 +400,9 @@ def a2a_run_id(agent: str, caller: str, message_id: str) -> str:
 class WorkflowAgent(RequestHandler):
     """A2A requests for one workflow, answered from its runs' journals."""
 
-    def __init__(self, host: _Host, workflow: Workflow, card: AgentCard) -> None:
+    def __init__(self, host: AgentHost, workflow: Workflow) -> None:
         self.host = host
         self.workflow = workflow
-        self.card = card
 
     @property
     def name(self) -> str:
@@ -424,7 +416,7 @@ class WorkflowAgent(RequestHandler):
             raise TaskNotFoundError(f"no task {task_id!r} at agent {self.name}")
         events = await self.host.store.events(task_id)
         received = _last(events, A2A_RECEIVED)
-        if received is None or received.data.get("caller") != _caller(context):
+        if received is None or not _may_see(context, run, received):
             raise TaskNotFoundError(f"no task {task_id!r} at agent {self.name}")
         return _TaskView(run, events, received)
 
@@ -466,7 +458,7 @@ class WorkflowAgent(RequestHandler):
         """Start the run a message asks for (or find the one it already started)."""
         message = params.message
         if message.task_id:
-            await self._refuse_follow_up(message.task_id, context)
+            return await self._follow_up(message, context)
         key = _key(context)
         if key is not None and not key.can("run"):
             raise InvalidRequestError(message=refusal(key, "run") + ": starting a task needs "
@@ -477,7 +469,7 @@ class WorkflowAgent(RequestHandler):
         try:
             # The tenant is the server's, never the one a request names (it is billed).
             await self.host.runtime.start(self.workflow, value, run_id=run_id,
-                                          tenant=self.host.tenant)
+                                          tenant=self.host.tenant_of(key))
         except RunExistsError:
             existing = await self.host.store.require_run(run_id)
             if _last(await self.host.store.events(run_id), A2A_RECEIVED) is not None:
@@ -488,14 +480,12 @@ class WorkflowAgent(RequestHandler):
                   "context_id": message.context_id or "ctx-" + run_id.removeprefix("run-")})])
         return run_id
 
-    async def _refuse_follow_up(self, task_id: str, context: ServerCallContext) -> None:
-        view = await self._view(task_id, context)
-        waits = await self.host.store.waits(run_id=task_id)
-        detail = (f"; it waits for {', '.join(w.id for w in waits)}, decided by the people "
-                  "who run this agent (`agentplane approvals approve ID`)") if waits else ""
-        raise UnsupportedOperationError(
-            message=f"task {task_id} is {view.run.status} and takes no further messages"
-                    f"{detail}; send a new message (without a task id) to start a new task")
+    async def _follow_up(self, message: Message, context: ServerCallContext) -> str:
+        """A message to an existing task: the answer to the approval it waits for."""
+        view = await self._view(message.task_id, context)
+        await answer_task(self.host.store, self.host.runtime, view.run, view.events,
+                          _key(context), _caller(context), message)
+        return view.run.id
 
     async def _advance(self, view: _TaskView) -> _TaskView:
         """The view with what the journal has gained since (the run first, then its events,
@@ -627,140 +617,12 @@ class WorkflowAgent(RequestHandler):
         raise UnsupportedOperationError(message="this agent has no extended card")
 
 
-# -- cards and the application ------------------------------------------------------------------
-
-
-def agent_card(workflow: Workflow, *, base_url: str, secured: bool) -> AgentCard:
-    """The A2A card of a workflow: one skill for the workflow, one per agent in it."""
-    spec = workflow.spec
-    url = f"{base_url.rstrip('/')}/agents/{spec.name}"
-    agents = ", ".join(a.name for a in spec.agents)
-    description = spec.description or f"Agentplane workflow {spec.name} (agents: {agents})."
-    skills = [AgentSkill(id=spec.name, name=spec.name, description=description,
-                         tags=["workflow", f"autonomy:{spec.autonomy.value}"])]
-    skills += [AgentSkill(id=f"{spec.name}.{a.name}", name=a.name,
-                          description=a.description or a.instructions or f"agent {a.name}",
-                          tags=["agent", *a.tools])
-               for a in spec.agents]
-    card = AgentCard(
-        name=spec.name, description=description, version=str(spec.version),
-        provider=AgentProvider(organization="Agentplane", url=base_url.rstrip("/")),
-        supported_interfaces=[
-            AgentInterface(url=url, protocol_binding=TransportProtocol.JSONRPC,
-                           protocol_version=PROTOCOL_VERSION_1_0),
-            AgentInterface(url=f"{url}/rest", protocol_binding=TransportProtocol.HTTP_JSON,
-                           protocol_version=PROTOCOL_VERSION_1_0),
-            AgentInterface(url=url, protocol_binding=TransportProtocol.JSONRPC,
-                           protocol_version=PROTOCOL_VERSION_0_3),
-        ],
-        capabilities=AgentCapabilities(streaming=True, push_notifications=False,
-                                       extended_agent_card=False),
-        default_input_modes=list(INPUT_MODES),
-        default_output_modes=["text/plain", "application/json"],
-        skills=skills,
-    )
-    if secured:
-        card.security_schemes["bearer"].CopyFrom(SecurityScheme(
-            http_auth_security_scheme=HTTPAuthSecurityScheme(
-                scheme="Bearer", description="an Agentplane A2A API key as a bearer token")))
-        card.security_schemes["apiKey"].CopyFrom(SecurityScheme(
-            api_key_security_scheme=APIKeySecurityScheme(
-                location="header", name="X-API-Key", description="an Agentplane A2A API key")))
-        card.security_requirements.extend([
-            SecurityRequirement(schemes={"bearer": StringList()}),
-            SecurityRequirement(schemes={"apiKey": StringList()})])
-    return card
-
-
-def _agent_routes(agent: WorkflowAgent, builder: _CallContextBuilder, *, root: bool
-                  ) -> list[BaseRoute]:
-    prefix = f"/agents/{agent.name}"
-    routes: list[BaseRoute] = [
-        *create_agent_card_routes(agent.card, card_url=prefix + CARD_PATH,
-                                  cache_control=CARD_CACHE_CONTROL),
-        *create_jsonrpc_routes(agent, prefix, context_builder=builder, enable_v0_3_compat=True),
-        # The same endpoint with a trailing slash: clients that join paths to the card's URL
-        # (httpx's base_url, the A2A TCK) post there, and a redirect would lose the POST.
-        *create_jsonrpc_routes(agent, prefix + "/", context_builder=builder,
-                               enable_v0_3_compat=True),
-        Mount(prefix + "/rest", routes=create_rest_routes(
-            agent, context_builder=builder, enable_v0_3_compat=True)),
-    ]
-    if root:
-        routes += create_agent_card_routes(agent.card, card_url=CARD_PATH,
-                                           cache_control=CARD_CACHE_CONTROL)
-        routes += create_jsonrpc_routes(agent, "/", context_builder=builder,
-                                        enable_v0_3_compat=True)
-    return routes
-
-
-def build_a2a_app(store: JournalStore, workflows: list[Workflow], *, base_url: str,
-                  api_keys: set[str] | None, runtime: Runtime | None = None,
-                  recover: bool = True, tenant: str = "default",
-                  keyring: KeyRing | None = None) -> Starlette:
-    """The A2A server of these workflows, as an ASGI application.
-
-    ``base_url``: where clients reach this server (written into the cards).
-    ``api_keys``: keys callers must present; None serves without authentication (only for
-    an application put behind its own authentication).
-    ``runtime``: drives the runs (default: a new ``Runtime`` on ``store``, closed with the app).
-    ``recover``: on startup, drive the unfinished runs of these workflows (after a crash).
-    ``tenant``: the tenant runs started here belong to (and are billed to).
-    ``keyring``: the server's API keys (``agentplane keys``), accepted besides ``api_keys``
-    when they may start runs (operator or admin) for ``tenant``.
-    """
-    if not workflows:
-        raise ValueError("build_a2a_app needs at least one workflow")
-    names = [w.spec.name for w in workflows]
-    if len(set(names)) != len(names):
-        raise ValueError(f"two workflows have the same name: {names}")
-    host = _Host(store, runtime or Runtime(store), tenant, owns_runtime=runtime is None)
-    builder = _CallContextBuilder()
-    agents = [WorkflowAgent(host, w, agent_card(w, base_url=base_url,
-                                                secured=api_keys is not None
-                                                or keyring is not None))
-              for w in workflows]
-    routes: list[BaseRoute] = []
-    for agent in agents:
-        routes += _agent_routes(agent, builder, root=len(agents) == 1)
-
-    async def index(request: Request) -> JSONResponse:
-        return JSONResponse({"agents": [
-            {"name": a.name, "description": a.card.description,
-             "card": f"{base_url.rstrip('/')}/agents/{a.name}{CARD_PATH}"} for a in agents]})
-
-    routes.append(Route("/agents", index, methods=["GET"]))
-
-    @contextlib.asynccontextmanager
-    async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        if recover:
-            await host.recover(workflows)
-        try:
-            yield
-        finally:
-            await host.aclose()
-
-    app = Starlette(routes=routes, lifespan=lifespan)
-    app.state.a2a_host = host
-    if api_keys is not None or keyring is not None:
-        verifiers: list[BearerVerifier] = [StaticTokens(api_keys or (), tenant=tenant,
-                                                        prefix="a2a:")]
-        if keyring is not None:
-            verifiers.append(KeyRingVerifier(keyring))
-        public = {"/agents", CARD_PATH} | {f"/agents/{n}{CARD_PATH}" for n in names}
-        # "read" lets approvers in (to answer a task that waits); sending needs "run"
-        app.add_middleware(RequireCaller, authenticator=Authenticator(*verifiers),
-                           permission="read", public=public, tenant=tenant)
-    return app
-
-
 __all__ = [
     "A2A_RECEIVED",
     "KEYS_ENV",
+    "AgentHost",
     "WorkflowAgent",
     "a2a_run_id",
-    "agent_card",
-    "build_a2a_app",
     "caller_of_key",
     "run_usage",
     "task_state",

@@ -14,7 +14,7 @@ from agentplane.journal import RunRecord, WaitRecord, verify
 from agentplane.metering.budgets import Scope
 from agentplane.metering.ledger import ALL_TIME, Window
 from agentplane.metering.reports import usage_report
-from agentplane.runtime import APPROVAL_KINDS, RunStateError
+from agentplane.runtime import APPROVAL_KINDS, RunStateError, Runtime
 
 from .limits import check_input
 from .plane import Plane
@@ -97,15 +97,25 @@ async def reconcile_run(plane: Plane, key: ApiKey, run_id: str, *, step_key: str
 
 async def decide(plane: Plane, key: ApiKey, wait_id: str, *, approve: bool, reason: str
                  ) -> RunRecord:
-    wait = await plane.store.get_wait(wait_id)
-    run = None if wait is None else await plane.store.get_run(wait.run_id)
+    run = await decide_approval(plane.runtime, key, wait_id, approve=approve, reason=reason)
+    plane.drive(run.id)
+    return run
+
+
+async def decide_approval(runtime: Runtime, key: ApiKey, wait_id: str, *, approve: bool,
+                          reason: str) -> RunRecord:
+    """Approve or deny an approval of the key's tenant, journaled with the key's identity —
+    from the console, the API or an A2A answer alike (the caller drives the run on)."""
+    wait = await runtime.store.get_wait(wait_id)
+    run = None if wait is None else await runtime.store.get_run(wait.run_id)
     if wait is None or wait.kind not in APPROVAL_KINDS or run is None or not key.sees(run.tenant):
         # One answer for "not yours" and "does not exist": nothing about another tenant's run.
         raise NotFoundError(f"no approval {wait_id!r}")
-    run = await _state(plane.runtime.decide(wait_id, approve=approve, actor=key.identity,
-                                            reason=reason))
-    plane.drive(run.id)
-    return run
+    if not key.can("approve"):
+        raise ActionError(f"{key.described} may not decide approvals (it needs the "
+                          "'approve' permission)")
+    return await _state(runtime.decide(wait_id, approve=approve, actor=key.identity,
+                                       reason=reason))
 
 
 async def _state(work: Awaitable[T]) -> T:

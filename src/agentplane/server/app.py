@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from importlib.metadata import version
 from typing import Any
 
@@ -21,19 +21,21 @@ from .oauth import install_oauth
 from .plane import Plane
 
 
-def create_app(plane: Plane, *, manage_plane: bool = True) -> FastAPI:
+def create_app(plane: Plane, *, manage_plane: bool = True, protocols: bool = True) -> FastAPI:
     """The server for ``plane``. With ``manage_plane`` the app starts the plane's worker and
-    event feed when it starts, and stops them (and closes the runtime) when it stops."""
+    event feed when it starts, and stops them (and closes the runtime) when it stops. With
+    ``protocols`` it serves the workflows over A2A and MCP too (``front``)."""
+    serving: list[AbstractAsyncContextManager[None]] = []
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        if manage_plane:
-            await plane.start()
-        try:
-            yield
-        finally:
+        async with AsyncExitStack() as stack:
             if manage_plane:
-                await plane.stop()
+                await plane.start()
+                stack.push_async_callback(plane.stop)
+            for running in serving:
+                await stack.enter_async_context(running)
+            yield
 
     app = FastAPI(title="Agentplane", version=version("agentplane"), lifespan=lifespan,
                   openapi_url=None, docs_url=None, redoc_url=None,
@@ -42,10 +44,9 @@ def create_app(plane: Plane, *, manage_plane: bool = True) -> FastAPI:
                               "needs an API key (Authorization: Bearer KEY).")
     app.state.plane = plane
     app.state.csrf_secret = secrets.token_bytes(32)
-    app.state.authenticator = Authenticator(KeyRingVerifier(plane.keys))
-    """Who is calling, for every door (REST, console, A2A, MCP): ``authenticator.add`` takes
-    more bearer verifiers (e.g. OAuth)."""
-    install_oauth(app, app.state.authenticator)  # OAuth tokens too, when an issuer is configured
+    # Who is calling, at every door (REST, console, A2A, MCP); ``add`` takes more verifiers.
+    authenticator = app.state.authenticator = Authenticator(KeyRingVerifier(plane.keys))
+    install_oauth(app, authenticator)  # OAuth tokens too, when an issuer is configured
     install_errors(app)
     app.add_middleware(BodyLimit, limit=plane.limits.body_bytes)
     app.add_middleware(CatchAll)  # outermost: a JSON answer for any fault, the true Allow
@@ -63,5 +64,9 @@ def create_app(plane: Plane, *, manage_plane: bool = True) -> FastAPI:
         """The OpenAPI document (behind a key like everything but the health check)."""
         return app.openapi()
 
+    if protocols:
+        from .front import install_protocols
+
+        serving.append(install_protocols(app, plane, authenticator))
     install_console(app)
     return app

@@ -37,7 +37,7 @@ from mcp.shared.exceptions import MCPError
 from starlette.types import ASGIApp
 
 from agentplane.errors import AgentplaneError, ConfigError
-from agentplane.governance.keys import KeyRing
+from agentplane.governance.keys import ALL_TENANTS, KeyRing
 from agentplane.journal import (
     RUN_STATUSES,
     EventType,
@@ -47,7 +47,14 @@ from agentplane.journal import (
 )
 from agentplane.runtime import APPROVAL_KINDS, Runtime, Workflow, WorkflowSpec, resolve
 
-from .auth import Authenticator, BearerVerifier, KeyRingVerifier, RequireCaller, StaticTokens
+from .auth import (
+    Authenticator,
+    BearerVerifier,
+    KeyRingVerifier,
+    RequireCaller,
+    StaticTokens,
+    scope_caller,
+)
 from .oauth import WELL_KNOWN, OAuthSettings, install_oauth
 
 log = logging.getLogger("agentplane.server.mcp")
@@ -310,11 +317,19 @@ class WorkflowTools:
     """Lists and calls the tools: one per exposed workflow, plus the utility tools."""
 
     def __init__(self, store: JournalStore, exposed: dict[str, ExposedWorkflow], *,
-                 tenant: str = "default") -> None:
+                 tenant: str | None = "default") -> None:
         self.store = store
         self.exposed = exposed
         self.tenant = tenant
-        """The tenant runs started here belong to; runs of other tenants are not seen here."""
+        """The tenant runs started here belong to; runs of other tenants are not seen here.
+        None: the caller's (its key's tenant, from the server's front door)."""
+
+    def tenant_for(self, request: Any) -> str:
+        """The tenant of a call: the server's, else the caller's key's own."""
+        if self.tenant is not None:
+            return self.tenant
+        key = scope_caller(getattr(request, "scope", {}))
+        return "default" if key is None or key.tenant == ALL_TENANTS else key.tenant
 
     def tools(self) -> list[types.Tool]:
         utility = [
@@ -332,11 +347,11 @@ class WorkflowTools:
         ]
         return [e.as_tool() for e in self.exposed.values()] + utility
 
-    async def call(self, runtime: Runtime, name: str, arguments: dict[str, Any]
-                   ) -> types.CallToolResult:
+    async def call(self, runtime: Runtime, name: str, arguments: dict[str, Any],
+                   tenant: str = "default") -> types.CallToolResult:
         try:
             if name == STATUS_TOOL:
-                return await self.status(arguments)
+                return await self.status(arguments, tenant)
             if name == LIST_TOOL:
                 _check_arguments(arguments, set(), set())
                 workflows = [e.summary() for e in self.exposed.values()]
@@ -346,20 +361,21 @@ class WorkflowTools:
             exposed = self.exposed.get(name)
             if exposed is None:
                 raise MCPError(types.INVALID_PARAMS, f"unknown tool {name!r}")
-            return await self.run(runtime, exposed, arguments)
+            return await self.run(runtime, exposed, arguments, tenant)
         except ToolArgumentError as exc:
             return tool_error(f"invalid arguments for {name}: {exc}")
         except AgentplaneError as exc:  # e.g. a budget or journal refusal meant for people
             return tool_error(str(exc))
 
-    async def run(self, runtime: Runtime, exposed: ExposedWorkflow, arguments: dict[str, Any]
-                  ) -> types.CallToolResult:
+    async def run(self, runtime: Runtime, exposed: ExposedWorkflow, arguments: dict[str, Any],
+                  tenant: str) -> types.CallToolResult:
         _check_arguments(arguments, {"input", "run_id"}, {"input"})
         run_id = _run_id(arguments, required=False)
         # A client hanging up must not stop a run half-way through a step: the run goes on to
         # its end or its next wait, and the client finds it again by its id.
         with anyio.CancelScope(shield=True):
-            record = await self._start_or_continue(runtime, exposed, arguments["input"], run_id)
+            record = await self._start_or_continue(runtime, exposed, arguments["input"], run_id,
+                                                   tenant)
         if record is None:
             # one answer for another workflow's run and another tenant's: nothing about either
             return tool_error(f"run_id {run_id!r} is taken by a run this tool cannot continue; "
@@ -367,37 +383,39 @@ class WorkflowTools:
         return run_result(await run_state(self.store, record), failure_is_error=True)
 
     async def _start_or_continue(self, runtime: Runtime, exposed: ExposedWorkflow, value: Any,
-                                 run_id: str | None) -> RunRecord | None:
+                                 run_id: str | None, tenant: str) -> RunRecord | None:
         if run_id is not None:
             existing = await self.store.get_run(run_id)
             if existing is not None:
                 if (existing.workflow != exposed.workflow.spec.name
-                        or existing.tenant != self.tenant):
+                        or existing.tenant != tenant):
                     return None
                 return await runtime.execute(run_id)
         try:
-            return await runtime.run(exposed.workflow, value, run_id=run_id, tenant=self.tenant)
+            return await runtime.run(exposed.workflow, value, run_id=run_id, tenant=tenant)
         except RunExistsError:  # created by someone else between the look and the start
             assert run_id is not None
-            return await self._start_or_continue(runtime, exposed, value, run_id)
+            return await self._start_or_continue(runtime, exposed, value, run_id, tenant)
 
-    async def status(self, arguments: dict[str, Any]) -> types.CallToolResult:
+    async def status(self, arguments: dict[str, Any], tenant: str) -> types.CallToolResult:
         _check_arguments(arguments, {"run_id"}, {"run_id"})
         run_id = _run_id(arguments, required=True)
         assert run_id is not None
         record = await self.store.get_run(run_id)
         served = {e.workflow.spec.name for e in self.exposed.values()}
-        if record is None or record.workflow not in served or record.tenant != self.tenant:
+        if record is None or record.workflow not in served or record.tenant != tenant:
             return tool_error(f"no run {run_id!r} of the workflows this server exposes")
         return run_result(await run_state(self.store, record), failure_is_error=False)
 
 
 def build_mcp_server(store: JournalStore, workflows: list[Workflow], *, name: str = "agentplane",
-                     agents: bool = False, version: str = "") -> Server[Runtime]:
+                     agents: bool = False, version: str = "", runtime: Runtime | None = None,
+                     tenant: str | None = "default") -> Server[Runtime]:
     """An MCP server exposing ``workflows`` as tools, running them on ``store``.
 
     With ``agents``, each agent of each workflow is a tool too (``WORKFLOW__AGENT``). The server
-    holds a ``Runtime`` for as long as it serves (its lifespan).
+    holds a ``Runtime`` for as long as it serves (its lifespan), or uses ``runtime`` (left
+    open). ``tenant``: of the runs it starts and sees; None: the caller's key's own.
     """
     if not version:
         from importlib.metadata import PackageNotFoundError
@@ -405,15 +423,18 @@ def build_mcp_server(store: JournalStore, workflows: list[Workflow], *, name: st
 
         with contextlib.suppress(PackageNotFoundError):
             version = package_version("agentplane")
-    toolset = WorkflowTools(store, expose(workflows, agents=agents))
+    toolset = WorkflowTools(store, expose(workflows, agents=agents), tenant=tenant)
 
     @contextlib.asynccontextmanager
     async def lifespan(_: Server[Runtime]) -> AsyncIterator[Runtime]:
-        runtime = Runtime(store)
-        try:
+        if runtime is not None:
             yield runtime
+            return
+        own = Runtime(store)
+        try:
+            yield own
         finally:
-            await runtime.aclose()
+            await own.aclose()
 
     async def list_tools(ctx: ServerRequestContext[Runtime],
                          params: types.PaginatedRequestParams | None) -> types.ListToolsResult:
@@ -421,7 +442,8 @@ def build_mcp_server(store: JournalStore, workflows: list[Workflow], *, name: st
 
     async def call_tool(ctx: ServerRequestContext[Runtime], params: types.CallToolRequestParams
                         ) -> types.CallToolResult:
-        return await toolset.call(ctx.lifespan_context, params.name, params.arguments or {})
+        return await toolset.call(ctx.lifespan_context, params.name, params.arguments or {},
+                                  toolset.tenant_for(ctx.request))
 
     server: Server[Runtime] = Server(
         name, version=version, title="Agentplane",

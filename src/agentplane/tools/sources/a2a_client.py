@@ -63,6 +63,7 @@ from a2a.utils.errors import A2AError
 from google.protobuf.json_format import MessageToDict  # type: ignore[import-untyped,unused-ignore]
 
 from agentplane.errors import AgentplaneError
+from agentplane.metering.usage import REMOTE_TASK_FINISHED
 
 TASK_ROUTED = "a2a.task.routed"
 """Journal event: the step's message goes to this replica (``data.url``, ``data.identity``);
@@ -71,8 +72,9 @@ TASK_STARTED = "a2a.task.started"
 """Journal event: a remote agent accepted the step's message (``data.task_id``)."""
 TASK_UPDATED = "a2a.task.updated"
 """Journal event: the remote task moved on (``data.state``, ``data.text``)."""
-TASK_FINISHED = "a2a.task.finished"
-"""Journal event: the remote task ended or stopped for input; ``usage`` is what it reported."""
+TASK_FINISHED = REMOTE_TASK_FINISHED
+"""Journal event: the remote task ended or stopped for input; ``usage`` is what it reported
+(the ledger counts it: the name is metering's, imported, not retyped)."""
 
 TERMINAL_STATES = frozenset({"completed", "failed", "canceled", "rejected"})
 _FINAL = TERMINAL_STATES | {"input-required", "auth-required"}

@@ -13,7 +13,7 @@ import asyncio
 import contextlib
 import os
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,6 +22,7 @@ from agentplane.errors import AgentplaneError
 from agentplane.tools import Tool, ToolContext, ToolError
 
 from . import mcp_auth
+from .base import SourceHost, SourceSite
 from .spec import MCPServerSpec, MCPToolSpec
 
 IDEMPOTENCY_META = "io.agentplane/idempotency-key"
@@ -230,10 +231,19 @@ class MCPPool:
                                                               schemas[declared.name])
         return tools
 
+    async def open(self, declared: Sequence[Any], site: SourceSite) -> dict[str, Tool]:
+        """``ToolSource.open``: the tools of a workflow's ``mcp_servers``."""
+        return await self.tools(list(declared), site.base_dir)
+
     async def aclose(self) -> None:
         for connection in self._connections.values():
             await connection.aclose()
         self._connections.clear()
 
 
-__all__ = ["MCPConnection", "MCPError", "MCPPool", "mcp_tool", "result_value"]
+def source(host: SourceHost) -> MCPPool:
+    """The MCP tool source of a runtime (``base.SOURCES``)."""
+    return MCPPool()
+
+
+__all__ = ["MCPConnection", "MCPError", "MCPPool", "mcp_tool", "result_value", "source"]

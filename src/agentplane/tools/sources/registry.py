@@ -44,7 +44,6 @@ from agentplane.storage import Database, Migration, open_component
 
 if TYPE_CHECKING:
     from agentplane.journal import JournalStore
-    from agentplane.runtime.workflow import Workflow
 
 log = logging.getLogger(__name__)
 
@@ -565,31 +564,6 @@ def description_capabilities(name: str, description: str | None) -> list[str]:
     return found
 
 
-def entries_from_workflow(workflow: Workflow, *, owner: str, trust: TrustLevel = "trusted",
-                          price: Mapping[str, float] | None = None,
-                          capabilities: Mapping[str, Sequence[str]] | None = None
-                          ) -> list[AgentEntry]:
-    """One entry per agent of a workflow: id ``WORKFLOW/AGENT``, version the digest of
-    ``runtime.loop.agent_identity`` (a changed agent is a new version), one replica
-    ``local:WORKFLOW/AGENT``. Capabilities: ``capabilities[agent name]`` when given, else
-    ``description_capabilities`` (the agent's name and its description's words)."""
-    from agentplane.runtime.loop import agent_identity
-
-    spec = workflow.spec
-    entries = []
-    for agent in spec.agents:
-        ident = agent_identity(spec, agent)
-        explicit = (capabilities or {}).get(agent.name)
-        entries.append(AgentEntry(
-            id=f"{spec.name}/{agent.name}", version=ident["version"], owner=owner,
-            description=agent.description or "",
-            capabilities=list(explicit) if explicit is not None
-            else description_capabilities(agent.name, agent.description),
-            trust=trust, price={str(k): float(v) for k, v in (price or {}).items()},
-            replicas=[f"{LOCAL_PREFIX}{spec.name}/{agent.name}"], kind="local"))
-    return entries
-
-
 __all__ = [
     "DEFAULT_MAX_FAILURES",
     "LOCAL_PREFIX",
@@ -603,7 +577,6 @@ __all__ = [
     "TrustLevel",
     "check_health",
     "description_capabilities",
-    "entries_from_workflow",
     "entry_from_card",
     "fetch_agent_card",
     "registry_for",
