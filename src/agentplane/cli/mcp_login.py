@@ -18,8 +18,6 @@ import yaml
 from pydantic import ValidationError
 
 from agentplane.errors import ConfigError
-from agentplane.tools.sources.mcp import MCPConnection
-from agentplane.tools.sources.mcp_auth import EncryptedTokenStorage, LoopbackLogin
 from agentplane.tools.sources.spec import MCPServerSpec
 
 from . import render
@@ -84,6 +82,10 @@ def mcp_login(
 ) -> None:
     """Authorize Agentplane at an OAuth-protected MCP server, once: runs then use and refresh
     the tokens, stored encrypted (key: AGENTPLANE_SECRET_KEY or $AGENTPLANE_HOME/secret.key)."""
+    # The MCP SDK and the crypto libraries load only for this command, not for every CLI call.
+    from agentplane.tools.sources.mcp import MCPConnection
+    from agentplane.tools.sources.mcp_auth import EncryptedTokenStorage, LoopbackLogin
+
     spec, base_dir = find_server(server, workflow, Path.cwd())
     assert spec.url is not None
     err = render.console(stderr=True)

@@ -56,6 +56,9 @@ from .spec import MCPAuthSpec, MCPServerSpec
 KEY_ENV = "AGENTPLANE_SECRET_KEY"
 """A Fernet key (``agentplane mcp login --new-key`` prints one) that encrypts stored tokens."""
 CLIENT_NAME = "Agentplane"
+STORE_VERSION = 1
+"""Version of the stored (decrypted) JSON layout: ``url``, ``tokens``, ``expires_at``,
+``client_info``, ``server``."""
 
 
 class MCPAuthError(AgentplaneError):
@@ -127,10 +130,13 @@ class EncryptedTokenStorage:
             raise MCPAuthError(
                 f"stored authorization for {self.url} ({self.path}) cannot be decrypted with "
                 f"this key ({KEY_ENV} or the key file changed): log in again") from None
+        if data.get("version", STORE_VERSION) > STORE_VERSION:
+            raise MCPAuthError(f"stored authorization for {self.url} ({self.path}) was written "
+                               "by a newer Agentplane: upgrade, or log in again")
         return data if data.get("url") == self.url else {}
 
     def _save(self, **changes: Any) -> None:
-        data = self._load() | changes | {"url": self.url}
+        data = self._load() | changes | {"url": self.url, "version": STORE_VERSION}
         _write_private(self.path, secret_key(self.root).encrypt(json.dumps(data).encode()))
 
     async def get_tokens(self) -> OAuthToken | None:
