@@ -346,7 +346,8 @@ async def test_send_runs_the_workflow_and_returns_the_completed_task(
     assert task.status.state == TaskState.TASK_STATE_COMPLETED
     [artifact] = task.artifacts
     assert artifact.name == "output" and artifact.parts[0].text == "Refunded 20 on order A1."
-    assert task.metadata["usage"]["input_tokens"] > 0
+    assert task.metadata["usage"]["inputTokens"] > 0
+    assert not [k for k in (*task.metadata["usage"], *task.metadata["agentplane"]) if "_" in k]
     run = await store.require_run(task.id)  # the task id is the run id
     assert run.status == "completed" and run.input == "Refund order A1"
     received = [e for e in await store.events(task.id) if e.type == A2A_RECEIVED]

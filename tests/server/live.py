@@ -17,6 +17,7 @@ import uvicorn
 from agentplane.demo import workflow_files
 from agentplane.journal import open_store
 from agentplane.server import Plane, create_app
+from agentplane.server.auth import BearerVerifier
 from agentplane.server.limits import Limits
 
 
@@ -29,8 +30,8 @@ def free_port() -> int:
 
 @contextmanager
 def live_server(db_path: Path, workflows: list[Path] | None = None, *, worker: bool = True,
-                limits: Limits | None = None, planes: list[Plane] | None = None
-                ) -> Iterator[str]:
+                limits: Limits | None = None, planes: list[Plane] | None = None,
+                verifiers: list[BearerVerifier] | None = None) -> Iterator[str]:
     """Serve the API for the SQLite file at ``db_path`` (demo workflows by default); yields the
     base URL and stops the server afterwards."""
     port = free_port()
@@ -47,7 +48,10 @@ def live_server(db_path: Path, workflows: list[Path] | None = None, *, worker: b
             plane.limits = limits
         if planes is not None:
             planes.append(plane)
-        server = uvicorn.Server(uvicorn.Config(create_app(plane), host="127.0.0.1", port=port,
+        app = create_app(plane)
+        for verifier in verifiers or []:
+            app.state.authenticator.add(verifier)
+        server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port,
                                                log_level="warning", lifespan="on"))
         holder["server"] = server
 

@@ -6,15 +6,20 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 import httpx
 import httpx2
 import pytest
 from a2a.client import A2ACardResolver, Client, ClientConfig, ClientFactory
-from a2a.types import Message, Part, Role, SendMessageRequest, Task, TaskState
+from a2a.types import CancelTaskRequest, Message, Part, Role, SendMessageRequest, Task, TaskState
 from mcp import Client as MCPClient
 from mcp.client.streamable_http import streamable_http_client
+
+from agentplane.server.auth import Authenticator, BearerVerifier, Identity, RequireCaller
+
+from .live import live_server
 
 WORKFLOW = "refund-desk"
 
@@ -151,3 +156,77 @@ async def test_the_server_endpoint_routes_by_skill(base: str, keys: dict[str, st
         assert task.status.state == TaskState.TASK_STATE_COMPLETED
         with pytest.raises(Exception, match=r"metadata\.skill"):
             await send(client, message("Refund order A1"))
+
+
+async def test_message_ids_are_unique_per_task_not_globally(base: str,
+                                                            keys: dict[str, str]) -> None:
+    async with a2a_client(base, keys["operator"], "bearer") as client:
+        first = message("Refund order A1")
+        task = await send(client, first)
+        again = await send(client, first)  # a retry after a lost answer: the same task
+        assert again.id == task.id
+        reused = message("Refund order B7")
+        reused.message.message_id = first.message.message_id  # another message, same id
+        other = await send(client, reused)
+        assert other.id != task.id
+        assert other.status.state == TaskState.TASK_STATE_COMPLETED
+    async with a2a_client(base, keys["operator"], "bearer", "payment-approval") as client:
+        pay = message("Pay ACME's invoice INV-2041")
+        waiting = await send(client, pay)
+        await client.cancel_task(CancelTaskRequest(id=waiting.id))
+        anew = await send(client, pay)  # sent again after a cancel: a new task
+        assert anew.id != waiting.id
+        assert anew.status.state == TaskState.TASK_STATE_INPUT_REQUIRED
+
+
+class IssuerTokens:
+    """A stand-in for an OAuth issuer's verifier: knows one token, an operator of acme."""
+
+    def __init__(self) -> None:
+        self.asked: list[str] = []
+
+    async def verify(self, token: str) -> Identity | None:
+        self.asked.append(token)
+        if token != "issuer-token":
+            return None
+        return Identity("oauth-alice", "alice", "operator", "acme", "")
+
+
+async def test_a_pluggable_bearer_verifier_opens_every_door(db: Path,
+                                                            keys: dict[str, str]) -> None:
+    issuer = IssuerTokens()
+    assert isinstance(issuer, BearerVerifier)
+    with live_server(db, verifiers=[issuer]) as url:
+        for style in ("bearer", "x-api-key"):
+            async with httpx.AsyncClient(base_url=url, headers=headers("issuer-token", style),
+                                         timeout=30) as rest:
+                assert (await rest.get("/api/v1/runs")).status_code == 200
+            async with a2a_client(url, "issuer-token", style) as client:
+                task = await send(client, message("Refund order A1"))
+                assert task.status.state == TaskState.TASK_STATE_COMPLETED
+            async with mcp_client(url, "issuer-token", style) as client:
+                assert not (await client.call_tool(WORKFLOW, {"input": "Refund A1"})).is_error
+        # API keys are asked first: the issuer never sees them
+        async with httpx.AsyncClient(base_url=url, headers=headers(keys["viewer"], "bearer"),
+                                     timeout=30) as rest:
+            assert (await rest.get("/api/v1/runs")).status_code == 200
+        assert keys["viewer"] not in issuer.asked
+        async with httpx.AsyncClient(base_url=url, timeout=30) as rest:
+            wrong = await rest.get("/api/v1/runs", headers=headers("other-token", "bearer"))
+            assert wrong.status_code == 401 and "other-token" not in wrong.text
+
+
+async def test_a_door_may_have_its_own_challenge() -> None:
+    async def inner(scope: Any, receive: Any, send: Any) -> None:
+        raise AssertionError("a caller without a token got through")
+
+    issuer = IssuerTokens()
+    door = RequireCaller(inner, Authenticator(issuer), permission="run",
+                         challenge='Bearer resource_metadata="https://x.example/prm"')
+    plain = RequireCaller(inner, Authenticator(issuer), permission="run")
+    for app, expected in ((door, "resource_metadata"), (plain, 'realm="agentplane"')):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
+            refused = await http.post("/mcp", json={})
+            assert refused.status_code == 401
+            assert expected in refused.headers["www-authenticate"]

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import os
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -23,6 +23,9 @@ from agentplane.runtime import load_workflow
 
 from . import render, settings
 from ._exits import run_main
+
+if TYPE_CHECKING:
+    from agentplane.server.a2a_app import CardVersion
 
 
 def api_keys(ring: KeyRing) -> set[str]:
@@ -49,6 +52,9 @@ def a2a_serve(
     db: Annotated[str | None, typer.Option("--db", help="Database URL (default: "
                                            "$AGENTPLANE_DB or a SQLite file in "
                                            "$AGENTPLANE_HOME).", show_default=False)] = None,
+    card_version: Annotated[str, typer.Option(
+        "--card-version", help="Agent cards without an A2A-Version header: 1.0 (pure) or 0.3 "
+                               "(with the 0.3 fields, for 0.3-only clients).")] = "1.0",
 ) -> None:
     """Serve workflows as A2A agents (protocol 1.0, and 0.3 for older clients): a message
     starts a durable run; its task follows the run, input-required while it waits for an
@@ -57,6 +63,9 @@ def a2a_serve(
 
     from agentplane.server.a2a_app import build_a2a_app
 
+    if card_version not in ("1.0", "0.3"):
+        raise ConfigError(f"--card-version {card_version!r}: use 1.0 or 0.3")
+    version: CardVersion = "0.3" if card_version == "0.3" else "1.0"
     loaded = [load_workflow(path) for path in workflows]
     url = base_url or f"http://{host}:{port}"
     err = render.console(stderr=True)
@@ -69,10 +78,12 @@ def a2a_serve(
         ring = keyring_for(store)
         try:
             keys = api_keys(ring)
-            app = build_a2a_app(store, loaded, base_url=url, api_keys=keys, keyring=ring)
+            app = build_a2a_app(store, loaded, base_url=url, api_keys=keys, keyring=ring,
+                                card_version=version)
             names = ", ".join(w.spec.name for w in loaded)
             err.print(f"A2A agents ({names}) at {url}/agents; callers need an operator API key "
-                      f"or one of the {len(keys)} key(s) in AGENTPLANE_A2A_KEYS")
+                      f"(approvers answer waiting tasks) or one of the {len(keys)} key(s) in "
+                      "AGENTPLANE_A2A_KEYS; `agentplane serve` serves them too, at /a2a")
             config = uvicorn.Config(app, host=host, port=port, log_level="warning",
                                     lifespan="on")
             await uvicorn.Server(config).serve()

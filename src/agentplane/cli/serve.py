@@ -107,7 +107,8 @@ def serve(
         min=1, help="Largest run input accepted, in KiB of JSON (larger: 422). Default 256.",
         show_default=False)] = None,
 ) -> None:
-    """Serve the REST API (OpenAPI at /openapi.json), live event streams and the console."""
+    """Serve the REST API (OpenAPI at /openapi.json), live event streams, the console, and the
+    workflows over A2A (/a2a) and MCP (/mcp), all with the same API keys."""
     from agentplane.telemetry import configure_logging
 
     if log_format not in ("json", "text"):
@@ -124,7 +125,8 @@ def serve(
 
         async def announce(url: str) -> None:
             err.print(f"Agentplane at {url}  (console {url}/, API {url}/api/v1, "
-                      f"OpenAPI {url}/openapi.json, metrics {url}/metrics)")
+                      f"OpenAPI {url}/openapi.json, metrics {url}/metrics, A2A {url}/a2a and "
+                      f"{url}/.well-known/agent-card.json, MCP {url}/mcp)")
             if not live:
                 err.print("no admin key yet: create one with `agentplane keys create NAME "
                           "--role admin`")

@@ -27,7 +27,7 @@ cancelled              canceled
 needs_reconciliation   input-required, with the reason: the run is paused, not over — once
                        a person reconciles the call it goes on and may still complete, so
                        the terminal ``failed`` would be untrue; ``metadata.agentplane.
-                       run_status`` tells a client it waits for the agent's own people
+                       runStatus`` tells a client it waits for the agent's own people
 =====================  =================================================================
 
 Approvals are decided by the people of the organisation that runs the agent: in the console,
@@ -47,6 +47,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import uuid
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -104,6 +105,7 @@ from agentplane.journal import (
     sha256_hex,
 )
 from agentplane.runtime import RunStateError, Runtime, Workflow
+from agentplane.tools.sources.a2a_client import camel_case
 
 from .a2a_answers import answer_task
 from .auth import (
@@ -189,11 +191,13 @@ def task_state(run: RunRecord, events: Sequence[Event], waits: Sequence[WaitReco
 
 
 def run_usage(events: Sequence[Event]) -> dict[str, int]:
-    """Token counts summed over the run's events (what the run reports as its usage)."""
+    """Token counts summed over the run's events (what the run reports as its usage), keyed
+    in camelCase as A2A metadata is (``inputTokens``, ``outputTokens``)."""
     total: dict[str, int] = {}
     for event in events:
         for key, value in (event.usage or {}).items():
-            total[key] = total.get(key, 0) + int(value)
+            name = camel_case(key)
+            total[name] = total.get(name, 0) + int(value)
     return total
 
 
@@ -251,8 +255,8 @@ class _TaskView:
         task = Task(id=run.id, context_id=self.context_id, status=status, history=history,
                     artifacts=[artifact] if artifact is not None else [])
         task.metadata.update({
-            "agentplane": {"run_status": run.status, "workflow": run.workflow,
-                           "workflow_hash": run.workflow_hash, "events": run.last_seq},
+            "agentplane": {"runStatus": run.status, "workflow": run.workflow,
+                           "workflowHash": run.workflow_hash, "events": run.last_seq},
             "usage": run_usage(self.events),
         })
         return task
@@ -466,14 +470,21 @@ class WorkflowAgent(RequestHandler):
         caller = _caller(context)
         run_id = a2a_run_id(self.name, caller, message.message_id)
         value = _message_input(message)
+        tenant = self.host.tenant_of(key)  # never one a request names (it is billed)
         try:
-            # The tenant is the server's, never the one a request names (it is billed).
-            await self.host.runtime.start(self.workflow, value, run_id=run_id,
-                                          tenant=self.host.tenant_of(key))
+            await self.host.runtime.start(self.workflow, value, run_id=run_id, tenant=tenant)
         except RunExistsError:
             existing = await self.host.store.require_run(run_id)
-            if _last(await self.host.store.events(run_id), A2A_RECEIVED) is not None:
+            if _last(await self.host.store.events(run_id), A2A_RECEIVED) is None:
+                pass  # started, not yet marked received (a crash between): mark it below
+            elif existing.input == value and existing.status != "cancelled":
                 return existing.id  # the same message again: the same task
+            else:
+                # the id was reused for another message, or for one whose task the caller
+                # cancelled: ids are unique per task, so this is a new task
+                run_id = a2a_run_id(self.name, caller, f"{message.message_id}/{uuid.uuid4()}")
+                await self.host.runtime.start(self.workflow, value, run_id=run_id,
+                                              tenant=tenant)
         await self.host.store.append(run_id, [NewEvent(
             A2A_RECEIVED, actor=caller,
             data={"caller": caller, "agent": self.name, "message_id": message.message_id,
@@ -517,7 +528,7 @@ class WorkflowAgent(RequestHandler):
                 update = TaskStatusUpdateEvent(task_id=run_id, context_id=view.context_id,
                                                status=task.status)
                 update.metadata.update({"usage": run_usage(view.events),
-                                        "run_status": view.run.status})
+                                        "runStatus": view.run.status})
                 yield update
             if state in _FINAL:
                 return
@@ -533,7 +544,7 @@ class WorkflowAgent(RequestHandler):
         update = TaskStatusUpdateEvent(task_id=view.run.id, context_id=view.context_id,
                                        status=status)
         update.metadata.update({"event": event.type, "seq": event.seq,
-                                "step_key": event.step_key or ""})
+                                "stepKey": event.step_key or ""})
         return update
 
     @validate_request_params

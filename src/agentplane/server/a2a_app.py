@@ -68,6 +68,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 
+from agentplane.errors import ConfigError
 from agentplane.governance.keys import KeyRing
 from agentplane.journal import JournalStore, sha256_hex
 from agentplane.runtime import Runtime, Workflow
@@ -395,6 +396,9 @@ def a2a_routes(host: AgentHost, workflows: Sequence[Workflow], authenticator: Au
     """The A2A routes of the control centre (``/a2a/...`` and the server card), each behind
     the server's front door: any key that may read passes; starting a task needs ``run``,
     answering one ``approve``; the caller's tenant is the task's."""
+    if any(w.spec.name == "rest" for w in workflows):
+        raise ConfigError("a workflow named 'rest' would hide the server endpoint's HTTP+JSON "
+                          f"binding at {PLANE_PREFIX}/rest; rename it")
     agents = [WorkflowAgent(host, w) for w in workflows]
     routes = _agents_routes(agents, prefix=PLANE_PREFIX, secured=True, base_url=None,
                             version=card_version)

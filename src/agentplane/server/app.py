@@ -46,7 +46,6 @@ def create_app(plane: Plane, *, manage_plane: bool = True, protocols: bool = Tru
     app.state.csrf_secret = secrets.token_bytes(32)
     # Who is calling, at every door (REST, console, A2A, MCP); ``add`` takes more verifiers.
     authenticator = app.state.authenticator = Authenticator(KeyRingVerifier(plane.keys))
-    install_oauth(app, authenticator)  # OAuth tokens too, when an issuer is configured
     install_errors(app)
     app.add_middleware(BodyLimit, limit=plane.limits.body_bytes)
     app.add_middleware(CatchAll)  # outermost: a JSON answer for any fault, the true Allow
@@ -68,5 +67,7 @@ def create_app(plane: Plane, *, manage_plane: bool = True, protocols: bool = Tru
         from .front import install_protocols
 
         serving.append(install_protocols(app, plane, authenticator))
+    # OAuth tokens too, when an issuer is configured; /mcp's 401 names the resource metadata
+    install_oauth(app, authenticator, door=getattr(app.state, "mcp_door", None))
     install_console(app)
     return app

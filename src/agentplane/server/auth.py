@@ -229,9 +229,12 @@ class RequireCaller:
 
     def __init__(self, app: ASGIApp, authenticator: Authenticator, *,
                  permission: Permission = "read", public: Collection[str] = (),
-                 tenant: str | None = None) -> None:
+                 tenant: str | None = None, challenge: str | None = None) -> None:
         self.app = app
         self.authenticator = authenticator
+        self.challenge = challenge
+        """This door's ``WWW-Authenticate`` on a 401 (default: the authenticator's), e.g. MCP's
+        pointing at its OAuth protected-resource metadata."""
         self.permission: Permission = permission
         self.public = frozenset(public)
         self.tenant = tenant
@@ -251,7 +254,8 @@ class RequireCaller:
                    else "the API key is not valid (unknown, mistyped or revoked)")
             response = JSONResponse({"error": "unauthorized", "error_description": why},
                                     status_code=401,
-                                    headers={"WWW-Authenticate": self.authenticator.challenge})
+                                    headers={"WWW-Authenticate": self.challenge
+                                             or self.authenticator.challenge})
             await response(scope, receive, send)
             return
         if not key.can(self.permission) or (self.tenant is not None

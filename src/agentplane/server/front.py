@@ -19,7 +19,8 @@ MCP_PATH = "/mcp"
 def install_protocols(app: FastAPI, plane: Plane, authenticator: Authenticator
                       ) -> AbstractAsyncContextManager[None]:
     """Add the A2A and MCP routes of the plane's workflows to ``app``; returns what must run
-    while the app serves (the MCP sessions), for its lifespan to enter."""
+    while the app serves (the MCP sessions), for its lifespan to enter. The MCP door is
+    ``app.state.mcp_door`` (a ``RequireCaller``: its ``challenge`` may name OAuth metadata)."""
     from mcp.server.streamable_http_manager import (
         StreamableHTTPASGIApp,
         StreamableHTTPSessionManager,
@@ -39,6 +40,7 @@ def install_protocols(app: FastAPI, plane: Plane, authenticator: Authenticator
     # reached by any name it is published under).
     sessions = StreamableHTTPSessionManager(app=server, security_settings=None)
     endpoint = RequireCaller(StreamableHTTPASGIApp(sessions), authenticator, permission="run")
+    app.state.mcp_door = endpoint
     app.router.routes.append(Route(MCP_PATH, endpoint=endpoint))
     return sessions.run()
 

@@ -14,8 +14,11 @@ drives that run on if it is ready (e.g. approved meanwhile) and reports where it
 client may retry a call safely. Two utility tools come with the workflows:
 ``agentplane_run_status`` and ``agentplane_list_workflows``.
 
-Transports: stdio, and streamable HTTP bound to 127.0.0.1 by default. Over HTTP an optional
-bearer token (``AGENTPLANE_MCP_TOKEN``) is required of every request when set.
+Transports: stdio, and streamable HTTP — at ``/mcp`` on ``agentplane serve`` (``front``: the
+caller's API key, as ``Authorization: Bearer`` or ``X-API-Key``, must be an operator's or an
+admin's; runs belong to its tenant), or on its own (``agentplane mcp serve --transport http``,
+127.0.0.1 by default) behind the same front door with the API keys and an optional fixed token
+(``AGENTPLANE_MCP_TOKEN``).
 """
 
 from __future__ import annotations

@@ -37,7 +37,7 @@ from starlette.responses import JSONResponse
 from agentplane.errors import ConfigError
 from agentplane.governance.keys import ROLES, ApiKey, Role
 
-from .auth import Authenticator
+from .auth import Authenticator, RequireCaller
 
 log = logging.getLogger(__name__)
 
@@ -218,9 +218,11 @@ class JWTVerifier:
 
 
 def install_oauth(app: Starlette, authenticator: Authenticator,
-                  settings: OAuthSettings | None = None) -> OAuthSettings | None:
+                  settings: OAuthSettings | None = None, *,
+                  door: RequireCaller | None = None) -> OAuthSettings | None:
     """Accept the configured issuer's tokens on ``app`` (settings from the environment when
-    not given): the metadata route, the challenge that names it, the verifier."""
+    not given): the metadata route, the challenge that names it (on ``door`` only when given,
+    e.g. serve's ``/mcp``; else on every 401), the verifier."""
     settings = settings or OAuthSettings.from_env()
     if settings is None:
         return None
@@ -231,7 +233,10 @@ def install_oauth(app: Starlette, authenticator: Authenticator,
     for path in {settings.metadata_path, WELL_KNOWN}:
         app.add_route(path, metadata, methods=["GET"], include_in_schema=False)
     authenticator.add(JWTVerifier(settings))
-    authenticator.challenge = settings.challenge
+    if door is not None:
+        door.challenge = settings.challenge
+    else:
+        authenticator.challenge = settings.challenge
     return settings
 
 

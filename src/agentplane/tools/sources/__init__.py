@@ -1,4 +1,6 @@
 """Tool sources: tools that come from outside the process — MCP servers and remote A2A agents.
 
-Imported only when a workflow declares them, so ``agentplane.tools`` stays light.
+They reach the runtime through one interface (``base.ToolSource``, ``base.ToolSources``); each
+source's module (``mcp``, ``remote``) is imported only when a workflow declares it, so
+``agentplane.tools`` and ``agentplane.runtime`` stay light.
 """

@@ -27,6 +27,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import re
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
@@ -92,6 +93,17 @@ class MessageNotDelivered(RemoteAgentError):
 class TaskUnreachable(RemoteAgentError):
     """The remote that has a task could not be reached to follow it. The task is never sent to
     another replica instead: it may have had effects where it is."""
+
+
+def camel_case(name: str) -> str:
+    """``input_tokens`` as A2A metadata keys are written: ``inputTokens``."""
+    head, *rest = name.split("_")
+    return head + "".join(part[:1].upper() + part[1:] for part in rest)
+
+
+def snake_case(name: str) -> str:
+    """A metadata key back to the journal's spelling: ``inputTokens`` -> ``input_tokens``."""
+    return re.sub(r"(?<=[a-z0-9])([A-Z])", lambda m: "_" + m.group(1).lower(), name)
 
 
 def state_name(state: int) -> str:
@@ -172,8 +184,8 @@ class _Progress:
 
     def _usage(self, metadata: Any) -> None:
         usage = _struct(metadata).get("usage")
-        if isinstance(usage, dict):
-            self.usage = {str(k): int(v) for k, v in usage.items()
+        if isinstance(usage, dict):  # camelCase on the wire (older servers: snake_case)
+            self.usage = {snake_case(str(k)): int(v) for k, v in usage.items()
                           if isinstance(v, int | float)}
 
     def take_task(self, task: Task) -> RemoteUpdate | None:
