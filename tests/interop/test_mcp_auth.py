@@ -20,6 +20,7 @@ import pytest
 import pytest_asyncio
 from cryptography.fernet import Fernet
 
+from agentplane.tools.sources import mcp_auth
 from agentplane.tools.sources.mcp import MCPConnection, result_value
 from agentplane.tools.sources.mcp_auth import (
     EncryptedTokenStorage,
@@ -233,3 +234,15 @@ async def test_mcp_login_authorizes_once_for_later_runs(
     assert missing.returncode != 0
     assert "declares an MCP server 'nowhere'" in missing.stderr
     assert "Traceback" not in missing.stderr
+
+
+def test_a_step_up_a_run_cannot_do_says_more_scope_is_needed() -> None:
+    spec = server("http://127.0.0.1:1/mcp", {})
+    group = ExceptionGroup("unhandled errors in a TaskGroup", [MCPAuthRequired("desk")])
+    stepped = mcp_auth.explain(group, spec, refused=403)
+    assert isinstance(stepped, MCPAuthRequired)
+    assert str(stepped) == ("MCP server desk needs authorization with more scope (the server "
+                            "answered 403 insufficient_scope): run `agentplane mcp login desk`")
+    assert str(mcp_auth.explain(group, spec, refused=401)) == (
+        "MCP server desk needs authorization: run `agentplane mcp login desk`")
+    assert mcp_auth.explain(ExceptionGroup("x", [ValueError("unrelated")]), spec) is None

@@ -460,6 +460,9 @@ def explain(exc: BaseException, spec: MCPServerSpec, auth: httpx2.Auth | None = 
         exc = BaseExceptionGroup("auth", [failure, exc]) if isinstance(exc, Exception) else exc
     found = list(leaves(exc))
     for leaf in found:
+        if isinstance(leaf, MCPAuthRequired) and refused == 403:  # a step-up a run cannot do
+            return MCPAuthRequired(spec.name, " with more scope (the server answered 403 "
+                                              "insufficient_scope)")
         if isinstance(leaf, MCPAuthError):
             return leaf
     for leaf in found:
