@@ -146,6 +146,11 @@ class Runtime:
             self._bound[workflow.hash] = bound
         return bound
 
+    async def check_tools(self, workflow: Workflow) -> None:
+        """Open the workflow's outside tools now (once per version, kept for its runs): a tool
+        an MCP server does not offer raises an ``AgentplaneError`` naming the ones it does."""
+        await self._with_sources(workflow)
+
     def _resolver(self, workflow: Workflow) -> ModelResolver:
         resolver = self._models.get(workflow.hash)
         if resolver is None:
@@ -166,6 +171,7 @@ class Runtime:
         ``tags`` (e.g. ``department``) add to and override the workflow's own, on every usage
         event of the run.
         """
+        await self.check_tools(workflow)  # before any run exists: a missing tool fails here
         if workflow.hash not in self._workflows:
             # The pinned spec is stored once per version, content-addressed.
             digest = await self.store.put_blob(workflow.spec.model_dump(mode="json"))
