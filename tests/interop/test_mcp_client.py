@@ -131,7 +131,7 @@ async def test_an_undeclared_or_missing_tool_is_a_clear_error(store: JournalStor
     runtime = Runtime(store)
     try:  # at load time, before any run is created, naming what the server does offer
         with pytest.raises(MCPError, match=r"MCP server notes has no tool 'nonesuch'; it lists: "
-                                           r"crash, fetch_page, read_note, slow, write_note"):
+                                           r"crash, fetch_page, read_note, slow, summarise, write_note"):
             await runtime.run(wf, "go")
         with pytest.raises(MCPError, match="has no tool 'nonesuch'"):
             await runtime.start(wf, "go")

@@ -13,7 +13,7 @@ import asyncio
 import contextlib
 import json
 import time
-from collections.abc import Awaitable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -38,6 +38,8 @@ from agentplane.tools import Effect, Tool, ToolContext, ToolCrashedError, ToolEr
 from .workflow import Workflow
 
 if TYPE_CHECKING:
+    from agentplane.tools.base import Sample
+
     from .budgeted import RunMetering
 
 
@@ -157,6 +159,9 @@ class RunContext:
     budgets_waived: set[str] = field(default_factory=set)
     """Budgets a person allowed this run to go over."""
     _budget_waits: dict[str, str] = field(default_factory=dict)
+    sampling: Callable[[RunContext, str, str], Sample] | None = None
+    """Makes the ``ToolContext.sample`` of a tool step (step key, agent): the agent's model
+    for servers that ask for completions (``sampling.sampler``)."""
 
     @property
     def run_id(self) -> str:
@@ -333,7 +338,8 @@ class RunContext:
                                    started_data),
                           require_active=True)
         context = ToolContext(run_id=self.run_id, step_key=step_key, idempotency_key=key,
-                              agent=agent, tool=tool.name, attempt=attempt)
+                              agent=agent, tool=tool.name, attempt=attempt,
+                              sample=self.sampling and self.sampling(self, step_key, agent))
         self._clock[step_key] = time.perf_counter()
         try:
             return await self._invoke(tool, arguments, context, timeout), None

@@ -44,6 +44,7 @@ from .context import NeedsReconciliation, RunContext, RunFailure, Suspended
 from .governed import review_output
 from .patterns import run_steps
 from .rollback import compensate, plan_rollback
+from .sampling import sampler
 from .spec import WorkflowSpec
 from .workflow import Workflow, resolve
 
@@ -240,7 +241,7 @@ class Runtime:
         try:
             workflow = await self._with_sources(await self._workflow_for(run))
             ctx = RunContext(self.store, run, workflow, self._resolver(workflow), self.owner,
-                             metering=self.metering)
+                             metering=self.metering, sampling=sampler)
             ctx.provenance.min_length = workflow.spec.guardians.provenance.min_length
             ctx.provenance.add(run.input, source="the run's input", trusted=True, declared=True)
             # the run's own clock: the day it was created (journaled with the run, so a replay

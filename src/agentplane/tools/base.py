@@ -39,6 +39,29 @@ class Trust(StrEnum):
 
 
 @dataclass(frozen=True, slots=True)
+class SampleRequest:
+    """A completion an outside tool asks of the agent that called it (MCP sampling)."""
+
+    messages: tuple[tuple[str, str], ...]
+    """The conversation, as ``(role, text)`` pairs (``user`` or ``assistant``)."""
+    system: str | None = None
+    max_tokens: int | None = None
+    asked_by: str = ""
+    """Who asks, for the journal (e.g. ``MCP server notes``)."""
+
+
+@dataclass(frozen=True, slots=True)
+class SampleReply:
+    text: str
+    model: str
+
+
+Sample = Callable[[SampleRequest], Awaitable[SampleReply]]
+"""Answers a ``SampleRequest`` with the calling agent's model; raises ``ToolError`` when it is
+refused (over budget, blocked by the guardians)."""
+
+
+@dataclass(frozen=True, slots=True)
 class ToolContext:
     """What a tool may learn about the call it serves (pass it as keyword ``context``)."""
 
@@ -53,6 +76,10 @@ class ToolContext:
     tool: str
     attempt: int
     """1 for the first attempt, 2 after one recovery, and so on."""
+    sample: Sample | None = None
+    """The calling agent's model, metered, budgeted and reviewed like its own calls (each
+    completion a durable step), for tools whose servers ask for completions; ``None`` where
+    the caller offers none."""
 
 
 class ToolError(AgentplaneError):

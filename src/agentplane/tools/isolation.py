@@ -31,7 +31,7 @@ import os
 import signal
 import threading
 from collections.abc import Callable
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from enum import StrEnum
 from multiprocessing import forkserver, spawn
 from pathlib import Path
@@ -167,7 +167,7 @@ async def run_in_process(ref: str, folder: Path, name: str, arguments: dict[str,
     process = ctx.Process(
         target=_child, name=f"agentplane-tool-{name}", daemon=True,
         args=(sender, ref, str(folder), name, json.dumps(arguments, ensure_ascii=True),
-              json.dumps(asdict(context))))
+              json.dumps(asdict(replace(context, sample=None)))))
     loop = asyncio.get_running_loop()
     try:
         await asyncio.to_thread(process.start)

@@ -20,6 +20,7 @@ from typing import Any
 
 from agentplane.errors import AgentplaneError
 from agentplane.tools import Tool, ToolContext, ToolError
+from agentplane.tools.base import Sample, SampleRequest
 
 from . import mcp_auth
 from .base import SourceHost, SourceSite
@@ -50,6 +51,8 @@ class _Call:
     arguments: dict[str, Any]
     meta: dict[str, Any]
     done: asyncio.Future[Any]
+    sample: Sample | None = None
+    """The calling agent's model, for the server's sampling requests during this call."""
 
 
 @dataclass
@@ -67,6 +70,8 @@ class MCPConnection:
     _queue: asyncio.Queue[_Call | None] = field(default_factory=asyncio.Queue)
     _task: asyncio.Task[None] | None = None
     _schemas: dict[str, dict[str, Any]] = field(default_factory=dict)
+    _current: _Call | None = None
+    """The call in flight (calls are answered one at a time): its agent samples."""
     connects: int = 0
     """How many sessions were opened (reconnects show here)."""
 
@@ -104,7 +109,8 @@ class MCPConnection:
                 self.login.listening())
             try:
                 async with Client(await self._transport(redirect_uri),
-                                  read_timeout_seconds=self.spec.timeout_s) as client:
+                                  read_timeout_seconds=self.spec.timeout_s,
+                                  sampling_callback=self._sample) as client:
                     self.connects += 1
                     listed = await client.list_tools()
                     self._schemas = {t.name: dict(t.input_schema or {}) for t in listed.tools}
@@ -133,7 +139,31 @@ class MCPConnection:
                                                      f"{type(exc).__name__}: {exc}"))
                 call = await self._queue.get()
 
+    async def _sample(self, context: Any, params: Any) -> Any:
+        """``sampling/createMessage``: answered by the model of the agent whose call is in
+        flight (``ToolContext.sample``); refused outside a call, or when that is refused."""
+        from mcp import types
+
+        call = self._current
+        if call is None or call.sample is None:
+            return types.ErrorData(code=types.INVALID_REQUEST, message=(
+                "sampling is answered only during a tool call made by an agent"))
+        if params.tools:
+            return types.ErrorData(code=types.INVALID_PARAMS, message=(
+                "sampling with tools is not supported by this client"))
+        asked = SampleRequest(tuple((m.role, _text(m.content)) for m in params.messages),
+                              system=params.system_prompt, max_tokens=params.max_tokens,
+                              asked_by=f"MCP server {self.spec.name}")
+        try:
+            reply = await call.sample(asked)
+        except ToolError as exc:
+            return types.ErrorData(code=types.INVALID_REQUEST, message=str(exc))
+        return types.CreateMessageResult(role="assistant", model=reply.model,
+                                         content=types.TextContent(type="text", text=reply.text),
+                                         stop_reason="endTurn")
+
     async def _answer(self, client: Any, call: _Call) -> None:
+        self._current = call
         try:
             result = await client.call_tool(call.tool, call.arguments,
                                             read_timeout_seconds=self.spec.timeout_s,
@@ -143,14 +173,17 @@ class MCPConnection:
                 call.done.set_exception(ToolError(
                     f"{self.spec.name}.{call.tool} did not answer: {type(exc).__name__}: {exc}"))
             raise  # close this session; the next call opens a fresh one
+        finally:
+            self._current = None
         if not call.done.done():
             call.done.set_result(result)
 
-    async def request(self, tool: str, arguments: dict[str, Any], meta: dict[str, Any]) -> Any:
+    async def request(self, tool: str, arguments: dict[str, Any], meta: dict[str, Any],
+                      sample: Sample | None = None) -> Any:
         if self._task is None or self._task.done():
             self._task = asyncio.create_task(self._serve(), name=f"mcp:{self.spec.name}")
         done: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        await self._queue.put(_Call(tool, arguments, meta, done))
+        await self._queue.put(_Call(tool, arguments, meta, done, sample))
         return await done
 
     async def schemas(self) -> dict[str, dict[str, Any]]:
@@ -165,6 +198,14 @@ class MCPConnection:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self._task, timeout=10)
         self._task = None
+
+
+def _text(content: Any) -> str:
+    """The text of a sampling message's content (one block or a list); other blocks are
+    named, not sent (the model gets text)."""
+    blocks = content if isinstance(content, list) else [content]
+    return "\n".join(b.text if getattr(b, "type", "") == "text" else f"[{b.type} omitted]"
+                     for b in blocks)
 
 
 def result_value(result: Any) -> Any:
@@ -187,7 +228,8 @@ def mcp_tool(connection: MCPConnection, declared: MCPToolSpec,
 
     async def invoke(arguments: dict[str, Any], context: ToolContext) -> Any:
         result = await connection.request(declared.name, arguments,
-                                          {IDEMPOTENCY_META: context.idempotency_key})
+                                          {IDEMPOTENCY_META: context.idempotency_key},
+                                          context.sample)
         if getattr(result, "is_error", False):
             raise ToolError(f"{spec.name}.{declared.name}: {result_value(result)}")
         return result_value(result)
