@@ -7,34 +7,19 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-import pytest_asyncio
 
-from agentplane.journal import EventType, JournalStore, SQLiteJournal
+from agentplane.journal import EventType, JournalStore
 from agentplane.runtime import Runtime, SpecError, Workflow, idempotency_key, workflow_from_dict
 from agentplane.server.plane import Plane
 from agentplane.tools.sources.mcp import MCPError, MCPPool
 
 HERE = Path(__file__).parent
 SERVER = str(HERE / "notes_server.py")
-
-
-@pytest.fixture
-def ledger(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    path = tmp_path / "notes.txt"
-    monkeypatch.setenv("NOTES_LEDGER", str(path))
-    return path
-
-
-@pytest_asyncio.fixture
-async def store(tmp_path: Path) -> AsyncIterator[JournalStore]:
-    journal = SQLiteJournal(tmp_path / "mcp.db")
-    yield journal
-    await journal.close()
 
 
 def stdio_server(ledger: Path, **extra: Any) -> dict[str, Any]:
@@ -130,8 +115,9 @@ async def test_an_undeclared_or_missing_tool_is_a_clear_error(store: JournalStor
     wf = flow(server, [{"content": "x"}])
     runtime = Runtime(store)
     try:  # at load time, before any run is created, naming what the server does offer
-        with pytest.raises(MCPError, match=r"MCP server notes has no tool 'nonesuch'; it lists: "
-                                           r"crash, fetch_page, read_note, slow, summarise, write_note"):
+        with pytest.raises(MCPError, match=r"MCP server notes has no tool 'nonesuch'; it "
+                                           r"lists: crash, fetch_page, pay, read_note, slow, "
+                                           r"summarise, write_note"):
             await runtime.run(wf, "go")
         with pytest.raises(MCPError, match="has no tool 'nonesuch'"):
             await runtime.start(wf, "go")

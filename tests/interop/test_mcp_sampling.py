@@ -4,14 +4,12 @@ during a tool call; it is journaled, metered, budgeted and reviewed like the age
 from __future__ import annotations
 
 import sys
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-import pytest_asyncio
 
-from agentplane.journal import EventType, JournalStore, SQLiteJournal
+from agentplane.journal import EventType, JournalStore
 from agentplane.runtime import Runtime, workflow_from_dict
 from agentplane.runtime.sampling import SAMPLING_REFUSED
 
@@ -20,12 +18,9 @@ SERVER = str(HERE / "notes_server.py")
 SUMMARISE = {"tool_calls": [{"name": "notes_summarise", "arguments": {"text": "launch Friday"}}]}
 
 
-@pytest_asyncio.fixture
-async def store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[JournalStore]:
-    monkeypatch.setenv("NOTES_LEDGER", str(tmp_path / "notes.txt"))
-    journal = SQLiteJournal(tmp_path / "sampling.db")
-    yield journal
-    await journal.close()
+@pytest.fixture(autouse=True)
+def notes_ledger(ledger: Path) -> Path:
+    return ledger
 
 
 async def run(store: JournalStore, script: list[dict[str, Any]], **extra: Any

@@ -41,6 +41,7 @@ from agentplane.tools.sources.base import SourceHost, SourceSite, ToolSources
 
 from .budgeted import RunMetering
 from .context import NeedsReconciliation, RunContext, RunFailure, Suspended
+from .elicitation import asker
 from .governed import review_output
 from .patterns import run_steps
 from .rollback import compensate, plan_rollback
@@ -53,7 +54,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("agentplane.runtime")
 
-APPROVAL_KINDS = frozenset({"escalation", "tool_call", "budget", "answer_review"})
+APPROVAL_KINDS = frozenset({"escalation", "tool_call", "budget", "answer_review",
+                            "elicitation"})
 
 
 class RunStateError(AgentplaneError):
@@ -241,7 +243,8 @@ class Runtime:
         try:
             workflow = await self._with_sources(await self._workflow_for(run))
             ctx = RunContext(self.store, run, workflow, self._resolver(workflow), self.owner,
-                             metering=self.metering, sampling=sampler)
+                             metering=self.metering, sampling=sampler,
+                             asking=asker)
             ctx.provenance.min_length = workflow.spec.guardians.provenance.min_length
             ctx.provenance.add(run.input, source="the run's input", trusted=True, declared=True)
             # the run's own clock: the day it was created (journaled with the run, so a replay

@@ -62,6 +62,23 @@ refused (over budget, blocked by the guardians)."""
 
 
 @dataclass(frozen=True, slots=True)
+class AskRequest:
+    """A question an outside tool's server asks a person during a call (MCP elicitation)."""
+
+    message: str
+    schema: dict[str, Any]
+    """JSON Schema of the answer (an object of simple fields)."""
+    asked_by: str = ""
+
+
+Ask = Callable[[AskRequest], Awaitable[dict[str, Any]]]
+"""Puts an ``AskRequest`` to a person as a durable wait; returns ``{"action": "accept",
+"content": {...}}`` or ``{"action": "decline"}``. Until the person answers it raises the
+runtime's suspension, which the tool lets propagate (the run waits; the call is made again
+when it resumes, and the question is then answered from the journal)."""
+
+
+@dataclass(frozen=True, slots=True)
 class ToolContext:
     """What a tool may learn about the call it serves (pass it as keyword ``context``)."""
 
@@ -80,6 +97,8 @@ class ToolContext:
     """The calling agent's model, metered, budgeted and reviewed like its own calls (each
     completion a durable step), for tools whose servers ask for completions; ``None`` where
     the caller offers none."""
+    ask: Ask | None = None
+    """Puts a server's question to a person (an approval-like wait in the inbox)."""
 
 
 class ToolError(AgentplaneError):

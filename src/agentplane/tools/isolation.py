@@ -167,7 +167,7 @@ async def run_in_process(ref: str, folder: Path, name: str, arguments: dict[str,
     process = ctx.Process(
         target=_child, name=f"agentplane-tool-{name}", daemon=True,
         args=(sender, ref, str(folder), name, json.dumps(arguments, ensure_ascii=True),
-              json.dumps(asdict(replace(context, sample=None)))))
+              json.dumps(asdict(replace(context, sample=None, ask=None)))))
     loop = asyncio.get_running_loop()
     try:
         await asyncio.to_thread(process.start)

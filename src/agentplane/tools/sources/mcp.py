@@ -20,7 +20,7 @@ from typing import Any
 
 from agentplane.errors import AgentplaneError
 from agentplane.tools import Tool, ToolContext, ToolError
-from agentplane.tools.base import Sample, SampleRequest
+from agentplane.tools.base import Ask, AskRequest, Sample, SampleRequest
 
 from . import mcp_auth
 from .base import SourceHost, SourceSite
@@ -53,6 +53,10 @@ class _Call:
     done: asyncio.Future[Any]
     sample: Sample | None = None
     """The calling agent's model, for the server's sampling requests during this call."""
+    ask: Ask | None = None
+    """A person, for the server's questions (elicitation) during this call."""
+    interrupt: BaseException | None = None
+    """Why the call stopped on our side (the run waits for a person's answer)."""
 
 
 @dataclass
@@ -110,7 +114,8 @@ class MCPConnection:
             try:
                 async with Client(await self._transport(redirect_uri),
                                   read_timeout_seconds=self.spec.timeout_s,
-                                  sampling_callback=self._sample) as client:
+                                  sampling_callback=self._sample,
+                                  elicitation_callback=self._elicit) as client:
                     self.connects += 1
                     listed = await client.list_tools()
                     self._schemas = {t.name: dict(t.input_schema or {}) for t in listed.tools}
@@ -162,6 +167,27 @@ class MCPConnection:
                                          content=types.TextContent(type="text", text=reply.text),
                                          stop_reason="endTurn")
 
+    async def _elicit(self, context: Any, params: Any) -> Any:
+        """``elicitation/create``: the question goes to a person (``ToolContext.ask``); until
+        answered the call stops and the run waits (``interrupt``)."""
+        from mcp import types
+
+        call = self._current
+        schema = getattr(params, "requested_schema", None)
+        if call is None or call.ask is None or schema is None:
+            return types.ErrorData(code=types.INVALID_REQUEST, message=(
+                "only form questions during a tool call made by an agent are answered"))
+        try:
+            answer = await call.ask(AskRequest(params.message, dict(schema),
+                                               asked_by=f"MCP server {self.spec.name}"))
+        except ToolError as exc:
+            return types.ErrorData(code=types.INVALID_PARAMS, message=str(exc))
+        except Exception as exc:  # the runtime's suspension: a person has not answered yet
+            call.interrupt = exc
+            return types.ErrorData(code=types.INVALID_REQUEST,
+                                   message="waiting for a person's answer")
+        return types.ElicitResult(action=answer["action"], content=answer.get("content"))
+
     async def _answer(self, client: Any, call: _Call) -> None:
         self._current = call
         try:
@@ -169,6 +195,9 @@ class MCPConnection:
                                             read_timeout_seconds=self.spec.timeout_s,
                                             meta=call.meta or None)
         except Exception as exc:
+            if call.interrupt is not None:  # stopped for a person's answer: the session is fine
+                call.done.set_exception(call.interrupt)
+                return
             if not call.done.done():
                 call.done.set_exception(ToolError(
                     f"{self.spec.name}.{call.tool} did not answer: {type(exc).__name__}: {exc}"))
@@ -176,14 +205,17 @@ class MCPConnection:
         finally:
             self._current = None
         if not call.done.done():
-            call.done.set_result(result)
+            if call.interrupt is not None:
+                call.done.set_exception(call.interrupt)
+            else:
+                call.done.set_result(result)
 
     async def request(self, tool: str, arguments: dict[str, Any], meta: dict[str, Any],
-                      sample: Sample | None = None) -> Any:
+                      sample: Sample | None = None, ask: Ask | None = None) -> Any:
         if self._task is None or self._task.done():
             self._task = asyncio.create_task(self._serve(), name=f"mcp:{self.spec.name}")
         done: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        await self._queue.put(_Call(tool, arguments, meta, done, sample))
+        await self._queue.put(_Call(tool, arguments, meta, done, sample, ask))
         return await done
 
     async def schemas(self) -> dict[str, dict[str, Any]]:
@@ -229,7 +261,7 @@ def mcp_tool(connection: MCPConnection, declared: MCPToolSpec,
     async def invoke(arguments: dict[str, Any], context: ToolContext) -> Any:
         result = await connection.request(declared.name, arguments,
                                           {IDEMPOTENCY_META: context.idempotency_key},
-                                          context.sample)
+                                          context.sample, context.ask)
         if getattr(result, "is_error", False):
             raise ToolError(f"{spec.name}.{declared.name}: {result_value(result)}")
         return result_value(result)
