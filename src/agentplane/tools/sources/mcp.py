@@ -5,6 +5,11 @@ that task (as its cancel scopes require), and calls reach it through a queue. A 
 on the transport, or times out, fails that call and closes the session; the next call opens a
 new one. Tool calls are durable steps like any other (the runtime journals them), their results
 are untrusted unless the workflow says otherwise, and governance applies to them unchanged.
+
+Calls on a connection are answered one at a time, so what a server asks during a call belongs
+to that call's agent: a completion (``sampling/createMessage``) goes to the agent's model
+(``ToolContext.sample``), a question (``elicitation/create``) to a person (``ToolContext.ask``,
+a durable wait: the call stops and is made again when the run resumes).
 """
 
 from __future__ import annotations
