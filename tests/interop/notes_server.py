@@ -88,6 +88,22 @@ def pay(to: str, answer: Annotated[Amount, Resolve(_ask_amount)]) -> str:
     return f"paid {to} {answer.amount}"
 
 
+def _note_for(to: str) -> Sample:
+    return _ask_summary(f"a payment to {to}")
+
+
+def _ask_amount_for(to: str, note: Annotated[CreateMessageResult, Resolve(_note_for)]
+                    ) -> Elicit[Amount]:
+    return Elicit(f"{getattr(note.content, 'text', '')} How much to {to}?", Amount)
+
+
+@server.tool()
+def pay_noted(to: str, answer: Annotated[Amount, Resolve(_ask_amount_for)]) -> str:
+    """Write a note with the client's model, then ask a person how much to pay."""
+    _ledger(f"pay {to} {answer.amount}")
+    return f"paid {to} {answer.amount}"
+
+
 if __name__ == "__main__":
     if len(sys.argv) > 1 and sys.argv[1] == "http":
         server.run(transport="streamable-http", host="127.0.0.1", port=int(sys.argv[2]))

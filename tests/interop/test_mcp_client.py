@@ -116,8 +116,8 @@ async def test_an_undeclared_or_missing_tool_is_a_clear_error(store: JournalStor
     runtime = Runtime(store)
     try:  # at load time, before any run is created, naming what the server does offer
         with pytest.raises(MCPError, match=r"MCP server notes has no tool 'nonesuch'; it "
-                                           r"lists: crash, fetch_page, pay, read_note, slow, "
-                                           r"summarise, write_note"):
+                                           r"lists: crash, fetch_page, pay, pay_noted, "
+                                           r"read_note, slow, summarise, write_note"):
             await runtime.run(wf, "go")
         with pytest.raises(MCPError, match="has no tool 'nonesuch'"):
             await runtime.start(wf, "go")

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Any
 
 from agentplane.journal import EventType, JournalStore, RunRecord
 from agentplane.runtime import APPROVAL_KINDS, Runtime, Workflow, workflow_from_dict
@@ -15,30 +16,30 @@ HERE = Path(__file__).parent
 SERVER = str(HERE / "notes_server.py")
 
 
-def paying() -> Workflow:
+def paying(tool: str = "pay", script: list[dict[str, Any]] | None = None) -> Workflow:
     return workflow_from_dict({
         "name": "paying", "autonomy": "out_of_the_loop",
         "mcp_servers": [{"name": "notes", "command": [sys.executable, SERVER],
                          "env": {"NOTES_LEDGER": "${NOTES_LEDGER}"},
-                         "tools": [{"name": "pay", "effect": "write"}]}],
-        "agents": [{"name": "a", "tools": ["notes_pay"], "script": [
-            {"tool_calls": [{"name": "notes_pay", "arguments": {"to": "ACME"}}]},
+                         "tools": [{"name": tool, "effect": "write"}]}],
+        "agents": [{"name": "a", "tools": [f"notes_{tool}"], "script": script or [
+            {"tool_calls": [{"name": f"notes_{tool}", "arguments": {"to": "ACME"}}]},
             {"content": "done"}]}],
         "steps": [{"agent": "a"}]}, HERE)
 
 
-async def asked(store: JournalStore) -> tuple[str, str]:
+async def asked(store: JournalStore, workflow: Workflow | None = None) -> tuple[str, str]:
     """Start a run until the server's question makes it wait; the runtime is then closed
     (as a process that stops). Returns (run id, wait id)."""
     first = Runtime(store)
     try:
-        record = await first.run(paying(), "pay ACME")
+        record = await first.run(workflow or paying(), "pay ACME")
     finally:
         await first.aclose()
     assert record.status == "waiting"
     waits = await store.waits(run_id=record.id)
     assert len(waits) == 1 and waits[0].kind == ELICITATION in APPROVAL_KINDS  # the inbox
-    assert waits[0].data["message"] == "How much should be paid to ACME?"
+    assert waits[0].data["message"].endswith(" ACME?")
     assert waits[0].data["schema"]["properties"]["amount"]["type"] == "integer"
     return record.id, waits[0].id
 
@@ -74,3 +75,19 @@ async def test_a_declined_question_pays_nothing(store: JournalStore, ledger: Pat
     assert not ledger.exists()
     failed = [e for e in await store.events(run_id) if e.type == EventType.TOOL_FAILED]
     assert len(failed) == 1
+
+
+async def test_a_completion_before_the_question_is_not_paid_twice(store: JournalStore,
+                                                                  ledger: Path) -> None:
+    call = {"tool_calls": [{"name": "notes_pay_noted", "arguments": {"to": "ACME"}}]}
+    run_id, wait_id = await asked(store, paying("pay_noted", [
+        call, {"content": "ACME invoice 7."}, {"content": "done"}]))
+    waits = await store.waits(run_id=run_id)
+    assert waits[0].data["message"] == "ACME invoice 7. How much to ACME?"
+    record = await answer(store, run_id, wait_id, approve=True, reason="70")
+    assert record.status == "completed"
+    assert ledger.read_text().splitlines() == ["pay ACME 70"]
+    events = await store.events(run_id)
+    sampled = [e for e in events if e.type == EventType.MODEL_COMPLETED
+               and "/sample" in (e.step_key or "")]
+    assert len(sampled) == 1  # the call made again got the journaled completion
