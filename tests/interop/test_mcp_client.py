@@ -7,34 +7,20 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-import pytest_asyncio
 
-from agentplane.journal import EventType, JournalStore, SQLiteJournal
+from agentplane.journal import EventType, JournalStore
 from agentplane.runtime import Runtime, SpecError, Workflow, workflow_from_dict
 from agentplane.runtime.context import idempotency_key
-from agentplane.tools.sources.mcp import MCPPool
+from agentplane.server.plane import Plane
+from agentplane.tools.sources.mcp import MCPError, MCPPool
 
 HERE = Path(__file__).parent
 SERVER = str(HERE / "notes_server.py")
-
-
-@pytest.fixture
-def ledger(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    path = tmp_path / "notes.txt"
-    monkeypatch.setenv("NOTES_LEDGER", str(path))
-    return path
-
-
-@pytest_asyncio.fixture
-async def store(tmp_path: Path) -> AsyncIterator[JournalStore]:
-    journal = SQLiteJournal(tmp_path / "mcp.db")
-    yield journal
-    await journal.close()
 
 
 def stdio_server(ledger: Path, **extra: Any) -> dict[str, Any]:
@@ -127,9 +113,25 @@ async def test_an_undeclared_or_missing_tool_is_a_clear_error(store: JournalStor
                                                               ledger: Path) -> None:
     server = stdio_server(ledger)
     server["tools"] = [*server["tools"], {"name": "nonesuch", "effect": "read"}]
-    status, events = await run(store, flow(server, [{"content": "x"}]))
-    assert status == "failed"
-    assert "MCP server notes has no tool 'nonesuch'" in events[-1].data["error"]
+    wf = flow(server, [{"content": "x"}])
+    runtime = Runtime(store)
+    try:  # at load time, before any run is created, naming what the server does offer
+        with pytest.raises(MCPError, match=r"MCP server notes has no tool 'nonesuch'; it "
+                                           r"lists: crash, fetch_page, pay, pay_noted, "
+                                           r"read_note, slow, summarise, write_note"):
+            await runtime.run(wf, "go")
+        with pytest.raises(MCPError, match="has no tool 'nonesuch'"):
+            await runtime.start(wf, "go")
+    finally:
+        await runtime.aclose()
+    assert await store.list_runs() == []
+    plane = Plane.open(store, runtime=Runtime(store), worker=False)
+    plane.workflows[wf.spec.name] = wf
+    with pytest.raises(MCPError, match="has no tool 'nonesuch'"):  # serve refuses to start
+        await plane.start()
+    await plane.runtime.aclose()
+    plane.keys.close()
+    assert await store.list_runs() == []
     with pytest.raises(SpecError, match="unknown tool 'notes_delete'"):
         workflow_from_dict({"name": "f", "mcp_servers": [stdio_server(ledger)],
                             "agents": [{"name": "a", "tools": ["notes_delete"],

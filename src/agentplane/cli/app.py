@@ -25,6 +25,7 @@ from .a2a import a2a_serve
 from .db import db_app
 from .economics import economics
 from .mcp import mcp_serve
+from .mcp_login import mcp_login
 from .registry import registry_add, registry_check, registry_find, registry_list
 from .render import escape
 from .serve import DEFAULT_PORT, keys_create, keys_list, keys_revoke, require_server, serve
@@ -46,8 +47,9 @@ app.add_typer(approvals_app, name="approvals")
 app.add_typer(audit_app, name="audit")
 app.add_typer(usage_app, name="usage")
 app.command()(economics)
-mcp_app = group("Serve workflows to MCP clients.")
+mcp_app = group("Serve workflows to MCP clients; log in to MCP servers.")
 mcp_app.command("serve")(mcp_serve)
+mcp_app.command("login")(mcp_login)
 app.add_typer(mcp_app, name="mcp")
 registry_app = group("The agent registry: register, discover and health-check agents.")
 registry_app.command("add")(registry_add)

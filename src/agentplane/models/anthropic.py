@@ -23,6 +23,7 @@ from .base import (
     ToolCall,
     Usage,
 )
+from .rich import rich_parts
 
 ANTHROPIC_VERSION = "2023-06-01"
 
@@ -233,7 +234,13 @@ def messages_to_wire(messages: list[Message]) -> list[dict[str, Any]]:
 def _blocks(message: Message) -> list[dict[str, Any]]:
     if message.role == "tool":
         block: dict[str, Any] = {"type": "tool_result", "tool_use_id": message.tool_call_id or ""}
-        if message.content:
+        parts = rich_parts(message.content)
+        if parts is not None:  # images as image blocks, not base64 text
+            block["content"] = [
+                {"type": "image", "source": {"type": "base64", "media_type": p.media_type,
+                                             "data": p.data}} if p.is_image
+                else {"type": "text", "text": p.text} for p in parts if p.is_image or p.text]
+        elif message.content:
             block["content"] = message.content
         return [block]
     out: list[dict[str, Any]] = []

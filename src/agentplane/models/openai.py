@@ -24,6 +24,7 @@ from .base import (
     ToolCall,
     Usage,
 )
+from .rich import placeholder, rich_parts
 
 
 class OpenAIProvider(HttpProvider):
@@ -51,7 +52,7 @@ class OpenAIProvider(HttpProvider):
     def request_body(self, request: ModelRequest) -> dict[str, Any]:
         """The JSON body sent for ``request``."""
         body: dict[str, Any] = {"model": request.model,
-                                "messages": [message_to_wire(m) for m in request.messages]}
+                                "messages": messages_to_wire(request.messages)}
         if request.tools:
             body["tools"] = [{"type": "function", "function": {
                 "name": t.name, "description": t.description, "parameters": t.parameters}}
@@ -197,6 +198,37 @@ class _StreamState:
             call.arguments.append(args)
         elif args is not None:
             call.whole = args
+
+
+def messages_to_wire(messages: list[Message]) -> list[dict[str, Any]]:
+    """Our messages in the chat completions format. Images in tool results (which a ``tool``
+    message cannot carry) follow the run of tool messages as a user message of image parts."""
+    out: list[dict[str, Any]] = []
+    images: list[dict[str, Any]] = []
+    for message in messages:
+        if message.role != "tool" and images:
+            out.append({"role": "user", "content": images})
+            images = []
+        parts = rich_parts(message.content) if message.role == "tool" else None
+        if parts is None:
+            out.append(message_to_wire(message))
+            continue
+        texts: list[str] = []
+        for part in parts:
+            if part.is_image:
+                name = placeholder(len(images) + 1, part)
+                texts.append(f"{name} (attached below)")
+                images += [{"type": "text", "text": f"{name} from tool {message.name or ''}"
+                                                    f" (call {message.tool_call_id or ''}):"},
+                           {"type": "image_url", "image_url": {
+                               "url": f"data:{part.media_type};base64,{part.data}"}}]
+            elif part.text:
+                texts.append(part.text)
+        out.append({"role": "tool", "tool_call_id": message.tool_call_id or "",
+                    "content": "\n".join(texts)})
+    if images:
+        out.append({"role": "user", "content": images})
+    return out
 
 
 def message_to_wire(message: Message) -> dict[str, Any]:

@@ -76,8 +76,10 @@ Held = list[tuple[tuple[str, str], float]]
 
 
 async def check(ctx: RunContext, metering: RunMetering, step_key: str, agent: str,
-                estimate: CallEstimate) -> Held:
-    """Check every budget the call falls under; returns what to release after the call."""
+                estimate: CallEstimate, *, wait: bool = True) -> Held:
+    """Check every budget the call falls under; returns what to release after the call.
+    Without ``wait`` a breach fails the call (``RunFailure``) even where the budget would ask
+    a person (a call made inside another call cannot wait)."""
     scope = Scope(ctx.run_id, ctx.run.tenant, ctx.workflow.spec.name, agent)
     budgets = [b for b in ctx.workflow.spec.budgets if applies(b, scope)]
     if not budgets:
@@ -95,7 +97,7 @@ async def check(ctx: RunContext, metering: RunMetering, step_key: str, agent: st
         if not state.breached_by(estimate) or state.budget.id in ctx.budgets_waived:
             continue
         message = state.message(estimate)
-        if state.budget.on_exceed == "fail":
+        if state.budget.on_exceed == "fail" or not wait:
             raise RunFailure(message)
         resolution = await ctx.wait(
             f"{step_key}/budget.{state.budget.id}", kind="budget", actor=f"agent:{agent}",
@@ -110,12 +112,12 @@ async def check(ctx: RunContext, metering: RunMetering, step_key: str, agent: st
 
 
 async def before_model_call(ctx: RunContext, step_key: str, agent: str, model: str,
-                            request: ModelRequest) -> Held:
+                            request: ModelRequest, *, wait: bool = True) -> Held:
     if ctx.metering is None or not ctx.workflow.spec.budgets or ctx.recorded(
             step_key, EventType.MODEL_COMPLETED) is not None:
         return []
     estimate = estimate_model_call(ctx.metering, model, request)
-    return await check(ctx, ctx.metering, step_key, agent, estimate)
+    return await check(ctx, ctx.metering, step_key, agent, estimate, wait=wait)
 
 
 async def before_tool_call(ctx: RunContext, step_key: str, agent: str, cost_usd: float) -> Held:

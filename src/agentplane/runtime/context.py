@@ -13,7 +13,7 @@ import asyncio
 import contextlib
 import json
 import time
-from collections.abc import Awaitable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from types import MappingProxyType
@@ -40,6 +40,8 @@ from agentplane.tools import Effect, Tool, ToolContext, ToolCrashedError, ToolEr
 from .workflow import Workflow
 
 if TYPE_CHECKING:
+    from agentplane.tools.base import Ask, Sample
+
     from .budgeted import RunMetering
 
 
@@ -181,6 +183,12 @@ class RunContext:
     budgets_waived: set[str] = field(default_factory=set)
     """Budgets a person allowed this run to go over."""
     _budget_waits: dict[str, str] = field(default_factory=dict)
+    sampling: Callable[[RunContext, str, str], Sample] | None = None
+    """Makes the ``ToolContext.sample`` of a tool step (step key, agent): the agent's model
+    for servers that ask for completions (``sampling.sampler``)."""
+    asking: Callable[[RunContext, str, str], Ask] | None = None
+    """Makes the ``ToolContext.ask`` of a tool step: a server's questions to a person
+    (``elicitation.asker``); an attempt that asked one ended waiting, not half-done."""
 
     @property
     def run_id(self) -> str:
@@ -318,7 +326,9 @@ class RunContext:
         if failed is not None:
             return ToolOutcome(False, failed.data.get("error"))
         attempts = self._started.get(step_key, 0)
-        if attempts and not tool.safe_to_repeat and not self._retry_allowed(step_key, attempts):
+        asked = self.recorded(f"{step_key}/ask{attempts}", EventType.APPROVAL_REQUESTED)
+        if attempts and not tool.safe_to_repeat and not self._retry_allowed(step_key, attempts) \
+                and asked is None:  # an attempt that ended asking a person did nothing yet
             raise NeedsReconciliation(step_key, tool.name, arguments)
         actor = f"agent:{agent}"
         if tool.check is not None:
@@ -372,10 +382,14 @@ class RunContext:
                                    started_data),
                           require_active=True)
         context = ToolContext(run_id=self.run_id, step_key=step_key, idempotency_key=key,
-                              agent=agent, tool=tool.name, attempt=attempt)
+                              agent=agent, tool=tool.name, attempt=attempt,
+                              sample=self.sampling and self.sampling(self, step_key, agent),
+                              ask=self.asking and self.asking(self, step_key, agent))
         self._clock[step_key] = time.perf_counter()
         try:
             return await self._invoke(tool, arguments, context, timeout), None
+        except Suspended:  # the tool asked a person (ToolContext.ask): the run waits
+            raise
         except ToolCrashedError as exc:
             return None, str(exc)
         except ToolError as exc:

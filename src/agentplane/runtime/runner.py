@@ -41,10 +41,12 @@ from agentplane.tools.sources.base import SourceHost, SourceSite, ToolSources
 
 from .budgeted import RunMetering
 from .context import NeedsReconciliation, RunContext, RunFailure, Suspended
+from .elicitation import asker
 from .gcpolicy import tune_for_many_runs
 from .governed import review_output
 from .patterns import run_steps
 from .rollback import compensate, plan_rollback
+from .sampling import sampler
 from .spec import WorkflowSpec
 from .workflow import Workflow, resolve
 
@@ -53,7 +55,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("agentplane.runtime")
 
-APPROVAL_KINDS = frozenset({"escalation", "tool_call", "budget", "answer_review"})
+APPROVAL_KINDS = frozenset({"escalation", "tool_call", "budget", "answer_review",
+                            "elicitation"})
 
 
 class RunStateError(AgentplaneError):
@@ -148,6 +151,11 @@ class Runtime:
             self._bound[workflow.hash] = bound
         return bound
 
+    async def check_tools(self, workflow: Workflow) -> None:
+        """Open the workflow's outside tools now (once per version, kept for its runs): a tool
+        an MCP server does not offer raises an ``AgentplaneError`` naming the ones it does."""
+        await self._with_sources(workflow)
+
     def _resolver(self, workflow: Workflow) -> ModelResolver:
         resolver = self._models.get(workflow.hash)
         if resolver is None:
@@ -168,6 +176,7 @@ class Runtime:
         ``tags`` (e.g. ``department``) add to and override the workflow's own, on every usage
         event of the run.
         """
+        await self.check_tools(workflow)  # before any run exists: a missing tool fails here
         if workflow.hash not in self._workflows:
             # The pinned spec is stored once per version, content-addressed.
             digest = await self.store.put_blob(workflow.spec.model_dump(mode="json"))
@@ -236,7 +245,8 @@ class Runtime:
         try:
             workflow = await self._with_sources(await self._workflow_for(run))
             ctx = RunContext(self.store, run, workflow, self._resolver(workflow), self.owner,
-                             metering=self.metering)
+                             metering=self.metering, sampling=sampler,
+                             asking=asker)
             ctx.provenance.min_length = workflow.spec.guardians.provenance.min_length
             ctx.provenance.add(run.input, source="the run's input", trusted=True, declared=True)
             # the run's own clock: the day it was created (journaled with the run, so a replay

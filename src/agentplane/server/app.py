@@ -17,6 +17,7 @@ from .auth import Authenticator, KeyRingVerifier, Reader
 from .console import install_console
 from .errors import CatchAll, install_errors
 from .limits import BodyLimit
+from .oauth import install_oauth
 from .plane import Plane
 
 
@@ -66,5 +67,7 @@ def create_app(plane: Plane, *, manage_plane: bool = True, protocols: bool = Tru
         from .front import install_protocols
 
         serving.append(install_protocols(app, plane, authenticator))
+    # OAuth tokens too, when an issuer is configured; /mcp's 401 names the resource metadata
+    install_oauth(app, authenticator, door=getattr(app.state, "mcp_door", None))
     install_console(app)
     return app

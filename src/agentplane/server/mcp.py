@@ -58,6 +58,7 @@ from .auth import (
     StaticTokens,
     scope_caller,
 )
+from .oauth import WELL_KNOWN, OAuthSettings, install_oauth
 
 log = logging.getLogger("agentplane.server.mcp")
 
@@ -487,10 +488,15 @@ def http_app(server: Server[Runtime], *, host: str = "127.0.0.1", token: str | N
              keyring: KeyRing | None = None) -> ASGIApp:
     """The streamable HTTP app (MCP at ``/mcp``), behind the bearer token and the server's
     API keys (operator or admin) when either is given."""
-    app: ASGIApp = server.streamable_http_app(streamable_http_path=HTTP_PATH, host=host)
-    if token is None and keyring is None:
+    app = server.streamable_http_app(streamable_http_path=HTTP_PATH, host=host)
+    oauth = OAuthSettings.from_env()  # OAuth tokens too, when an issuer is configured
+    if token is None and keyring is None and oauth is None:
         return app
-    return token_guard(app, token, keyring)
+    guard = token_guard(app, token, keyring)
+    if oauth is not None:
+        install_oauth(app, guard.authenticator, oauth)
+        guard.public = frozenset({oauth.metadata_path, WELL_KNOWN})
+    return guard
 
 
 async def serve_http(server: Server[Runtime], *, host: str = "127.0.0.1", port: int = 8765,

@@ -72,6 +72,8 @@ class Plane:
     # -- lifecycle ----------------------------------------------------------------------------
 
     async def start(self) -> None:
+        for workflow in self.workflows.values():  # a tool a server lacks fails serve's start
+            await self.runtime.check_tools(workflow)
         self.broadcaster.listen = not self.worker  # else the worker listens, and pokes it
         await self.broadcaster.start()
         self.tracer = await start_tracing(self.store)

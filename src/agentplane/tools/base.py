@@ -39,6 +39,46 @@ class Trust(StrEnum):
 
 
 @dataclass(frozen=True, slots=True)
+class SampleRequest:
+    """A completion an outside tool asks of the agent that called it (MCP sampling)."""
+
+    messages: tuple[tuple[str, str], ...]
+    """The conversation, as ``(role, text)`` pairs (``user`` or ``assistant``)."""
+    system: str | None = None
+    max_tokens: int | None = None
+    asked_by: str = ""
+    """Who asks, for the journal (e.g. ``MCP server notes``)."""
+
+
+@dataclass(frozen=True, slots=True)
+class SampleReply:
+    text: str
+    model: str
+
+
+Sample = Callable[[SampleRequest], Awaitable[SampleReply]]
+"""Answers a ``SampleRequest`` with the calling agent's model; raises ``ToolError`` when it is
+refused (over budget, blocked by the guardians)."""
+
+
+@dataclass(frozen=True, slots=True)
+class AskRequest:
+    """A question an outside tool's server asks a person during a call (MCP elicitation)."""
+
+    message: str
+    schema: dict[str, Any]
+    """JSON Schema of the answer (an object of simple fields)."""
+    asked_by: str = ""
+
+
+Ask = Callable[[AskRequest], Awaitable[dict[str, Any]]]
+"""Puts an ``AskRequest`` to a person as a durable wait; returns ``{"action": "accept",
+"content": {...}}`` or ``{"action": "decline"}``. Until the person answers it raises the
+runtime's suspension, which the tool lets propagate (the run waits; the call is made again
+when it resumes, and the question is then answered from the journal)."""
+
+
+@dataclass(frozen=True, slots=True)
 class ToolContext:
     """What a tool may learn about the call it serves (pass it as keyword ``context``)."""
 
@@ -53,6 +93,12 @@ class ToolContext:
     tool: str
     attempt: int
     """1 for the first attempt, 2 after one recovery, and so on."""
+    sample: Sample | None = None
+    """The calling agent's model, metered, budgeted and reviewed like its own calls (each
+    completion a durable step), for tools whose servers ask for completions; ``None`` where
+    the caller offers none."""
+    ask: Ask | None = None
+    """Puts a server's question to a person (an approval-like wait in the inbox)."""
 
 
 class ToolError(AgentplaneError):

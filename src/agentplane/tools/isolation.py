@@ -33,7 +33,7 @@ import queue
 import signal
 import threading
 from collections.abc import Callable
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from enum import StrEnum
 from multiprocessing import forkserver, spawn
 from pathlib import Path
@@ -207,7 +207,7 @@ async def run_in_process(ref: str, folder: Path, name: str, arguments: dict[str,
     process = ctx.Process(
         target=_child, name=f"agentplane-tool-{name}", daemon=True,
         args=(sender, ref, str(folder), name, json.dumps(arguments, ensure_ascii=True),
-              json.dumps(asdict(context))))
+              json.dumps(asdict(replace(context, sample=None, ask=None)))))
     loop = asyncio.get_running_loop()
     try:
         await asyncio.to_thread(process.start)

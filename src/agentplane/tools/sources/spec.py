@@ -14,6 +14,17 @@ mcp_servers:
     trust: untrusted                        # the default: results are content from outside
     timeout_s: 20
     tools: [{name: lookup_customer, effect: read}]
+  - name: docs
+    url: https://mcp.example.com/mcp        # a hosted server that requires OAuth
+    auth: {scope: "docs:read"}              # a person logs in once: `agentplane mcp login docs`
+    tools: [{name: search, effect: read}]
+  - name: billing
+    url: https://billing.example.com/mcp
+    auth:                                   # an unattended worker: client credentials
+      flow: client_credentials
+      client_id: worker-7
+      client_secret_env: BILLING_CLIENT_SECRET
+    tools: [{name: invoice, effect: read}]
 agents:
   - name: clerk
     tools: [files_read_file, crm_lookup_customer]   # <server>_<tool>
@@ -52,6 +63,67 @@ class MCPToolSpec(BaseModel):
     """Arguments that say where an external call goes (default: by name, e.g. ``url``)."""
 
 
+class MCPAuthSpec(BaseModel):
+    """How Agentplane obtains OAuth tokens for an MCP server (the MCP authorization spec).
+
+    The server's protected-resource metadata names its authorization server; scopes come from
+    ``scope``, else from the server's challenge or its metadata, and grow on an
+    ``insufficient_scope`` challenge (step-up). Tokens are stored encrypted (docs/mcp-auth.md).
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    flow: Literal["authorization_code", "client_credentials", "identity_assertion"] = \
+        "authorization_code"
+    """``authorization_code``: a person authorizes once (``agentplane mcp login SERVER``), runs
+    use and refresh the stored tokens. ``client_credentials``: an unattended worker's own
+    credentials, no person involved. ``identity_assertion``: enterprise-managed authorization
+    (SEP-990): the person's ID token from the enterprise identity provider is exchanged there
+    for an identity assertion grant (ID-JAG), which ``issuer`` turns into an access token."""
+    scope: str | None = Field(default=None, min_length=1)
+    """Scopes to ask for (space separated); by default those the server asks for."""
+    client_id: str | None = Field(default=None, min_length=1)
+    """A client registered beforehand; without it the client registers itself (dynamic client
+    registration) or uses ``client_metadata_url`` where the server accepts one."""
+    client_secret_env: str | None = Field(default=None, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
+    """The environment variable holding the client's secret (never the secret itself)."""
+    private_key_env: str | None = Field(default=None, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
+    """client_credentials with ``private_key_jwt``: the variable holding the PEM private key."""
+    signing_algorithm: str = "RS256"
+    token_auth: Literal["client_secret_basic", "client_secret_post", "none"] | None = None
+    """How the client authenticates at the token endpoint (default: basic with a secret)."""
+    client_metadata_url: str | None = Field(default=None, pattern=r"^https://")
+    """An HTTPS URL of this client's metadata document, used as its client id where the
+    authorization server supports client ID metadata documents."""
+    issuer: str | None = Field(default=None, pattern=r"^https?://")
+    """client_credentials, identity_assertion: the authorization server the credentials
+    belong to."""
+    idp_token_endpoint: str | None = Field(default=None, pattern=r"^https?://")
+    """identity_assertion: the enterprise identity provider's token endpoint."""
+    idp_client_id: str | None = None
+    """identity_assertion: this client's id at the identity provider."""
+    id_token_env: str | None = Field(default=None, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
+    """identity_assertion: the environment variable holding the person's ID token."""
+
+    @model_validator(mode="after")
+    def _credentials(self) -> MCPAuthSpec:
+        if self.flow == "client_credentials":
+            if self.client_id is None:
+                raise ValueError("flow client_credentials needs client_id")
+            if (self.client_secret_env is None) == (self.private_key_env is None):
+                raise ValueError("flow client_credentials needs exactly one of "
+                                 "client_secret_env and private_key_env")
+        elif self.flow == "identity_assertion":
+            missing = [k for k in ("issuer", "client_id", "client_secret_env",
+                                   "idp_token_endpoint", "id_token_env")
+                       if getattr(self, k) is None]
+            if missing:
+                raise ValueError(f"flow identity_assertion needs {', '.join(missing)}")
+        elif self.private_key_env is not None:
+            raise ValueError("private_key_env applies to flow client_credentials only")
+        return self
+
+
 class MCPServerSpec(BaseModel):
     """An MCP server over stdio (``command``) or streamable HTTP (``url``)."""
 
@@ -69,12 +141,16 @@ class MCPServerSpec(BaseModel):
     (or per field, as for a tool)."""
     timeout_s: float = Field(default=30.0, gt=0)
     """How long one call may take before it fails (and the connection is reopened)."""
+    auth: MCPAuthSpec | None = None
+    """OAuth for a server that requires it (streamable HTTP only)."""
     tools: list[MCPToolSpec] = Field(min_length=1)
 
     @model_validator(mode="after")
     def _one_transport(self) -> MCPServerSpec:
         if (self.command is None) == (self.url is None):
             raise ValueError("give exactly one of command (stdio) and url (streamable HTTP)")
+        if self.auth is not None and self.url is None:
+            raise ValueError("auth applies to a server at a url (streamable HTTP), not stdio")
         return self
 
     def exposed(self, tool: str) -> str:
