@@ -8,24 +8,24 @@ the code back to a loopback callback; the tokens are stored encrypted
 
 from __future__ import annotations
 
-import asyncio
-import webbrowser
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-import yaml
-from pydantic import ValidationError
 
 from agentplane.errors import ConfigError
-from agentplane.tools.sources.spec import MCPServerSpec
 
 from . import render
+
+if TYPE_CHECKING:
+    from agentplane.tools.sources.spec import MCPServerSpec
 
 SKIP = {".git", ".venv", "venv", "node_modules", "__pycache__"}
 
 
 def _entries(path: Path) -> list[dict[str, Any]]:
+    import yaml  # only this command reads workflow files: `agentplane --help` stays light
+
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, yaml.YAMLError):
@@ -36,6 +36,10 @@ def _entries(path: Path) -> list[dict[str, Any]]:
 
 def find_server(name: str, workflow: Path | None, where: Path) -> tuple[MCPServerSpec, Path]:
     """The ``mcp_servers:`` entry called ``name`` and the folder of its workflow."""
+    from pydantic import ValidationError
+
+    from agentplane.tools.sources.spec import MCPServerSpec
+
     if workflow is not None:
         files = [workflow]
     else:
@@ -83,6 +87,9 @@ def mcp_login(
     """Authorize Agentplane at an OAuth-protected MCP server, once: runs then use and refresh
     the tokens, stored encrypted (key: AGENTPLANE_SECRET_KEY or $AGENTPLANE_HOME/secret.key)."""
     # The MCP SDK and the crypto libraries load only for this command, not for every CLI call.
+    import asyncio
+    import webbrowser
+
     from agentplane.tools.sources.mcp import MCPConnection
     from agentplane.tools.sources.mcp_auth import EncryptedTokenStorage, LoopbackLogin
 
