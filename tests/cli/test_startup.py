@@ -42,7 +42,7 @@ def test_help_loads_no_journal_runtime_rich_or_pydantic(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("command", [["runs", "list"], ["runs", "show", "RUN"],
-                                     ["audit", "verify"]])
+                                     ["audit", "verify"], ["approvals", "list"]])
 def test_read_commands_load_the_journal_only(journal: tuple[Cli, str],
                                              command: list[str]) -> None:
     cli, run_id = journal

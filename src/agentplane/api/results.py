@@ -119,7 +119,7 @@ def result_of(run: RunRecord, events: Sequence[Event], waits: Sequence[WaitRecor
                 run.status in ("failed", "needs_reconciliation")):
             error = str(e.data.get("error") or e.data.get("reason") or "")
             break
-    from agentplane.runtime.runner import APPROVAL_KINDS  # loaded by then: a run was driven
+    from agentplane.journal.events import APPROVAL_KINDS
 
     usage, cost = _usage_and_cost(events, pricer)
     waiting = tuple(Approval.from_wait(w) for w in waits

@@ -395,7 +395,7 @@ ResumeOption = Annotated[bool, typer.Option("--resume/--no-resume",
 def approvals_list(db: DbOption = None, as_json: JsonOption = False) -> None:
     """List pending approvals and escalations."""
 
-    from agentplane.runtime import APPROVAL_KINDS
+    from agentplane.journal.events import APPROVAL_KINDS
 
     async def body(store: JournalStore) -> None:
         waits = [w for w in await store.waits(status="open") if w.kind in APPROVAL_KINDS]

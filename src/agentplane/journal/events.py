@@ -78,6 +78,9 @@ RUN_STATUSES = (
     "needs_reconciliation",
 )
 TERMINAL_STATUSES = frozenset({"completed", "failed", "cancelled"})
+APPROVAL_KINDS = frozenset({"escalation", "tool_call", "budget", "answer_review", "elicitation"})
+"""Kinds of waits a person answers (the inbox); other waits (signals, timers) are answered by
+code. Here, next to the statuses, so a reader of the inbox needs no runtime."""
 STATUS_OF_EVENT: dict[str, str] = {
     EventType.RUN_CREATED: "pending",
     EventType.RUN_STARTED: "running",

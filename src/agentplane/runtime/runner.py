@@ -34,6 +34,9 @@ from agentplane.journal import (
     WaitNotOpenError,
     WaitRecord,
 )
+from agentplane.journal.events import (
+    APPROVAL_KINDS as APPROVAL_KINDS,  # the runtime's name for it too
+)
 from agentplane.models.base import ModelProvider
 from agentplane.models.registry import Endpoint, ModelResolver
 from agentplane.models.scripted import ScriptedProvider, ScriptedReply
@@ -55,8 +58,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("agentplane.runtime")
 
-APPROVAL_KINDS = frozenset({"escalation", "tool_call", "budget", "answer_review",
-                            "elicitation"})
 
 
 class RunStateError(AgentplaneError):
