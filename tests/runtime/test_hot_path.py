@@ -11,6 +11,7 @@ import subprocess
 import sys
 import threading
 
+import pydantic
 import pytest
 
 from agentplane.journal import EventType, JournalStore, NewEvent, RunNotActiveError
@@ -18,7 +19,7 @@ from agentplane.models.base import ModelRequest
 from agentplane.runtime import Runtime
 from agentplane.runtime.context import RunContext
 from agentplane.runtime.workflow import spec_hash
-from agentplane.tools import isolation
+from agentplane.tools import Effect, ToolArgumentsError, ToolContext, isolation, python_tool
 from agentplane.tools.isolation import run_in_thread
 
 from .conftest import make_workflow
@@ -105,3 +106,44 @@ async def test_sync_tool_threads_are_reused_and_a_hung_call_holds_only_its_own()
     assert not hung.done()
     gate.set()
     assert await asyncio.wait_for(hung, 10) == "late"
+
+
+_SEEN: list[str] = []
+
+
+class _Order(pydantic.BaseModel):
+    """An argument whose validation is counted."""
+
+    id: str
+
+    @pydantic.field_validator("id")
+    @classmethod
+    def _counted(cls, value: str) -> str:
+        _SEEN.append(value)
+        return value.upper()
+
+
+async def test_a_tool_step_validates_its_arguments_once(store: JournalStore) -> None:
+    seen = _SEEN
+    seen.clear()
+
+    async def refund(order: _Order) -> str:
+        return f"refunded {order.id}"
+
+    tool = python_tool(refund, effect=Effect.WRITE, idempotent=True)
+    wf = make_workflow([{"name": "a", "script": [{"content": "x"}]}], [{"agent": "a"}])
+    rt = Runtime(store)
+    run = await rt.start(wf, "go", lease=True)
+    await store.append(run.id, [NewEvent(EventType.RUN_STARTED)])
+    ctx = RunContext(store, await store.require_run(run.id), wf, rt._resolver(wf), rt.owner)
+    outcome = await ctx.tool_step("s0/a/m1/t0", tool, {"order": {"id": "a1"}}, "a")
+    assert (outcome.ok, outcome.value) == (True, "refunded A1")
+    assert seen == ["a1"]  # checked before the start was journaled, not again by the call
+    # a call that was not checked first (or with other arguments) is still validated
+    context = ToolContext(run_id=run.id, step_key="k", idempotency_key="i", agent="a",
+                          tool="refund", attempt=1)
+    assert await tool.invoke({"order": {"id": "b2"}}, context) == "refunded B2"
+    with pytest.raises(ToolArgumentsError, match=r"order\.id"):
+        await tool.invoke({"order": {"id": 3}}, context)
+    assert seen == ["a1", "b2"]
+    await rt.aclose()

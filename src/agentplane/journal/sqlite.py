@@ -47,6 +47,7 @@ from .events import (
     Event,
     EventType,
     NewEvent,
+    canonical_json,
     seal,
     utc_now,
 )
@@ -346,7 +347,8 @@ class SQLiteJournal(JournalStore):
                 "INSERT INTO events(run_id, seq, time, type, actor, step_key, data, usage,"
                 " prev_hash, hash, schema) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
                 (run_id, seq, event.time, event.type, event.actor, event.step_key, data_json,
-                 None if event.usage is None else dumps(event.usage), event.prev_hash,
+                 # the usage's canonical text (orjson), as hashed, instead of a second encoder
+                 None if event.usage is None else canonical_json(event.usage), event.prev_hash,
                  event.hash, event.schema),
             )
             status, touched = self._project(db, run_id, status, new, event.time)

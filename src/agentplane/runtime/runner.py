@@ -259,6 +259,7 @@ class Runtime:
             events = await self.store.events(run.id)
             ctx.load(events)
             started = any(e.type == EventType.RUN_STARTED for e in events)
+            del events  # the context keeps what it needs; the run may live long after this
             await ctx.append(NewEvent(EventType.RUN_RESUMED if started else EventType.RUN_STARTED,
                                       data={"worker": self.owner}))
             if await self._finish(ctx, run):

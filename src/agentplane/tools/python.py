@@ -134,13 +134,18 @@ def validate_arguments(fn: Callable[..., Any], name: str,
 
 
 async def call_inline(fn: Callable[..., Any], name: str, arguments: dict[str, Any],
-                      context: ToolContext) -> Any:
+                      context: ToolContext, *,
+                      validated: pydantic.BaseModel | None = None) -> Any:
     """Call the function in this process and convert its result to JSON (``to_json_value``).
+
+    ``validated``: the arguments already checked by ``validate_arguments`` (the tool's
+    ``check``), so they are not validated twice; without it they are validated here.
 
     Whatever the function raises that is not an ``Exception`` (``SystemExit``,
     ``KeyboardInterrupt``, ``GeneratorExit``, ...) comes back as a ``ToolCrashedError``."""
     model, takes_context = _arguments_model(fn, name)
-    validated = validate_arguments(fn, name, arguments)
+    if validated is None:
+        validated = validate_arguments(fn, name, arguments)
     kwargs = {k: getattr(validated, k) for k in model.model_fields}
     if takes_context:
         kwargs["context"] = context
@@ -157,6 +162,10 @@ async def call_inline(fn: Callable[..., Any], name: str, arguments: dict[str, An
     else:
         result = await run_in_thread(fn, kwargs)
     return to_json_value(result)
+
+
+_CHECKED_KEPT = 1024
+"""At most this many checked-but-not-yet-called argument sets are kept per tool."""
 
 
 def python_tool(
@@ -187,14 +196,27 @@ def python_tool(
         raise ToolImportError(f"tool {tool_name}: process isolation needs the function's "
                               "module:function reference and folder")
 
+    # The runtime checks a call's arguments before it journals the start and then invokes the
+    # tool with the same dict: what the check produced is kept (by the dict's identity, with
+    # the dict itself so the identity cannot be reused) and the call takes it instead of
+    # validating again. Entries whose call never comes (a refused step) are dropped in bulk.
+    checked: dict[int, tuple[dict[str, Any], pydantic.BaseModel]] = {}
+
     def validate(arguments: dict[str, Any]) -> pydantic.BaseModel:
-        return validate_arguments(fn, tool_name, arguments)
+        validated = validate_arguments(fn, tool_name, arguments)
+        if isolation is Isolation.INLINE:
+            if len(checked) >= _CHECKED_KEPT:
+                checked.clear()
+            checked[id(arguments)] = (arguments, validated)
+        return validated
 
     async def invoke(arguments: dict[str, Any], context: ToolContext) -> Any:
         if isolation is Isolation.PROCESS:
             assert ref is not None and folder is not None
             return await run_in_process(ref, folder, tool_name, arguments, context)
-        return await call_inline(fn, tool_name, arguments, context)
+        kept = checked.pop(id(arguments), None)
+        validated = kept[1] if kept is not None and kept[0] is arguments else None
+        return await call_inline(fn, tool_name, arguments, context, validated=validated)
 
     schema = model.model_json_schema()
     schema.pop("title", None)
