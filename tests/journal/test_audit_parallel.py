@@ -18,8 +18,9 @@ from agentplane.journal import (
     verify,
     verify_run,
 )
-from agentplane.journal.audit_workers import PARALLEL_FROM_RUNS, holding_in_parallel
-from agentplane.journal.chain import holding_runs
+from agentplane.journal.audit_workers import PARALLEL_FROM_RUNS, _ranges, holding_in_parallel
+from agentplane.journal.chain import holding_runs, join_shares, scan_share
+from agentplane.journal.events import event_hash
 
 from .conformance import new_run
 
@@ -60,13 +61,19 @@ def journal(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[str]]:
     return path, ids
 
 
-async def test_every_run_is_in_exactly_one_share(journal: tuple[Path, list[str]]) -> None:
+async def test_ranges_joined_give_every_run_once(journal: tuple[Path, list[str]]) -> None:
     path, ids = journal
     store = SQLiteJournal(path, create=False, readonly=True)
     whole = holding_runs(store)
     assert whole == {run_id: 4 for run_id in ids}
-    shares = [holding_runs(store, k, 3) for k in range(3)]
-    assert sum(len(s) for s in shares) == len(ids) and all(shares)
+    low, high = store.database.query("SELECT min(rowid), max(rowid) FROM events")[0]
+    for cut in range(4):  # a boundary before each event of a run: seams at every seq
+        middle = low + 4 * 700 + cut
+        ranges = [(low, middle - 1), (middle, middle + 4 * 500 - 1), (middle + 4 * 500, high)]
+        shares = [scan_share(store, *bounds) for bounds in ranges]
+        assert all(share.whole for share in shares)
+        assert sum(len(share.whole) for share in shares) == len(ids) - (2 if cut else 0)
+        assert join_shares(store, shares) == whole
     assert await holding_in_parallel(store, len(ids), workers=2) == whole
     await store.close()
 
@@ -104,4 +111,46 @@ async def test_a_share_whose_process_cannot_start_is_scanned_here(
     store = SQLiteJournal(path, create=False, readonly=True)
     monkeypatch.setattr(sys, "executable", str(tmp_path / "no-such-python"))
     assert await holding_in_parallel(store, len(ids), workers=2) == {r: 4 for r in ids}
+    await store.close()
+
+
+async def forge(raw: sqlite3.Connection, store: SQLiteJournal, run_id: str, seq: int) -> None:
+    """Change event ``seq``'s data and give it the hash its new fields have: the event holds on
+    its own, only the next event's prev_hash shows the change."""
+    event = (await store.events(run_id, resolve_blobs=False))[seq - 1]
+    data = {**event.data, "forged": True}
+    digest = event_hash(run_id=run_id, seq=seq, time=event.time, type=event.type,
+                        actor=event.actor, step_key=event.step_key, data=data,
+                        usage=event.usage, prev_hash=event.prev_hash, schema=event.schema)
+    with raw:
+        raw.execute("UPDATE events SET data = ?, hash = ? WHERE run_id = ? AND seq = ?",
+                    (canonical_json(data), digest, run_id, seq))
+
+
+async def test_a_run_across_the_boundary_forged_at_the_seam(
+        journal: tuple[Path, list[str]], tmp_path: Path) -> None:
+    source, ids = journal
+    path = tmp_path / "seam.db"
+    with sqlite3.connect(source) as src, sqlite3.connect(path) as dst:
+        src.backup(dst)
+    raw = sqlite3.connect(path)
+    with raw:  # the first run's events gone: the two ranges' boundary falls inside a run
+        raw.execute("DELETE FROM events WHERE run_id = ?", (ids[0],))
+    low, high = raw.execute("SELECT min(rowid), max(rowid) FROM events").fetchone()
+    seam = _ranges(low, high, 2)[1][0]
+    run_id, seq = raw.execute("SELECT run_id, seq FROM events WHERE rowid = ?",
+                              (seam,)).fetchone()
+    assert seq > 1  # the run crosses the boundary
+    store = SQLiteJournal(path, create=False, readonly=True)
+    intact = await verify(store, workers=2)
+    assert [b.run_id for b in intact.breaks] == [ids[0]] and intact.events == 4 * len(ids) - 4
+    await forge(raw, store, run_id, seq - 1)  # the last event before the boundary
+    raw.close()
+    expected = await one_by_one(store, ids)
+    assert [(b.run_id, b.seq) for b in expected.breaks] == [(ids[0], 1), (run_id, seq)]
+    assert "prev_hash" in expected.breaks[1].reason
+    for workers in (1, 2):
+        report = await verify(store, workers=workers)
+        assert (report.runs, report.events, report.breaks) == (
+            expected.runs, expected.events, expected.breaks)
     await store.close()

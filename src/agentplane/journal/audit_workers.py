@@ -1,9 +1,12 @@
-"""``audit verify`` on both cores: a large SQLite journal's runs are shared between processes.
+"""``audit verify`` on both cores: a large SQLite journal is split by position between processes.
 
 Hashing is Python work under the GIL (``hashlib`` lets go of it only for large buffers, and
 events are small), so threads would not help: each process opens the journal read-only and
-verifies a contiguous share of the runs; the shares' reports are joined in run order, so the
-result — counts and breaks, first break named — is the one a single process gives.
+scans one contiguous range of the events table's rowids (write order), reading only that
+range; the per-run pieces are then joined in order, a run crossing a range boundary holding
+only when each piece begins with the seq and prev_hash the one before it ended on. Runs that
+do not hold are verified event by event afterwards, so the result — counts and breaks, first
+break named — is the one a single process gives.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ import logging
 import os
 import sys
 
-from .chain import holding_runs
+from .chain import Share, holding_runs, join_shares, scan_share
 from .store import JournalError, JournalStore
 
 log = logging.getLogger(__name__)
@@ -28,19 +31,28 @@ def _shares(workers: int | None, runs: int) -> int:
     return max(1, min(wanted, runs // (PARALLEL_FROM_RUNS // 2)))
 
 
-async def _share_in_child(path: str, share: int, shares: int) -> dict[str, int]:
+def _ranges(low: int, high: int, shares: int) -> list[tuple[int, int]]:
+    """``[low, high]`` cut into ``shares`` consecutive rowid ranges of (nearly) equal size."""
+    size = high - low + 1
+    bounds = [low + size * k // shares for k in range(shares + 1)]
+    return [(bounds[k], bounds[k + 1] - 1) for k in range(shares)]
+
+
+async def _share_in_child(path: str, low: int, high: int) -> Share:
     # A fresh interpreter (``-m`` this module), not fork: the parent holds SQLite connections
     # and an event loop; not multiprocessing's spawn: it re-runs the caller's main script.
     child = await asyncio.create_subprocess_exec(
         sys.executable, "-m", __name__, stdin=asyncio.subprocess.PIPE,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
-    asked = json.dumps({"path": path, "share": share, "shares": shares}).encode()
+    asked = json.dumps({"path": path, "low": low, "high": high}).encode()
     out, err = await child.communicate(asked)
     if child.returncode != 0:
         last = err.decode(errors="replace").strip().splitlines()[-1:]
         raise JournalError(f"a process verifying part of the journal failed: {last}")
-    holding: dict[str, int] = json.loads(out)
-    return holding
+    found = json.loads(out)
+    return Share(found["whole"], {run_id: tuple(piece)
+                                  for run_id, piece in found["pieces"].items()},
+                 found["broken"])
 
 
 async def holding_in_parallel(store: JournalStore, runs: int, workers: int | None
@@ -52,27 +64,32 @@ async def holding_in_parallel(store: JournalStore, runs: int, workers: int | Non
     if (store.database.dialect != "sqlite" or not isinstance(path, str) or path == ":memory:"
             or runs < PARALLEL_FROM_RUNS or shares < 2):
         return holding_runs(store)
-    children = [asyncio.ensure_future(_share_in_child(path, k, shares))
-                for k in range(1, shares)]
+    low, high = store.database.query("SELECT min(rowid), max(rowid) FROM events")[0]
+    if low is None:
+        return {}
+    ranges = _ranges(int(low), int(high), shares)
+    children = [asyncio.ensure_future(_share_in_child(path, *bounds)) for bounds in ranges[1:]]
     await asyncio.sleep(0)  # let them start before this process takes its own share
-    holding = holding_runs(store, 0, shares)
-    for k, child in enumerate(children, start=1):
+    found = [scan_share(store, *ranges[0])]
+    for bounds, child in zip(ranges[1:], children, strict=True):
         try:
-            holding.update(await child)
-        except (JournalError, OSError, ValueError) as exc:  # no child: scan its share here
+            found.append(await child)
+        except (JournalError, OSError, ValueError) as exc:  # no child: scan its range here
             log.warning("audit: %s; scanning that part in this process", exc)
-            holding.update(holding_runs(store, k, shares))
-    return holding
+            found.append(scan_share(store, *bounds))
+    return join_shares(store, found)
 
 
 def _main() -> None:
-    """One share: ``{"path", "share", "shares"}`` on stdin, its holding runs on stdout."""
+    """One range: ``{"path", "low", "high"}`` on stdin, what it found on stdout."""
     from .sqlite import SQLiteJournal
 
     asked = json.load(sys.stdin)
     store = SQLiteJournal(asked["path"], create=False, readonly=True)
     try:
-        print(json.dumps(holding_runs(store, asked["share"], asked["shares"])))
+        share = scan_share(store, asked["low"], asked["high"])
+        print(json.dumps({"whole": share.whole, "pieces": share.pieces,
+                          "broken": share.broken}))
     finally:
         asyncio.run(store.close())
 

@@ -166,37 +166,122 @@ def _intact(chain: _Chain, row: Sequence[Any]) -> bool:
     return True
 
 
-def holding_runs(store: JournalStore, share: int = 0, shares: int = 1) -> dict[str, int]:
-    """The runs (of one ``share`` of ``shares``, split by run id) whose chains hold as stored,
-    with their event counts, from one scan of the journal in the order it was written. The
-    others need :func:`verify_run`. Empty where the store's tables are not read directly."""
-    db = store.database
-    if db.dialect != "sqlite":
-        return {}
-    mine = f" WHERE unicode(substr(run_id, -1)) % {int(shares)} = {int(share)}" if (
-        shares > 1) else ""
+def _chains(db: Any, low: int | None, high: int | None) -> tuple[dict[str, _Chain],
+                                                                    dict[str, tuple[int, str]],
+                                                                    set[str]]:
+    """Every run's chain as found in the events with rowid in ``[low, high]`` (all when None),
+    read in write order: the chains, where each one starts (first seq, its prev_hash) and the
+    runs whose piece is broken."""
+    where = "" if low is None else f" WHERE rowid BETWEEN {int(low)} AND {int(high or 0)}"
     chains: dict[str, _Chain] = {}
+    starts: dict[str, tuple[int, str]] = {}
     broken: set[str] = set()
-    for row in db.iterate(f"SELECT {EVENT_COLUMNS} FROM events{mine} ORDER BY rowid"):
+    for row in db.iterate(f"SELECT {EVENT_COLUMNS} FROM events{where} ORDER BY rowid"):
         run_id = row[0]
         if run_id in broken:
             continue
         chain = chains.get(run_id)
         if chain is None:
+            # a piece may begin mid-run: its seam is checked when the pieces are joined
             chain = chains[run_id] = _Chain()
+            chain.count, chain.head = row[1] - 1, row[8]
+            starts[run_id] = (row[1], row[8])
         if not _intact(chain, row):
             broken.add(run_id)
-    mine = mine.replace("run_id", "id")
-    out: dict[str, int] = {}
-    for row in db.iterate(f"SELECT {RUN_COLUMNS} FROM runs{mine}"):
-        chain = chains.get(row[0]) or _Chain()
-        if row[0] in broken or chain.created is None:
+    return chains, starts, broken
+
+
+_Piece = tuple[int, str, int, str, bool | None]
+
+
+@dataclass(slots=True)
+class Share:
+    """What one scan of a range of the journal found: runs wholly inside it that hold
+    (``whole``: their event counts), runs that hold so far but reach outside it or do not
+    match their record on their own (``pieces``: first seq, its prev_hash, last seq, head hash,
+    whether the run record matches its run.created event — None when that is elsewhere), and
+    runs broken inside it."""
+
+    whole: dict[str, int] = field(default_factory=dict)
+    pieces: dict[str, _Piece] = field(default_factory=dict)
+    broken: list[str] = field(default_factory=list)
+
+
+def scan_share(store: JournalStore, low: int | None = None, high: int | None = None) -> Share:
+    """Scan the events with rowid in ``[low, high]`` (default: all) in write order."""
+    chains, starts, broken = _chains(store.database, low, high)
+    share = Share(broken=sorted(broken))
+    for row in store.database.iterate(f"SELECT {RUN_COLUMNS} FROM runs"):
+        chain = chains.get(row[0])
+        if chain is None or row[0] in broken:
             continue
         run = run_from_row(row)
-        if (run.last_seq == chain.count and run.head_hash == chain.head
-                and _check_run_record(run, [chain.created]) is None):
-            out[run.id] = chain.count
-    return out
+        first_seq, first_prev = starts.pop(run.id)
+        created_ok = (None if chain.created is None
+                      else _check_run_record(run, [chain.created]) is None)
+        if (first_seq == 1 and first_prev == GENESIS_HASH and created_ok
+                and run.last_seq == chain.count and run.head_hash == chain.head):
+            share.whole[run.id] = chain.count
+        else:
+            share.pieces[run.id] = (first_seq, first_prev, chain.count, chain.head, created_ok)
+    for run_id, (first_seq, first_prev) in starts.items():  # events with no run record
+        if run_id not in broken:
+            share.pieces[run_id] = (first_seq, first_prev, chains[run_id].count,
+                                    chains[run_id].head, None)
+    return share
+
+
+def _seamless(parts: list[_Piece]) -> tuple[int, str] | None:
+    """The last seq and head hash of a run's pieces joined in order, or None when a piece does
+    not begin where the one before it ended (the first at seq 1 on the genesis hash) or the
+    run record does not match its run.created event."""
+    seq, head = 0, GENESIS_HASH
+    for first_seq, first_prev, last_seq, last_head, _ in parts:
+        if first_seq != seq + 1 or first_prev != head:
+            return None
+        seq, head = last_seq, last_head
+    return (seq, head) if parts[0][4] else None
+
+
+def join_shares(store: JournalStore, shares: Sequence[Share]) -> dict[str, int]:
+    """The runs that hold across ``shares`` (consecutive ranges, in write order) with their
+    event counts: a run in several shares holds when each piece begins where the one before
+    it ended (seq and hash: the seam) and the joined chain matches its run record."""
+    holding: dict[str, int] = {}
+    pieces: dict[str, list[_Piece]] = {}
+    spoiled: set[str] = set()
+    for share in shares:
+        for run_id, count in share.whole.items():
+            if run_id in holding or run_id in pieces:
+                spoiled.add(run_id)
+            holding[run_id] = count
+        for run_id, piece in share.pieces.items():
+            if run_id in holding:
+                spoiled.add(run_id)
+            pieces.setdefault(run_id, []).append(piece)
+        spoiled.update(share.broken)
+    for run_id in spoiled:
+        holding.pop(run_id, None)
+    joined = {run_id: end for run_id, parts in pieces.items()
+              if run_id not in spoiled and (end := _seamless(parts)) is not None}
+    ids = sorted(joined)
+    for at in range(0, len(ids), 500):
+        chunk = ids[at:at + 500]
+        marks = ", ".join("?" * len(chunk))
+        for run_id, last_seq, head_hash in store.database.iterate(
+                f"SELECT id, last_seq, head_hash FROM runs WHERE id IN ({marks})", chunk):
+            if joined[run_id] == (last_seq, head_hash):
+                holding[run_id] = last_seq
+    return holding
+
+
+def holding_runs(store: JournalStore) -> dict[str, int]:
+    """The runs whose chains hold as stored, with their event counts, from one scan of the
+    journal in the order it was written. The others need :func:`verify_run`. Empty where the
+    store's tables are not read directly."""
+    if store.database.dialect != "sqlite":
+        return {}
+    return join_shares(store, [scan_share(store)])
 
 
 async def verify(store: JournalStore, run_ids: list[str] | None = None, *,
