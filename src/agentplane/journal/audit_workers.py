@@ -15,6 +15,7 @@ import asyncio
 import json
 import logging
 import os
+import subprocess
 import sys
 
 from .chain import Share, holding_runs, join_shares, scan_share
@@ -38,14 +39,21 @@ def _ranges(low: int, high: int, shares: int) -> list[tuple[int, int]]:
     return [(bounds[k], bounds[k + 1] - 1) for k in range(shares)]
 
 
-async def _share_in_child(path: str, low: int, high: int) -> Share:
-    # A fresh interpreter (``-m`` this module), not fork: the parent holds SQLite connections
-    # and an event loop; not multiprocessing's spawn: it re-runs the caller's main script.
-    child = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", __name__, stdin=asyncio.subprocess.PIPE,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
-    asked = json.dumps({"path": path, "low": low, "high": high}).encode()
-    out, err = await child.communicate(asked)
+def _start_child(path: str, low: int, high: int) -> subprocess.Popen[bytes] | OSError:
+    """Start scanning ``[low, high]`` in a fresh interpreter (``-m`` this module), at once:
+    the range is on its command line, so it does not wait for this process (busy with its own
+    range) to write anything. Not fork: the parent holds SQLite connections and an event loop;
+    not multiprocessing's spawn: it re-runs the caller's main script."""
+    try:
+        return subprocess.Popen([sys.executable, "-m", __name__, path, str(low), str(high)],
+                                stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE)
+    except OSError as exc:
+        return exc
+
+
+def _child_share(child: subprocess.Popen[bytes]) -> Share:
+    out, err = child.communicate()
     if child.returncode != 0:
         last = err.decode(errors="replace").strip().splitlines()[-1:]
         raise JournalError(f"a process verifying part of the journal failed: {last}")
@@ -68,26 +76,28 @@ async def holding_in_parallel(store: JournalStore, runs: int, workers: int | Non
     if low is None:
         return {}
     ranges = _ranges(int(low), int(high), shares)
-    children = [asyncio.ensure_future(_share_in_child(path, *bounds)) for bounds in ranges[1:]]
-    await asyncio.sleep(0)  # let them start before this process takes its own share
+    children = [_start_child(path, *bounds) for bounds in ranges[1:]]
     found = [scan_share(store, *ranges[0])]
     for bounds, child in zip(ranges[1:], children, strict=True):
         try:
-            found.append(await child)
-        except (JournalError, OSError, ValueError) as exc:  # no child: scan its range here
+            if isinstance(child, OSError):
+                raise JournalError(f"no process could be started for part of the journal: "
+                                   f"{child.strerror}")
+            found.append(await asyncio.to_thread(_child_share, child))
+        except (JournalError, ValueError, KeyError) as exc:  # scan its range here
             log.warning("audit: %s; scanning that part in this process", exc)
             found.append(scan_share(store, *bounds))
     return join_shares(store, found)
 
 
 def _main() -> None:
-    """One range: ``{"path", "low", "high"}`` on stdin, what it found on stdout."""
+    """One range: ``PATH LOW HIGH`` on the command line, what it found on stdout."""
     from .sqlite import SQLiteJournal
 
-    asked = json.load(sys.stdin)
-    store = SQLiteJournal(asked["path"], create=False, readonly=True)
+    path, low, high = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+    store = SQLiteJournal(path, create=False, readonly=True)
     try:
-        share = scan_share(store, asked["low"], asked["high"])
+        share = scan_share(store, low, high)
         print(json.dumps({"whole": share.whole, "pieces": share.pieces,
                           "broken": share.broken}))
     finally:
