@@ -93,10 +93,12 @@ async def test_a_tampered_journal_gives_the_same_report_on_two_processes(
         raw.execute("UPDATE runs SET input = ? WHERE id = ?", ('{"q":"other"}', ids[-1]))
         raw.execute("UPDATE events SET data = 'not json' WHERE run_id = ? AND seq = 4",
                     (ids[501],))
+        raw.execute("UPDATE events SET seq = 'x' WHERE run_id = ? AND seq = 1", (ids[900],))
     raw.close()
     store = SQLiteJournal(path, create=False, readonly=True)
     expected = await one_by_one(store, ids)
-    assert [b.run_id for b in expected.breaks] == [ids[7], ids[10], ids[501], ids[-1]]
+    assert [b.run_id for b in expected.breaks] == [ids[7], ids[10], ids[501], ids[900],
+                                                    ids[-1]]
     for workers in (1, 2):
         report = await verify(store, workers=workers)
         assert (report.runs, report.events, report.breaks) == (

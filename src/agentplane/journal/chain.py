@@ -182,6 +182,9 @@ def _chains(db: Any, low: int | None, high: int | None) -> tuple[dict[str, _Chai
             continue
         chain = chains.get(run_id)
         if chain is None:
+            if not isinstance(row[1], int):  # not a seq: verified event by event
+                broken.add(run_id)
+                continue
             # a piece may begin mid-run: its seam is checked when the pieces are joined
             chain = chains[run_id] = _Chain()
             chain.count, chain.head = row[1] - 1, row[8]
