@@ -52,6 +52,21 @@ async def one_by_one(store: SQLiteJournal, ids: list[str]) -> AuditReport:
     return report
 
 
+def copy_of(source: Path, path: Path) -> sqlite3.Connection:
+    """A copy of the journal at ``path``, opened raw for tampering."""
+    with sqlite3.connect(source) as src, sqlite3.connect(path) as dst:
+        src.backup(dst)
+    return sqlite3.connect(path)
+
+
+async def same_report_on_one_and_two_processes(store: SQLiteJournal,
+                                               expected: AuditReport) -> None:
+    for workers in (1, 2):
+        report = await verify(store, workers=workers)
+        assert (report.runs, report.events, report.breaks) == (
+            expected.runs, expected.events, expected.breaks)
+
+
 @pytest.fixture(scope="module")
 def journal(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[str]]:
     import asyncio
@@ -82,11 +97,9 @@ async def test_a_tampered_journal_gives_the_same_report_on_two_processes(
         journal: tuple[Path, list[str]], tmp_path: Path) -> None:
     source, ids = journal
     path = tmp_path / "tampered.db"
-    with sqlite3.connect(source) as src, sqlite3.connect(path) as dst:
-        src.backup(dst)
-    raw = sqlite3.connect(path)
+    raw = copy_of(source, path)
     with raw:
-        # an edited event (odd share), a removed one (even share), an edited run record
+        # an edited event, a removed one, an edited run record, unreadable data, a bad seq
         raw.execute("UPDATE events SET data = ? WHERE run_id = ? AND seq = 3",
                     (canonical_json({"text": "changed"}), ids[7]))
         raw.execute("DELETE FROM events WHERE run_id = ? AND seq = 2", (ids[10],))
@@ -99,10 +112,7 @@ async def test_a_tampered_journal_gives_the_same_report_on_two_processes(
     expected = await one_by_one(store, ids)
     assert [b.run_id for b in expected.breaks] == [ids[7], ids[10], ids[501], ids[900],
                                                     ids[-1]]
-    for workers in (1, 2):
-        report = await verify(store, workers=workers)
-        assert (report.runs, report.events, report.breaks) == (
-            expected.runs, expected.events, expected.breaks)
+    await same_report_on_one_and_two_processes(store, expected)
     await store.close()
 
 
@@ -133,9 +143,7 @@ async def test_a_run_across_the_boundary_forged_at_the_seam(
         journal: tuple[Path, list[str]], tmp_path: Path) -> None:
     source, ids = journal
     path = tmp_path / "seam.db"
-    with sqlite3.connect(source) as src, sqlite3.connect(path) as dst:
-        src.backup(dst)
-    raw = sqlite3.connect(path)
+    raw = copy_of(source, path)
     with raw:  # the first run's events gone: the two ranges' boundary falls inside a run
         raw.execute("DELETE FROM events WHERE run_id = ?", (ids[0],))
     low, high = raw.execute("SELECT min(rowid), max(rowid) FROM events").fetchone()
@@ -151,8 +159,5 @@ async def test_a_run_across_the_boundary_forged_at_the_seam(
     expected = await one_by_one(store, ids)
     assert [(b.run_id, b.seq) for b in expected.breaks] == [(ids[0], 1), (run_id, seq)]
     assert "prev_hash" in expected.breaks[1].reason
-    for workers in (1, 2):
-        report = await verify(store, workers=workers)
-        assert (report.runs, report.events, report.breaks) == (
-            expected.runs, expected.events, expected.breaks)
+    await same_report_on_one_and_two_processes(store, expected)
     await store.close()
