@@ -17,12 +17,10 @@ Names are loaded when first used, so ``import agentplane`` stays light. Test dou
 
 from __future__ import annotations
 
-import importlib
+from agentplane._lazy import lazy_exports
 
 TYPE_CHECKING = False  # not `typing.TYPE_CHECKING`: importing typing costs more than all this
 if TYPE_CHECKING:
-    from typing import Any
-
     from agentplane.api import (
         Agent,
         Approval,
@@ -72,14 +70,8 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'agentplane' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value  # the next access skips this function
-    return value
+__getattr__ = lazy_exports(__name__, _EXPORTS, globals())
 
 
 def __dir__() -> list[str]:
-    return sorted([*globals(), *__all__])
+    return sorted({*globals(), *__all__})

@@ -31,7 +31,7 @@ import re
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 import httpx
 from a2a.client import (
@@ -416,24 +416,24 @@ class RemoteAgent:
 
     async def get(self, task_id: str) -> RemoteResult:
         """The task as the remote reports it now (one ``tasks/get``)."""
-        progress = _Progress(task_id=task_id)
-        async with self._client() as (client, card):
-            try:
-                progress.take_task(await client.get_task(GetTaskRequest(id=task_id)))
-            except A2AError as exc:
-                raise RemoteAgentError(f"remote agent {self.url}, task {task_id}: "
-                                       f"{exc}") from exc
-        return progress.result(card.name)
+        return await self._task_call(task_id, "get", f"remote agent {self.url}, task {task_id}")
 
     async def cancel(self, task_id: str) -> RemoteResult:
         """Ask the remote to cancel a task."""
+        return await self._task_call(task_id, "cancel",
+                                     f"remote agent {self.url} did not cancel task {task_id}")
+
+    async def _task_call(self, task_id: str, method: Literal["get", "cancel"],
+                         failure: str) -> RemoteResult:
+        """One ``tasks/get`` or ``tasks/cancel``; an A2A error becomes ``failure: error``."""
         progress = _Progress(task_id=task_id)
         async with self._client() as (client, card):
             try:
-                progress.take_task(await client.cancel_task(CancelTaskRequest(id=task_id)))
+                task = (await client.get_task(GetTaskRequest(id=task_id)) if method == "get"
+                        else await client.cancel_task(CancelTaskRequest(id=task_id)))
+                progress.take_task(task)
             except A2AError as exc:
-                raise RemoteAgentError(f"remote agent {self.url} did not cancel task "
-                                       f"{task_id}: {exc}") from exc
+                raise RemoteAgentError(f"{failure}: {exc}") from exc
         return progress.result(card.name)
 
 
