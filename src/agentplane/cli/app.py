@@ -24,8 +24,10 @@ from ._typer import group
 from .a2a import a2a_serve
 from .db import db_app
 from .economics import economics
+from .kb import kb_app
 from .mcp import mcp_serve
 from .mcp_login import mcp_login
+from .memory import memory_app
 from .registry import registry_add, registry_check, registry_find, registry_list
 from .render import escape
 from .serve import DEFAULT_PORT, keys_create, keys_list, keys_revoke, require_server, serve
@@ -67,6 +69,8 @@ keys_app.command("list")(keys_list)
 keys_app.command("revoke")(keys_revoke)
 app.add_typer(keys_app, name="keys")
 app.add_typer(db_app, name="db")
+app.add_typer(kb_app, name="kb")
+app.add_typer(memory_app, name="memory")
 
 DbOption = Annotated[str | None, typer.Option("--db", help="Database URL (default: "
                                               "$AGENTPLANE_DB or a SQLite file in "

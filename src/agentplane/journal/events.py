@@ -63,6 +63,11 @@ class EventType:
     APPROVAL_EXPIRED = "approval.expired"
     GUARD_DECIDED = "guard.decided"
     MEMORY_WRITTEN = "memory.written"
+    MEMORY_RECALLED = "memory.recalled"
+    CONTEXT_PACKET = "context.packet"
+    """What retrieved context and recalled memory went into a model call, with ids and scores."""
+    TOOLS_SELECTED = "tools.selected"
+    """Which of an agent's many tools were offered to the model in one turn, and why."""
     OUTCOME_RECORDED = "outcome.recorded"
 
 

@@ -11,7 +11,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
 
-from . import api
+from . import api, knowledge, memory
 from .actions import tenant_filter
 from .auth import Authenticator, KeyRingVerifier, Reader
 from .console import install_console
@@ -50,6 +50,8 @@ def create_app(plane: Plane, *, manage_plane: bool = True, protocols: bool = Tru
     app.add_middleware(BodyLimit, limit=plane.limits.body_bytes)
     app.add_middleware(CatchAll)  # outermost: a JSON answer for any fault, the true Allow
     app.include_router(api.router)
+    app.include_router(knowledge.router)
+    app.include_router(memory.router)
 
     @app.get("/metrics", include_in_schema=False)
     async def metrics(key: Reader, request: Request) -> Response:
