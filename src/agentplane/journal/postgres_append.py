@@ -11,7 +11,7 @@ from typing import Any
 
 from agentplane.errors import AgentplaneError
 
-from . import projection
+from . import heads, projection
 from .events import (
     TERMINAL_STATUSES,
     WAIT_CLOSE_TYPES,
@@ -225,8 +225,7 @@ _KNOWN = (
 def known_applies(item: Pending) -> bool:
     """Whether :func:`append_known` may take ``item``: no event of it opens, resolves or
     awaits a wait (those need the stored waits)."""
-    return not any(new.type in WAIT_OPEN_TYPES or new.type in WAIT_CLOSE_TYPES
-                   or new.type == EventType.RUN_WAITING for new in item.events)
+    return heads.known_applies(item.events)
 
 
 async def append_known(conn: Conn, item: Pending, known: RunState, url: str

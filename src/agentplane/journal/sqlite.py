@@ -51,6 +51,7 @@ from .events import (
     seal,
     utc_now,
 )
+from .heads import RunHead, RunHeads, known_applies
 from .health import (
     MIN_FREE_BYTES,
     FileIdentity,
@@ -138,6 +139,8 @@ class SQLiteJournal(JournalStore):
         self.group_commit = group_commit
         """Whether appends made in the same event-loop tick share one transaction."""
         self._pending: list[_PendingAppend] = []
+        self._heads = RunHeads()
+        """The heads of the runs this store last appended to (see ``_append_known``)."""
         self._tick_task: asyncio.Task[Any] | None = None
         self.url = f"sqlite:///{self.path}"
         self.readonly = readonly
@@ -319,6 +322,13 @@ class SQLiteJournal(JournalStore):
         owner: str | None,
         require_active: bool,
     ) -> list[Event]:
+        known = self._heads.get(run_id)
+        if known is not None and known_applies(events):
+            appended = self._append_known(db, run_id, events, known, owner=owner,
+                                          require_active=require_active)
+            if appended is not None:
+                return appended
+            del self._heads[run_id]  # the run moved on (or an append check failed): read it
         # Phase 1 checks and encodes everything; it writes nothing, so a refusal leaves no trace.
         row = db.execute(
             "SELECT status, last_seq, head_hash, lease_owner FROM runs WHERE id = ?", (run_id,)
@@ -343,14 +353,7 @@ class SQLiteJournal(JournalStore):
             seq += 1
             event = seal(run_id, seq, head, new, stored, data_json)
             head = event.hash
-            db.execute(
-                "INSERT INTO events(run_id, seq, time, type, actor, step_key, data, usage,"
-                " prev_hash, hash, schema) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-                (run_id, seq, event.time, event.type, event.actor, event.step_key, data_json,
-                 # the usage's canonical text (orjson), as hashed, instead of a second encoder
-                 None if event.usage is None else canonical_json(event.usage), event.prev_hash,
-                 event.hash, event.schema),
-            )
+            self._insert_event(db, event, data_json)
             status, touched = self._project(db, run_id, status, new, event.time)
             waits_touched = waits_touched or touched
             written.append(event)
@@ -370,7 +373,75 @@ class SQLiteJournal(JournalStore):
                 " AND status = 'open') WHERE id = ?",
                 (run_id, run_id),
             )
+        self._heads.remember(run_id, status, seq, head,
+                             None if status in LEASE_ENDING_STATUSES else lease_owner)
         return written
+
+    def _append_known(
+        self,
+        db: sqlite3.Connection,
+        run_id: str,
+        events: Sequence[NewEvent],
+        known: RunHead,
+        *,
+        owner: str | None,
+        require_active: bool,
+    ) -> list[Event] | None:
+        """Append given the run's head as this store last wrote it (``known``), with no read:
+        the head ``UPDATE`` is the first write and matches only if the run is still exactly
+        that (same ``last_seq``, head hash, status and lease holder), so the lease and the
+        status are checked inside the write. Returns None, having written nothing, when it
+        does not match or a check refuses on what may be stale: the reading path decides."""
+        if owner is not None and known.lease_owner != owner:
+            return None
+        if require_active and (known.status in TERMINAL_STATUSES
+                               or known.status == "needs_reconciliation"):
+            return None
+        try:
+            encoded = [projection.encode(new.data) for new in events]
+        except AgentplaneError:  # refused: the reading path refuses it with the run's state
+            return None
+        status, seq, head = known.status, known.seq, known.head
+        written: list[Event] = []
+        for new, (stored, data_json, _) in zip(events, encoded, strict=True):
+            seq += 1
+            event = seal(run_id, seq, head, new, stored, data_json)
+            head = event.hash
+            status = projection.status_after(status, new)
+            written.append(event)
+        if not written:
+            return None
+        ended = status in LEASE_ENDING_STATUSES
+        moved = db.execute(
+            "UPDATE runs SET last_seq = ?, head_hash = ?, updated_at = ?"
+            # the status index is left alone when the status does not change
+            + ("" if status == known.status else ", status = ?")
+            + (", lease_owner = NULL, lease_until = NULL" if ended else "")
+            + " WHERE id = ? AND last_seq = ? AND head_hash = ? AND status = ?"
+            " AND lease_owner IS ?",
+            (seq, head, written[-1].time,
+             *(() if status == known.status else (status,)),
+             run_id, known.seq, known.head, known.status, known.lease_owner)).rowcount
+        if moved != 1:
+            return None
+        for event, (_, data_json, blobs) in zip(written, encoded, strict=True):
+            if blobs:
+                db.executemany("INSERT OR IGNORE INTO blobs(hash, body) VALUES (?, ?)", blobs)
+            self._insert_event(db, event, data_json)
+        self._heads.remember(run_id, status, seq, head, None if ended else known.lease_owner)
+        return written
+
+    @staticmethod
+    def _insert_event(db: sqlite3.Connection, event: Event, data_json: str) -> None:
+        db.execute(
+            "INSERT INTO events(run_id, seq, time, type, actor, step_key, data, usage,"
+            " prev_hash, hash, schema) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+            (event.run_id, event.seq, event.time, event.type, event.actor, event.step_key,
+             data_json,
+             # the usage's canonical text (orjson), as hashed, instead of a second encoder
+             None if event.usage is None else canonical_json(event.usage), event.prev_hash,
+             event.hash, event.schema),
+        )
 
     def _project(
         self, db: sqlite3.Connection, run_id: str, status: str, new: NewEvent, when: str
@@ -500,6 +571,7 @@ class SQLiteJournal(JournalStore):
             )
 
     async def release(self, owner: str, run_id: str) -> None:
+        self._heads.pop(run_id, None)
         with self._write() as db:
             db.execute(
                 "UPDATE runs SET lease_owner = NULL, lease_until = NULL"

@@ -9,7 +9,7 @@ import pytest
 
 from agentplane.journal import EventType, JournalStore, LeaseLostError, NewEvent, RunNotActiveError
 
-from .helpers import END_EVENTS, new_run, status, waiting_run
+from .helpers import END_EVENTS, assert_chain, new_run, status, waiting_run
 
 
 class LeasesConformance:
@@ -140,3 +140,51 @@ class LeasesConformance:
                                require_active=True)
         assert await store.claim("w2", lease_seconds=60, owner_is_dead=lambda o: True) == []
         assert await status(store, "run-1") == "cancelled"
+
+    # -- a lease moved by another store (process) after this one appended ---------------------
+
+    async def _held_by_w1(self, store: JournalStore) -> None:
+        """run-1 leased to w1 briefly, with appends made through ``store`` (which so knows
+        the run's head)."""
+        await new_run(store, "run-1")
+        assert await store.claim("w1", lease_seconds=0.05)
+        await store.append("run-1", [NewEvent(EventType.RUN_STARTED)], owner="w1")
+        await store.append("run-1", [NewEvent("note", data={"by": "w1"})], owner="w1")
+
+    @pytest.mark.parametrize("new_holder_appended", [False, True])
+    async def test_lease_taken_by_another_store_refuses_the_old_holder(
+        self, store: JournalStore, second_store: JournalStore, new_holder_appended: bool
+    ) -> None:
+        await self._held_by_w1(store)
+        await asyncio.sleep(0.1)
+        assert [r.id for r in await second_store.claim("w2", lease_seconds=60)] == ["run-1"]
+        if new_holder_appended:
+            await second_store.append("run-1", [NewEvent("note", data={"by": "w2"})],
+                                      owner="w2")
+        before = await second_store.events("run-1")
+        for require_active in (False, True):
+            with pytest.raises(LeaseLostError):
+                await store.append("run-1", [NewEvent("note", data={"by": "w1 late"})],
+                                   owner="w1", require_active=require_active)
+        assert await second_store.events("run-1") == before  # nothing of w1's was written
+        await second_store.append("run-1", [NewEvent("note", data={"by": "w2"})], owner="w2")
+        events = await store.events("run-1")
+        assert_chain(events, "run-1")
+        assert [e.data.get("by") for e in events[-2:]] == (
+            ["w2", "w2"] if new_holder_appended else ["w1", "w2"])
+
+    async def test_another_stores_append_is_chained_on(
+        self, store: JournalStore, second_store: JournalStore
+    ) -> None:
+        await self._held_by_w1(store)
+        await second_store.append("run-1", [NewEvent("note", actor="user:ana")])
+        await store.append("run-1", [NewEvent("note", data={"by": "w1"})], owner="w1")
+        events = await second_store.events("run-1")
+        assert_chain(events, "run-1")
+        assert [e.actor for e in events[-2:]] == ["user:ana", "system"]
+        assert (await second_store.require_run("run-1")).last_seq == events[-1].seq
+        await second_store.append("run-1", [NewEvent(EventType.RUN_CANCELLED,
+                                                     actor="user:ana")])
+        with pytest.raises(RunNotActiveError):
+            await store.append("run-1", [NewEvent("tool.started")], owner="w1",
+                               require_active=True)
