@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -275,6 +276,33 @@ async def test_refused_append_leaves_no_rows(store: JournalStore, db_path: Path)
     # The connection is not left inside a transaction: the next write goes through.
     await store.append("run-1", [NewEvent("note")])
     assert count_rows(db_path, "events") == counts["events"] + 1
+
+
+async def test_runs_created_together_share_a_transaction(db_path: Path) -> None:
+    """A burst of creations commits as one transaction (after the first, which commits at
+    once); a refused one (its id taken; a first event refused after the run row was written)
+    leaves no trace and the others are created."""
+    store = SQLiteJournal(db_path)
+    try:
+        await new_run(store, "taken")
+        statements: list[str] = []
+        store._db.set_trace_callback(statements.append)
+        outcomes = await asyncio.gather(
+            *(new_run(store, f"run-{i}") for i in range(5)),
+            new_run(store, "taken"),
+            new_run(store, "refused", events=[close_wait_event("no-such-wait")]),
+            return_exceptions=True)
+        store._db.set_trace_callback(None)
+        assert [type(o).__name__ for o in outcomes[5:]] == ["RunExistsError",
+                                                            "WaitNotOpenError"]
+        assert statements.count("COMMIT") == 2
+        assert sorted(await store.all_run_ids()) == [*(f"run-{i}" for i in range(5)), "taken"]
+        report = await verify(store)
+        assert (report.ok, report.runs, report.events) == (True, 6, 6)
+        for i in range(5):  # each usable as before
+            await store.append(f"run-{i}", [NewEvent(EventType.RUN_STARTED)])
+    finally:
+        await store.close()
 
 
 # -- regressions: bugs this suite found once -----------------------------------------------

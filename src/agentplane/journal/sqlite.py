@@ -22,11 +22,12 @@ import contextlib
 import json
 import sqlite3
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
+from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from agentplane.errors import AgentplaneError
 from agentplane.storage import Database, DatabaseNotFoundError, migrate
@@ -80,13 +81,17 @@ __all__ = ["LEASE_ENDING_STATUSES", "JournalNotFoundError", "SQLiteJournal",
 
 
 @dataclass(slots=True)
-class _PendingAppend:
-    run_id: str
-    events: Sequence[NewEvent]
-    owner: str | None
-    require_active: bool
-    done: asyncio.Future[list[Event]]
+class _Pending:
+    """A write waiting for the transaction of its loop tick (see ``SQLiteJournal._flush``)."""
 
+    write: Callable[[sqlite3.Connection], Any]
+    done: asyncio.Future[Any]
+    isolated: bool
+    """Whether ``write`` leaves no trace when it raises anything (a savepoint of its own), not
+    only when it refuses with an ``AgentplaneError`` before writing."""
+
+
+_T = TypeVar("_T")
 
 JournalNotFoundError = DatabaseNotFoundError
 """A command that only reads was pointed at a journal file that does not exist."""
@@ -138,7 +143,7 @@ class SQLiteJournal(JournalStore):
         self.synchronous = mode
         self.group_commit = group_commit
         """Whether appends made in the same event-loop tick share one transaction."""
-        self._pending: list[_PendingAppend] = []
+        self._pending: list[_Pending] = []
         self._heads = RunHeads()
         """The heads of the runs this store last appended to (see ``_append_known``)."""
         self._tick_task: asyncio.Task[Any] | None = None
@@ -236,7 +241,21 @@ class SQLiteJournal(JournalStore):
         now = utc_now()
         input, meta, created = projection.created_event(
             workflow=workflow, workflow_hash=workflow_hash, input=input, meta=meta, tenant=tenant)
-        with self._write() as db:
+        row = (run_id, workflow, workflow_hash, "pending", tenant, now, now, dumps(input),
+               dumps(meta), 0, GENESIS_HASH, lease_owner,
+               time.time() + lease_seconds if lease_owner else None)
+        # Runs started together (a burst of ``Runtime.start``) share one transaction.
+        await self._grouped(partial(self._create_locked, row=row, events=[created, *events]),
+                            isolated=True)
+        return await self.require_run(run_id)
+
+    def _create_locked(self, db: sqlite3.Connection, *, row: tuple[Any, ...],
+                       events: Sequence[NewEvent]) -> None:
+        """Insert a run and its first events, in a savepoint: a refused or failed create
+        leaves no trace in the transaction it shares with others."""
+        run_id = row[0]
+        db.execute("SAVEPOINT run_create")
+        try:
             if db.execute("SELECT 1 FROM runs WHERE id = ?", (run_id,)).fetchone():
                 raise RunExistsError(
                     f"a run with id {run_id!r} already exists; choose another --run-id "
@@ -245,14 +264,14 @@ class SQLiteJournal(JournalStore):
             db.execute(
                 "INSERT INTO runs(id, workflow, workflow_hash, status, tenant, created_at,"
                 " updated_at, input, meta, last_seq, head_hash, lease_owner, lease_until)"
-                " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                (run_id, workflow, workflow_hash, "pending", tenant, now, now, dumps(input),
-                 dumps(meta), 0, GENESIS_HASH, lease_owner,
-                 time.time() + lease_seconds if lease_owner else None),
-            )
-            self._append_locked(db, run_id, [created, *events], owner=None,
-                                require_active=False)
-        return await self.require_run(run_id)
+                " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)", row)
+            self._append_locked(db, run_id, events, owner=None, require_active=False)
+        except BaseException:
+            db.execute("ROLLBACK TO run_create")
+            db.execute("RELEASE run_create")
+            self._heads.pop(run_id, None)
+            raise
+        db.execute("RELEASE run_create")
 
     async def append(
         self,
@@ -262,19 +281,25 @@ class SQLiteJournal(JournalStore):
         owner: str | None = None,
         require_active: bool = False,
     ) -> list[Event]:
+        return await self._grouped(partial(self._append_locked, run_id=run_id, events=events,
+                                           owner=owner, require_active=require_active))
+
+    async def _grouped(self, write: Callable[[sqlite3.Connection], _T], *,
+                       isolated: bool = False) -> _T:
+        """Make ``write`` in a transaction: at once for the first task in a loop tick, else in
+        the one transaction of the tick's other writes (``_flush``)."""
         loop = asyncio.get_running_loop()
         task = asyncio.current_task()
         if not self.group_commit or self._tick_task is None or self._tick_task is task:
-            # The first task to append in a loop tick commits at once (no wait for a flush);
-            # appends by other tasks in the same tick are grouped into one transaction.
+            # The first task to write in a loop tick commits at once (no wait for a flush);
+            # writes by other tasks in the same tick are grouped into one transaction.
             if self.group_commit and self._tick_task is None:
                 self._tick_task = task
                 loop.call_soon(self._end_tick)
             with self._write() as db:
-                return self._append_locked(db, run_id, events, owner=owner,
-                                           require_active=require_active)
-        done: asyncio.Future[list[Event]] = loop.create_future()
-        self._pending.append(_PendingAppend(run_id, events, owner, require_active, done))
+                return write(db)
+        done: asyncio.Future[_T] = loop.create_future()
+        self._pending.append(_Pending(write, done, isolated))
         if len(self._pending) == 1:
             loop.call_soon(self._flush)
         return await done
@@ -283,26 +308,27 @@ class SQLiteJournal(JournalStore):
         self._tick_task = None
 
     def _flush(self) -> None:
-        """Commit every append that arrived in this loop tick in one transaction.
+        """Commit every write (appends, run creations) that arrived in this loop tick in one
+        transaction.
 
         ``_append_locked`` checks everything that can refuse an append before writing any of
-        it, so a refused append (a lost lease, a wait already resolved) leaves no trace and the
-        others go on. Callers resume only after the commit: an append that returned is
-        durable, exactly as without grouping.
+        it, and a creation writes in a savepoint, so a refused write (a lost lease, a wait
+        already resolved, a run id taken) leaves no trace and the others go on. Callers resume
+        only after the commit: a write that returned is durable, exactly as without grouping.
         """
         batch, self._pending = self._pending, []
-        outcomes: list[tuple[_PendingAppend, list[Event] | BaseException]] = []
+        outcomes: list[tuple[_Pending, Any]] = []
         try:
             with self._write() as db:
                 for item in batch:
                     try:
-                        written = self._append_locked(db, item.run_id, item.events,
-                                                      owner=item.owner,
-                                                      require_active=item.require_active)
+                        outcomes.append((item, item.write(db)))
                     except AgentplaneError as exc:  # refused before any write
                         outcomes.append((item, exc))
-                    else:
-                        outcomes.append((item, written))
+                    except Exception as exc:
+                        if not item.isolated:
+                            raise
+                        outcomes.append((item, exc))
         except Exception as exc:  # the transaction failed: nothing in the batch was written
             outcomes = [(item, exc) for item in batch]
         for item, outcome in outcomes:
