@@ -176,14 +176,15 @@ class Origin:
     designated: bool = False
 
 
-@dataclass
+@dataclass(slots=True)
 class _Side:
-    """Everything of one trust: normal forms, and texts to find longer values in."""
+    """Everything of one trust: normal forms, and texts to find longer values in. (Slots, and
+    a frozenset for the rarely used names: every live run holds four of these.)"""
 
     forms: dict[str, str] = field(default_factory=dict)
     texts: list[tuple[str, str]] = field(default_factory=list)
     numbers: dict[Decimal, str] = field(default_factory=dict)
-    names: set[str] = field(default_factory=set)
+    names: frozenset[str] = frozenset()
     """Texts that are whole names (``ProvenanceLedger._add_name``): what they say is here,
     but not the name itself."""
 
@@ -195,7 +196,7 @@ class _Side:
         if indexed.words:
             self.texts.append((f" {indexed.words} ", source))
             if name:
-                self.names.add(f" {indexed.words} ")
+                self.names |= {f" {indexed.words} "}
 
     def find(self, forms: Iterable[str], words: str, min_length: int) -> str | None:
         for form in forms:
@@ -209,7 +210,7 @@ class _Side:
         return None
 
 
-@dataclass
+@dataclass(slots=True)
 class ProvenanceLedger:
     """What a run has seen, by trust. Rebuilt on replay in the same order."""
 
@@ -227,7 +228,7 @@ class ProvenanceLedger:
     _sources: dict[str, frozenset[str] | None] = field(default_factory=dict)
     designations: list[str] = field(default_factory=list)
     """Sources the request named that the run read (``read_file(path='bill.txt')``)."""
-    _designated: set[str] = field(default_factory=set)
+    _designated: frozenset[str] = frozenset()
 
     def add(self, value: Any, *, source: str, trusted: bool, declared: bool = False) -> None:
         """Record a text or JSON value the run saw as a whole. ``declared``: the user or the
@@ -260,7 +261,7 @@ class ProvenanceLedger:
             designation, kinds = found
             self.designations.append(designation)
             label = f"{source}, {designation}"
-            self._designated.add(label)
+            self._designated |= {label}
             if kinds is None:
                 for leaf in leaves(value, Trust.TRUSTED):
                     self._add_leaf(leaf.value, label, True, True)
