@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping, Sequence
+from sys import intern
 from typing import Any
 
 from .events import (
@@ -255,10 +256,15 @@ def waits_query(*, run_id: str | None, status: str | None, kind: str | None
 
 
 def run_from_row(row: Sequence[Any]) -> RunRecord:
+    # The texts many runs share (workflow, its hash, status, tenant, lease holder) are
+    # interned: a driven run keeps its record for its whole life, and 10 k live runs would
+    # otherwise hold 10 k copies of each.
+    owner = row[11]
     return RunRecord(
-        id=row[0], workflow=row[1], workflow_hash=row[2], status=row[3], tenant=row[4],
-        created_at=row[5], updated_at=row[6], input=json.loads(row[7]),
-        meta=json.loads(row[8]), last_seq=row[9], head_hash=row[10], lease_owner=row[11],
+        id=row[0], workflow=intern(row[1]), workflow_hash=intern(row[2]),
+        status=intern(row[3]), tenant=intern(row[4]), created_at=row[5], updated_at=row[6],
+        input=json.loads(row[7]), meta=json.loads(row[8]), last_seq=row[9],
+        head_hash=row[10], lease_owner=None if owner is None else intern(owner),
         lease_until=row[12], wake_at=row[13],
     )
 
