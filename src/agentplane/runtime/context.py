@@ -158,6 +158,21 @@ resolutions. A new reader of another type's data must add the type here."""
 
 _NOT_KEPT: Mapping[str, Any] = MappingProxyType({})
 
+_DATALESS: dict[str, StepRecord] = {}
+"""One shared (frozen) record per actor for the step events whose data is not kept: most
+step events of every live run are these."""
+
+
+def _step_record(actor: str, data: Mapping[str, Any] | None) -> StepRecord:
+    if data is not None:
+        return StepRecord(actor, data)
+    record = _DATALESS.get(actor)
+    if record is None:
+        record = StepRecord(actor, _NOT_KEPT)
+        if len(_DATALESS) < 1_024:  # actors are few (agents, people): a bounded memo
+            _DATALESS[actor] = record
+    return record
+
 
 @dataclass
 class RunContext:
@@ -200,8 +215,8 @@ class RunContext:
 
     def _note(self, event: Event) -> None:
         if event.step_key is not None:
-            self._index[(event.step_key, event.type)] = StepRecord(
-                event.actor, event.data if event.type in DATA_READ_BACK else _NOT_KEPT)
+            self._index[(event.step_key, event.type)] = _step_record(
+                event.actor, event.data if event.type in DATA_READ_BACK else None)
             if event.type == EventType.TOOL_STARTED:
                 self._started[event.step_key] = self._started.get(event.step_key, 0) + 1
                 at = datetime.fromisoformat(event.time).timestamp()
