@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from agentplane.errors import ConfigError, NotFoundError
 from agentplane.governance.keys import ApiKey, KeyRing, keyring_for
@@ -20,7 +20,14 @@ from .limits import Limits
 from .stream import Broadcaster
 
 if TYPE_CHECKING:  # OpenTelemetry (the otel extra) is loaded only when tracing is configured
+    from agentplane.knowledge.graph import KnowledgeGraph
+    from agentplane.knowledge.ontology import Ontology
+    from agentplane.knowledge.store import KnowledgeBase
+    from agentplane.memory.store import MemoryStore
     from agentplane.telemetry import JournalTracer
+
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -50,7 +57,10 @@ class Plane:
     """Exports runs as OpenTelemetry traces when a collector is configured (OTEL_* env)."""
     driver: Worker | None = field(default=None, init=False)
     """The worker loop driving runs here (while started, unless ``worker`` is off)."""
+    ontology: Ontology | None = None
+    """The ontology of the tenant's knowledge graph (none: the graph routes answer 404)."""
     _loop: asyncio.Task[None] | None = field(default=None, init=False)
+    _handles: dict[str, object] = field(default_factory=dict, init=False)
 
     def __post_init__(self) -> None:
         self.broadcaster = Broadcaster(self.store)
@@ -99,6 +109,37 @@ class Plane:
         ``agentplane worker`` does, when this process runs none)."""
         if self.driver is not None:
             self.driver.drive(run_id)
+
+    # -- the context layer and memory, opened on first use in the journal's database ---------
+
+    @property
+    def knowledge(self) -> KnowledgeBase:
+        from agentplane.knowledge.store import KnowledgeBase
+
+        return self._handle("knowledge", lambda: KnowledgeBase(self.store.database))
+
+    @property
+    def graph(self) -> KnowledgeGraph:
+        """The knowledge graph; NotFoundError when the server has no ontology for it."""
+        from agentplane.knowledge.graph import KnowledgeGraph
+
+        ontology = self.ontology
+        if ontology is None:
+            raise NotFoundError("this server keeps no knowledge graph (it was started without "
+                                "an ontology)")
+        return self._handle("graph", lambda: KnowledgeGraph(self.store.database, ontology))
+
+    @property
+    def memories(self) -> MemoryStore:
+        from agentplane.memory.store import MemoryStore
+
+        return self._handle("memories", lambda: MemoryStore(self.store.database))
+
+    def _handle(self, name: str, make: Callable[[], T]) -> T:
+        found = self._handles.get(name)
+        if found is None:
+            found = self._handles[name] = make()
+        return found  # type: ignore[return-value]
 
     # -- lookups that respect tenants ---------------------------------------------------------
 
