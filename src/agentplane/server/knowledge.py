@@ -10,7 +10,7 @@ from __future__ import annotations
 import mimetypes
 from collections.abc import Sequence
 from dataclasses import asdict
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request
 from fastapi.exceptions import RequestValidationError
@@ -25,6 +25,9 @@ from .actions import tenant_for
 from .auth import Operator, PlaneDep, Reader
 from .errors import responses
 from .plane import Plane
+
+if TYPE_CHECKING:
+    from agentplane.knowledge.store import Document
 
 router = APIRouter(prefix="/api/v1/kb", tags=["knowledge"])
 
@@ -67,7 +70,7 @@ class NewDocument(Strict):
 UPLOAD_FIELDS = ("source", "trust", "owner", "title", "valid_from", "valid_until", "tenant")
 
 ADD_BODY: dict[str, Any] = {"requestBody": {"required": True, "content": {
-    "application/json": {"schema": {"$ref": "#/components/schemas/NewDocument"}},
+    "application/json": {"schema": NewDocument.model_json_schema()},
     "multipart/form-data": {"schema": {
         "type": "object", "required": ["file"],
         "properties": {
@@ -87,7 +90,7 @@ def scope(key: ApiKey, tenant: str | None) -> str:
     return tenant_for(key, tenant)
 
 
-def document_json(document: Any) -> dict[str, Any]:
+def document_json(document: Document) -> dict[str, Any]:
     return asdict(document)
 
 
@@ -128,8 +131,10 @@ async def _new_document(request: Request) -> tuple[NewDocument, bytes | None]:
         fields: dict[str, Any] = {name: value for name in UPLOAD_FIELDS
                                   if isinstance(value := form.get(name), str) and value}
         fields.setdefault("source", upload.filename or "upload")
-        guessed = mimetypes.guess_type(upload.filename or "")[0]
-        fields["media_type"] = guessed or upload.content_type
+        declared = upload.content_type
+        if declared in (None, "", "application/octet-stream"):
+            declared = None
+        fields["media_type"] = mimetypes.guess_type(upload.filename or "")[0] or declared
         raw: Any = fields
         data: bytes | None = await upload.read()
     else:
@@ -186,11 +191,11 @@ async def remove_document(document_id: str, key: Operator, plane: PlaneDep,
                           tenant: TenantQuery = None) -> dict[str, Any]:
     """Remove a document (every version of its source) and its chunks from search."""
     document = _document(plane, scope(key, tenant), document_id)
-    removed = plane.knowledge.remove(document.tenant, document.id)
+    removed = plane.knowledge.remove(document.tenant, document.source)
     return {"document": document.id, "source": document.source, "chunks_removed": removed}
 
 
-def _document(plane: Plane, tenant: str, document_id: str) -> Any:
+def _document(plane: Plane, tenant: str, document_id: str) -> Document:
     for document in plane.knowledge.documents(tenant, include_superseded=True):
         if document.id == document_id:
             return document
@@ -226,7 +231,7 @@ async def retrieve(plane: Plane, tenant: str, query: str, *, k: int = 5,
     from agentplane.knowledge.retrieve import Retriever
 
     used = tuple(modes or ("lexical", "graph"))
-    graph = plane.graph if plane.ontology is not None else None
+    graph = plane.graph_for(tenant) if "graph" in used else None
     if graph is None:
         used = tuple(m for m in used if m != "graph")
     if "vector" in used:

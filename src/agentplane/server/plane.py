@@ -20,6 +20,7 @@ from .limits import Limits
 from .stream import Broadcaster
 
 if TYPE_CHECKING:  # OpenTelemetry (the otel extra) is loaded only when tracing is configured
+    from agentplane.knowledge._graph_query import GraphQueries
     from agentplane.knowledge.graph import KnowledgeGraph
     from agentplane.knowledge.ontology import Ontology
     from agentplane.knowledge.store import KnowledgeBase
@@ -58,7 +59,7 @@ class Plane:
     driver: Worker | None = field(default=None, init=False)
     """The worker loop driving runs here (while started, unless ``worker`` is off)."""
     ontology: Ontology | None = None
-    """The ontology of the tenant's knowledge graph (none: the graph routes answer 404)."""
+    """The ontology of the knowledge graph searches expand over (see ``graph_for``)."""
     _loop: asyncio.Task[None] | None = field(default=None, init=False)
     _handles: dict[str, object] = field(default_factory=dict, init=False)
 
@@ -119,15 +120,38 @@ class Plane:
         return self._handle("knowledge", lambda: KnowledgeBase(self.store.database))
 
     @property
-    def graph(self) -> KnowledgeGraph:
-        """The knowledge graph; NotFoundError when the server has no ontology for it."""
+    def graph(self) -> GraphQueries:
+        """The knowledge graph's queries (entities, facts, paths): no ontology needed to read."""
+        from agentplane.knowledge._graph_query import GraphQueries
+        from agentplane.knowledge.graph import COMPONENT, MIGRATIONS
+        from agentplane.storage import migrate
+
+        def make() -> GraphQueries:
+            migrate(self.store.database, COMPONENT, MIGRATIONS)
+            return GraphQueries(self.store.database)
+
+        return self._handle("graph", make)
+
+    def graph_for(self, tenant: str) -> KnowledgeGraph | None:
+        """The tenant's graph for retrieval (graph expansion): with ``ontology``, else the
+        first served workflow's (by name) ``knowledge.ontology``, else the one the tenant's
+        graph was last built with; None when there is none."""
         from agentplane.knowledge.graph import KnowledgeGraph
 
         ontology = self.ontology
         if ontology is None:
-            raise NotFoundError("this server keeps no knowledge graph (it was started without "
-                                "an ontology)")
-        return self._handle("graph", lambda: KnowledgeGraph(self.store.database, ontology))
+            from agentplane.knowledge.ontology import load_ontology
+
+            for name in sorted(self.workflows):
+                workflow = self.workflows[name]
+                knowledge = workflow.spec.knowledge
+                if knowledge is not None and knowledge.ontology is not None:
+                    ontology = self.ontology = load_ontology(workflow.base_dir
+                                                             / knowledge.ontology)
+                    break
+        if ontology is None:
+            ontology = KnowledgeGraph.stored_ontology(self.store.database, tenant)
+        return None if ontology is None else KnowledgeGraph(self.store.database, ontology)
 
     @property
     def memories(self) -> MemoryStore:

@@ -308,8 +308,9 @@ def _tools_selected(e: Event, entry: Entry) -> None:
     entry.facts = _facts(("chosen", ", ".join(chosen)), ("of", offered_n),
                          ("limit", d.get("limit")),
                          ("used before", ", ".join(map(str, d.get("used") or []))))
+    entry.text = d.get("reason") or None
     extra = {k: v for k, v in d.items()
-             if k not in ("agent", "tools", "selected", "offered", "limit", "used")}
+             if k not in ("agent", "tools", "selected", "offered", "limit", "used", "reason")}
     if extra:
         entry.blocks = [("details", pretty(extra))]
 
