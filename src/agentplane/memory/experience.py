@@ -47,6 +47,11 @@ def _field(data: Any, path: str) -> Any:
     return data
 
 
+def _wait(e: Event) -> str:
+    """The wait an approval event opens or closes."""
+    return str(e.data.get("wait_id") or e.step_key or "")
+
+
 @dataclass(slots=True)
 class _Tally:
     """What the events of a run add up to."""
@@ -82,13 +87,13 @@ class _Tally:
             self.refusals.append({"tool": tool or None, "by": e.data.get("guardian"),
                                   "reason": _head(e.data.get("reason", ""))})
         elif e.type == EventType.APPROVAL_REQUESTED:
-            self.approvals[e.step_key or e.data.get("wait_id", "")] = {
+            self.approvals[_wait(e)] = {
                 "kind": e.data.get("kind"), "tool": tool or None,
                 "asked_because": _head(e.data.get("reason", "")), "decision": "pending",
                 "by": None, "said": None}
-        elif e.type in _CLOSES and (e.step_key or "") in self.approvals:
+        elif e.type in _CLOSES and _wait(e) in self.approvals:
             said = e.data.get("reason")
-            self.approvals[e.step_key or ""].update(
+            self.approvals[_wait(e)].update(
                 decision=_CLOSES[e.type], by=e.actor, said=_head(said) if said else None)
         elif e.type in _ENDS:
             self.end, self.end_data = _ENDS[e.type], dict(e.data)

@@ -1,0 +1,69 @@
+"""Recall: lexical ranking in Chinese and English, filters, and tenants kept apart."""
+
+from __future__ import annotations
+
+from agentplane.memory import Memory, MemoryStore
+
+T = "acme"
+
+_EXPERIENCES = {
+    "invoice": "Supplier Globex invoice 4411 needed approval because the amount was over the "
+               "limit; finance approved it.",
+    "refund": "Customer 7 asked for a refund of a damaged kettle; refunded in full.",
+    "outage": "The payment gateway timed out twice; the run retried and completed.",
+    "发票": "供应商环球公司的发票金额超过限额，需要财务审批后才能付款。",
+    "退款": "客户投诉水壶损坏，申请退款，已全额退款。",
+    "合同": "合同续签时法务要求补充保密条款。",
+}
+
+
+def _seed(memories: MemoryStore) -> dict[str, str]:
+    ids = {}
+    for name, text in _EXPERIENCES.items():
+        ids[name] = memories.write(Memory(id="", tenant=T, kind="experiential", text=text,
+                                          source=f"run:{name}")).id
+    return ids
+
+
+def test_recall_ranks_by_similarity_in_english_and_chinese(memories: MemoryStore) -> None:
+    ids = _seed(memories)
+    english = memories.recall(T, "Globex sent another invoice over the limit", limit=3)
+    assert english[0][0].id == ids["invoice"]
+    assert english[0][1] > (english[1][1] if len(english) > 1 else 0.0)
+    assert memories.recall(T, "refund for a broken kettle")[0][0].id == ids["refund"]
+    chinese = memories.recall(T, "这张发票需要审批吗", limit=3)
+    assert chinese[0][0].id == ids["发票"]
+    assert memories.recall(T, "客户要求退款")[0][0].id == ids["退款"]
+    assert memories.recall(T, "合同 保密条款", limit=1)[0][0].id == ids["合同"]
+    assert memories.recall(T, "kubernetes") == []
+    assert len(memories.recall(T, "invoice", limit=1)) == 1
+
+
+def test_recall_filters_by_kind_subject_and_trust(memories: MemoryStore) -> None:
+    fact = memories.remember_fact(T, "customer:7", "preferred_language", "zh",
+                                  text="customer 7 prefers Chinese", source="crm",
+                                  trust="trusted", created_by="user:a")
+    note = memories.write(Memory(id="", tenant=T, kind="experiential",
+                                 text="customer 7 was refunded", subject="customer:7",
+                                 trust="untrusted"))
+    other = memories.write(Memory(id="", tenant=T, kind="experiential",
+                                  text="customer 8 was refunded", subject="customer:8"))
+    assert {m.id for m, _ in memories.recall(T, "customer")} == {fact.id, note.id, other.id}
+    assert [m.id for m, _ in memories.recall(T, "customer", kinds=["factual"])] == [fact.id]
+    assert memories.recall(T, "customer", kinds=[]) == []
+    assert {m.id for m, _ in memories.recall(T, "customer", subject="customer:7")} == {
+        fact.id, note.id}
+    assert note.id not in {m.id for m, _ in memories.recall(T, "customer",
+                                                            include_untrusted=False)}
+    # No query: the newest of those that qualify, unscored.
+    newest = memories.recall(T, "", subject="customer:7", limit=1)
+    assert newest == [(note, 0.0)]
+
+
+def test_tenants_never_see_each_others_memories(memories: MemoryStore) -> None:
+    mine = memories.write(Memory(id="", tenant=T, kind="experiential", text="refund kettle"))
+    memories.write(Memory(id="", tenant="globex", kind="experiential", text="refund kettle"))
+    assert [m.id for m, _ in memories.recall(T, "refund kettle")] == [mine.id]
+    assert [m.id for m in memories.list(T)] == [mine.id]
+    theirs = memories.list("globex")[0]
+    assert memories.get(T, theirs.id) is None
