@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import logging
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -53,9 +54,11 @@ class Loaded:
     media_type: str
 
 
-def media_type_for(name: str, declared: str | None = None) -> str:
+def media_type_for(name: str, declared: str | None = None, *, file: bool = False) -> str:
     """The media type of a document: ``declared`` (a Content-Type header's value, parameters
-    ignored) when it is one the loaders read, else by the name's suffix, else plain text."""
+    ignored) when it is one the loaders read, else by the name's suffix, else plain text. An
+    unreadable declared type, or a ``file`` name with an unknown suffix, is an error (a label
+    such as ``FAQ v1.2`` is just text)."""
     if declared:
         kind = declared.split(";")[0].strip().lower()
         kind = _ALIASES.get(kind, kind)
@@ -66,7 +69,7 @@ def media_type_for(name: str, declared: str | None = None) -> str:
         return SUFFIXES[suffix]
     if declared and declared.split(";")[0].strip().lower().startswith("text/"):
         return TEXT
-    if declared or suffix:
+    if declared or (file and suffix):
         raise IngestError(
             f"{name}: cannot read {declared or suffix!r} documents; readable: text, Markdown, "
             f"HTML, PDF, CSV and JSON ({', '.join(sorted(SUFFIXES))})")
@@ -105,8 +108,9 @@ def html_text(html: str) -> tuple[str, str | None]:
 
     soup = BeautifulSoup(html, "html.parser")
     title = soup.title.get_text(" ", strip=True) if soup.title else None
-    if soup.head:
-        soup.head.decompose()
+    for tag in (soup.head, soup.title):
+        if tag is not None:
+            tag.decompose()
     for tag in soup.find_all(_STRIPPED):
         tag.decompose()
     for level in range(1, 7):
@@ -127,6 +131,8 @@ def pdf_text(data: bytes, name: str) -> str:
     from pypdf import PdfReader
     from pypdf.errors import PdfReadError, PyPdfError
 
+    # pypdf logs what it repairs in a damaged file; the error below says what matters.
+    logging.getLogger("pypdf").setLevel(logging.ERROR)
     try:
         reader = PdfReader(io.BytesIO(data))
         if reader.is_encrypted and not reader.decrypt(""):

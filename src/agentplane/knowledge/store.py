@@ -196,7 +196,8 @@ class KnowledgeBase:
         except OSError as exc:
             raise IngestError(f"{file}: cannot read it ({exc.strerror or exc})") from None
         source = str(same.pop("source", None) or file)
-        return self.add(tenant, source, data, **same)
+        media_type = same.pop("media_type", None) or loaders.media_type_for(file.name, file=True)
+        return self.add(tenant, source, data, media_type=media_type, **same)
 
     def add_url(self, tenant: str, url: str, **same: Any) -> IngestResult:
         """Fetch ``url`` and add it (media type from the Content-Type header, else the
