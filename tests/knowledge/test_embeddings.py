@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import socket
 from collections.abc import Iterator
 
@@ -9,7 +10,7 @@ import pytest
 
 from agentplane.errors import ConfigError
 from agentplane.knowledge.embeddings import EmbeddingError, Embeddings
-from agentplane.knowledge.vectors import VectorError, VectorIndex, pack, unpack
+from agentplane.knowledge.vectors import VectorError, VectorIndex, numpy_module, pack, unpack
 from agentplane.storage import Database, open_database
 
 from .embedding_server import MODEL, EmbeddingServer, hashed_ngram_embedding
@@ -114,9 +115,12 @@ def test_packed_vectors_round_trip() -> None:
     assert text.isascii() and list(unpack(text)) == pytest.approx(vector)
 
 
-@pytest.fixture
-def index(database: Database) -> VectorIndex:
-    return VectorIndex(database)
+@pytest.fixture(params=["python", "numpy"])
+def index(request: pytest.FixtureRequest, database: Database) -> VectorIndex:
+    """The vector table, searched in pure Python and (when it is installed) with numpy."""
+    if request.param == "numpy" and numpy_module() is None:
+        pytest.skip("numpy is not installed")
+    return VectorIndex(database, use_numpy=request.param == "numpy")
 
 
 def test_vector_table_search_on_both_back_ends(index: VectorIndex, database_url: str) -> None:
@@ -147,3 +151,19 @@ def test_vector_table_search_on_both_back_ends(index: VectorIndex, database_url:
     assert [i for i, _ in index.search("t1", "m", [0.0, 0.0, 1.0])][:1] == ["a"]
     assert index.has("t1", "m") == {"a", "b"}
     assert index.has("t2", "m") == {"z"}
+
+
+def test_both_searches_agree_and_keep_the_best(index: VectorIndex) -> None:
+    rng = random.Random(7)
+    rows = [(f"c{n:03}", [rng.gauss(0, 1) for _ in range(16)]) for n in range(300)]
+    index.put("t", "m", rows)
+    query = [rng.gauss(0, 1) for _ in range(16)]
+    pure = VectorIndex(index.db, use_numpy=False)
+    expected = pure.search("t", "m", query, limit=300)
+    found = index.search("t", "m", query, limit=7)
+    assert [i for i, _ in found] == [i for i, _ in expected[:7]]
+    assert [s for _, s in found] == pytest.approx([s for _, s in expected[:7]], abs=1e-5)
+    among = {i for i, _ in expected[100:110]}
+    assert [i for i, _ in index.search("t", "m", query, limit=3, among=among)] == [
+        i for i, _ in expected[100:103]]
+    assert index.search("t", "m", query, limit=3, among=set()) == []
