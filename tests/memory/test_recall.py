@@ -67,3 +67,19 @@ def test_tenants_never_see_each_others_memories(memories: MemoryStore) -> None:
     assert [m.id for m in memories.list(T)] == [mine.id]
     theirs = memories.list("globex")[0]
     assert memories.get(T, theirs.id) is None
+
+
+def test_recall_finds_the_best_that_qualify_beyond_the_first_pool(memories: MemoryStore) -> None:
+    # More strong matches about one customer than recall first asks the index for: the one
+    # weak match about another customer must still be found when recall is limited to it.
+    for n in range(60):
+        memories.write(Memory(id="", tenant=T, kind="experiential", subject="customer:1",
+                              text=f"kettle refund kettle refund case {n}"))
+    weak = memories.write(Memory(id="", tenant=T, kind="experiential", subject="customer:2",
+                                 text="a long note about shipping, invoices, the warehouse, "
+                                      "a courier delay, and finally a kettle"))
+    assert [m.id for m, _ in memories.recall(T, "kettle refund", subject="customer:2")] == [
+        weak.id]
+    best = memories.recall(T, "kettle refund", limit=3)
+    assert [m.subject for m, _ in best] == ["customer:1"] * 3
+    assert [s for _, s in best] == sorted((s for _, s in best), reverse=True)

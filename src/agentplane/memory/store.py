@@ -52,6 +52,8 @@ from .types import Memory, MemoryKind, MemoryStatus
 
 INDEX_NAME = "memory"
 """The name of the memory store's lexical index."""
+POOL_FACTOR, POOL_MIN = 8, 50
+"""Recall asks the index for the best ``max(limit × POOL_FACTOR, POOL_MIN)`` items first."""
 _INSERT = (f"INSERT INTO memories({COLUMN_LIST}, held_status, write_key) VALUES "
            f"({', '.join('?' * (len(COLUMNS) + 2))}) "
            "ON CONFLICT DO NOTHING")
@@ -236,19 +238,28 @@ class MemoryStore:
             rows = self.db.query(f"SELECT {COLUMN_LIST} FROM memories WHERE {clause} "
                                  "ORDER BY created_at DESC, id DESC LIMIT ?", (*params, limit))
             return [(from_row(r), 0.0) for r in rows]
+        # First the best of everything indexed, kept if enough of it qualifies: when `limit`
+        # of the best `pool` qualify, they are the best that qualify (no other scores higher).
+        # Only when too few do, the index scores exactly the ones that qualify.
+        pool = max(limit * POOL_FACTOR, POOL_MIN)
+        hits = self.index.search(tenant, query, limit=pool)
+        found = {m.id: m for m in self._many(tenant, [i for i, _ in hits], clause, params)}
+        best = [(found[i], score) for i, score in hits if i in found][:limit]
+        if len(best) == limit or len(hits) < pool:
+            return best
         among = {str(r[0]) for r in self.db.query(f"SELECT id FROM memories WHERE {clause}",
                                                    params)}
-        if not among:
-            return []
-        hits = self.index.search(tenant, query, limit=limit, among=among)
-        found = {m.id: m for m in self._many(tenant, [i for i, _ in hits])}
+        hits = self.index.search(tenant, query, limit=limit, among=among) if among else []
+        found = {m.id: m for m in self._many(tenant, [i for i, _ in hits], clause, params)}
         return [(found[i], score) for i, score in hits if i in found]
 
-    def _many(self, tenant: str, ids: Sequence[str]) -> builtins.list[Memory]:
+    def _many(self, tenant: str, ids: Sequence[str], clause: str, params: Sequence[Any]
+              ) -> builtins.list[Memory]:
+        """The memories among ``ids`` that meet ``clause`` (the tenant's, with ``params``)."""
         if not ids:
             return []
-        rows = self.db.query(f"SELECT {COLUMN_LIST} FROM memories WHERE tenant = ? AND id IN "
-                             f"({', '.join('?' * len(ids))})", (tenant, *ids))
+        rows = self.db.query(f"SELECT {COLUMN_LIST} FROM memories WHERE {clause} AND id IN "
+                             f"({', '.join('?' * len(ids))})", (*params, *ids))
         return [from_row(r) for r in rows]
 
     def audit(self, tenant: str, limit: int = 100) -> builtins.list[dict[str, Any]]:
