@@ -112,3 +112,27 @@ def test_extract_over_the_knowledge_base(cli: Cli) -> None:
                          "--source", "news.txt")
     assert only_news["relations"] == 2  # stated again: the same facts, not new ones
     assert len(cli.json("kb", "graph", "facts", "华为技术")) == 2
+
+
+def test_load_records_the_knowledge_base_keeps(cli: Cli, tmp_path: Path) -> None:
+    mapping, _ = _files(tmp_path)
+    assert cli.db is not None
+    db = open_database(cli.db_url)
+    try:
+        KnowledgeBase(db).add_records("default", "suppliers.json", [
+            {"name": "Acme Ltd", "customers": "Globex"},
+            {"name": "华为技术", "aka": "华为", "customers": "腾讯"}], trust="untrusted")
+    finally:
+        db.close()
+    report = cli.json("kb", "graph", "load", "--source", "suppliers.json", "--ontology",
+                      ONTOLOGY, "--mapping", mapping)
+    assert report["relations"] == 2 and report["rejected"] == []
+    [fact] = cli.json("kb", "graph", "facts", "华为")
+    assert fact["trust"] == "untrusted" and fact["chunk_id"].startswith("kb:")
+    [huawei] = cli.json("kb", "graph", "entity", "华为")
+    assert huawei["chunk_ids"] == [fact["chunk_id"]]
+    assert "no document from 'nope.json'" in failed(
+        cli("kb", "graph", "load", "--source", "nope.json", "--ontology", ONTOLOGY,
+            "--mapping", mapping), 3)
+    assert "not both" in failed(cli("kb", "graph", "load", mapping, "--source", "x",
+                                    "--ontology", ONTOLOGY, "--mapping", mapping), 2)

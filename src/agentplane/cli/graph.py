@@ -20,6 +20,7 @@ from ._typer import group
 if TYPE_CHECKING:
     from agentplane.knowledge.graph import Entity, KnowledgeGraph, Relation, Report
     from agentplane.knowledge.ontology import Ontology
+    from agentplane.knowledge.types import Chunk
     from agentplane.storage import Database
 
 graph_app = group("The knowledge graph: check an ontology, load records, query entities.")
@@ -129,12 +130,16 @@ def _records(path: Path) -> list[dict[str, Any]]:
 
 
 @graph_app.command("load")
-def load(records: Annotated[Path, typer.Argument(help="Records: a .json list of objects or "
-                                                      "a .csv file with a header row.")],
-         ontology: Annotated[Path, typer.Option("--ontology", help="The ontology (YAML).")],
+def load(ontology: Annotated[Path, typer.Option("--ontology", help="The ontology (YAML).")],
          mapping: Annotated[Path, typer.Option("--mapping", help="How records become "
                                                                  "entities and relations "
                                                                  "(YAML or JSON).")],
+         records: Annotated[Path | None, typer.Argument(
+             help="Records: a .json list of objects or a .csv file with a header row.",
+             show_default=False)] = None,
+         source: Annotated[str | None, typer.Option(
+             help="Instead of a file: the records the knowledge base keeps from this source "
+                  "(one chunk each; facts keep the chunk and its trust).")] = None,
          tenant: TenantOption = "default", db: DbOption = None, as_json: JsonOption = False,
          strict: Annotated[bool, typer.Option(help="Exit 1 if any candidate was rejected.")
                            ] = False) -> None:
@@ -142,19 +147,38 @@ def load(records: Annotated[Path, typer.Argument(help="Records: a .json list of 
     from agentplane.knowledge.ontology import load_ontology
     from agentplane.knowledge.records import load_mapping
 
+    if (records is None) == (source is None):
+        raise ConfigError("give a records file or --source (records already in the "
+                          "knowledge base), not both")
     onto = load_ontology(ontology)
     spec = load_mapping(mapping, onto)
-    rows = _records(records)
-    database = _open(db, create=True)
+    rows = _records(records) if records is not None else []
+    database = _open(db, create=records is not None)
     try:
         graph = _graph(database, tenant, ontology)
-        report = graph.add_records(tenant, rows, spec)
+        if source is not None:
+            chunks = _source_chunks(database, tenant, source)
+            report, count = graph.add_record_chunks(tenant, chunks, spec), len(chunks)
+        else:
+            report, count = graph.add_records(tenant, rows, spec), len(rows)
         graph.save_ontology(tenant, str(ontology))
     finally:
         database.close()
-    _print_report(report, as_json, f"loaded {len(rows)} records")
+    _print_report(report, as_json, f"loaded {count} records")
     if strict and report.rejected:
         raise typer.Exit(1)
+
+
+def _source_chunks(database: Database, tenant: str, source: str | None) -> list[Chunk]:
+    """The current chunks of the tenant's documents (of one source, when given)."""
+    from agentplane.knowledge.store import KnowledgeBase
+
+    kb = KnowledgeBase(database)
+    documents = kb.documents(tenant, source=source)
+    if source is not None and not documents:
+        raise NotFoundError(f"the knowledge base of tenant {tenant!r} has no document from "
+                            f"{source!r}")
+    return [c for d in documents for c in kb.document_chunks(tenant, d.id)]
 
 
 @graph_app.command("extract")
@@ -167,15 +191,12 @@ def extract(ontology: Annotated[Path, typer.Option("--ontology", help="The ontol
     """Extract entities and relations from the tenant's knowledge base with rules."""
     from agentplane.knowledge.extract import load_rules
     from agentplane.knowledge.ontology import load_ontology
-    from agentplane.knowledge.store import KnowledgeBase
 
     onto = load_ontology(ontology)
     extractor = load_rules(rules, onto)
     database = _open(db, create=False)
     try:
-        kb = KnowledgeBase(database)
-        chunks = [c for d in kb.documents(tenant, source=source)
-                  for c in kb.document_chunks(tenant, d.id)]
+        chunks = _source_chunks(database, tenant, source)
         graph = _graph(database, tenant, ontology)
         report = graph.extract(tenant, chunks, extractor)
         graph.save_ontology(tenant, str(ontology))

@@ -284,6 +284,18 @@ class KnowledgeGraph(GraphQueries):
             reports.append(self.apply(tenant, candidates, chunk_id=chunk))
         return merge_reports(reports)
 
+    def add_record_chunks(self, tenant: str, chunks: Sequence[Chunk],
+                          mapping: RecordMapping | Mapping[str, Any]) -> Report:
+        """Records the knowledge base keeps one per chunk (its ``meta``): facts keep the
+        chunk's id and trust, so graph expansion leads back to the record."""
+        if not isinstance(mapping, RecordMapping):
+            mapping = RecordMapping.model_validate(mapping)
+        reports = []
+        for chunk in chunks:
+            candidates, _ = record_candidates(chunk.meta, mapping)
+            reports.append(self.apply(tenant, candidates, chunk_id=chunk.id, trust=chunk.trust))
+        return merge_reports(reports)
+
     async def aextract(self, tenant: str, chunks: Sequence[Chunk], extractor: Extractor
                        ) -> Report:
         """Run ``extractor`` over ``chunks`` and store what fits; facts keep their chunk and
