@@ -41,23 +41,21 @@ MESSAGE_CHARS = 2000
 
 @dataclass(frozen=True, slots=True)
 class _Catalogue:
-    """BM25 statistics of one tool list (computed once per list)."""
+    """BM25 statistics of one tool list (computed once per list): for each term, the tools
+    that hold it with their term weight's parts, so a query touches only those."""
 
     names: tuple[str, ...]
-    terms: tuple[Counter[str], ...]
-    lengths: tuple[int, ...]
-    average: float
-    df: Counter[str]
+    postings: dict[str, list[tuple[int, int, float]]]
+    """term → ``(tool index, term count, length norm)``."""
 
     def scores(self, query: Sequence[str]) -> list[float]:
         n = len(self.names)
-        wanted = set(query)
-        idf = {t: math.log(1 + (n - self.df[t] + 0.5) / (self.df[t] + 0.5)) for t in wanted}
-        out = []
-        for terms, length in zip(self.terms, self.lengths, strict=True):
-            norm = K1 * (1 - B + B * length / self.average) if self.average else K1
-            out.append(sum(idf[t] * terms[t] * (K1 + 1) / (terms[t] + norm)
-                           for t in wanted if terms[t]))
+        out = [0.0] * n
+        for term in set(query):
+            hits = self.postings.get(term, [])
+            idf = math.log(1 + (n - len(hits) + 0.5) / (len(hits) + 0.5))
+            for i, tf, norm in hits:
+                out[i] += idf * tf * (K1 + 1) / (tf + norm)
         return out
 
 
@@ -69,13 +67,15 @@ def _tool_text(name: str, description: str) -> str:
 
 @lru_cache(maxsize=256)
 def _catalogue(tools: tuple[tuple[str, str], ...]) -> _Catalogue:
-    terms = tuple(Counter(tokens(_tool_text(n, d))) for n, d in tools)
-    lengths = tuple(sum(t.values()) for t in terms)
-    df: Counter[str] = Counter()
-    for t in terms:
-        df.update(t.keys())
-    return _Catalogue(tuple(n for n, _ in tools), terms, lengths,
-                      sum(lengths) / len(lengths) if lengths else 0.0, df)
+    terms = [Counter(tokens(_tool_text(n, d))) for n, d in tools]
+    lengths = [sum(t.values()) for t in terms]
+    average = sum(lengths) / len(lengths) if lengths else 0.0
+    postings: dict[str, list[tuple[int, int, float]]] = {}
+    for i, (counts, length) in enumerate(zip(terms, lengths, strict=True)):
+        norm = K1 * (1 - B + B * length / average) if average else K1
+        for term, tf in counts.items():
+            postings.setdefault(term, []).append((i, tf, norm))
+    return _Catalogue(tuple(n for n, _ in tools), postings)
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,8 +122,8 @@ async def offered_tools(ctx: RunContext, agent: str, limit: int | None,
                         definitions: list[ToolDefinition], choosable: set[str], task: str,
                         messages: Sequence[Message], step: str) -> list[ToolDefinition]:
     """The definitions to offer at model step ``step``: all of them without a limit, or when
-    the choosable ones fit in it; else the chosen ``limit`` of ``choosable`` plus every other
-    definition, the choice journaled once (``tools.selected``)."""
+    the choosable ones fit in it; else the chosen ``limit`` of ``choosable`` (in the order
+    chosen) then every other definition, the choice journaled once (``tools.selected``)."""
     candidates = [d for d in definitions if d.name in choosable]
     if limit is None or len(candidates) <= limit:
         return definitions
@@ -139,5 +139,6 @@ async def offered_tools(ctx: RunContext, agent: str, limit: int | None,
 
     data = await journaled_once(ctx, f"{step}/tools", EventType.TOOLS_SELECTED,
                                 f"agent:{agent}", make)
-    chosen = set(data["tools"])
-    return [d for d in definitions if d.name in chosen or d.name not in choosable]
+    by_name = {d.name: d for d in candidates}
+    chosen = [by_name[n] for n in data["tools"] if n in by_name]
+    return chosen + [d for d in definitions if d.name not in choosable]
