@@ -35,7 +35,7 @@ def test_concurrent_facts_leave_one_active(database_url: str) -> None:
         for m in facts.values():
             if m.status == "superseded":
                 assert m.superseded_by in facts
-                assert facts[m.superseded_by].supersedes == m.id  # type: ignore[index]
+                assert facts[m.superseded_by].supersedes == m.id
         assert sum(1 for m in facts.values() if m.supersedes is None) == 1
     finally:
         for s in stores:
