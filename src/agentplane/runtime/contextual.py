@@ -22,19 +22,20 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
+from functools import partial
 from typing import TYPE_CHECKING, Any
 from weakref import WeakKeyDictionary
 
 from agentplane.journal import EventType, JournalStore, NewEvent
 from agentplane.knowledge.shaping import packet_from_json, packet_json, render_packet, shape
-from agentplane.knowledge.types import ContextItem, ContextPacket
+from agentplane.knowledge.types import ContextItem, ContextPacket, Passage
 from agentplane.memory.types import MemoryKind
 from agentplane.models.base import Message
 from agentplane.tools import Trust
 from agentplane.tools.trust import leaves, parse_path, path_selects
 
 from .context import RunContext
-from .context_spec import AgentMemorySpec
+from .context_spec import AgentKnowledgeSpec, AgentMemorySpec
 from .spec import AgentSpec
 
 if TYPE_CHECKING:
@@ -124,20 +125,32 @@ def _recall_kinds(ctx: RunContext, memory: AgentMemorySpec
     return kinds, subject
 
 
-async def _candidates(ctx: RunContext, agent: AgentSpec, query: str, *, recall: bool
-                      ) -> list[ContextItem]:
+async def _passages(layer: ContextLayer, tenant: str, query: str, know: AgentKnowledgeSpec,
+                    notes: list[str]) -> list[Passage]:
+    """Passages for ``query``; when the embeddings endpoint fails, the other modes' (and a
+    note saying so): a run does not fail because vectors are unavailable."""
+    from agentplane.knowledge.embeddings import EmbeddingError
+
+    modes = tuple(m for m in know.modes if m in layer.modes)
+    search = partial(layer.retriever.asearch, tenant, query, k=know.k, trust=know.trust,
+                     sources=list(know.sources) or None)
+    try:
+        return await search(modes=modes)
+    except EmbeddingError as exc:
+        notes.append(f"vector retrieval failed, lexical and graph only: {exc}")
+        return await search(modes=tuple(m for m in modes if m != "vector"))
+
+
+async def _candidates(ctx: RunContext, agent: AgentSpec, query: str, *, recall: bool,
+                      notes: list[str]) -> list[ContextItem]:
     from agentplane.knowledge.retrieve import passage_item
     from agentplane.memory.items import memory_item
 
     layer = context_layer(ctx)
     tenant = ctx.run.tenant
     items: list[ContextItem] = []
-    know = agent.knowledge
-    if know is not None:
-        modes = tuple(m for m in know.modes if m in layer.modes)
-        passages = await layer.retriever.asearch(tenant, query, k=know.k, modes=modes,
-                                                 trust=know.trust,
-                                                 sources=list(know.sources) or None)
+    if agent.knowledge is not None:
+        passages = await _passages(layer, tenant, query, agent.knowledge, notes)
         items += [passage_item(p) for p in passages]
     memory = agent.memory
     if recall and memory is not None and memory.recall:
@@ -156,9 +169,11 @@ async def context_packet(ctx: RunContext, agent: AgentSpec, query: str, step: st
     budget = agent.knowledge.budget_tokens if agent.knowledge else DEFAULT_BUDGET_TOKENS
 
     async def make() -> dict[str, Any]:
-        items = await _candidates(ctx, agent, query, recall=recall)
+        notes: list[str] = []
+        items = await _candidates(ctx, agent, query, recall=recall, notes=notes)
         return {"agent": agent.name,
-                "packet": packet_json(shape(query, items, budget_tokens=budget))}
+                "packet": packet_json(shape(query, items, budget_tokens=budget)),
+                **({"notes": notes} if notes else {})}
 
     data = await journaled_once(ctx, step, EventType.CONTEXT_PACKET, f"agent:{agent.name}",
                                 make)
