@@ -114,7 +114,9 @@ def test_clear_errors_for_bad_requests(base: str, keys: dict[str, str]) -> None:
     trust = operator.post("/kb/documents", {"source": "x", "text": "a", "trust": "maybe"})
     assert trust.status_code == 422 and "body.trust" in trust.json()["error"]
     empty = operator.post("/kb/documents", {"source": "x", "text": "   "})
-    assert empty.status_code == 400 and "x" in empty.json()["error"]
+    assert empty.status_code == 422 and "body.text" in empty.json()["error"]
+    neither = operator.post("/kb/documents", {"source": "x"})
+    assert neither.status_code == 422 and "either 'text' or 'records'" in neither.json()["error"]
     unreadable = httpx.post(f"{base}/api/v1/kb/documents",
                             headers={"Authorization": f"Bearer {keys['operator']}"},
                             files={"file": ("photo.png", b"\x89PNG\r\n", "image/png")})
@@ -129,8 +131,8 @@ def test_clear_errors_for_bad_requests(base: str, keys: dict[str, str]) -> None:
     assert not_json.status_code == 422
     assert operator.get("/kb/search").status_code == 422  # no q
     assert operator.get("/kb/search", q="x", k=0).status_code == 422
-    vector = operator.get("/kb/search", q="x", mode="vector")
-    assert vector.status_code == 400 and "embeddings" in vector.json()["error"]
+    vector = operator.get("/kb/search", q="x", mode="vector")  # no embeddings here: skipped
+    assert vector.status_code == 200 and vector.json()["modes"] == []
     assert operator.get("/kb/documents/nope").status_code == 404
     no_entity = operator.get("/kb/entities/ACME")
     assert no_entity.status_code == 404 and "no entity 'ACME'" in no_entity.json()["error"]

@@ -99,7 +99,7 @@ def test_approvers_quarantine_release_delete_and_forget(served: str, keys: dict[
     back = approver.ok("POST", f"/memories/{card}/release", {"reason": "checked: harmless"})
     assert back["status"] == "active" and card in _recalled(db, "refund card")
     again = approver.post(f"/memories/{card}/release", {"reason": "twice"})
-    assert again.status_code == 400 and "not quarantined" in again.json()["error"]
+    assert again.status_code == 409 and "not quarantined" in again.json()["error"]
 
     deleted = approver.http.delete(f"/memories/{seeded['other']}",
                                    params={"reason": "wrong customer"})
@@ -159,7 +159,8 @@ def test_clear_errors_for_bad_requests(served: str, keys: dict[str, str],
     assert approver.get("/memories", kind="semantic").status_code == 422
     assert approver.get("/memories", limit=0).status_code == 422
     assert approver.post("/memories/nope/quarantine", {"reason": "x"}).status_code == 404
-    assert approver.get("/memories/nope").status_code == 404
+    assert approver.post("/memories/mem:nope/quarantine", {"reason": "x"}).status_code == 404
+    assert approver.get("/memories/mem:nope").status_code == 404
 
 
 def test_the_openapi_document_describes_the_memory_routes(served: str, keys: dict[str, str]
@@ -173,3 +174,8 @@ def test_the_openapi_document_describes_the_memory_routes(served: str, keys: dic
                  "/api/v1/memories/{memory_id}/release"):
         assert path in paths, path
     assert "403" in paths["/api/v1/memories/forget"]["post"]["responses"]
+    # /memories/forget and /audit are never taken for a memory id
+    allow = httpx.options(f"{served}/api/v1/memories/forget").headers["allow"]
+    assert allow == "OPTIONS, POST"
+    allow = httpx.options(f"{served}/api/v1/memories/mem:x").headers["allow"]
+    assert allow == "DELETE, GET, OPTIONS"

@@ -10,11 +10,12 @@ from __future__ import annotations
 import mimetypes
 from collections.abc import Sequence
 from dataclasses import asdict
+from datetime import date, datetime
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request
 from fastapi.exceptions import RequestValidationError
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 from starlette.datastructures import UploadFile
 
 from agentplane.errors import ConfigError, NotFoundError
@@ -22,6 +23,7 @@ from agentplane.governance.keys import ApiKey
 from agentplane.knowledge.types import Chunk, Passage, TrustLevel
 
 from .actions import tenant_for
+from .api import VISIBLE
 from .auth import Operator, PlaneDep, Reader
 from .errors import responses
 from .plane import Plane
@@ -32,6 +34,7 @@ if TYPE_CHECKING:
 router = APIRouter(prefix="/api/v1/kb", tags=["knowledge"])
 
 READS = responses(401, 404, 422, 503)
+SEARCH = responses(400, 401, 404, 422, 503)
 ACTS = responses(400, 401, 403, 404, 413, 422, 503)
 Mode = Literal["lexical", "graph", "vector"]
 TenantQuery = Annotated[str | None, Query(min_length=1, max_length=200,
@@ -45,15 +48,31 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+def _text_only(value: Any) -> Any:
+    if value is not None and not isinstance(value, str):
+        raise ValueError("a date or time is written as ISO-8601 text (2026-01-31T09:00:00Z)")
+    return value
+
+
+Moment = Annotated[datetime | date, BeforeValidator(_text_only)]
+"""A date or time, given as ISO-8601 text (not as a number of seconds)."""
+
+
 class NewDocument(Strict):
     """A document to ingest: ``text`` (with a media type) or ``records`` (CSV/JSON rows)."""
 
-    source: str = Field(min_length=1, max_length=2000,
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"oneOf": [
+        {"required": ["text"], "properties": {"text": {"type": "string"}}},
+        {"required": ["records"], "properties": {"records": {"type": "array"}}}]})
+
+    source: str = Field(min_length=1, max_length=2000, pattern=VISIBLE,
                         description="Where it came from (a file name, URL, label); re-adding "
                                     "the same source supersedes the old version.")
-    text: str | None = Field(default=None, description="The document's content.")
-    records: list[dict[str, Any]] | None = Field(
-        default=None, description="Structured rows, one chunk each (instead of text).")
+    text: str | None = Field(default=None, min_length=1, pattern=VISIBLE,
+                             description="The document's content.")
+    records: list[Annotated[dict[str, Any], Field(min_length=1)]] | None = Field(
+        default=None, min_length=1,
+        description="Structured rows, one chunk each (instead of text).")
     key: str | None = Field(default=None, max_length=200,
                             description="For records: the field that names each row.")
     media_type: str | None = Field(default=None, max_length=200,
@@ -61,8 +80,9 @@ class NewDocument(Strict):
     trust: TrustLevel = "trusted"
     owner: str | None = Field(default=None, max_length=200)
     title: str | None = Field(default=None, max_length=2000)
-    valid_from: str | None = Field(default=None, max_length=40, description="ISO-8601.")
-    valid_until: str | None = Field(default=None, max_length=40, description="ISO-8601.")
+    valid_from: Moment | None = Field(default=None, description="ISO-8601; a time without a "
+                                                               "zone is UTC.")
+    valid_until: Moment | None = Field(default=None, description="ISO-8601.")
     tenant: str | None = Field(default=None, min_length=1, max_length=200,
                                description="Only for keys of every tenant.")
 
@@ -78,9 +98,18 @@ ADD_BODY: dict[str, Any] = {"requestBody": {"required": True, "content": {
                      "description": "txt, md, html, pdf, csv or json (by its name)"},
             "source": {"type": "string", "description": "Default: the file's name."},
             "trust": {"type": "string", "enum": ["trusted", "untrusted"]},
-            **{name: {"type": "string"} for name in UPLOAD_FIELDS[2:]},
+            "owner": {"type": "string", "maxLength": 200},
+            "title": {"type": "string", "maxLength": 2000},
+            "valid_from": {"type": "string", "format": "date-time"},
+            "valid_until": {"type": "string", "format": "date-time"},
+            "tenant": {"type": "string", "maxLength": 200,
+                       "description": "Only for keys of every tenant."},
         }}},
 }}}
+
+
+def _iso(value: datetime | date | None) -> str | None:
+    return None if value is None else value.isoformat()
 
 
 def scope(key: ApiKey, tenant: str | None) -> str:
@@ -163,7 +192,8 @@ async def add_document(request: Request, key: Operator, plane: PlaneDep) -> dict
     body, data = await _new_document(request)
     tenant = scope(key, body.tenant)
     same: dict[str, Any] = {"trust": body.trust, "owner": body.owner, "title": body.title,
-                            "valid_from": body.valid_from, "valid_until": body.valid_until}
+                            "valid_from": _iso(body.valid_from),
+                            "valid_until": _iso(body.valid_until)}
     kb = plane.knowledge
     if body.records is not None:
         result = kb.add_records(tenant, body.source, body.records, key=body.key, **same)
@@ -204,7 +234,7 @@ def _document(plane: Plane, tenant: str, document_id: str) -> Document:
 
 # -- search -----------------------------------------------------------------------------------
 
-@router.get("/search", responses=READS)
+@router.get("/search", responses=SEARCH)
 async def search(
     key: Reader, plane: PlaneDep,
     q: Annotated[str, Query(min_length=1, max_length=2000, description="The question.")],
@@ -234,9 +264,9 @@ async def retrieve(plane: Plane, tenant: str, query: str, *, k: int = 5,
     graph = plane.graph_for(tenant) if "graph" in used else None
     if graph is None:
         used = tuple(m for m in used if m != "graph")
-    if "vector" in used:
-        raise ConfigError("vector search is not configured on this server (no embeddings "
-                          "endpoint); use mode=lexical or mode=graph")
+    # Vectors need an embeddings endpoint, which only a workflow declares: skipped here, as a
+    # run skips a mode its workflow cannot serve (the answer's ``modes`` says what was used).
+    used = tuple(m for m in used if m != "vector")
     if not used:
         return used, []
     retriever = Retriever(plane.knowledge, graph)

@@ -13,16 +13,34 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field
+from starlette.convertors import Convertor, register_url_convertor
 
 from agentplane.errors import NotFoundError
 from agentplane.memory.types import Memory, MemoryKind, MemoryStatus
 
+from .actions import ActionError
 from .auth import Approver, PlaneDep, Reader
 from .errors import responses
 from .knowledge import TenantQuery, scope
 from .plane import Plane
 
 router = APIRouter(prefix="/api/v1/memories", tags=["memory"])
+
+
+class MemoryId(Convertor[str]):
+    """A memory id in a path (``mem:…``): so ``/memories/audit`` and ``/memories/forget`` are
+    never taken for a memory (and ``OPTIONS`` names only their own methods)."""
+
+    regex = r"mem:[^/]+"
+
+    def convert(self, value: str) -> str:
+        return value
+
+    def to_string(self, value: str) -> str:
+        return value
+
+
+register_url_convertor("memory_id", MemoryId())
 
 READS = responses(401, 404, 422, 503)
 ACTS = responses(400, 401, 403, 404, 409, 422, 503)
@@ -86,7 +104,7 @@ async def forget(body: Forget, key: Approver, plane: PlaneDep) -> dict[str, Any]
     return {"subject": body.subject, "deleted": count}
 
 
-@router.get("/{memory_id}", responses=READS)
+@router.get("/{memory_id:memory_id}", responses=READS)
 async def get_memory(memory_id: str, key: Reader, plane: PlaneDep,
                      tenant: TenantQuery = None) -> dict[str, Any]:
     return memory_json(_one(plane, scope(key, tenant), memory_id))
@@ -98,26 +116,29 @@ Change = Literal["quarantine", "release"]
 async def _change(plane: Plane, key: Any, memory_id: str, body: Why, change: Change
                   ) -> dict[str, Any]:
     tenant = scope(key, body.tenant)
-    _one(plane, tenant, memory_id)
+    memory = _one(plane, tenant, memory_id)
+    if change == "release" and memory.status != "quarantined":
+        raise ActionError(f"memory {memory_id} is {memory.status}, not quarantined: nothing to "
+                          "release")
     act = plane.memories.quarantine if change == "quarantine" else plane.memories.release
     return memory_json(act(tenant, memory_id, by=key.identity, reason=body.reason))
 
 
-@router.post("/{memory_id}/quarantine", responses=ACTS)
+@router.post("/{memory_id:memory_id}/quarantine", responses=ACTS)
 async def quarantine(memory_id: str, body: Why, key: Approver, plane: PlaneDep
                      ) -> dict[str, Any]:
     """Keep a memory out of recall until a person releases it."""
     return await _change(plane, key, memory_id, body, "quarantine")
 
 
-@router.post("/{memory_id}/release", responses=ACTS)
+@router.post("/{memory_id:memory_id}/release", responses=ACTS)
 async def release(memory_id: str, body: Why, key: Approver, plane: PlaneDep
                   ) -> dict[str, Any]:
     """Let a quarantined memory be recalled again."""
     return await _change(plane, key, memory_id, body, "release")
 
 
-@router.delete("/{memory_id}", responses=ACTS)
+@router.delete("/{memory_id:memory_id}", responses=ACTS)
 async def delete(memory_id: str, key: Approver, plane: PlaneDep,
                  reason: Annotated[str, Query(max_length=2000, description="Why; kept in "
                                               "the memory audit.")] = "",
