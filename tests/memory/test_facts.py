@@ -28,6 +28,12 @@ def test_a_newer_fact_supersedes_the_older_one_explicitly(memories: MemoryStore)
     recalled = memories.recall(T, "globex iban")
     assert [m.id for m, _ in recalled] == [new.id]
     assert recalled[0][0].value == "DE02 2222"
+    # A superseded fact leaves the lexical index too.
+    assert old.id not in {i for i, _ in memories.index.search(T, "globex iban")}
+    # Remembering what is known already (same value, as trusted) changes nothing.
+    assert _iban(memories, "DE02 2222") == new
+    assert _iban(memories, "DE02 2222", trust="untrusted") == new
+    assert len(memories.list(T)) == 2
     # Another relation of the same subject is left alone.
     other = memories.remember_fact(T, "supplier:globex", "language", "de", source="erp",
                                    trust="trusted", created_by="user:ops")

@@ -76,10 +76,14 @@ def test_a_changed_sequence_is_a_new_version(skills: Skills) -> None:
     # A person may go back to the older version.
     skills.promote(T, v1.id, by="user:lead", reason="v2 sends receipts twice")
     assert [s.id for s in skills.active(T)] == [v1.id]
-    # Retired: not offered, and runs no longer count.
+    recalled = skills.memories.recall(T, "refund", kinds=["procedural"])
+    assert [m.id for m, _ in recalled] == [v1.id]
+    # Retired: not offered, not recalled, and runs no longer count.
     retired = skills.retire(T, v1.id, by="user:lead", reason="process changed")
     assert retired.status == "retired"
     assert skills.active(T) == []
+    assert skills.memories.recall(T, "refund", kinds=["procedural"]) == []
+    assert not {v1.id, v2.id} & {i for i, _ in skills.memories.index.search(T, "refund")}
     assert skills.record(T, run="r9", steps=REFUND, name="refund").successes == 1
     assert skills.memories.audit(T)[0]["action"] == "retire"
 

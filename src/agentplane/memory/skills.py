@@ -23,7 +23,7 @@ from agentplane.errors import NotFoundError
 from agentplane.journal import Event, EventType, canonical_json, utc_now
 
 from ._schema import COLUMN_LIST, InvalidMemoryError, from_row
-from .store import MemoryStore
+from .store import MemoryStore, indexed_text
 from .types import Memory, MemoryStatus
 
 DEFAULT_PROMOTE_AFTER = 3
@@ -205,13 +205,12 @@ class Skills:
 
     def _activate(self, memory: Memory, by: str, reason: str) -> Memory:
         """Make one version the active one; the version active before is superseded by it."""
-        for other in self._versions(memory.tenant, memory.subject or ""):
-            if other.status == "active" and other.id != memory.id:
-                self.db.execute("UPDATE memories SET status = 'superseded', superseded_by = ? "
-                                "WHERE tenant = ? AND id = ?", (memory.id, memory.tenant,
-                                                                 other.id))
+        before = [m.id for m in self._versions(memory.tenant, memory.subject or "")
+                  if m.status == "active" and m.id != memory.id]
+        self.memories.supersede(memory.tenant, before, by=memory.id)
         self.db.execute("UPDATE memories SET status = 'active', superseded_by = NULL WHERE "
                         "tenant = ? AND id = ?", (memory.tenant, memory.id))
+        self.memories.index.add(memory.tenant, [(memory.id, indexed_text(memory))])
         self.memories.record(memory.tenant, by, "promote", [memory], reason)
         found = self.memories.get(memory.tenant, memory.id)
         assert found is not None
@@ -261,6 +260,7 @@ class Skills:
             memory = self._skill(tenant, id, "retire")
             self.db.execute("UPDATE memories SET status = 'retired' WHERE tenant = ? AND id = ?",
                             (tenant, id))
+            self.memories.index.remove(tenant, [id])
             self.memories.record(tenant, by, "retire", [memory], reason)
             return Skill.of(self.memories.get(tenant, id) or memory,
                             self._successes(tenant, id))

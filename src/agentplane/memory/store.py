@@ -125,27 +125,31 @@ class MemoryStore:
             if first is not None:
                 return first
             self._lock(tenant, subject, relation)
-            active = self.db.query(
-                "SELECT id, trust FROM memories WHERE tenant = ? AND kind = 'factual' AND "
+            rows = self.db.query(
+                f"SELECT {COLUMN_LIST} FROM memories WHERE tenant = ? AND kind = 'factual' AND "
                 "subject = ? AND relation = ? AND status = 'active' ORDER BY created_at, id",
                 (tenant, subject, relation))
-            replaced = [str(i) for i, t in active if trust == "trusted" or t == "untrusted"]
-            kept = self._prepared(replace(fact, supersedes=self._pick(active, replaced)), key)
+            active = [from_row(r) for r in rows]
+            same = [m for m in active if _same_fact(m, fact)]
+            if same:  # already known, from as trusted a source: nothing changes
+                return same[-1]
+            replaced = [m for m in active if trust == "trusted" or m.trust == "untrusted"]
+            named = [m for m in replaced if m.trust == "trusted"] or replaced
+            kept = self._prepared(replace(fact, supersedes=named[-1].id if named else None),
+                                  key)
             inserted = self._insert(kept, key)
             if inserted is None:  # another writer took the key first
                 return self._required_key(tenant, key)
-            for old in replaced:
-                self.db.execute("UPDATE memories SET status = 'superseded', superseded_by = ? "
-                                "WHERE tenant = ? AND id = ?", (inserted.id, tenant, old))
+            self.supersede(tenant, [m.id for m in replaced], by=inserted.id)
             return inserted
 
-    @staticmethod
-    def _pick(active: Sequence[Sequence[Any]], replaced: Sequence[str]) -> str | None:
-        """The one a new fact names as superseded: the newest trusted one it replaces, else
-        the newest it replaces."""
-        trusted = [str(i) for i, t in active if t == "trusted" and str(i) in replaced]
-        chosen = trusted or list(replaced)
-        return chosen[-1] if chosen else None
+    def supersede(self, tenant: str, ids: Sequence[str], *, by: str) -> None:
+        """Mark memories ``superseded`` by memory ``by``; they leave the lexical index (recall
+        never returns them; a skill version promoted again is indexed again)."""
+        if ids:
+            self.db.executemany("UPDATE memories SET status = 'superseded', superseded_by = ? "
+                                "WHERE tenant = ? AND id = ?", [(by, tenant, i) for i in ids])
+            self.index.remove(tenant, ids)
 
     def _prepared(self, memory: Memory, key: str | None) -> Memory:
         kept = replace(memory, id=memory.id or memory_id(memory.tenant, key),
@@ -345,6 +349,14 @@ class MemoryStore:
             "count, reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (utc_now(), tenant, actor, action, canonical_json([m.id for m in memories]),
              ",".join(kinds) or None, about, len(memories), reason))
+
+
+def _same_fact(known: Memory, new: Memory) -> bool:
+    """Whether a new fact only repeats an active one (same value and validity, and the known
+    one at least as trusted)."""
+    return (canonical_json(known.value) == canonical_json(new.value)
+            and (known.trust == "trusted" or new.trust == "untrusted")
+            and (known.valid_from, known.valid_until) == (new.valid_from, new.valid_until))
 
 
 def indexed_text(memory: Memory) -> str:
