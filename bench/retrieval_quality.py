@@ -222,10 +222,10 @@ def _figures(results: dict[str, dict[str, Scores]]) -> list[Figure]:
         note = " *" if "vector" in mode or mode == "all three" else ""
         for lang in ("zh", "en", "all"):
             goal = "≥ 0.9" if mode == "lexical+graph" and lang == "all" else ""
-            figures.append(Figure("kb_quality", f"recall@5 {mode} {lang}{note}", by[lang].recall,
+            figures.append(Figure("kb_quality", f"recall@5 {mode}{note} {lang}", by[lang].recall,
                                   "ratio", base[lang].recall if mode != "lexical" else None,
                                   goal))
-            figures.append(Figure("kb_quality", f"MRR@5 {mode} {lang}{note}", by[lang].mrr,
+            figures.append(Figure("kb_quality", f"MRR@5 {mode}{note} {lang}", by[lang].mrr,
                                   "ratio", base[lang].mrr if mode != "lexical" else None))
     return figures
 

@@ -146,7 +146,7 @@ def measure(db: Database, label: str, size: int, files: Sequence[corpus.SourceFi
     kb = KnowledgeBase(db)
     stored, seconds, texts = ingest(kb, size, paragraphs(zh, en))
     floor = bare_insert(db, texts)
-    at = f"{label} {stored // 1000}k"
+    at = f"{label} {stored / 1000:g}k"
     figures = [Figure("kb_speed", f"ingest {at}", stored / seconds, "chunks/s",
                       len(texts) / floor)]
     started = time.perf_counter()
