@@ -12,7 +12,7 @@ from agentplane.errors import ConfigError
 from agentplane.knowledge.embeddings import Embeddings
 from agentplane.knowledge.graph import Entity, KnowledgeGraph, Relation
 from agentplane.knowledge.ontology import load_ontology
-from agentplane.knowledge.retrieve import RRF_K, Retriever, passage_item
+from agentplane.knowledge.retrieve import GENERIC_MIN, RRF_K, WEIGHTS, Retriever, passage_item
 from agentplane.knowledge.shaping import render_packet, shape
 from agentplane.knowledge.store import KnowledgeBase
 from agentplane.knowledge.types import Passage
@@ -88,21 +88,36 @@ def test_fusion_order_and_scores_are_reciprocal_rank(world: World) -> None:
     by_source = {p.chunk.source: p for p in found}
     # Lexical: acme.md, then the mail (both say Acme). Graph: Acme's own chunk and the
     # agreement behind its `supplies` fact score alike; BM25 puts acme.md first.
-    assert sources(found)[0] == "acme.md"
+    graph = WEIGHTS["graph"]
+    assert sources(found) == ["acme.md", "mail:4711", "contracts.md"]
     assert by_source["acme.md"].via == ("lexical", "graph")
-    assert by_source["acme.md"].score == pytest.approx(2 / (RRF_K + 1))
-    assert by_source["contracts.md"].via == ("graph",)
-    assert by_source["contracts.md"].score == pytest.approx(1 / (RRF_K + 2))
+    assert by_source["acme.md"].score == pytest.approx(1 / (RRF_K + 1) + graph / (RRF_K + 1))
     assert by_source["mail:4711"].via == ("lexical",)
     assert by_source["mail:4711"].score == pytest.approx(1 / (RRF_K + 2))
-    assert set(by_source) == {"acme.md", "contracts.md", "mail:4711"}
-    assert [p.score for p in found] == sorted((p.score for p in found), reverse=True)
+    assert by_source["contracts.md"].via == ("graph",)
+    assert by_source["contracts.md"].score == pytest.approx(graph / (RRF_K + 2))
 
-    # A heavier lexical weight lifts the lexical-only passage above the graph-only one.
-    weighted = Retriever(world.kb, world.graph, weights={"lexical": 3.0})
-    assert sources(weighted.search(T, "Who does Acme supply?", k=3)) == [
-        "acme.md", "mail:4711", "contracts.md"]
+    # A heavier graph weight lifts the graph-only passage above the lexical-only one.
+    weighted = Retriever(world.kb, world.graph, weights={"graph": 2.0}, rrf_k=10)
+    found = weighted.search(T, "Who does Acme supply?", k=3)
+    assert sources(found) == ["acme.md", "contracts.md", "mail:4711"]
+    assert found[1].score == pytest.approx(2.0 / 12)
     assert sources(retriever.search(T, "Who does Acme supply?", k=1)) == ["acme.md"]
+
+
+def test_an_entity_behind_many_chunks_does_not_expand(world: World) -> None:
+    globex = world.graph.find(T, "Globex")[0]
+    for n in range(GENERIC_MIN + 1):
+        world.kb.add(T, f"order-{n}.md", f"Order {n} shipped to the customer.",
+                     media_type="text/markdown")
+        world.graph.add_entity(T, "Customer", "Globex", chunk_id=_one_chunk(world.kb,
+                                                                           f"order-{n}.md"))
+    retriever = Retriever(world.kb, world.graph)
+    assert retriever.search(T, "Globex", modes=["graph"]) == []
+    # Acme is still specific; its expansion reaches Globex's chunks only as a neighbour.
+    found = retriever.search(T, "Acme", k=30, modes=["graph"])
+    assert sources(found)[:2] == ["acme.md", "contracts.md"]
+    assert globex.name == "Globex"
 
 
 def test_chinese_question_through_both_retrievers(world: World) -> None:

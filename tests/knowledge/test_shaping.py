@@ -82,8 +82,20 @@ def test_conflict_keeps_trusted_over_newer_untrusted() -> None:
     assert (conflict.kept, conflict.dropped) == ("mem:1", ("mem:2",))
     assert conflict.values == ("DE89 3704", "GB33 BUKB")
     text = render_packet(packet)
-    assert "sources disagree on Acme's iban" in text
-    assert "kept [mem:1]" in text and "dropped [mem:2]" in text and "(trusted)" in text
+    assert ("- sources disagree on Acme's iban: kept [mem:1] 'DE89 3704' (trusted, 2026-01-01);"
+            " dropped [mem:2] 'GB33 BUKB' (untrusted, 2026-05-01): the kept one is trusted"
+            ) in text.splitlines()
+
+
+def test_conflict_notice_when_the_kept_item_did_not_fit() -> None:
+    packet = shape("q", [
+        item("big", "word " * 50, subject="s", relation="r", value="1", score=0.1),
+        item("small", "s r is 2", subject="s", relation="r", value="2", trust="untrusted"),
+    ], budget_tokens=10, now=NOW)
+    assert packet.items == ()
+    assert reasons(packet) == {"small": "conflict", "big": "budget"}
+    assert "kept [big] '1' (not shown: budget); dropped [small] '2' (untrusted, undated): " \
+        "the kept one is trusted" in render_packet(packet)
 
 
 def test_conflict_between_equals_keeps_the_newer() -> None:

@@ -5,8 +5,11 @@ Each retriever ranks a tenant's current chunks on its own:
 - ``lexical`` — BM25 over jieba-segmented Chinese and plain English terms
   (:meth:`KnowledgeBase.lexical`);
 - ``graph`` — the entities the question names (:meth:`KnowledgeGraph.entities_in`) and the
-  chunks behind them and their neighbours (:meth:`KnowledgeGraph.chunks_for`), nearer first;
-  chunks the graph scores alike are ordered by their BM25 score for the question;
+  chunks behind them and their neighbours (:meth:`KnowledgeGraph.chunks_for`). Each entity
+  counts by how specific it is, like a term in BM25: ``log(1 + chunks / chunks it was found
+  in)`` times the graph's nearness score; an entity found in more than :data:`GENERIC_SHARE`
+  of the tenant's chunks (and more than :data:`GENERIC_MIN`) narrows nothing and is left out.
+  Chunks scored alike are ordered by their BM25 score for the question;
 - ``vector`` — cosine similarity of embeddings from an OpenAI-compatible endpoint, when an
   :class:`Embeddings` is configured (the offline path needs none: the mode is skipped).
 
@@ -20,6 +23,7 @@ found each passage.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -38,14 +42,19 @@ MODES = ("lexical", "graph", "vector")
 RRF_K = 60
 """The rank-fusion constant: larger flattens the advantage of the very top ranks (60 is the
 value of Cormack et al., 2009, which the RRF literature keeps)."""
-WEIGHTS: Mapping[str, float] = {"lexical": 1.0, "graph": 1.0, "vector": 1.0}
-"""Each retriever's weight in the fused score."""
+WEIGHTS: Mapping[str, float] = {"lexical": 1.0, "graph": 0.5, "vector": 1.0}
+"""Each retriever's weight in the fused score. Graph expansion says a chunk is *about*
+something the question names, not that it answers it: at full weight its list displaced
+lexical answers on the labelled question set (docs/retrieval.md has the measurements)."""
 DEPTH = 20
 """How many chunks each retriever contributes to the fusion."""
 GRAPH_POOL = 200
 """The most chunks graph expansion proposes before filtering (its best scored)."""
 HOPS = 1
 """How far graph expansion walks from the entities a question names."""
+GENERIC_SHARE = 0.02
+GENERIC_MIN = 20
+"""An entity linked to more chunks than both is too general to expand a question with."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -191,14 +200,25 @@ class Retriever:
 
     def _graph_list(self, tenant: str, query: str, filters: Filters) -> list[Chunk]:
         assert self.graph is not None
-        named = self.graph.entities_in(tenant, query)
+        named = {e.id: e for e in self.graph.entities_in(tenant, query)}
         if not named:
             return []
-        scored = self.graph.chunks_for(tenant, [e.id for e in named], self.hops)[:GRAPH_POOL]
-        graph_score = dict(scored)
-        bm25 = dict(self.kb.index.search(tenant, query, limit=len(scored),
-                                         among=list(graph_score)))
-        order = sorted(graph_score, key=lambda i: (-graph_score[i], -bm25.get(i, 0.0), i))
+        total = max(self.kb.index.size(tenant), 1)
+        generic = max(GENERIC_MIN, GENERIC_SHARE * total)
+        score: dict[str, float] = {}
+        for entity in named.values():
+            own = len(entity.chunk_ids)  # how specific: the chunks it was found in
+            if own > generic:
+                continue
+            specific = math.log(1 + total / max(own, 1))
+            for chunk_id, near in self.graph.chunks_for(tenant, [entity.id], self.hops):
+                score[chunk_id] = score.get(chunk_id, 0.0) + specific * near
+        if not score:
+            return []
+        pool = sorted(score, key=lambda i: (-score[i], i))[:GRAPH_POOL]
+        bm25 = dict(self.kb.index.search(tenant, query, limit=len(pool), among=pool))
+        # Rounded: sums of the same terms in another order must tie, for BM25 to decide.
+        order = sorted(pool, key=lambda i: (-round(score[i], 9), -bm25.get(i, 0.0), i))
         return self._admitted(tenant, order, filters)[:self.depth]
 
     def _vector_list(self, tenant: str, vector: Sequence[float], filters: Filters

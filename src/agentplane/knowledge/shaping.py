@@ -122,10 +122,15 @@ def _newness(item: ContextItem) -> datetime:
 def _why(kept: ContextItem, other: ContextItem) -> str:
     """Why ``kept`` won over ``other``, in the words the conflict notice uses."""
     if kept.trust != other.trust:
-        return "trusted"
+        return "the kept one is trusted"
     if _newness(kept) != _newness(other):
-        return "newer"
-    return "higher score"
+        return "the kept one is newer"
+    return "the kept one scored higher"
+
+
+def _label(item: ContextItem) -> str:
+    """A conflicting item's value with its trust and date: ``'en' (trusted, 2025-03-01)``."""
+    return f"{item.value!r} ({item.trust}, {(item.time or 'undated')[:10]})"
 
 
 def _resolve_conflicts(items: list[ContextItem], dropped: list[Dropped]
@@ -145,8 +150,7 @@ def _resolve_conflicts(items: list[ContextItem], dropped: list[Dropped]
         for item in lost:
             losers.add(item.id)
             dropped.append(Dropped(item.id, "conflict",
-                                   f"{item.value!s} ({item.trust}) lost to [{winner.id}] "
-                                   f"{winner.value!s} ({_why(winner, item)})"))
+                                   f"{_label(item)}: {_why(winner, item)}"))
         values = [str(winner.value)]
         values += [str(v) for v in dict.fromkeys(str(i.value) for i in lost)]
         conflicts.append(Conflict(subject=str(winner.subject), relation=str(winner.relation),
@@ -208,13 +212,19 @@ def _fence(text: str) -> str:
     return f"{UNTRUSTED_OPEN}\n{safe}\n{UNTRUSTED_CLOSE}"
 
 
-def _conflict_line(conflict: Conflict, details: Mapping[str, str]) -> str:
-    kept = f"kept [{conflict.kept}]"
-    if conflict.values:
-        kept += f" {conflict.values[0]!r}"
-    lost = "; ".join(f"dropped [{i}]: {details[i]}" if details.get(i) else f"dropped [{i}]"
+def _conflict_line(conflict: Conflict, packet: ContextPacket) -> str:
+    shown = {i.id: i for i in packet.items}
+    why = {d.id: d for d in packet.dropped}
+    kept = shown.get(conflict.kept)
+    if kept is not None:
+        said = _label(kept)
+    else:  # the winner itself went later (a duplicate, or over the budget)
+        gone = why.get(conflict.kept)
+        said = f"{conflict.values[0]!r} (not shown: {gone.reason if gone else 'left out'})"
+    lost = "; ".join(f"dropped [{i}] {why[i].detail}" if i in why else f"dropped [{i}]"
                      for i in conflict.dropped)
-    return f"- sources disagree on {conflict.subject}'s {conflict.relation}: {kept}; {lost}"
+    return (f"- sources disagree on {conflict.subject}'s {conflict.relation}: "
+            f"kept [{conflict.kept}] {said}; {lost}")
 
 
 def render_packet(packet: ContextPacket) -> str:
@@ -232,10 +242,9 @@ def render_packet(packet: ContextPacket) -> str:
         lines.append(f"[{item.id}] ({item.kind} from {item.source}, {item.trust}{when})")
         lines.append(_fence(item.text) if item.trust == "untrusted" else item.text)
     if packet.conflicts:
-        details = {d.id: d.detail for d in packet.dropped if d.reason == "conflict"}
         lines.append("")
-        lines.append("Conflicts (the kept item is shown above; treat the value as disputed):")
-        lines.extend(_conflict_line(c, details) for c in packet.conflicts)
+        lines.append("Conflicts (sources that disagree; the kept value is the one to use):")
+        lines.extend(_conflict_line(c, packet) for c in packet.conflicts)
     return "\n".join(lines)
 
 
