@@ -20,13 +20,14 @@ consequential call.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from functools import partial
 from typing import TYPE_CHECKING, Any
 from weakref import WeakKeyDictionary
 
-from agentplane.journal import EventType, JournalStore, NewEvent
+from agentplane.journal import EventType, JournalStore, NewEvent, canonical_json
 from agentplane.knowledge.shaping import packet_from_json, packet_json, render_packet, shape
 from agentplane.knowledge.types import ContextItem, ContextPacket, Passage
 from agentplane.memory.types import MemoryKind
@@ -110,8 +111,12 @@ async def journaled_once(ctx: RunContext, step: str, event_type: str, actor: str
     done = ctx.recorded(step, event_type)
     if done is not None:
         return done.data
-    [event] = await ctx.append(NewEvent(event_type, actor, step, await make()))
-    return event.data
+    data = await make()
+    await ctx.append(NewEvent(event_type, actor, step, data))
+    # Not the appended event's data: the journal keeps a value over its blob threshold (1 KiB)
+    # as a blob reference there, which a replay reads back resolved — as JSON, like this.
+    held: dict[str, Any] = json.loads(canonical_json(data))
+    return held
 
 
 def _recall_kinds(ctx: RunContext, memory: AgentMemorySpec
