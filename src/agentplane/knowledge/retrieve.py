@@ -234,11 +234,21 @@ class Retriever:
 
     def _admitted(self, tenant: str, ids: Sequence[str], filters: Filters) -> list[Chunk]:
         """The chunks of ``ids`` (in order) that are current and pass ``filters``."""
-        chunks = self.kb.chunks(tenant, ids)
-        if not chunks:
-            return []
-        current = {d.id for d in self.kb.documents(tenant)}
-        return [c for c in chunks if c.document_id in current and filters.admit(c)]
+        chunks = [c for c in self.kb.chunks(tenant, ids) if filters.admit(c)]
+        current = self._current(tenant, {c.document_id for c in chunks})
+        return [c for c in chunks if c.document_id in current]
+
+    def _current(self, tenant: str, documents: set[str]) -> set[str]:
+        """Which of ``documents`` are current (not superseded): a lookup by primary key in
+        the knowledge base's table, instead of listing every document of the tenant."""
+        wanted = sorted(documents)
+        current: set[str] = set()
+        for start in range(0, len(wanted), 500):
+            batch = wanted[start:start + 500]
+            current.update(str(r[0]) for r in self.kb.db.query(
+                "SELECT id FROM kb_documents WHERE tenant = ? AND superseded_by IS NULL AND "
+                f"id IN ({', '.join('?' * len(batch))})", (tenant, *batch)))
+        return current
 
     # -- vectors ------------------------------------------------------------------------------
 
