@@ -5,8 +5,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import pytest
+import pytest_asyncio
+
+from agentplane.journal import JournalStore, open_store
 from agentplane.tools import ToolContext
 
 from . import toolbox
@@ -67,3 +73,20 @@ async def crash_mid_call(crashed: Runtime, workflow: Workflow, input: Any, tenan
     toolbox.GATE.set()  # the abandoned call ends; its result is never journaled
     await asyncio.sleep(0.1)  # the lease expires
     return run.id
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A fresh SQLite file, then a fresh PostgreSQL database (import it, with ``store``, into
+    a test module to run its tests on both back-ends)."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'journal.db'}"
+    found: str = request.getfixturevalue("postgres_url")
+    return found
+
+
+@pytest_asyncio.fixture
+async def store(url: str) -> AsyncIterator[JournalStore]:
+    journal = open_store(url)
+    yield journal
+    await journal.close()

@@ -3,14 +3,12 @@ before its first call, journaled once, replayed from the journal, traced for pro
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-import pytest_asyncio
 
-from agentplane.journal import EventType, JournalStore, open_store
+from agentplane.journal import EventType, JournalStore
 from agentplane.knowledge.shaping import packet_from_json
 from agentplane.knowledge.store import KnowledgeBase
 from agentplane.memory.store import MemoryStore
@@ -24,25 +22,11 @@ from .conftest import RecordingProvider
 from .ctx_tools import call, crash_mid_call
 
 HERE = Path(__file__).parent
+url, store = ctx_tools.url, ctx_tools.store  # fixtures: each test on SQLite and PostgreSQL
 VENDOR_IBAN = "DE12500105170648489890"
 HANDBOOK = ("# Refunds\n\nRefunds over 500 EUR need the finance lead's approval. "
             "Refunds are paid within 14 days to the original card.")
 OTHER = "# Refunds\n\nGlobex refunds are paid in vouchers only, never in money."
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """Each test runs on a SQLite file and on a fresh PostgreSQL database."""
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'journal.db'}"
-    found: str = request.getfixturevalue("postgres_url")
-    return found
-
-
-@pytest_asyncio.fixture
-async def store(url: str) -> AsyncIterator[JournalStore]:
-    journal = open_store(url)
-    yield journal
-    await journal.close()
 
 
 

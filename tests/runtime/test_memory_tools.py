@@ -3,14 +3,12 @@ once (across crashes), with the trust the run's content gives it."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-import pytest_asyncio
 
-from agentplane.journal import EventType, JournalStore, open_store
+from agentplane.journal import EventType, JournalStore
 from agentplane.memory.experience import summary_key
 from agentplane.memory.skills import Skills
 from agentplane.memory.store import MemoryStore, memory_id
@@ -22,21 +20,7 @@ from . import ctx_tools
 from .ctx_tools import call, crash_mid_call
 
 HERE = Path(__file__).parent
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """Each test runs on a SQLite file and on a fresh PostgreSQL database."""
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'journal.db'}"
-    found: str = request.getfixturevalue("postgres_url")
-    return found
-
-
-@pytest_asyncio.fixture
-async def store(url: str) -> AsyncIterator[JournalStore]:
-    journal = open_store(url)
-    yield journal
-    await journal.close()
+url, store = ctx_tools.url, ctx_tools.store  # fixtures: each test on SQLite and PostgreSQL
 
 
 
