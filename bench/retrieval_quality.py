@@ -37,6 +37,7 @@ from agentplane.knowledge.graph import KnowledgeGraph
 from agentplane.knowledge.ontology import load_ontology
 from agentplane.knowledge.retrieve import Retriever
 from agentplane.knowledge.store import KnowledgeBase
+from agentplane.knowledge.text import tokens
 from agentplane.storage import Database, open_database
 
 K = 5
@@ -140,8 +141,9 @@ def answerable(kb: KnowledgeBase, questions: Sequence[Question]) -> list[Questio
 
 
 def print_misses(mode: str, outcomes: Sequence[Outcome], retriever: Retriever) -> None:
-    """Each question the mode missed: what it asked, what it wanted, what came back, and where
-    lexical search alone ranks the answer among its first 50."""
+    """Each question the mode missed: what it asked, the search terms it became, what it
+    wanted, what came back, and where lexical search alone ranks the answer among its first
+    50."""
     for o in outcomes:
         if o.rank is not None:
             continue
@@ -149,6 +151,7 @@ def print_misses(mode: str, outcomes: Sequence[Outcome], retriever: Retriever) -
         rank = corpus.first_relevant(o.question, [p.chunk.text for p in deep])
         print(f"\n[{mode}] MISS {o.question.id} ({o.question.document}): {o.question.question}")
         print(f"    evidence: {' | '.join(o.question.evidence)}")
+        print(f"    query terms: {' '.join(tokens(o.question.question))}")
         print(f"    lexical rank of the answer in the first 50: {rank or 'not found'}")
         for n, (source, text) in enumerate(o.found, start=1):
             print(f"    {n}. {source}: {' '.join(text.split())[:90]}")
