@@ -105,9 +105,24 @@ async def test_bad_remember_arguments_fail_the_call_not_the_run(store: JournalSt
     run_id = await run(store, wf)
     events = await store.events(run_id)
     [failed] = of_type(events, EventType.TOOL_FAILED)
-    assert "needs `subject`, `relation` and `value`" in failed.data["error"]
+    assert "needs both `relation` and `value`" in failed.data["error"]
     assert (await store.require_run(run_id)).status == "completed"
     assert MemoryStore(store.database).list("acme") == []
+
+
+async def test_a_fact_about_the_runs_subject_needs_no_subject_argument(
+        store: JournalStore) -> None:
+    wf = flow([call("remember", text="C-1 prefers German.", relation="language", value="de"),
+               {"content": "ok"}], {"tools": True, "subject": "$.customer"})
+    run_id = await run(store, wf, {"customer": "C-1"})
+    [written] = of_type(await store.events(run_id), EventType.MEMORY_WRITTEN)
+    fact = MemoryStore(store.database).get("acme", written.data["memory"]["id"])
+    assert fact is not None and (fact.kind, fact.subject, fact.relation, fact.value) == (
+        "factual", "C-1", "language", "de")
+    # without a subject of the run, the call fails and says why
+    run_id = await run(store, wf, "no subject here")
+    [failed] = of_type(await store.events(run_id), EventType.TOOL_FAILED)
+    assert "needs a `subject`" in failed.data["error"]
 
 
 async def test_memory_tools_are_offered_only_when_declared(store: JournalStore) -> None:

@@ -102,9 +102,9 @@ def _check_remember(arguments: dict[str, Any]) -> None:
     _strings(REMEMBER, arguments, _REMEMBER_SCHEMA)
     if not str(arguments.get("text", "")).strip():
         raise ToolArgumentsError("remember: `text` is empty; say what to remember")
-    fact = [k for k in ("subject", "relation", "value") if arguments.get(k)]
-    if "relation" in fact and len(fact) < 3:
-        raise ToolArgumentsError("remember: a fact needs `subject`, `relation` and `value`")
+    if bool(arguments.get("relation")) != bool(arguments.get("value")):
+        raise ToolArgumentsError("remember: a fact needs both `relation` and `value` (and a "
+                                 "`subject`, unless the run is about one); a note needs neither")
 
 
 def _check_recall(arguments: dict[str, Any]) -> None:
@@ -135,6 +135,9 @@ def _remember_tool(ctx: RunContext, agent: AgentSpec) -> Tool:
         key = f"run:{context.run_id}/{context.step_key}"
         subject = arguments.get("subject") or run_subject(ctx, agent.memory)
         by = f"agent:{agent.name}"
+        if arguments.get("relation") and not subject:
+            raise ToolArgumentsError("remember: a fact needs a `subject` (this run is about "
+                                     "nobody in particular)")
         if arguments.get("relation") and subject:
             memory = store.remember_fact(ctx.run.tenant, subject, arguments["relation"],
                                          arguments.get("value"), text=arguments["text"],
