@@ -83,9 +83,14 @@ class LexicalIndex:
 
     def add(self, tenant: str, items: Sequence[tuple[str, str]]) -> None:
         """Index ``(id, text)`` pairs; an id already indexed is replaced."""
+        self.add_terms(tenant, [(item, tokens(text)) for item, text in dict(items).items()])
+
+    def add_terms(self, tenant: str, items: Sequence[tuple[str, Sequence[str]]]) -> None:
+        """Index ``(id, terms)`` pairs whose text is already split into search terms (as
+        :func:`~agentplane.knowledge.text.tokens` splits it; queries are split that way)."""
         if not items:
             return
-        prepared = [(item, Counter(tokens(text))) for item, text in dict(items).items()]
+        prepared = [(item, Counter(terms)) for item, terms in dict(items).items()]
         with self.db.transaction():
             self._remove([item for item, _ in prepared], tenant)
             postings: list[tuple[Any, ...]] = []
@@ -173,9 +178,11 @@ class LexicalIndex:
             return []
         n, total = int(stats[0]), int(stats[1])
         avgdl = max(total / n, 1.0)
+        lookup = " UNION ALL ".join(
+            ["SELECT term, df FROM lexical_terms WHERE ix = ? AND tenant = ? AND term = ?"]
+            * len(terms))
         df: dict[str, Any] = dict(self.db.query(
-            f"SELECT term, df FROM lexical_terms WHERE ix = ? AND tenant = ? "
-            f"AND term IN ({_marks(len(terms))})", (self.name, tenant, *terms)))
+            lookup, [x for t in terms for x in (self.name, tenant, t)]))
         weights = {t: math.log(1 + (n - int(d) + 0.5) / (int(d) + 0.5))
                    for t, d in df.items() if int(d) > 0}
         if not weights:
@@ -201,34 +208,42 @@ class LexicalIndex:
             scored = [(item, score + extra.get(item, 0.0)) for item, score in scored]
         return _top(dict(scored), limit)
 
-    def _bm25(self, avgdl: float) -> str:
-        norm = f"{K1} * ({1 - B} + {B} * length / {avgdl!r})"
-        return f"tf * {K1 + 1} / (tf + {norm})"
+    def _terms_sql(self, tenant: str, weights: dict[str, float], avgdl: float,
+                   where: str = "") -> tuple[str, list[Any]]:
+        """Each term's BM25 contributions, one ``UNION ALL`` branch per term: every branch is a
+        range read of one posting list by primary key, whatever the planner's statistics say
+        (one ``term IN (...)`` lets PostgreSQL scan all of a tenant's postings instead)."""
+        branches: list[str] = []
+        params: list[Any] = []
+        for term, idf in weights.items():
+            branches.append(f"SELECT item, ? * tf / (tf + ? + ? * length) AS part "
+                            f"FROM lexical_postings WHERE ix = ? AND tenant = ? AND term = ?"
+                            f"{where}")
+            # Floats bound as parameters keep PostgreSQL's arithmetic in double precision.
+            params += [idf * (K1 + 1), K1 * (1 - B), K1 * B / avgdl, self.name, tenant, term]
+        return " UNION ALL ".join(branches), params
 
     def _score_terms(self, tenant: str, weights: dict[str, float], avgdl: float,
                      limit: int) -> list[tuple[str, float]]:
-        cases = " ".join("WHEN ? THEN ?" for _ in weights)
-        params: list[Any] = [x for pair in weights.items() for x in pair]
-        rows = self.db.query(
-            f"SELECT item, SUM((CASE term {cases} END) * {self._bm25(avgdl)}) AS score "
-            f"FROM lexical_postings WHERE ix = ? AND tenant = ? "
-            f"AND term IN ({_marks(len(weights))}) "
-            f"GROUP BY item ORDER BY score DESC, item LIMIT ?",
-            (*params, self.name, tenant, *weights, limit))
+        union, params = self._terms_sql(tenant, weights, avgdl)
+        rows = self.db.query(f"SELECT item, SUM(part) AS score FROM ({union}) parts "
+                             f"GROUP BY item ORDER BY score DESC, item LIMIT ?",
+                             (*params, limit))
         return [(str(item), float(score)) for item, score in rows]
 
     def _score_items(self, tenant: str, weights: dict[str, float], items: Sequence[str],
                      avgdl: float) -> dict[str, float]:
         """Each item's score over ``weights``' terms (items without them are left out)."""
-        cases = " ".join("WHEN ? THEN ?" for _ in weights)
-        params: list[Any] = [x for pair in weights.items() for x in pair]
         scores: dict[str, float] = {}
         for batch in _batches(items):
-            rows = self.db.query(
-                f"SELECT item, SUM((CASE term {cases} END) * {self._bm25(avgdl)}) "
-                f"FROM lexical_postings WHERE ix = ? AND tenant = ? "
-                f"AND term IN ({_marks(len(weights))}) AND item IN ({_marks(len(batch))}) "
-                f"GROUP BY item", (*params, self.name, tenant, *weights, *batch))
+            union, params = self._terms_sql(tenant, weights, avgdl,
+                                            f" AND item IN ({_marks(len(batch))})")
+            per_branch = len(params) // len(weights)
+            bound: list[Any] = []
+            for n in range(len(weights)):
+                bound += [*params[n * per_branch:(n + 1) * per_branch], *batch]
+            rows = self.db.query(f"SELECT item, SUM(part) FROM ({union}) parts GROUP BY item",
+                                 bound)
             scores.update((str(item), float(score)) for item, score in rows)
         return scores
 
