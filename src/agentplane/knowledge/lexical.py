@@ -108,6 +108,7 @@ class LexicalIndex:
             self.db.executemany(
                 "INSERT INTO lexical_items(ix, tenant, item, length, terms) VALUES (?, ?, ?, ?, ?)",
                 rows)
+            postings.sort(key=lambda row: (row[2], row[3]))  # in key order: local B-tree writes
             self.db.executemany(
                 "INSERT INTO lexical_postings(ix, tenant, term, item, tf, length) "
                 "VALUES (?, ?, ?, ?, ?, ?)", postings)
