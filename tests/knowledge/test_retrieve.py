@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from agentplane.errors import ConfigError
-from agentplane.knowledge.embeddings import Embeddings
+from agentplane.knowledge.embeddings import EmbeddingError, Embeddings
 from agentplane.knowledge.graph import Entity, KnowledgeGraph, Relation
 from agentplane.knowledge.ontology import load_ontology
 from agentplane.knowledge.retrieve import GENERIC_MIN, RRF_K, WEIGHTS, Retriever, passage_item
@@ -197,6 +197,16 @@ def test_vectors_indexed_once_searched_and_pruned(world: World,
     assert retriever.index_vectors(T) == 1
     assert world.chunk["acme.md"] not in retriever.vectors.has(T, MODEL)
     assert _one_chunk(world.kb, "acme.md") in retriever.vectors.has(T, MODEL)
+
+
+def test_vectors_of_another_length_are_an_embedding_error(world: World,
+                                                         server: EmbeddingServer) -> None:
+    Retriever(world.kb, None, Embeddings(server.base_url, MODEL)).index_vectors(T)
+    with EmbeddingServer(dimensions=64) as smaller:
+        retriever = Retriever(world.kb, None, Embeddings(smaller.base_url, MODEL))
+        with pytest.raises(EmbeddingError, match="index again"):
+            retriever.search(T, "steel")
+        assert retriever.search(T, "steel", modes=["lexical"])  # the other modes still work
 
 
 async def test_async_search_and_indexing(world: World, server: EmbeddingServer) -> None:

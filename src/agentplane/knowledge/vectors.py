@@ -24,8 +24,9 @@ from datetime import UTC, datetime
 from functools import cache
 from typing import Any
 
-from agentplane.errors import AgentplaneError
 from agentplane.storage import Database, Migration, migrate
+
+from .embeddings import EmbeddingError
 
 COMPONENT = "knowledge_vectors"
 
@@ -50,8 +51,9 @@ CREATE TABLE IF NOT EXISTS knowledge_vector_generations (
 """, note="chunk embeddings per tenant and model")]
 
 
-class VectorError(AgentplaneError):
-    """A vector does not fit the ones stored (another length) or is not usable (all zeros)."""
+class VectorError(EmbeddingError):
+    """A vector does not fit the ones stored (another length) or is not usable (all zeros).
+    An :class:`EmbeddingError`: to a caller, vector search is unavailable either way."""
 
 
 def pack(vector: Sequence[float]) -> str:
