@@ -71,6 +71,12 @@ def context_layer(ctx: RunContext) -> ContextLayer:
     return layer
 
 
+def forget_layers(store: JournalStore) -> None:
+    """Drop the layers opened on ``store`` (its runtime closes). They hold the store's
+    database, which holds the store: the weak keys alone would never let it go."""
+    _LAYERS.pop(store, None)
+
+
 def _open_layer(ctx: RunContext) -> ContextLayer:
     from agentplane.knowledge.embeddings import Embeddings
     from agentplane.knowledge.graph import KnowledgeGraph

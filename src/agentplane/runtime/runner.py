@@ -44,6 +44,7 @@ from agentplane.tools.sources.base import SourceHost, SourceSite, ToolSources
 
 from .budgeted import RunMetering
 from .context import NeedsReconciliation, RunContext, RunFailure, Suspended
+from .contextual import forget_layers
 from .elicitation import asker
 from .gcpolicy import tune_for_many_runs
 from .governed import review_output
@@ -471,3 +472,4 @@ class Runtime:
         self.metering.close()
         await self.sources.aclose()
         self._bound.clear()
+        forget_layers(self.store)
