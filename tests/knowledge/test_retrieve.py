@@ -185,6 +185,7 @@ def test_vectors_indexed_once_searched_and_pruned(world: World,
     retriever = Retriever(world.kb, world.graph, Embeddings(server.base_url, MODEL))
     assert retriever.index_vectors(T) == len(DOCS) + 1
     assert retriever.index_vectors(T) == 0  # nothing new
+    assert retriever.search(T, "  ") == [] and len(server.received) == 1  # one batch, no query
     found = retriever.search(T, "steel beams and bolts", k=10, modes=["vector"])
     assert found[0].chunk.source == "acme.md" and found[0].via == ("vector",)
     hybrid = retriever.search(T, "steel beams and bolts", k=10)

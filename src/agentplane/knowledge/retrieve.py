@@ -156,6 +156,8 @@ class Retriever:
         """The ``k`` best passages for ``query``, fused from ``modes``; filters apply to each.
         Blocking (vectors need an HTTP call: the runtime uses :meth:`asearch`)."""
         filters, wanted = self._prepare(k, modes, trust, sources, valid_at, since)
+        if not query.strip():
+            return []
         lists = self._local_lists(tenant, query, filters, wanted)
         if "vector" in wanted and self.embeddings is not None:
             (vector,) = self.embeddings.embed([query])
@@ -169,6 +171,8 @@ class Retriever:
         """:meth:`search` for an event loop: the query's embedding is fetched without
         blocking it (the database reads are short and stay synchronous)."""
         filters, wanted = self._prepare(k, modes, trust, sources, valid_at, since)
+        if not query.strip():
+            return []
         lists = self._local_lists(tenant, query, filters, wanted)
         if "vector" in wanted and self.embeddings is not None:
             (vector,) = await self.embeddings.aembed([query])
