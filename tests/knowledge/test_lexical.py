@@ -127,3 +127,11 @@ def test_common_terms_are_scored_in_two_phases(database: Database,
     monkeypatch.setattr(lexical, "CANDIDATES", 5)
     assert ix.search("t", "urgent order", limit=5) == exact
     assert all(int(i[1:]) % 7 == 0 for i in ids(exact))
+
+
+def test_among_larger_than_one_batch(database: Database) -> None:
+    ix = LexicalIndex(database, "kb")
+    ix.add("t", [(f"i{n:04d}", f"item {n} teapot") for n in range(1200)])
+    among = [f"i{n:04d}" for n in range(0, 1200, 2)]  # 600 ids: two batches
+    found = ix.search("t", "teapot", limit=1000, among=among)
+    assert sorted(ids(found)) == sorted(among)

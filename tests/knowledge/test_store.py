@@ -9,7 +9,7 @@ import pytest
 
 from agentplane.knowledge.loaders import IngestError
 from agentplane.knowledge.store import KnowledgeBase, chunk_id
-from agentplane.storage import Database
+from agentplane.storage import Database, open_database
 
 from .pdfs import encrypted_pdf, text_pdf
 
@@ -227,3 +227,39 @@ def test_a_failed_write_rolls_back_the_whole_document(kb: KnowledgeBase,
     assert len(kb.documents("t1", include_superseded=True)) == 1
     assert found(kb, "five working days")
     assert database.query_one("SELECT COUNT(*) FROM kb_chunks") == (2,)
+
+
+def test_two_writers_of_one_source_leave_one_current_version(database_url: str) -> None:
+    import threading
+
+    KnowledgeBase(open_database(database_url)).add("t1", "guide.md", GUIDE)
+    barrier = threading.Barrier(2)
+    errors: list[BaseException] = []
+
+    def write(text: str) -> None:
+        handle = open_database(database_url)
+        try:
+            kb = KnowledgeBase(handle)
+            barrier.wait()
+            kb.add("t1", "guide.md", text)
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+        finally:
+            handle.close()
+
+    threads = [threading.Thread(target=write, args=(GUIDE.replace("five", word),))
+               for word in ("six", "seven")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    check = open_database(database_url)
+    try:
+        kb = KnowledgeBase(check)
+        assert len(kb.documents("t1")) == 1
+        assert len(kb.documents("t1", include_superseded=True)) == 3
+        current = kb.documents("t1")[0]
+        assert {c.document_id for c, _ in kb.lexical("t1", "refunds 退款")} == {current.id}
+    finally:
+        check.close()
