@@ -19,6 +19,7 @@ the latencies: a plain ``SELECT`` of 5 chunks by primary key from the same SQLit
 
 Run: .venv/bin/python bench/lexical_engines.py [--sizes 10000,100000] [--queries 300]
      [--engines postings/sqlite,fts5/sqlite,...] [--postgres URL|auto|none] [--seeds DIR]
+     [--keep-stop-words]
 """
 
 from __future__ import annotations
@@ -123,6 +124,24 @@ def bm25s_memory(terms: Sequence[list[str]]) -> tuple[float, Search]:
     return seconds, search
 
 
+def db_url(db: Database, postgres: Any) -> str:
+    """The URL of a bench database on the PostgreSQL server (with its credentials)."""
+    name = str(db.query_one("SELECT current_database()")[0])  # type: ignore[index]
+    return str(postgres.url).rsplit("/", 1)[0] + "/" + name
+
+
+def restart(url: str, query: str, name: str) -> Figure:
+    """After a restart: open the database and answer a first query — no index to rebuild."""
+    started = time.perf_counter()
+    db = open_database(url)
+    try:
+        LexicalIndex(db, "bench").search(TENANT, query, limit=K)
+    finally:
+        db.close()
+    return Figure("lexical", name, (time.perf_counter() - started) * 1000, "ms",
+                  goal="open + first query")
+
+
 def agreement(results: dict[str, list[str]], exact: dict[str, list[str]]) -> float:
     shared = [len(set(results[q]) & set(exact[q])) / max(len(exact[q]), 1)
               for q in exact if exact[q]]
@@ -166,6 +185,9 @@ def measure(size: int, files: Sequence[corpus.SourceFile], asked: Sequence[str],
                 seconds, search = build(db, terms)
             results[engine] = {q: search(q) for q in asked}
             times = latencies(search, asked)
+            if kind == "postings":
+                figures.append(restart(db.url if backend == "sqlite" else db_url(db, postgres),
+                                       asked[0], f"{engine} restart {at}"))
         figures += [
             Figure("lexical", f"{engine} index {at}", size / seconds, "chunks/s",
                    goal=f"{seconds:.1f} s"),
@@ -189,7 +211,13 @@ def main() -> None:
     parser.add_argument("--postgres", default="auto",
                         help="a server URL, 'auto' (start one) or 'none'")
     parser.add_argument("--seeds", help="the reference documents' folder")
+    parser.add_argument("--keep-stop-words", action="store_true",
+                        help="index and query the stop-words too (to measure what they cost)")
     args = parser.parse_args()
+    if args.keep_stop_words:
+        import agentplane.knowledge.text
+
+        agentplane.knowledge.text.STOP_WORDS = frozenset()
     files = corpus.load_corpus(corpus.seeds_dir(args.seeds))
     zh, en = sentences(files)
     asked = queries(zh, en, args.queries)
