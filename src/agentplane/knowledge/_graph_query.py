@@ -12,7 +12,14 @@ from collections.abc import Iterable, Sequence
 from agentplane.errors import ConfigError
 from agentplane.storage import Database
 
-from ._graph_rows import ENTITY_COLUMNS, RELATION_COLUMNS, Entity, Relation, normalise
+from ._graph_rows import (
+    ENTITY_COLUMNS,
+    ENTITY_PREFIX,
+    RELATION_COLUMNS,
+    Entity,
+    Relation,
+    normalise,
+)
 from .ontology import Ontology
 
 MAX_HOPS = 3
@@ -51,9 +58,9 @@ class GraphQueries:
 
     def __init__(self, db: Database) -> None:
         self._db = db
-        self._names: dict[str, tuple[int, dict[str, list[str]], list[int]]] = {}
-        """Per tenant: (names stored when read, normalised name → entity ids, name lengths
-        longest first), for :meth:`entities_in`."""
+        self._names: dict[str, tuple[str, dict[str, list[str]], list[int]]] = {}
+        """Per tenant: (the latest entity update when read, normalised name → entity ids,
+        name lengths longest first), for :meth:`entities_in`."""
 
     # -- entities ---------------------------------------------------------------------------
 
@@ -76,25 +83,33 @@ class GraphQueries:
 
     def lookup(self, tenant: str, ref: str) -> list[Entity]:
         """The entity with id ``ref``, else every entity ``ref`` names (name or alias)."""
-        by_id = self.get(tenant, ref)
-        if by_id is not None:
-            return [by_id]
+        if ref.startswith(ENTITY_PREFIX):
+            by_id = self.get(tenant, ref)
+            if by_id is not None:
+                return [by_id]
         return self.find(tenant, ref)
 
     def find(self, tenant: str, name: str, *, type: str | None = None) -> list[Entity]:
         """Entities named ``name`` (or with it as an alias), optionally of ``type`` or a
         subtype of it; exact names before aliases."""
-        rows = self._db.query("SELECT entity_id FROM kg_names WHERE tenant = ? AND norm = ? "
-                              "ORDER BY entity_id", (tenant, normalise(name)))
-        found = list(self.entities(tenant, [str(r[0]) for r in rows]).values())
+        from ._graph_rows import entity_from_row
+
+        # IN (subquery), not a join: SQLite would walk every entity of the tenant in id order
+        rows = self._db.query(
+            f"SELECT {ENTITY_COLUMNS} FROM kg_entities WHERE tenant = ? AND id IN (SELECT "
+            "entity_id FROM kg_names WHERE tenant = ? AND norm = ?) ORDER BY id",
+            (tenant, tenant, normalise(name)))
+        found = [entity_from_row(r) for r in rows]
         if type is not None:
             found = [e for e in found if self.ontology.is_a(e.type, type)]
         found.sort(key=lambda e: normalise(e.name) != normalise(name))
         return found
 
     def _name_index(self, tenant: str) -> tuple[dict[str, list[str]], list[int]]:
-        row = self._db.query_one("SELECT COUNT(*) FROM kg_names WHERE tenant = ?", (tenant,))
-        stamp = int(row[0]) if row else 0
+        # every change of a name or alias updates its entity's updated_at (an index answers)
+        row = self._db.query_one("SELECT MAX(updated_at) FROM kg_entities WHERE tenant = ?",
+                                 (tenant,))
+        stamp = str(row[0]) if row and row[0] is not None else ""
         cached = self._names.get(tenant)
         if cached is not None and cached[0] == stamp:
             return cached[1], cached[2]
@@ -146,11 +161,11 @@ class GraphQueries:
         current = "" if superseded else " AND superseded_by IS NULL"
         for batch in _batches(list(nodes)):
             marks = ", ".join("?" * len(batch))
-            rows = self._db.query(
-                f"SELECT {RELATION_COLUMNS} FROM kg_relations WHERE tenant = ?{current} AND "
-                f"(subject IN ({marks}) OR object IN ({marks})) ORDER BY created_at, id",
-                (tenant, *batch, *batch))
-            out.update((r.id, r) for r in map(relation_from_row, rows))
+            for end in ("subject", "object"):  # one indexed lookup each (an OR scans)
+                rows = self._db.query(
+                    f"SELECT {RELATION_COLUMNS} FROM kg_relations WHERE tenant = ? AND "
+                    f"{end} IN ({marks}){current}", (tenant, *batch))
+                out.update((r.id, r) for r in map(relation_from_row, rows))
         return sorted(out.values(), key=lambda r: (r.created_at, r.id))
 
     def facts(self, tenant: str, entity: str | Entity, *, include_superseded: bool = False

@@ -78,8 +78,11 @@ def _digest(prefix: str, *parts: str) -> str:
     return prefix + hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:20]
 
 
+ENTITY_PREFIX = "ent:"
+
+
 def entity_id(tenant: str, type: str, name: str) -> str:
-    return _digest("ent:", tenant, type, normalise(name))
+    return _digest(ENTITY_PREFIX, tenant, type, normalise(name))
 
 
 def relation_id(tenant: str, subject: str, relation: str, object: str) -> str:

@@ -54,7 +54,7 @@ CREATE TABLE IF NOT EXISTS kg_entities (
     updated_at TEXT NOT NULL,
     PRIMARY KEY (tenant, id)
 );
-CREATE INDEX IF NOT EXISTS kg_entities_norm ON kg_entities (tenant, norm);
+CREATE INDEX IF NOT EXISTS kg_entities_updated ON kg_entities (tenant, updated_at);
 CREATE TABLE IF NOT EXISTS kg_names (
     tenant TEXT NOT NULL,
     norm TEXT NOT NULL,
@@ -150,20 +150,24 @@ class KnowledgeGraph(GraphQueries):
                 "updated_at = excluded.updated_at",
                 (tenant, entity.id, type, name, normalise(name), json_text(list(all_aliases)),
                  json_text(values), json_text(list(chunks)), now, now))
-            self._db.executemany(
-                "INSERT INTO kg_names (tenant, norm, entity_id) VALUES (?, ?, ?) "
-                "ON CONFLICT (tenant, norm, entity_id) DO NOTHING",
-                [(tenant, normalise(n), entity.id) for n in (name, *all_aliases)])
+            norms = list(dict.fromkeys(normalise(n) for n in (name, *all_aliases)))
+            self._db.execute(
+                "INSERT INTO kg_names (tenant, norm, entity_id) VALUES "
+                + ", ".join(["(?, ?, ?)"] * len(norms))
+                + " ON CONFLICT (tenant, norm, entity_id) DO NOTHING",
+                [x for n in norms for x in (tenant, n, entity.id)])
         return entity
 
     def _existing(self, tenant: str, type: str, name: str) -> Entity | None:
         """The entity an addition of (type, name) merges into: the same one, or the one entity
         of a subtype with that name."""
-        same = self.get(tenant, entity_id(tenant, type, name))
-        if same is not None:
-            return same
-        below = [e for e in self.find(tenant, name, type=type) if normalise(e.name) ==
-                 normalise(name)]
+        named = self.find(tenant, name)
+        same = entity_id(tenant, type, name)
+        for e in named:
+            if e.id == same:
+                return e
+        below = [e for e in named if self.ontology.is_a(e.type, type) and
+                 normalise(e.name) == normalise(name)]
         return below[0] if len(below) == 1 else None
 
     # -- relations ------------------------------------------------------------------------------
@@ -218,12 +222,8 @@ class KnowledgeGraph(GraphQueries):
             values = {**old.properties, **values}
             chunk_id = old.chunk_id or chunk_id
             trust = "trusted" if "trusted" in (old.trust, trust) else "untrusted"
-        self._db.execute(
-            f"INSERT INTO kg_relations ({RELATION_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, "
-            "NULL) ON CONFLICT (tenant, id) DO UPDATE SET properties = excluded.properties, "
-            "chunk_id = excluded.chunk_id, trust = excluded.trust",
-            (tenant, id, subject, relation, object, json_text(values), chunk_id, trust,
-             old.created_at if old else now_iso()))
+        superseded_by: str | None = None
+        rivals: list[Relation] = []
         if self.ontology.relation_types[relation].cardinality == "one":
             rivals = [relation_from_row(r) for r in self._db.query(
                 f"SELECT {RELATION_COLUMNS} FROM kg_relations WHERE tenant = ? AND subject = ? "
@@ -231,17 +231,21 @@ class KnowledgeGraph(GraphQueries):
                 (tenant, subject, relation, id))]
             trusted_rival = next((r for r in rivals if r.trust == "trusted"), None)
             if trusted_rival is not None and trust == "untrusted":
-                self._db.execute("UPDATE kg_relations SET superseded_by = ? WHERE tenant = ? "
-                                 "AND id = ?", (trusted_rival.id, tenant, id))
-            else:
-                self._db.execute("UPDATE kg_relations SET superseded_by = NULL WHERE tenant = ? "
-                                 "AND id = ?", (tenant, id))
-                self._db.executemany(
-                    "UPDATE kg_relations SET superseded_by = ? WHERE tenant = ? AND id = ?",
-                    [(id, tenant, r.id) for r in rivals])
-        stored = self._relation(tenant, id)
-        assert stored is not None
-        return stored
+                superseded_by, rivals = trusted_rival.id, []
+        created = old.created_at if old else now_iso()
+        self._db.execute(
+            f"INSERT INTO kg_relations ({RELATION_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+            "ON CONFLICT (tenant, id) DO UPDATE SET properties = excluded.properties, "
+            "chunk_id = excluded.chunk_id, trust = excluded.trust, "
+            "superseded_by = excluded.superseded_by",
+            (tenant, id, subject, relation, object, json_text(values), chunk_id, trust, created,
+             superseded_by))
+        if rivals:
+            self._db.executemany(
+                "UPDATE kg_relations SET superseded_by = ? WHERE tenant = ? AND id = ?",
+                [(id, tenant, r.id) for r in rivals])
+        return Relation(id, tenant, subject, relation, object, values, chunk_id, trust, created,
+                        superseded_by)
 
     def _relation(self, tenant: str, id: str) -> Relation | None:
         row = self._db.query_one(f"SELECT {RELATION_COLUMNS} FROM kg_relations WHERE tenant = ? "
@@ -279,9 +283,10 @@ class KnowledgeGraph(GraphQueries):
         if not isinstance(mapping, RecordMapping):
             mapping = RecordMapping.model_validate(mapping)
         reports = []
-        for record in records:
-            candidates, chunk = record_candidates(record, mapping)
-            reports.append(self.apply(tenant, candidates, chunk_id=chunk))
+        with self._db.transaction():  # one commit, not one per fact
+            for record in records:
+                candidates, chunk = record_candidates(record, mapping)
+                reports.append(self.apply(tenant, candidates, chunk_id=chunk))
         return merge_reports(reports)
 
     def add_record_chunks(self, tenant: str, chunks: Sequence[Chunk],
@@ -291,9 +296,11 @@ class KnowledgeGraph(GraphQueries):
         if not isinstance(mapping, RecordMapping):
             mapping = RecordMapping.model_validate(mapping)
         reports = []
-        for chunk in chunks:
-            candidates, _ = record_candidates(chunk.meta, mapping)
-            reports.append(self.apply(tenant, candidates, chunk_id=chunk.id, trust=chunk.trust))
+        with self._db.transaction():
+            for chunk in chunks:
+                candidates, _ = record_candidates(chunk.meta, mapping)
+                reports.append(self.apply(tenant, candidates, chunk_id=chunk.id,
+                                          trust=chunk.trust))
         return merge_reports(reports)
 
     async def aextract(self, tenant: str, chunks: Sequence[Chunk], extractor: Extractor
