@@ -172,34 +172,34 @@ class LexicalIndex:
         terms = sorted(set(tokens(query)))
         if not terms or limit <= 0 or (among is not None and not among):
             return []
-        stats = self.db.query_one(
-            "SELECT items, length FROM lexical_stats WHERE ix = ? AND tenant = ?",
-            (self.name, tenant))
-        if not stats or not stats[0]:
+        # One round trip: the tenant's totals (the row with an empty term) and each term's df.
+        rows = self.db.query(
+            "SELECT '', items, length FROM lexical_stats WHERE ix = ? AND tenant = ?"
+            + " UNION ALL SELECT term, df, 0 FROM lexical_terms "
+              "WHERE ix = ? AND tenant = ? AND term = ?" * len(terms),
+            [self.name, tenant, *(x for t in terms for x in (self.name, tenant, t))])
+        found = {str(term): (int(a), int(b)) for term, a, b in rows}
+        n, total = found.pop("", (0, 0))
+        if not n:
             return []
-        n, total = int(stats[0]), int(stats[1])
         avgdl = max(total / n, 1.0)
-        lookup = " UNION ALL ".join(
-            ["SELECT term, df FROM lexical_terms WHERE ix = ? AND tenant = ? AND term = ?"]
-            * len(terms))
-        df: dict[str, Any] = dict(self.db.query(
-            lookup, [x for t in terms for x in (self.name, tenant, t)]))
-        weights = {t: math.log(1 + (n - int(d) + 0.5) / (int(d) + 0.5))
-                   for t, d in df.items() if int(d) > 0}
+        df = {term: d for term, (d, _) in found.items()}
+        weights = {t: math.log(1 + (n - d + 0.5) / (d + 0.5))
+                   for t, d in df.items() if d > 0}
         if not weights:
             return []
         if among is not None:
             scores = self._score_items(tenant, weights, list(dict.fromkeys(among)), avgdl)
             return _top(scores, limit)
         # Rarest first: they choose the candidates when the whole sum would be too large.
-        order = sorted(weights, key=lambda t: (int(df[t]), t))
+        order = sorted(weights, key=lambda t: (df[t], t))
         rare: list[str] = []
         postings = 0
         for term in order:
-            if rare and postings + int(df[term]) > POSTINGS_BUDGET:
+            if rare and postings + df[term] > POSTINGS_BUDGET:
                 break
             rare.append(term)
-            postings += int(df[term])
+            postings += df[term]
         common = order[len(rare):]
         pool = limit if not common else max(CANDIDATES, 4 * limit)
         scored = self._score_terms(tenant, {t: weights[t] for t in rare}, avgdl, pool)
