@@ -185,3 +185,14 @@ def test_records_with_a_type_field(graph: KnowledgeGraph, ontology: Ontology) ->
     assert [(e.type, e.name) for e in report.entities] == [("Customer", "腾讯"),
                                                            ("Person", "Ann")]
     assert "no 'kind'" in report.rejected[0].reason
+
+
+def test_a_reversed_record_relation(graph: KnowledgeGraph, ontology: Ontology) -> None:
+    mapping = parse_mapping(
+        "type: Supplier\nname: name\nrelations:\n"
+        "  - {field: manager, relation: works_for, object_type: Person, reverse: true}\n",
+        "m.yaml", ontology)
+    report = graph.add_records(T, [{"name": "Acme Ltd", "manager": "Ann Lee"}], mapping)
+    [fact] = report.relations
+    assert graph.get(T, fact.subject).name == "Ann Lee"  # type: ignore[union-attr]
+    assert graph.get(T, fact.object).name == "Acme Ltd"  # type: ignore[union-attr]
