@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from agentplane.memory import Memory, MemoryStore
+from agentplane.memory.store import EXACT_AMONG
 
 T = "acme"
 
@@ -83,3 +84,20 @@ def test_recall_finds_the_best_that_qualify_beyond_the_first_pool(memories: Memo
     best = memories.recall(T, "kettle refund", limit=3)
     assert [m.subject for m, _ in best] == ["customer:1"] * 3
     assert [s for _, s in best] == sorted((s for _, s in best), reverse=True)
+
+
+def test_recall_widens_its_pool_when_many_qualify(memories: MemoryStore) -> None:
+    # Strong untrusted matches fill the first pool; the trusted memories that qualify (more
+    # than the store scores one by one) rank lower and are found by widening the pool.
+    with memories.db.transaction():
+        for n in range(60):
+            memories.write(Memory(id="", tenant=T, kind="experiential", trust="untrusted",
+                                  text=f"kettle refund kettle refund {n}"))
+        trusted = [memories.write(Memory(
+            id="", tenant=T, kind="experiential",
+            text=f"note {n}: " + "shipping delay " * (n % 7 + 1) + "kettle")).id
+            for n in range(EXACT_AMONG + 20)]
+    found = memories.recall(T, "kettle refund", include_untrusted=False, limit=5)
+    exact = memories.index.search(T, "kettle refund", limit=5, among=trusted)
+    assert [(m.id, s) for m, s in found] == exact
+    assert all(m.trust == "trusted" for m, _ in found)

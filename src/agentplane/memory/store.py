@@ -52,8 +52,11 @@ from .types import Memory, MemoryKind, MemoryStatus
 
 INDEX_NAME = "memory"
 """The name of the memory store's lexical index."""
-POOL_FACTOR, POOL_MIN = 8, 50
-"""Recall asks the index for the best ``max(limit × POOL_FACTOR, POOL_MIN)`` items first."""
+EXACT_AMONG = 500
+"""Up to this many qualifying memories, recall has the index score exactly those."""
+POOL_FACTOR, POOL_MIN, POOL_MAX = 8, 50, 3200
+"""Beyond, recall asks the index for the best ``max(limit × POOL_FACTOR, POOL_MIN)`` items of
+the tenant, then ``POOL_FACTOR`` times more, up to ``POOL_MAX``, until ``limit`` qualify."""
 _INSERT = (f"INSERT INTO memories({COLUMN_LIST}, held_status, write_key) VALUES "
            f"({', '.join('?' * (len(COLUMNS) + 2))}) "
            "ON CONFLICT DO NOTHING")
@@ -242,29 +245,34 @@ class MemoryStore:
             rows = self.db.query(f"SELECT {COLUMN_LIST} FROM memories WHERE {clause} "
                                  "ORDER BY created_at DESC, id DESC LIMIT ?", (*params, limit))
             return [(from_row(r), 0.0) for r in rows]
-        # First the best of everything indexed, kept if enough of it qualifies: when `limit`
-        # of the best `pool` qualify, they are the best that qualify (no other scores higher).
-        # Only when too few do, the index scores exactly the ones that qualify.
+        # Few qualify (a subject, a rare kind): the index scores exactly those. Many do: the
+        # best of everything indexed, widened until `limit` of them qualify — those are then
+        # the best that qualify, since nothing else scores higher.
+        among = [str(r[0]) for r in self.db.query(
+            f"SELECT id FROM memories WHERE {clause} LIMIT ?", (*params, EXACT_AMONG + 1))]
+        if len(among) <= EXACT_AMONG:
+            hits = self.index.search(tenant, query, limit=limit, among=among) if among else []
+            found = {m.id: m for m in self._many(tenant, [i for i, _ in hits], clause, params)}
+            return [(found[i], score) for i, score in hits if i in found]
         pool = max(limit * POOL_FACTOR, POOL_MIN)
-        hits = self.index.search(tenant, query, limit=pool)
-        found = {m.id: m for m in self._many(tenant, [i for i, _ in hits], clause, params)}
-        best = [(found[i], score) for i, score in hits if i in found][:limit]
-        if len(best) == limit or len(hits) < pool:
-            return best
-        among = {str(r[0]) for r in self.db.query(f"SELECT id FROM memories WHERE {clause}",
-                                                   params)}
-        hits = self.index.search(tenant, query, limit=limit, among=among) if among else []
-        found = {m.id: m for m in self._many(tenant, [i for i, _ in hits], clause, params)}
-        return [(found[i], score) for i, score in hits if i in found]
+        while True:
+            hits = self.index.search(tenant, query, limit=pool)
+            found = {m.id: m for m in self._many(tenant, [i for i, _ in hits], clause, params)}
+            best = [(found[i], score) for i, score in hits if i in found][:limit]
+            if len(best) == limit or len(hits) < pool or pool >= POOL_MAX:
+                return best
+            pool = min(pool * POOL_FACTOR, POOL_MAX)
 
     def _many(self, tenant: str, ids: Sequence[str], clause: str, params: Sequence[Any]
               ) -> builtins.list[Memory]:
         """The memories among ``ids`` that meet ``clause`` (the tenant's, with ``params``)."""
-        if not ids:
-            return []
-        rows = self.db.query(f"SELECT {COLUMN_LIST} FROM memories WHERE {clause} AND id IN "
-                             f"({', '.join('?' * len(ids))})", (*params, *ids))
-        return [from_row(r) for r in rows]
+        found: builtins.list[Memory] = []
+        for start in range(0, len(ids), EXACT_AMONG):
+            batch = ids[start:start + EXACT_AMONG]
+            rows = self.db.query(f"SELECT {COLUMN_LIST} FROM memories WHERE {clause} AND id "
+                                 f"IN ({', '.join('?' * len(batch))})", (*params, *batch))
+            found += [from_row(r) for r in rows]
+        return found
 
     def audit(self, tenant: str, limit: int = 100) -> builtins.list[dict[str, Any]]:
         """Who quarantined, released, deleted, forgot, promoted or retired what and when,
