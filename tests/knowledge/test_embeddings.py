@@ -159,6 +159,7 @@ def test_both_searches_agree_and_keep_the_best(index: VectorIndex) -> None:
     index.put("t", "m", rows)
     query = [rng.gauss(0, 1) for _ in range(16)]
     pure = VectorIndex(index.db, use_numpy=False)
+    assert pure._cache is index._cache  # one cache per database handle, keyed by how
     expected = pure.search("t", "m", query, limit=300)
     found = index.search("t", "m", query, limit=7)
     assert [i for i, _ in found] == [i for i, _ in expected[:7]]

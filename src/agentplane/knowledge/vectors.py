@@ -17,6 +17,7 @@ import math
 import operator
 import sys
 import threading
+import weakref
 from array import array
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
@@ -100,6 +101,12 @@ class _Loaded:
     """With numpy: the vectors as one float32 matrix, a row per id."""
 
 
+_CACHES: weakref.WeakKeyDictionary[Database, dict[tuple[str, str, bool], _Loaded]] = (
+    weakref.WeakKeyDictionary())
+"""Per database handle: each tenant's and model's vectors as last loaded (and how)."""
+_LOCK = threading.Lock()
+
+
 class VectorIndex:
     """Chunk vectors of every tenant and embedding model, kept in ``db``."""
 
@@ -111,8 +118,9 @@ class VectorIndex:
         self._np = numpy_module() if use_numpy is not False else None
         if use_numpy and self._np is None:
             raise VectorError("use_numpy=True, but numpy is not installed")
-        self._cache: dict[tuple[str, str], _Loaded] = {}
-        self._lock = threading.Lock()
+        # Shared by every index on this handle (a server makes a retriever per request).
+        with _LOCK:
+            self._cache = _CACHES.setdefault(db, {})
 
     def has(self, tenant: str, model: str) -> set[str]:
         """Ids of the chunks with a vector of ``model``."""
@@ -219,8 +227,9 @@ class VectorIndex:
 
     def _load(self, tenant: str, model: str) -> _Loaded:
         generation = self._generation(tenant, model)
-        with self._lock:
-            loaded = self._cache.get((tenant, model))
+        key = (tenant, model, self._np is not None)
+        with _LOCK:
+            loaded = self._cache.get(key)
             if loaded is None or loaded.generation != generation:
                 rows = self.db.query(
                     "SELECT chunk_id, dimensions, vector FROM knowledge_vectors WHERE"
@@ -233,5 +242,5 @@ class VectorIndex:
                     loaded.matrix = self._np.frombuffer(raw, dtype="<f4").reshape(len(ids), size)
                 else:
                     loaded.vectors = [unpack(str(r[2])) for r in rows]
-                self._cache[(tenant, model)] = loaded
+                self._cache[key] = loaded
             return loaded
