@@ -76,7 +76,7 @@ def test_entities_have_stable_ids_and_merge(graph: KnowledgeGraph, database: Dat
     first = _entity(graph.add_entity(T, "Supplier", "Acme  Ltd", {"country": "UK"},
                                      aliases=["Acme"], chunk_id="kb:1"))
     again = _entity(graph.add_entity(T, "Vendor", "ACME LTD", {"tax_id": "GB1"},
-                                     aliases=["艾克米"], chunk_id="kb:2"))
+                                     aliases=["艾克米", "acme", " "], chunk_id="kb:2"))
     assert again.id == first.id and again.name == "Acme Ltd"
     assert again.aliases == ("Acme", "艾克米")
     assert again.properties == {"country": "UK", "tax_id": "GB1"}

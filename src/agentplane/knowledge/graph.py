@@ -133,10 +133,10 @@ class KnowledgeGraph(GraphQueries):
             type, values = checked
             if existing is not None:
                 name = existing.name
-            all_aliases = tuple(dict.fromkeys(
-                a for a in [*(existing.aliases if existing else ()),
-                            *(" ".join(a.split()) for a in aliases)]
-                if a and normalise(a) != normalise(name)))
+            by_norm: dict[str, str] = {normalise(name): name}  # one spelling per alias
+            for alias in [*(existing.aliases if existing else ()), *aliases]:
+                by_norm.setdefault(normalise(alias), " ".join(alias.split()))
+            all_aliases = tuple(a for a in list(by_norm.values())[1:] if a)
             chunks = tuple(dict.fromkeys([*(existing.chunk_ids if existing else ()),
                                           *([chunk_id] if chunk_id else [])]))
             entity = Entity(entity_id(tenant, type, name), tenant, type, name, all_aliases,
@@ -322,5 +322,5 @@ def _label(ref: str | Entity) -> str:
     return ref.id if isinstance(ref, Entity) else ref
 
 
-__all__ = ["COMPONENT", "Candidates", "Entity", "EntityCandidate", "KnowledgeGraph",
-           "Rejected", "Relation", "RelationCandidate", "Report", "normalise"]
+__all__ = ["COMPONENT", "MIGRATIONS", "Candidates", "Entity", "EntityCandidate", "GraphQueries",
+           "KnowledgeGraph", "Rejected", "Relation", "RelationCandidate", "Report", "normalise"]
