@@ -134,3 +134,15 @@ def test_bad_input_is_refused_saying_what(memories: MemoryStore) -> None:
     with pytest.raises(InvalidMemoryError, match="needs a subject and a relation"):
         memories.remember_fact(T, "", "iban", "x", source="s", trust="trusted", created_by="u")
     assert memories.list(T) == []
+
+
+def test_a_fact_written_as_a_memory_supersedes_too(memories: MemoryStore) -> None:
+    def fact(value: str) -> Memory:
+        return Memory(id="", tenant=T, kind="factual", text=f"customer 7 speaks {value}",
+                      subject="customer:7", relation="language", value=value, source="crm")
+
+    first = memories.write(fact("de"))
+    second = memories.write(fact("zh"), key="import:1")
+    assert second.supersedes == first.id
+    assert memories.write(fact("fr"), key="import:1") == second
+    assert [m.value for m in memories.list(T, status="active")] == ["zh"]

@@ -96,7 +96,10 @@ class MemoryStore:
     def write(self, memory: Memory, *, key: str | None = None) -> Memory:
         """Keep ``memory`` (an empty id or ``created_at`` is filled in; validity times are
         normalised to UTC) and index it for recall. With ``key``, the write happens once per
-        tenant: a second write with the same key returns the first memory unchanged."""
+        tenant: a second write with the same key returns the first memory unchanged. An active
+        fact supersedes as ``remember_fact`` says."""
+        if memory.kind == "factual" and memory.status == "active":
+            return self._remember(memory, key)
         with self.db.transaction():
             first = self._by_key(memory.tenant, key)
             if first is not None:
@@ -123,6 +126,12 @@ class MemoryStore:
                       confidence=confidence, valid_from=instant(valid_from, "valid_from"),
                       valid_until=instant(valid_until, "valid_until"), created_by=created_by,
                       meta=meta or {})
+        return self._remember(fact, key)
+
+    def _remember(self, fact: Memory, key: str | None) -> Memory:
+        tenant, subject, relation = fact.tenant, fact.subject or "", fact.relation or ""
+        fact = replace(fact, valid_from=instant(fact.valid_from, "valid_from"),
+                       valid_until=instant(fact.valid_until, "valid_until"))
         with self.db.transaction():
             first = self._by_key(tenant, key)
             if first is not None:
@@ -136,7 +145,7 @@ class MemoryStore:
             same = [m for m in active if _same_fact(m, fact)]
             if same:  # already known, from as trusted a source: nothing changes
                 return same[-1]
-            replaced = [m for m in active if trust == "trusted" or m.trust == "untrusted"]
+            replaced = [m for m in active if fact.trust == "trusted" or m.trust == "untrusted"]
             named = [m for m in replaced if m.trust == "trusted"] or replaced
             kept = self._prepared(replace(fact, supersedes=named[-1].id if named else None),
                                   key)
