@@ -24,7 +24,7 @@ router = APIRouter(include_in_schema=False)
 Signed = Annotated[Viewer, Depends(page_viewer)]
 
 KINDS = ("factual", "experiential", "procedural")
-STATUSES = ("active", "quarantined", "pending", "superseded")
+STATUSES = ("active", "quarantined", "pending", "superseded", "retired")
 
 
 def _tenant(viewer: Viewer) -> str:
