@@ -263,3 +263,37 @@ def test_two_writers_of_one_source_leave_one_current_version(database_url: str) 
         assert {c.document_id for c, _ in kb.lexical("t1", "refunds 退款")} == {current.id}
     finally:
         check.close()
+
+
+def test_writers_of_different_sources_run_side_by_side(database_url: str) -> None:
+    import threading
+
+    errors: list[BaseException] = []
+
+    def write(source: str) -> None:
+        handle = open_database(database_url)
+        try:
+            kb = KnowledgeBase(handle)
+            for n in range(6):  # each add after the first supersedes: a remove and an add
+                kb.add("t1", source, GUIDE.replace("five", f"{n} and {source}"))
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+        finally:
+            handle.close()
+
+    KnowledgeBase(open_database(database_url))  # tables first: writers only write
+    threads = [threading.Thread(target=write, args=(f"guide-{n}.md",)) for n in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    check = open_database(database_url)
+    try:
+        kb = KnowledgeBase(check)
+        assert len(kb.documents("t1")) == 3
+        assert kb.index.size("t1") == 6
+        assert {c.source for c, _ in kb.lexical("t1", "refunds", limit=10)} == {
+            "guide-0.md", "guide-1.md", "guide-2.md"}
+    finally:
+        check.close()

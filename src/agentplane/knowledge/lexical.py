@@ -92,6 +92,7 @@ class LexicalIndex:
             return
         prepared = [(item, Counter(terms)) for item, terms in dict(items).items()]
         with self.db.transaction():
+            self._lock(tenant)
             self._remove([item for item, _ in prepared], tenant)
             postings: list[tuple[Any, ...]] = []
             rows: list[tuple[Any, ...]] = []
@@ -118,7 +119,17 @@ class LexicalIndex:
         """Take items out of the index (ids not indexed are ignored)."""
         if ids:
             with self.db.transaction():
+                self._lock(tenant)
                 self._remove(list(dict.fromkeys(ids)), tenant)
+
+    def _lock(self, tenant: str) -> None:
+        """Lock the tenant's totals row before any term row: writers of one tenant's index
+        then queue here instead of locking term rows in orders that can deadlock (a remove
+        and an add in one transaction each lock their terms, then the totals)."""
+        self.db.execute(
+            "INSERT INTO lexical_stats(ix, tenant, items, length) VALUES (?, ?, 0, 0) "
+            "ON CONFLICT (ix, tenant) DO UPDATE SET items = lexical_stats.items",
+            (self.name, tenant))
 
     def _remove(self, ids: Sequence[str], tenant: str) -> None:
         df: Counter[str] = Counter()
@@ -143,7 +154,6 @@ class LexicalIndex:
             self._count(tenant, df, -removed, -length)
 
     def _count(self, tenant: str, df: Counter[str], items: int, length: int) -> None:
-        # Sorted, so two writers lock the same term rows in the same order (no deadlock).
         self.db.executemany(
             "INSERT INTO lexical_terms(ix, tenant, term, df) VALUES (?, ?, ?, ?) "
             "ON CONFLICT (ix, tenant, term) DO UPDATE SET df = lexical_terms.df + excluded.df",
