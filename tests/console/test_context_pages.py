@@ -228,3 +228,23 @@ def test_tools_selected_shows_the_choice_and_why() -> None:
                      "used before": "lookup_order"}
     assert item.text and item.text.startswith("1 used earlier")
     assert item.blocks and "1.2" in item.blocks[0][1]
+
+
+def test_a_packet_with_conflicts_and_dropped_items_says_so() -> None:
+    item = entry(Event("run-1", 4, "2026-12-03T09:00:00.000000Z", EventType.CONTEXT_PACKET,
+                       "agent:support", "s0/support/context", {"agent": "support", "packet": {
+                           "version": 1, "query": "pay ACME", "tokens": 120, "budget": 1500,
+                           "items": [{"id": "mem:a", "kind": "memory", "text": "IBAN DE1",
+                                      "source": "user:ops", "trust": "trusted", "score": 2.5}],
+                           "dropped": [{"id": "mem:b", "reason": "conflict", "detail": ""},
+                                       {"id": "kb:c", "reason": "duplicate",
+                                        "detail": "of kb:d"}],
+                           "conflicts": [{"subject": "ACME", "relation": "iban", "kept": "mem:a",
+                                          "dropped": ["mem:b"], "values": ["DE1", "XX9"]}]}},
+                       None, "0", "h"))
+    assert (item.kind, item.tone) == ("context", "warn")
+    assert item.title == "Context for support: 1 item(s)"
+    assert item.alert == "sources disagree on ACME's iban: kept mem:a, dropped mem:b"
+    assert dict(item.facts) == {"tokens": "120 of 1,500", "dropped": "2", "conflicts": "1"}
+    assert item.context is not None and [i["id"] for i in item.context.items] == ["mem:a"]
+    assert [d["reason"] for d in item.context.dropped] == ["conflict", "duplicate"]
