@@ -193,3 +193,21 @@ async def test_declared_subject_missing_from_the_input_recalls_no_facts(
 @pytest.fixture(autouse=True)
 def _clear_paid() -> None:
     ctx_tools.PAID.clear()
+
+
+async def test_after_a_hand_off_the_receiver_gets_its_own_packet(store: JournalStore) -> None:
+    kb = KnowledgeBase(store.database)
+    kb.add("acme", "handbook.md", HANDBOOK)
+    triage = {"name": "triage", "knowledge": {"modes": ["lexical"], "sources": ["none.md"]},
+              "handoffs": ["desk"], "script": [call("transfer_to_desk", reason="refunds")]}
+    desk = {"name": "desk", "knowledge": {"modes": ["lexical"]},
+            "script": [{"content": "14 days"}]}
+    wf = workflow_from_dict({"name": "handoff", "tools": ctx_tools.TOOLS,
+                             "agents": [triage, desk], "steps": [{"agent": "triage"}]}, HERE)
+    run_id, recorder = await run_as(store, wf, "how are refunds paid?", "acme")
+    events = await packets(store, run_id)
+    assert [e.data["agent"] for e in events] == ["triage", "desk"]
+    assert events[1].step_key == "s0/triage/m1/desk/context"
+    first, second = recorder.requests
+    assert context_of(first).startswith("No context")  # triage's sources hold nothing
+    assert "14 days" in context_of(second)  # desk's own packet; triage's is not handed over
