@@ -14,7 +14,8 @@ per tenant, so queries need not be given it again). Queries are in :mod:`._graph
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 from agentplane.storage import Database, Migration, migrate
@@ -254,6 +255,17 @@ class KnowledgeGraph(GraphQueries):
 
     # -- many at once ---------------------------------------------------------------------------
 
+    @contextmanager
+    def _bulk(self) -> Iterator[None]:
+        """One transaction for many facts (one commit, not one per fact). On PostgreSQL each
+        statement is planned for the tables as they are now: a plan cached while they were
+        small (a scan) would be kept as they grow inside the transaction, making a large load
+        quadratic."""
+        with self._db.transaction():
+            if self._db.dialect == "postgresql":
+                self._db.execute("SET LOCAL plan_cache_mode = force_custom_plan")
+            yield
+
     def apply(self, tenant: str, candidates: Candidates, *, chunk_id: str | None = None,
               trust: TrustLevel = "trusted") -> Report:
         """Check and store candidates (entities first, then the relations between them)."""
@@ -283,7 +295,7 @@ class KnowledgeGraph(GraphQueries):
         if not isinstance(mapping, RecordMapping):
             mapping = RecordMapping.model_validate(mapping)
         reports = []
-        with self._db.transaction():  # one commit, not one per fact
+        with self._bulk():
             for record in records:
                 candidates, chunk = record_candidates(record, mapping)
                 reports.append(self.apply(tenant, candidates, chunk_id=chunk))
@@ -296,7 +308,7 @@ class KnowledgeGraph(GraphQueries):
         if not isinstance(mapping, RecordMapping):
             mapping = RecordMapping.model_validate(mapping)
         reports = []
-        with self._db.transaction():
+        with self._bulk():
             for chunk in chunks:
                 candidates, _ = record_candidates(chunk.meta, mapping)
                 reports.append(self.apply(tenant, candidates, chunk_id=chunk.id,
@@ -310,7 +322,9 @@ class KnowledgeGraph(GraphQueries):
         reports = []
         for chunk in chunks:
             candidates = await extractor(chunk, self.ontology)
-            reports.append(self.apply(tenant, candidates, chunk_id=chunk.id, trust=chunk.trust))
+            with self._bulk():  # a chunk's facts together (never across the await)
+                reports.append(self.apply(tenant, candidates, chunk_id=chunk.id,
+                                          trust=chunk.trust))
         return merge_reports(reports)
 
     def extract(self, tenant: str, chunks: Sequence[Chunk], extractor: Extractor) -> Report:
