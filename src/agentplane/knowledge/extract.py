@@ -22,18 +22,11 @@ from pathlib import Path
 from typing import Annotated, Any, Protocol
 
 import pydantic
-import yaml
 from pydantic import ConfigDict, Field
 
-from agentplane._yaml import (
-    FileError,
-    FileProblem,
-    load_with_positions,
-    positioned,
-    validation_problems,
-    yaml_problem,
-)
+from agentplane._yaml import FileError, FileProblem
 
+from ._files import parse_file, read_file
 from .ontology import Ontology, Rejected
 from .types import Chunk
 
@@ -161,31 +154,15 @@ def _check_rules(spec: RulesFile, ontology: Ontology | None) -> list[FileProblem
 def parse_rules(text: str, source: str = "<rules>", ontology: Ontology | None = None
                 ) -> RuleExtractor:
     """Parse extraction rules YAML; :class:`RulesError` lists every problem with its line."""
-    try:
-        data, marks = load_with_positions(text)
-    except yaml.YAMLError as exc:
-        raise RulesError(source, [yaml_problem(exc)]) from exc
-    try:
-        spec = RulesFile.model_validate(data)
-    except pydantic.ValidationError as exc:
-        problems = validation_problems(exc, reference="docs/knowledge-graph.md")
-        raise RulesError(source, positioned(problems, marks)) from exc
-    problems = _check_rules(spec, ontology)
-    if problems:
-        raise RulesError(source, positioned(problems, marks))
+    spec = parse_file(text, source, RulesFile, RulesError, shape="rules",
+                      check=lambda s: _check_rules(s, ontology))
     return RuleExtractor(spec.rules)
 
 
 def load_rules(path: Path | str, ontology: Ontology | None = None) -> RuleExtractor:
     """Load an extraction rules file (checked against ``ontology`` when given)."""
-    file = Path(path)
-    try:
-        text = file.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        reason = "file not found" if isinstance(exc, FileNotFoundError) else \
-            f"cannot read the file: {exc}"
-        raise RulesError(str(file), [FileProblem((), reason)]) from exc
-    return parse_rules(text, str(file), ontology)
+    text, source = read_file(path, RulesError)
+    return parse_rules(text, source, ontology)
 
 
 def _fill(template: str, groups: Mapping[str, str | None]) -> str:

@@ -27,17 +27,11 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import pydantic
-import yaml
 from pydantic import ConfigDict, Field
 
-from agentplane._yaml import (
-    FileError,
-    FileProblem,
-    load_with_positions,
-    positioned,
-    validation_problems,
-    yaml_problem,
-)
+from agentplane._yaml import FileError, FileProblem
+
+from ._files import parse_file, read_file
 
 PropertyType = Literal["string", "number", "date", "boolean"]
 Cardinality = Literal["one", "many"]
@@ -315,33 +309,11 @@ def _alias_clashes(section: str, aliases: Mapping[str, list[str]]) -> list[FileP
 def parse_ontology(text: str, source: str = "<ontology>") -> Ontology:
     """Parse and check ontology YAML; :class:`OntologyError` lists every problem with its
     line and column."""
-    try:
-        data, marks = load_with_positions(text)
-    except yaml.YAMLError as exc:
-        raise OntologyError(source, [yaml_problem(exc)]) from exc
-    if not isinstance(data, dict):
-        raise OntologyError(source, [FileProblem(
-            (), "expected a mapping with entity_types (and relation_types)", (1, 1))])
-    try:
-        onto = Ontology.model_validate(data)
-    except pydantic.ValidationError as exc:
-        problems = validation_problems(exc, reference="docs/knowledge-graph.md",
-                                       skip=frozenset({"function-before[_shorthand()]"}))
-        raise OntologyError(source, positioned(problems, marks)) from exc
-    problems = _cross_check(onto)
-    if problems:
-        raise OntologyError(source, positioned(problems, marks))
-    return onto
+    return parse_file(text, source, Ontology, OntologyError,
+                      shape="entity_types (and relation_types)", check=_cross_check,
+                      skip=frozenset({"function-before[_shorthand()]"}))
 
 
 def load_ontology(path: Path | str) -> Ontology:
     """Load an ontology YAML file (errors name the file, line and field)."""
-    file = Path(path)
-    try:
-        text = file.read_text(encoding="utf-8")
-    except FileNotFoundError as exc:
-        raise OntologyError(str(file), [FileProblem((), "file not found")]) from exc
-    except (OSError, UnicodeDecodeError) as exc:
-        raise OntologyError(str(file), [FileProblem((), f"cannot read the file: {exc}")]) \
-            from exc
-    return parse_ontology(text, str(file))
+    return parse_ontology(*read_file(path, OntologyError))

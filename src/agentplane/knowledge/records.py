@@ -21,18 +21,11 @@ from pathlib import Path
 from typing import Any
 
 import pydantic
-import yaml
 from pydantic import ConfigDict
 
-from agentplane._yaml import (
-    FileError,
-    FileProblem,
-    load_with_positions,
-    positioned,
-    validation_problems,
-    yaml_problem,
-)
+from agentplane._yaml import FileError, FileProblem
 
+from ._files import parse_file, read_file
 from .extract import Candidates, EntityCandidate, RelationCandidate
 from .ontology import Ontology, Rejected
 
@@ -97,30 +90,14 @@ def check_mapping(mapping: RecordMapping, ontology: Ontology) -> list[FileProble
 def parse_mapping(text: str, source: str = "<mapping>", ontology: Ontology | None = None
                   ) -> RecordMapping:
     """Parse a mapping (YAML, of which JSON is a part); every problem with its line."""
-    try:
-        data, marks = load_with_positions(text)
-    except yaml.YAMLError as exc:
-        raise MappingError(source, [yaml_problem(exc)]) from exc
-    try:
-        mapping = RecordMapping.model_validate(data)
-    except pydantic.ValidationError as exc:
-        problems = validation_problems(exc, reference="docs/knowledge-graph.md")
-        raise MappingError(source, positioned(problems, marks)) from exc
-    problems = check_mapping(mapping, ontology) if ontology is not None else []
-    if problems:
-        raise MappingError(source, positioned(problems, marks))
-    return mapping
+    return parse_file(text, source, RecordMapping, MappingError, shape="type and name",
+                      check=None if ontology is None else lambda m: check_mapping(m, ontology))
 
 
 def load_mapping(path: Path | str, ontology: Ontology | None = None) -> RecordMapping:
-    file = Path(path)
-    try:
-        text = file.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        reason = "file not found" if isinstance(exc, FileNotFoundError) else \
-            f"cannot read the file: {exc}"
-        raise MappingError(str(file), [FileProblem((), reason)]) from exc
-    return parse_mapping(text, str(file), ontology)
+    """Load a record mapping file (checked against ``ontology`` when given)."""
+    text, source = read_file(path, MappingError)
+    return parse_mapping(text, source, ontology)
 
 
 def _names(value: Any, split: str | None) -> list[str]:
