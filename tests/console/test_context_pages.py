@@ -245,6 +245,7 @@ def test_a_packet_with_conflicts_and_dropped_items_says_so() -> None:
     assert (item.kind, item.tone) == ("context", "warn")
     assert item.title == "Context for support: 1 item(s)"
     assert item.alert == "sources disagree on ACME's iban: kept mem:a, dropped mem:b"
-    assert dict(item.facts) == {"tokens": "120 of 1,500", "dropped": "2", "conflicts": "1"}
+    assert dict(item.facts) == {"for": "pay ACME", "tokens": "120 of 1,500", "dropped": "2",
+                                "conflicts": "1"}
     assert item.context is not None and [i["id"] for i in item.context.items] == ["mem:a"]
     assert [d["reason"] for d in item.context.dropped] == ["conflict", "duplicate"]

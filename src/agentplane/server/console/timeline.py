@@ -278,8 +278,9 @@ def _context(e: Event, entry: Entry) -> None:
     entry.kind, entry.title = "context", f"Context for {agent}: {len(items)} item(s)"
     entry.context = Packet(items, _mappings(packet.get("dropped")),
                            _mappings(packet.get("conflicts")))
-    entry.text = packet.get("query") or None
-    entry.facts = _facts(("tokens", _fraction(packet.get("tokens"), packet.get("budget"))),
+    query = str(packet.get("query") or "")
+    entry.facts = _facts(("for", query if len(query) <= 90 else query[:90] + "…"),
+                         ("tokens", _fraction(packet.get("tokens"), packet.get("budget"))),
                          ("dropped", len(entry.context.dropped) or None),
                          ("conflicts", len(entry.context.conflicts) or None))
     if entry.context.conflicts:
