@@ -30,12 +30,14 @@ from .text import tokens
 COMPONENT = "lexical"
 K1 = 1.2
 B = 0.75
-POSTINGS_BUDGET = 20_000
+POSTINGS_BUDGET = 5_000
 """Postings a query may sum over in one pass; beyond this, the two-phase evaluation above."""
-CANDIDATES = 400
+CANDIDATES = 100
 """Candidates the rare terms choose in a two-phase evaluation (at least ``4 × limit``)."""
 _BATCH = 500
 """Ids per ``IN (...)`` list (well under both back-ends' parameter limits)."""
+_PAIRS = 1000
+"""(term, item) pairs per probing query (3 parameters each)."""
 
 _V1 = """
 CREATE TABLE IF NOT EXISTS lexical_items (
@@ -219,17 +221,16 @@ class LexicalIndex:
             scored = [(item, score + extra.get(item, 0.0)) for item, score in scored]
         return _top(dict(scored), limit)
 
-    def _terms_sql(self, tenant: str, weights: dict[str, float], avgdl: float,
-                   where: str = "") -> tuple[str, list[Any]]:
+    def _terms_sql(self, tenant: str, weights: dict[str, float], avgdl: float
+                   ) -> tuple[str, list[Any]]:
         """Each term's BM25 contributions, one ``UNION ALL`` branch per term: every branch is a
         range read of one posting list by primary key, whatever the planner's statistics say
         (one ``term IN (...)`` lets PostgreSQL scan all of a tenant's postings instead)."""
         branches: list[str] = []
         params: list[Any] = []
         for term, idf in weights.items():
-            branches.append(f"SELECT item, ? * tf / (tf + ? + ? * length) AS part "
-                            f"FROM lexical_postings WHERE ix = ? AND tenant = ? AND term = ?"
-                            f"{where}")
+            branches.append("SELECT item, ? * tf / (tf + ? + ? * length) AS part "
+                            "FROM lexical_postings WHERE ix = ? AND tenant = ? AND term = ?")
             # Floats bound as parameters keep PostgreSQL's arithmetic in double precision.
             params += [idf * (K1 + 1), K1 * (1 - B), K1 * B / avgdl, self.name, tenant, term]
         return " UNION ALL ".join(branches), params
@@ -244,18 +245,23 @@ class LexicalIndex:
 
     def _score_items(self, tenant: str, weights: dict[str, float], items: Sequence[str],
                      avgdl: float) -> dict[str, float]:
-        """Each item's score over ``weights``' terms (items without them are left out)."""
+        """Each item's score over ``weights``' terms (items without them are left out): one
+        primary-key probe per (term, item), so a common term's long posting list is not read."""
+        pairs = [(term, item) for item in dict.fromkeys(items) for term in weights]
         scores: dict[str, float] = {}
-        for batch in _batches(items):
-            union, params = self._terms_sql(tenant, weights, avgdl,
-                                            f" AND item IN ({_marks(len(batch))})")
-            per_branch = len(params) // len(weights)
-            bound: list[Any] = []
-            for n in range(len(weights)):
-                bound += [*params[n * per_branch:(n + 1) * per_branch], *batch]
-            rows = self.db.query(f"SELECT item, SUM(part) FROM ({union}) parts GROUP BY item",
-                                 bound)
-            scores.update((str(item), float(score)) for item, score in rows)
+        for start in range(0, len(pairs), _PAIRS):
+            batch = pairs[start:start + _PAIRS]
+            values = ", ".join(["(?, ?, ?)"] * len(batch))
+            rows = self.db.query(
+                f"SELECT p.item, SUM(v.column3 * p.tf / (p.tf + ? + ? * p.length)) "
+                f"FROM (VALUES {values}) v JOIN lexical_postings p ON p.ix = ? "
+                f"AND p.tenant = ? AND p.term = v.column1 AND p.item = v.column2 "
+                f"GROUP BY p.item",
+                (K1 * (1 - B), K1 * B / avgdl,
+                 *(x for term, item in batch for x in (term, item, weights[term] * (K1 + 1))),
+                 self.name, tenant))
+            for item, score in rows:
+                scores[str(item)] = scores.get(str(item), 0.0) + float(score)
         return scores
 
 
