@@ -280,3 +280,17 @@ def test_the_ontology_is_kept_per_tenant_and_data_survives_reopening(
             ["supplies"]]
     finally:
         db.close()
+
+
+def test_an_acronym_is_found_only_in_capitals(graph: KnowledgeGraph) -> None:
+    it = _entity(graph.add_entity(T, "Organisation", "IT"))
+    policy = _entity(graph.add_entity(T, "Policy", "AI Policy", aliases=["AI"]))
+    assert graph.entities_in(T, "is it true that it pays?") == []
+    found = graph.entities_in(T, "Does IT own it, and the AI policy?")
+    assert [e.id for e in found] == [it.id, policy.id]
+    assert [e.id for e in graph.entities_in(T, "ＡＩ治理")] == [policy.id]  # full-width, zh
+    assert graph.entities_in(T, "what is ai") == []
+    # a lower-case alias makes it findable either way
+    _entity(graph.add_entity(T, "Policy", "AI Policy", aliases=["ai"]))
+    assert [e.id for e in graph.entities_in(T, "what is ai")] == [policy.id]
+    assert graph.find(T, "it")[0].id == it.id  # looking a name up is not matching prose

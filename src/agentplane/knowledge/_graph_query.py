@@ -19,6 +19,7 @@ from ._graph_rows import (
     Entity,
     Relation,
     normalise,
+    spaced,
 )
 from .ontology import Ontology
 
@@ -58,7 +59,7 @@ class GraphQueries:
 
     def __init__(self, db: Database) -> None:
         self._db = db
-        self._names: dict[str, tuple[str, dict[str, list[str]], list[int]]] = {}
+        self._names: dict[str, tuple[str, dict[str, list[tuple[str, bool]]], list[int]]] = {}
         """Per tenant: (the latest entity update when read, normalised name → entity ids,
         name lengths longest first), for :meth:`entities_in`."""
 
@@ -105,7 +106,7 @@ class GraphQueries:
         found.sort(key=lambda e: normalise(e.name) != normalise(name))
         return found
 
-    def _name_index(self, tenant: str) -> tuple[dict[str, list[str]], list[int]]:
+    def _name_index(self, tenant: str) -> tuple[dict[str, list[tuple[str, bool]]], list[int]]:
         # every change of a name or alias updates its entity's updated_at (an index answers)
         row = self._db.query_one("SELECT MAX(updated_at) FROM kg_entities WHERE tenant = ?",
                                  (tenant,))
@@ -113,10 +114,11 @@ class GraphQueries:
         cached = self._names.get(tenant)
         if cached is not None and cached[0] == stamp:
             return cached[1], cached[2]
-        names: dict[str, list[str]] = {}
-        for norm, entity in self._db.query("SELECT norm, entity_id FROM kg_names WHERE "
-                                           "tenant = ? ORDER BY entity_id", (tenant,)):
-            names.setdefault(str(norm), []).append(str(entity))
+        names: dict[str, list[tuple[str, bool]]] = {}
+        for norm, entity, cased in self._db.query(
+                "SELECT norm, entity_id, cased FROM kg_names WHERE tenant = ? ORDER BY "
+                "entity_id", (tenant,)):
+            names.setdefault(str(norm), []).append((str(entity), bool(cased)))
         lengths = sorted({len(n) for n in names}, reverse=True)
         self._names[tenant] = (stamp, names, lengths)
         return names, lengths
@@ -126,22 +128,29 @@ class GraphQueries:
 
         Longer names are matched first and claim their characters (``Acme Holdings`` before
         ``Acme``); in Latin text a name must be a whole word (``Acme`` is not found in
-        ``Acmeville``); Chinese names are found anywhere (no spaces between words)."""
+        ``Acmeville``); Chinese names are found anywhere (no spaces between words). Case does
+        not matter, except for acronyms of two to four capitals (``IT``), which are found only
+        in capitals (not in "it"); give an entity a lower-case alias to find it either way."""
         names, lengths = self._name_index(tenant)
-        folded = normalise(text)
+        original = spaced(text)
+        folded = original.casefold()
+        aligned = len(folded) == len(original)  # casefold can lengthen a few letters (ß)
         claimed = bytearray(len(folded))
         hits: list[tuple[int, str]] = []
         for length in lengths:
             for start in range(len(folded) - length + 1):
                 end = start + length
-                ids = names.get(folded[start:end])
-                if ids is None or any(claimed[start:end]):
+                entries = names.get(folded[start:end])
+                if entries is None or any(claimed[start:end]):
                     continue
                 if (_wordy(folded[start]) and start > 0 and _wordy(folded[start - 1])) or (
                         _wordy(folded[end - 1]) and end < len(folded) and _wordy(folded[end])):
                     continue
-                claimed[start:end] = b"\x01" * length
-                hits += [(start, i) for i in ids]
+                capitals = not aligned or original[start:end].isupper()
+                ids = [i for i, cased in entries if capitals or not cased]
+                if ids:
+                    claimed[start:end] = b"\x01" * length
+                    hits += [(start, i) for i in ids]
         hits.sort()
         found = self.entities(tenant, [i for _, i in hits])
         return list(found.values())

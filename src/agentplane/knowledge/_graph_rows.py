@@ -74,6 +74,18 @@ def normalise(name: str) -> str:
     return " ".join(unicodedata.normalize("NFKC", name).casefold().split())
 
 
+def spaced(text: str) -> str:
+    """NFKC with spaces collapsed, case kept: :func:`normalise` before case folding."""
+    return " ".join(unicodedata.normalize("NFKC", text).split())
+
+
+def is_acronym(spelling: str) -> bool:
+    """A name of two to four capitals (``IT``, ``AI``, ``TMT``): many are also short words
+    (it, us, or), so it is found in a text only where the text writes it in capitals."""
+    return len(spelling) in (2, 3, 4) and spelling.isascii() and spelling.isalpha() \
+        and spelling.isupper()
+
+
 def _digest(prefix: str, *parts: str) -> str:
     return prefix + hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:20]
 

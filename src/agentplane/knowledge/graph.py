@@ -27,6 +27,7 @@ from ._graph_rows import (
     Relation,
     Report,
     entity_id,
+    is_acronym,
     json_text,
     merge_reports,
     normalise,
@@ -85,7 +86,11 @@ CREATE TABLE IF NOT EXISTS kg_ontology (
 );
 """
 
-MIGRATIONS = (Migration(1, _V1, note="kg_entities, kg_names, kg_relations, kg_ontology"),)
+MIGRATIONS = (
+    Migration(1, _V1, note="kg_entities, kg_names, kg_relations, kg_ontology"),
+    Migration(2, "ALTER TABLE kg_names ADD COLUMN cased INTEGER NOT NULL DEFAULT 0",
+              note="kg_names.cased: an acronym is found only in capitals"),
+)
 
 class KnowledgeGraph(GraphQueries):
     """Entities and relations of every tenant, admitted by ``ontology``, in ``db``."""
@@ -134,10 +139,13 @@ class KnowledgeGraph(GraphQueries):
             type, values = checked
             if existing is not None:
                 name = existing.name
-            by_norm: dict[str, str] = {normalise(name): name}  # one spelling per alias
+            # one spelling per alias, but an acronym's lower-case twin ("AI", "ai") is kept:
+            # it lets prose without capitals find the entity (see entities_in)
+            spellings = {(normalise(name), is_acronym(name)): name}
             for alias in [*(existing.aliases if existing else ()), *aliases]:
-                by_norm.setdefault(normalise(alias), " ".join(alias.split()))
-            all_aliases = tuple(a for a in list(by_norm.values())[1:] if a)
+                alias = " ".join(alias.split())
+                spellings.setdefault((normalise(alias), is_acronym(alias)), alias)
+            all_aliases = tuple(a for a in list(spellings.values())[1:] if a)
             chunks = tuple(dict.fromkeys([*(existing.chunk_ids if existing else ()),
                                           *([chunk_id] if chunk_id else [])]))
             entity = Entity(entity_id(tenant, type, name), tenant, type, name, all_aliases,
@@ -151,12 +159,15 @@ class KnowledgeGraph(GraphQueries):
                 "updated_at = excluded.updated_at",
                 (tenant, entity.id, type, name, normalise(name), json_text(list(all_aliases)),
                  json_text(values), json_text(list(chunks)), now, now))
-            norms = list(dict.fromkeys(normalise(n) for n in (name, *all_aliases)))
+            cased: dict[str, int] = {}  # 1: every spelling of this name is an acronym
+            for spelling in (name, *all_aliases):
+                key = normalise(spelling)
+                cased[key] = min(cased.get(key, 1), int(is_acronym(spelling)))
             self._db.execute(
-                "INSERT INTO kg_names (tenant, norm, entity_id) VALUES "
-                + ", ".join(["(?, ?, ?)"] * len(norms))
-                + " ON CONFLICT (tenant, norm, entity_id) DO NOTHING",
-                [x for n in norms for x in (tenant, n, entity.id)])
+                "INSERT INTO kg_names (tenant, norm, entity_id, cased) VALUES "
+                + ", ".join(["(?, ?, ?, ?)"] * len(cased))
+                + " ON CONFLICT (tenant, norm, entity_id) DO UPDATE SET cased = excluded.cased",
+                [x for key, flag in cased.items() for x in (tenant, key, entity.id, flag)])
         return entity
 
     def _existing(self, tenant: str, type: str, name: str) -> Entity | None:
