@@ -228,8 +228,9 @@ def _conflict_line(conflict: Conflict, packet: ContextPacket) -> str:
         said = f"{conflict.values[0]!r} (not shown: {gone.reason if gone else 'left out'})"
     lost = "; ".join(f"dropped [{i}] {why[i].detail}" if i in why else f"dropped [{i}]"
                      for i in conflict.dropped)
-    return (f"- sources disagree on {conflict.subject}'s {conflict.relation}: "
-            f"kept [{conflict.kept}] {said}; {lost}")
+    # Subjects and values may come from untrusted items: the notice stays one line of ours.
+    return _flat(f"- sources disagree on {conflict.subject}'s {conflict.relation}: "
+                 f"kept [{conflict.kept}] {said}; {lost}")
 
 
 def render_packet(packet: ContextPacket) -> str:
