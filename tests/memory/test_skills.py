@@ -115,3 +115,15 @@ def test_a_quarantined_skill_cannot_be_promoted(skills: Skills, memories: Memory
     memories.quarantine(T, s.id, by="user:rev", reason="check")
     with pytest.raises(InvalidMemoryError, match="release it first"):
         skills.promote(T, s.id, by="user:lead")
+
+
+def test_a_deleted_skill_can_be_learnt_again(skills: Skills, memories: MemoryStore) -> None:
+    first = skills.record(T, run="r1", steps=REFUND, name="refund")
+    memories.delete(T, first.id, by="user:rev", reason="bad")
+    again = skills.record(T, run="r2", steps=REFUND, name="refund")
+    assert again.id != first.id
+    assert (again.status, again.successes, again.version) == ("pending", 1, 1)
+    memories.delete(T, again.id, by="user:rev", reason="bad again")
+    third = skills.record(T, run="r3", steps=REFUND, name="refund")
+    assert third.id not in (first.id, again.id)
+    assert [s.id for s in skills.list(T)] == [third.id]

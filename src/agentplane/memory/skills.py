@@ -185,11 +185,17 @@ class Skills:
             f" {description}" if description else "")
         value = {"steps": [s.to_json() for s in steps], "workflow": workflow,
                  "signature": sig, "description": description}
-        return self.memories.write(Memory(
-            id="", tenant=tenant, kind="procedural", text=text, subject=name,
-            relation=RELATION, value=value, source=f"run:{run}", status="pending",
-            created_by=created_by, supersedes=versions[0].id if versions else None,
-            version=version), key=f"skill:{name}/{sig}")
+        skill = Memory(id="", tenant=tenant, kind="procedural", text=text, subject=name,
+                       relation=RELATION, value=value, source=f"run:{run}", status="pending",
+                       created_by=created_by,
+                       supersedes=versions[0].id if versions else None, version=version)
+        # The key only keeps two writers from making the same version twice: a version a
+        # person deleted holds its key for ever, so the sequence learnt again takes the next.
+        key, tries = f"skill:{name}/{sig}", 1
+        while (kept := self.memories.write(skill, key=key)).status == "deleted":
+            tries += 1
+            key = f"skill:{name}/{sig}#{tries}"
+        return kept
 
     def _versions(self, tenant: str, name: str) -> list[Memory]:
         """Every version of a skill, newest first."""
