@@ -243,6 +243,19 @@ class LexicalIndex:
                              (*params, limit))
         return [(str(item), float(score)) for item, score in rows]
 
+    @property
+    def _probe(self) -> str:
+        """The join from (term, item, weight) rows to their postings, as primary-key probes.
+        PostgreSQL gets it as a LATERAL subquery: a plain join let its planner, with young
+        statistics, hash the tenant's whole posting list instead (200 ms at 2 k items)."""
+        where = ("p.ix = ? AND p.tenant = ? AND p.term = v.column1 AND p.item = v.column2")
+        if self.db.dialect == "postgresql":
+            # LIMIT 1 (a primary key finds one row anyway) keeps the planner from flattening
+            # the subquery back into a join.
+            return ("CROSS JOIN LATERAL (SELECT item, tf, length FROM lexical_postings p "
+                    f"WHERE {where} LIMIT 1) p")
+        return f"JOIN lexical_postings p ON {where}"
+
     def _score_items(self, tenant: str, weights: dict[str, float], items: Sequence[str],
                      avgdl: float) -> dict[str, float]:
         """Each item's score over ``weights``' terms (items without them are left out): one
@@ -254,8 +267,7 @@ class LexicalIndex:
             values = ", ".join(["(?, ?, ?)"] * len(batch))
             rows = self.db.query(
                 f"SELECT p.item, SUM(v.column3 * p.tf / (p.tf + ? + ? * p.length)) "
-                f"FROM (VALUES {values}) v JOIN lexical_postings p ON p.ix = ? "
-                f"AND p.tenant = ? AND p.term = v.column1 AND p.item = v.column2 "
+                f"FROM (VALUES {values}) v {self._probe} "
                 f"GROUP BY p.item",
                 (K1 * (1 - B), K1 * B / avgdl,
                  *(x for term, item in batch for x in (term, item, weights[term] * (K1 + 1))),
