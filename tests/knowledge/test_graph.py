@@ -294,3 +294,46 @@ def test_an_acronym_is_found_only_in_capitals(graph: KnowledgeGraph) -> None:
     _entity(graph.add_entity(T, "Policy", "AI Policy", aliases=["ai"]))
     assert [e.id for e in graph.entities_in(T, "what is ai")] == [policy.id]
     assert graph.find(T, "it")[0].id == it.id  # looking a name up is not matching prose
+
+
+def test_concurrent_writers_leave_one_current_fact(postgres_url: str,
+                                                   ontology: Ontology) -> None:
+    """Two writers (a handle each, as two processes) state a supplier's bank account at once
+    on PostgreSQL: the second waits for the first's transaction, then supersedes its fact —
+    never two current accounts."""
+    import threading
+    import time
+
+    first, second = open_database(postgres_url), open_database(postgres_url)
+    graph = KnowledgeGraph(first, ontology)
+    _entity(graph.add_entity(T, "Supplier", "Acme Ltd"))
+    for n in (1, 2):
+        _entity(graph.add_entity(T, "Account", f"ACC-{n}", {"iban": f"GB0{n}"}))
+    results: list[Relation | Rejected | BaseException] = []
+
+    def write() -> None:
+        try:
+            results.append(KnowledgeGraph(second, ontology).add_relation(
+                T, "Acme Ltd", "bank_account", "ACC-2"))
+        except BaseException as exc:  # the thread's failure is the test's
+            results.append(exc)
+
+    try:
+        with first.transaction():
+            one = _relation(graph.add_relation(T, "Acme Ltd", "bank_account", "ACC-1"))
+            thread = threading.Thread(target=write)
+            thread.start()
+            while thread.is_alive() and not first.query(
+                    "SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"):
+                time.sleep(0.01)  # until the second writer waits for this transaction
+        thread.join()
+        [two] = results
+        assert isinstance(two, Relation) and two.superseded_by is None
+        current = [r for r in graph.facts(T, "Acme Ltd")]
+        assert [r.id for r in current] == [two.id]
+        old = next(r for r in graph.facts(T, "Acme Ltd", include_superseded=True)
+                   if r.id == one.id)
+        assert old.superseded_by == two.id
+    finally:
+        first.close()
+        second.close()

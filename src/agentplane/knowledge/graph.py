@@ -228,6 +228,12 @@ class KnowledgeGraph(GraphQueries):
     def _store_relation(self, tenant: str, subject: str, relation: str, object: str,
                         values: dict[str, Any], chunk_id: str | None, trust: TrustLevel
                         ) -> Relation:
+        one = self.ontology.relation_types[relation].cardinality == "one"
+        if one and self._db.dialect == "postgresql":
+            # two writers of one subject's `one` relation take turns (SQLite's write
+            # transactions already do): each sees the other's fact and supersedes it
+            key = int(relation_id(tenant, subject, relation, "")[4:19], 16)
+            self._db.query("SELECT pg_advisory_xact_lock(?)", (key,))
         id = relation_id(tenant, subject, relation, object)
         old = self._relation(tenant, id)
         if old is not None:
@@ -236,7 +242,7 @@ class KnowledgeGraph(GraphQueries):
             trust = "trusted" if "trusted" in (old.trust, trust) else "untrusted"
         superseded_by: str | None = None
         rivals: list[Relation] = []
-        if self.ontology.relation_types[relation].cardinality == "one":
+        if one:
             rivals = [relation_from_row(r) for r in self._db.query(
                 f"SELECT {RELATION_COLUMNS} FROM kg_relations WHERE tenant = ? AND subject = ? "
                 "AND relation = ? AND id <> ? AND superseded_by IS NULL",
