@@ -4,7 +4,8 @@ memory across two runs.
     python examples/support-desk/run.py [--db support-desk.db]
 
 1. Setup: the desk's policies (policies/, Chinese and English) go into the tenant's knowledge
-   base (as ``agentplane kb add examples/support-desk/policies/*.md`` would).
+   base (as ``agentplane kb add examples/support-desk/policies/*.md`` would), and the articles
+   they name into its knowledge graph (ontology.yaml, rules.yaml).
 2. First case: customer C-1042's kettle arrived damaged (680 CNY). The support agent remembers
    that the customer writes Chinese (factual), asks for the refund, a supervisor approves it
    (over 500 CNY); the run's summary (experiential) and its tool sequence (a procedural skill,
@@ -33,6 +34,9 @@ from support_desk import CITED, desk_model, flow
 
 from agentplane import Runtime
 from agentplane.journal import EventType
+from agentplane.knowledge.extract import load_rules
+from agentplane.knowledge.graph import KnowledgeGraph
+from agentplane.knowledge.ontology import load_ontology
 from agentplane.knowledge.store import KnowledgeBase
 from agentplane.memory.skills import Skills
 from agentplane.memory.store import MemoryStore
@@ -63,12 +67,22 @@ class Case:
                 if i not in self.packets.get(agent, set())]
 
 
-def ingest(db: Any) -> list[str]:
+async def ingest(db: Any) -> list[str]:
+    """The policies into the knowledge base, and the articles they name into its graph (as
+    ``agentplane kb add`` and ``agentplane kb graph extract`` would)."""
     kb = KnowledgeBase(db)
     added = []
+    chunks = []
     for path in sorted((HERE / "policies").glob("*.md")):
         result = kb.add_file(TENANT, path, source=f"policies/{path.name}", owner="compliance")
         added.append(f"{path.name}: {result.document.chunks} chunks")
+        chunks += kb.document_chunks(TENANT, result.document.id)
+    ontology = load_ontology(HERE / "ontology.yaml")
+    graph = KnowledgeGraph(db, ontology)
+    report = await graph.aextract(TENANT, chunks, load_rules(HERE / "rules.yaml", ontology))
+    graph.save_ontology(TENANT, "ontology.yaml")
+    names = sorted({e.name for e in report.entities})
+    added.append(f"graph: {', '.join(names)} (each with the chunks that name it)")
     return added
 
 
@@ -110,7 +124,7 @@ async def main(db_path: Path) -> int:
         stale.unlink(missing_ok=True)  # a fresh journal for every demo
     url = f"sqlite:///{db_path}"
     async with Runtime(url, model=FunctionModel(desk_model), actor="user:supervisor") as rt:
-        print("Knowledge base:", "; ".join(ingest(rt.store.database)))
+        print("Knowledge base:", "; ".join(await ingest(rt.store.database)))
         first = await run_case(rt, CASES[0])
         show("First case", first)
         skills = Skills(MemoryStore(rt.store.database))

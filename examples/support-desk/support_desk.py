@@ -7,8 +7,10 @@ the approved refund procedure.
   memory (the summary of their earlier cases, written when each run ends). It looks the order
   up and asks for the refund; a refund above 500 CNY waits for a supervisor (guardian policy
   ``refund-limit``). Its successful tool sequence becomes a *procedural* skill.
-- ``compliance`` retrieves the rule text from the knowledge base and recalls the approved
-  refund procedure (a promoted skill), and cites both by id.
+- ``compliance`` retrieves the rule text from the knowledge base — lexical search, and the
+  knowledge graph of ``ontology.yaml``: an article named in its task ("article 3") leads to
+  the passages it was found in, in either language — recalls the approved refund procedure (a
+  promoted skill), and cites both by id.
 
 ``desk_model`` stands in for a language model so the demo runs offline: a deterministic reply
 function that reads the context packet it is shown and cites the items it uses, as a model
@@ -56,6 +58,7 @@ flow = Workflow(
     "support-desk",
     steps=[support, compliance],
     description="Customer refunds with memory of past cases and policy checks.",
+    knowledge={"ontology": "ontology.yaml"},  # graph retrieval: articles named in a question
     guardians={"policies": [{
         "id": "refund-limit", "version": 1, "tools": ["request_refund"],
         "description": "Refunds above 500 CNY need a supervisor (refund policy, article 3).",
@@ -121,7 +124,7 @@ def _support(call_: ModelCall) -> str | Reply:
                   for _, text in known)
     lines = [f"Case {order} of {customer}: the item arrived damaged; refund of "
              f"{case['amount_cny']} CNY requested after lookup_order and request_refund "
-             "(over 500 CNY: a supervisor approved it)."]
+             "(over 500 CNY, refund policy article 3: a supervisor approved it)."]
     if known:
         lines.append("What the desk remembered: " + "; ".join(
             f"[{i}] {_why(text)}" for i, text in known))

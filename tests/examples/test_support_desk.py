@@ -1,7 +1,8 @@
 """The support-desk demo (examples/support-desk/run.py) runs offline as a script, and what its
 agents cite is what their journaled context packets held: the customer's past case and
 preferred language (experiential and factual memory from the first run), the promoted refund
-procedure (procedural), and rule text from the Chinese and the English policies."""
+procedure (procedural), and rule text from the Chinese and the English policies (the Chinese
+article reached through the knowledge graph from an English mention)."""
 
 from __future__ import annotations
 
@@ -67,6 +68,12 @@ def test_cited_ids_are_in_the_journaled_packets(demo: tuple[Path, str]) -> None:
     first, second = asyncio.run(_journal(db))
     assert first["status"] == second["status"] == "completed"
     assert first["packets"]["support"] == {}  # nothing was known about the customer yet
+    # The first answer is English only; "article 3" in it reaches the Chinese 第3条 through the
+    # knowledge graph (an entity both texts name), and the analyst quotes it.
+    first_cited = CITED.findall(first["answers"]["compliance"])
+    assert any(first["packets"]["compliance"][i]["source"] == "policies/refund-policy.zh.md"
+               for i in first_cited)
+    assert "第3条" in first["answers"]["compliance"]
     for run in (first, second):
         for agent, answer in run["answers"].items():
             cited = CITED.findall(answer)
