@@ -183,11 +183,11 @@ def measure(db: Database, label: str, size: int, files: Sequence[corpus.SourceFi
                               p(base, 0.5)))
         figures.append(Figure("kb_speed", f"query p99 {name} {at}", p(times, 0.99), "ms",
                               p(base, 0.99), "< 50 ms at 100k" if stored >= 100_000 else ""))
-    figures += shaping(retriever, asked)
+    figures += shaping(retriever, asked, at)
     return figures
 
 
-def shaping(retriever: Retriever, asked: Sequence[str]) -> list[Figure]:
+def shaping(retriever: Retriever, asked: Sequence[str], at: str) -> list[Figure]:
     """Context shaping per model call (the packet of k passages, rendered), against the
     lexical query that found them."""
     found = {q: retriever.search(corpus.TENANT, q, k=K, modes=("lexical",)) for q in asked}
@@ -198,7 +198,7 @@ def shaping(retriever: Retriever, asked: Sequence[str]) -> list[Figure]:
         return render_packet(shape(q, [passage_item(x) for x in found[q]], budget_tokens=2000))
 
     times = latencies(shaped, asked)
-    return [Figure("kb_speed", "context shaping per call (k=5, rendered)",
+    return [Figure("kb_speed", f"context shaping per call {at}",
                    statistics.mean(times), "ms", statistics.mean(query_ms))]
 
 
