@@ -30,6 +30,8 @@ unit: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m pip install -q -e '.[dev,bench]'
 	$(BIN)/python bench/run_all.py
+	$(BIN)/python bench/retrieval_quality.py
+	$(BIN)/python bench/retrieval_speed.py
 
 # The documentation site into site/, offline; --strict (mkdocs.yml) fails on a broken link.
 docs: $(STAMP)

@@ -2,9 +2,10 @@
 
     .venv/bin/python docs/screenshots.py
 
-Runs the demo workflows into a fresh SQLite file, serves the console on a loopback port, signs
-in with a new admin key in headless Chromium (Debian's /usr/bin/chromium, or $CHROMIUM) and
-saves one picture per page. Nothing is fetched from the network.
+Runs the support-desk example (examples/support-desk/run.py) and the demo workflows into a fresh
+SQLite file, serves the console on a loopback port, signs in with a new admin key in headless
+Chromium (Debian's /usr/bin/chromium, or $CHROMIUM) and saves one picture per page. Nothing is
+fetched from the network.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import asyncio
 import io
 import os
 import socket
+import subprocess
 import sys
 import tempfile
 import threading
@@ -30,6 +32,7 @@ from agentplane.runtime import Runtime
 from agentplane.server import Plane, create_app
 
 OUT = Path(__file__).with_name("screenshots")
+SUPPORT_DESK = Path(__file__).resolve().parents[1] / "examples" / "support-desk" / "run.py"
 VIEWPORT: ViewportSize = {"width": 1366, "height": 800}
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
@@ -43,7 +46,9 @@ def free_port() -> int:
 
 
 async def seed(db: Path) -> str:
-    """Run the demo workflows into ``db``; return an admin key's secret."""
+    """Run the support desk and the demo workflows into ``db``; return an admin key's secret."""
+    subprocess.run([sys.executable, str(SUPPORT_DESK), "--db", str(db)], check=True,
+                   stdout=subprocess.DEVNULL)
     store = open_store(f"sqlite:///{db}")
     runtime = Runtime(store)
     try:
@@ -97,6 +102,22 @@ def run_of(page: Page, workflow: str) -> str:
     return str(page.locator("table.runs tbody tr").first.get_attribute("data-run"))
 
 
+def context_pages(page: Page) -> None:
+    """The Knowledge and Memory pages, and the context an agent of the support desk got (its
+    first run: Chinese text needs CJK fonts, which a plain Chromium may lack)."""
+    page.goto("/knowledge?q=who+approves+a+refund+above+500+CNY&k=2")
+    shoot(page, "knowledge")
+    page.goto("/memory?kind=procedural")
+    shoot(page, "memory")
+    page.goto("/runs?workflow=support-desk")
+    first = page.locator("table.runs tbody tr").last.get_attribute("data-run")
+    page.goto(f"/runs/{first}")
+    page.wait_for_selector("#live[data-state=open]")
+    page.locator("[data-type='context.packet']").last.scroll_into_view_if_needed()
+    page.evaluate("window.scrollBy(0, -60)")
+    shoot(page, "run-context")
+
+
 def main() -> None:
     OUT.mkdir(exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
@@ -133,6 +154,7 @@ def main() -> None:
                     shoot(page, name)
                 page.goto("/audit?verify=1")
                 shoot(page, "audit")
+                context_pages(page)
                 browser.close()
         finally:
             server.should_exit = True

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from agentplane.governance.autonomy import Autonomy
 from agentplane.models.scripted import ScriptedReply
+from agentplane.runtime.context_spec import AgentKnowledgeSpec, AgentMemorySpec
 from agentplane.runtime.spec import AgentSpec, ScriptedReplySpec
 
 from .tools import ToolDeclaration, declaration_of
@@ -34,11 +35,28 @@ def _reply(line: ScriptLine) -> dict[str, Any]:
     return dict(line)
 
 
+def _knowledge(value: AgentKnowledgeSpec | Mapping[str, Any] | bool | None
+               ) -> AgentKnowledgeSpec | dict[str, Any] | None:
+    if value is True:
+        return {}  # every default: retrieve k=5 passages for the task, 1500 tokens at most
+    if value is False or value is None:
+        return None
+    return value if isinstance(value, AgentKnowledgeSpec) else dict(value)
+
+
 class Agent:
     """An agent: a model, instructions, and the tools (functions, or other agents) it may use.
 
     The same settings as a YAML ``agents:`` entry (``AgentSpec``); the agent's tools and the
     agents it calls or hands off to join the workflow it is used in.
+
+    Context (docs/context.md): ``knowledge`` — ``True`` for the defaults, or the YAML mapping
+    (``{"k": 5, "budget_tokens": 1500, "modes": ["lexical", "graph"], "per_turn": False}``)
+    — retrieves from the run tenant's knowledge base before the first model call; ``memory``
+    (``{"recall": ["factual"], "tools": True, "write": ["experiential"],
+    "subject": "$.customer_id"}``) recalls memories into the same packet, offers ``remember``
+    / ``recall`` and says what the run leaves in memory; ``max_tools`` offers at most that many
+    of the agent's tools per model call, the most relevant ones.
     """
 
     def __init__(
@@ -57,6 +75,9 @@ class Agent:
         max_output_tokens: int | None = None,
         temperature: float | None = None,
         script: Sequence[ScriptLine] = (),
+        knowledge: AgentKnowledgeSpec | Mapping[str, Any] | bool | None = None,
+        memory: AgentMemorySpec | Mapping[str, Any] | None = None,
+        max_tools: int | None = None,
     ) -> None:
         self.tool_declarations: list[ToolDeclaration] = []
         """The agent's function tools, as declared with ``@tool`` (in the order given)."""
@@ -71,14 +92,18 @@ class Agent:
                 self.tool_declarations.append(declaration)
         self.handoffs = list(handoffs)
         """Agents this one may hand the conversation over to."""
-        self.spec = AgentSpec(
+        self.spec = AgentSpec.model_validate(dict(
             name=name, model=model, instructions=instructions, description=description,
             tools=[t.name for t in self.tool_declarations] + [a.name for a in self.agent_tools],
             handoffs=[a.name for a in self.handoffs], max_turns=max_turns,
             loop_limit=loop_limit, autonomy=Autonomy(autonomy) if autonomy else None,
             escalation_timeout_s=escalation_timeout_s, max_output_tokens=max_output_tokens,
             temperature=temperature,
-            script=[ScriptedReplySpec.model_validate(_reply(line)) for line in script])
+            script=[ScriptedReplySpec.model_validate(_reply(line)) for line in script],
+            knowledge=_knowledge(knowledge),
+            memory=memory if memory is None or isinstance(memory, AgentMemorySpec)
+            else dict(memory),
+            max_tools=max_tools))
         """The agent's entry in a workflow spec (the same as in its YAML twin)."""
 
     @property

@@ -22,6 +22,7 @@ from agentplane._yaml import validation_problems
 from agentplane.governance.autonomy import Autonomy
 from agentplane.governance.spec import GuardiansSpec
 from agentplane.metering.spec import BudgetSpec
+from agentplane.runtime.context_spec import KnowledgeSpec
 from agentplane.runtime.spec import (
     STEP_TAGS,
     AgentStep,
@@ -94,6 +95,9 @@ class WorkflowSettings(TypedDict, total=False):
     providers: list[ProviderSpec | dict[str, Any]]
     mcp_servers: list[MCPServerSpec | dict[str, Any]]
     remote_agents: list[RemoteAgentSpec | dict[str, Any]]
+    knowledge: KnowledgeSpec | dict[str, Any]
+    """The knowledge layer: ``{"ontology": "ontology.yaml", "embeddings": {...}}``
+    (docs/context.md)."""
 
 
 class Workflow:

@@ -9,8 +9,9 @@ from typing import Any, Literal
 from agentplane.knowledge.types import TrustLevel
 
 MemoryKind = Literal["factual", "experiential", "procedural"]
-MemoryStatus = Literal["active", "superseded", "quarantined", "pending", "deleted"]
-"""``pending``: a procedural skill not yet promoted."""
+MemoryStatus = Literal["active", "superseded", "quarantined", "pending", "deleted", "retired"]
+"""``pending``: a procedural skill not yet promoted; ``retired``: a skill a person withdrew;
+``deleted``: the content is gone (erased on request), the row stays for the audit trail."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,5 +38,7 @@ class Memory:
     created_by: str = ""
     """``agent:<name>`` in run ``<id>``, or ``user:<name>``."""
     supersedes: str | None = None
+    superseded_by: str | None = None
+    """The memory that replaced this one (a newer fact, a promoted skill version)."""
     version: int = 1
     meta: Mapping[str, Any] = field(default_factory=dict)

@@ -19,8 +19,12 @@ from agentplane.tools import Tool
 
 from .budgeted import before_model_call, before_tool_call, release
 from .context import RunContext, RunFailure, gather_steps
+from .context_spec import MEMORY_TOOLS
+from .contextual import task_context, turn_context
 from .governed import propose, review_call, trace_result
+from .memory_tools import has_memory_tools, memory_call, memory_tool_definitions
 from .spec import AgentSpec, WorkflowSpec
+from .tool_choice import offered_tools
 
 HANDOFF_PREFIX = "transfer_to_"
 ASSIGN_TOOL = "assign_task"
@@ -53,6 +57,7 @@ class _Turn:
     key: str
     messages: list[Message]
     supervision: Supervision | None = None
+    task: str = ""
     seen: Counter[str] = field(default_factory=Counter)
     turn_limit: int = 0
     reasoning: str = ""
@@ -98,7 +103,17 @@ def _tool_definitions(ctx: RunContext, turn: _Turn) -> list[ToolDefinition]:
                             "task": {"type": "string"}},
              "required": ["worker", "task"], "additionalProperties": False},
         ))
+    if has_memory_tools(turn.spec):
+        defs += memory_tool_definitions()
     return defs
+
+
+async def _offered(ctx: RunContext, turn: _Turn, step: str) -> list[ToolDefinition]:
+    """The tool definitions of this model call: with ``max_tools``, the chosen few of the
+    agent's declared tools (``tool_choice``) and every control tool."""
+    return await offered_tools(ctx, turn.spec.name, turn.spec.max_tools,
+                               _tool_definitions(ctx, turn), set(turn.spec.tools), turn.task,
+                               turn.messages, step)
 
 
 def _observation(ok: bool, value: Any) -> str:
@@ -137,6 +152,8 @@ async def _call_one(ctx: RunContext, turn: _Turn, key: str, call: ToolCall) -> t
         return True, result.output
     if turn.supervision is not None and call.name == ASSIGN_TOOL:
         return await _assign(ctx, turn, key, call)
+    if has_memory_tools(turn.spec) and call.name in MEMORY_TOOLS:
+        return await memory_call(ctx, turn.spec, key, call.name, call.arguments)
     offered = ", ".join(d.name for d in _tool_definitions(ctx, turn))
     await ctx.refuse(key, call.name, turn.spec.name, call.arguments, "offered-tools",
                      f"agent {turn.spec.name} was not offered a tool {call.name!r}")
@@ -223,8 +240,11 @@ async def run_agent(ctx: RunContext, name: str, task: str, key: str,
             "if it is not good enough, and answer with the final result when all is done."
         )
     messages = [Message("system", instructions)] if instructions else []
+    context = await task_context(ctx, spec, task, key)  # what is known about the task
+    if context is not None:
+        messages.append(context)
     messages += history if history is not None else [Message("user", task)]
-    turn = _Turn(spec, key, messages, supervision, turn_limit=spec.max_turns)
+    turn = _Turn(spec, key, messages, supervision, task, turn_limit=spec.max_turns)
     number = 0
     while True:
         number += 1
@@ -233,8 +253,10 @@ async def run_agent(ctx: RunContext, name: str, task: str, key: str,
             await _escalate(ctx, turn, f"{step}/limit", "turn limit reached",
                             {"turns": number - 1})
             turn.turn_limit += spec.max_turns
-        request = ModelRequest(model=spec.model, messages=list(turn.messages),
-                               tools=_tool_definitions(ctx, turn), agent=name,
+        extra = await turn_context(ctx, spec, turn.messages, step) if number > 1 else None
+        request = ModelRequest(model=spec.model,
+                               messages=[*turn.messages, *([extra] if extra else [])],
+                               tools=await _offered(ctx, turn, step), agent=name,
                                max_output_tokens=spec.max_output_tokens,
                                temperature=spec.temperature)
         held = await before_model_call(ctx, step, name, spec.model, request)

@@ -44,9 +44,11 @@ from agentplane.tools.sources.base import SourceHost, SourceSite, ToolSources
 
 from .budgeted import RunMetering
 from .context import NeedsReconciliation, RunContext, RunFailure, Suspended
+from .contextual import forget_layers
 from .elicitation import asker
 from .gcpolicy import tune_for_many_runs
 from .governed import review_output
+from .memory_at_end import run_end_memories
 from .patterns import run_steps
 from .rollback import compensate, plan_rollback
 from .sampling import sampler
@@ -297,7 +299,9 @@ class Runtime:
         except (RunFailure, AgentplaneError) as exc:
             if isinstance(exc, LeaseLostError | RunNotActiveError | JournalUnavailableError):
                 raise
-            await ctx.append(NewEvent(EventType.RUN_FAILED, data={"error": str(exc)}))
+            failed = {"error": str(exc)}
+            remembered = await run_end_memories(ctx, EventType.RUN_FAILED, failed)
+            await ctx.append(*remembered, NewEvent(EventType.RUN_FAILED, data=failed))
         except Exception as exc:
             log.exception("run %s failed with an internal error", run.id)
             await ctx.append(NewEvent(EventType.RUN_FAILED,
@@ -308,8 +312,11 @@ class Runtime:
             recorded = [NewEvent(EventType.OUTCOME_RECORDED, data={"outcome": outcome})
                         ] if outcome else []
             marked = {"untrusted_values": untrusted} if untrusted else {}
-            await ctx.append(*recorded, NewEvent(EventType.RUN_COMPLETED,
-                                                 data={"output": output, **marked}))
+            completed = {"output": output, **marked}
+            # what the run leaves in memory is journaled with its completion (see memory_at_end)
+            remembered = await run_end_memories(ctx, EventType.RUN_COMPLETED, completed)
+            await ctx.append(*recorded, *remembered, NewEvent(EventType.RUN_COMPLETED,
+                                                              data=completed))
         return True
 
     async def _fail(self, run_id: str, error: str) -> None:
@@ -465,3 +472,4 @@ class Runtime:
         self.metering.close()
         await self.sources.aclose()
         self._bound.clear()
+        forget_layers(self.store)

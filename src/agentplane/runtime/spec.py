@@ -24,7 +24,8 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, model_serializer
+from pydantic_core.core_schema import SerializerFunctionWrapHandler
 
 from agentplane.governance.autonomy import Autonomy, most_restrictive
 from agentplane.governance.spec import GuardiansSpec
@@ -33,6 +34,8 @@ from agentplane.tools.base import Effect
 from agentplane.tools.isolation import Isolation
 from agentplane.tools.sources.spec import MCPServerSpec, RemoteAgentSpec
 from agentplane.tools.trust import TrustField
+
+from .context_spec import AgentKnowledgeSpec, AgentMemorySpec, KnowledgeSpec
 
 NAME_PATTERN = r"^[A-Za-z][A-Za-z0-9_\-]{0,63}$"
 Name = Annotated[str, Field(pattern=NAME_PATTERN)]
@@ -156,6 +159,28 @@ class AgentSpec(_Spec):
     max_output_tokens: int | None = Field(default=None, ge=1)
     temperature: float | None = Field(default=None, ge=0, le=2)
     script: list[ScriptedReplySpec] = Field(default_factory=list)
+    knowledge: AgentKnowledgeSpec | None = None
+    """What the agent retrieves from the tenant's knowledge base before its model calls."""
+    memory: AgentMemorySpec | None = None
+    """What the agent recalls, whether it has ``remember`` / ``recall`` tools, and what is
+    written at the run's end."""
+    max_tools: int | None = Field(default=None, ge=1, le=1000)
+    """Offer at most this many of the agent's tools per turn: those used in this run first,
+    then the most relevant to the task (None: all of them)."""
+
+    @model_serializer(mode="wrap")
+    def _unset_context_left_out(self, handler: SerializerFunctionWrapHandler) -> Any:
+        return drop_unset(handler(self), ("knowledge", "memory", "max_tools"))
+
+
+def drop_unset(data: Any, keys: tuple[str, ...]) -> Any:
+    """A dumped spec without the context settings that are not set: a workflow that uses
+    none of them hashes (and pins runs) exactly as it did before they existed."""
+    if isinstance(data, dict):
+        for key in keys:
+            if key in data and data[key] is None:
+                del data[key]
+    return data
 
 
 class AgentStep(_Spec):
@@ -238,6 +263,13 @@ class WorkflowSpec(_Spec):
     tools: list[ToolSpec] = Field(default_factory=list)
     agents: list[AgentSpec] = Field(min_length=1)
     steps: list[Step] = Field(min_length=1)
+    knowledge: KnowledgeSpec | None = None
+    """The knowledge layer agents retrieve from: the graph's ontology, an embeddings
+    endpoint for vectors, the tenant scope."""
+
+    @model_serializer(mode="wrap")
+    def _unset_context_left_out(self, handler: SerializerFunctionWrapHandler) -> Any:
+        return drop_unset(handler(self), ("knowledge",))
 
     def tool(self, name: str) -> ToolSpec | None:
         return next((t for t in self.tools if t.name == name), None)

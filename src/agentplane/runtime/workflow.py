@@ -28,6 +28,7 @@ from agentplane.journal import canonical_json, sha256_hex
 from agentplane.journal.safe import make_safe
 from agentplane.tools import Tool, ToolImportError, import_function, python_tool
 
+from .context_spec import context_problems, ontology_problem
 from .spec import STEP_TAGS, AgentSpec, AgentStep, ParallelStep, Step, SupervisorStep, WorkflowSpec
 
 SpecProblem = FileProblem
@@ -205,6 +206,8 @@ def cross_check(spec: WorkflowSpec) -> list[SpecProblem]:
     problems += _check_tools(spec, python_tools)
     for i, agent in enumerate(spec.agents):
         problems += _check_agent(agent, ("agents", i), tools, agents, providers)
+    problems += [SpecProblem(p, m) for p, m in context_problems(
+        tools | agents, [(a.name, a.memory) for a in spec.agents])]
     return problems + _check_steps(spec, agents) + _check_guardians(spec, tools, agents)
 
 
@@ -225,6 +228,9 @@ def resolve(spec: WorkflowSpec, base_dir: Path, *, source: str = "<python>",
     """Check references and import the tools of a spec."""
     marks = positions or {}
     problems = cross_check(spec) + _unsafe_text(spec)
+    ontology = ontology_problem(spec.knowledge, base_dir)
+    if ontology is not None:
+        problems.append(SpecProblem(*ontology))
     tools: dict[str, Tool] = {}
     for i, t in enumerate(spec.tools):
         try:

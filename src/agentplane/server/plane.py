@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from agentplane.errors import ConfigError, NotFoundError
 from agentplane.governance.keys import ApiKey, KeyRing, keyring_for
@@ -20,7 +20,15 @@ from .limits import Limits
 from .stream import Broadcaster
 
 if TYPE_CHECKING:  # OpenTelemetry (the otel extra) is loaded only when tracing is configured
+    from agentplane.knowledge._graph_query import GraphQueries
+    from agentplane.knowledge.graph import KnowledgeGraph
+    from agentplane.knowledge.ontology import Ontology
+    from agentplane.knowledge.store import KnowledgeBase
+    from agentplane.memory.store import MemoryStore
     from agentplane.telemetry import JournalTracer
+
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -50,7 +58,10 @@ class Plane:
     """Exports runs as OpenTelemetry traces when a collector is configured (OTEL_* env)."""
     driver: Worker | None = field(default=None, init=False)
     """The worker loop driving runs here (while started, unless ``worker`` is off)."""
+    ontology: Ontology | None = None
+    """The ontology of the knowledge graph searches expand over (see ``graph_for``)."""
     _loop: asyncio.Task[None] | None = field(default=None, init=False)
+    _handles: dict[str, object] = field(default_factory=dict, init=False)
 
     def __post_init__(self) -> None:
         self.broadcaster = Broadcaster(self.store)
@@ -99,6 +110,60 @@ class Plane:
         ``agentplane worker`` does, when this process runs none)."""
         if self.driver is not None:
             self.driver.drive(run_id)
+
+    # -- the context layer and memory, opened on first use in the journal's database ---------
+
+    @property
+    def knowledge(self) -> KnowledgeBase:
+        from agentplane.knowledge.store import KnowledgeBase
+
+        return self._handle("knowledge", lambda: KnowledgeBase(self.store.database))
+
+    @property
+    def graph(self) -> GraphQueries:
+        """The knowledge graph's queries (entities, facts, paths): no ontology needed to read."""
+        from agentplane.knowledge._graph_query import GraphQueries
+        from agentplane.knowledge.graph import COMPONENT, MIGRATIONS
+        from agentplane.storage import migrate
+
+        def make() -> GraphQueries:
+            migrate(self.store.database, COMPONENT, MIGRATIONS)
+            return GraphQueries(self.store.database)
+
+        return self._handle("graph", make)
+
+    def graph_for(self, tenant: str) -> KnowledgeGraph | None:
+        """The tenant's graph for retrieval (graph expansion): with ``ontology``, else the
+        first served workflow's (by name) ``knowledge.ontology``, else the one the tenant's
+        graph was last built with; None when there is none."""
+        from agentplane.knowledge.graph import KnowledgeGraph
+
+        ontology = self.ontology
+        if ontology is None:
+            from agentplane.knowledge.ontology import load_ontology
+
+            for name in sorted(self.workflows):
+                workflow = self.workflows[name]
+                knowledge = workflow.spec.knowledge
+                if knowledge is not None and knowledge.ontology is not None:
+                    ontology = self.ontology = load_ontology(workflow.base_dir
+                                                             / knowledge.ontology)
+                    break
+        if ontology is None:
+            ontology = KnowledgeGraph.stored_ontology(self.store.database, tenant)
+        return None if ontology is None else KnowledgeGraph(self.store.database, ontology)
+
+    @property
+    def memories(self) -> MemoryStore:
+        from agentplane.memory.store import MemoryStore
+
+        return self._handle("memories", lambda: MemoryStore(self.store.database))
+
+    def _handle(self, name: str, make: Callable[[], T]) -> T:
+        found = self._handles.get(name)
+        if found is None:
+            found = self._handles[name] = make()
+        return found  # type: ignore[return-value]
 
     # -- lookups that respect tenants ---------------------------------------------------------
 

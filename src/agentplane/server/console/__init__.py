@@ -12,7 +12,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
-from . import forms, pages
+from . import context, forms, pages
 from .render import STATIC, page
 from .session import Refused, SignInRequired, login_redirect
 
@@ -33,6 +33,7 @@ def install_console(app: FastAPI) -> None:
 
     app.include_router(pages.router)
     app.include_router(forms.router)
+    app.include_router(context.router)
     app.mount("/console/static", StaticFiles(directory=STATIC), name="console-static")
 
 

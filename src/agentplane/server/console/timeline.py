@@ -49,6 +49,20 @@ class Entry:
     facts: list[tuple[str, str]] = field(default_factory=list)
     blocks: list[tuple[str, str]] = field(default_factory=list)
     """Labelled JSON (pretty-printed): arguments, results, details."""
+    context: Packet | None = None
+    """For ``context.packet``: what the model was shown, and what was left out."""
+
+
+@dataclass
+class Packet:
+    """A context packet as the run page shows it: "why did the agent know this"."""
+
+    items: list[Mapping[str, Any]]
+    """Each item shown: id, kind, source, trust, score, text."""
+    dropped: list[Mapping[str, Any]]
+    """Each item left out: id, reason, detail."""
+    conflicts: list[Mapping[str, Any]]
+    """Each disagreement: subject, relation, kept id, dropped ids, values."""
 
 
 def pretty(value: Any) -> str:
@@ -245,11 +259,93 @@ def _approval(e: Event, entry: Entry) -> None:
     entry.text = d.get("reason") or None
 
 
+def _part(data: Mapping[str, Any], name: str) -> Mapping[str, Any]:
+    """``data[name]`` when the event nests it there, else the event's data itself."""
+    found = data.get(name)
+    return found if isinstance(found, Mapping) else data
+
+
+def _mappings(value: Any) -> list[Mapping[str, Any]]:
+    return [v for v in value if isinstance(v, Mapping)] if isinstance(value, list) else []
+
+
+def _context(e: Event, entry: Entry) -> None:
+    """``context.packet``: the context one model call was given, item by item."""
+    d = e.data
+    packet = _part(d, "packet")
+    items = _mappings(packet.get("items"))
+    agent = d.get("agent") or e.actor.removeprefix("agent:")
+    entry.kind, entry.title = "context", f"Context for {agent}: {len(items)} item(s)"
+    entry.context = Packet(items, _mappings(packet.get("dropped")),
+                           _mappings(packet.get("conflicts")))
+    query = str(packet.get("query") or "")
+    entry.facts = _facts(("for", query if len(query) <= 90 else query[:90] + "…"),
+                         ("tokens", _fraction(packet.get("tokens"), packet.get("budget"))),
+                         ("dropped", len(entry.context.dropped) or None),
+                         ("conflicts", len(entry.context.conflicts) or None))
+    if entry.context.conflicts:
+        entry.tone = "warn"
+        entry.alert = "; ".join(
+            f"sources disagree on {c.get('subject')}'s {c.get('relation')}: kept "
+            f"{c.get('kept')}, dropped {', '.join(map(str, c.get('dropped') or []))}"
+            for c in entry.context.conflicts)
+
+
+def _fraction(used: Any, budget: Any) -> str | None:
+    if not isinstance(used, int):
+        return None
+    return f"{used:,} of {budget:,}" if isinstance(budget, int) and budget else f"{used:,}"
+
+
+def _tools_selected(e: Event, entry: Entry) -> None:
+    """``tools.selected``: which of the offered tools a turn was given, and why."""
+    d = e.data
+    chosen = [str(t) for t in d.get("tools") or d.get("selected") or []]
+    agent = d.get("agent") or e.actor.removeprefix("agent:")
+    entry.kind, entry.tone = "context", "muted"
+    entry.title = f"Tools for {agent}: {len(chosen)} chosen"
+    offered = d.get("offered")
+    offered_n = len(offered) if isinstance(offered, list) else offered
+    entry.facts = _facts(("chosen", ", ".join(chosen)), ("of", offered_n),
+                         ("limit", d.get("limit")),
+                         ("used before", ", ".join(map(str, d.get("used") or []))))
+    entry.text = d.get("reason") or None
+    extra = {k: v for k, v in d.items()
+             if k not in ("agent", "tools", "selected", "offered", "limit", "used", "reason")}
+    if extra:
+        entry.blocks = [("details", pretty(extra))]
+
+
+def _memory(e: Event, entry: Entry) -> None:
+    """``memory.written`` / ``memory.recalled``: what a run put in or took from memory."""
+    d = e.data
+    if e.type == T.MEMORY_WRITTEN:
+        memory = _part(d, "memory")
+        entry.title = f"Remembers ({memory.get('kind', 'memory')})"
+        entry.text = memory.get("text")
+        entry.facts = _facts(("id", memory.get("id")), ("subject", memory.get("subject")),
+                             ("trust", memory.get("trust")), ("source", memory.get("source")))
+        return
+    found = _mappings(d.get("memories") or d.get("items"))
+    entry.title = f"Recalls {len(found)} memor{'y' if len(found) == 1 else 'ies'}"
+    entry.tone = "muted"
+    entry.text = d.get("query") or None
+    entry.facts = _facts(("ids", ", ".join(str(m.get("id")) for m in found)))
+    if found:
+        entry.blocks = [("memories", pretty(found))]
+
+
 def _note(e: Event, entry: Entry) -> None:
     d = e.data
     if e.type == T.HANDOFF:
         entry.title = f"{d.get('from')} hands over to {d.get('to')} ({d.get('mode', '')})"
         entry.text = _prose(d.get("task") or d.get("reason"))
+        return
+    if e.type == T.CONTEXT_PACKET:
+        _context(e, entry)
+        return
+    if e.type == T.TOOLS_SELECTED:
+        _tools_selected(e, entry)
         return
     if e.type == T.NOTIFICATION:
         entry.title, entry.tone = f"People notified: {d.get('tool', '')}", "warn"
@@ -266,6 +362,7 @@ def _note(e: Event, entry: Entry) -> None:
 _KINDS: dict[str, tuple[str, Callable[[Event, Entry], None]]] = {
     "run": ("run", _run), "agent": ("agent", _agent), "model": ("model", _model),
     "tool": ("tool", _tool), "guard": ("guard", _guard), "approval": ("approval", _approval),
+    "memory": ("memory", _memory),
 }
 
 
