@@ -40,6 +40,8 @@ def components(dialect: str) -> list[tuple[str, Sequence[Migration]]]:
     """Every component with tables in the database, and its migrations, in upgrade order."""
     from agentplane.governance import keys
     from agentplane.journal import sqlite_schema
+    from agentplane.knowledge import graph, lexical, store, vectors
+    from agentplane.memory import _schema as memory
     from agentplane.metering import ledger
     from agentplane.telemetry import _cursor
     from agentplane.tools.sources import registry
@@ -48,7 +50,10 @@ def components(dialect: str) -> list[tuple[str, Sequence[Migration]]]:
     if dialect == "sqlite":  # the PostgreSQL journal store declares its own
         found.append((sqlite_schema.COMPONENT, sqlite_schema.MIGRATIONS))
     found += [(ledger.COMPONENT, ledger.MIGRATIONS), (keys.COMPONENT, keys.MIGRATIONS),
-              (registry.COMPONENT, registry.MIGRATIONS), (_cursor.COMPONENT, _cursor.MIGRATIONS)]
+              (registry.COMPONENT, registry.MIGRATIONS), (_cursor.COMPONENT, _cursor.MIGRATIONS),
+              (lexical.COMPONENT, lexical.MIGRATIONS), (store.COMPONENT, store.MIGRATIONS),
+              (graph.COMPONENT, graph.MIGRATIONS), (vectors.COMPONENT, vectors.MIGRATIONS),
+              (memory.COMPONENT, memory.MIGRATIONS)]
     return found
 
 
