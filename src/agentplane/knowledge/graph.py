@@ -348,5 +348,6 @@ def _label(ref: str | Entity) -> str:
     return ref.id if isinstance(ref, Entity) else ref
 
 
-__all__ = ["COMPONENT", "MIGRATIONS", "Candidates", "Entity", "EntityCandidate", "GraphQueries",
-           "KnowledgeGraph", "Rejected", "Relation", "RelationCandidate", "Report", "normalise"]
+__all__ = ["COMPONENT", "EXTRACT_BATCH", "MIGRATIONS", "Candidates", "Entity", "EntityCandidate",
+           "GraphQueries", "KnowledgeGraph", "Rejected", "Relation", "RelationCandidate", "Report",
+           "normalise"]
