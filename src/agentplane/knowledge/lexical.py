@@ -30,9 +30,9 @@ from .text import tokens
 COMPONENT = "lexical"
 K1 = 1.2
 B = 0.75
-POSTINGS_BUDGET = 10_000
+POSTINGS_BUDGET = 5_000
 """Postings a query may sum over in one pass; beyond this, the two-phase evaluation above."""
-CANDIDATES = 400
+CANDIDATES = 100
 """Candidates the rare terms choose in a two-phase evaluation (at least ``4 × limit``)."""
 PROBES = 2_000
 """At most this many (common term, candidate) probes per query (at least ``4 × limit``
