@@ -6,9 +6,10 @@ it came from, with that chunk's trust. A relation of cardinality ``one`` has one
 per subject: a newer, trusted statement supersedes the old one, which is kept (marked
 ``superseded_by``), never deleted; an untrusted statement never displaces a trusted one.
 
-Tables (component ``knowledge_graph``): ``kg_entities``, ``kg_names`` (names and aliases, for
-finding entities named in a question), ``kg_relations``, ``kg_ontology`` (the ontology last used
-per tenant, so queries need not be given it again). Queries are in :mod:`._graph_query`.
+Tables (component ``knowledge_graph``, declared in :mod:`._graph_schema`): ``kg_entities``,
+``kg_names`` (names and aliases, for finding entities named in a question), ``kg_mentions``
+(one row per chunk an entity was found in), ``kg_relations``, ``kg_ontology`` (the ontology last
+used per tenant, so queries need not be given it again). Queries are in :mod:`._graph_query`.
 """
 
 from __future__ import annotations
