@@ -2,15 +2,28 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from agentplane.errors import ConfigError
-from agentplane.knowledge.graph import Entity, KnowledgeGraph, Rejected, Relation
+from agentplane.knowledge._graph_rows import entity_id
+from agentplane.knowledge.graph import (
+    COMPONENT,
+    MIGRATIONS,
+    Candidates,
+    Entity,
+    EntityCandidate,
+    KnowledgeGraph,
+    Rejected,
+    Relation,
+    RelationCandidate,
+)
 from agentplane.knowledge.ontology import Ontology, load_ontology
-from agentplane.storage import Database, open_database
+from agentplane.knowledge.types import Chunk
+from agentplane.storage import Database, migrate, open_database
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "ontologies" / "procurement.yaml"
 T = "acme-corp"
@@ -301,39 +314,165 @@ def test_concurrent_writers_leave_one_current_fact(postgres_url: str,
     """Two writers (a handle each, as two processes) state a supplier's bank account at once
     on PostgreSQL: the second waits for the first's transaction, then supersedes its fact —
     never two current accounts."""
-    import threading
-    import time
-
     first, second = open_database(postgres_url), open_database(postgres_url)
     graph = KnowledgeGraph(first, ontology)
     _entity(graph.add_entity(T, "Supplier", "Acme Ltd"))
     for n in (1, 2):
         _entity(graph.add_entity(T, "Account", f"ACC-{n}", {"iban": f"GB0{n}"}))
-    results: list[Relation | Rejected | BaseException] = []
-
-    def write() -> None:
-        try:
-            results.append(KnowledgeGraph(second, ontology).add_relation(
-                T, "Acme Ltd", "bank_account", "ACC-2"))
-        except BaseException as exc:  # the thread's failure is the test's
-            results.append(exc)
-
     try:
-        with first.transaction():
-            one = _relation(graph.add_relation(T, "Acme Ltd", "bank_account", "ACC-1"))
-            thread = threading.Thread(target=write)
-            thread.start()
-            while thread.is_alive() and not first.query(
-                    "SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"):
-                time.sleep(0.01)  # until the second writer waits for this transaction
-        thread.join()
-        [two] = results
+        one, two = _while_waiting(
+            first,
+            lambda: _relation(graph.add_relation(T, "Acme Ltd", "bank_account", "ACC-1")),
+            lambda: KnowledgeGraph(second, ontology).add_relation(
+                T, "Acme Ltd", "bank_account", "ACC-2"))
         assert isinstance(two, Relation) and two.superseded_by is None
         current = [r for r in graph.facts(T, "Acme Ltd")]
         assert [r.id for r in current] == [two.id]
         old = next(r for r in graph.facts(T, "Acme Ltd", include_superseded=True)
                    if r.id == one.id)
         assert old.superseded_by == two.id
+    finally:
+        first.close()
+        second.close()
+
+
+def _while_waiting(first: Database, mine: Callable[[], Any], theirs: Callable[[], Any]
+                   ) -> tuple[Any, Any]:
+    """Run ``mine`` in a transaction of ``first``, then ``theirs`` in a thread (another
+    handle: another process) until it waits for a lock the transaction holds; then commit.
+    Returns both results (``theirs`` raising is re-raised)."""
+    import threading
+    import time
+
+    results: list[Any] = []
+
+    def run() -> None:
+        try:
+            results.append(theirs())
+        except BaseException as exc:  # the thread's failure is the test's
+            results.append(exc)
+
+    with first.transaction():
+        result = mine()
+        thread = threading.Thread(target=run)
+        thread.start()
+        while thread.is_alive() and not first.query("SELECT 1 FROM pg_locks WHERE NOT granted"):
+            time.sleep(0.01)  # until the other writer waits for this transaction
+    thread.join()
+    [other] = results
+    if isinstance(other, BaseException):
+        raise other
+    return result, other
+
+
+def _chunks(n: int) -> list[Chunk]:
+    return [Chunk(id=f"kb:{i:03d}", tenant=T, document_id="doc", source="test",
+                  text=f"Acme Ltd supplies Customer {i}.", position=i) for i in range(n)]
+
+
+async def _mentions_acme(chunk: Chunk, ontology: Ontology) -> Candidates:
+    """Every chunk names Acme Ltd (one entity mentioned everywhere) and a customer of its own."""
+    customer = f"Customer {chunk.position}"
+    return Candidates(entities=(EntityCandidate("Supplier", "Acme Ltd"),
+                                EntityCandidate("Customer", customer)),
+                      relations=(RelationCandidate("Acme Ltd", "supplies", customer),))
+
+
+def test_mentions_are_rows_not_a_rewritten_list(graph: KnowledgeGraph,
+                                                database: Database) -> None:
+    """An entity found in many chunks gets one kg_mentions row per chunk; its own row is not
+    rewritten by a mention that changes nothing else."""
+    report = graph.extract(T, _chunks(40), _mentions_acme, batch=7)
+    assert (len(report.entities), len(report.relations), report.rejected) == (80, 40, ())
+    # in a report, an entity carries the chunk of that statement only
+    assert [e.chunk_ids for e in report.entities[:4]] == [("kb:000",)] * 2 + [("kb:001",)] * 2
+    acme = graph.find(T, "Acme Ltd")[0]
+    assert acme.chunk_ids == tuple(c.id for c in _chunks(40))  # all of them, in order
+    assert _count(database, "kg_mentions") == 80
+    assert database.query_one("SELECT chunk_ids FROM kg_entities WHERE id = ?",
+                              (acme.id,)) == ("[]",)
+    stamp = database.query("SELECT updated_at FROM kg_entities WHERE id = ?", (acme.id,))
+    graph.extract(T, [Chunk(id="kb:late", tenant=T, document_id="d", source="s", text="",
+                            position=99)], _mentions_acme)
+    assert database.query("SELECT updated_at FROM kg_entities WHERE id = ?",
+                          (acme.id,)) == stamp
+    assert graph.get(T, acme.id).chunk_ids[-1] == "kb:late"  # type: ignore[union-attr]
+    # graph expansion reads the mentions: Acme's 41 chunks at distance 0
+    near = graph.chunks_for(T, [acme.id], hops=0)
+    assert len(near) == 41 and {score for _, score in near} == {1.0}
+    assert graph.add_entity(T, "Supplier", "Acme Ltd", chunk_id="kb:000") == \
+        graph.get(T, acme.id)  # a mention already known adds nothing
+
+
+def test_extraction_commits_one_batch_of_chunks_at_a_time(database_url: str,
+                                                          ontology: Ontology) -> None:
+    """The facts of a batch of chunks are written together after the batch is extracted: an
+    observer (another handle, as another process) sees them batch by batch, never midway."""
+    writer, observer = open_database(database_url), open_database(database_url)
+    graph = KnowledgeGraph(writer, ontology)
+    seen: list[int] = []
+
+    async def extractor(chunk: Chunk, ontology: Ontology) -> Candidates:
+        row = observer.query_one("SELECT COUNT(*) FROM kg_mentions")
+        seen.append(int(row[0]) if row else -1)
+        return await _mentions_acme(chunk, ontology)
+
+    try:
+        report = graph.extract(T, _chunks(7), extractor, batch=3)
+        assert len(report.relations) == 7
+        # two mentions per chunk; chunks 0-2 land together, then 3-5, then 6
+        assert seen == [0, 0, 0, 6, 6, 6, 12]
+        with pytest.raises(ConfigError, match="batch must be at least 1"):
+            graph.extract(T, _chunks(1), extractor, batch=0)
+    finally:
+        writer.close()
+        observer.close()
+
+
+def test_migration_3_moves_chunk_lists_to_mentions(database: Database,
+                                                   ontology: Ontology) -> None:
+    """A graph written by the list-per-entity schema (version 2) keeps its chunks, in order."""
+    migrate(database, COMPONENT, MIGRATIONS[:2])
+    id = entity_id(T, "Supplier", "Acme Ltd")
+    stamp = "2026-01-01T00:00:00.000000+00:00"
+    database.execute(
+        "INSERT INTO kg_entities (tenant, id, type, name, norm, aliases, properties, chunk_ids, "
+        "created_at, updated_at) VALUES (?, ?, 'Supplier', 'Acme Ltd', 'acme ltd', '[]', '{}', "
+        "?, ?, ?)", (T, id, '["kb:b", "kb:a", "kb:c"]', stamp, stamp))
+    database.execute("INSERT INTO kg_names (tenant, norm, entity_id) VALUES (?, 'acme ltd', ?)",
+                     (T, id))
+    graph = KnowledgeGraph(database, ontology)
+    assert graph.get(T, id).chunk_ids == ("kb:b", "kb:a", "kb:c")  # type: ignore[union-attr]
+    again = _entity(graph.add_entity(T, "Supplier", "Acme Ltd", chunk_id="kb:0"))
+    assert again.chunk_ids == ("kb:b", "kb:a", "kb:c", "kb:0")
+    assert _count(database, "kg_mentions") == 4
+    assert {c for c, _ in graph.chunks_for(T, [id], hops=0)} == {"kb:a", "kb:b", "kb:c", "kb:0"}
+
+
+@pytest.mark.parametrize("exists", [True, False], ids=["merge", "create"])
+def test_concurrent_alias_merges_keep_both(postgres_url: str, ontology: Ontology,
+                                           exists: bool) -> None:
+    """Two writers (two handles, as two processes) add an alias to one entity at once on
+    PostgreSQL — to an entity that exists, or both creating it: the second waits for the
+    first's transaction, then merges into its row, so neither alias is lost."""
+    first, second = open_database(postgres_url), open_database(postgres_url)
+    graph = KnowledgeGraph(first, ontology)
+    if exists:
+        _entity(graph.add_entity(T, "Supplier", "Acme Ltd", {"tax_id": "GB1"}))
+    try:
+        _, two = _while_waiting(
+            first,
+            lambda: _entity(graph.add_entity(T, "Supplier", "Acme Ltd", {"tax_id": "GB2"},
+                                             aliases=["艾克米"], chunk_id="kb:1")),
+            lambda: KnowledgeGraph(second, ontology).add_entity(
+                T, "Supplier", "Acme Ltd", {"country": "UK"}, aliases=["ACME UK"],
+                chunk_id="kb:2"))
+        assert isinstance(two, Entity), two
+        acme = graph.find(T, "Acme Ltd")[0]
+        assert acme.aliases == ("艾克米", "ACME UK")
+        assert acme.properties == {"tax_id": "GB2", "country": "UK"}
+        assert acme.chunk_ids == ("kb:1", "kb:2")
+        assert [e.id for e in graph.entities_in(T, "ask ACME UK or 艾克米")] == [acme.id]
     finally:
         first.close()
         second.close()

@@ -8,6 +8,7 @@ longer connects anything.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import replace
 
 from agentplane.errors import ConfigError
 from agentplane.storage import Database
@@ -18,6 +19,7 @@ from ._graph_rows import (
     RELATION_COLUMNS,
     Entity,
     Relation,
+    entity_from_row,
     normalise,
     spaced,
 )
@@ -70,9 +72,12 @@ class GraphQueries:
         return found.get(id)
 
     def entities(self, tenant: str, ids: Iterable[str]) -> dict[str, Entity]:
-        """The entities with these ids (those that exist), by id."""
-        from ._graph_rows import entity_from_row
+        """The entities with these ids (those that exist), by id, each with every chunk it
+        was found in."""
+        return self._entities(tenant, ids, mentions=True)
 
+    def _entities(self, tenant: str, ids: Iterable[str], *, mentions: bool
+                  ) -> dict[str, Entity]:
         wanted = list(dict.fromkeys(ids))
         out: dict[str, Entity] = {}
         for batch in _batches(wanted):
@@ -80,31 +85,56 @@ class GraphQueries:
                 f"SELECT {ENTITY_COLUMNS} FROM kg_entities WHERE tenant = ? AND id IN "
                 f"({', '.join('?' * len(batch))})", (tenant, *batch))
             out.update((e.id, e) for e in map(entity_from_row, rows))
-        return {i: out[i] for i in wanted if i in out}
+        found = [out[i] for i in wanted if i in out]
+        return {e.id: e for e in (self._with_mentions(tenant, found) if mentions else found)}
+
+    def mentions(self, tenant: str, ids: Sequence[str]) -> dict[str, tuple[str, ...]]:
+        """The chunks each entity was found in, in the order they were first found (one
+        index range of ``kg_mentions`` each); every id asked is a key."""
+        out: dict[str, list[str]] = {i: [] for i in ids}
+        for batch in _batches(list(out)):
+            for entity, chunk in self._db.query(
+                    "SELECT entity_id, chunk_id FROM kg_mentions WHERE tenant = ? AND entity_id "
+                    f"IN ({', '.join('?' * len(batch))}) ORDER BY entity_id, added_at, chunk_id",
+                    (tenant, *batch)):
+                out[str(entity)].append(str(chunk))
+        return {i: tuple(chunks) for i, chunks in out.items()}
+
+    def _with_mentions(self, tenant: str, entities: Sequence[Entity]) -> list[Entity]:
+        found = self.mentions(tenant, [e.id for e in entities])
+        return [replace(e, chunk_ids=found[e.id]) for e in entities]
 
     def lookup(self, tenant: str, ref: str) -> list[Entity]:
         """The entity with id ``ref``, else every entity ``ref`` names (name or alias)."""
+        return self._lookup(tenant, ref, mentions=True)
+
+    def _lookup(self, tenant: str, ref: str, *, mentions: bool) -> list[Entity]:
         if ref.startswith(ENTITY_PREFIX):
-            by_id = self.get(tenant, ref)
+            by_id = self._entities(tenant, [ref], mentions=mentions).get(ref)
             if by_id is not None:
                 return [by_id]
-        return self.find(tenant, ref)
+        return self._find(tenant, ref, mentions=mentions)
 
     def find(self, tenant: str, name: str, *, type: str | None = None) -> list[Entity]:
         """Entities named ``name`` (or with it as an alias), optionally of ``type`` or a
         subtype of it; exact names before aliases."""
-        from ._graph_rows import entity_from_row
+        return self._find(tenant, name, type=type, mentions=True)
 
+    def _find(self, tenant: str, name: str, *, type: str | None = None, mentions: bool = False,
+              lock: bool = False) -> list[Entity]:
+        """:meth:`find`; ``lock``: on PostgreSQL, lock the rows found until the transaction
+        ends (``FOR UPDATE``: a writer merging into them waits for another's merge)."""
         # IN (subquery), not a join: SQLite would walk every entity of the tenant in id order
+        locking = " FOR UPDATE" if lock and self._db.dialect == "postgresql" else ""
         rows = self._db.query(
             f"SELECT {ENTITY_COLUMNS} FROM kg_entities WHERE tenant = ? AND id IN (SELECT "
-            "entity_id FROM kg_names WHERE tenant = ? AND norm = ?) ORDER BY id",
+            f"entity_id FROM kg_names WHERE tenant = ? AND norm = ?) ORDER BY id{locking}",
             (tenant, tenant, normalise(name)))
         found = [entity_from_row(r) for r in rows]
         if type is not None:
             found = [e for e in found if self.ontology.is_a(e.type, type)]
         found.sort(key=lambda e: normalise(e.name) != normalise(name))
-        return found
+        return self._with_mentions(tenant, found) if mentions else found
 
     def _name_index(self, tenant: str) -> tuple[dict[str, list[tuple[str, bool]]], list[int]]:
         # every change of a name or alias updates its entity's updated_at (an index answers)
@@ -160,7 +190,7 @@ class GraphQueries:
     def _ids(self, tenant: str, ref: str | Entity) -> list[str]:
         if isinstance(ref, Entity):
             return [ref.id]
-        return [e.id for e in self.lookup(tenant, ref)]
+        return [e.id for e in self._lookup(tenant, ref, mentions=False)]
 
     def _edges(self, tenant: str, nodes: Sequence[str], *, superseded: bool = False
                ) -> list[Relation]:
@@ -257,7 +287,7 @@ class GraphQueries:
 
         for rel in relations:
             add(rel.chunk_id, min(distance.get(rel.subject, hops), distance.get(rel.object, hops)))
-        for entity in self.entities(tenant, distance).values():
-            for chunk in entity.chunk_ids:
-                add(chunk, distance[entity.id])
+        for entity, chunks in self.mentions(tenant, list(distance)).items():
+            for chunk in chunks:
+                add(chunk, distance[entity])
         return sorted(scores.items(), key=lambda item: (-item[1], item[0]))

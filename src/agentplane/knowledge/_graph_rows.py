@@ -32,7 +32,10 @@ class Entity:
     aliases: tuple[str, ...] = ()
     properties: Mapping[str, Any] = field(default_factory=dict)
     chunk_ids: tuple[str, ...] = ()
-    """The chunks the entity was found in (empty for entities from records without one)."""
+    """The chunks the entity was found in (empty for entities from records without one), all
+    of them, read from ``kg_mentions``. In a :class:`Report` of a load or an extraction, only
+    the chunk of the statement that added or merged it (reading every chunk back at each
+    mention would make a large load quadratic)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,9 +6,10 @@ it came from, with that chunk's trust. A relation of cardinality ``one`` has one
 per subject: a newer, trusted statement supersedes the old one, which is kept (marked
 ``superseded_by``), never deleted; an untrusted statement never displaces a trusted one.
 
-Tables (component ``knowledge_graph``): ``kg_entities``, ``kg_names`` (names and aliases, for
-finding entities named in a question), ``kg_relations``, ``kg_ontology`` (the ontology last used
-per tenant, so queries need not be given it again). Queries are in :mod:`._graph_query`.
+Tables (component ``knowledge_graph``, declared in :mod:`._graph_schema`): ``kg_entities``,
+``kg_names`` (names and aliases, for finding entities named in a question), ``kg_mentions``
+(one row per chunk an entity was found in), ``kg_relations``, ``kg_ontology`` (the ontology last
+used per tenant, so queries need not be given it again). Queries are in :mod:`._graph_query`.
 """
 
 from __future__ import annotations
@@ -16,9 +17,11 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import replace
 from typing import Any
 
-from agentplane.storage import Database, Migration, migrate
+from agentplane.errors import ConfigError
+from agentplane.storage import Database, DatabaseError, migrate
 
 from ._graph_query import GraphQueries
 from ._graph_rows import (
@@ -35,62 +38,15 @@ from ._graph_rows import (
     relation_from_row,
     relation_id,
 )
+from ._graph_schema import COMPONENT, MIGRATIONS
 from .extract import Candidates, EntityCandidate, Extractor, RelationCandidate
 from .ontology import Ontology, Rejected
 from .records import RecordMapping, record_candidates
 from .types import Chunk, TrustLevel
 
-COMPONENT = "knowledge_graph"
+EXTRACT_BATCH = 100
+"""Chunks whose facts :meth:`KnowledgeGraph.extract` writes in one transaction."""
 
-_V1 = """
-CREATE TABLE IF NOT EXISTS kg_entities (
-    tenant TEXT NOT NULL,
-    id TEXT NOT NULL,
-    type TEXT NOT NULL,
-    name TEXT NOT NULL,
-    norm TEXT NOT NULL,
-    aliases TEXT NOT NULL,
-    properties TEXT NOT NULL,
-    chunk_ids TEXT NOT NULL,
-    created_at TEXT NOT NULL,
-    updated_at TEXT NOT NULL,
-    PRIMARY KEY (tenant, id)
-);
-CREATE INDEX IF NOT EXISTS kg_entities_updated ON kg_entities (tenant, updated_at);
-CREATE TABLE IF NOT EXISTS kg_names (
-    tenant TEXT NOT NULL,
-    norm TEXT NOT NULL,
-    entity_id TEXT NOT NULL,
-    PRIMARY KEY (tenant, norm, entity_id)
-);
-CREATE TABLE IF NOT EXISTS kg_relations (
-    tenant TEXT NOT NULL,
-    id TEXT NOT NULL,
-    subject TEXT NOT NULL,
-    relation TEXT NOT NULL,
-    object TEXT NOT NULL,
-    properties TEXT NOT NULL,
-    chunk_id TEXT,
-    trust TEXT NOT NULL,
-    created_at TEXT NOT NULL,
-    superseded_by TEXT,
-    PRIMARY KEY (tenant, id)
-);
-CREATE INDEX IF NOT EXISTS kg_relations_subject ON kg_relations (tenant, subject, relation);
-CREATE INDEX IF NOT EXISTS kg_relations_object ON kg_relations (tenant, object);
-CREATE TABLE IF NOT EXISTS kg_ontology (
-    tenant TEXT PRIMARY KEY,
-    source TEXT NOT NULL,
-    document TEXT NOT NULL,
-    saved_at TEXT NOT NULL
-);
-"""
-
-MIGRATIONS = (
-    Migration(1, _V1, note="kg_entities, kg_names, kg_relations, kg_ontology"),
-    Migration(2, "ALTER TABLE kg_names ADD COLUMN cased INTEGER NOT NULL DEFAULT 0",
-              note="kg_names.cased: an acronym is found only in capitals"),
-)
 
 class KnowledgeGraph(GraphQueries):
     """Entities and relations of every tenant, admitted by ``ontology``, in ``db``."""
@@ -124,56 +80,92 @@ class KnowledgeGraph(GraphQueries):
                    chunk_id: str | None = None) -> Entity | Rejected:
         """Add an entity, or merge into the one it already is (same type and normalised name,
         or the same name on an entity of a subtype): aliases, properties (new values win) and
-        chunk ids are merged."""
+        chunk ids are merged. The entity comes back with every chunk it was found in."""
+        with self._db.transaction():
+            added = self._add_entity(tenant, type, name, properties, aliases, chunk_id)
+            if isinstance(added, Entity):
+                added = replace(added, chunk_ids=self.mentions(tenant, [added.id])[added.id])
+        return added
+
+    def _add_entity(self, tenant: str, type: str, name: str,
+                    properties: Mapping[str, Any] | None, aliases: Iterable[str],
+                    chunk_id: str | None) -> Entity | Rejected:
+        """:meth:`add_entity` inside the caller's transaction; the entity comes back with
+        ``chunk_id`` alone as its chunks (reading them all back would make a load quadratic).
+
+        Two writers merging into one entity at once (two processes) must not lose each
+        other's aliases or properties: on PostgreSQL the existing row is read ``FOR UPDATE``
+        (the second writer waits, then merges into the first's row), and a new entity is
+        inserted ``ON CONFLICT DO NOTHING`` — if another writer created it meanwhile, the
+        merge is done again over theirs. SQLite's write transactions already take turns."""
         name = " ".join(name.split())
+        aliases = [" ".join(a.split()) for a in aliases]
         candidate = {"type": type, "name": name, "properties": dict(properties or {}),
                      "aliases": list(aliases)}
         resolved = self.ontology.type_name(type)
-        with self._db.transaction():
+        for _ in range(3):
             existing = self._existing(tenant, resolved, name) if resolved else None
             merged = {**(existing.properties if existing else {}), **(properties or {})}
             checked = self.ontology.check_entity(existing.type if existing else type, name,
                                                  merged)
             if isinstance(checked, str):
                 return Rejected(candidate, checked)
-            type, values = checked
-            if existing is not None:
-                name = existing.name
+            kind, values = checked
+            stored = existing.name if existing is not None else name
             # one spelling per alias, but an acronym's lower-case twin ("AI", "ai") is kept:
             # it lets prose without capitals find the entity (see entities_in)
-            spellings = {(normalise(name), is_acronym(name)): name}
+            spellings = {(normalise(stored), is_acronym(stored)): stored}
             for alias in [*(existing.aliases if existing else ()), *aliases]:
-                alias = " ".join(alias.split())
                 spellings.setdefault((normalise(alias), is_acronym(alias)), alias)
             all_aliases = tuple(a for a in list(spellings.values())[1:] if a)
-            chunks = tuple(dict.fromkeys([*(existing.chunk_ids if existing else ()),
-                                          *([chunk_id] if chunk_id else [])]))
-            entity = Entity(entity_id(tenant, type, name), tenant, type, name, all_aliases,
-                            values, chunks)
-            now = now_iso()
-            self._db.execute(
-                "INSERT INTO kg_entities (tenant, id, type, name, norm, aliases, properties, "
-                "chunk_ids, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
-                "ON CONFLICT (tenant, id) DO UPDATE SET aliases = excluded.aliases, "
-                "properties = excluded.properties, chunk_ids = excluded.chunk_ids, "
-                "updated_at = excluded.updated_at",
-                (tenant, entity.id, type, name, normalise(name), json_text(list(all_aliases)),
-                 json_text(values), json_text(list(chunks)), now, now))
-            cased: dict[str, int] = {}  # 1: every spelling of this name is an acronym
-            for spelling in (name, *all_aliases):
-                key = normalise(spelling)
-                cased[key] = min(cased.get(key, 1), int(is_acronym(spelling)))
-            self._db.execute(
-                "INSERT INTO kg_names (tenant, norm, entity_id, cased) VALUES "
-                + ", ".join(["(?, ?, ?, ?)"] * len(cased))
-                + " ON CONFLICT (tenant, norm, entity_id) DO UPDATE SET cased = excluded.cased",
-                [x for key, flag in cased.items() for x in (tenant, key, entity.id, flag)])
-        return entity
+            entity = Entity(entity_id(tenant, kind, stored), tenant, kind, stored, all_aliases,
+                            values, (chunk_id,) if chunk_id else ())
+            if existing is None:
+                if not self._insert_entity(entity):
+                    continue  # another writer created it since we looked: merge into theirs
+            elif all_aliases != existing.aliases or values != dict(existing.properties):
+                self._db.execute(
+                    "UPDATE kg_entities SET aliases = ?, properties = ?, updated_at = ? "
+                    "WHERE tenant = ? AND id = ?",
+                    (json_text(list(all_aliases)), json_text(values), now_iso(), tenant,
+                     entity.id))
+                self._write_names(entity)
+            if chunk_id:
+                self._db.execute(
+                    "INSERT INTO kg_mentions (tenant, entity_id, chunk_id, added_at) "
+                    "VALUES (?, ?, ?, ?) ON CONFLICT (tenant, entity_id, chunk_id) DO NOTHING",
+                    (tenant, entity.id, chunk_id, now_iso()))
+            return entity
+        raise DatabaseError(f"entity {kind} {name!r} of tenant {tenant!r} kept changing under "
+                            "concurrent writers; try again")
+
+    def _insert_entity(self, entity: Entity) -> bool:
+        """Insert a new entity and its names; False if it exists (a concurrent writer)."""
+        now = now_iso()
+        inserted = self._db.execute(
+            "INSERT INTO kg_entities (tenant, id, type, name, norm, aliases, properties, "
+            "chunk_ids, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, '[]', ?, ?) "
+            "ON CONFLICT (tenant, id) DO NOTHING",
+            (entity.tenant, entity.id, entity.type, entity.name, normalise(entity.name),
+             json_text(list(entity.aliases)), json_text(dict(entity.properties)), now, now))
+        if inserted:
+            self._write_names(entity)
+        return bool(inserted)
+
+    def _write_names(self, entity: Entity) -> None:
+        cased: dict[str, int] = {}  # 1: every spelling of this name is an acronym
+        for spelling in (entity.name, *entity.aliases):
+            key = normalise(spelling)
+            cased[key] = min(cased.get(key, 1), int(is_acronym(spelling)))
+        self._db.executemany(  # one statement text, so PostgreSQL prepares it once
+            "INSERT INTO kg_names (tenant, norm, entity_id, cased) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT (tenant, norm, entity_id) DO UPDATE SET cased = excluded.cased",
+            [(entity.tenant, key, entity.id, flag) for key, flag in cased.items()])
 
     def _existing(self, tenant: str, type: str, name: str) -> Entity | None:
         """The entity an addition of (type, name) merges into: the same one, or the one entity
         of a subtype with that name."""
-        named = self.find(tenant, name)
+        named = self._find(tenant, name, lock=True)
         same = entity_id(tenant, type, name)
         for e in named:
             if e.id == same:
@@ -212,7 +204,7 @@ class KnowledgeGraph(GraphQueries):
         if isinstance(ref, Entity):
             return ref
         resolved = self.ontology.type_name(type) if type else None
-        found = [e for e in self.lookup(tenant, ref) if resolved is None or
+        found = [e for e in self._lookup(tenant, ref, mentions=False) if resolved is None or
                  self.ontology.is_a(e.type, resolved)]
         if not found:
             return f"no entity {ref!r}" + (f" of type {resolved}" if resolved else "") + \
@@ -290,8 +282,7 @@ class KnowledgeGraph(GraphQueries):
         relations: list[Relation] = []
         rejected = list(candidates.rejected)
         for e in candidates.entities:
-            added = self.add_entity(tenant, e.type, e.name, e.properties, aliases=e.aliases,
-                                    chunk_id=chunk_id)
+            added = self._add_entity(tenant, e.type, e.name, e.properties, e.aliases, chunk_id)
             if isinstance(added, Rejected):
                 rejected.append(added)
             else:
@@ -332,26 +323,32 @@ class KnowledgeGraph(GraphQueries):
                                           trust=chunk.trust))
         return merge_reports(reports)
 
-    async def aextract(self, tenant: str, chunks: Sequence[Chunk], extractor: Extractor
-                       ) -> Report:
+    async def aextract(self, tenant: str, chunks: Sequence[Chunk], extractor: Extractor, *,
+                       batch: int = EXTRACT_BATCH) -> Report:
         """Run ``extractor`` over ``chunks`` and store what fits; facts keep their chunk and
-        its trust."""
+        its trust. The facts of ``batch`` chunks are written in one transaction (one commit,
+        the same statements each time), never held open across the extractor's awaits."""
+        if batch < 1:
+            raise ConfigError(f"batch must be at least 1 (got {batch})")
         reports = []
-        for chunk in chunks:
-            candidates = await extractor(chunk, self.ontology)
-            with self._bulk():  # a chunk's facts together (never across the await)
-                reports.append(self.apply(tenant, candidates, chunk_id=chunk.id,
-                                          trust=chunk.trust))
+        for start in range(0, len(chunks), batch):
+            part = chunks[start:start + batch]
+            found = [await extractor(chunk, self.ontology) for chunk in part]
+            with self._bulk():
+                reports += [self.apply(tenant, candidates, chunk_id=chunk.id, trust=chunk.trust)
+                            for chunk, candidates in zip(part, found, strict=True)]
         return merge_reports(reports)
 
-    def extract(self, tenant: str, chunks: Sequence[Chunk], extractor: Extractor) -> Report:
+    def extract(self, tenant: str, chunks: Sequence[Chunk], extractor: Extractor, *,
+                batch: int = EXTRACT_BATCH) -> Report:
         """:meth:`aextract` for code without an event loop of its own."""
-        return asyncio.run(self.aextract(tenant, chunks, extractor))
+        return asyncio.run(self.aextract(tenant, chunks, extractor, batch=batch))
 
 
 def _label(ref: str | Entity) -> str:
     return ref.id if isinstance(ref, Entity) else ref
 
 
-__all__ = ["COMPONENT", "MIGRATIONS", "Candidates", "Entity", "EntityCandidate", "GraphQueries",
-           "KnowledgeGraph", "Rejected", "Relation", "RelationCandidate", "Report", "normalise"]
+__all__ = ["COMPONENT", "EXTRACT_BATCH", "MIGRATIONS", "Candidates", "Entity", "EntityCandidate",
+           "GraphQueries", "KnowledgeGraph", "Rejected", "Relation", "RelationCandidate", "Report",
+           "normalise"]

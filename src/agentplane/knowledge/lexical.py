@@ -30,10 +30,13 @@ from .text import tokens
 COMPONENT = "lexical"
 K1 = 1.2
 B = 0.75
-POSTINGS_BUDGET = 10_000
+POSTINGS_BUDGET = 5_000
 """Postings a query may sum over in one pass; beyond this, the two-phase evaluation above."""
-CANDIDATES = 400
+CANDIDATES = 100
 """Candidates the rare terms choose in a two-phase evaluation (at least ``4 × limit``)."""
+PROBES = 2_000
+"""At most this many (common term, candidate) probes per query (at least ``4 × limit``
+candidates)."""
 _BATCH = 500
 """Ids per ``IN (...)`` list (well under both back-ends' parameter limits)."""
 _PAIRS = 1000
@@ -213,7 +216,9 @@ class LexicalIndex:
             rare.append(term)
             postings += df[term]
         common = order[len(rare):]
-        pool = limit if not common else max(CANDIDATES, 4 * limit)
+        # Candidates × common terms primary-key probes: capped, since on PostgreSQL each probe
+        # is a round of its executor (400 candidates × 20 common terms took 250 ms).
+        pool = limit if not common else max(4 * limit, min(CANDIDATES, PROBES // len(common)))
         scored = self._score_terms(tenant, {t: weights[t] for t in rare}, avgdl, pool)
         if common and scored:
             extra = self._score_items(tenant, {t: weights[t] for t in common},
