@@ -106,6 +106,7 @@ def test_the_speed_bench_runs_on_sqlite_and_postgresql(seeds: Path, tmp_path: Pa
         names = [f.name for f in figures]
         at = f"{label} {stored[0] / 1000:g}k"
         for name in (f"ingest {at}", f"graph build {at}", f"query p50 lexical {at}",
-                     f"query p99 lexical+graph {at}", f"context shaping per call {at}"):
+                     f"query p99 lexical+graph {at}", f"context shaping per call {at}",
+                     f"context shaping per call, passages seen before {at}"):
             assert name in names, (name, names)
         assert all(f.value > 0 and f.baseline is not None and f.baseline > 0 for f in figures)

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
-from agentplane.knowledge.lexical import LexicalIndex
+from agentplane.knowledge.lexical import LexicalIndex, StaleIndexError
+from agentplane.knowledge.text import TOKENIZER_VERSION, tokens
 from agentplane.storage import Database, open_database
 
 DOCS = [
@@ -135,3 +138,79 @@ def test_among_larger_than_one_batch(database: Database) -> None:
     among = [f"i{n:04d}" for n in range(0, 1200, 2)]  # 600 ids: two batches
     found = ix.search("t", "teapot", limit=1000, among=among)
     assert sorted(ids(found)) == sorted(among)
+
+
+# -- tokeniser versions: an index never mixes two tokenisations ------------------------------
+
+def _old_index(database: Database, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tenant t1's index as a previous tokeniser (no stemming, version "1") built it."""
+    import agentplane.knowledge.lexical as lexical
+
+    with monkeypatch.context() as patch:
+        patch.setattr(lexical, "TOKENIZER_VERSION", "1")
+        patch.setattr(lexical, "tokens", lambda text: text.lower().replace(".", "").split())
+        LexicalIndex(database, "kb").add("t1", DOCS)
+
+
+def _terms(database: Database, item: str) -> list[str]:
+    row = database.query_one("SELECT terms FROM lexical_items WHERE ix = 'kb' AND tenant = 't1' "
+                             "AND item = ?", (item,))
+    assert row is not None
+    return list(json.loads(row[0]))
+
+
+def test_a_new_index_records_the_tokeniser_version(index: LexicalIndex) -> None:
+    assert index.version("t1") == TOKENIZER_VERSION
+    assert index.version("nobody") is None
+
+
+def test_an_index_of_another_tokeniser_is_refused_without_its_texts(
+        database: Database, monkeypatch: pytest.MonkeyPatch) -> None:
+    _old_index(database, monkeypatch)
+    before = _terms(database, "b")
+    ix = LexicalIndex(database, "kb")
+    with pytest.raises(StaleIndexError, match=r"'kb' of tenant 't1'.* version 1.*rebuild"):
+        ix.search("t1", "refund")
+    with pytest.raises(StaleIndexError):
+        ix.add("t1", [("f", "Refunds of refunds")])
+    assert _terms(database, "b") == before and ix.size("t1") == 5  # nothing mixed in
+    assert LexicalIndex(database, "kb").search("t2", "refund") == []  # other tenants unaffected
+
+
+def test_an_index_of_another_tokeniser_is_rebuilt_from_its_texts(
+        database: Database, monkeypatch: pytest.MonkeyPatch) -> None:
+    _old_index(database, monkeypatch)
+    assert "refunds" in _terms(database, "b")
+    ix = LexicalIndex(database, "kb", texts=lambda tenant: DOCS)
+    assert ids(ix.search("t1", "refund paid"))[0] == "b"  # stemmed query, stemmed index
+    assert ix.version("t1") == TOKENIZER_VERSION
+    for item, text in DOCS:
+        assert _terms(database, item) == sorted(set(tokens(text)))
+    assert ix.size("t1") == 5
+
+
+def test_a_write_rebuilds_a_stale_index_before_adding(
+        database: Database, monkeypatch: pytest.MonkeyPatch) -> None:
+    _old_index(database, monkeypatch)
+    ix = LexicalIndex(database, "kb", texts=lambda tenant: DOCS)
+    ix.add("t1", [("f", "Suppliers are paid monthly")])
+    assert ix.size("t1") == 6 and ix.version("t1") == TOKENIZER_VERSION
+    assert _terms(database, "e") == sorted(set(tokens(DOCS[4][1])))
+    assert set(ids(ix.search("t1", "supplier"))) == {"d", "e", "f"}
+
+
+def test_an_index_from_before_versions_were_recorded_counts_as_version_1(
+        index: LexicalIndex, database: Database) -> None:
+    database.execute("UPDATE lexical_stats SET tokenizer = NULL")
+    with pytest.raises(StaleIndexError, match="version 1"):
+        LexicalIndex(database, "kb").search("t1", "supplier")
+
+
+def test_an_empty_index_of_another_version_is_only_restamped(database: Database) -> None:
+    ix = LexicalIndex(database, "kb")
+    ix.add("t1", [("a", "teapot")])
+    ix.remove("t1", ["a"])
+    database.execute("UPDATE lexical_stats SET tokenizer = '1'")
+    fresh = LexicalIndex(database, "kb")
+    fresh.add("t1", [("b", "teapots")])
+    assert fresh.version("t1") == TOKENIZER_VERSION and ids(fresh.search("t1", "teapot")) == ["b"]

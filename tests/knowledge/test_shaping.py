@@ -228,3 +228,18 @@ def test_journal_form_errors_say_where() -> None:
         packet_from_json({**data, "version": 99})
     with pytest.raises(ValueError, match="expected a JSON object"):
         packet_from_json([])  # type: ignore[arg-type]
+
+
+def test_passages_seen_before_are_not_segmented_again() -> None:
+    from agentplane.knowledge import shaping
+
+    text = "年度订阅的退款期限为发票日期起三十天 refund window unique-7f3a"
+    before = shaping._terms.cache_info()
+    first = shape("退款", [item("a", text), item("b", text + "。", score=0.5)],
+                  budget_tokens=1000, now=NOW)
+    again = shape("退款", [item("a", text), item("b", text + "。", score=0.5)],
+                  budget_tokens=1000, now=NOW)
+    after = shaping._terms.cache_info()
+    assert after.misses - before.misses == 2 and after.hits - before.hits >= 2
+    assert again == first and reasons(first) == {"b": "duplicate"}
+    assert first.tokens == count_tokens(text)

@@ -9,6 +9,7 @@ import pytest
 
 from agentplane.knowledge.loaders import IngestError
 from agentplane.knowledge.store import KnowledgeBase, chunk_id
+from agentplane.knowledge.text import TOKENIZER_VERSION
 from agentplane.storage import Database, open_database
 
 from .pdfs import encrypted_pdf, text_pdf
@@ -297,3 +298,21 @@ def test_writers_of_different_sources_run_side_by_side(database_url: str) -> Non
             "guide-0.md", "guide-1.md", "guide-2.md"}
     finally:
         check.close()
+
+
+def test_an_index_of_another_tokeniser_version_is_rebuilt_from_the_chunks(
+        database: Database) -> None:
+    kb = KnowledgeBase(database)
+    kb.add("t1", "guide.md", GUIDE)
+    kb.add("t1", "old.md", "Refunds used to take a month.")
+    kb.add("t1", "old.md", "Refunds take a week now.")  # supersedes: its chunks leave search
+    # As an earlier tokeniser left it: another version and none of today's terms.
+    database.execute("UPDATE lexical_stats SET tokenizer = '1'")
+    database.execute("DELETE FROM lexical_postings")
+    database.execute("DELETE FROM lexical_terms")
+    again = KnowledgeBase(database)
+    hits = [c for c, _ in again.lexical("t1", "refunds")]
+    assert {c.source for c in hits} == {"guide.md", "old.md"}
+    assert not any("month" in c.text for c in hits)
+    assert again.index.size("t1") == len(hits) == 3  # the current chunks only
+    assert again.index.version("t1") == TOKENIZER_VERSION

@@ -24,12 +24,12 @@ def test_full_width_forms_are_normalised() -> None:
 
 def test_numbers_are_kept_whole() -> None:
     assert tokens("grew 14.6% in 2026 to 3,200 units") == ["grew", "14.6", "2026", "3200",
-                                                           "units"]
+                                                           "unit"]
 
 
 def test_mixed_text_keeps_order_and_repeats() -> None:
     terms = tokens("Agentplane 支持 agentplane")
-    assert terms[0] == "agentplane" and terms[-1] == "agentplane"
+    assert terms[0] == terms[-1] == "agentplan"  # stemmed
     assert "支持" in terms
 
 
@@ -60,3 +60,17 @@ def test_segmenting_prints_nothing_and_caches_outside_the_cwd(tmp_path: object) 
     assert out.stderr == ""
     assert "人工智能" in out.stdout
     assert list(tmp_path.iterdir()) == []  # type: ignore[attr-defined]
+
+
+def test_a_latin_word_ends_where_chinese_begins_and_the_reverse() -> None:
+    assert tokens("AI芯片") == ["ai", "芯片"]
+    assert tokens("ChatGPT面世") == ["chatgpt", "面世"]
+    assert tokens("高端GPU芯片") == ["高端", "gpu", "芯片"]
+
+
+def test_english_words_are_stemmed_for_index_and_query_alike() -> None:
+    assert tokens("restarts restarted restarting") == ["restart"] * 3
+    assert tokens("chains") == tokens("chain") == ["chain"]
+    assert tokens("The Drives") == ["drive"]
+    # stop-words are matched before stemming ("does" is not kept as "doe")
+    assert tokens("does it") == []

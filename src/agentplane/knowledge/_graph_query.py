@@ -100,6 +100,20 @@ class GraphQueries:
                 out[str(entity)].append(str(chunk))
         return {i: tuple(chunks) for i, chunks in out.items()}
 
+    def mention_counts(self, tenant: str, ids: Sequence[str], *, cap: int | None = None
+                       ) -> dict[str, int]:
+        """How many chunks each entity was found in, counting at most ``cap`` each (an index
+        range read no further than ``cap`` rows: a generic entity found in tens of thousands
+        of chunks costs no more than a rare one); every id asked is a key."""
+        limit = "" if cap is None else f" LIMIT {max(int(cap), 0)}"
+        counts: dict[str, int] = {}
+        for i in dict.fromkeys(ids):
+            row = self._db.query_one(
+                "SELECT COUNT(*) FROM (SELECT 1 FROM kg_mentions WHERE tenant = ? AND "
+                f"entity_id = ?{limit}) AS m", (tenant, i))
+            counts[i] = int(row[0]) if row else 0
+        return counts
+
     def _with_mentions(self, tenant: str, entities: Sequence[Entity]) -> list[Entity]:
         found = self.mentions(tenant, [e.id for e in entities])
         return [replace(e, chunk_ids=found[e.id]) for e in entities]
@@ -153,14 +167,16 @@ class GraphQueries:
         self._names[tenant] = (stamp, names, lengths)
         return names, lengths
 
-    def entities_in(self, tenant: str, text: str) -> list[Entity]:
+    def entities_in(self, tenant: str, text: str, *, mentions: bool = True) -> list[Entity]:
         """The entities ``text`` names (by name or alias), in the order they appear.
 
         Longer names are matched first and claim their characters (``Acme Holdings`` before
         ``Acme``); in Latin text a name must be a whole word (``Acme`` is not found in
         ``Acmeville``); Chinese names are found anywhere (no spaces between words). Case does
         not matter, except for acronyms of two to four capitals (``IT``), which are found only
-        in capitals (not in "it"); give an entity a lower-case alias to find it either way."""
+        in capitals (not in "it"); give an entity a lower-case alias to find it either way.
+        ``mentions=False``: without their chunk ids (``chunk_ids`` empty) — a question naming
+        an entity found in many thousands of chunks then reads none of them."""
         names, lengths = self._name_index(tenant)
         original = spaced(text)
         folded = original.casefold()
@@ -182,7 +198,7 @@ class GraphQueries:
                     claimed[start:end] = b"\x01" * length
                     hits += [(start, i) for i in ids]
         hits.sort()
-        found = self.entities(tenant, [i for _, i in hits])
+        found = self._entities(tenant, [i for _, i in hits], mentions=mentions)
         return list(found.values())
 
     # -- facts --------------------------------------------------------------------------------
@@ -272,12 +288,18 @@ class GraphQueries:
             partial = grown[:10_000]  # a dense graph: enough partial paths to find short ones
         return found[:limit]
 
-    def chunks_for(self, tenant: str, entity_ids: Sequence[str], hops: int = 1
-                   ) -> list[tuple[str, float]]:
+    def chunks_for(self, tenant: str, entity_ids: Sequence[str], hops: int = 1, *,
+                   max_mentions: int | None = None) -> list[tuple[str, float]]:
         """Chunks behind the entities and their neighbours within ``hops``: where each entity
         was found and where each current fact came from, scored 1 / (1 + distance) (a fact
-        scored by its nearer end), best first — graph expansion for retrieval."""
+        scored by its nearer end), best first — graph expansion for retrieval.
+
+        ``max_mentions``: an entity (asked or reached) found in more chunks than that is too
+        general to point anywhere: its mentions are not read (counted only up to the limit),
+        though the facts it takes part in still bring their chunks."""
         _check_hops(hops, MAX_HOPS, "hops")
+        if max_mentions is not None and max_mentions < 0:
+            raise ConfigError(f"max_mentions must be at least 0 (got {max_mentions})")
         distance, relations = self._walk(tenant, list(entity_ids), hops)
         scores: dict[str, float] = {}
 
@@ -287,7 +309,11 @@ class GraphQueries:
 
         for rel in relations:
             add(rel.chunk_id, min(distance.get(rel.subject, hops), distance.get(rel.object, hops)))
-        for entity, chunks in self.mentions(tenant, list(distance)).items():
+        read = list(distance)
+        if max_mentions is not None:
+            counts = self.mention_counts(tenant, read, cap=max_mentions + 1)
+            read = [i for i in read if counts[i] <= max_mentions]
+        for entity, chunks in self.mentions(tenant, read).items():
             for chunk in chunks:
                 add(chunk, distance[entity])
         return sorted(scores.items(), key=lambda item: (-item[1], item[0]))

@@ -13,6 +13,11 @@ whose terms are all rare is scored exactly. When common terms would make the dat
 many postings, the rare terms choose the candidates (the best ``CANDIDATES`` of them by their
 partial score) and the common terms' contributions are then added for those candidates only:
 an item that matches *only* common terms can be missed, as in any two-phase top-k evaluation.
+
+Each tenant's totals row records the tokeniser version (``TOKENIZER_VERSION``) its terms were
+made with, so an index never mixes two tokenisations: an index built by another version is
+rebuilt from the owner's texts (``texts=``, as the knowledge base does) or refused with
+:class:`StaleIndexError` until its owner calls :meth:`LexicalIndex.rebuild`.
 """
 
 from __future__ import annotations
@@ -20,12 +25,13 @@ from __future__ import annotations
 import json
 import math
 from collections import Counter
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from typing import Any
 
+from agentplane.errors import AgentplaneError
 from agentplane.storage import Database, Migration, migrate
 
-from .text import tokens
+from .text import TOKENIZER_VERSION, tokens
 
 COMPONENT = "lexical"
 K1 = 1.2
@@ -63,7 +69,16 @@ MIGRATIONS = (
     # Postings clustered by term (SQLite WITHOUT ROWID): a term's list is one range read.
     Migration(1, _V1.format(without_rowid=" WITHOUT ROWID"), postgresql=_V1.format(
         without_rowid=""), note="lexical_items, lexical_postings, lexical_terms, lexical_stats"),
+    # The tokeniser version of each tenant's index; rows from before it (NULL) are version 1.
+    Migration(2, "ALTER TABLE lexical_stats ADD COLUMN tokenizer TEXT",
+              note="lexical_stats.tokenizer"),
 )
+_FIRST_VERSION = "1"
+"""What an index written before versions were recorded was built with."""
+
+
+class StaleIndexError(AgentplaneError):
+    """An index's terms were made by another tokeniser version than this one's."""
 
 
 def _batches(values: Sequence[str]) -> Iterator[Sequence[str]]:
@@ -79,9 +94,15 @@ class LexicalIndex:
     """BM25 over the items one component keeps, per tenant. ``add`` and ``remove`` join the
     caller's transaction when there is one (``with db.transaction(): ...``)."""
 
-    def __init__(self, db: Database, name: str) -> None:
+    def __init__(self, db: Database, name: str, *,
+                 texts: Callable[[str], Iterable[tuple[str, str]]] | None = None) -> None:
+        """``texts(tenant)`` gives every ``(id, text)`` the index should hold: with it, a
+        tenant's index built by another tokeniser version is rebuilt on first use; without
+        it, that index is refused (:class:`StaleIndexError`)."""
         self.db = db
         self.name = name
+        self.texts = texts
+        self._current: set[str] = set()  # tenants whose index is known to be this version's
         migrate(db, COMPONENT, MIGRATIONS)
 
     # -- writing ---------------------------------------------------------------------------
@@ -98,6 +119,11 @@ class LexicalIndex:
         prepared = [(item, Counter(terms)) for item, terms in dict(items).items()]
         with self.db.transaction():
             self._lock(tenant)
+            if tenant not in self._current:
+                row = self.db.query_one("SELECT items, tokenizer FROM lexical_stats "
+                                        "WHERE ix = ? AND tenant = ?", (self.name, tenant))
+                assert row is not None  # _lock made it
+                self._ensure_version(tenant, row[1], int(row[0]))
             self._remove([item for item, _ in prepared], tenant)
             postings: list[tuple[Any, ...]] = []
             rows: list[tuple[Any, ...]] = []
@@ -132,9 +158,51 @@ class LexicalIndex:
         then queue here instead of locking term rows in orders that can deadlock (a remove
         and an add in one transaction each lock their terms, then the totals)."""
         self.db.execute(
-            "INSERT INTO lexical_stats(ix, tenant, items, length) VALUES (?, ?, 0, 0) "
+            "INSERT INTO lexical_stats(ix, tenant, items, length, tokenizer) "
+            "VALUES (?, ?, 0, 0, ?) "
             "ON CONFLICT (ix, tenant) DO UPDATE SET items = lexical_stats.items",
-            (self.name, tenant))
+            (self.name, tenant, TOKENIZER_VERSION))
+
+    # -- tokeniser versions ----------------------------------------------------------------
+
+    def _ensure_version(self, tenant: str, version: str | None, items: int) -> None:
+        """Make sure ``tenant``'s index holds this tokeniser's terms: an empty index is
+        stamped, a stale one rebuilt from ``texts`` or refused."""
+        found = version or _FIRST_VERSION
+        if found != TOKENIZER_VERSION:
+            if items and self.texts is None:
+                raise StaleIndexError(
+                    f"lexical index {self.name!r} of tenant {tenant!r} holds terms of tokeniser "
+                    f"version {found}, and this Agentplane splits text as version "
+                    f"{TOKENIZER_VERSION}: its owner must rebuild it "
+                    f"(LexicalIndex.rebuild with every item's text) before it is used again")
+            if items:
+                assert self.texts is not None
+                self.rebuild(tenant, list(self.texts(tenant)))
+            else:
+                self.db.execute("UPDATE lexical_stats SET tokenizer = ? WHERE ix = ? AND "
+                                "tenant = ?", (TOKENIZER_VERSION, self.name, tenant))
+        self._current.add(tenant)
+
+    def version(self, tenant: str) -> str | None:
+        """The tokeniser version ``tenant``'s index was built with (None: nothing indexed)."""
+        row = self.db.query_one("SELECT tokenizer FROM lexical_stats WHERE ix = ? AND "
+                                "tenant = ?", (self.name, tenant))
+        return None if row is None else str(row[0] or _FIRST_VERSION)
+
+    def rebuild(self, tenant: str, items: Sequence[tuple[str, str]]) -> None:
+        """Replace ``tenant``'s whole index by ``items`` (``(id, text)``), tokenised by this
+        version, in one transaction."""
+        with self.db.transaction():
+            self._lock(tenant)
+            for table in ("lexical_postings", "lexical_terms", "lexical_items"):
+                self.db.execute(f"DELETE FROM {table} WHERE ix = ? AND tenant = ?",
+                                (self.name, tenant))
+            self.db.execute("UPDATE lexical_stats SET items = 0, length = 0, tokenizer = ? "
+                            "WHERE ix = ? AND tenant = ?", (TOKENIZER_VERSION, self.name, tenant))
+            self._current.add(tenant)
+            for start in range(0, len(items), 1000):
+                self.add(tenant, items[start:start + 1000])
 
     def _remove(self, ids: Sequence[str], tenant: str) -> None:
         df: Counter[str] = Counter()
@@ -189,11 +257,20 @@ class LexicalIndex:
             return []
         # One round trip: the tenant's totals (the row with an empty term) and each term's df.
         rows = self.db.query(
-            "SELECT '', items, length FROM lexical_stats WHERE ix = ? AND tenant = ?"
-            + " UNION ALL SELECT term, df, 0 FROM lexical_terms "
+            "SELECT '', items, length, tokenizer FROM lexical_stats WHERE ix = ? AND tenant = ?"
+            + " UNION ALL SELECT term, df, 0, NULL FROM lexical_terms "
               "WHERE ix = ? AND tenant = ? AND term = ?" * len(terms),
             [self.name, tenant, *(x for t in terms for x in (self.name, tenant, t))])
-        found = {str(term): (int(a), int(b)) for term, a, b in rows}
+        found = {str(term): (int(a), int(b)) for term, a, b, _ in rows}
+        stamp = [version for term, _, _, version in rows if term == ""]
+        if stamp and (stamp[0] or _FIRST_VERSION) != TOKENIZER_VERSION:
+            with self.db.transaction():
+                self._lock(tenant)  # then read again: another writer may have rebuilt it
+                row = self.db.query_one("SELECT items, tokenizer FROM lexical_stats "
+                                        "WHERE ix = ? AND tenant = ?", (self.name, tenant))
+                assert row is not None
+                self._ensure_version(tenant, row[1], int(row[0]))
+            return self.search(tenant, query, limit=limit, among=among)
         n, total = found.pop("", (0, 0))
         if not n:
             return []

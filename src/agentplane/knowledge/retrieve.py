@@ -204,18 +204,21 @@ class Retriever:
 
     def _graph_list(self, tenant: str, query: str, filters: Filters) -> list[Chunk]:
         assert self.graph is not None
-        named = {e.id: e for e in self.graph.entities_in(tenant, query)}
+        # Entities without their chunk ids: how specific each is is counted in SQL, at most
+        # up to the generic limit, so a question naming "AI" (found in a third of all
+        # chunks) reads none of its tens of thousands of mentions.
+        named = [e.id for e in self.graph.entities_in(tenant, query, mentions=False)]
         if not named:
             return []
         total = max(self.kb.index.size(tenant), 1)
-        generic = max(GENERIC_MIN, GENERIC_SHARE * total)
+        generic = int(max(GENERIC_MIN, GENERIC_SHARE * total))
         score: dict[str, float] = {}
-        for entity in named.values():
-            own = len(entity.chunk_ids)  # how specific: the chunks it was found in
+        for entity, own in self.graph.mention_counts(tenant, named, cap=generic + 1).items():
             if own > generic:
                 continue
             specific = math.log(1 + total / max(own, 1))
-            for chunk_id, near in self.graph.chunks_for(tenant, [entity.id], self.hops):
+            for chunk_id, near in self.graph.chunks_for(tenant, [entity], self.hops,
+                                                        max_mentions=generic):
                 score[chunk_id] = score.get(chunk_id, 0.0) + specific * near
         if not score:
             return []
@@ -223,7 +226,19 @@ class Retriever:
         bm25 = dict(self.kb.index.search(tenant, query, limit=len(pool), among=pool))
         # Rounded: sums of the same terms in another order must tie, for BM25 to decide.
         order = sorted(pool, key=lambda i: (-round(score[i], 9), -bm25.get(i, 0.0), i))
-        return self._admitted(tenant, order, filters)[:self.depth]
+        return self._first_admitted(tenant, order, filters)
+
+    def _first_admitted(self, tenant: str, ids: Sequence[str], filters: Filters
+                        ) -> list[Chunk]:
+        """The first :attr:`depth` of ``ids`` that :meth:`_admitted` keeps, read a slice at a
+        time (a pool of 200 chunks is not read whole when its first 40 suffice)."""
+        out: list[Chunk] = []
+        step = self.depth * 2
+        for start in range(0, len(ids), step):
+            out += self._admitted(tenant, ids[start:start + step], filters)
+            if len(out) >= self.depth:
+                break
+        return out[:self.depth]
 
     def _vector_list(self, tenant: str, vector: Sequence[float], filters: Filters
                      ) -> list[Chunk]:

@@ -26,7 +26,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict
 from datetime import UTC, datetime
-from functools import cache
+from functools import cache, lru_cache
 from typing import Any
 
 from .text import count_tokens, tokens
@@ -159,6 +159,21 @@ def _resolve_conflicts(items: list[ContextItem], dropped: list[Dropped]
     return [i for i in items if i.id not in losers], conflicts
 
 
+TEXT_CACHE = 4096
+"""How many passages' terms and token counts shaping remembers (by text): a run's model
+calls reshape mostly the same passages, and jieba's segmentation was most of a call's cost."""
+
+
+@lru_cache(maxsize=TEXT_CACHE)
+def _terms(text: str) -> frozenset[str]:
+    return frozenset(tokens(text))
+
+
+@lru_cache(maxsize=TEXT_CACHE)
+def _cost(text: str) -> int:
+    return count_tokens(text)
+
+
 def jaccard(a: frozenset[str], b: frozenset[str]) -> float:
     """Token-set Jaccard similarity (1.0 for two empty sets)."""
     if not a and not b:
@@ -171,7 +186,7 @@ def _drop_duplicates(items: list[ContextItem], threshold: float, dropped: list[D
     kept: list[tuple[ContextItem, frozenset[str]]] = []
     gone: set[str] = set()
     for item in sorted(items, key=_rank, reverse=True):
-        terms = frozenset(tokens(item.text))
+        terms = _terms(item.text)
         for other, other_terms in kept:
             similarity = (jaccard(terms, other_terms) if terms or other_terms
                           else float(item.text.strip() == other.text.strip()))
@@ -193,7 +208,7 @@ def _fit_budget(items: list[ContextItem], budget: int, dropped: list[Dropped]
     used = 0
     for n in order:
         item = items[n]
-        cost = count_tokens(item.text)
+        cost = _cost(item.text)
         if used + cost > budget:
             dropped.append(Dropped(item.id, "budget",
                                    f"needs {cost} tokens, {budget - used} of {budget} left"))

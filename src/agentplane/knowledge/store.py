@@ -138,7 +138,8 @@ class KnowledgeBase:
     def __init__(self, db: Database) -> None:
         self.db = db
         migrate(db, COMPONENT, MIGRATIONS)
-        self.index = LexicalIndex(db, INDEX)
+        # An index of another tokeniser version is rebuilt from the current chunks.
+        self.index = LexicalIndex(db, INDEX, texts=self._indexed_texts)
 
     # -- adding ----------------------------------------------------------------------------
 
@@ -379,6 +380,14 @@ class KnowledgeBase:
                 scores = dict(found)
                 return [(c, scores[c.id]) for c in chunks[:limit]]
             want *= 4
+
+    def _indexed_texts(self, tenant: str) -> list[tuple[str, str]]:
+        """Every chunk of ``tenant``'s current documents as the index sees it."""
+        rows = self.db.query(
+            "SELECT c.id, c.text, c.title FROM kb_chunks c JOIN kb_documents d "
+            "ON d.id = c.document_id WHERE c.tenant = ? AND d.superseded_by IS NULL "
+            "ORDER BY c.document_id, c.position", (tenant,))
+        return [(str(i), _indexed(t, h)) for i, t, h in rows]
 
     def _passing(self, ids: list[str], tenant: str, conditions: list[str],
                  params: list[Any]) -> set[str]:

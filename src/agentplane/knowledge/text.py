@@ -2,10 +2,15 @@
 
 Text is normalised with NFKC first (full-width letters, digits and punctuation become their
 ordinary forms). Runs of CJK characters are segmented by jieba in search mode, so ``人工智能``
-yields ``人工``, ``智能`` and ``人工智能``; Latin words are lower-cased and stripped of accents
-(``Café`` → ``cafe``); numbers are kept whole (``2026``, ``14.6``, ``3,200`` → ``3200``).
+yields ``人工``, ``智能`` and ``人工智能``; Latin words are lower-cased, stripped of accents
+(``Café`` → ``cafe``) and reduced to their English stem by the Snowball stemmer (``restarts``,
+``restarted`` → ``restart``); numbers are kept whole (``2026``, ``14.6``, ``3,200`` → ``3200``).
+A Latin word ends where CJK characters begin, and the reverse (``AI芯片`` → ``ai``, ``芯片``).
 Punctuation and a short list of stop-words (English function words, Chinese particles) are
 dropped.
+
+``TOKENIZER_VERSION`` names this tokenisation: an index built with another version holds other
+terms, so :class:`~agentplane.knowledge.lexical.LexicalIndex` records it and never mixes two.
 
 jieba is loaded on first use, never at import: it costs a second and prints to stderr, which
 ``agentplane --help`` must not pay. Its dictionary cache goes to the platform's cache directory,
@@ -20,6 +25,7 @@ import re
 import threading
 import unicodedata
 from collections.abc import Iterator
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +33,7 @@ _CJK = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002ffff"
 _SPAN = re.compile(
     rf"(?P<cjk>[{_CJK}]+)"
     r"|(?P<num>\d+(?:[.,]\d+)*)"
-    r"|(?P<word>[^\W\d_]+)"
+    rf"|(?P<word>[^\W\d_{_CJK}]+)"
 )
 _WORD_DIGITS = re.compile(r"[^\W_]+")
 
@@ -43,8 +49,14 @@ STOP_WORDS = frozenset(
     + list("的了是在和与及或也都就而之其被把吗呢吧啊么着过这那")
 )
 
+TOKENIZER_VERSION = "2"
+"""Changes whenever :func:`tokens` would split some text differently (1: the first version;
+2: Latin words end at CJK characters, English words are stemmed)."""
+
 _lock = threading.Lock()
 _jieba: Any = None
+_stemmer: Any = None
+_stem_lock = threading.Lock()
 
 
 def cache_dir() -> Path:
@@ -76,6 +88,18 @@ def _segmenter() -> Any:
     return _jieba
 
 
+@lru_cache(maxsize=65_536)
+def stem(word: str) -> str:
+    """The English Snowball stem of a lower-case word (``chains`` → ``chain``)."""
+    global _stemmer
+    with _stem_lock:  # a Snowball stemmer keeps its state in the object: one word at a time
+        if _stemmer is None:
+            import snowballstemmer
+
+            _stemmer = snowballstemmer.stemmer("english")
+        return str(_stemmer.stemWord(word))
+
+
 def normalise(text: str) -> str:
     """NFKC (full-width forms to ordinary ones) and case-folded."""
     return unicodedata.normalize("NFKC", text).casefold()
@@ -95,18 +119,20 @@ def _terms(text: str) -> Iterator[str]:
         value = match.group()
         if kind == "cjk":
             for piece in _segmenter().cut_for_search(value, HMM=True):
-                if piece.strip():
+                if piece.strip() and piece not in STOP_WORDS:
                     yield piece
         elif kind == "num":
             # 3,200 and 3200 are one number; a decimal point stays (14.6).
             yield value.replace(",", "")
         else:
-            yield _plain(value)
+            word = _plain(value)
+            if word not in STOP_WORDS:  # stop-words are matched before stemming
+                yield stem(word)
 
 
 def tokens(text: str) -> list[str]:
     """Search terms of ``text``, in order, repeats kept (BM25 counts them)."""
-    return [t for t in _terms(text) if t not in STOP_WORDS]
+    return list(_terms(text))
 
 
 def count_tokens(text: str) -> int:
