@@ -101,3 +101,19 @@ def test_recall_widens_its_pool_when_many_qualify(memories: MemoryStore) -> None
     exact = memories.index.search(T, "kettle refund", limit=5, among=trusted)
     assert [(m.id, s) for m, s in found] == exact
     assert all(m.trust == "trusted" for m, _ in found)
+
+
+def test_an_index_of_another_tokeniser_version_is_rebuilt_from_the_memories(
+        memories: MemoryStore) -> None:
+    ids = _seed(memories)
+    memories.delete(T, ids["outage"], by="user:ops", reason="wrong")
+    db = memories.db
+    # As an earlier tokeniser left it: another version and none of today's terms.
+    db.execute("UPDATE lexical_stats SET tokenizer = '1'")
+    db.execute("DELETE FROM lexical_postings")
+    db.execute("DELETE FROM lexical_terms")
+    again = MemoryStore(db)
+    assert [m.id for m, _ in again.recall(T, "refund for a broken kettle", limit=1)] == [
+        ids["refund"]]
+    assert [m.id for m, _ in again.recall(T, "发票审批", limit=1)] == [ids["发票"]]
+    assert again.index.size(T) == len(_EXPERIENCES) - 1  # the deleted one stays out

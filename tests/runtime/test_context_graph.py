@@ -31,7 +31,7 @@ async def _packet_sources(store: JournalStore, folder: Path, modes: list[str]) -
                     "script": [{"content": "ok"}]}],
         "steps": [{"agent": "desk"}]}, folder)
     runtime = Runtime(store)
-    run = await runtime.run(flow, "What did GX order last?", tenant="acme")
+    run = await runtime.run(flow, "What did GX buy last?", tenant="acme")
     await runtime.aclose()
     [event] = [e for e in await store.events(run.id) if e.type == EventType.CONTEXT_PACKET]
     return [i.source for i in packet_from_json(event.data["packet"]).items]

@@ -89,7 +89,8 @@ class MemoryStore:
         tables are brought up to date."""
         migrate(db, COMPONENT, MIGRATIONS)
         self.db = db
-        self.index = LexicalIndex(db, INDEX_NAME)
+        # An index built by another tokeniser rebuilds itself from the memories it holds.
+        self.index = LexicalIndex(db, INDEX_NAME, texts=self._indexed_texts)
 
     # -- writing ------------------------------------------------------------------------------
 
@@ -177,6 +178,13 @@ class MemoryStore:
             return None
         self.index.add(memory.tenant, [(memory.id, indexed_text(memory))])
         return memory
+
+    def _indexed_texts(self, tenant: str) -> list[tuple[str, str]]:
+        """What the lexical index holds for ``tenant``: every memory not superseded, retired
+        or deleted."""
+        rows = self.db.query(f"SELECT {COLUMN_LIST} FROM memories WHERE tenant = ? AND status "
+                             "NOT IN ('superseded', 'retired', 'deleted')", (tenant,))
+        return [(m.id, indexed_text(m)) for m in map(from_row, rows)]
 
     def _by_key(self, tenant: str, key: str | None) -> Memory | None:
         if key is None:

@@ -51,11 +51,13 @@ class _Catalogue:
     def scores(self, query: Sequence[str]) -> list[float]:
         n = len(self.names)
         out = [0.0] * n
-        for term in set(query):
+        # A term the query repeats counts as often as it is said (BM25 with query-term
+        # frequency): "shipments ... shipment" leans towards shipment tools.
+        for term, asked in Counter(query).items():
             hits = self.postings.get(term, [])
             idf = math.log(1 + (n - len(hits) + 0.5) / (len(hits) + 0.5))
             for i, tf, norm in hits:
-                out[i] += idf * tf * (K1 + 1) / (tf + norm)
+                out[i] += asked * idf * tf * (K1 + 1) / (tf + norm)
         return out
 
 
