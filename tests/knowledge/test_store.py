@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -230,31 +231,43 @@ def test_a_failed_write_rolls_back_the_whole_document(kb: KnowledgeBase,
     assert database.query_one("SELECT COUNT(*) FROM kb_chunks") == (2,)
 
 
+def _in_threads(database_url: str, write: Callable[[KnowledgeBase, str], None],
+                args: list[str]) -> list[BaseException]:
+    """Run ``write(kb, arg)`` for each arg at once, each on a handle of its own; returns
+    what they raised."""
+    import threading
+
+    errors: list[BaseException] = []
+
+    def run(arg: str) -> None:
+        handle = open_database(database_url)
+        try:
+            write(KnowledgeBase(handle), arg)
+        except BaseException as exc:  # reported by the caller
+            errors.append(exc)
+        finally:
+            handle.close()
+
+    threads = [threading.Thread(target=run, args=(arg,)) for arg in args]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return errors
+
+
 def test_two_writers_of_one_source_leave_one_current_version(database_url: str) -> None:
     import threading
 
     KnowledgeBase(open_database(database_url)).add("t1", "guide.md", GUIDE)
     barrier = threading.Barrier(2)
-    errors: list[BaseException] = []
 
-    def write(text: str) -> None:
-        handle = open_database(database_url)
-        try:
-            kb = KnowledgeBase(handle)
-            barrier.wait()
-            kb.add("t1", "guide.md", text)
-        except BaseException as exc:  # reported below
-            errors.append(exc)
-        finally:
-            handle.close()
+    def write(kb: KnowledgeBase, text: str) -> None:
+        barrier.wait()
+        kb.add("t1", "guide.md", text)
 
-    threads = [threading.Thread(target=write, args=(GUIDE.replace("five", word),))
-               for word in ("six", "seven")]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert errors == []
+    assert _in_threads(database_url, write,
+                       [GUIDE.replace("five", word) for word in ("six", "seven")]) == []
     check = open_database(database_url)
     try:
         kb = KnowledgeBase(check)
@@ -267,28 +280,12 @@ def test_two_writers_of_one_source_leave_one_current_version(database_url: str) 
 
 
 def test_writers_of_different_sources_run_side_by_side(database_url: str) -> None:
-    import threading
-
-    errors: list[BaseException] = []
-
-    def write(source: str) -> None:
-        handle = open_database(database_url)
-        try:
-            kb = KnowledgeBase(handle)
-            for n in range(6):  # each add after the first supersedes: a remove and an add
-                kb.add("t1", source, GUIDE.replace("five", f"{n} and {source}"))
-        except BaseException as exc:  # reported below
-            errors.append(exc)
-        finally:
-            handle.close()
+    def write(kb: KnowledgeBase, source: str) -> None:
+        for n in range(6):  # each add after the first supersedes: a remove and an add
+            kb.add("t1", source, GUIDE.replace("five", f"{n} and {source}"))
 
     KnowledgeBase(open_database(database_url))  # tables first: writers only write
-    threads = [threading.Thread(target=write, args=(f"guide-{n}.md",)) for n in range(3)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert errors == []
+    assert _in_threads(database_url, write, [f"guide-{n}.md" for n in range(3)]) == []
     check = open_database(database_url)
     try:
         kb = KnowledgeBase(check)

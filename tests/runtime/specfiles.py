@@ -168,3 +168,12 @@ def valid_dict() -> dict[str, Any]:
             "tools": [{"name": "lookup", "python": "tools:lookup", "effect": "read"}],
             "agents": [{"name": "a", "tools": ["lookup"], "script": [{"content": "x"}]}],
             "steps": [{"agent": "a"}]}
+
+
+DESK_ONTOLOGY = """\
+name: desk
+entity_types:
+  Customer: {aliases: [client]}
+relation_types: {}
+"""
+"""A one-type ontology (an entity type with an alias) for the context tests."""

@@ -14,14 +14,10 @@ from agentplane.knowledge.shaping import packet_from_json
 from agentplane.knowledge.store import KnowledgeBase
 from agentplane.runtime import Runtime, workflow_from_dict
 
+from .specfiles import DESK_ONTOLOGY as ONTOLOGY
+
 pytestmark = pytest.mark.usefixtures("keep_sys_path")
 
-ONTOLOGY = """\
-name: desk
-entity_types:
-  Customer: {aliases: [client]}
-relation_types: {}
-"""
 
 
 async def _packet_sources(store: JournalStore, folder: Path, modes: list[str]) -> list[str]:

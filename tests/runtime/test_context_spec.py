@@ -9,16 +9,11 @@ import pytest
 
 from agentplane.runtime import load_workflow
 
+from .specfiles import DESK_ONTOLOGY as ONTOLOGY
 from .specfiles import MINIMAL, only_problem, problems_of, write
 
 pytestmark = pytest.mark.usefixtures("keep_sys_path")
 
-ONTOLOGY = """\
-name: desk
-entity_types:
-  Customer: {aliases: [client]}
-relation_types: {}
-"""
 
 FLOW = """\
 name: ctx-flow

@@ -4,7 +4,6 @@ re-running an unconfirmed call only when that is safe, and asking a person other
 from __future__ import annotations
 
 import asyncio
-import contextlib
 
 import pytest
 
@@ -13,6 +12,7 @@ from agentplane.runtime import RunStateError, Runtime
 
 from . import toolbox
 from .conftest import make_workflow
+from .ctx_tools import crash_mid_call
 
 
 def _writer(tool: str) -> list[dict[str, object]]:
@@ -25,20 +25,11 @@ def _writer(tool: str) -> list[dict[str, object]]:
 async def _interrupt_mid_call(store: JournalStore, tool: str) -> str:
     """Start a run and abandon it while ``tool`` is running: what a crash leaves behind."""
     wf = make_workflow(_writer(tool), [{"agent": "a"}])
-    crashed = Runtime(store, lease_seconds=0.05)
-    run = await crashed.start(wf, "go")
-    task = asyncio.create_task(crashed.execute(run.id))
-    await asyncio.to_thread(toolbox.ENTERED.wait, 10)
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await task
-    await crashed.aclose()
-    toolbox.GATE.set()  # the abandoned thread finishes; its result is never journaled
-    await asyncio.sleep(0.1)  # let the lease expire
+    run_id = await crash_mid_call(Runtime(store, lease_seconds=0.05), wf, "go", "default")
     toolbox.ENTERED.clear()
-    events = await store.events(run.id)
+    events = await store.events(run_id)
     assert events[-1].type == EventType.TOOL_STARTED
-    return run.id
+    return run_id
 
 
 async def test_unconfirmed_non_idempotent_call_needs_a_person(store: JournalStore) -> None:

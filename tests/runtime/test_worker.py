@@ -5,37 +5,21 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import pytest
-import pytest_asyncio
 
 from agentplane.journal import EventType, JournalStore, open_store, verify
 from agentplane.runtime import Runtime, Worker, Workflow, workflow_from_dict
 
-from . import toolbox
+from . import ctx_tools, toolbox
 from .conftest import HERE, TOOLS, make_workflow
 
+url, store = ctx_tools.url, ctx_tools.store  # fixtures: each test on SQLite and PostgreSQL
 GUARD_S = 30.0
 """How long a test waits for what must happen much sooner (a hang guard, not a measurement)."""
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """Each test runs on a SQLite file and on a fresh PostgreSQL database."""
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'journal.db'}"
-    found: str = request.getfixturevalue("postgres_url")
-    return found
-
-
-@pytest_asyncio.fixture
-async def store(url: str) -> AsyncIterator[JournalStore]:
-    journal = open_store(url)
-    yield journal
-    await journal.close()
 
 
 def _lookups(n: int = 1) -> list[dict[str, Any]]:
