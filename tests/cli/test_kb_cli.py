@@ -135,3 +135,27 @@ def test_help_and_list_load_no_segmenter(filled: Cli) -> None:
     assert "jieba" not in packages(modules_of(filled, "kb", "--help"))
     listed = modules_of(filled, "kb", "list", "--json")
     assert not packages(listed) & {"jieba", "pypdf", "bs4"}
+
+
+def test_a_run_of_a_tenant_sees_that_tenants_knowledge_base(cli: Cli, tmp_path: Path) -> None:
+    """``agentplane run --tenant``: the run belongs to the tenant, and its context packet holds
+    that tenant's passages only."""
+    note = tmp_path / "refunds.md"
+    note.write_text("# Refunds\n\nRefunds are paid within five working days.\n",
+                    encoding="utf-8")
+    cli.ok("kb", "add", str(note), "--tenant", "acme")
+    flow = tmp_path / "desk.yaml"
+    flow.write_text("name: desk\nagents:\n  - name: clerk\n    knowledge: {k: 3}\n"
+                    "    script: [{content: ok}]\nsteps:\n  - agent: clerk\n", encoding="utf-8")
+
+    def packet_sources(*tenant: str) -> tuple[str, list[str]]:
+        run = cli.json("run", str(flow), "--input", '"When are refunds paid?"', *tenant)
+        shown = cli.json("runs", "show", run["id"])
+        [packet] = [e["data"]["packet"] for e in shown["events"]
+                    if e["type"] == "context.packet"]
+        return shown["tenant"], [item["source"] for item in packet["items"]]
+
+    assert packet_sources("--tenant", "acme") == ("acme", [str(note)])
+    assert packet_sources() == ("default", [])
+    assert "--tenant: a tenant needs a name" in failed(
+        cli("run", str(flow), "--tenant", " "), 2)

@@ -169,6 +169,9 @@ def run(
     input: Annotated[str | None, typer.Option("--input", help=f"Run input {JSON_HELP}.")
                      ] = None,
     run_id: Annotated[str | None, typer.Option("--run-id", help="Id for the new run.")] = None,
+    tenant: Annotated[str, typer.Option(
+        "--tenant", help="The tenant the run belongs to: its knowledge base, memories, "
+        "usage and who may see it.")] = "default",
     db: DbOption = None,
     as_json: JsonOption = False,
 ) -> None:
@@ -176,11 +179,13 @@ def run(
     Exits 1 when the run ended failed or needs reconciliation."""
     from agentplane.runtime import load_workflow
 
+    if not tenant.strip():
+        raise ConfigError("--tenant: a tenant needs a name (got an empty one)")
     value = parse_json_option(input, "--input")
     workflow = load_workflow(file)
 
     async def body(store: JournalStore, runtime: Runtime) -> int:
-        record = await runtime.run(workflow, value, run_id=run_id)
+        record = await runtime.run(workflow, value, run_id=run_id, tenant=tenant)
         await _report(record, store, as_json)
         return outcome([record.status])
 
