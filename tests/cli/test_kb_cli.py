@@ -159,3 +159,25 @@ def test_a_run_of_a_tenant_sees_that_tenants_knowledge_base(cli: Cli, tmp_path: 
     assert packet_sources() == ("default", [])
     assert "--tenant: a tenant needs a name" in failed(
         cli("run", str(flow), "--tenant", " "), 2)
+
+
+def test_embed_indexes_each_current_chunk_once(cli: Cli, docs: Path,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    from tests.knowledge.embedding_server import MODEL, EmbeddingServer
+
+    cli.ok("kb", "add", str(docs / "guide.md"))
+    chunks = sum(d["chunks"] for d in cli.json("kb", "list"))
+    monkeypatch.setenv("KB_EMBED_KEY", "sk-test-cli-secret")
+    with EmbeddingServer(api_key="sk-test-cli-secret") as server:
+        embed = ("kb", "embed", "--base-url", server.base_url, "--model", MODEL,
+                 "--api-key-env", "KB_EMBED_KEY", "--json")
+        assert cli.json(*embed)["embedded"] == chunks > 0
+        assert cli.json(*embed)["embedded"] == 0  # nothing new
+        cli.ok("kb", "add", str(docs / "sub" / "suppliers.csv"))
+        assert cli.json(*embed)["embedded"] == 2  # one chunk per record
+        (docs / "late.md").write_text("Late news.\n", encoding="utf-8")
+        cli.ok("kb", "add", str(docs / "late.md"))
+        monkeypatch.setenv("KB_EMBED_KEY", "sk-wrong-cli-secret")
+        refused = cli(*embed)
+    assert refused.returncode != 0
+    assert "401" in refused.stderr and "sk-wrong-cli-secret" not in refused.stderr + refused.stdout

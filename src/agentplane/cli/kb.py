@@ -250,7 +250,35 @@ def kb_remove(
         out.print(f"removed {render.escape(document)} ({removed} chunks)")
 
 
+def kb_embed(
+    base_url: Annotated[str, typer.Option(
+        "--base-url", help="An OpenAI-compatible endpoint (e.g. https://api.example.com/v1).",
+        show_default=False)],
+    model: Annotated[str, typer.Option("--model", help="The embedding model.",
+                                       show_default=False)],
+    api_key_env: Annotated[str | None, typer.Option(
+        "--api-key-env", help="The environment variable holding the key (never the key "
+        "itself).", show_default=False)] = None,
+    tenant: TenantOption = "default",
+    db: DbOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Embed the tenant's current chunks that have no vector yet (run after `kb add`; the
+    workflow's `knowledge.embeddings` must name the same endpoint and model)."""
+    from agentplane.knowledge.embeddings import Embeddings
+    from agentplane.knowledge.retrieve import Retriever
+
+    embeddings = Embeddings(base_url, model, api_key_env=api_key_env)
+    done = _with_kb(db, lambda kb: Retriever(kb, embeddings=embeddings).index_vectors(tenant))
+    if as_json:
+        print(render.dump_json({"tenant": tenant, "model": model, "embedded": done}))
+    else:
+        out.print(f"embedded {done} chunks of tenant {render.escape(tenant)} with "
+                  f"{render.escape(model)}")
+
+
 kb_app.command("add")(kb_add)
 kb_app.command("list")(kb_list)
 kb_app.command("search")(kb_search)
 kb_app.command("remove")(kb_remove)
+kb_app.command("embed")(kb_embed)
