@@ -17,6 +17,7 @@ import json
 import re
 import unicodedata
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 _MONTHS = {"jan": 1, "feb": 2, "mar": 3, "apr": 4, "may": 5, "jun": 6, "jul": 7, "aug": 8,
@@ -174,10 +175,27 @@ def _token_forms(token: str) -> set[str]:
 _RUN_ON = re.compile(r"(?<=[a-z0-9])\.(?=[A-Z][a-z])")
 
 
+CACHED_TEXT_CHARS = 16_384
+"""Texts up to this long are indexed once for the last 512 seen (a bound on the memory)."""
+
+
 def index_text(text: str) -> Indexed:
     """Every form a free text holds: its dates, times, amounts and tokens (dates' pieces are
     not tokens of their own: "June 13" does not offer the number 13). A sentence run on
-    without a space ("www.our-company.com.They") also offers its pieces."""
+    without a space ("www.our-company.com.They") also offers its pieces.
+
+    The same passages, memories and tool results recur across runs (a knowledge-base chunk in
+    every run that retrieves it): texts up to ``CACHED_TEXT_CHARS`` are indexed once for the
+    last 512 seen (``Indexed`` is immutable)."""
+    return _index_cached(text) if len(text) <= CACHED_TEXT_CHARS else _index_text(text)
+
+
+@lru_cache(maxsize=512)
+def _index_cached(text: str) -> Indexed:
+    return _index_text(text)
+
+
+def _index_text(text: str) -> Indexed:
     if _RUN_ON.search(text):
         text = f"{text} {_RUN_ON.sub('. ', text)}"
     cleaned = clean(text)
