@@ -28,7 +28,7 @@ PACKAGES: dict[str, str] = {
     "fastapi": "server", "uvicorn": "server", "jinja2": "server", "multipart": "server",
     "pygal": "server", "prometheus_client": "server", "starlette": "server",
     "mcp": "mcp", "a2a": "a2a", "opentelemetry": "otel", "psycopg": "postgres",
-    "psycopg_pool": "postgres",
+    "psycopg_pool": "postgres", "numpy": "vectors",
 }
 """The top-level package each extra brings, for naming the extra behind an import that failed
 where no :func:`require` guarded it."""

@@ -5,8 +5,8 @@ little-endian float32, scaled to unit length when stored, so cosine similarity i
 product. Search is brute force over the tenant's vectors, held in memory per process and
 reloaded when another write bumped the tenant's generation (one small query per search tells):
 with numpy when it is installed (a matrix product), else in pure Python, which is fine for a
-few thousand chunks (docs/retrieval.md has the figures). numpy is not a dependency of
-Agentplane, so it is looked up at run time rather than imported.
+few thousand chunks (docs/retrieval.md has the figures). numpy (the ``vectors`` extra) is not
+a dependency of the core, so it is looked up at run time rather than imported.
 """
 
 from __future__ import annotations
