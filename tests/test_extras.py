@@ -60,7 +60,7 @@ def test_an_unguarded_missing_package_names_its_extra() -> None:
     missing = missing_extra(ModuleNotFoundError("No module named 'a2a'", name="a2a.client"))
     assert missing is not None
     assert "install agentplane[a2a]" in str(missing)
-    assert missing_extra(ModuleNotFoundError("nope", name="numpy")) is None
+    assert missing_extra(ModuleNotFoundError("nope", name="pandas")) is None
     assert missing_extra(KeyError("a2a")) is None
     assert set(PACKAGES.values()) <= set(EXTRAS)
 

@@ -21,6 +21,7 @@ EXTRAS: dict[str, str] = {
            "(the official A2A SDK)",
     "otel": "OpenTelemetry traces exported over OTLP/HTTP",
     "postgres": "the PostgreSQL back-end (psycopg 3 and its pool)",
+    "vectors": "vector search of the knowledge base with numpy (else pure Python)",
 }
 """Each extra and what it adds (``pip install 'agentplane[NAME]'``; ``[all]`` is every one)."""
 

@@ -12,7 +12,8 @@ from pathlib import Path
 from .harness import Cli, Result
 
 OPTIONAL = ("mcp", "a2a", "fastapi", "starlette", "uvicorn", "jinja2", "multipart", "pygal",
-            "prometheus_client", "opentelemetry", "psycopg", "psycopg_pool", "google.protobuf")
+            "prometheus_client", "opentelemetry", "psycopg", "psycopg_pool", "google.protobuf",
+            "numpy")
 """Top-level packages that come only with an extra (pyproject.toml), never with the core."""
 
 # Refuses to import the packages named in BLOCKED (and their submodules), as a missing
