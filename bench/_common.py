@@ -6,10 +6,13 @@ import json
 import sqlite3
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import TypeVar
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -75,3 +78,16 @@ def print_figures(figures: list[Figure]) -> None:
 def save(figures: list[Figure], path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps([{**asdict(f), "ratio": f.ratio} for f in figures], indent=2))
+
+
+def timed_ms(call: Callable[[T], object], inputs: Sequence[T], *, warm: int) -> list[float]:
+    """Milliseconds of ``call`` on each input, after ``warm`` untimed calls on the first
+    inputs (caches, jieba's dictionary, the database's pages)."""
+    for arg in inputs[:warm]:
+        call(arg)
+    out = []
+    for arg in inputs:
+        started = time.perf_counter()
+        call(arg)
+        out.append((time.perf_counter() - started) * 1000)
+    return out

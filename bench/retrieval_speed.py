@@ -35,7 +35,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import _kbcorpus as corpus
-from _common import Figure, print_figures, scratch
+from _common import Figure, print_figures, scratch, timed_ms
 from agentplane.knowledge.retrieve import Retriever, passage_item
 from agentplane.knowledge.shaping import render_packet, shape
 from agentplane.knowledge.store import KnowledgeBase
@@ -127,14 +127,7 @@ def queries(zh: Sequence[str], en: Sequence[str], count: int, seed: int = 7) -> 
 
 
 def latencies(call: Callable[[str], object], asked: Sequence[str]) -> list[float]:
-    for q in asked[:10]:  # warm caches (jieba, the name index, SQLite's pages)
-        call(q)
-    out = []
-    for q in asked:
-        started = time.perf_counter()
-        call(q)
-        out.append((time.perf_counter() - started) * 1000)
-    return out
+    return timed_ms(call, asked, warm=10)
 
 
 def p(values: Sequence[float], q: float) -> float:

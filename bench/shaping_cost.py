@@ -20,13 +20,12 @@ import argparse
 import random
 import statistics
 import sys
-import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import Figure, print_figures
+from _common import Figure, print_figures, timed_ms
 from agentplane.knowledge.shaping import packet_json, render_packet, shape
 from agentplane.knowledge.text import tokens
 from agentplane.knowledge.types import ContextItem
@@ -67,14 +66,7 @@ def candidates(n: int, rng: random.Random) -> list[ContextItem]:
 
 def per_call_ms(call: Callable[[Sequence[ContextItem]], object],
                 sets: Sequence[Sequence[ContextItem]]) -> list[float]:
-    for items in sets[:5]:  # warm jieba and the caches
-        call(items)
-    out = []
-    for items in sets:
-        started = time.perf_counter()
-        call(items)
-        out.append((time.perf_counter() - started) * 1000)
-    return out
+    return timed_ms(call, sets, warm=5)
 
 
 def step(items: Sequence[ContextItem]) -> object:
