@@ -17,7 +17,7 @@ import typer
 
 from agentplane.errors import ConfigError
 
-from . import render, settings
+from . import compliance, evals, render, settings, triggers
 from ._exits import OK, outcome, run_main
 from ._inputs import JSON_HELP, output_file, parse_json_option, write_text
 from ._typer import group
@@ -71,6 +71,9 @@ app.add_typer(keys_app, name="keys")
 app.add_typer(db_app, name="db")
 app.add_typer(kb_app, name="kb")
 app.add_typer(memory_app, name="memory")
+triggers.register(app)
+evals.register(app)
+compliance.register(app, audit_app)
 
 DbOption = Annotated[str | None, typer.Option("--db", help="Database URL (default: "
                                               "$AGENTPLANE_DB or a SQLite file in "

@@ -69,6 +69,20 @@ class EventType:
     TOOLS_SELECTED = "tools.selected"
     """Which of an agent's many tools were offered to the model in one turn, and why."""
     OUTCOME_RECORDED = "outcome.recorded"
+    MODEL_ROUTED = "model.routed"
+    """Which model a router chose for a call, among which candidates, and why."""
+    ENSEMBLE_JUDGED = "ensemble.judged"
+    """The answers an ensemble gathered and the one its judge kept."""
+    VERIFY_CHECKED = "verify.checked"
+    """An answer's verification: each check's finding, and what followed (pass, repair...)."""
+    SIMULATION_PERTURBED = "simulation.perturbed"
+    """A stress scenario changed what a tool or model returned (the runtime did, not the spec)."""
+    TRIGGER_FIRED = "trigger.fired"
+    """A schedule slot, webhook delivery or mail message that started this run."""
+    RUN_DEFERRED = "run.deferred"
+    """The run waits for the best window of a price or carbon signal, before its deadline."""
+    CONTENT_LABELLED = "content.labelled"
+    """A generated output was labelled as AI-made (visible text and metadata)."""
 
 
 # Run statuses, and the event types that move a run into each. The store keeps the ``runs``

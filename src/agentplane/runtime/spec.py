@@ -35,7 +35,12 @@ from agentplane.tools.isolation import Isolation
 from agentplane.tools.sources.spec import MCPServerSpec, RemoteAgentSpec
 from agentplane.tools.trust import TrustField
 
+from .compliance_spec import ComplianceSpec
 from .context_spec import AgentKnowledgeSpec, AgentMemorySpec, KnowledgeSpec
+from .ensemble_spec import EnsembleSpec
+from .routing_spec import RouterSpec
+from .trigger_spec import DeferSpec, TriggerSpec
+from .verify_spec import VerifySpec
 
 NAME_PATTERN = r"^[A-Za-z][A-Za-z0-9_\-]{0,63}$"
 Name = Annotated[str, Field(pattern=NAME_PATTERN)]
@@ -59,6 +64,14 @@ class ProviderSpec(_Spec):
     timeout_s: float = 60.0
     max_retries: int = Field(default=3, ge=0, le=10)
     stream: bool = False
+    local: bool | None = None
+    """Runs on the organisation's own machines (routers keep personal data on such models)."""
+    region: str | None = None
+    """Where the endpoint processes data (``eu``, ``cn``, ``us``...), for data residency."""
+
+    @model_serializer(mode="wrap")
+    def _unset_left_out(self, handler: SerializerFunctionWrapHandler) -> Any:
+        return drop_unset(handler(self), ("local", "region"))
 
 
 class RetrySpec(_Spec):
@@ -124,6 +137,15 @@ class ToolSpec(_Spec):
     """Overrides ``tool_defaults.isolation`` for this tool."""
     retry: RetrySpec | None = None
     """Overrides ``tool_defaults.retry`` for this tool."""
+    classification: Literal["public", "internal", "personal", "confidential"] | None = None
+    """What the tool's results are: personal or confidential data stays on local models and
+    in the workflow's allowed regions."""
+    region: str | None = None
+    """Where the tool's data lives (``eu``, ``cn``...), for data residency."""
+
+    @model_serializer(mode="wrap")
+    def _unset_left_out(self, handler: SerializerFunctionWrapHandler) -> Any:
+        return drop_unset(handler(self), ("classification", "region"))
 
 
 class ScriptedReplySpec(_Spec):
@@ -174,11 +196,11 @@ class AgentSpec(_Spec):
 
 
 def drop_unset(data: Any, keys: tuple[str, ...]) -> Any:
-    """A dumped spec without the context settings that are not set: a workflow that uses
-    none of them hashes (and pins runs) exactly as it did before they existed."""
+    """A dumped spec without the settings that are not set (None or an empty list): a workflow
+    that uses none of them hashes (and pins runs) exactly as it did before they existed."""
     if isinstance(data, dict):
         for key in keys:
-            if key in data and data[key] is None:
+            if key in data and (data[key] is None or data[key] == []):
                 del data[key]
     return data
 
@@ -190,6 +212,14 @@ class AgentStep(_Spec):
     input: str | None = None
     """Text given to the agent instead of the previous step's output. ``{input}`` is replaced by
     that output."""
+    ensemble: EnsembleSpec | None = None
+    """Send the task to several models or agents at once; a judge keeps one answer."""
+    verify: VerifySpec | None = None
+    """Checks the agent's answer must pass before it goes on."""
+
+    @model_serializer(mode="wrap")
+    def _unset_left_out(self, handler: SerializerFunctionWrapHandler) -> Any:
+        return drop_unset(handler(self), ("ensemble", "verify"))
 
 
 class ParallelStep(_Spec):
@@ -205,6 +235,12 @@ class SupervisorStep(_Spec):
     workers: list[Name] = Field(min_length=1)
     max_assignments: int = Field(default=10, ge=1, le=200)
     """Tasks the supervisor may assign in all before the run escalates to a person."""
+    verify: VerifySpec | None = None
+    """Checks every worker's result must pass before the supervisor (or another agent) sees it."""
+
+    @model_serializer(mode="wrap")
+    def _unset_left_out(self, handler: SerializerFunctionWrapHandler) -> Any:
+        return drop_unset(handler(self), ("verify",))
 
 
 def _step_kind(value: Any) -> str | None:
@@ -266,10 +302,19 @@ class WorkflowSpec(_Spec):
     knowledge: KnowledgeSpec | None = None
     """The knowledge layer agents retrieve from: the graph's ontology, an embeddings
     endpoint for vectors, the tenant scope."""
+    routers: list[RouterSpec] = Field(default_factory=list)
+    """Routers agents use as ``model: router:NAME``: a model chosen per call."""
+    triggers: list[TriggerSpec] = Field(default_factory=list)
+    """What starts the workflow's runs by itself: schedules, webhooks, mailboxes."""
+    defer: DeferSpec | None = None
+    """Runs may wait for the cheapest or greenest window of a signal, within a deadline."""
+    compliance: ComplianceSpec | None = None
+    """Risk class, intended purpose, log retention, labels, data residency."""
 
     @model_serializer(mode="wrap")
     def _unset_context_left_out(self, handler: SerializerFunctionWrapHandler) -> Any:
-        return drop_unset(handler(self), ("knowledge",))
+        return drop_unset(handler(self), ("knowledge", "routers", "triggers", "defer",
+                                          "compliance"))
 
     def tool(self, name: str) -> ToolSpec | None:
         return next((t for t in self.tools if t.name == name), None)

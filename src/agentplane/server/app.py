@@ -11,7 +11,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
 
-from . import api, knowledge, memory
+from . import api, evals, knowledge, memory, triggers
 from .actions import tenant_filter
 from .auth import Authenticator, KeyRingVerifier, Reader
 from .console import install_console
@@ -52,6 +52,8 @@ def create_app(plane: Plane, *, manage_plane: bool = True, protocols: bool = Tru
     app.include_router(api.router)
     app.include_router(knowledge.router)
     app.include_router(memory.router)
+    app.include_router(triggers.router)
+    app.include_router(evals.router)
 
     @app.get("/metrics", include_in_schema=False)
     async def metrics(key: Reader, request: Request) -> Response:

@@ -12,7 +12,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
-from . import context, forms, pages
+from . import context, evals, forms, pages, triggers
 from .render import STATIC, page
 from .session import Refused, SignInRequired, login_redirect
 
@@ -34,6 +34,8 @@ def install_console(app: FastAPI) -> None:
     app.include_router(pages.router)
     app.include_router(forms.router)
     app.include_router(context.router)
+    app.include_router(triggers.router)
+    app.include_router(evals.router)
     app.mount("/console/static", StaticFiles(directory=STATIC), name="console-static")
 
 

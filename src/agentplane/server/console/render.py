@@ -36,6 +36,7 @@ SECURITY_HEADERS = {
 NAV = (("overview", "/", "Overview"), ("runs", "/runs", "Runs"),
        ("approvals", "/approvals", "Approvals"), ("agents", "/agents", "Agents"),
        ("knowledge", "/knowledge", "Knowledge"), ("memory", "/memory", "Memory"),
+       ("triggers", "/triggers", "Triggers"), ("evals", "/evals", "Evaluations"),
        ("usage", "/usage", "Usage & spend"), ("guardians", "/guardians", "Guardians"),
        ("audit", "/audit", "Audit"))
 

@@ -1,0 +1,69 @@
+"""The ``triggers:`` and ``defer:`` settings of a workflow spec: what starts its runs by
+itself, and when a run that can wait should start.
+
+::
+
+    triggers:
+      - {name: nightly, schedule: "0 2 * * *", timezone: Europe/Berlin, catch_up: once}
+      - {name: tickets, webhook: {secret_env: TICKETS_HOOK_SECRET}}
+      - {name: inbox, mail: {host: imap.example.com, user_env: MAIL_USER,
+                             password_env: MAIL_PASSWORD}}
+    defer: {within: 12h, prefer: cheapest, signal: prices.json}
+
+Kept apart from ``spec`` (one concept per module); ``agentplane.triggers`` reads it.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Name = Annotated[str, Field(pattern=r"^[A-Za-z][A-Za-z0-9_\-]{0,63}$")]
+
+
+class _Spec(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class WebhookSpec(_Spec):
+    """``POST /hooks/NAME``, signed with HMAC-SHA256 by a secret read from the environment."""
+
+    secret_env: str = Field(min_length=1)
+    schema_: dict[str, Any] | None = Field(default=None, alias="schema")
+
+
+class MailSpec(_Spec):
+    """An IMAP mailbox: each new message starts a run (its content is untrusted)."""
+
+    host: str = Field(min_length=1)
+    port: int = Field(default=993, ge=1, le=65535)
+    tls: bool = True
+    user_env: str = Field(min_length=1)
+    password_env: str = Field(min_length=1)
+    mailbox: str = "INBOX"
+
+
+class TriggerSpec(_Spec):
+    """One trigger: exactly one of ``schedule``, ``webhook`` or ``mail``."""
+
+    name: Name
+    schedule: str | None = None
+    """A cron expression (five fields), in ``timezone``."""
+    timezone: str = "UTC"
+    catch_up: Literal["skip", "once", "all"] = "skip"
+    webhook: WebhookSpec | None = None
+    mail: MailSpec | None = None
+    input: dict[str, Any] | None = None
+    """Input of the runs a schedule starts."""
+    enabled: bool = True
+
+
+class DeferSpec(_Spec):
+    """A run that may wait: start it in the best window of a signal, within a deadline."""
+
+    within: str = Field(min_length=1)
+    """How long the run may wait: ``30m``, ``12h``, ``2d``."""
+    prefer: Literal["cheapest", "greenest"] = "cheapest"
+    signal: str | None = None
+    """A forecast file (relative to the workflow's folder) or an http(s) URL."""

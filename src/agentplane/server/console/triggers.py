@@ -1,0 +1,7 @@
+"""The console's triggers page."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+router = APIRouter()

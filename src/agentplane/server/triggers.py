@@ -1,0 +1,7 @@
+"""The REST routes of triggers."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+router = APIRouter()
