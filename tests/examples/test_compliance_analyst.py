@@ -5,6 +5,7 @@ in that passage, the clause quote is in the document."""
 
 from __future__ import annotations
 
+import importlib
 import os
 import re
 import subprocess
@@ -44,7 +45,7 @@ def analyst(monkeypatch: pytest.MonkeyPatch) -> Iterator[ModuleType]:
     monkeypatch.syspath_prepend(str(APP))
     for name in ("tools", "analyst"):
         monkeypatch.delitem(sys.modules, name, raising=False)
-    import analyst as module
+    module = importlib.import_module("analyst")
     yield module
     for name in ("tools", "analyst"):
         sys.modules.pop(name, None)

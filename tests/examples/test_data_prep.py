@@ -5,6 +5,7 @@ rollback restores the original file through each step's compensation."""
 from __future__ import annotations
 
 import asyncio
+import importlib
 import os
 import subprocess
 import sys
@@ -68,7 +69,7 @@ def tools(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[ModuleTyp
     monkeypatch.syspath_prepend(str(APP))
     monkeypatch.delitem(sys.modules, "tools", raising=False)
     (tmp_path / "c.csv").write_text("id,name,when\n1, A ,01.02.2024\n2,B,2024-02-03\n")
-    import tools as module
+    module = importlib.import_module("tools")
     yield module
     sys.modules.pop("tools", None)
 

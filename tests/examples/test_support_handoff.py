@@ -5,6 +5,7 @@ exists, every fact in it comes from a tool result, and the customer is told who 
 from __future__ import annotations
 
 import asyncio
+import importlib
 import json
 import os
 import subprocess
@@ -64,7 +65,7 @@ def test_a_summary_with_a_claim_no_tool_returned_is_caught(monkeypatch: pytest.M
     monkeypatch.syspath_prepend(str(APP))
     for name in ("tools", "support_handoff", "run"):
         monkeypatch.delitem(sys.modules, name, raising=False)
-    import run as app
+    app = importlib.import_module("run")
     seen = [{"step": "update_firmware", "error_code": "E42"}, {"serial": "SP-88-0412"}]
     summary = {"error_codes": ["E42", "E99"], "steps_tried": ["update_firmware: E42"],
                "device": "Aria SP-88-0412"}
