@@ -144,6 +144,7 @@ class ToolSettings(TypedDict, total=False):
     retry: RetrySpec | dict[str, Any]
     composed: list[str]
     destination: list[str]
+    personal: list[str]
 
 
 @overload

@@ -23,6 +23,7 @@ from agentplane.governance.autonomy import Autonomy
 from agentplane.governance.spec import GuardiansSpec
 from agentplane.metering.spec import BudgetSpec
 from agentplane.runtime.context_spec import KnowledgeSpec
+from agentplane.runtime.personal_spec import PersonalSpec
 from agentplane.runtime.spec import (
     STEP_TAGS,
     AgentStep,
@@ -98,6 +99,9 @@ class WorkflowSettings(TypedDict, total=False):
     knowledge: KnowledgeSpec | dict[str, Any]
     """The knowledge layer: ``{"ontology": "ontology.yaml", "embeddings": {...}}``
     (docs/context.md)."""
+    personal: PersonalSpec | dict[str, Any]
+    """Whom runs are about and which input values are personal: ``{"subject":
+    "$.customer_id", "input": ["$.email"]}`` (docs/personal-data.md)."""
 
 
 class Workflow:

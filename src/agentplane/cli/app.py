@@ -22,6 +22,7 @@ from ._exits import OK, outcome, run_main
 from ._inputs import JSON_HELP, output_file, parse_json_option, write_text
 from ._typer import group
 from .a2a import a2a_serve
+from .data import data_app
 from .db import db_app
 from .economics import economics
 from .kb import kb_app
@@ -71,6 +72,7 @@ app.add_typer(keys_app, name="keys")
 app.add_typer(db_app, name="db")
 app.add_typer(kb_app, name="kb")
 app.add_typer(memory_app, name="memory")
+app.add_typer(data_app, name="data")
 triggers.register(app)
 evals.register(app)
 compliance.register(app, audit_app)

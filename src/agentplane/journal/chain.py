@@ -8,8 +8,9 @@ large journal's scan is shared between processes (``audit_workers.py``).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import orjson
@@ -24,6 +25,7 @@ from .events import (
     event_hash,
     sha256_hex,
 )
+from .personal import may_hold
 from .projection import EVENT_COLUMNS, RUN_COLUMNS, run_from_row
 from .store import CorruptEventError, JournalStore, RunRecord
 
@@ -58,6 +60,14 @@ async def verify_run(store: JournalStore, run_id: str) -> tuple[int, ChainBreak 
     run = await store.get_run(run_id)
     if run is None and not events:
         return 0, ChainBreak(run_id, None, "no such run")
+    chained = events[0].data.get("input") if events else None
+    if run is not None and chained is not None and (
+            BLOB_KEY in (chained if isinstance(chained, dict) else ())
+            or may_hold(orjson.dumps(chained).decode())):
+        # the record's input as stored (personal values sealed), as it was chained
+        stored = store.database.query_one("SELECT input FROM runs WHERE id = ?", (run_id,))
+        if stored is not None and may_hold(str(stored[0])):
+            run = replace(run, input=json.loads(stored[0]))
     checked, brk = await _verify_events(store, run_id, events)
     if brk is not None:
         return checked, brk
@@ -218,7 +228,7 @@ def scan_share(store: JournalStore, low: int | None = None, high: int | None = N
         chain = chains.get(row[0])
         if chain is None or row[0] in broken:
             continue
-        run = run_from_row(row)
+        run = run_from_row(row, revealed=False)  # the input as stored, as it was chained
         first_seq, first_prev = starts.pop(run.id)
         created_ok = (None if chain.created is None
                       else _check_run_record(run, [chain.created]) is None)

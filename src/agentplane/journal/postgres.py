@@ -268,7 +268,7 @@ class PostgresJournal(JournalStore):
         rows = await self._read(
             f"SELECT {EVENT_COLUMNS} FROM events WHERE run_id = %s AND seq > %s ORDER BY seq",
             (run_id, after_seq))
-        out = [projection.event_from_row(r) for r in rows]
+        out = [projection.event_from_row(r, revealed=resolve_blobs) for r in rows]
         return await self._resolve_all(out) if resolve_blobs else out
 
     async def events_since(self, cursor: int, *, limit: int = 10_000
@@ -287,7 +287,8 @@ class PostgresJournal(JournalStore):
                 rows = await self._read(
                     f"SELECT tx::text::bigint, {EVENT_COLUMNS} FROM events"
                     " WHERE tx = %s::text::xid8 ORDER BY position", (str(last),))
-        events = await self._resolve_all([projection.event_from_row(r[1:]) for r in rows])
+        events = await self._resolve_all([projection.event_from_row(r[1:], revealed=True)
+                                          for r in rows])
         return events, (int(rows[-1][0]) if rows else cursor)
 
     async def get_run(self, run_id: str) -> RunRecord | None:

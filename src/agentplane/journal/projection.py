@@ -24,6 +24,7 @@ from .events import (
     canonical_json,
     sha256_hex,
 )
+from .personal import may_hold, reveal, reveal_text
 from .safe import SANITIZED_KEY, EventTooLargeError, Sanitized, check_size, make_safe
 from .store import (
     BLOB_THRESHOLD,
@@ -125,7 +126,7 @@ def resolve(data: dict[str, Any], bodies: Mapping[str, str]) -> dict[str, Any]:
     for key, value in data.items():
         if isinstance(value, dict) and len(value) == 1 and BLOB_KEY in value:
             body = bodies.get(str(value[BLOB_KEY]))
-            out[key] = json.loads(body) if body is not None else value
+            out[key] = reveal_text(body, json.loads(body)) if body is not None else value
         else:
             out[key] = value
     return out
@@ -255,7 +256,7 @@ def waits_query(*, run_id: str | None, status: str | None, kind: str | None
 # -- rows read back -----------------------------------------------------------------------------
 
 
-def run_from_row(row: Sequence[Any]) -> RunRecord:
+def run_from_row(row: Sequence[Any], *, revealed: bool = True) -> RunRecord:
     # The texts many runs share (workflow, its hash, status, tenant, lease holder) are
     # interned: a driven run keeps its record for its whole life, and 10 k live runs would
     # otherwise hold 10 k copies of each.
@@ -263,7 +264,9 @@ def run_from_row(row: Sequence[Any]) -> RunRecord:
     return RunRecord(
         id=row[0], workflow=intern(row[1]), workflow_hash=intern(row[2]),
         status=intern(row[3]), tenant=intern(row[4]), created_at=row[5], updated_at=row[6],
-        input=json.loads(row[7]), meta=json.loads(row[8]), last_seq=row[9],
+        input=reveal_text(row[7], json.loads(row[7])) if revealed else json.loads(row[7]),
+        meta=json.loads(row[8]),
+        last_seq=row[9],
         head_hash=row[10], lease_owner=None if owner is None else intern(owner),
         lease_until=row[12], wake_at=row[13],
     )
@@ -272,16 +275,19 @@ def run_from_row(row: Sequence[Any]) -> RunRecord:
 def wait_from_row(r: Sequence[Any]) -> WaitRecord:
     return WaitRecord(
         id=r[0], run_id=r[1], step_key=r[2], kind=r[3], status=r[4], created_at=r[5],
-        deadline=r[6], data=json.loads(r[7]),
+        deadline=r[6], data=reveal_text(r[7], json.loads(r[7])),
         resolution=None if r[8] is None else json.loads(r[8]),
     )
 
 
-def event_from_row(r: Sequence[Any]) -> Event:
-    """An event as stored (blob references unresolved); ``CorruptEventError`` when its JSON
-    cannot be read."""
+def event_from_row(r: Sequence[Any], *, revealed: bool = False) -> Event:
+    """An event as stored (blob references unresolved), or with ``revealed`` its personal
+    values in the clear (``"[erased]"`` once erased; see ``personal``); ``CorruptEventError``
+    when its JSON cannot be read."""
     try:
         data = json.loads(r[6])
+        if revealed and may_hold(r[6]):
+            data = reveal(data)
         usage = None if r[7] is None else json.loads(r[7])
     except (TypeError, ValueError) as exc:
         raise CorruptEventError(r[0], r[1], f"its stored JSON is unreadable: {exc}") from exc

@@ -505,7 +505,7 @@ class SQLiteJournal(JournalStore):
         ).fetchall()
         out = []
         for r in rows:
-            event = projection.event_from_row(r)
+            event = projection.event_from_row(r, revealed=resolve_blobs)
             if resolve_blobs:
                 event = replace(event, data=self._resolve(event.data))
             out.append(event)
@@ -522,7 +522,7 @@ class SQLiteJournal(JournalStore):
         ).fetchall()
         out = []
         for r in rows:
-            event = projection.event_from_row(r[1:])
+            event = projection.event_from_row(r[1:], revealed=True)
             out.append(replace(event, data=self._resolve(event.data)))
         return out, (rows[-1][0] if rows else cursor)
 

@@ -14,7 +14,7 @@ import contextlib
 import json
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
@@ -43,6 +43,7 @@ if TYPE_CHECKING:
     from agentplane.tools.base import Ask, Sample
 
     from .budgeted import RunMetering
+    from .personal import PersonalData
 
 
 class Suspended(Exception):
@@ -205,6 +206,8 @@ class RunContext:
     asking: Callable[[RunContext, str, str], Ask] | None = None
     """Makes the ``ToolContext.ask`` of a tool step: a server's questions to a person
     (``elicitation.asker``); an attempt that asked one ended waiting, not half-done."""
+    personal: PersonalData | None = None
+    """The run's personal values and subject: what the journal keeps sealed (erasable)."""
 
     @property
     def run_id(self) -> str:
@@ -215,6 +218,8 @@ class RunContext:
             self._note(event)
 
     def _note(self, event: Event) -> None:
+        if self.personal is not None:
+            self.personal.learn_event(self.workflow.spec, event)
         if event.step_key is not None:
             self._index[(event.step_key, event.type)] = _step_record(
                 event.actor, event.data if event.type in DATA_READ_BACK else None)
@@ -237,8 +242,19 @@ class RunContext:
         return self._index.get((step_key, event_type))
 
     async def append(self, *events: NewEvent, require_active: bool = False) -> list[Event]:
-        written = await self.store.append(self.run_id, events, owner=self.owner,
-                                          require_active=require_active)
+        personal = self.personal
+        if personal is not None:  # personal values go to the journal sealed
+            for new in events:
+                personal.learn_event(self.workflow.spec, new)
+            sealed = tuple(personal.seal_event(new) for new in events)
+            written = await self.store.append(self.run_id, sealed, owner=self.owner,
+                                              require_active=require_active)
+            # the run reads back what it wrote, in the clear (as a replay's reads are)
+            written = [w if s is n else replace(w, data=n.data)
+                       for w, s, n in zip(written, sealed, events, strict=True)]
+        else:
+            written = await self.store.append(self.run_id, events, owner=self.owner,
+                                              require_active=require_active)
         for event in written:
             self._note(event)
         if self.metering is not None:  # the usage ledger is kept current as the run goes

@@ -50,6 +50,7 @@ from .gcpolicy import tune_for_many_runs
 from .governed import review_output
 from .memory_at_end import run_end_memories
 from .patterns import run_steps
+from .personal import PersonalData
 from .rollback import compensate, plan_rollback
 from .sampling import sampler
 from .spec import WorkflowSpec
@@ -185,8 +186,12 @@ class Runtime:
             digest = await self.store.put_blob(workflow.spec.model_dump(mode="json"))
             assert digest == workflow.hash
             self._workflows[digest] = workflow
+        run_id = run_id or new_run_id()
+        personal = PersonalData.for_run(workflow.spec, run_id, input)
+        if personal is not None:  # journaled sealed under the subject's key (erasable)
+            input = personal.seal_value(input)
         return await self.store.create_run(
-            run_id=run_id or new_run_id(), workflow=workflow.spec.name,
+            run_id=run_id, workflow=workflow.spec.name,
             workflow_hash=workflow.hash, input=input, tenant=tenant,
             meta={"base_dir": str(workflow.base_dir), "source": workflow.source,
                   "tags": {**workflow.spec.tags, **(tags or {})},
@@ -249,7 +254,8 @@ class Runtime:
             workflow = await self._with_sources(await self._workflow_for(run))
             ctx = RunContext(self.store, run, workflow, self._resolver(workflow), self.owner,
                              metering=self.metering, sampling=sampler,
-                             asking=asker)
+                             asking=asker,
+                             personal=PersonalData.for_run(workflow.spec, run.id, run.input))
             ctx.provenance.min_length = workflow.spec.guardians.provenance.min_length
             ctx.provenance.add(run.input, source="the run's input", trusted=True, declared=True)
             # the run's own clock: the day it was created (journaled with the run, so a replay

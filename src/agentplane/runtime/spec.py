@@ -24,7 +24,15 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, model_serializer
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    Tag,
+    field_validator,
+    model_serializer,
+)
 from pydantic_core.core_schema import SerializerFunctionWrapHandler
 
 from agentplane.governance.autonomy import Autonomy, most_restrictive
@@ -38,6 +46,7 @@ from agentplane.tools.trust import TrustField
 from .compliance_spec import ComplianceSpec
 from .context_spec import AgentKnowledgeSpec, AgentMemorySpec, KnowledgeSpec
 from .ensemble_spec import EnsembleSpec
+from .personal_spec import PersonalSpec, check_paths
 from .routing_spec import RouterSpec
 from .trigger_spec import DeferSpec, TriggerSpec
 from .verify_spec import VerifySpec
@@ -142,10 +151,18 @@ class ToolSpec(_Spec):
     in the workflow's allowed regions."""
     region: str | None = None
     """Where the tool's data lives (``eu``, ``cn``...), for data residency."""
+    personal: list[str] | None = None
+    """Paths of the tool's result whose values are personal data (``$`` for all of it): the
+    journal keeps them encrypted under the run's subject's key (see ``personal:``)."""
+
+    @field_validator("personal")
+    @classmethod
+    def _personal_paths(cls, paths: list[str] | None) -> list[str] | None:
+        return check_paths(paths)
 
     @model_serializer(mode="wrap")
     def _unset_left_out(self, handler: SerializerFunctionWrapHandler) -> Any:
-        return drop_unset(handler(self), ("classification", "region"))
+        return drop_unset(handler(self), ("classification", "region", "personal"))
 
 
 class ScriptedReplySpec(_Spec):
@@ -310,11 +327,14 @@ class WorkflowSpec(_Spec):
     """Runs may wait for the cheapest or greenest window of a signal, within a deadline."""
     compliance: ComplianceSpec | None = None
     """Risk class, intended purpose, log retention, labels, data residency."""
+    personal: PersonalSpec | None = None
+    """Whom each run is about and which values are personal: kept encrypted per subject in
+    the journal, so they can be erased (``agentplane data erase``) with the chain intact."""
 
     @model_serializer(mode="wrap")
     def _unset_context_left_out(self, handler: SerializerFunctionWrapHandler) -> Any:
         return drop_unset(handler(self), ("knowledge", "routers", "triggers", "defer",
-                                          "compliance"))
+                                          "compliance", "personal"))
 
     def tool(self, name: str) -> ToolSpec | None:
         return next((t for t in self.tools if t.name == name), None)
