@@ -43,6 +43,7 @@ if TYPE_CHECKING:
     from agentplane.tools.base import Ask, Sample
 
     from .budgeted import RunMetering
+    from .perturb import Perturbations
 
 
 class Suspended(Exception):
@@ -205,6 +206,8 @@ class RunContext:
     asking: Callable[[RunContext, str, str], Ask] | None = None
     """Makes the ``ToolContext.ask`` of a tool step: a server's questions to a person
     (``elicitation.asker``); an attempt that asked one ended waiting, not half-done."""
+    perturb: Perturbations | None = None
+    """A simulation's perturbations of this run's tool and model calls (``perturb.py``)."""
 
     @property
     def run_id(self) -> str:
@@ -298,7 +301,8 @@ class RunContext:
             raise
         started = time.perf_counter()
         try:
-            response = await provider.complete(request)
+            response = await (provider.complete(request) if self.perturb is None else
+                              self.perturb.model_call(self, step_key, provider, request))
         except ModelError as exc:
             await self.append(
                 NewEvent(EventType.MODEL_FAILED, actor, step_key,
@@ -424,7 +428,9 @@ class RunContext:
         (checked every ``CANCEL_CHECK_S``); an abandoned call is cancelled, which kills its
         process when it runs in one."""
         loop = asyncio.get_running_loop()
-        call = asyncio.ensure_future(tool.invoke(arguments, context))
+        call = asyncio.ensure_future(
+            tool.invoke(arguments, context) if self.perturb is None
+            else self.perturb.tool_call(self, tool, arguments, context))
         deadline = loop.time() + timeout
         try:
             while True:
