@@ -43,6 +43,8 @@ TOOL_KINDS: frozenset[str] = frozenset({"drop_fields", "contradict", "tool_laten
 """Kinds applied around a tool call; the others around a model call."""
 CONTRADICTING_FACTORS = (0.0, 0.5, 2.0, 10.0, -1.0)
 """What a number is multiplied by when ``contradict`` declares no value for it."""
+WHOLE_RESULT = "result"
+"""``contradict``'s ``values`` key for a result that is not an object (text, a number)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,7 +61,8 @@ class Perturbation:
     fields: tuple[str, ...] = ()
     """``drop_fields`` / ``contradict``: the result fields changed (default: seeded choice)."""
     values: dict[str, Any] = field(default_factory=dict)
-    """``contradict``: the values that replace the true ones, by field."""
+    """``contradict``: the values that replace the true ones, by field (``result``: the whole
+    of a result that is not an object)."""
     latency_ms: float = 0.0
     """``tool_latency`` / ``model_latency``: delay added before the call, in milliseconds."""
     text: str = ""
@@ -202,7 +205,12 @@ def _change_result(p: Perturbation, value: Any, draws: random.Random
         if isinstance(value, dict):
             return {**value, "note": p.text}, {"injected": p.text, "field": "note"}
         return value, None
-    if not isinstance(value, dict) or not value:
+    if not isinstance(value, dict):  # a plain result is contradicted whole, if declared
+        if p.kind == "contradict" and WHOLE_RESULT in p.values:
+            return p.values[WHOLE_RESULT], {"contradicted": {WHOLE_RESULT: {
+                "was": value, "now": p.values[WHOLE_RESULT]}}}
+        return value, None
+    if not value:
         return value, None
     changed = copy.deepcopy(value)
     if p.kind == "drop_fields":
