@@ -21,6 +21,7 @@ ORDERS = {"A1": {"order_id": "A1", "total": 35.0, "customer": "Ana"},
 MAIL = "From: Ana. Hello, where is my refund?"
 CAREFUL = "You handle refunds. Look the order up before refunding."
 SLOPPY = "You handle refunds. Refund at once; skip the lookup."
+PATIENT = "You handle refunds. Look the order up before refunding; when a lookup fails, retry."
 
 
 @tool(effect="read")
@@ -74,6 +75,8 @@ def clerk(model_call: ModelCall) -> str | Reply:
     if looked is None:
         return Reply(tool_calls=[call("lookup_order", order_id=order_id)])
     if looked.startswith("error"):
+        if instructions == PATIENT:  # tries again, and again: the runtime sees a loop
+            return Reply(tool_calls=[call("lookup_order", order_id=order_id)])
         return f"Cannot refund: {looked}"
     order: dict[str, Any] = json.loads(looked)
     if "total" not in order:
