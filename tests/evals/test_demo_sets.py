@@ -90,3 +90,23 @@ def test_the_commands_gate_ci_with_exit_codes_junit_and_json(tmp_path: Path) -> 
     shown = cli.ok("simulate", WORKFLOWS_DIR.parent / "scenarios" / "refund-desk.yaml", refund,
                    "--trials", "1", "--seed", "2", "--against", refund).stdout
     assert "provider-outage" in shown and "worse than" in shown
+
+
+def test_simulate_exits_1_naming_the_scenarios_a_new_version_made_worse(tmp_path: Path) -> None:
+    cli = make_cli(tmp_path)
+    refund = WORKFLOWS_DIR / "refund-desk.yaml"
+    (tmp_path / "tools.py").write_text((WORKFLOWS_DIR / "tools.py").read_text())
+    chatty = tmp_path / "chatty.yaml"  # one more model call: more exposed to provider outages
+    chatty.write_text(refund.read_text().replace(
+        "      - content: Refunded 20.00", "      - content: Let me check the order once more.\n"
+        "        tool_calls: [{name: lookup_order, arguments: {order_id: A1}}]\n"
+        "      - content: Refunded 20.00"))
+    result = cli("simulate", WORKFLOWS_DIR.parent / "scenarios" / "refund-desk.yaml", chatty,
+                 "--against", refund, "--seed", "3", "--json", tmp_path / "sim.json")
+    assert result.returncode == 1, (result.stdout, result.stderr)
+    assert result.stdout.splitlines()[-1].endswith(": provider-outage")
+    rows = json.loads((tmp_path / "sim.json").read_text())["comparison"]
+    worse = {r["scenario"]: r for r in rows if r["worse"]}
+    assert list(worse) == ["provider-outage"]
+    assert worse["provider-outage"]["success_rate"] < worse["provider-outage"][
+        "success_rate_before"]
