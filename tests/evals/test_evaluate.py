@@ -111,6 +111,11 @@ async def test_a_judge_model_grades_by_rubric(store: JournalStore) -> None:
     verdicts = {c.case_id: c.checks[-1] for c in evaluation.cases}
     assert (verdicts["amount"].passed, verdicts["amount"].detail) == (True, "it names 20.00")
     assert (verdicts["declined"].passed, verdicts["declined"].detail) == (False, "no amount")
+    # each judge call is priced as its model (gpt-4o costs more than gpt-4o-mini) and kept
+    # apart from the run's cost
+    assert 0 < verdicts["amount"].cost_usd < verdicts["declined"].cost_usd
+    assert evaluation.summary()["judge_cost_usd"] == pytest.approx(
+        verdicts["amount"].cost_usd + verdicts["declined"].cost_usd)
 
 
 async def test_a_judge_without_a_model_fails_saying_so(store: JournalStore) -> None:
@@ -171,8 +176,9 @@ async def test_json_and_junit_exports_read_back(store: JournalStore) -> None:
     assert [e["id"] for e in parsed["evaluations"]] == [before.id, after.id]
     assert parsed["evaluations"][1]["summary"]["failed"] == 1
     assert parsed["comparison"]["cases"][1]["change"] == "still_failing"
-    assert Evaluation.__name__ and parsed["evaluations"][0]["cases"][0]["checks"][1] == {
-        "kind": "contains", "passed": True, "detail": "found 'Refunded' in the output"}
+    assert parsed["evaluations"][0]["cases"][0]["checks"][1] == {
+        "kind": "contains", "passed": True, "detail": "found 'Refunded' in the output",
+        "cost_usd": 0.0}
     root = ET.fromstring(to_junit([after]))
     [suite] = root.findall("testsuite")
     assert (suite.get("tests"), suite.get("failures")) == ("2", "1")

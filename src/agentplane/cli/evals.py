@@ -59,8 +59,9 @@ def _summary_line(evaluation: Evaluation) -> str:
     model = f" with {evaluation.model}" if evaluation.model else ""
     return (f"{evaluation.id}: {evaluation.dataset} on {evaluation.workflow}{model}: "
             f"{s['passed']}/{s['cases']} passed ({s['pass_rate']:.0%}), cost "
-            f"{render.money(s['cost_usd'])} USD, latency mean {s['latency_ms_mean']:.0f} ms, "
-            f"p95 {s['latency_ms_p95']:.0f} ms")
+            f"{render.money(s['cost_usd'])} USD"
+            + (f" (judge {render.money(s['judge_cost_usd'])} USD)" if s["judge_cost_usd"] else "")
+            + f", latency mean {s['latency_ms_mean']:.0f} ms, p95 {s['latency_ms_p95']:.0f} ms")
 
 
 def eval_command(

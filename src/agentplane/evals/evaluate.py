@@ -49,11 +49,17 @@ class CaseResult:
     passed: bool
     checks: tuple[Check, ...]
     cost_usd: float
-    """The run's cost (model calls priced from the catalog, tools' declared prices), USD."""
+    """The run's cost (model calls priced from the catalog, tools' declared prices), USD;
+    a judge's is apart (``judge_cost_usd``)."""
     latency_ms: float
     """Wall time from the run's start to its end, in milliseconds."""
     turns: int
     output: Any = None
+
+    @property
+    def judge_cost_usd(self) -> float:
+        """What judging the case cost (its judge model's call), in USD."""
+        return sum(c.cost_usd for c in self.checks)
 
     def to_json(self) -> dict[str, Any]:
         return {"case_id": self.case_id, "run_id": self.run_id, "status": self.status,
@@ -98,6 +104,7 @@ class Evaluation:
         return {"cases": count, "passed": passed, "failed": count - passed,
                 "pass_rate": passed / count if count else 0.0,
                 "cost_usd": round(sum(c.cost_usd for c in self.cases), 9),
+                "judge_cost_usd": round(sum(c.judge_cost_usd for c in self.cases), 9),
                 "latency_ms_mean": round(sum(latencies) / count, 3) if count else 0.0,
                 "latency_ms_p95": latencies[max(0, -(-95 * count // 100) - 1)] if count
                 else 0.0}
@@ -127,14 +134,15 @@ def model_judge(runtime: Runtime, workflow: Workflow, default: JudgeSpec | None)
                              scripted=ScriptedProvider({"judge": script}),
                              overrides=runtime.providers)
 
-    async def judge(spec: JudgeSpec, case_input: Any, output: Any) -> tuple[bool, str]:
+    async def judge(spec: JudgeSpec, case_input: Any, output: Any) -> tuple[bool, str, float]:
         provider, name = resolver.resolve(spec.model or "scripted")
         request = ModelRequest(model=name, agent="judge", messages=[
             Message("system", JUDGE_INSTRUCTIONS),
             Message("user", f"Rubric: {spec.rubric}\n\nTask given to the agent:\n"
                             f"{text_of(case_input)}\n\nThe agent's answer:\n{text_of(output)}")])
         response = await provider.complete(request)
-        return verdict(response.content or "")
+        cost = runtime.metering.pricer(spec.model or "scripted", response.usage.to_dict()).usd
+        return (*verdict(response.content or ""), cost)
 
     return judge
 

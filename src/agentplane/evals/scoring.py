@@ -26,6 +26,8 @@ class Check:
     passed: bool
     detail: str
     """What was expected and what was found."""
+    cost_usd: float = 0.0
+    """What the check itself cost, in USD: a judge model's call (priced from the catalog)."""
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -62,8 +64,8 @@ class Observed:
                        and e.data.get("result") == "deny"))
 
 
-Judge = Callable[[JudgeSpec, Any, Any], Awaitable[tuple[bool, str]]]
-"""Grades ``(judge, case input, output)``: ``(passed, why)``."""
+Judge = Callable[[JudgeSpec, Any, Any], Awaitable[tuple[bool, str, float]]]
+"""Grades ``(judge, case input, output)``: ``(passed, why, cost in USD)``."""
 
 
 def text_of(output: Any) -> str:
@@ -156,8 +158,9 @@ async def _judged(spec: JudgeSpec, default: JudgeSpec | None, judge: Judge | Non
     if judge is None or model is None:
         return Check("judge", False, "no judge model: set judge.model on the case or the "
                                      "dataset")
-    passed, why = await judge(JudgeSpec(rubric=spec.rubric, model=model), case_input, output)
-    return Check("judge", passed, why)
+    passed, why, cost = await judge(JudgeSpec(rubric=spec.rubric, model=model), case_input,
+                                    output)
+    return Check("judge", passed, why, cost)
 
 
 def verdict(text: str) -> tuple[bool, str]:
