@@ -17,6 +17,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 import api_load
 import audit_verify
 import concurrency
+import eval_throughput
 import growth
 import metering
 import scale_runs
@@ -37,6 +38,7 @@ def main() -> None:
     figures += usage_report.run(100_000)
     figures += audit_verify.run(1_800_000)
     figures += api_load.run()
+    figures += eval_throughput.run(1000)
     figures += startup.run()
     if importlib.util.find_spec("agentdojo") is not None:  # the agentdojo extra
         import agentdojo_bench

@@ -38,6 +38,7 @@ out = render.lazy_console()
 
 def components(dialect: str) -> list[tuple[str, Sequence[Migration]]]:
     """Every component with tables in the database, and its migrations, in upgrade order."""
+    from agentplane.evals import store as evals
     from agentplane.governance import keys
     from agentplane.journal import sqlite_schema
     from agentplane.knowledge import graph, lexical, store, vectors
@@ -53,7 +54,7 @@ def components(dialect: str) -> list[tuple[str, Sequence[Migration]]]:
               (registry.COMPONENT, registry.MIGRATIONS), (_cursor.COMPONENT, _cursor.MIGRATIONS),
               (lexical.COMPONENT, lexical.MIGRATIONS), (store.COMPONENT, store.MIGRATIONS),
               (graph.COMPONENT, graph.MIGRATIONS), (vectors.COMPONENT, vectors.MIGRATIONS),
-              (memory.COMPONENT, memory.MIGRATIONS)]
+              (memory.COMPONENT, memory.MIGRATIONS), (evals.COMPONENT, evals.MIGRATIONS)]
     return found
 
 

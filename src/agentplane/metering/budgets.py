@@ -105,8 +105,10 @@ class BudgetBook:
                        else ("tokens", "tokens"))
         limit = float(budget.limit_usd if budget.limit_usd is not None
                       else budget.limit_tokens or 0)
-        spent = self.ledger.spent(field=field, window=window,
-                                  where=scope_filter(budget, scope))
+        where = scope_filter(budget, scope)
+        # a run's own budget counts all its spend; the others count production spend only
+        spent = self.ledger.spent(field=field, window=window, where=where,
+                                  billable="run_id" not in where)
         return BudgetState(budget, period, spent, self._in_flight[self._key(budget, scope,
                                                                              period)],
                            limit, unit)

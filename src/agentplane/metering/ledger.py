@@ -97,6 +97,14 @@ TAG_COLUMNS = ("tenant", "workflow", "agent", "model", "tool", "run_id", "outcom
 NUMERIC_COLUMNS = ("input_tokens", "cached_input_tokens", "output_tokens", "reasoning_tokens",
                    "quantity", "cost_usd", "energy_kwh")
 Aggregation = Literal["sum", "count", "unique_count", "max"]
+
+PURPOSE_TAG = "purpose"
+"""The run tag that says why a run was made; ``NOT_BILLED`` purposes are work on the product
+itself, not for the tenant's customers."""
+NOT_BILLED = ("evaluation", "simulation")
+"""Purposes whose usage is kept in the ledger (``usage report --by purpose`` shows it) but left
+out of invoices and of the spend that workflow, agent and tenant budgets (and their alerts)
+count: an ``agentplane eval`` or ``simulate`` run is not the tenant's production spend."""
 BIG_BATCH = 10_000
 """Rows from which ``ingest`` writes with a larger page cache (SQLite)."""
 BIG_BATCH_CACHE_KIB = 64 * 1024
@@ -234,13 +242,15 @@ class UsageLedger:
     # -- reading ------------------------------------------------------------------------------
 
     def measure(self, meter: Meter, window: Window = ALL_TIME, *,
-                where: dict[str, str] | None = None) -> list[tuple[tuple[Any, ...], float]]:
-        """The meter's value per group: ``[((group values...), value), ...]``."""
+                where: dict[str, str] | None = None, billable: bool = False
+                ) -> list[tuple[tuple[Any, ...], float]]:
+        """The meter's value per group: ``[((group values...), value), ...]``; ``billable``:
+        without the usage of ``NOT_BILLED`` runs (evaluations, simulations)."""
         expr = self.column(meter.field)
         agg = {"sum": f"COALESCE(SUM({expr}), 0)", "count": "COUNT(*)",
                "unique_count": f"COUNT(DISTINCT {expr})", "max": f"MAX({expr})"}[meter.aggregation]
         groups = [self.column(g) for g in meter.group_by]
-        conditions, args = self.where_clause(meter.type, window, where)
+        conditions, args = self.where_clause(meter.type, window, where, billable=billable)
         select = ", ".join([*groups, agg])
         sql = f"SELECT {select} FROM usage_events{conditions}"
         if groups:
@@ -248,10 +258,14 @@ class UsageLedger:
         rows = self._db.query(sql, args)
         return [(tuple(r[:-1]), float(r[-1] or 0)) for r in rows]
 
-    def where_clause(self, kind: str | None, window: Window, where: dict[str, str] | None
-                     ) -> tuple[str, list[Any]]:
+    def where_clause(self, kind: str | None, window: Window, where: dict[str, str] | None,
+                     *, billable: bool = False) -> tuple[str, list[Any]]:
         parts: list[str] = []
         args: list[Any] = []
+        if billable:
+            parts.append(f"COALESCE({self.column(PURPOSE_TAG)}, '') NOT IN "
+                         f"({', '.join('?' * len(NOT_BILLED))})")
+            args.extend(NOT_BILLED)
         if kind is not None:
             parts.append("type = ?")
             args.append(kind)
@@ -283,8 +297,10 @@ class UsageLedger:
         return [dict(zip(COLUMNS, r, strict=True)) | {"tags": json.loads(r[7])}
                 for r in self._db.iterate(sql, args)]
 
-    def spent(self, *, field: str, window: Window, where: dict[str, str]) -> float:
-        [(_, value)] = self.measure(Meter("spent", "sum", field), window, where=where) or [((), 0)]
+    def spent(self, *, field: str, window: Window, where: dict[str, str],
+              billable: bool = False) -> float:
+        [(_, value)] = self.measure(Meter("spent", "sum", field), window, where=where,
+                                    billable=billable) or [((), 0)]
         return value
 
 
@@ -293,5 +309,6 @@ def ledger_for(store: JournalStore) -> UsageLedger:
     return UsageLedger(store.database)
 
 
-__all__ = ["ALL_TIME", "MIGRATIONS", "Meter", "UsageLedger", "Window", "column", "ledger_for"]
+__all__ = ["ALL_TIME", "MIGRATIONS", "NOT_BILLED", "PURPOSE_TAG", "Meter", "UsageLedger", "Window",
+           "column", "ledger_for"]
 

@@ -206,17 +206,19 @@ def invoice(ledger: UsageLedger, plans: PlansFile, *, tenant: str, month: str,
                                       spec.seats.count * spec.seats.price))
     for charge in spec.usage:
         meter, factor = UNIT_METERS[charge.unit]
-        quantity = sum(v for _, v in ledger.measure(meter, window, where=where)) * factor
+        quantity = sum(v for _, v in ledger.measure(meter, window, where=where,
+                                                     billable=True)) * factor
         billable, amount = graduated(quantity, charge.included, charge.tiered())
         bill.lines.append(InvoiceLine(charge.unit, quantity, charge.included, billable, amount))
     if spec.agents is not None:
         active = [g[0] for g, _ in ledger.measure(
-            Meter("agents", "count", group_by=("agent",)), window, where=where) if g[0]]
+            Meter("agents", "count", group_by=("agent",)), window, where=where, billable=True)
+            if g[0]]
         billed = spec.agents.agents if spec.agents.agents is not None else active
         bill.lines.append(InvoiceLine(f"agents ({', '.join(billed) or 'none'})", len(billed),
                                       0, len(billed), len(billed) * spec.agents.price))
     for outcome in spec.outcomes:
-        count = ledger.spent(field="quantity", window=window,
+        count = ledger.spent(field="quantity", window=window, billable=True,
                              where={**where, "type": OUTCOME, "outcome": outcome.outcome})
         billable, amount = graduated(count, outcome.included, [Tier(price=outcome.price)])
         bill.lines.append(InvoiceLine(f"outcome {outcome.outcome}", count, outcome.included,

@@ -44,6 +44,7 @@ if TYPE_CHECKING:
 
     from .budgeted import RunMetering
     from .personal import PersonalData
+    from .perturb import Perturbations
 
 
 class Suspended(Exception):
@@ -208,6 +209,8 @@ class RunContext:
     (``elicitation.asker``); an attempt that asked one ended waiting, not half-done."""
     personal: PersonalData | None = None
     """The run's personal values and subject: what the journal keeps sealed (erasable)."""
+    perturb: Perturbations | None = None
+    """A simulation's perturbations of this run's tool and model calls (``perturb.py``)."""
 
     @property
     def run_id(self) -> str:
@@ -314,7 +317,8 @@ class RunContext:
             raise
         started = time.perf_counter()
         try:
-            response = await provider.complete(request)
+            response = await (provider.complete(request) if self.perturb is None else
+                              self.perturb.model_call(self, step_key, provider, request))
         except ModelError as exc:
             await self.append(
                 NewEvent(EventType.MODEL_FAILED, actor, step_key,
@@ -440,7 +444,9 @@ class RunContext:
         (checked every ``CANCEL_CHECK_S``); an abandoned call is cancelled, which kills its
         process when it runs in one."""
         loop = asyncio.get_running_loop()
-        call = asyncio.ensure_future(tool.invoke(arguments, context))
+        call = asyncio.ensure_future(
+            tool.invoke(arguments, context) if self.perturb is None
+            else self.perturb.tool_call(self, tool, arguments, context))
         deadline = loop.time() + timeout
         try:
             while True:

@@ -59,6 +59,8 @@ from .workflow import Workflow, resolve
 if TYPE_CHECKING:
     from agentplane.tools.sources.registry import Registry
 
+    from .perturb import PerturbFor
+
 log = logging.getLogger("agentplane.runtime")
 
 
@@ -124,6 +126,8 @@ class Runtime:
         declare them. ``registry``: the agent registry remote agents declared by ``registry:``
         or ``capability:`` are found in (default: the one in the journal's database)."""
         self._bound: dict[str, Workflow] = {}
+        self.perturb: PerturbFor | None = None
+        """A simulation's perturbations per run (``perturb.py``); None: runs as they are."""
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self._workflows: dict[str, Workflow] = {}
         self._models: dict[str, ModelResolver] = {}
@@ -253,9 +257,9 @@ class Runtime:
         try:
             workflow = await self._with_sources(await self._workflow_for(run))
             ctx = RunContext(self.store, run, workflow, self._resolver(workflow), self.owner,
-                             metering=self.metering, sampling=sampler,
-                             asking=asker,
-                             personal=PersonalData.for_run(workflow.spec, run.id, run.input))
+                             metering=self.metering, sampling=sampler, asking=asker,
+                             personal=PersonalData.for_run(workflow.spec, run.id, run.input),
+                             perturb=None if self.perturb is None else self.perturb(run))
             ctx.provenance.min_length = workflow.spec.guardians.provenance.min_length
             ctx.provenance.add(run.input, source="the run's input", trusted=True, declared=True)
             # the run's own clock: the day it was created (journaled with the run, so a replay

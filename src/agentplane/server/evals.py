@@ -1,7 +1,56 @@
-"""The REST routes of evals."""
+"""Stored evaluations over REST (``/api/v1/evals``): the list, and one evaluation with its
+cases and, when it was compared with a baseline, the per-case differences. Read-only: an
+evaluation is made by ``agentplane eval``. Another tenant's evaluation is "not found"."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import TYPE_CHECKING, Annotated, Any
 
-router = APIRouter()
+from fastapi import APIRouter, Query
+
+from .auth import PlaneDep, Reader
+from .errors import responses
+from .knowledge import TenantQuery, scope
+from .plane import Plane
+
+if TYPE_CHECKING:
+    from agentplane.evals.store import EvalStore
+
+router = APIRouter(prefix="/api/v1/evals", tags=["evals"])
+READS = responses(401, 404, 422, 503)
+
+
+def eval_store(plane: Plane) -> EvalStore:
+    """The evaluations in the journal's database, opened once per server."""
+    from agentplane.evals.store import EvalStore
+
+    return plane._handle("evals", lambda: EvalStore(plane.store.database))
+
+
+def evaluation_json(plane: Plane, eval_id: str, tenant: str) -> dict[str, Any]:
+    """One evaluation with its cases, and ``comparison`` with its baseline (or None)."""
+    from agentplane.evals.compare import compare
+
+    store = eval_store(plane)
+    evaluation = store.get(eval_id, tenant)
+    comparison = None
+    if evaluation.compared_to is not None:
+        comparison = compare(store.get(evaluation.compared_to, tenant), evaluation).to_json()
+    return {**evaluation.to_json(), "comparison": comparison}
+
+
+@router.get("", responses=READS)
+async def list_evals(key: Reader, plane: PlaneDep, tenant: TenantQuery = None,
+                     limit: Annotated[int, Query(ge=1, le=1000)] = 100
+                     ) -> list[dict[str, Any]]:
+    """The tenant's evaluations, newest first: dataset, workflow version, model, summary
+    (pass rate, cost, latency)."""
+    return eval_store(plane).list(scope(key, tenant), limit=limit)
+
+
+@router.get("/{eval_id}", responses=READS)
+async def get_eval(eval_id: str, key: Reader, plane: PlaneDep,
+                   tenant: TenantQuery = None) -> dict[str, Any]:
+    """One evaluation: every case's run, checks, cost and latency, and the comparison with
+    its baseline when it has one (newly failing, newly passing, cost delta)."""
+    return evaluation_json(plane, eval_id, scope(key, tenant))

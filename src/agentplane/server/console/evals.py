@@ -1,7 +1,41 @@
-"""The console's evals page."""
+"""The console's Evaluations page: stored evaluations (``agentplane eval``) with their pass
+rate, cost and latency, and one evaluation's cases — each case's run, the checks that failed,
+and, when it was compared with a baseline, what changed (newly failing, newly passing, cost)."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated
 
-router = APIRouter()
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import HTMLResponse
+
+from agentplane.errors import NotFoundError
+from agentplane.server.actions import tenant_for
+from agentplane.server.auth import plane_of
+from agentplane.server.evals import eval_store, evaluation_json
+
+from .render import page
+from .session import Viewer, page_viewer
+
+router = APIRouter(include_in_schema=False)
+Signed = Annotated[Viewer, Depends(page_viewer)]
+
+
+@router.get("/evals", response_class=HTMLResponse)
+async def evals(request: Request, viewer: Signed) -> HTMLResponse:
+    tenant = tenant_for(viewer.key, None)
+    found = eval_store(plane_of(request)).list(tenant, limit=200)
+    return await page(request, viewer, "evals.html", active="evals", title="Evaluations",
+                      evaluations=found, tenant=tenant)
+
+
+@router.get("/evals/{eval_id}", response_class=HTMLResponse)
+async def evaluation(request: Request, eval_id: str, viewer: Signed) -> HTMLResponse:
+    try:
+        found = evaluation_json(plane_of(request), eval_id, tenant_for(viewer.key, None))
+    except NotFoundError as exc:
+        return await page(request, viewer, "error.html", title="Not found", status_code=404,
+                          heading="Not found", message=str(exc))
+    changes = {c["case_id"]: c for c in (found["comparison"] or {}).get("cases", [])}
+    return await page(request, viewer, "eval.html", active="evals", title=eval_id,
+                      evaluation=found, changes=changes)
