@@ -46,6 +46,8 @@ class AgentResult:
     messages: list[Message] = field(default_factory=list)
     """Its conversation, ending with the answer: what a repair continues and what grounding
     checks citations against."""
+    model: str | None = None
+    """The model it answered on (an ensemble's candidate may not be on the agent's own)."""
 
 
 AssignmentCheck = Callable[["RunContext", str, str, "AgentResult", list[str]],
@@ -299,7 +301,7 @@ async def run_agent(ctx: RunContext, name: str, task: str, key: str,
             output = response.content or ""
             await ctx.record_once(key, EventType.AGENT_COMPLETED, {"agent": name, "output": output},
                                   actor=f"agent:{name}")
-            return AgentResult(name, output, key, turn.messages)
+            return AgentResult(name, output, key, turn.messages, spec.model)
         handoff = _handoff_target(spec, response)
         if handoff is not None:
             return await _hand_off(ctx, turn, step, handoff, handoffs)

@@ -146,7 +146,7 @@ async def verify_answer(ctx: RunContext, spec: VerifySpec, result: AgentResult, 
             current = await run_agent(ctx, current.agent, task, f"{key}/repair{repairs}",
                                       history=[*history, Message("user",
                                                                  repair_message(findings))],
-                                      checks=spec)
+                                      checks=spec, model=current.model)
             sources = {**sources, **sources_seen(ctx, current.key, current.messages)}
         elif action.startswith("reassign:"):
             worker = action.removeprefix("reassign:")
