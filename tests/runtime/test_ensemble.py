@@ -131,6 +131,8 @@ def test_a_judge_is_exactly_one_known_kind() -> None:
         _flow({"models": MODELS, "judge": {"rule": "first", "model": "openai:j"}})
     with pytest.raises(SpecError, match="unknown rule 'best'"):
         _flow({"models": MODELS, "judge": {"rule": "best"}})
+    with pytest.raises(SpecError, match=r"steps\[0\]\.ensemble\.agents\[0\]: .*nobody"):
+        _flow({"agents": ["nobody"]})
 
 
 async def test_replay_does_not_run_the_candidates_or_the_judge_again(

@@ -40,6 +40,8 @@ async def test_schema_failure_is_repaired_then_passes(store: JournalStore) -> No
     assert first.data["findings"] == [
         {"check": "schema", "message": "the answer is not JSON; answer with one JSON value only"}]
     assert first.data["action"] == "repair" and not first.data["passed"]
+    assert first.data["reason"] == "repair: schema: the answer is not JSON; answer with one " \
+        "JSON value only"  # what `agentplane runs show` prints for the check
     assert second.data["findings"][0]["message"] == "at $: 'total' is a required property"
     assert third.data["passed"] and third.data["action"] == "pass"
     # The agent was told the schema, and each repair sent the findings back in its conversation.

@@ -81,9 +81,11 @@ async def _verdict(ctx: RunContext, spec: VerifySpec, result: AgentResult, task:
             passed, reason = await _judge(ctx, spec, result.agent, task, result.output, step)
             if not passed:
                 findings.append({"check": "judge", "message": reason or "the judge failed it"})
+        action = "pass" if not findings else next_action
+        reason = (f"passed {', '.join(_declared(spec))}" if not findings else
+                  f"{action}: " + "; ".join(f"{f['check']}: {f['message']}" for f in findings))
         return {"agent": result.agent, "attempt": attempt, "passed": not findings,
-                "findings": findings, "judged": judged,
-                "action": "pass" if not findings else next_action,
+                "findings": findings, "judged": judged, "action": action, "reason": reason,
                 "checks": _declared(spec), "sources": sorted(sources)}
 
     return await journaled_once(ctx, step, EventType.VERIFY_CHECKED, "system", make)
