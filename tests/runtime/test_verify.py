@@ -258,3 +258,17 @@ def test_a_verify_section_is_pinned_as_written() -> None:
     dumped = spec.model_dump(mode="json")
     assert dumped["steps"][0]["verify"]["schema"] == SCHEMA
     assert WorkflowSpec.model_validate(dumped) == spec
+
+
+async def test_when_every_worker_fails_a_person_decides(store: JournalStore) -> None:
+    checker = {"name": "checker", "script": [{"content": "Roughly 40."}]}
+    wf = _supervised([{"content": "About 40."}], {"grounding": True, "on_failure": "reassign"},
+                     workers=("analyst", "checker"), extra=[checker])
+    rt = Runtime(store)
+    run = await rt.run(wf, "go")
+    await rt.aclose()
+    assert run.status == "waiting"
+    assert [(e.data["agent"], e.data["action"]) for e in checked(await store.events(run.id))] \
+        == [("analyst", "reassign:checker"), ("checker", "escalate")]
+    [wait] = await store.waits(run_id=run.id)
+    assert wait.data["agent"] == "checker" and wait.data["answer"] == "Roughly 40."

@@ -125,11 +125,13 @@ async def verify_answer(ctx: RunContext, spec: VerifySpec, result: AgentResult, 
     """The answer that passed (or that a person let through): ``result``, a repaired one, or
     another worker's. ``workers``: whom a supervisor's task may be reassigned to."""
     current, sources = result, sources_seen(ctx, result.key, result.messages)
-    others = [w for w in (workers or []) if w != result.agent]
+    # Remote A2A workers answer through a tool, with no conversation to check or repair.
+    others = [w for w in (workers or []) if w != result.agent
+              and ctx.workflow.spec.agent(w) is not None]
     repairs = reassigned = 0
     attempt = 0
     while True:
-        if spec.on_failure == "reassign" and workers:
+        if spec.on_failure == "reassign" and others:
             action = f"reassign:{others[reassigned]}" if reassigned < len(others) else "escalate"
         elif spec.on_failure == "escalate":
             action = "escalate"
