@@ -272,3 +272,15 @@ async def test_when_every_worker_fails_a_person_decides(store: JournalStore) -> 
         == [("analyst", "reassign:checker"), ("checker", "escalate")]
     [wait] = await store.waits(run_id=run.id)
     assert wait.data["agent"] == "checker" and wait.data["answer"] == "Roughly 40."
+
+
+async def test_a_scripted_judge_replays_the_script_of_agent_name_judge(
+        store: JournalStore) -> None:
+    judge = {"name": "clerk-judge", "script": [{"content": '{"pass": false, "reason": "no"}'},
+                                               {"content": '{"pass": true, "reason": "ok"}'}]}
+    wf = make_workflow([_clerk({"content": "first"}, {"content": "second"}), judge],
+                       [{"agent": "clerk", "verify": {"judge": {"model": "scripted",
+                                                                "rubric": "good?"}}}])
+    run, _ = await run_recorded(store, wf, "go")
+    assert run.status == "completed"
+    assert (await store.events(run.id))[-1].data["output"] == "second"
