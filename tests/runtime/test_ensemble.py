@@ -12,6 +12,7 @@ from agentplane.models.function import FunctionModel, ModelCall, Reply, call
 from agentplane.runtime import Runtime, SpecError
 
 from .conftest import make_workflow
+from .ctx_tools import crash_mid_call
 
 ANSWERS = {"mid": "Yes, it is.", "long": "Yes: the order total is 35 EUR, 2 items.",
            "short": "Yes."}
@@ -185,3 +186,35 @@ async def test_an_ensemble_answer_is_verified(store: JournalStore) -> None:
     assert repaired.index == 2 and repaired.request.model == "b"  # the kept one was repaired
     assert [e.data["passed"] for e in events if e.type == EventType.VERIFY_CHECKED] == [
         False, True]
+
+
+async def test_after_a_crash_judged_and_verified_steps_are_not_run_again(
+        store: JournalStore) -> None:
+    def reply(c: ModelCall) -> str | Reply:
+        if c.agent == "writer":
+            return "written" if c.tool_results else Reply(
+                tool_calls=[call("blocking_idempotent", item="x")])
+        if c.agent == "clerk-judge" and "Rubric:" in (c.messages[-1].content or ""):
+            return '{"pass": true, "reason": "fine"}'
+        return _answers(c)
+
+    wf = make_workflow(
+        [{"name": "clerk", "model": "openai:mid"},
+         {"name": "writer", "model": "openai:w", "tools": ["blocking_idempotent"]}],
+        [{"agent": "clerk", "ensemble": {"models": MODELS, "judge": {"model": "openai:j"}},
+          "verify": {"judge": {"model": "openai:j", "rubric": "good?"}}},
+         {"agent": "writer"}])
+    first = FunctionModel(reply)
+    run_id = await crash_mid_call(Runtime(store, lease_seconds=0.05, providers={"*": first}),
+                                  wf, "go", "default")
+    assert sum(c.agent.startswith("clerk") for c in first.calls) == 5  # 3 + 2 judges
+    again = FunctionModel(reply)
+    rt = Runtime(store, providers={"*": again})
+    run = await rt.execute(run_id)
+    await rt.aclose()
+    assert run.status == "completed"
+    assert [(c.agent, c.index) for c in again.calls] == [("writer", 1)]
+    events = await store.events(run_id)
+    assert [e.type for e in events].count(EventType.ENSEMBLE_JUDGED) == 1
+    assert [e.type for e in events].count(EventType.VERIFY_CHECKED) == 1
+    assert events[-1].data["output"] == "written"
