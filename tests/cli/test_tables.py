@@ -20,7 +20,7 @@ WIDTH = 80
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> Cli:
-    """The demo's eight runs (three wait for a person), a key and a registered agent, read
+    """The demo's nine runs (three wait for a person), a key and a registered agent, read
     through a terminal 80 columns wide."""
     cli = make_cli(tmp_path_factory.mktemp("tables"), db=False)
     cli.ok("demo", "--no-serve")

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypedDict, Unpack
@@ -23,6 +23,7 @@ from agentplane.governance.autonomy import Autonomy
 from agentplane.governance.spec import GuardiansSpec
 from agentplane.metering.spec import BudgetSpec
 from agentplane.runtime.context_spec import KnowledgeSpec
+from agentplane.runtime.ensemble_spec import EnsembleSpec
 from agentplane.runtime.personal_spec import PersonalSpec
 from agentplane.runtime.spec import (
     STEP_TAGS,
@@ -33,6 +34,7 @@ from agentplane.runtime.spec import (
     ToolDefaults,
     WorkflowSpec,
 )
+from agentplane.runtime.verify_spec import VerifySpec
 from agentplane.runtime.workflow import SpecError, cross_check, load_workflow, resolve, spec_hash
 from agentplane.runtime.workflow import Workflow as ResolvedWorkflow
 from agentplane.tools.sources.spec import MCPServerSpec, RemoteAgentSpec
@@ -57,10 +59,18 @@ class Step:
 StepLike = Agent | Step
 
 
-def step(agent: Agent, *, input: str | None = None) -> Step:
+def step(agent: Agent, *, input: str | None = None,
+         verify: VerifySpec | Mapping[str, Any] | None = None,
+         ensemble: EnsembleSpec | Mapping[str, Any] | None = None,
+         others: Sequence[Agent] = ()) -> Step:
     """Run ``agent`` on ``input`` instead of the previous step's output (``{input}`` in the
-    text is replaced by that output)."""
-    return Step(AgentStep(agent=agent.name, input=input), (agent,))
+    text is replaced by that output). ``verify``: checks its answer must pass (as in YAML,
+    docs/verification.md); ``ensemble``: several models or agents answer and a judge keeps one
+    (``others``: the agents an ensemble names besides ``agent``)."""
+    spec = AgentStep(agent=agent.name, input=input,
+                     verify=None if verify is None else VerifySpec.model_validate(verify),
+                     ensemble=None if ensemble is None else EnsembleSpec.model_validate(ensemble))
+    return Step(spec, (agent, *others))
 
 
 def parallel(*steps: StepLike) -> Step:
@@ -70,11 +80,15 @@ def parallel(*steps: StepLike) -> Step:
                 tuple(a for s in inner for a in s.agents))
 
 
-def supervisor(lead: Agent, workers: Sequence[Agent], *, max_assignments: int = 10) -> Step:
+def supervisor(lead: Agent, workers: Sequence[Agent], *, max_assignments: int = 10,
+               verify: VerifySpec | Mapping[str, Any] | None = None) -> Step:
     """``lead`` plans, assigns tasks to ``workers``, checks their results and re-plans;
-    after ``max_assignments`` tasks in all the run escalates to a person."""
+    after ``max_assignments`` tasks in all the run escalates to a person. ``verify``: checks
+    every worker's result must pass before ``lead`` sees it."""
     return Step(SupervisorStep(supervisor=lead.name, workers=[w.name for w in workers],
-                               max_assignments=max_assignments), (lead, *workers))
+                               max_assignments=max_assignments,
+                               verify=None if verify is None
+                               else VerifySpec.model_validate(verify)), (lead, *workers))
 
 
 def _step(item: StepLike) -> Step:

@@ -155,7 +155,8 @@ DATA_READ_BACK = frozenset({
     EventType.MODEL_COMPLETED, EventType.TOOL_COMPLETED, EventType.TOOL_FAILED,
     EventType.GUARD_DECIDED, EventType.RUN_RECONCILED, EventType.APPROVAL_GRANTED,
     EventType.APPROVAL_DENIED, EventType.APPROVAL_EXPIRED, EventType.WAIT_RESOLVED,
-    EventType.CONTEXT_PACKET, EventType.TOOLS_SELECTED})
+    EventType.CONTEXT_PACKET, EventType.TOOLS_SELECTED, EventType.VERIFY_CHECKED,
+    EventType.ENSEMBLE_JUDGED})
 """Step events whose data a run reads back from its ``StepRecord``: results, decisions,
 resolutions. A new reader of another type's data must add the type here."""
 

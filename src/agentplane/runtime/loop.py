@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import time
 from collections import Counter
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,9 +23,11 @@ from .context import RunContext, RunFailure, gather_steps
 from .context_spec import MEMORY_TOOLS
 from .contextual import task_context, turn_context
 from .governed import propose, review_call, trace_result
+from .grounding import tool_citation, verify_guidance
 from .memory_tools import has_memory_tools, memory_call, memory_tool_definitions
 from .spec import AgentSpec, WorkflowSpec
 from .tool_choice import offered_tools
+from .verify_spec import VerifySpec
 
 HANDOFF_PREFIX = "transfer_to_"
 ASSIGN_TOOL = "assign_task"
@@ -38,6 +41,19 @@ class AgentResult:
     agent: str
     """The agent that gave the final answer (after any hand-offs)."""
     output: str
+    key: str = ""
+    """Step key of the invocation that answered (its context packets are journaled under it)."""
+    messages: list[Message] = field(default_factory=list)
+    """Its conversation, ending with the answer: what a repair continues and what grounding
+    checks citations against."""
+    model: str | None = None
+    """The model it answered on (an ensemble's candidate may not be on the agent's own)."""
+
+
+AssignmentCheck = Callable[["RunContext", str, str, "AgentResult", list[str]],
+                           Awaitable[tuple[bool, Any]]]
+"""Checks a worker's result before the supervisor sees it: ``(ctx, task, key, result,
+workers)`` → the assign tool's outcome (``runtime.verify.checked_assignment``)."""
 
 
 @dataclass(slots=True)
@@ -47,6 +63,9 @@ class Supervision:
     workers: list[str]
     max_assignments: int
     assigned: int = 0
+    checks: VerifySpec | None = None
+    """The ``verify:`` section workers' results must pass (workers are told about it)."""
+    check: AssignmentCheck | None = None
 
 
 @dataclass(slots=True)
@@ -62,6 +81,8 @@ class _Turn:
     turn_limit: int = 0
     reasoning: str = ""
     """What the agent said in the current turn (shown to guardians and approvers)."""
+    checks: VerifySpec | None = None
+    """The checks the agent's answer must pass (grounding labels tool results with ids)."""
 
 
 def agent_identity(workflow: WorkflowSpec, agent: AgentSpec) -> dict[str, str]:
@@ -199,7 +220,9 @@ async def _assign(ctx: RunContext, turn: _Turn, key: str, call: ToolCall) -> tup
     if worker in ctx.workflow.spec.remote_tool_names() and remote is not None:
         # A remote A2A agent as a worker: its task is a governed, durable tool step.
         return await _governed_call(ctx, turn, f"{key}/{worker}", remote, {"message": task})
-    result = await run_agent(ctx, worker, task, f"{key}/{worker}")
+    result = await run_agent(ctx, worker, task, f"{key}/{worker}", checks=sup.checks)
+    if sup.check is not None:
+        return await sup.check(ctx, task, f"{key}/{worker}", result, sup.workers)
     return True, result.output
 
 
@@ -223,11 +246,17 @@ async def _check_loops(ctx: RunContext, turn: _Turn, key: str, calls: list[ToolC
 
 async def run_agent(ctx: RunContext, name: str, task: str, key: str,
                     *, supervision: Supervision | None = None,
-                    history: list[Message] | None = None, handoffs: int = 0) -> AgentResult:
-    """Invoke agent ``name`` on ``task``; ``key`` makes every step of it unique in the run."""
+                    history: list[Message] | None = None, handoffs: int = 0,
+                    checks: VerifySpec | None = None, model: str | None = None) -> AgentResult:
+    """Invoke agent ``name`` on ``task``; ``key`` makes every step of it unique in the run.
+
+    ``checks``: the ``verify:`` section its answer must pass (the agent is told). ``model``:
+    another model than the agent's own (an ensemble's candidate)."""
     spec = ctx.workflow.spec.agent(name)
     if spec is None:
         raise RunFailure(f"workflow {ctx.workflow.spec.name} has no agent {name!r}")
+    if model is not None:
+        spec = spec.model_copy(update={"model": model})
     await ctx.record_once(key, EventType.AGENT_INVOKED,
                           {"agent": name, "task": task, "model": spec.model,
                            "identity": agent_identity(ctx.workflow.spec, spec)},
@@ -239,12 +268,14 @@ async def run_agent(ctx: RunContext, name: str, task: str, key: str,
             f"give each task to a worker with {ASSIGN_TOOL}, check every result, assign again "
             "if it is not good enough, and answer with the final result when all is done."
         )
+    instructions += verify_guidance(checks)
     messages = [Message("system", instructions)] if instructions else []
     context = await task_context(ctx, spec, task, key)  # what is known about the task
     if context is not None:
         messages.append(context)
     messages += history if history is not None else [Message("user", task)]
-    turn = _Turn(spec, key, messages, supervision, task, turn_limit=spec.max_turns)
+    turn = _Turn(spec, key, messages, supervision, task, turn_limit=spec.max_turns,
+                 checks=checks)
     number = 0
     while True:
         number += 1
@@ -270,15 +301,17 @@ async def run_agent(ctx: RunContext, name: str, task: str, key: str,
             output = response.content or ""
             await ctx.record_once(key, EventType.AGENT_COMPLETED, {"agent": name, "output": output},
                                   actor=f"agent:{name}")
-            return AgentResult(name, output)
+            return AgentResult(name, output, key, turn.messages, spec.model)
         handoff = _handoff_target(spec, response)
         if handoff is not None:
             return await _hand_off(ctx, turn, step, handoff, handoffs)
         await _check_loops(ctx, turn, step, response.tool_calls)
         results = await _run_calls(ctx, turn, step, response.tool_calls)
+        cite = checks is not None and checks.grounding
         for call, (ok, value) in zip(response.tool_calls, results, strict=True):
-            turn.messages.append(Message("tool", _observation(ok, value), tool_call_id=call.id,
-                                         name=call.name))
+            seen = _observation(ok, value)
+            turn.messages.append(Message("tool", f"{tool_citation(call.id)} {seen}" if cite
+                                         else seen, tool_call_id=call.id, name=call.name))
 
 
 def _handoff_target(spec: AgentSpec, response: ModelResponse) -> tuple[str, ToolCall] | None:
@@ -307,4 +340,4 @@ async def _hand_off(ctx: RunContext, turn: _Turn, step: str, handoff: tuple[str,
                         tool_call_id=c.id, name=c.name) for c in last]
     task = next((m.content or "" for m in history if m.role == "user"), "")
     return await run_agent(ctx, target, task, f"{step}/{target}", history=history,
-                           handoffs=count + 1)
+                           handoffs=count + 1, checks=turn.checks)

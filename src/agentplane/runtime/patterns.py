@@ -8,11 +8,14 @@ Hand-offs and agent-as-tool live in the agent loop.
 from __future__ import annotations
 
 import json
+from functools import partial
 from typing import Any
 
 from .context import RunContext, gather_steps
+from .ensemble import run_ensemble
 from .loop import Supervision, run_agent
 from .spec import AgentStep, ParallelStep, Step, SupervisorStep
+from .verify import checked_assignment, verify_answer
 
 
 def as_text(value: Any) -> str:
@@ -24,13 +27,28 @@ async def run_step(ctx: RunContext, step: Step, key: str, value: Any) -> Any:
     if isinstance(step, AgentStep):
         text = as_text(value)
         task = step.input.replace("{input}", text) if step.input is not None else text
-        return (await run_agent(ctx, step.agent, task, f"{key}/{step.agent}")).output
+        return await _run_agent_step(ctx, step, task, f"{key}/{step.agent}")
     if isinstance(step, SupervisorStep):
-        supervision = Supervision(list(step.workers), step.max_assignments)
+        supervision = Supervision(list(step.workers), step.max_assignments, checks=step.verify,
+                                  check=partial(checked_assignment, step.verify)
+                                  if step.verify is not None else None)
         result = await run_agent(ctx, step.supervisor, as_text(value),
                                  f"{key}/{step.supervisor}", supervision=supervision)
         return result.output
     return await _run_parallel(ctx, step, key, value)
+
+
+async def _run_agent_step(ctx: RunContext, step: AgentStep, task: str, key: str) -> str:
+    """An agent step: one agent, or an ensemble of them, and the answer verified when the step
+    says so."""
+    if step.ensemble is not None:
+        result = await run_ensemble(ctx, step.agent, step.ensemble, task, key,
+                                    checks=step.verify)
+    else:
+        result = await run_agent(ctx, step.agent, task, key, checks=step.verify)
+    if step.verify is not None:
+        result = await verify_answer(ctx, step.verify, result, task, key)
+    return result.output
 
 
 async def _run_parallel(ctx: RunContext, step: ParallelStep, key: str, value: Any) -> Any:

@@ -144,6 +144,9 @@ def _check_steps(spec: WorkflowSpec, agents: set[str]) -> list[SpecProblem]:
         names: list[tuple[str, DataPath]] = []
         if isinstance(step, AgentStep):
             names = [(step.agent, (*path, "agent"))]
+            if step.ensemble is not None:
+                names += [(a, (*path, "ensemble", "agents", k))
+                          for k, a in enumerate(step.ensemble.agents)]
         elif isinstance(step, SupervisorStep):
             names = [(step.supervisor, (*path, "supervisor"))]
             # a worker may also be a remote A2A agent

@@ -359,10 +359,44 @@ def _note(e: Event, entry: Entry) -> None:
         entry.blocks = [("data", pretty(d))]
 
 
+def _verify(e: Event, entry: Entry) -> None:
+    """``verify.checked``: an answer's checks, each finding, and what was done about them."""
+    d = e.data
+    findings = _mappings(d.get("findings"))
+    action = str(d.get("action") or "")
+    passed = bool(d.get("passed"))
+    entry.title = (f"{d.get('agent')}'s answer passed verification" if passed else
+                   f"{d.get('agent')}'s answer failed verification: {len(findings)} finding(s)")
+    entry.tone = "ok" if passed else ("bad" if action == "escalate" else "warn")
+    entry.facts = _facts(("checks", ", ".join(map(str, d.get("checks") or []))),
+                         ("attempt", d.get("attempt")),
+                         ("then", None if passed else action.replace(":", " to ")),
+                         ("sources seen", len(d.get("sources") or []) or None))
+    if findings:
+        entry.alert = "; ".join(f"{f.get('check')}: {f.get('message')}" for f in findings)
+
+
+def _ensemble(e: Event, entry: Entry) -> None:
+    """``ensemble.judged``: the candidates of an ensemble and the one the judge kept."""
+    d = e.data
+    candidates = _mappings(d.get("candidates"))
+    chosen = d.get("chosen")
+    judge = _part(d, "judge")
+    kept = candidates[chosen] if isinstance(chosen, int) and 0 <= chosen < len(candidates) \
+        else {}
+    entry.title = (f"Ensemble of {len(candidates)} for {d.get('agent')}: kept "
+                   f"{kept.get('label', '?')}")
+    entry.tone = "ok"
+    entry.facts = _facts(("judge", f"{judge.get('kind')} {judge.get('by')}"),
+                         ("candidates", ", ".join(str(c.get("label")) for c in candidates)))
+    entry.text = _prose(d.get("reason"))
+    entry.blocks = [("candidates", pretty(candidates))]
+
+
 _KINDS: dict[str, tuple[str, Callable[[Event, Entry], None]]] = {
     "run": ("run", _run), "agent": ("agent", _agent), "model": ("model", _model),
     "tool": ("tool", _tool), "guard": ("guard", _guard), "approval": ("approval", _approval),
-    "memory": ("memory", _memory),
+    "memory": ("memory", _memory), "verify": ("guard", _verify), "ensemble": ("agent", _ensemble),
 }
 
 
