@@ -36,6 +36,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import _kbcorpus as corpus
 from _common import Figure, print_figures, scratch, timed_ms
+from agentplane.knowledge.graph import KnowledgeGraph
+from agentplane.knowledge.ontology import load_ontology
 from agentplane.knowledge.retrieve import Retriever, passage_item
 from agentplane.knowledge.shaping import render_packet, shape
 from agentplane.knowledge.store import KnowledgeBase
@@ -135,13 +137,17 @@ def p(values: Sequence[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
-def measure(db: Database, label: str, size: int, files: Sequence[corpus.SourceFile],
-            n_queries: int) -> list[Figure]:
-    zh, en = sentences(files)
+def build(db: Database, size: int, zh: Sequence[str], en: Sequence[str]
+          ) -> tuple[KnowledgeBase, KnowledgeGraph, int, list[Figure]]:
+    """The knowledge base and graph of ``size`` synthetic chunks, with the ingest and graph
+    build figures; a database that already holds them (``--keep``) is used as it is."""
     kb = KnowledgeBase(db)
+    stored = kb.index.size(corpus.TENANT)
+    if stored >= size:
+        return kb, KnowledgeGraph(db, load_ontology(corpus.ONTOLOGY)), stored, []
     stored, seconds, texts = ingest(kb, size, paragraphs(zh, en))
     floor = bare_insert(db, texts)
-    at = f"{label} {stored / 1000:g}k"
+    at = f"{db.dialect} {stored / 1000:g}k"
     figures = [Figure("kb_speed", f"ingest {at}", stored / seconds, "chunks/s",
                       len(texts) / floor)]
     started = time.perf_counter()
@@ -149,6 +155,14 @@ def measure(db: Database, label: str, size: int, files: Sequence[corpus.SourceFi
     figures.append(Figure("kb_speed", f"graph build {at}",
                           stored / (time.perf_counter() - started), "chunks/s",
                           len(texts) / floor))
+    return kb, knowledge_graph, stored, figures
+
+
+def measure(db: Database, label: str, size: int, files: Sequence[corpus.SourceFile],
+            n_queries: int) -> list[Figure]:
+    zh, en = sentences(files)
+    kb, knowledge_graph, stored, figures = build(db, size, zh, en)
+    at = f"{label} {stored / 1000:g}k"
     retriever = Retriever(kb, knowledge_graph)
     asked = queries(zh, en, n_queries)
     ids = [str(r[0]) for r in db.query("SELECT id FROM kb_chunks WHERE tenant = ? LIMIT 1000",
@@ -194,8 +208,8 @@ def shaping(retriever: Retriever, asked: Sequence[str], at: str) -> list[Figure]
 
 @contextmanager
 def database(folder: Path, postgres: str | None, size: int) -> Iterator[tuple[str, Database]]:
-    """A fresh database: a SQLite file in ``folder``, or a new database on a PostgreSQL
-    server (``auto``: one started here)."""
+    """A SQLite file in ``folder`` (fresh, or kept from an earlier run with ``--keep``), or a
+    new database on a PostgreSQL server (``auto``: one started here)."""
     if postgres is None:
         db = open_database(str(folder / f"speed-{size}.db"))
         try:
@@ -215,11 +229,12 @@ def database(folder: Path, postgres: str | None, size: int) -> Iterator[tuple[st
 
 
 def run(sizes: Sequence[int] = (10_000, 100_000), *, seeds: str | None = None,
-        postgres: str | None = None, n_queries: int = 300, slice_chars: int | None = None
-        ) -> list[Figure]:
+        postgres: str | None = None, n_queries: int = 300, slice_chars: int | None = None,
+        keep: str | None = None) -> list[Figure]:
     files = corpus.load_corpus(corpus.seeds_dir(seeds), limit=slice_chars)
     figures: list[Figure] = []
-    with scratch() as folder:
+    with scratch() if keep is None else nullcontext(Path(keep)) as folder:
+        folder.mkdir(parents=True, exist_ok=True)
         for size in sizes:
             for backend in [None, postgres] if postgres else [None]:
                 with database(folder, backend, size) as (label, db):
@@ -234,9 +249,13 @@ def main() -> None:
     parser.add_argument("--postgres", help="also on PostgreSQL: a server URL whose user may "
                                            "create databases, or 'auto' to start one")
     parser.add_argument("--queries", type=int, default=300, help="queries per mode")
+    parser.add_argument("--keep", metavar="DIR",
+                        help="keep the SQLite databases in DIR and reuse them on the next run "
+                             "(no ingest or graph build figures then)")
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
-    print_figures(run(sizes, seeds=args.seeds, postgres=args.postgres, n_queries=args.queries))
+    print_figures(run(sizes, seeds=args.seeds, postgres=args.postgres, n_queries=args.queries,
+                      keep=args.keep))
 
 
 if __name__ == "__main__":
