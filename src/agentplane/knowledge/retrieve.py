@@ -30,6 +30,8 @@ from typing import TYPE_CHECKING
 
 from agentplane.errors import ConfigError
 
+from .chars import char_grams
+from .chars import rank as rank_by_chars
 from .feedback import Feedback, expand
 from .store import KnowledgeBase, timestamp
 from .types import Chunk, ContextItem, Passage, TrustLevel
@@ -40,13 +42,20 @@ if TYPE_CHECKING:
     from .vectors import VectorIndex
 
 MODES = ("lexical", "graph", "vector")
+LISTS = ("lexical", "chars", "graph", "vector")
+"""The ranked lists fusion reads: the modes, and ``chars`` — lexical search's candidates ranked
+again by the Chinese characters they share with the question (:mod:`.chars`), made whenever
+``lexical`` is asked for and the question has CJK characters."""
 RRF_K = 60
 """The rank-fusion constant: larger flattens the advantage of the very top ranks (60 is the
 value of Cormack et al., 2009, which the RRF literature keeps)."""
-WEIGHTS: Mapping[str, float] = {"lexical": 1.0, "graph": 0.5, "vector": 1.0}
-"""Each retriever's weight in the fused score. Graph expansion says a chunk is *about*
-something the question names, not that it answers it: at full weight its list displaced
-lexical answers on the labelled question set (docs/retrieval.md has the measurements)."""
+WEIGHTS: Mapping[str, float] = {"lexical": 1.0, "chars": 0.75, "graph": 0.5, "vector": 1.0}
+"""Each list's weight in the fused score (0 leaves a list out). Graph expansion says a chunk is
+*about* something the question names, not that it answers it: at full weight its list
+displaced lexical answers on the labelled question set; ``chars`` was chosen on half of that
+set (docs/retrieval.md has the measurements)."""
+CHAR_POOL = 100
+"""Lexical search's candidates (with graph expansion's) that the ``chars`` list ranks again."""
 DEPTH = 20
 """How many chunks each retriever contributes to the fusion."""
 GRAPH_POOL = 200
@@ -103,7 +112,7 @@ def fuse(lists: Mapping[str, Sequence[Chunk]], weights: Mapping[str, float], rrf
     best: dict[str, int] = {}
     via: dict[str, list[str]] = {}
     chunks: dict[str, Chunk] = {}
-    for mode in MODES:
+    for mode in LISTS:
         for rank, chunk in enumerate(lists.get(mode, ()), start=1):
             if mode in via.get(chunk.id, ()):
                 continue  # a list that repeats a chunk counts it once, at its best rank
@@ -118,8 +127,10 @@ def fuse(lists: Mapping[str, Sequence[Chunk]], weights: Mapping[str, float], rrf
 class Retriever:
     """Hybrid search over a tenant's knowledge base (see the module docstring).
 
-    ``weights``: per retriever (missing ones keep :data:`WEIGHTS`); ``rrf_k``: the fusion
-    constant; ``depth``: chunks each retriever contributes; ``hops``: graph expansion's reach.
+    ``weights``: per list (missing ones keep :data:`WEIGHTS`); ``rrf_k``: the fusion
+    constant; ``depth``: chunks each retriever contributes; ``hops``: graph expansion's reach;
+    ``feedback``: pseudo-relevance feedback for the lexical list (off by default);
+    ``char_pool``: lexical candidates the ``chars`` list ranks again.
     Vectors are kept in ``kb``'s database (``knowledge_vectors``) and computed by
     :meth:`index_vectors` for chunks that have none yet.
     """
@@ -128,15 +139,17 @@ class Retriever:
                  embeddings: Embeddings | None = None, *,
                  weights: Mapping[str, float] | None = None, rrf_k: float = RRF_K,
                  depth: int = DEPTH, hops: int = HOPS,
-                 feedback: Feedback | None = FEEDBACK) -> None:
-        unknown = sorted(set(weights or {}) - set(MODES))
+                 feedback: Feedback | None = FEEDBACK, char_pool: int = CHAR_POOL) -> None:
+        unknown = sorted(set(weights or {}) - set(LISTS))
         if unknown:
             raise ConfigError(f"retrieval weights name unknown retrievers {unknown}; "
-                              f"known: {', '.join(MODES)}")
+                              f"known: {', '.join(LISTS)}")
         self.weights = {**WEIGHTS, **(weights or {})}
-        if any(w < 0 for w in self.weights.values()) or rrf_k < 0 or depth < 1:
+        if any(w < 0 for w in self.weights.values()) or rrf_k < 0 or depth < 1 or \
+                char_pool < 1:
             raise ConfigError(f"retrieval settings out of range: weights {self.weights} must "
-                              f"be ≥ 0, rrf_k ({rrf_k}) ≥ 0 and depth ({depth}) ≥ 1")
+                              f"be ≥ 0, rrf_k ({rrf_k}) ≥ 0, depth ({depth}) ≥ 1 and "
+                              f"char_pool ({char_pool}) ≥ 1")
         self.kb = kb
         self.graph = graph
         self.embeddings = embeddings
@@ -144,6 +157,7 @@ class Retriever:
         self.depth = depth
         self.hops = hops
         self.feedback = feedback
+        self.char_pool = char_pool
         self._vectors: VectorIndex | None = None
 
     @property
@@ -200,16 +214,23 @@ class Retriever:
     def _local_lists(self, tenant: str, query: str, filters: Filters, wanted: frozenset[str]
                      ) -> dict[str, list[Chunk]]:
         lists: dict[str, list[Chunk]] = {}
+        by_chars = "lexical" in wanted and self.weights["chars"] > 0 and bool(char_grams(query))
+        found: list[tuple[Chunk, float]] = []
         if "lexical" in wanted:
             found = self.kb.lexical(
-                tenant, query, limit=self.depth, trust=filters.trust,
+                tenant, query, limit=max(self.depth, self.char_pool) if by_chars else self.depth,
+                trust=filters.trust,
                 sources=sorted(filters.sources) if filters.sources is not None else None,
                 valid_at=filters.valid_at, since=filters.since)
-            lists["lexical"] = [chunk for chunk, _ in found]
-            if self.feedback is not None and found:
-                lists["lexical"] = self._feedback_list(tenant, query, found, filters)
+            first = found[:self.depth]
+            lists["lexical"] = [chunk for chunk, _ in first]
+            if self.feedback is not None and first:
+                lists["lexical"] = self._feedback_list(tenant, query, first, filters)
         if "graph" in wanted and self.graph is not None:
             lists["graph"] = self._graph_list(tenant, query, filters)
+        if by_chars:
+            lists["chars"] = rank_by_chars(
+                query, [chunk for chunk, _ in found] + lists.get("graph", []), self.depth)
         return lists
 
     def _feedback_list(self, tenant: str, query: str, found: Sequence[tuple[Chunk, float]],
