@@ -17,7 +17,13 @@ one chunk. Figures, each against a baseline measured in the same run:
 The graph is built at every size (its mentions are rows of their own table).
 
 Run: .venv/bin/python bench/retrieval_speed.py [--sizes 10000,100000] [--seeds DIR]
-     [--postgres URL|auto] [--queries N]
+     [--postgres URL|auto [--copy [--postgres-only]]] [--queries N] [--keep DIR]
+
+``--copy`` fills PostgreSQL with the rows of the SQLite database of the same size (built in the
+run, or kept from an earlier one with ``--keep``) instead of ingesting through PostgreSQL: its
+query figures then come without ingest or graph build figures. Query latency is timed for
+lexical, lexical + graph, and lexical + graph without the ``chars`` list (the retriever before
+it, on the same database).
 """
 
 from __future__ import annotations
@@ -158,12 +164,33 @@ def build(db: Database, size: int, zh: Sequence[str], en: Sequence[str]
     return kb, knowledge_graph, stored, figures
 
 
+def copied(db: Database, url: str, sqlite_path: Path
+           ) -> tuple[KnowledgeBase, KnowledgeGraph, int]:
+    """The knowledge base and graph of the SQLite database at ``sqlite_path``, copied into the
+    PostgreSQL database ``db`` (at ``url``) after the components' migrations made its tables."""
+    from _pgcopy import copy_tables
+
+    kb = KnowledgeBase(db)
+    knowledge_graph = KnowledgeGraph(db, load_ontology(corpus.ONTOLOGY))
+    started = time.perf_counter()
+    rows = copy_tables(sqlite_path, url)
+    print(f"copied {sum(rows.values()):,} rows of {len(rows)} tables into PostgreSQL in "
+          f"{time.perf_counter() - started:.0f} s", file=sys.stderr)
+    return kb, knowledge_graph, kb.index.size(corpus.TENANT)
+
+
 def measure(db: Database, label: str, size: int, files: Sequence[corpus.SourceFile],
-            n_queries: int) -> list[Figure]:
+            n_queries: int, copy_from: tuple[str, Path] | None = None) -> list[Figure]:
     zh, en = sentences(files)
-    kb, knowledge_graph, stored, figures = build(db, size, zh, en)
+    if copy_from is not None:
+        kb, knowledge_graph, stored = copied(db, *copy_from)
+        figures: list[Figure] = []
+        label += " (copied)"
+    else:
+        kb, knowledge_graph, stored, figures = build(db, size, zh, en)
     at = f"{label} {stored / 1000:g}k"
     retriever = Retriever(kb, knowledge_graph)
+    words_only = Retriever(kb, knowledge_graph, weights={"chars": 0.0})
     asked = queries(zh, en, n_queries)
     ids = [str(r[0]) for r in db.query("SELECT id FROM kb_chunks WHERE tenant = ? LIMIT 1000",
                                        (corpus.TENANT,))]
@@ -175,9 +202,12 @@ def measure(db: Database, label: str, size: int, files: Sequence[corpus.SourceFi
                         "(?, ?, ?, ?, ?)", (corpus.TENANT, *pick))
 
     base = latencies(plain, asked)
-    for name, chosen in [("lexical", ("lexical",)), ("lexical+graph", ("lexical", "graph"))]:
-        def search(q: str, m: tuple[str, ...] = chosen) -> object:
-            return retriever.search(corpus.TENANT, q, k=K, modes=m)
+    both = ("lexical", "graph")
+    for name, chosen, used in [("lexical", ("lexical",), retriever),
+                               ("lexical+graph", both, retriever),
+                               ("lexical+graph without chars", both, words_only)]:
+        def search(q: str, m: tuple[str, ...] = chosen, r: Retriever = used) -> object:
+            return r.search(corpus.TENANT, q, k=K, modes=m)
 
         times = latencies(search, asked)
         figures.append(Figure("kb_speed", f"query p50 {name} {at}", p(times, 0.5), "ms",
@@ -208,12 +238,21 @@ def shaping(retriever: Retriever, asked: Sequence[str], at: str) -> list[Figure]
 
 @contextmanager
 def database(folder: Path, postgres: str | None, size: int) -> Iterator[tuple[str, Database]]:
+    """:func:`database_at` without the URL."""
+    with database_at(folder, postgres, size) as (label, db, _):
+        yield label, db
+
+
+@contextmanager
+def database_at(folder: Path, postgres: str | None, size: int
+                ) -> Iterator[tuple[str, Database, str]]:
     """A SQLite file in ``folder`` (fresh, or kept from an earlier run with ``--keep``), or a
-    new database on a PostgreSQL server (``auto``: one started here)."""
+    new database on a PostgreSQL server (``auto``: one started here), and its URL."""
     if postgres is None:
-        db = open_database(str(folder / f"speed-{size}.db"))
+        path = folder / f"speed-{size}.db"
+        db = open_database(str(path))
         try:
-            yield "sqlite", db
+            yield "sqlite", db, str(path)
         finally:
             db.close()
         return
@@ -221,24 +260,31 @@ def database(folder: Path, postgres: str | None, size: int) -> Iterator[tuple[st
 
     with (bench_server() if postgres == "auto" else nullcontext(BenchServer(postgres))
           ) as server:
-        db = open_database(server.create_database("kbspeed"))
+        url = server.create_database("kbspeed")
+        db = open_database(url)
         try:
-            yield "postgres", db
+            yield "postgres", db, url
         finally:
             db.close()
 
 
 def run(sizes: Sequence[int] = (10_000, 100_000), *, seeds: str | None = None,
         postgres: str | None = None, n_queries: int = 300, slice_chars: int | None = None,
-        keep: str | None = None) -> list[Figure]:
+        keep: str | None = None, copy: bool = False, skip_sqlite: bool = False
+        ) -> list[Figure]:
     files = corpus.load_corpus(corpus.seeds_dir(seeds), limit=slice_chars)
     figures: list[Figure] = []
     with scratch() if keep is None else nullcontext(Path(keep)) as folder:
         folder.mkdir(parents=True, exist_ok=True)
         for size in sizes:
             for backend in [None, postgres] if postgres else [None]:
-                with database(folder, backend, size) as (label, db):
-                    figures += measure(db, label, size, files, n_queries)
+                if backend is None and skip_sqlite and copy:
+                    with database(folder, None, size) as (_, db):
+                        build(db, size, *sentences(files))  # only to copy from
+                    continue
+                with database_at(folder, backend, size) as (label, db, url):
+                    source = (url, folder / f"speed-{size}.db") if backend and copy else None
+                    figures += measure(db, label, size, files, n_queries, source)
     return figures
 
 
@@ -252,10 +298,16 @@ def main() -> None:
     parser.add_argument("--keep", metavar="DIR",
                         help="keep the SQLite databases in DIR and reuse them on the next run "
                              "(no ingest or graph build figures then)")
+    parser.add_argument("--copy", action="store_true",
+                        help="fill PostgreSQL by copying the SQLite database of the same size "
+                             "(query figures only) instead of ingesting through PostgreSQL")
+    parser.add_argument("--postgres-only", action="store_true",
+                        help="with --copy: time only the PostgreSQL queries (the SQLite "
+                             "database is built or kept only to copy from)")
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
     print_figures(run(sizes, seeds=args.seeds, postgres=args.postgres, n_queries=args.queries,
-                      keep=args.keep))
+                      keep=args.keep, copy=args.copy, skip_sqlite=args.postgres_only))
 
 
 if __name__ == "__main__":

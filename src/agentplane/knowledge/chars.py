@@ -15,14 +15,14 @@ candidate pool, and the order this gives is one more ranked list for rank fusion
 list. Nothing is listed per word: the only knowledge used is that a Chinese character means
 something by itself.
 
-Counting is ``str.count`` of each question n-gram in each candidate's text (C speed, a few
-hundred calls per question), so a repeated character pair is counted without overlaps
-(哈哈哈 holds 哈哈 once).
+Counting is ``str.count`` of each question n-gram in each candidate's text (C speed), so a
+repeated pair is counted without overlaps (哈哈哈 holds 哈哈 once).
 """
 
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Sequence
 
 from .lexical import K1, B, idf
@@ -46,32 +46,32 @@ def char_grams(text: str) -> list[str]:
     return list(grams)
 
 
-def _length(text: str) -> int:
-    """How many character n-grams ``text`` holds (unigrams and bigrams of its CJK runs)."""
-    return sum(2 * len(m.group()) - 1 for m in _RUN.finditer(text))
-
-
 def rank(question: str, candidates: Sequence[Chunk], limit: int) -> list[Chunk]:
     """The best ``limit`` of ``candidates`` (each id once) by BM25 over ``question``'s
     character n-grams, document frequencies counted within the candidates; candidates that
     share none are left out, ties keep the candidates' order. Empty when the question has no
-    CJK characters."""
+    CJK characters.
+
+    A candidate's length is its text's length in characters (BM25 needs it only relative to
+    the other candidates'); its text is read as stored (NFKC changes no CJK character but the
+    rare compatibility ideographs)."""
     grams = char_grams(question)
     unique = list({c.id: c for c in reversed(candidates)}.values())[::-1]
     if not grams or not unique or limit <= 0:
         return []
-    texts = [normalise(f"{c.title}\n{c.text}" if c.title else c.text) for c in unique]
-    lengths = [_length(t) for t in texts]
-    average = max(sum(lengths) / len(lengths), 1.0)
-    counts = [[t.count(g) for g in grams] for t in texts]
-    df = [sum(1 for row in counts if row[j]) for j in range(len(grams))]
-    weights = [idf(len(unique), d) for d in df]
+    texts = [f"{c.title}\n{c.text}" if c.title else c.text for c in unique]
+    counts = [{g: n for g in grams if (n := t.count(g))} for t in texts]
+    average = max(sum(map(len, texts)) / len(texts), 1.0)
+    df: Counter[str] = Counter()
+    for found in counts:
+        df.update(found.keys())
+    weights = {g: idf(len(unique), d) for g, d in df.items()}
     scores: list[tuple[float, int]] = []
-    for n, (row, length) in enumerate(zip(counts, lengths, strict=True)):
-        norm = K1 * (1 - B + B * length / average)
-        score = sum(w * tf * (K1 + 1) / (tf + norm)
-                    for w, tf in zip(weights, row, strict=True) if tf)
-        if score > 0:
-            scores.append((score, n))
+    for n, (found, text) in enumerate(zip(counts, texts, strict=True)):
+        if not found:
+            continue
+        norm = K1 * (1 - B + B * len(text) / average)
+        scores.append((sum(weights[g] * tf * (K1 + 1) / (tf + norm)
+                           for g, tf in found.items()), n))
     scores.sort(key=lambda pair: (-pair[0], pair[1]))
     return [unique[n] for _, n in scores[:limit]]

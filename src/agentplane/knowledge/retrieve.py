@@ -49,12 +49,12 @@ again by the Chinese characters they share with the question (:mod:`.chars`), ma
 RRF_K = 60
 """The rank-fusion constant: larger flattens the advantage of the very top ranks (60 is the
 value of Cormack et al., 2009, which the RRF literature keeps)."""
-WEIGHTS: Mapping[str, float] = {"lexical": 1.0, "chars": 0.75, "graph": 0.5, "vector": 1.0}
+WEIGHTS: Mapping[str, float] = {"lexical": 1.0, "chars": 1.0, "graph": 0.5, "vector": 1.0}
 """Each list's weight in the fused score (0 leaves a list out). Graph expansion says a chunk is
 *about* something the question names, not that it answers it: at full weight its list
 displaced lexical answers on the labelled question set; ``chars`` was chosen on half of that
 set (docs/retrieval.md has the measurements)."""
-CHAR_POOL = 100
+CHAR_POOL = 20
 """Lexical search's candidates (with graph expansion's) that the ``chars`` list ranks again."""
 DEPTH = 20
 """How many chunks each retriever contributes to the fusion."""
