@@ -158,7 +158,7 @@ def p(values: Sequence[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
-def build(db: Database, size: int, zh: Sequence[str], en: Sequence[str]
+def build(db: Database, size: int, zh: Sequence[str], en: Sequence[str], label: str = ""
           ) -> tuple[KnowledgeBase, KnowledgeGraph, int, list[Figure]]:
     """The knowledge base and graph of ``size`` synthetic chunks, with the ingest and graph
     build figures; a database that already holds them (``--keep``) is used as it is."""
@@ -168,7 +168,7 @@ def build(db: Database, size: int, zh: Sequence[str], en: Sequence[str]
         return kb, KnowledgeGraph(db, load_ontology(corpus.ONTOLOGY)), stored, []
     stored, seconds, texts = ingest(kb, size, paragraphs(zh, en))
     floor = bare_insert(db, texts)
-    at = f"{db.dialect} {stored / 1000:g}k"
+    at = f"{label or db.dialect} {stored / 1000:g}k"
     figures = [Figure("kb_speed", f"ingest {at}", stored / seconds, "chunks/s",
                       len(texts) / floor)]
     started = time.perf_counter()
@@ -202,7 +202,7 @@ def measure(db: Database, label: str, size: int, files: Sequence[corpus.SourceFi
         figures: list[Figure] = []
         label += " (copied)"
     else:
-        kb, knowledge_graph, stored, figures = build(db, size, zh, en)
+        kb, knowledge_graph, stored, figures = build(db, size, zh, en, label)
     at = f"{label} {stored / 1000:g}k"
     retriever = Retriever(kb, knowledge_graph)
     words_only = Retriever(kb, knowledge_graph, weights={"chars": 0.0})

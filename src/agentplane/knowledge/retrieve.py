@@ -13,6 +13,12 @@ Each retriever ranks a tenant's current chunks on its own:
 - ``vector`` — cosine similarity of embeddings from an OpenAI-compatible endpoint, when an
   :class:`Embeddings` is configured (the offline path needs none: the mode is skipped).
 
+With ``lexical``, a question with Chinese characters also gets the ``chars`` list: lexical
+search's first candidates (and graph expansion's) ranked again by the character unigrams and
+bigrams they share with the question (:mod:`.chars`), for paraphrases word-level BM25 cannot
+match. Pseudo-relevance feedback (:mod:`.feedback`) can replace the lexical list with a search
+expanded from its best passages; it is off by default (it did not help on the labelled set).
+
 The lists are fused by reciprocal rank fusion: a chunk's score is the sum over the lists that
 hold it of ``weight / (rrf_k + rank)`` (rank 1 = best), so a chunk that several retrievers
 agree on rises, and no retriever's raw scores need to be comparable with another's. The same
