@@ -17,7 +17,13 @@ one chunk. Figures, each against a baseline measured in the same run:
 The graph is built at every size (its mentions are rows of their own table).
 
 Run: .venv/bin/python bench/retrieval_speed.py [--sizes 10000,100000] [--seeds DIR]
-     [--postgres URL|auto] [--queries N]
+     [--postgres URL|auto [--copy [--postgres-only]]] [--queries N] [--keep DIR]
+
+``--copy`` fills PostgreSQL with the rows of the SQLite database of the same size (built in the
+run, or kept from an earlier one with ``--keep``) instead of ingesting through PostgreSQL: its
+query figures then come without ingest or graph build figures. Query latency is timed for
+lexical, lexical + graph, and lexical + graph without the ``chars`` list (the retriever before
+it, on the same database).
 """
 
 from __future__ import annotations
@@ -36,6 +42,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import _kbcorpus as corpus
 from _common import Figure, print_figures, scratch, timed_ms
+from agentplane.knowledge.graph import KnowledgeGraph
+from agentplane.knowledge.ontology import load_ontology
 from agentplane.knowledge.retrieve import Retriever, passage_item
 from agentplane.knowledge.shaping import render_packet, shape
 from agentplane.knowledge.store import KnowledgeBase
@@ -130,18 +138,37 @@ def latencies(call: Callable[[str], object], asked: Sequence[str]) -> list[float
     return timed_ms(call, asked, warm=10)
 
 
+def paired(first: Callable[[str], object], second: Callable[[str], object],
+           asked: Sequence[str], warm: int = 10) -> tuple[list[float], list[float]]:
+    """Milliseconds of two calls on each input, timed back to back in alternating order."""
+    for q in asked[:warm]:
+        first(q)
+        second(q)
+    times: tuple[list[float], list[float]] = ([], [])
+    for n, q in enumerate(asked):
+        for which in ((0, 1) if n % 2 == 0 else (1, 0)):
+            started = time.perf_counter()
+            (first, second)[which](q)
+            times[which].append((time.perf_counter() - started) * 1000)
+    return times
+
+
 def p(values: Sequence[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
-def measure(db: Database, label: str, size: int, files: Sequence[corpus.SourceFile],
-            n_queries: int) -> list[Figure]:
-    zh, en = sentences(files)
+def build(db: Database, size: int, zh: Sequence[str], en: Sequence[str], label: str = ""
+          ) -> tuple[KnowledgeBase, KnowledgeGraph, int, list[Figure]]:
+    """The knowledge base and graph of ``size`` synthetic chunks, with the ingest and graph
+    build figures; a database that already holds them (``--keep``) is used as it is."""
     kb = KnowledgeBase(db)
+    stored = kb.index.size(corpus.TENANT)
+    if stored >= size:
+        return kb, KnowledgeGraph(db, load_ontology(corpus.ONTOLOGY)), stored, []
     stored, seconds, texts = ingest(kb, size, paragraphs(zh, en))
     floor = bare_insert(db, texts)
-    at = f"{label} {stored / 1000:g}k"
+    at = f"{label or db.dialect} {stored / 1000:g}k"
     figures = [Figure("kb_speed", f"ingest {at}", stored / seconds, "chunks/s",
                       len(texts) / floor)]
     started = time.perf_counter()
@@ -149,7 +176,36 @@ def measure(db: Database, label: str, size: int, files: Sequence[corpus.SourceFi
     figures.append(Figure("kb_speed", f"graph build {at}",
                           stored / (time.perf_counter() - started), "chunks/s",
                           len(texts) / floor))
+    return kb, knowledge_graph, stored, figures
+
+
+def copied(db: Database, url: str, sqlite_path: Path
+           ) -> tuple[KnowledgeBase, KnowledgeGraph, int]:
+    """The knowledge base and graph of the SQLite database at ``sqlite_path``, copied into the
+    PostgreSQL database ``db`` (at ``url``) after the components' migrations made its tables."""
+    from _pgcopy import copy_tables
+
+    kb = KnowledgeBase(db)
+    knowledge_graph = KnowledgeGraph(db, load_ontology(corpus.ONTOLOGY))
+    started = time.perf_counter()
+    rows = copy_tables(sqlite_path, url)
+    print(f"copied {sum(rows.values()):,} rows of {len(rows)} tables into PostgreSQL in "
+          f"{time.perf_counter() - started:.0f} s", file=sys.stderr)
+    return kb, knowledge_graph, kb.index.size(corpus.TENANT)
+
+
+def measure(db: Database, label: str, size: int, files: Sequence[corpus.SourceFile],
+            n_queries: int, copy_from: tuple[str, Path] | None = None) -> list[Figure]:
+    zh, en = sentences(files)
+    if copy_from is not None:
+        kb, knowledge_graph, stored = copied(db, *copy_from)
+        figures: list[Figure] = []
+        label += " (copied)"
+    else:
+        kb, knowledge_graph, stored, figures = build(db, size, zh, en, label)
+    at = f"{label} {stored / 1000:g}k"
     retriever = Retriever(kb, knowledge_graph)
+    words_only = Retriever(kb, knowledge_graph, weights={"chars": 0.0})
     asked = queries(zh, en, n_queries)
     ids = [str(r[0]) for r in db.query("SELECT id FROM kb_chunks WHERE tenant = ? LIMIT 1000",
                                        (corpus.TENANT,))]
@@ -161,15 +217,23 @@ def measure(db: Database, label: str, size: int, files: Sequence[corpus.SourceFi
                         "(?, ?, ?, ?, ?)", (corpus.TENANT, *pick))
 
     base = latencies(plain, asked)
-    for name, chosen in [("lexical", ("lexical",)), ("lexical+graph", ("lexical", "graph"))]:
-        def search(q: str, m: tuple[str, ...] = chosen) -> object:
-            return retriever.search(corpus.TENANT, q, k=K, modes=m)
-
-        times = latencies(search, asked)
+    both = ("lexical", "graph")
+    lexical = latencies(lambda q: retriever.search(corpus.TENANT, q, k=K, modes=("lexical",)),
+                        asked)
+    # With and without the chars list, timed in turns on each query (the order alternating),
+    # so that both see the same load of the shared machine.
+    graph, without = paired(
+        lambda q: retriever.search(corpus.TENANT, q, k=K, modes=both),
+        lambda q: words_only.search(corpus.TENANT, q, k=K, modes=both), asked)
+    for name, times in [("lexical", lexical), ("lexical+graph", graph),
+                        ("lexical+graph without chars", without)]:
         figures.append(Figure("kb_speed", f"query p50 {name} {at}", p(times, 0.5), "ms",
                               p(base, 0.5)))
         figures.append(Figure("kb_speed", f"query p99 {name} {at}", p(times, 0.99), "ms",
                               p(base, 0.99), "< 50 ms at 100k" if stored >= 100_000 else ""))
+    extra = [a - b for a, b in zip(graph, without, strict=True)]
+    figures.append(Figure("kb_speed", f"chars list's cost per query, median {at}",
+                          p(extra, 0.5), "ms", p(without, 0.5)))
     figures += shaping(retriever, asked, at)
     return figures
 
@@ -194,12 +258,21 @@ def shaping(retriever: Retriever, asked: Sequence[str], at: str) -> list[Figure]
 
 @contextmanager
 def database(folder: Path, postgres: str | None, size: int) -> Iterator[tuple[str, Database]]:
-    """A fresh database: a SQLite file in ``folder``, or a new database on a PostgreSQL
-    server (``auto``: one started here)."""
+    """:func:`database_at` without the URL."""
+    with database_at(folder, postgres, size) as (label, db, _):
+        yield label, db
+
+
+@contextmanager
+def database_at(folder: Path, postgres: str | None, size: int
+                ) -> Iterator[tuple[str, Database, str]]:
+    """A SQLite file in ``folder`` (fresh, or kept from an earlier run with ``--keep``), or a
+    new database on a PostgreSQL server (``auto``: one started here), and its URL."""
     if postgres is None:
-        db = open_database(str(folder / f"speed-{size}.db"))
+        path = folder / f"speed-{size}.db"
+        db = open_database(str(path))
         try:
-            yield "sqlite", db
+            yield "sqlite", db, str(path)
         finally:
             db.close()
         return
@@ -207,23 +280,31 @@ def database(folder: Path, postgres: str | None, size: int) -> Iterator[tuple[st
 
     with (bench_server() if postgres == "auto" else nullcontext(BenchServer(postgres))
           ) as server:
-        db = open_database(server.create_database("kbspeed"))
+        url = server.create_database("kbspeed")
+        db = open_database(url)
         try:
-            yield "postgres", db
+            yield "postgres", db, url
         finally:
             db.close()
 
 
 def run(sizes: Sequence[int] = (10_000, 100_000), *, seeds: str | None = None,
-        postgres: str | None = None, n_queries: int = 300, slice_chars: int | None = None
+        postgres: str | None = None, n_queries: int = 300, slice_chars: int | None = None,
+        keep: str | None = None, copy: bool = False, skip_sqlite: bool = False
         ) -> list[Figure]:
     files = corpus.load_corpus(corpus.seeds_dir(seeds), limit=slice_chars)
     figures: list[Figure] = []
-    with scratch() as folder:
+    with scratch() if keep is None else nullcontext(Path(keep)) as folder:
+        folder.mkdir(parents=True, exist_ok=True)
         for size in sizes:
             for backend in [None, postgres] if postgres else [None]:
-                with database(folder, backend, size) as (label, db):
-                    figures += measure(db, label, size, files, n_queries)
+                if backend is None and skip_sqlite and copy:
+                    with database(folder, None, size) as (_, db):
+                        build(db, size, *sentences(files))  # only to copy from
+                    continue
+                with database_at(folder, backend, size) as (label, db, url):
+                    source = (url, folder / f"speed-{size}.db") if backend and copy else None
+                    figures += measure(db, label, size, files, n_queries, source)
     return figures
 
 
@@ -234,9 +315,19 @@ def main() -> None:
     parser.add_argument("--postgres", help="also on PostgreSQL: a server URL whose user may "
                                            "create databases, or 'auto' to start one")
     parser.add_argument("--queries", type=int, default=300, help="queries per mode")
+    parser.add_argument("--keep", metavar="DIR",
+                        help="keep the SQLite databases in DIR and reuse them on the next run "
+                             "(no ingest or graph build figures then)")
+    parser.add_argument("--copy", action="store_true",
+                        help="fill PostgreSQL by copying the SQLite database of the same size "
+                             "(query figures only) instead of ingesting through PostgreSQL")
+    parser.add_argument("--postgres-only", action="store_true",
+                        help="with --copy: time only the PostgreSQL queries (the SQLite "
+                             "database is built or kept only to copy from)")
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
-    print_figures(run(sizes, seeds=args.seeds, postgres=args.postgres, n_queries=args.queries))
+    print_figures(run(sizes, seeds=args.seeds, postgres=args.postgres, n_queries=args.queries,
+                      keep=args.keep, copy=args.copy, skip_sqlite=args.postgres_only))
 
 
 if __name__ == "__main__":

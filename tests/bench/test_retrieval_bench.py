@@ -109,4 +109,7 @@ def test_the_speed_bench_runs_on_sqlite_and_postgresql(seeds: Path, tmp_path: Pa
                      f"query p99 lexical+graph {at}", f"context shaping per call {at}",
                      f"context shaping per call, passages seen before {at}"):
             assert name in names, (name, names)
-        assert all(f.value > 0 and f.baseline is not None and f.baseline > 0 for f in figures)
+        # The chars list's cost is a median of paired differences: it may be 0 or below.
+        assert all(f.value > 0 for f in figures if "cost per query" not in f.name)
+        assert all(f.baseline is not None and f.baseline > 0 for f in figures)
+        assert f"chars list's cost per query, median {at}" in names

@@ -123,7 +123,8 @@ def test_an_entity_behind_many_chunks_does_not_expand(world: World) -> None:
 def test_chinese_question_through_both_retrievers(world: World) -> None:
     found = Retriever(world.kb, world.graph).search(T, "华为的发票由谁审批？", k=3)
     assert found[0].chunk.source == "huawei.md"
-    assert found[0].via == ("lexical", "graph")
+    # A Chinese question also gets the chars list (lexical candidates by shared characters).
+    assert found[0].via == ("lexical", "chars", "graph")
 
 
 def test_filters_apply_to_every_retriever(world: World) -> None:

@@ -25,7 +25,7 @@ from __future__ import annotations
 import json
 import math
 from collections import Counter
-from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 from agentplane.errors import AgentplaneError
@@ -248,11 +248,14 @@ class LexicalIndex:
                                 (self.name, tenant))
         return int(row[0]) if row else 0
 
-    def search(self, tenant: str, query: str, *, limit: int = 20,
+    def search(self, tenant: str, query: str | Mapping[str, float], *, limit: int = 20,
                among: Collection[str] | None = None) -> list[tuple[str, float]]:
         """The best ``limit`` items for ``query``, as ``(id, score)`` best first; ``among``
-        restricts the answer to those ids."""
-        terms = sorted(set(tokens(query)))
+        restricts the answer to those ids. ``query`` is text, or search terms with a weight
+        each (a term's BM25 contribution is multiplied by it; text weighs each term 1)."""
+        asked = (dict.fromkeys(tokens(query), 1.0) if isinstance(query, str)
+                 else {t: float(w) for t, w in query.items() if w > 0})
+        terms = sorted(asked)
         if not terms or limit <= 0 or (among is not None and not among):
             return []
         # One round trip: the tenant's totals (the row with an empty term) and each term's df.
@@ -276,8 +279,7 @@ class LexicalIndex:
             return []
         avgdl = max(total / n, 1.0)
         df = {term: d for term, (d, _) in found.items()}
-        weights = {t: math.log(1 + (n - d + 0.5) / (d + 0.5))
-                   for t, d in df.items() if d > 0}
+        weights = {t: asked[t] * idf(n, d) for t, d in df.items() if d > 0}
         if not weights:
             return []
         if among is not None:
@@ -302,6 +304,27 @@ class LexicalIndex:
                                       [item for item, _ in scored], avgdl)
             scored = [(item, score + extra.get(item, 0.0)) for item, score in scored]
         return _top(dict(scored), limit)
+
+    def stats(self, tenant: str, terms: Collection[str]) -> tuple[int, dict[str, int]]:
+        """How many items ``tenant``'s index holds, and in how many of them each of ``terms``
+        occurs (terms in none are left out)."""
+        wanted = sorted(set(terms))
+        counts: dict[str, int] = {}
+        for batch in _batches(wanted):
+            counts.update((str(t), int(d)) for t, d in self.db.query(
+                f"SELECT term, df FROM lexical_terms WHERE ix = ? AND tenant = ? "
+                f"AND term IN ({_marks(len(batch))})", (self.name, tenant, *batch)))
+        return self.size(tenant), {t: d for t, d in counts.items() if d > 0}
+
+    def item_terms(self, tenant: str, items: Sequence[str]) -> dict[str, tuple[int, list[str]]]:
+        """Each indexed item's length (in terms, repeats counted) and its distinct terms."""
+        out: dict[str, tuple[int, list[str]]] = {}
+        for batch in _batches(list(dict.fromkeys(items))):
+            for item, length, terms in self.db.query(
+                    f"SELECT item, length, terms FROM lexical_items WHERE ix = ? AND tenant = ? "
+                    f"AND item IN ({_marks(len(batch))})", (self.name, tenant, *batch)):
+                out[str(item)] = (int(length), [str(t) for t in json.loads(terms)])
+        return out
 
     def _terms_sql(self, tenant: str, weights: dict[str, float], avgdl: float
                    ) -> tuple[str, list[Any]]:
@@ -357,6 +380,12 @@ class LexicalIndex:
             for item, score in rows:
                 scores[str(item)] = scores.get(str(item), 0.0) + float(score)
         return scores
+
+
+def idf(items: int, df: int) -> float:
+    """BM25's inverse document frequency of a term found in ``df`` of ``items`` items
+    (Lucene's form: never negative)."""
+    return math.log(1 + (items - df + 0.5) / (df + 0.5))
 
 
 def _top(scores: dict[str, float], limit: int) -> list[tuple[str, float]]:

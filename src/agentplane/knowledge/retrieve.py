@@ -13,6 +13,12 @@ Each retriever ranks a tenant's current chunks on its own:
 - ``vector`` — cosine similarity of embeddings from an OpenAI-compatible endpoint, when an
   :class:`Embeddings` is configured (the offline path needs none: the mode is skipped).
 
+With ``lexical``, a question with Chinese characters also gets the ``chars`` list: lexical
+search's first candidates (and graph expansion's) ranked again by the character unigrams and
+bigrams they share with the question (:mod:`.chars`), for paraphrases word-level BM25 cannot
+match. Pseudo-relevance feedback (:mod:`.feedback`) can replace the lexical list with a search
+expanded from its best passages; it is off by default (it did not help on the labelled set).
+
 The lists are fused by reciprocal rank fusion: a chunk's score is the sum over the lists that
 hold it of ``weight / (rrf_k + rank)`` (rank 1 = best), so a chunk that several retrievers
 agree on rises, and no retriever's raw scores need to be comparable with another's. The same
@@ -30,6 +36,9 @@ from typing import TYPE_CHECKING
 
 from agentplane.errors import ConfigError
 
+from .chars import char_grams
+from .chars import rank as rank_by_chars
+from .feedback import Feedback, expand
 from .store import KnowledgeBase, timestamp
 from .types import Chunk, ContextItem, Passage, TrustLevel
 
@@ -39,19 +48,30 @@ if TYPE_CHECKING:
     from .vectors import VectorIndex
 
 MODES = ("lexical", "graph", "vector")
+LISTS = ("lexical", "chars", "graph", "vector")
+"""The ranked lists fusion reads: the modes, and ``chars`` — lexical search's candidates ranked
+again by the Chinese characters they share with the question (:mod:`.chars`), made whenever
+``lexical`` is asked for and the question has CJK characters."""
 RRF_K = 60
 """The rank-fusion constant: larger flattens the advantage of the very top ranks (60 is the
 value of Cormack et al., 2009, which the RRF literature keeps)."""
-WEIGHTS: Mapping[str, float] = {"lexical": 1.0, "graph": 0.5, "vector": 1.0}
-"""Each retriever's weight in the fused score. Graph expansion says a chunk is *about*
-something the question names, not that it answers it: at full weight its list displaced
-lexical answers on the labelled question set (docs/retrieval.md has the measurements)."""
+WEIGHTS: Mapping[str, float] = {"lexical": 1.0, "chars": 1.0, "graph": 0.5, "vector": 1.0}
+"""Each list's weight in the fused score (0 leaves a list out). Graph expansion says a chunk is
+*about* something the question names, not that it answers it: at full weight its list
+displaced lexical answers on the labelled question set; ``chars`` was chosen on half of that
+set (docs/retrieval.md has the measurements)."""
+CHAR_POOL = 20
+"""Lexical search's candidates (with graph expansion's) that the ``chars`` list ranks again."""
 DEPTH = 20
 """How many chunks each retriever contributes to the fusion."""
 GRAPH_POOL = 200
 """The most chunks graph expansion proposes before filtering (its best scored)."""
 HOPS = 1
 """How far graph expansion walks from the entities a question names."""
+FEEDBACK: Feedback | None = None
+"""Pseudo-relevance feedback for the lexical list (:mod:`.feedback`): off by default — on the
+labelled question set it lowered recall@5 at every setting tried (docs/retrieval.md); give
+``feedback=Feedback()`` to turn it on."""
 GENERIC_SHARE = 0.02
 GENERIC_MIN = 20
 """An entity linked to more chunks than both is too general to expand a question with."""
@@ -98,7 +118,7 @@ def fuse(lists: Mapping[str, Sequence[Chunk]], weights: Mapping[str, float], rrf
     best: dict[str, int] = {}
     via: dict[str, list[str]] = {}
     chunks: dict[str, Chunk] = {}
-    for mode in MODES:
+    for mode in LISTS:
         for rank, chunk in enumerate(lists.get(mode, ()), start=1):
             if mode in via.get(chunk.id, ()):
                 continue  # a list that repeats a chunk counts it once, at its best rank
@@ -113,8 +133,10 @@ def fuse(lists: Mapping[str, Sequence[Chunk]], weights: Mapping[str, float], rrf
 class Retriever:
     """Hybrid search over a tenant's knowledge base (see the module docstring).
 
-    ``weights``: per retriever (missing ones keep :data:`WEIGHTS`); ``rrf_k``: the fusion
-    constant; ``depth``: chunks each retriever contributes; ``hops``: graph expansion's reach.
+    ``weights``: per list (missing ones keep :data:`WEIGHTS`); ``rrf_k``: the fusion
+    constant; ``depth``: chunks each retriever contributes; ``hops``: graph expansion's reach;
+    ``feedback``: pseudo-relevance feedback for the lexical list (off by default);
+    ``char_pool``: lexical candidates the ``chars`` list ranks again.
     Vectors are kept in ``kb``'s database (``knowledge_vectors``) and computed by
     :meth:`index_vectors` for chunks that have none yet.
     """
@@ -122,21 +144,26 @@ class Retriever:
     def __init__(self, kb: KnowledgeBase, graph: KnowledgeGraph | None = None,
                  embeddings: Embeddings | None = None, *,
                  weights: Mapping[str, float] | None = None, rrf_k: float = RRF_K,
-                 depth: int = DEPTH, hops: int = HOPS) -> None:
-        unknown = sorted(set(weights or {}) - set(MODES))
+                 depth: int = DEPTH, hops: int = HOPS,
+                 feedback: Feedback | None = FEEDBACK, char_pool: int = CHAR_POOL) -> None:
+        unknown = sorted(set(weights or {}) - set(LISTS))
         if unknown:
             raise ConfigError(f"retrieval weights name unknown retrievers {unknown}; "
-                              f"known: {', '.join(MODES)}")
+                              f"known: {', '.join(LISTS)}")
         self.weights = {**WEIGHTS, **(weights or {})}
-        if any(w < 0 for w in self.weights.values()) or rrf_k < 0 or depth < 1:
+        if any(w < 0 for w in self.weights.values()) or rrf_k < 0 or depth < 1 or \
+                char_pool < 1:
             raise ConfigError(f"retrieval settings out of range: weights {self.weights} must "
-                              f"be ≥ 0, rrf_k ({rrf_k}) ≥ 0 and depth ({depth}) ≥ 1")
+                              f"be ≥ 0, rrf_k ({rrf_k}) ≥ 0, depth ({depth}) ≥ 1 and "
+                              f"char_pool ({char_pool}) ≥ 1")
         self.kb = kb
         self.graph = graph
         self.embeddings = embeddings
         self.rrf_k = rrf_k
         self.depth = depth
         self.hops = hops
+        self.feedback = feedback
+        self.char_pool = char_pool
         self._vectors: VectorIndex | None = None
 
     @property
@@ -193,14 +220,41 @@ class Retriever:
     def _local_lists(self, tenant: str, query: str, filters: Filters, wanted: frozenset[str]
                      ) -> dict[str, list[Chunk]]:
         lists: dict[str, list[Chunk]] = {}
+        by_chars = "lexical" in wanted and self.weights["chars"] > 0 and bool(char_grams(query))
+        found: list[tuple[Chunk, float]] = []
         if "lexical" in wanted:
-            lists["lexical"] = [chunk for chunk, _ in self.kb.lexical(
-                tenant, query, limit=self.depth, trust=filters.trust,
+            found = self.kb.lexical(
+                tenant, query, limit=max(self.depth, self.char_pool) if by_chars else self.depth,
+                trust=filters.trust,
                 sources=sorted(filters.sources) if filters.sources is not None else None,
-                valid_at=filters.valid_at, since=filters.since)]
+                valid_at=filters.valid_at, since=filters.since)
+            first = found[:self.depth]
+            lists["lexical"] = [chunk for chunk, _ in first]
+            if self.feedback is not None and first:
+                lists["lexical"] = self._feedback_list(tenant, query, first, filters)
         if "graph" in wanted and self.graph is not None:
             lists["graph"] = self._graph_list(tenant, query, filters)
+        if by_chars:
+            lists["chars"] = rank_by_chars(
+                query, [chunk for chunk, _ in found] + lists.get("graph", []), self.depth)
         return lists
+
+    def _feedback_list(self, tenant: str, query: str, found: Sequence[tuple[Chunk, float]],
+                       filters: Filters) -> list[Chunk]:
+        """The lexical list searched again with the question expanded from its first pass's
+        best passages (:mod:`.feedback`); the first pass when nothing was added."""
+        assert self.feedback is not None
+        terms = expand(self.kb.index, tenant, query, [(c.id, s) for c, s in found],
+                       self.feedback)
+        if all(weight == 1.0 for weight in terms.values()):
+            return [chunk for chunk, _ in found]
+        want = self.depth * 2
+        while True:
+            ranked = [item for item, _ in self.kb.index.search(tenant, terms, limit=want)]
+            chunks = self._first_admitted(tenant, ranked, filters)
+            if len(chunks) >= self.depth or len(ranked) < want:
+                return chunks
+            want *= 4
 
     def _graph_list(self, tenant: str, query: str, filters: Filters) -> list[Chunk]:
         assert self.graph is not None

@@ -29,7 +29,9 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-_CJK = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002ffff"
+CJK = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002ffff"
+"""The CJK ideograph ranges, for a regular expression's character class."""
+_CJK = CJK
 _SPAN = re.compile(
     rf"(?P<cjk>[{_CJK}]+)"
     r"|(?P<num>\d+(?:[.,]\d+)*)"
