@@ -19,8 +19,11 @@ from agentplane.evals.judging import JUDGE_STEP, ModelJudge
 from agentplane.evals.spec import Dataset, JudgeSpec
 from agentplane.journal import EventType, JournalStore, open_store
 from agentplane.metering.ledger import ALL_TIME, UsageLedger
+from agentplane.models.base import ModelError
 from agentplane.models.registry import EVERY_MODEL
+from agentplane.runtime import Workflow, workflow_from_dict
 from agentplane.runtime.runner import Runtime
+from agentplane.storage import open_database
 from agentplane.testing import FunctionModel, ModelCall, Reply
 
 from .desk import clerk, desk
@@ -121,3 +124,57 @@ async def test_a_run_already_judged_is_not_asked_again(store: JournalStore) -> N
     assert again == (True, "it names 20.00", evaluation.cases[0].checks[-1].cost_usd)
     events = await store.events(run_id)
     assert sum(1 for e in events if e.step_key == JUDGE_STEP) == 2
+
+
+SECRET = "my parcel never came"
+
+
+def care_desk() -> Workflow:
+    """A workflow whose input's message is personal: the agent's answer repeats it."""
+    return workflow_from_dict({
+        "name": "care-desk", "personal": {"subject": "$.customer_id", "input": ["$.message"]},
+        "agents": [{"name": "desk", "script": [{"content": f"Noted: {SECRET}. Sorry!"}]}],
+        "steps": [{"agent": "desk"}]}, Path(__file__).parent)
+
+
+async def test_the_judge_answer_is_sealed_like_the_run_s_own_personal_values(
+        store: JournalStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AGENTPLANE_SUBJECT_KEYS", str(tmp_path / "keys" / "subject-keys.json"))
+    data = Dataset.model_validate({
+        "name": "care", "judge": {"model": "scripted", "script": [f"PASS: it repeats {SECRET}"]},
+        "cases": [{"id": "echo", "input": {"customer_id": "C-77", "message": SECRET},
+                   "expect": {"judge": {"rubric": "repeats the message"}}}]})
+    engine = Runtime(store)
+    try:
+        evaluation = await evaluate(engine, care_desk(), data)
+    finally:
+        await engine.aclose()
+    judged = evaluation.cases[0].checks[-1]
+    assert (judged.passed, judged.detail) == (True, f"it repeats {SECRET}")  # read back clear
+    raw = open_database(f"sqlite:///{tmp_path / 'j.db'}", create=False)
+    try:
+        stored = [str(r[0]) for r in raw.query(
+            "SELECT data FROM events WHERE run_id = ? AND step_key = ?",
+            (evaluation.cases[0].run_id, JUDGE_STEP))]
+    finally:
+        raw.close()
+    assert len(stored) == 2 and not any(SECRET in text for text in stored)
+
+
+async def test_a_failing_judge_model_fails_the_check_and_is_journaled(
+        store: JournalStore) -> None:
+    def model(model_call: ModelCall) -> str | Reply:
+        if model_call.agent == "judge":
+            raise ModelError("judge endpoint down", retryable=True, status=503)
+        return clerk(model_call)
+
+    engine = Runtime(store, providers={EVERY_MODEL: FunctionModel(model)})
+    try:
+        evaluation = await evaluate(engine, desk(), DATA)
+    finally:
+        await engine.aclose()
+    judged = evaluation.cases[0].checks[-1]
+    assert not judged.passed and "the judge model failed" in judged.detail
+    events = await store.events(evaluation.cases[0].run_id)
+    assert [e.type for e in events if e.step_key == JUDGE_STEP] == [
+        EventType.MODEL_REQUESTED, EventType.MODEL_FAILED]

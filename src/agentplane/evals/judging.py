@@ -21,6 +21,7 @@ from agentplane.journal import Event, EventType, NewEvent
 from agentplane.models.base import Message, ModelError, ModelRequest, ModelResponse
 from agentplane.models.registry import Endpoint, ModelResolver
 from agentplane.models.scripted import ScriptedProvider, ScriptedReply
+from agentplane.runtime.personal import PersonalData
 from agentplane.runtime.runner import Runtime
 from agentplane.runtime.workflow import Workflow
 
@@ -48,6 +49,7 @@ class ModelJudge:
 
     def __init__(self, runtime: Runtime, workflow: Workflow, default: JudgeSpec | None) -> None:
         self._runtime = runtime
+        self._spec = workflow.spec
         script = [ScriptedReply(content=text) for text in (default.script if default else [])]
         self._resolver = ModelResolver(
             endpoints={p.name: Endpoint(**p.model_dump()) for p in workflow.spec.providers},
@@ -67,49 +69,62 @@ class ModelJudge:
         """``(passed, why, cost in USD)`` of the run's answer, from the judge's journaled
         call (made now, unless the run already holds one)."""
         store = self._runtime.store
-        done = _judged(await store.events(run_id))
+        events = await store.events(run_id)
+        done = _judged(events)
         if done is None:
             try:
-                done = await self._ask(run_id, spec, case_input, output)
+                await self._ask(run_id, events, spec, case_input, output)
             except ModelError as exc:
                 return False, f"the judge model failed: {exc}", 0.0
+            done = _judged(await store.events(run_id))  # read back revealed, as replays do
+            assert done is not None
         response = ModelResponse.from_dict(done.data["response"])
         cost = self._runtime.metering.pricer(str(done.data["provider_model"]),
                                              done.usage or {}).usd
         return (*verdict(response.content or ""), cost)
 
-    async def _ask(self, run_id: str, spec: JudgeSpec, case_input: Any, output: Any) -> Event:
+    async def _ask(self, run_id: str, events: list[Event], spec: JudgeSpec, case_input: Any,
+                   output: Any) -> None:
         """Call the judge model, journaling the request and its answer (or its failure) in
-        the run, and hand the answer's event to the usage ledger."""
+        the run — personal values sealed as the run's own events are — and hand the events to
+        the usage ledger."""
         store = self._runtime.store
+        personal = PersonalData.for_run(self._spec, run_id,
+                                        (await store.require_run(run_id)).input)
+        if personal is not None:  # what the run learnt: its input, its tools' results
+            for event in events:
+                personal.learn_event(self._spec, event)
+
+        def sealed(new: NewEvent) -> NewEvent:
+            return new if personal is None else personal.seal_event(new)
+
         provider, name = self._resolver.resolve(spec.model or "scripted")
         request = ModelRequest(model=name, agent=JUDGE_AGENT, messages=[
             Message("system", JUDGE_INSTRUCTIONS),
             Message("user", f"Rubric: {spec.rubric}\n\nTask given to the agent:\n"
                             f"{text_of(case_input)}\n\nThe agent's answer:\n{text_of(output)}")])
-        written = await store.append(run_id, [NewEvent(
+        written = await store.append(run_id, [sealed(NewEvent(
             EventType.MODEL_REQUESTED, JUDGE_ACTOR, JUDGE_STEP,
             {"agent": JUDGE_AGENT, "provider": provider.name, "model": name, "call_index": 0,
-             "messages": len(request.messages), "tools": [], "rubric": spec.rubric})])
+             "messages": len(request.messages), "tools": [], "rubric": spec.rubric}))])
         started = time.perf_counter()
         try:
             response = await provider.complete(request)
         except ModelError as exc:
-            written += await store.append(run_id, [NewEvent(
+            written += await store.append(run_id, [sealed(NewEvent(
                 EventType.MODEL_FAILED, JUDGE_ACTOR, JUDGE_STEP,
                 {"agent": JUDGE_AGENT, "error": str(exc), "retryable": exc.retryable,
                  "status": exc.status,
-                 "latency_ms": round((time.perf_counter() - started) * 1000, 3)})])
+                 "latency_ms": round((time.perf_counter() - started) * 1000, 3)}))])
             await self._meter(run_id, written)
             raise
-        written += await store.append(run_id, [NewEvent(
+        written += await store.append(run_id, [sealed(NewEvent(
             EventType.MODEL_COMPLETED, JUDGE_ACTOR, JUDGE_STEP,
             {"agent": JUDGE_AGENT, "model": response.model or name,
              "provider_model": f"{provider.name}:{name}",
              "latency_ms": round((time.perf_counter() - started) * 1000, 3),
-             "response": response.to_dict()}, usage=response.usage.to_dict())])
+             "response": response.to_dict()}, usage=response.usage.to_dict()))])
         await self._meter(run_id, written)
-        return written[-1]
 
     async def _meter(self, run_id: str, written: list[Event]) -> None:
         """Hand the judge's events to the usage ledger (which meters the answer's tokens)."""
