@@ -19,6 +19,7 @@ from agentplane.evals.judging import JUDGE_STEP, ModelJudge
 from agentplane.evals.spec import Dataset, JudgeSpec
 from agentplane.journal import EventType, JournalStore, open_store
 from agentplane.metering.ledger import ALL_TIME, UsageLedger
+from agentplane.metering.reports import usage_report
 from agentplane.models.base import ModelError
 from agentplane.models.registry import EVERY_MODEL
 from agentplane.runtime import Workflow, workflow_from_dict
@@ -178,3 +179,22 @@ async def test_a_failing_judge_model_fails_the_check_and_is_journaled(
     events = await store.events(evaluation.cases[0].run_id)
     assert [e.type for e in events if e.step_key == JUDGE_STEP] == [
         EventType.MODEL_REQUESTED, EventType.MODEL_FAILED]
+
+
+async def test_the_judge_call_is_metered_on_each_back_end(database_url: str) -> None:
+    journal = open_store(database_url)
+    engine = Runtime(journal, providers={EVERY_MODEL: FunctionModel(Grader())})
+    try:
+        evaluation = await evaluate(engine, desk(), DATA)
+    finally:
+        await engine.aclose()
+    ledger = UsageLedger(journal.database)
+    try:
+        await ledger.sync(journal, engine.metering.pricer)
+        rows = usage_report(ledger, by=["purpose", "agent"])
+        judge = next(r for r in rows if (r["purpose"], r["agent"]) == ("evaluation", "judge"))
+        assert judge["cost_usd"] == pytest.approx(evaluation.cases[0].checks[-1].cost_usd)
+        assert ledger.spent(field="cost_usd", window=ALL_TIME, where={}, billable=True) == 0
+    finally:
+        ledger.close()
+        await journal.close()
