@@ -12,7 +12,7 @@ from .harness import failed, make_cli
 COMPONENTS = ["journal", "usage", "keys", "registry", "telemetry", "lexical", "knowledge",
               "knowledge_graph", "knowledge_vectors", "memory", "evals"]
 CODE = {"journal": 2, "usage": 2, "keys": 1, "registry": 1, "telemetry": 1, "lexical": 2,
-        "knowledge": 1, "knowledge_graph": 3, "knowledge_vectors": 1, "memory": 1, "evals": 1}
+        "knowledge": 1, "knowledge_graph": 3, "knowledge_vectors": 1, "memory": 1, "evals": 2}
 """Each component's schema version in this release."""
 
 

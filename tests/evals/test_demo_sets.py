@@ -13,6 +13,7 @@ import pytest
 
 from agentplane.demo import WORKFLOWS_DIR
 from agentplane.evals.evaluate import evaluate
+from agentplane.evals.sim_store import SimulationStore
 from agentplane.evals.simulate import simulate
 from agentplane.evals.spec import load_dataset, load_scenarios
 from agentplane.journal import JournalStore, open_store
@@ -110,3 +111,13 @@ def test_simulate_exits_1_naming_the_scenarios_a_new_version_made_worse(tmp_path
     assert list(worse) == ["provider-outage"]
     assert worse["provider-outage"]["success_rate"] < worse["provider-outage"][
         "success_rate_before"]
+    # both reports are stored, the new one against the baseline (console: Simulations)
+    reports = json.loads((tmp_path / "sim.json").read_text())["reports"]
+    stored = SimulationStore(tmp_path / "x.db")
+    try:
+        listed = {s["id"]: s for s in stored.list()}
+        assert set(listed) == {r["id"] for r in reports}
+        assert listed[reports[1]["id"]]["compared_to"] == reports[0]["id"]
+        assert listed[reports[1]["id"]]["summary"]["got_worse"] == ["provider-outage"]
+    finally:
+        stored.close()

@@ -13,7 +13,6 @@ import pytest
 from agentplane.evals.evaluate import Evaluation, evaluate
 from agentplane.evals.spec import Dataset
 from agentplane.evals.store import EvalStore
-from agentplane.governance.keys import KeyRing
 from agentplane.journal import open_store
 from tests.server.live import Api, live_server
 
@@ -22,20 +21,6 @@ from .desk import SLOPPY, desk, runtime
 CASES = Dataset.model_validate({"name": "desk", "cases": [
     {"id": "looks-up", "input": "refund A1", "expect": {"tool_calls": [{"name": "lookup_order"}]}},
     {"id": "refunds", "input": "refund A1", "expect": {"contains": "Refunded"}}]})
-
-
-@pytest.fixture
-def db(tmp_path: Path) -> Path:
-    return tmp_path / "agentplane.db"
-
-
-@pytest.fixture
-def keys(db: Path) -> dict[str, str]:
-    ring = KeyRing(db)
-    made = {"acme": ring.create("acme viewer", role="viewer", tenant="acme")[1],
-            "beta": ring.create("beta viewer", role="viewer", tenant="beta")[1]}
-    ring.close()
-    return made
 
 
 @pytest.fixture

@@ -179,17 +179,21 @@ def simulate_command(
         "--against", help="Another workflow version to compare with (the baseline).",
         show_default=False)] = None,
     concurrency: ConcurrencyOption = 8,
+    tenant: Annotated[str, typer.Option("--tenant", help="Tenant the runs belong to.")
+                      ] = "default",
     json_out: JsonOut = None,
     db: DbOption = None,
 ) -> None:
     """Stress WORKFLOW: each scenario's perturbations (incomplete, contradictory, slow or
     failing tools and models, malformed output, injected content, conflicting goals) applied
-    by the runtime around the real tools and models, for N seeded trials. Exits 1 when, with
-    --against, a scenario got worse than on the other version."""
+    by the runtime around the real tools and models, for N seeded trials; the reports are
+    stored (console: Evaluations, Simulations). Exits 1 when, with --against, a scenario got
+    worse than on the other version."""
     import asyncio
     import json
 
-    from agentplane.evals.simulate import got_worse, simulate
+    from agentplane.evals.sim_store import SimulationStore
+    from agentplane.evals.simulate import simulate
     from agentplane.evals.spec import load_scenarios
     from agentplane.journal import open_store
     from agentplane.runtime import Runtime, load_workflow
@@ -202,16 +206,27 @@ def simulate_command(
         store = open_store(settings.database_url(db))
         runtime = Runtime(store)
         try:
-            flows = [other, flow] if other is not None else [flow]
-            return [await simulate(runtime, f, file, trials=trials, seed=seed,
-                                   concurrency=concurrency) for f in flows]
+            done: list[SimulationReport] = []
+            baseline = None
+            if other is not None:
+                baseline = await simulate(runtime, other, file, trials=trials, seed=seed,
+                                          concurrency=concurrency, tenant=tenant)
+                done.append(baseline)
+            done.append(await simulate(runtime, flow, file, trials=trials, seed=seed,
+                                       concurrency=concurrency, tenant=tenant,
+                                       baseline=baseline))
+            results = SimulationStore(store.database)
+            for report in done:
+                results.save(report)
+            results.close()
+            return done
         finally:
             await runtime.aclose()
             await store.close()
 
     reports = asyncio.run(main())
     current = reports[-1]
-    rows = got_worse(reports[0], current) if len(reports) == 2 else []
+    rows = current.worse
     worse = {r["scenario"]: bool(r["worse"]) for r in rows}
     _scenarios_table(current, worse)
     named = [name for name, w in worse.items() if w]
@@ -219,7 +234,7 @@ def simulate_command(
         out.print(f"worse than {render.escape(str(against))}: "
                   f"{render.escape(', '.join(named) or 'none')}")
     if json_out is not None:
-        data = {"reports": [r.to_json() for r in reports], "comparison": rows}
+        data = {"reports": [r.record() for r in reports], "comparison": rows}
         write_text(json_out, json.dumps(data, indent=2, ensure_ascii=False, default=str))
     raise typer.Exit(FAILURE if named else OK)
 

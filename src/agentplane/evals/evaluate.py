@@ -20,18 +20,14 @@ from typing import Any
 
 from agentplane.api.results import result_of
 from agentplane.metering.ledger import PURPOSE_TAG
-from agentplane.models.base import Message, ModelRequest
-from agentplane.models.registry import Endpoint, ModelResolver
-from agentplane.models.scripted import ScriptedProvider, ScriptedReply
 from agentplane.runtime.runner import Runtime
 from agentplane.runtime.workflow import Workflow, resolve
 
-from .scoring import Check, Judge, Observed, score, text_of, verdict
+from .judging import ModelJudge
+from .scoring import Check, Judge, Observed, score
 from .spec import Case, Dataset, JudgeSpec
 
 EVALUATION = "evaluation"
-JUDGE_INSTRUCTIONS = ("You grade an AI agent's answer against a rubric. Answer PASS or FAIL "
-                      "first, then one sentence saying why.")
 
 
 def new_eval_id() -> str:
@@ -50,7 +46,7 @@ class CaseResult:
     checks: tuple[Check, ...]
     cost_usd: float
     """The run's cost (model calls priced from the catalog, tools' declared prices), USD;
-    a judge's is apart (``judge_cost_usd``)."""
+    a judge's is apart (``judge_cost_usd``), though journaled in the same run."""
     latency_ms: float
     """Wall time from the run's start to its end, in milliseconds."""
     turns: int
@@ -124,33 +120,11 @@ def with_model(workflow: Workflow, model: str) -> Workflow:
     return resolve(spec, workflow.base_dir, source=workflow.source)
 
 
-def model_judge(runtime: Runtime, workflow: Workflow, default: JudgeSpec | None) -> Judge:
-    """A judge that asks the rubric's model, resolved like the workflow's agents' models (its
-    ``providers:``, the runtime's overrides). ``scripted`` judges answer with the default
-    judge's ``script`` — an offline stand-in, like an agent's."""
-    script = [ScriptedReply(content=text) for text in (default.script if default else [])]
-    resolver = ModelResolver(endpoints={p.name: Endpoint(**p.model_dump())
-                                        for p in workflow.spec.providers},
-                             scripted=ScriptedProvider({"judge": script}),
-                             overrides=runtime.providers)
-
-    async def judge(spec: JudgeSpec, case_input: Any, output: Any) -> tuple[bool, str, float]:
-        provider, name = resolver.resolve(spec.model or "scripted")
-        request = ModelRequest(model=name, agent="judge", messages=[
-            Message("system", JUDGE_INSTRUCTIONS),
-            Message("user", f"Rubric: {spec.rubric}\n\nTask given to the agent:\n"
-                            f"{text_of(case_input)}\n\nThe agent's answer:\n{text_of(output)}")])
-        response = await provider.complete(request)
-        cost = runtime.metering.pricer(spec.model or "scripted", response.usage.to_dict()).usd
-        return (*verdict(response.content or ""), cost)
-
-    return judge
-
-
 async def run_case(runtime: Runtime, workflow: Workflow, case: Case, tags: dict[str, str],
-                   judge: Judge | None, default_judge: JudgeSpec | None, tenant: str,
+                   judge: Judge | ModelJudge, default_judge: JudgeSpec | None, tenant: str,
                    ) -> CaseResult:
-    """Run one case as a durable run and score it."""
+    """Run one case as a durable run and score it (a ``ModelJudge``'s call is journaled in
+    the case's run)."""
     started = time.perf_counter()
     record = await runtime.run(workflow, case.input, tenant=tenant,
                                tags={**tags, "eval_case": case.id})
@@ -162,7 +136,8 @@ async def run_case(runtime: Runtime, workflow: Workflow, case: Case, tags: dict[
     if record.status == "waiting":
         await runtime.cancel(record.id, actor="agentplane eval",
                              reason="an evaluation case has nobody to wait for")
-    checks = await score(case.expect, observed, case.input, judge, default_judge)
+    graded = judge.for_run(record.id) if isinstance(judge, ModelJudge) else judge
+    checks = await score(case.expect, observed, case.input, graded, default_judge)
     return CaseResult(case.id, record.id, record.status, all(c.passed for c in checks),
                       tuple(checks), result.cost, latency_ms, observed.turns, result.output)
 
@@ -181,7 +156,7 @@ async def evaluate(runtime: Runtime, workflow: Workflow, dataset: Dataset, *,
     tags = {PURPOSE_TAG: EVALUATION, EVALUATION: evaluation.id}
     await runtime.check_tools(workflow)  # a missing tool fails once, not once per case
     gate = asyncio.Semaphore(concurrency)
-    chosen_judge = judge or model_judge(runtime, workflow, dataset.judge)
+    chosen_judge = judge or ModelJudge(runtime, workflow, dataset.judge)
 
     async def one(case: Case) -> CaseResult:
         async with gate:

@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import asyncio
 import time
+import uuid
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from agentplane.api.results import result_of
@@ -22,11 +24,19 @@ from agentplane.runtime.perturb import Perturbations
 from agentplane.runtime.runner import Runtime, new_run_id
 from agentplane.runtime.workflow import Workflow
 
-from .evaluate import model_judge
-from .scoring import Judge, Observed, score
+from .judging import ModelJudge
+from .scoring import Observed, score
 from .spec import Scenario, ScenariosFile
 
 SIMULATION = "simulation"
+
+
+def new_simulation_id() -> str:
+    return "sim-" + uuid.uuid4().hex[:12]
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +89,34 @@ class SimulationReport:
     workflow_hash: str
     seed: int
     scenarios: list[ScenarioReport] = field(default_factory=list)
+    id: str = field(default_factory=new_simulation_id)
+    created_at: str = field(default_factory=_now)
+    """ISO 8601 UTC."""
+    tenant: str = "default"
+    compared_to: str | None = None
+    """The simulation of the other workflow version this one is compared with (``--against``)."""
+    worse: list[dict[str, Any]] = field(default_factory=list)
+    """``got_worse(baseline, self)`` when compared: per scenario, before and now."""
+
+    def summary(self) -> dict[str, Any]:
+        """Over every scenario: trials, success rate, escalations, guardian blocks, cost,
+        mean latency, and the scenarios that got worse than the baseline."""
+        trials = [t for s in self.scenarios for t in s.trials]
+        n = len(trials) or 1
+        return {"scenarios": len(self.scenarios), "trials": len(trials),
+                "success_rate": sum(t.success for t in trials) / n,
+                "escalations": sum(t.escalations for t in trials),
+                "guard_blocks": sum(t.guard_blocks for t in trials),
+                "cost_usd": round(sum(t.cost_usd for t in trials), 9),
+                "latency_ms_mean": round(sum(t.latency_ms for t in trials) / n, 3),
+                "got_worse": [r["scenario"] for r in self.worse if r["worse"]]}
+
+    def record(self) -> dict[str, Any]:
+        """The report as stored and served: ``to_json()`` with its id, time, tenant,
+        baseline, summary and comparison."""
+        return {"id": self.id, "created_at": self.created_at, "tenant": self.tenant,
+                "compared_to": self.compared_to, **self.to_json(),
+                "summary": self.summary(), "got_worse": self.worse}
 
     def to_json(self, *, latency: bool = True) -> dict[str, Any]:
         """The report; without ``latency`` it is the same for the same seed."""
@@ -96,7 +134,8 @@ def _perturbed(events: list[Any]) -> tuple[dict[str, Any], ...]:
 
 
 async def _trial(runtime: Runtime, workflow: Workflow, file: ScenariosFile, scenario: Scenario,
-                 trial: int, seed: int, plans: dict[str, Perturbations], judge: Judge) -> Trial:
+                 trial: int, seed: int, plans: dict[str, Perturbations], judge: ModelJudge,
+                 tenant: str) -> Trial:
     trial_seed = f"{seed}/{scenario.name}/{trial}"
     run_id = new_run_id()
     plans[run_id] = Perturbations([p.perturbation() for p in scenario.perturb], seed=trial_seed,
@@ -105,7 +144,7 @@ async def _trial(runtime: Runtime, workflow: Workflow, file: ScenariosFile, scen
     try:
         record = await runtime.run(
             workflow, scenario.input if scenario.input is not None else file.input,
-            run_id=run_id, tags={PURPOSE_TAG: SIMULATION, SIMULATION: file.name,
+            run_id=run_id, tenant=tenant, tags={PURPOSE_TAG: SIMULATION, SIMULATION: file.name,
                                  "scenario": scenario.name, "trial": str(trial)})
     finally:
         plans.pop(run_id, None)
@@ -118,38 +157,43 @@ async def _trial(runtime: Runtime, workflow: Workflow, file: ScenariosFile, scen
         await runtime.cancel(run_id, actor="agentplane simulate",
                              reason="a simulated run has nobody to wait for")
     expect = scenario.expect or file.expect
-    checks = await score(expect, observed, scenario.input, judge)
+    checks = await score(expect, observed, scenario.input, judge.for_run(run_id))
     return Trial(scenario.name, trial, trial_seed, run_id, record.status,
                  all(c.passed for c in checks), observed.escalations, observed.guard_blocks,
                  result.cost, latency_ms, _perturbed(list(events)))
 
 
 async def simulate(runtime: Runtime, workflow: Workflow, file: ScenariosFile, *,
-                   trials: int | None = None, seed: int = 0, concurrency: int = 8
+                   trials: int | None = None, seed: int = 0, concurrency: int = 8,
+                   tenant: str = "default", baseline: SimulationReport | None = None
                    ) -> SimulationReport:
     """Run every scenario's trials (``trials`` overrides the file's) at most ``concurrency``
-    at once, with the runtime perturbing each trial's run as its scenario says."""
+    at once, with the runtime perturbing each trial's run as its scenario says.
+    ``baseline``: another version's simulation to compare with (``got_worse``)."""
     count = trials or file.trials
     plans: dict[str, Perturbations] = {}
     previous = runtime.perturb
     runtime.perturb = lambda run: _plan_for(plans, run)
     gate = asyncio.Semaphore(concurrency)
     await runtime.check_tools(workflow)
-    judge = model_judge(runtime, workflow, None)
+    judge = ModelJudge(runtime, workflow, None)
 
     async def one(scenario: Scenario, trial: int) -> Trial:
         async with gate:
-            return await _trial(runtime, workflow, file, scenario, trial, seed, plans, judge)
+            return await _trial(runtime, workflow, file, scenario, trial, seed, plans, judge,
+                                tenant)
 
     try:
         done = await asyncio.gather(*(one(s, t) for s in file.scenarios
                                       for t in range(1, count + 1)))
     finally:
         runtime.perturb = previous
-    report = SimulationReport(file.name, workflow.spec.name, workflow.hash, seed)
+    report = SimulationReport(file.name, workflow.spec.name, workflow.hash, seed, tenant=tenant)
     for scenario in file.scenarios:
         report.scenarios.append(ScenarioReport(scenario.name,
                                                [t for t in done if t.scenario == scenario.name]))
+    if baseline is not None:
+        report.compared_to, report.worse = baseline.id, got_worse(baseline, report)
     return report
 
 

@@ -1,6 +1,7 @@
 """Evaluations kept in the journal's database (component ``evals``): one row per evaluation
 (``evals``: its summary) and one per case (``eval_cases``: status, checks, cost, latency), JSON
-in text columns. What the console's Evaluations page and ``GET /api/v1/evals`` read."""
+in text columns; the ``simulations`` table is declared here too (``sim_store.py`` reads it).
+What the console's Evaluations page and ``GET /api/v1/evals`` read."""
 
 from __future__ import annotations
 
@@ -43,8 +44,26 @@ CREATE TABLE IF NOT EXISTS eval_cases (
 );
 """
 
+_V2 = """
+CREATE TABLE IF NOT EXISTS simulations (
+    id TEXT PRIMARY KEY,
+    created_at TEXT NOT NULL,
+    tenant TEXT NOT NULL,
+    name TEXT NOT NULL,
+    workflow TEXT NOT NULL,
+    workflow_hash TEXT NOT NULL,
+    compared_to TEXT,
+    summary TEXT NOT NULL,
+    report TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS simulations_tenant_time ON simulations(tenant, created_at);
+"""
+"""Version 2: ``agentplane simulate`` reports (``summary``: totals and per-scenario figures;
+``report``: everything, every trial's run). The same text on both back-ends."""
+
 MIGRATIONS = (Migration(1, _V1, postgresql=_V1.replace("REAL", "DOUBLE PRECISION"),
-                        note="evals, eval_cases"),)
+                        note="evals, eval_cases"),
+              Migration(2, _V2, note="simulations"))
 
 _COLUMNS = "id, created_at, tenant, dataset, workflow, workflow_hash, model, compared_to"
 
@@ -53,9 +72,9 @@ class NoEvaluationError(NotFoundError):
     """No evaluation has the id given (exit code 3)."""
 
 
-class EvalStore:
-    """Stored evaluations. ``db``: the journal store's handle (shared), or a URL / SQLite path
-    to open one (closed with the store)."""
+class ComponentStore:
+    """The ``evals`` component's tables. ``db``: the journal store's handle (shared), or a URL
+    / SQLite path to open one (closed with the store)."""
 
     def __init__(self, db: Database | str | Path, *, readonly: bool = False) -> None:
         self._db, self._owned = open_component(db, COMPONENT, MIGRATIONS, readonly=readonly)
@@ -63,6 +82,10 @@ class EvalStore:
     def close(self) -> None:
         if self._owned:
             self._db.close()
+
+
+class EvalStore(ComponentStore):
+    """Stored evaluations (see ``ComponentStore`` for ``db``)."""
 
     def save(self, evaluation: Evaluation) -> None:
         """Store an evaluation and its cases (one transaction; saving again replaces it)."""

@@ -54,6 +54,7 @@ def create_app(plane: Plane, *, manage_plane: bool = True, protocols: bool = Tru
     app.include_router(memory.router)
     app.include_router(triggers.router)
     app.include_router(evals.router)
+    app.include_router(evals.simulations_router)
 
     @app.get("/metrics", include_in_schema=False)
     async def metrics(key: Reader, request: Request) -> Response:

@@ -11,6 +11,8 @@ from typing import Any
 
 from agentplane.journal import Event, EventType
 
+from .timeline_sim import simulation_entry
+
 T = EventType
 
 
@@ -34,7 +36,7 @@ class Entry:
     type: str
     kind: str
     """What the entry is about: ``run``, ``agent``, ``model``, ``tool``, ``guard``,
-    ``approval``, ``note`` — the badge and colour."""
+    ``approval``, ``simulation``, ``note`` — the badge and colour."""
     title: str
     actor: str
     step_key: str | None
@@ -397,6 +399,7 @@ _KINDS: dict[str, tuple[str, Callable[[Event, Entry], None]]] = {
     "run": ("run", _run), "agent": ("agent", _agent), "model": ("model", _model),
     "tool": ("tool", _tool), "guard": ("guard", _guard), "approval": ("approval", _approval),
     "memory": ("memory", _memory), "verify": ("guard", _verify), "ensemble": ("agent", _ensemble),
+    "simulation": ("simulation", simulation_entry),
 }
 
 
