@@ -1,10 +1,172 @@
-"""Compliance commands: ``compliance report``, ``provenance verify``, ``data erase``, and the
-receipts under ``audit`` (``audit receipt``, ``audit verify-receipt``)."""
+"""Compliance commands: ``compliance report|retain``, ``provenance sign|verify``, and under
+``audit``: ``keygen``, ``receipt``, ``verify-receipt``, ``checkpoint``.
+
+Like the rest of the CLI, each command imports what it uses when it runs.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, TypeVar
+
 import typer
+
+from . import render, settings
+from ._typer import group
+from .render import escape
+
+if TYPE_CHECKING:
+    from agentplane.journal import JournalStore
+    from agentplane.journal.chain import AuditReport
+
+T = TypeVar("T")
+
+compliance_app = group("EU AI Act files: technical documentation and log retention.")
+provenance_app = group("C2PA manifests on the images and PDFs agents produce.")
+out = render.lazy_console()
+
+DbOption = Annotated[str | None, typer.Option("--db", help="Database URL (default: "
+                                              "$AGENTPLANE_DB or a SQLite file in "
+                                              "$AGENTPLANE_HOME).", show_default=False)]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON.")]
+KeyOption = Annotated[Path | None, typer.Option(
+    "--key", help="The Ed25519 private key (PEM) that signs (default: audit-key.pem in "
+                  "$AGENTPLANE_HOME; make one with `agentplane audit keygen`).",
+    show_default=False)]
+PublicKeyOption = Annotated[Path, typer.Option(
+    "--public-key", help="The Ed25519 public key (PEM) the signature must hold under.")]
+
+
+def default_key() -> Path:
+    """Where ``audit keygen`` writes the deployment's signing key unless told otherwise."""
+    return settings.home() / "audit-key.pem"
+
+
+def public_key_file(private_key: Path) -> Path:
+    """The public half written next to a private key: ``KEY.pub.pem``."""
+    return private_key.with_name(private_key.name.removesuffix(".pem") + ".pub.pem")
+
+
+def _read(db: str | None, body: Callable[[JournalStore], Awaitable[T]]) -> T:
+    from .app import _read as read_journal  # the program's own reader; app imports this module
+
+    return read_journal(db, body)
+
+
+def keygen(key: KeyOption = None) -> None:
+    """Write a new Ed25519 key pair for receipts and checkpoints (private key mode 0600, never
+    printed; the public key, KEY.pub.pem, is what verifiers need)."""
+    from agentplane.compliance import keys
+
+    private = key or default_key()
+    private.parent.mkdir(parents=True, exist_ok=True)
+    kid = keys.generate(private, public_key_file(private))
+    out.print(f"wrote private key {private} (mode 0600) and public key "
+              f"{public_key_file(private)}; key id {kid}", markup=False)
+
+
+def receipt(run_id: str, key: KeyOption = None, db: DbOption = None) -> None:
+    """Print a signed receipt (compact JWS, Ed25519) of a run: id, workflow hash, head hash,
+    event count, outcome, time."""
+    from agentplane.compliance.receipts import make_receipt
+
+    async def body(store: JournalStore) -> str:
+        return await make_receipt(store, run_id, key or default_key())
+
+    print(_read(db, body))
+
+
+def verify_receipt(
+    receipt_text: Annotated[str, typer.Argument(
+        metavar="RECEIPT", help="The receipt, or a file holding it, or - for standard input.")],
+    public_key: PublicKeyOption,
+    db: Annotated[str | None, typer.Option(
+        "--db", help="Also check the journal in this database still matches the receipt.",
+        show_default=False)] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Verify a receipt offline (its signature), and with --db that the journal still matches.
+    Exits 1 when either does not hold."""
+    import asyncio
+    import re
+    import sys
+
+    from agentplane.compliance.receipts import ReceiptError, verify_receipt
+
+    token = receipt_text
+    if receipt_text == "-":
+        token = sys.stdin.read()
+    elif not re.fullmatch(r"[\w-]+\.[\w-]+\.[\w-]+", receipt_text.strip()):
+        token = Path(receipt_text).read_text(encoding="utf-8")  # not a JWS: a file
+    try:
+        if db is None:
+            check = asyncio.run(verify_receipt(token, public_key))
+        else:
+            check = _read(db, lambda store: verify_receipt(token, public_key, store))
+    except ReceiptError as exc:
+        if as_json:
+            print(render.dump_json({"ok": False, "signature": False, "error": str(exc)}))
+        else:
+            out.print(f"[red]receipt invalid[/]: {escape(str(exc))}")
+        raise typer.Exit(1) from None
+    if as_json:
+        print(render.dump_json({"ok": check.ok, "signature": True, "claims": check.claims,
+                                "journal_checked": check.journal_checked,
+                                "problems": check.problems}))
+    else:
+        c = check.claims
+        out.print(f"[green]signature holds[/]: run {escape(str(c['run']))} of "
+                  f"{escape(str(c['workflow']))}, {c['outcome']}, {c['events']} events ending "
+                  f"in {str(c['head_hash'])[:12]}, at {c['time']}")
+        if check.journal_checked and check.ok:
+            out.print("[green]the journal still matches[/]")
+        for problem in check.problems:
+            out.print(f"[red]journal differs[/]: {escape(problem)}")
+    if not check.ok:
+        raise typer.Exit(1)
+
+
+def checkpoint(
+    to: Annotated[str, typer.Option("--to", help="Append to this JSONL file, or POST to this "
+                                                 "http(s) URL (which serves the file on GET).")],
+    key: KeyOption = None,
+    db: DbOption = None,
+) -> None:
+    """Append a signed checkpoint of every run's head hash and event count, outside the
+    journal, for `agentplane audit verify --against`."""
+    from agentplane.compliance.checkpoints import write_checkpoint
+
+    async def body(store: JournalStore) -> None:
+        written = await write_checkpoint(store, to, key or default_key())
+        out.print(f"checkpoint {written.line}: {written.runs} runs recorded in {to}",
+                  markup=False)
+
+    _read(db, body)
+
+
+async def add_checkpoint_breaks(store: JournalStore, report: AuditReport, source: str,
+                                public_key: Path | None, runs: list[str] | None) -> None:
+    """``audit verify --against``: add to ``report`` the runs that no longer match what the
+    checkpoints recorded (only ``runs`` when given), and problems of the checkpoints
+    themselves (as breaks of the pseudo-run ``(checkpoints)``)."""
+    from agentplane.compliance.checkpoints import check_against
+    from agentplane.journal.chain import ChainBreak
+
+    check = await check_against(store, source, public_key)
+    if public_key is None:
+        typer.echo("note: checkpoint signatures not checked (pass --public-key)", err=True)
+    report.breaks.extend(ChainBreak("(checkpoints)", None, p) for p in check.problems)
+    seen = {b.run_id for b in report.breaks}
+    report.breaks.extend(b for b in check.breaks
+                         if b.run_id not in seen and (runs is None or b.run_id in runs))
 
 
 def register(app: typer.Typer, audit_app: typer.Typer) -> None:
     """Add the compliance commands to the program and to its ``audit`` group."""
+    app.add_typer(compliance_app, name="compliance")
+    app.add_typer(provenance_app, name="provenance")
+    audit_app.command("keygen")(keygen)
+    audit_app.command("receipt")(receipt)
+    audit_app.command("verify-receipt")(verify_receipt)
+    audit_app.command("checkpoint")(checkpoint)

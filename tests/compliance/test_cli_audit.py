@@ -1,0 +1,56 @@
+"""The audit commands as a person runs them: keygen, receipt, verify-receipt, checkpoint and
+``audit verify --against`` on a real SQLite file."""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+
+from agentplane.journal import open_store
+from tests.cli.harness import make_cli
+
+from .conftest import populate, truncate
+
+
+async def _journal(url: str) -> None:
+    store = open_store(url)
+    try:
+        await populate(store)
+    finally:
+        await store.close()
+
+
+async def test_receipt_and_checkpoint_commands(tmp_path: Path) -> None:
+    cli = make_cli(tmp_path)
+    await _journal(cli.db_url)
+    keygen = cli.ok("audit", "keygen")
+    key = tmp_path / "audit-key.pem"
+    assert stat.S_IMODE(os.stat(key).st_mode) == 0o600
+    assert key.read_text() not in keygen.stdout + keygen.stderr
+
+    token = cli.ok("audit", "receipt", "run-b").stdout.strip()
+    public = tmp_path / "audit-key.pub.pem"
+    verified = cli.ok("audit", "verify-receipt", token, "--public-key", public, "--db",
+                      cli.db_url)
+    assert "signature holds" in verified.stdout and "journal still matches" in verified.stdout
+    header, payload, signature = token.split(".")
+    forged = cli("audit", "verify-receipt", f"{header}.{payload[:-2]}AA.{signature}",
+                 "--public-key", public)
+    assert forged.returncode == 1 and "receipt invalid" in forged.stdout
+
+    checkpoints = tmp_path / "checkpoints.jsonl"
+    assert "3 runs recorded" in cli.ok("audit", "checkpoint", "--to", checkpoints).stdout
+    cli.ok("audit", "verify", "--against", checkpoints, "--public-key", public)
+
+    store = open_store(cli.db_url)
+    try:
+        truncate(store, "run-b", keep=4)
+    finally:
+        await store.close()
+    cli.ok("audit", "verify")  # the chain alone still holds
+    found = cli("audit", "verify", "--against", checkpoints, "--public-key", public)
+    assert found.returncode == 1
+    assert "chain broken in run run-b at event 5" in found.stdout
+    differs = cli("audit", "verify-receipt", token, "--public-key", public, "--db", cli.db_url)
+    assert differs.returncode == 1 and "events were removed" in differs.stdout
