@@ -162,10 +162,76 @@ async def add_checkpoint_breaks(store: JournalStore, report: AuditReport, source
                          if b.run_id not in seen and (runs is None or b.run_id in runs))
 
 
+CertOption = Annotated[Path | None, typer.Option(
+    "--cert", envvar="AGENTPLANE_C2PA_CERT", help="The deployment's C2PA certificate chain "
+    "(PEM, leaf first; default: c2pa-chain.pem in $AGENTPLANE_HOME).", show_default=False)]
+CertKeyOption = Annotated[Path | None, typer.Option(
+    "--cert-key", envvar="AGENTPLANE_C2PA_KEY", help="The leaf certificate's private key (PEM, "
+    "ES256 or Ed25519; default: c2pa-key.pem in $AGENTPLANE_HOME).", show_default=False)]
+
+
+def provenance_sign(
+    file: Annotated[Path, typer.Argument(help="A PNG, JPEG or PDF a run produced.")],
+    run: Annotated[str, typer.Option("--run", help="The run that produced it.")],
+    out_file: Annotated[Path | None, typer.Option(
+        "--out", help="Write the signed file here (default: sign FILE in place).",
+        show_default=False)] = None,
+    cert: CertOption = None,
+    cert_key: CertKeyOption = None,
+    db: DbOption = None,
+) -> None:
+    """Embed a signed C2PA manifest (AI-generated; producer, models, run, time, SHA-256) in a
+    file a run produced, and journal its label in the run."""
+    from agentplane.compliance.provenance import SigningIdentity, sign_run_file
+
+    identity = SigningIdentity(cert or settings.home() / "c2pa-chain.pem",
+                               cert_key or settings.home() / "c2pa-key.pem")
+    target = out_file or file
+
+    async def body(store: JournalStore) -> None:
+        label = await sign_run_file(store, run, file, target, identity)
+        out.print(f"signed {target}: C2PA manifest for run {label['run_id']} "
+                  f"(models: {', '.join(label['models']) or 'none'})", markup=False)
+
+    _read(db, body)
+
+
+def provenance_verify(
+    file: Annotated[Path, typer.Argument(help="A PNG, JPEG or PDF.")],
+    trust: Annotated[Path | None, typer.Option(
+        "--trust", help="PEM CA certificates the signer must chain to (else the signature and "
+                        "hashes are checked, not who signed).", show_default=False)] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Check a file's C2PA manifest (signature, content hashes, and with --trust the signer's
+    chain) and print its producer, models and run. Exits 1 when it does not hold."""
+    from agentplane.compliance.provenance import verify_file
+
+    found = verify_file(file, trust)
+    if as_json:
+        print(render.dump_json({"ok": found.ok, "state": found.state, "label": found.label,
+                                "generator": found.generator, "signer": found.signer,
+                                "failures": found.failures}))
+    else:
+        label = found.label
+        colour = "green" if found.ok else "red"
+        out.print(f"[{colour}]{found.state}[/]: {escape(str(file))} — producer "
+                  f"{escape(str(label.get('producer', found.generator)))}, models "
+                  f"{escape(', '.join(map(str, label.get('models', []))) or 'none')}, run "
+                  f"{escape(str(label.get('run_id', '?')))}, signed by "
+                  f"{escape(str(found.signer))}")
+        for failure in found.failures:
+            out.print(f"[red]failure[/]: {escape(failure)}")
+    if not found.ok:
+        raise typer.Exit(1)
+
+
 def register(app: typer.Typer, audit_app: typer.Typer) -> None:
     """Add the compliance commands to the program and to its ``audit`` group."""
     app.add_typer(compliance_app, name="compliance")
     app.add_typer(provenance_app, name="provenance")
+    provenance_app.command("sign")(provenance_sign)
+    provenance_app.command("verify")(provenance_verify)
     audit_app.command("keygen")(keygen)
     audit_app.command("receipt")(receipt)
     audit_app.command("verify-receipt")(verify_receipt)
