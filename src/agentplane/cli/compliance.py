@@ -226,9 +226,76 @@ def provenance_verify(
         raise typer.Exit(1)
 
 
+def report(
+    workflow: Annotated[Path, typer.Argument(help="The workflow YAML file.")],
+    db: Annotated[str | None, typer.Option(
+        "--db", help="Also read the journal in this database: runs, incidents, evaluations.",
+        show_default=False)] = None,
+    out_file: Annotated[Path | None, typer.Option(
+        "--out", help="Write to FILE.md (Markdown) or FILE.json (default: Markdown on "
+                      "standard output).", show_default=False)] = None,
+) -> None:
+    """Technical documentation in the shape of the EU AI Act's Annex IV: purpose, risk class,
+    models, data sources, human oversight, guardians and their figures, accuracy, retention,
+    and the incidents in the journal."""
+    import asyncio
+
+    from agentplane.compliance.report import build_report
+    from agentplane.compliance.report_markdown import render as markdown
+    from agentplane.errors import ConfigError
+    from agentplane.runtime.workflow import load_workflow
+
+    from ._inputs import write_text
+
+    if out_file is not None and out_file.suffix.lower() not in (".md", ".json"):
+        raise ConfigError(f"--out {out_file}: name a .md or .json file")
+    flow = load_workflow(workflow)
+    data = (asyncio.run(build_report(flow)) if db is None
+            else _read(db, lambda store: build_report(flow, store)))
+    text = (render.dump_json(data) + "\n" if out_file is not None
+            and out_file.suffix.lower() == ".json" else markdown(data))
+    if out_file is None:
+        print(text, end="")
+    else:
+        write_text(out_file, text)
+        out.print(f"wrote the technical documentation of {flow.spec.name} to {out_file}",
+                  markup=False)
+
+
+def retain(
+    archive: Annotated[Path | None, typer.Option(
+        "--archive", help="JSONL file the runs are archived to before they are deleted "
+                          "(appended to; default: retention-archive.jsonl in "
+                          "$AGENTPLANE_HOME).", show_default=False)] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Only list the runs due.")] = False,
+    as_: Annotated[str | None, typer.Option("--as", help="Who is acting (default: "
+                                            "$AGENTPLANE_USER or your login).")] = None,
+    db: DbOption = None,
+) -> None:
+    """Archive, then delete, the finished runs older than their workflow's retention_days
+    (each deletion recorded in the journal's retention record; the other chains still hold)."""
+    from agentplane.compliance.retention import retain as run_retention
+
+    target = archive or settings.home() / "retention-archive.jsonl"
+
+    async def body(store: JournalStore) -> None:
+        result = await run_retention(store, target, actor=settings.actor(as_), dry_run=dry_run)
+        for item in result.due:
+            verb = "due" if dry_run else "archived and deleted"
+            out.print(f"{verb}: run {item.run_id} of {item.workflow} (last change "
+                      f"{item.updated_at}, retention {item.retention_days} days)", markup=False)
+        summary = (f"{len(result.due)} runs due" if dry_run else
+                   f"{len(result.deleted)} runs archived to {target} and deleted")
+        out.print(f"{summary}; {result.kept} kept", markup=False)
+
+    _read(db, body)
+
+
 def register(app: typer.Typer, audit_app: typer.Typer) -> None:
     """Add the compliance commands to the program and to its ``audit`` group."""
     app.add_typer(compliance_app, name="compliance")
+    compliance_app.command("report")(report)
+    compliance_app.command("retain")(retain)
     app.add_typer(provenance_app, name="provenance")
     provenance_app.command("sign")(provenance_sign)
     provenance_app.command("verify")(provenance_verify)
