@@ -17,7 +17,6 @@ journal's retention record and are not called missing.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,6 +30,7 @@ from agentplane.journal.events import GENESIS_HASH, canonical_json, sha256_hex, 
 from agentplane.journal.store import CorruptEventError
 
 from . import keys, retention_log
+from ._files import append_line
 
 VERSION = 1
 
@@ -97,12 +97,7 @@ def _append(target: str, line: str) -> None:
             raise CheckpointError(f"{target} refused the checkpoint: HTTP "
                                   f"{response.status_code}")
         return
-    fd = os.open(target, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-    try:
-        os.write(fd, (line + "\n").encode("utf-8"))
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    append_line(target, line)
 
 
 def _check_line(state: CheckpointState, number: int, text: str,

@@ -13,7 +13,6 @@ retention record. Blobs are content-addressed and may be shared between runs: th
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -33,6 +32,7 @@ from agentplane.journal.events import (
 )
 
 from . import retention_log
+from ._files import append_line
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,15 +100,6 @@ async def _archive_line(store: JournalStore, run_id: str) -> tuple[dict[str, Any
     return record, canonical_json(record)
 
 
-def _append(path: Path, line: str) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-    try:
-        os.write(fd, (line + "\n").encode("utf-8"))
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 async def retain(store: JournalStore, archive: Path, *, actor: str, dry_run: bool = False,
                  now: datetime | None = None) -> RetentionResult:
     """Archive to ``archive`` (appended to) and delete every run past its retention; with
@@ -121,7 +112,7 @@ async def retain(store: JournalStore, archive: Path, *, actor: str, dry_run: boo
     retention_log.ensure(db)
     for item in due:
         record, line = await _archive_line(store, item.run_id)
-        _append(archive, line)
+        append_line(archive, line, mode=0o600)
         run = record["run"]
         with db.transaction():
             for sql in ("DELETE FROM events WHERE run_id = ?", "DELETE FROM waits WHERE run_id = ?",
