@@ -54,3 +54,32 @@ async def test_receipt_and_checkpoint_commands(tmp_path: Path) -> None:
     assert "chain broken in run run-b at event 5" in found.stdout
     differs = cli("audit", "verify-receipt", token, "--public-key", public, "--db", cli.db_url)
     assert differs.returncode == 1 and "events were removed" in differs.stdout
+
+
+def test_serve_writes_checkpoints_periodically(tmp_path: Path) -> None:
+    import subprocess
+    import time
+
+    from tests.cli.harness import AGENTPLANE
+    from tests.server.live import free_port
+
+    cli = make_cli(tmp_path)
+    cli.ok("audit", "keygen")
+    bad = cli("serve", "--checkpoints", tmp_path / "c.jsonl", "--checkpoint-every", "soon")
+    assert bad.returncode == 2 and "is not a period" in bad.stderr
+    checkpoints = tmp_path / "checkpoints.jsonl"
+    proc = subprocess.Popen([AGENTPLANE, "serve", "--port", str(free_port()),
+                             "--checkpoints", str(checkpoints), "--checkpoint-every", "1s"],
+                            env=cli.env(), cwd=tmp_path, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    try:
+        for _ in range(600):  # a bound on the wait, not a timing assertion
+            if checkpoints.exists() and len(checkpoints.read_text().splitlines()) >= 2:
+                break
+            time.sleep(0.1)
+    finally:
+        proc.terminate()
+        proc.wait(30)
+    assert len(checkpoints.read_text().splitlines()) >= 2
+    cli.ok("audit", "verify", "--against", checkpoints, "--public-key",
+           tmp_path / "audit-key.pub.pem")

@@ -23,7 +23,7 @@ from typing import Any
 
 import orjson
 
-from agentplane.errors import AgentplaneError
+from agentplane.errors import AgentplaneError, ConfigError
 from agentplane.journal import JournalStore
 from agentplane.journal.chain import ChainBreak
 from agentplane.journal.events import GENESIS_HASH, canonical_json, sha256_hex, utc_now
@@ -227,3 +227,37 @@ async def check_against(store: JournalStore, source: str,
             breaks.append(brk)
     return CheckpointCheck(state.lines, len(state.heads), public_key is not None, problems,
                            breaks)
+
+
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_every(text: str) -> float:
+    """``30s``, ``5m``, ``1h``, ``1d`` (or plain seconds) → seconds."""
+    value = text.strip().lower()
+    unit = _UNITS.get(value[-1:]) if value else None
+    number = value[:-1] if unit is not None else value
+    try:
+        seconds = float(number) * (unit or 1)
+    except ValueError:
+        raise ConfigError(f"{text!r} is not a period: write 30s, 5m, 1h or 1d") from None
+    if seconds < 1:
+        raise ConfigError(f"{text!r}: checkpoints at most once a second")
+    return seconds
+
+
+async def checkpoint_every(store: JournalStore, target: str, private_key: Path,
+                           seconds: float) -> None:
+    """Write a checkpoint now and then every ``seconds`` until cancelled (``agentplane serve
+    --checkpoint-every``). A failed write is logged and tried again next time."""
+    import asyncio
+    import logging
+
+    log = logging.getLogger("agentplane.compliance")
+    while True:
+        try:
+            written = await write_checkpoint(store, target, private_key)
+            log.info("checkpoint written", extra={"line": written.line, "runs": written.runs})
+        except (AgentplaneError, OSError) as exc:
+            log.warning("checkpoint not written: %s", exc)
+        await asyncio.sleep(seconds)
