@@ -4,9 +4,14 @@ a run deleted whole — on a SQLite file and on PostgreSQL."""
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import ClassVar
 
 import orjson
+import pytest
 
 from agentplane.compliance import retention_log
 from agentplane.compliance.checkpoints import check_against, read_state, write_checkpoint
@@ -105,3 +110,50 @@ async def test_another_key_does_not_verify(store: JournalStore, key_pair: tuple[
     await write_checkpoint(store, target, key_pair[0])
     check = await check_against(store, target, other[1])
     assert check.problems == ["line 1's signature does not hold under the public key"]
+
+
+class _AppendOnly(BaseHTTPRequestHandler):
+    """An append-only checkpoint endpoint: GET gives the lines so far, POST appends one."""
+
+    lines: ClassVar[list[str]] = []
+
+    def do_GET(self) -> None:
+        body = "".join(self.lines).encode()
+        self.send_response(200)
+        self.send_header("content-length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def do_POST(self) -> None:
+        length = int(self.headers["content-length"])
+        self.lines.append(self.rfile.read(length).decode())
+        self.send_response(204)
+        self.end_headers()
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def endpoint() -> Iterator[str]:
+    _AppendOnly.lines = []
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _AppendOnly)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/checkpoints"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+async def test_checkpoints_over_http(store: JournalStore, key_pair: tuple[Path, Path],
+                                     endpoint: str) -> None:
+    await write_checkpoint(store, endpoint, key_pair[0])
+    await store.append("run-c", [NewEvent(EventType.RUN_COMPLETED, data={"output": "c"})])
+    assert (await write_checkpoint(store, endpoint, key_pair[0])).line == 2
+    assert len(_AppendOnly.lines) == 2
+    assert (await check_against(store, endpoint, key_pair[1])).ok
+    truncate(store, "run-b", keep=4)
+    check = await check_against(store, endpoint, key_pair[1])
+    assert [(b.run_id, b.seq) for b in check.breaks] == [("run-b", 5)]

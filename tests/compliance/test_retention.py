@@ -65,3 +65,20 @@ async def test_runs_past_retention_are_archived_then_deleted(
     first["events"][1]["data"] = {"changed": True}
     archive.write_text("\n".join([orjson.dumps(first).decode(), *lines[1:]]) + "\n")
     assert verify_archive(archive)["old-1"] == "event 2 does not hold"
+
+
+async def test_the_retain_command(tmp_path: Path) -> None:
+    from tests.cli.harness import make_cli
+
+    cli = make_cli(tmp_path)
+    async with Runtime(cli.db_url) as runtime:
+        await runtime.run(Workflow.load(LABELLED), "Report", run_id="r-1")
+        store = runtime.store
+        store.database.execute("UPDATE runs SET updated_at = ? WHERE id = ?",
+                               ["2020-01-01T00:00:00Z", "r-1"])  # finished long ago
+    dry = cli.ok("compliance", "retain", "--dry-run")
+    assert "due: run r-1 of labelled-report" in dry.stdout and "1 runs due; 0 kept" in dry.stdout
+    done = cli.ok("compliance", "retain", "--archive", tmp_path / "a.jsonl")
+    assert "archived and deleted: run r-1" in done.stdout
+    assert verify_archive(tmp_path / "a.jsonl") == {"r-1": None}
+    assert cli.json("audit", "verify")["runs"] == 0

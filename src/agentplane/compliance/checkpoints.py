@@ -17,6 +17,7 @@ journal's retention record and are not called missing.
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -148,7 +149,8 @@ def read_state(source: str, public_key: Path | None = None) -> CheckpointState:
 async def write_checkpoint(store: JournalStore, target: str, private_key: Path) -> Written:
     """Append one signed line recording every run whose head moved since the last line."""
     key = keys.load_private(private_key)
-    state = read_state(target)
+    # reading and appending may wait on a remote endpoint: not on the server's event loop
+    state = await asyncio.to_thread(read_state, target)
     if state.problems:
         raise CheckpointError(f"{target} does not hold as a checkpoint chain "
                               f"({state.problems[0]}): refusing to append to it")
@@ -162,7 +164,7 @@ async def write_checkpoint(store: JournalStore, target: str, private_key: Path) 
                               "prev": state.last_hash, "kid": keys.key_id(key.public_key()),
                               "runs": runs}
     record["sig"] = keys.b64url(key.sign(canonical_json(record).encode("utf-8")))
-    _append(target, canonical_json(record))
+    await asyncio.to_thread(_append, target, canonical_json(record))
     return Written(state.lines + 1, len(runs))
 
 
@@ -214,7 +216,7 @@ async def _compare(store: JournalStore, run_id: str, count: int, head: str, wher
 async def check_against(store: JournalStore, source: str,
                         public_key: Path | None = None) -> CheckpointCheck:
     """Compare every run a checkpoint source records with the journal as it is now."""
-    state = read_state(source, public_key)
+    state = await asyncio.to_thread(read_state, source, public_key)
     rows = retention_log.retired(store.database)
     problems = list(state.problems) + retention_log.problems(rows)
     retired = {r.run_id: r.last_seq for r in rows}
@@ -250,7 +252,6 @@ async def checkpoint_every(store: JournalStore, target: str, private_key: Path,
                            seconds: float) -> None:
     """Write a checkpoint now and then every ``seconds`` until cancelled (``agentplane serve
     --checkpoint-every``). A failed write is logged and tried again next time."""
-    import asyncio
     import logging
 
     log = logging.getLogger("agentplane.compliance")

@@ -40,7 +40,8 @@ def _guardians(report: dict[str, Any]) -> list[str]:
     g = report["guardians"]
     measured = g["measured"]
     lines = [f"- Guardians {'on' if g['enabled'] else '**off**'}; default verdict "
-             f"`{g['default']}`; {len(g['policies'])} policies"
+             f"`{g['default']}`; {len(g['policies'])} "
+             f"{'policy' if len(g['policies']) == 1 else 'policies'}"
              f"{'; a guardian agent reviews calls' if g['guardian_agent'] else ''}."]
     lines += [f"  - policy `{json.dumps(p, ensure_ascii=False)}`" for p in g["policies"]]
     lines += ["", f"Measured figures ({measured['source']}; {measured['attack_pairs']} attack "
