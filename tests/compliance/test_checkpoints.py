@@ -157,3 +157,14 @@ async def test_checkpoints_over_http(store: JournalStore, key_pair: tuple[Path, 
     truncate(store, "run-b", keep=4)
     check = await check_against(store, endpoint, key_pair[1])
     assert [(b.run_id, b.seq) for b in check.breaks] == [("run-b", 5)]
+
+
+async def test_an_endpoint_that_cannot_be_reached_is_named_without_its_password(
+        store: JournalStore, key_pair: tuple[Path, Path]) -> None:
+    from agentplane.compliance.checkpoints import CheckpointError
+    from tests.server.live import free_port
+
+    url = f"http://ops:s3cret@127.0.0.1:{free_port()}/checkpoints"
+    with pytest.raises(CheckpointError) as caught:
+        await write_checkpoint(store, url, key_pair[0])
+    assert "s3cret" not in str(caught.value) and "***@127.0.0.1" in str(caught.value)

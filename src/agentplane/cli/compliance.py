@@ -135,11 +135,11 @@ def checkpoint(
 ) -> None:
     """Append a signed checkpoint of every run's head hash and event count, outside the
     journal, for `agentplane audit verify --against`."""
-    from agentplane.compliance.checkpoints import write_checkpoint
+    from agentplane.compliance.checkpoints import shown, write_checkpoint
 
     async def body(store: JournalStore) -> None:
         written = await write_checkpoint(store, to, key or default_key())
-        out.print(f"checkpoint {written.line}: {written.runs} runs recorded in {to}",
+        out.print(f"checkpoint {written.line}: {written.runs} runs recorded in {shown(to)}",
                   markup=False)
 
     _read(db, body)

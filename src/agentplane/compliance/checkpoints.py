@@ -21,6 +21,7 @@ import asyncio
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import orjson
 
@@ -63,6 +64,17 @@ def _is_url(target: str) -> bool:
     return target.startswith(("http://", "https://"))
 
 
+def shown(target: str) -> str:
+    """A checkpoint target as it may be printed or logged: a URL without its user and
+    password (``https://user:secret@host/x`` → ``https://***@host/x``)."""
+    if not _is_url(target):
+        return target
+    parts = urlsplit(target)
+    if "@" not in parts.netloc:
+        return target
+    return urlunsplit(parts._replace(netloc="***@" + parts.netloc.rsplit("@", 1)[1]))
+
+
 def _read_text(source: str) -> str:
     if _is_url(source):
         import httpx
@@ -70,11 +82,11 @@ def _read_text(source: str) -> str:
         try:
             response = httpx.get(source, timeout=30)
         except httpx.HTTPError as exc:
-            raise CheckpointError(f"cannot read checkpoints from {source}: {exc}") from None
+            raise CheckpointError(f"cannot read checkpoints from {shown(source)}: {exc}") from None
         if response.status_code == 404:
             return ""
         if response.status_code >= 400:
-            raise CheckpointError(f"cannot read checkpoints from {source}: HTTP "
+            raise CheckpointError(f"cannot read checkpoints from {shown(source)}: HTTP "
                                   f"{response.status_code}")
         return response.text
     try:
@@ -93,9 +105,9 @@ def _append(target: str, line: str) -> None:
             response = httpx.post(target, content=line + "\n", timeout=30,
                                   headers={"content-type": "application/x-ndjson"})
         except httpx.HTTPError as exc:
-            raise CheckpointError(f"cannot send a checkpoint to {target}: {exc}") from None
+            raise CheckpointError(f"cannot send a checkpoint to {shown(target)}: {exc}") from None
         if response.status_code >= 400:
-            raise CheckpointError(f"{target} refused the checkpoint: HTTP "
+            raise CheckpointError(f"{shown(target)} refused the checkpoint: HTTP "
                                   f"{response.status_code}")
         return
     append_line(target, line)
@@ -152,7 +164,7 @@ async def write_checkpoint(store: JournalStore, target: str, private_key: Path) 
     # reading and appending may wait on a remote endpoint: not on the server's event loop
     state = await asyncio.to_thread(read_state, target)
     if state.problems:
-        raise CheckpointError(f"{target} does not hold as a checkpoint chain "
+        raise CheckpointError(f"{shown(target)} does not hold as a checkpoint chain "
                               f"({state.problems[0]}): refusing to append to it")
     runs: dict[str, list[Any]] = {}
     for run_id, last_seq, head_hash in store.database.query(

@@ -67,7 +67,7 @@ def with_visible_label(output: Any, label: str) -> Any:
     (their label is in the metadata only)."""
     if not isinstance(output, str):
         return output
-    if output.rstrip().endswith(label):
+    if output.rstrip().endswith(f"[{label}]"):
         return output
     return f"{output.rstrip()}\n\n[{label}]"
 
