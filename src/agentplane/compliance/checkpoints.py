@@ -206,14 +206,16 @@ async def _compare(store: JournalStore, run_id: str, count: int, head: str, wher
     except CorruptEventError as exc:
         return ChainBreak(run_id, exc.seq, exc.reason)
     at = next((e for e in events if e.seq == count), None)
-    if run is None and not events:
+    last = store.database.query_one("SELECT MAX(seq) FROM events WHERE run_id = ?", [run_id])
+    held = int(last[0]) if last is not None and last[0] is not None else 0
+    if run is None and not held:
         if retired.get(run_id, -1) >= count:
             return None
         return ChainBreak(run_id, None, f"the run is gone from the journal; {where} recorded "
                                         f"{count} events ending in {head[:12]}")
     if at is None:
-        held = run.last_seq if run is not None else max((e.seq for e in events), default=0)
-        rewritten = " (and its run record rewritten to match)" if run is not None else ""
+        rewritten = (" (and its run record rewritten to match)"
+                     if run is not None and run.last_seq == held else "")
         return ChainBreak(run_id, held + 1,
                           f"{where} recorded {count} events ending in {head[:12]}, the "
                           f"journal holds {held}: events were removed from the run's "
