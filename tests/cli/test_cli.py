@@ -312,7 +312,7 @@ def test_approve_an_escalation(tmp_path: Path) -> None:
     message = failed(cli("approvals", "approve", "w-nope"), 3)
     assert "no approval with id 'w-nope'" in message
     assert "`agentplane approvals list`" in message
-    assert Counter(r["status"] for r in cli.json("runs", "list")) == {"completed": 6,
+    assert Counter(r["status"] for r in cli.json("runs", "list")) == {"completed": 7,
                                                                        "waiting": 2}
 
 
