@@ -22,6 +22,8 @@ EXTRAS: dict[str, str] = {
     "otel": "OpenTelemetry traces exported over OTLP/HTTP",
     "postgres": "the PostgreSQL back-end (psycopg 3 and its pool)",
     "vectors": "vector search of the knowledge base with numpy (else pure Python)",
+    "compliance": "signed run receipts and checkpoints, and C2PA manifests on generated "
+                  "images and PDFs (cryptography, PyJWT, c2pa-python)",
 }
 """Each extra and what it adds (``pip install 'agentplane[NAME]'``; ``[all]`` is every one)."""
 
@@ -30,6 +32,7 @@ PACKAGES: dict[str, str] = {
     "pygal": "server", "prometheus_client": "server", "starlette": "server",
     "mcp": "mcp", "a2a": "a2a", "opentelemetry": "otel", "psycopg": "postgres",
     "psycopg_pool": "postgres", "numpy": "vectors",
+    "c2pa": "compliance",
 }
 """The top-level package each extra brings, for naming the extra behind an import that failed
 where no :func:`require` guarded it."""

@@ -20,9 +20,9 @@ STUCK = WORKFLOWS_DIR / "stuck-agent.yaml"
 USER = "cli-tester"
 DEMO_WORKFLOWS = ["refund-desk", "research-team", "incident-triage", "support-handoff",
                   "stuck-agent", "payment-approval", "injected-mail", "budget-cap",
-                  "verified-answer"]
+                  "verified-answer", "labelled-report"]
 DEMO_COMPLETED = ["refund-desk", "research-team", "incident-triage", "support-handoff",
-                  "injected-mail", "verified-answer"]
+                  "injected-mail", "verified-answer", "labelled-report"]
 DEMO_WAITING = {"stuck-agent", "payment-approval", "budget-cap"}
 STUCK_OUTPUT = "Ticket T-9 is still pending; I will stop polling and report back."
 

@@ -80,6 +80,9 @@ class RunResult:
     """SHA-256 of the workflow version the run is pinned to."""
     events: tuple[Event, ...]
     """The run's journal at the time of the result (``agentplane.testing`` reads it)."""
+    label: dict[str, Any] | None = None
+    """The output's implicit AI-content label (producer, models, run id, time, content
+    SHA-256) when the workflow's ``compliance`` labels it; the visible label is in ``output``."""
 
     @property
     def completed(self) -> bool:
@@ -124,5 +127,7 @@ def result_of(run: RunRecord, events: Sequence[Event], waits: Sequence[WaitRecor
     usage, cost = _usage_and_cost(events, pricer)
     waiting = tuple(Approval.from_wait(w) for w in waits
                     if w.status == "open" and w.kind in APPROVAL_KINDS)
+    from agentplane.compliance.labels import label_of
+
     return RunResult(run.id, run.status, output, error, waiting, usage, round(cost, 9),
-                     run.workflow_hash, tuple(events))
+                     run.workflow_hash, tuple(events), label_of(events))

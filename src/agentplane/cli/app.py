@@ -468,6 +468,13 @@ def audit_export(
 @audit_app.command("verify")
 def audit_verify(
     run_id: Annotated[list[str] | None, typer.Option("--run", help="Only these runs.")] = None,
+    against: Annotated[str | None, typer.Option(
+        "--against", help="Also compare every run with the heads a checkpoint file (or URL) "
+                          "recorded: finds runs truncated or rewritten since.",
+        show_default=False)] = None,
+    public_key: Annotated[Path | None, typer.Option(
+        "--public-key", help="With --against: the key the checkpoints must be signed with.",
+        show_default=False)] = None,
     db: DbOption = None,
     as_json: JsonOption = False,
 ) -> None:
@@ -479,6 +486,10 @@ def audit_verify(
         for named in run_id or []:
             await store.require_run(named)  # a typo is "not found", not a broken chain
         report = await verify(store, run_id)
+        if against is not None:
+            from .compliance import add_checkpoint_breaks
+
+            await add_checkpoint_breaks(store, report, against, public_key, run_id)
         if as_json:
             print(render.dump_json({
                 "ok": report.ok, "runs": report.runs, "events": report.events,

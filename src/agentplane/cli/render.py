@@ -35,6 +35,10 @@ def run_json(run: RunRecord, events: list[Event] | None = None) -> dict[str, Any
         out["events"] = [e.to_dict() for e in events]
         out["output"] = next((e.data.get("output") for e in reversed(events)
                               if e.type == EventType.RUN_COMPLETED), None)
+        label = next((e.data for e in reversed(events)
+                      if e.type == EventType.CONTENT_LABELLED), None)
+        if label is not None:
+            out["label"] = label
     return out
 
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import logging
 import socket
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Coroutine, Iterable
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -59,8 +59,9 @@ async def serve_plane(store: JournalStore, workflow_files: Iterable[Path], *, ho
                       port: int, worker: bool = True,
                       announce: Callable[[str], Awaitable[None]] | None = None,
                       max_body_kb: int | None = None, max_input_kb: int | None = None,
-                      concurrency: int | None = None) -> None:
-    """Serve the API and console until interrupted."""
+                      concurrency: int | None = None,
+                      checkpoints: Coroutine[Any, Any, None] | None = None) -> None:
+    """Serve the API and console until interrupted (and write ``checkpoints`` meanwhile)."""
     import asyncio
 
     require_server("the API server and console")
@@ -101,10 +102,13 @@ async def serve_plane(store: JournalStore, workflow_files: Iterable[Path], *, ho
             await announce(url)
 
     teller = asyncio.create_task(tell())
+    checkpointer = None if checkpoints is None else asyncio.create_task(checkpoints)
     try:
         await server.serve()
     finally:
         teller.cancel()
+        if checkpointer is not None:
+            checkpointer.cancel()
 
 
 def serve(
@@ -128,6 +132,15 @@ def serve(
     max_input_kb: Annotated[int | None, typer.Option(
         min=1, help="Largest run input accepted, in KiB of JSON (larger: 422). Default 256.",
         show_default=False)] = None,
+    checkpoints: Annotated[str | None, typer.Option(
+        "--checkpoints", help="Append signed checkpoints of every run's head to this JSONL "
+                              "file or URL (see `agentplane audit checkpoint`).",
+        show_default=False)] = None,
+    checkpoint_every: Annotated[str, typer.Option(
+        "--checkpoint-every", help="How often, with --checkpoints: 30s, 5m, 1h.")] = "5m",
+    checkpoint_key: Annotated[Path | None, typer.Option(
+        "--checkpoint-key", help="The Ed25519 key that signs them (default: audit-key.pem in "
+                                 "$AGENTPLANE_HOME).", show_default=False)] = None,
 ) -> None:
     """Serve the REST API (OpenAPI at /openapi.json), live event streams, the console, and the
     workflows over A2A (/a2a) and MCP (/mcp) when those extras are installed, all with the same
@@ -144,6 +157,15 @@ def serve(
     if log_level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
         raise ConfigError(f"--log-level {log_level!r}: use DEBUG, INFO, WARNING or ERROR")
     configure_logging(json=log_format == "json", level=log_level)
+    every, signing_key = None, None
+    if checkpoints is not None:  # refuse a bad period or key now, not every five minutes
+        from agentplane.compliance.checkpoints import parse_every
+        from agentplane.compliance.keys import load_private
+
+        from .compliance import default_key
+
+        every, signing_key = parse_every(checkpoint_every), checkpoint_key or default_key()
+        load_private(signing_key)
 
     async def main() -> None:
         store = open_store(settings.database_url(db))
@@ -160,10 +182,16 @@ def serve(
                 err.print("no admin key yet: create one with `agentplane keys create NAME "
                           "--role admin`")
 
+        writer = None
+        if checkpoints is not None and every is not None and signing_key is not None:
+            from agentplane.compliance.checkpoints import checkpoint_every as keep_writing
+
+            writer = keep_writing(store, checkpoints, signing_key, every)
         try:
             await serve_plane(store, workflows or [], host=host, port=port, worker=worker,
                               announce=announce, max_body_kb=max_body_kb,
-                              max_input_kb=max_input_kb, concurrency=concurrency)
+                              max_input_kb=max_input_kb, concurrency=concurrency,
+                              checkpoints=writer)
         finally:
             await store.close()
 

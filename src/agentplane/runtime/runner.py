@@ -37,6 +37,7 @@ from agentplane.journal import (
 from agentplane.journal.events import (
     APPROVAL_KINDS as APPROVAL_KINDS,  # the runtime's name for it too
 )
+from agentplane.journal.events import utc_now
 from agentplane.models.base import ModelProvider
 from agentplane.models.registry import Endpoint, ModelResolver
 from agentplane.models.scripted import ScriptedProvider, ScriptedReply
@@ -322,11 +323,12 @@ class Runtime:
             recorded = [NewEvent(EventType.OUTCOME_RECORDED, data={"outcome": outcome})
                         ] if outcome else []
             marked = {"untrusted_values": untrusted} if untrusted else {}
+            output, labels = await _labelled(ctx, output)
             completed = {"output": output, **marked}
             # what the run leaves in memory is journaled with its completion (see memory_at_end)
             remembered = await run_end_memories(ctx, EventType.RUN_COMPLETED, completed)
-            await ctx.append(*recorded, *remembered, NewEvent(EventType.RUN_COMPLETED,
-                                                              data=completed))
+            await ctx.append(*recorded, *remembered, *labels,
+                             NewEvent(EventType.RUN_COMPLETED, data=completed))
         return True
 
     async def _fail(self, run_id: str, error: str) -> None:
@@ -483,3 +485,18 @@ class Runtime:
         await self.sources.aclose()
         self._bound.clear()
         forget_layers(self.store)
+
+
+async def _labelled(ctx: RunContext, output: Any) -> tuple[Any, list[NewEvent]]:
+    """The output with its AI-content label and the ``content.labelled`` event, when the
+    workflow's ``compliance`` asks for labels (see ``agentplane.compliance.labels``)."""
+    compliance = ctx.workflow.spec.compliance
+    labels = compliance.labelled if compliance is not None else None
+    if labels is None:
+        return output, []
+    from agentplane.compliance.labels import label_output, models_used
+
+    output, event = label_output(output, run_id=ctx.run_id, time=utc_now(),
+                                 models=models_used(await ctx.store.events(ctx.run_id)),
+                                 visible=labels.visible, texts=labels.text)
+    return output, [event]

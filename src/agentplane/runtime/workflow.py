@@ -28,6 +28,7 @@ from agentplane.journal import canonical_json, sha256_hex
 from agentplane.journal.safe import make_safe
 from agentplane.tools import Tool, ToolImportError, import_function, python_tool
 
+from .compliance_spec import compliance_problems
 from .context_spec import context_problems, ontology_problem
 from .spec import STEP_TAGS, AgentSpec, AgentStep, ParallelStep, Step, SupervisorStep, WorkflowSpec
 
@@ -211,6 +212,7 @@ def cross_check(spec: WorkflowSpec) -> list[SpecProblem]:
         problems += _check_agent(agent, ("agents", i), tools, agents, providers)
     problems += [SpecProblem(p, m) for p, m in context_problems(
         tools | agents, [(a.name, a.memory) for a in spec.agents])]
+    problems += [SpecProblem(p, m) for p, m in compliance_problems(spec)]
     return problems + _check_steps(spec, agents) + _check_guardians(spec, tools, agents)
 
 
