@@ -45,6 +45,7 @@ def components(dialect: str) -> list[tuple[str, Sequence[Migration]]]:
     from agentplane.metering import ledger
     from agentplane.telemetry import _cursor
     from agentplane.tools.sources import registry
+    from agentplane.triggers import store as triggers
 
     found: list[tuple[str, Sequence[Migration]]] = []
     if dialect == "sqlite":  # the PostgreSQL journal store declares its own
@@ -53,7 +54,7 @@ def components(dialect: str) -> list[tuple[str, Sequence[Migration]]]:
               (registry.COMPONENT, registry.MIGRATIONS), (_cursor.COMPONENT, _cursor.MIGRATIONS),
               (lexical.COMPONENT, lexical.MIGRATIONS), (store.COMPONENT, store.MIGRATIONS),
               (graph.COMPONENT, graph.MIGRATIONS), (vectors.COMPONENT, vectors.MIGRATIONS),
-              (memory.COMPONENT, memory.MIGRATIONS)]
+              (memory.COMPONENT, memory.MIGRATIONS), (triggers.COMPONENT, triggers.MIGRATIONS)]
     return found
 
 
