@@ -22,6 +22,7 @@ EXTRAS: dict[str, str] = {
     "otel": "OpenTelemetry traces exported over OTLP/HTTP",
     "postgres": "the PostgreSQL back-end (psycopg 3 and its pool)",
     "vectors": "vector search of the knowledge base with numpy (else pure Python)",
+    "mail": "the mail trigger: runs started by new messages of an IMAP mailbox (IMAPClient)",
 }
 """Each extra and what it adds (``pip install 'agentplane[NAME]'``; ``[all]`` is every one)."""
 
@@ -29,7 +30,7 @@ PACKAGES: dict[str, str] = {
     "fastapi": "server", "uvicorn": "server", "jinja2": "server", "multipart": "server",
     "pygal": "server", "prometheus_client": "server", "starlette": "server",
     "mcp": "mcp", "a2a": "a2a", "opentelemetry": "otel", "psycopg": "postgres",
-    "psycopg_pool": "postgres", "numpy": "vectors",
+    "psycopg_pool": "postgres", "numpy": "vectors", "imapclient": "mail",
 }
 """The top-level package each extra brings, for naming the extra behind an import that failed
 where no :func:`require` guarded it."""

@@ -42,6 +42,15 @@ class MailSpec(_Spec):
     user_env: str = Field(min_length=1)
     password_env: str = Field(min_length=1)
     mailbox: str = "INBOX"
+    idle: bool = True
+    """Wait with IMAP IDLE where the server offers it (a new mail starts its run at once);
+    else, or when false, look every ``poll_s`` seconds."""
+    poll_s: float = Field(default=60.0, gt=0, le=86_400)
+    """Seconds between looks when not idling, and the longest an IDLE lasts before the
+    mailbox is searched again."""
+    done_keyword: str = Field(default="$AgentplaneDone", pattern=r"^\$?[A-Za-z][\w$\-]{0,63}$")
+    """The IMAP keyword set on a message once its run is claimed (a courtesy for people
+    and other clients: the trigger store's claim is what makes a mail start one run)."""
 
 
 class TriggerSpec(_Spec):
