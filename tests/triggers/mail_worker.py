@@ -11,13 +11,13 @@ import sys
 from agentplane.journal import open_store
 from agentplane.runtime import Runtime, load_workflow
 from agentplane.triggers.fire import FireResult
-from agentplane.triggers.mail import MailPoller
+from agentplane.triggers.mail import MailPoller, _Mailbox
 from agentplane.triggers.store import TriggerStore
 
 
 class PacedPoller(MailPoller):
-    async def _one(self, box: object, uid: int) -> FireResult | None:  # type: ignore[override]
-        result = await super()._one(box, uid)  # type: ignore[arg-type]
+    async def _one(self, box: _Mailbox, uid: int) -> FireResult | None:
+        result = await super()._one(box, uid)
         await asyncio.sleep(float(os.environ.get("MAIL_WORKER_PACE", "0")))
         return result
 

@@ -256,7 +256,7 @@ class Runtime:
                              metering=self.metering, sampling=sampler,
                              asking=asker)
             ctx.provenance.min_length = workflow.spec.guardians.provenance.min_length
-            ctx.provenance.add(run.input, source="the run's input", trusted=True, declared=True)
+            ctx.provenance.add_input(run.input, trust=run.meta.get("input_trust"))
             # the run's own clock: the day it was created (journaled with the run, so a replay
             # sees the same day) is a trusted date ("pay it today")
             ctx.provenance.add(run.created_at[:10], source="the run's clock", trusted=True)
