@@ -29,8 +29,15 @@ class _Spec(BaseModel):
 class WebhookSpec(_Spec):
     """``POST /hooks/NAME``, signed with HMAC-SHA256 by a secret read from the environment."""
 
+    # ``schema`` in YAML and in the pinned copy (``schema_`` in Python: ``schema`` is taken)
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True,
+                              serialize_by_alias=True)
+
     secret_env: str = Field(min_length=1)
     schema_: dict[str, Any] | None = Field(default=None, alias="schema")
+    """A JSON Schema the payload must match (else 422, and no run)."""
+    untrusted: bool = False
+    """Treat the payload as content from outside (the guardians see it so), though signed."""
 
 
 class MailSpec(_Spec):
