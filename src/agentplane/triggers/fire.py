@@ -22,6 +22,7 @@ from agentplane.journal.store import RunExistsError
 from agentplane.runtime import Runtime, Workflow
 from agentplane.runtime.trigger_spec import TriggerSpec
 
+from .deferred import start_run
 from .store import TriggerStore
 
 log = logging.getLogger("agentplane.triggers")
@@ -82,16 +83,10 @@ async def fire(runtime: Runtime, workflow: Workflow, trigger: str, key: str, inp
                     "creating it now", name, trigger, key, run_id)
     fired = NewEvent(EventType.TRIGGER_FIRED, actor=f"trigger:{trigger}", data={
         "trigger": trigger, "kind": kind or trigger_kind(spec), "key": key, "detail": details})
-    events = [fired]
-    if workflow.spec.defer is not None:
-        from .defer import deferral_events, plan_deferral
-
-        plan = await plan_deferral(workflow.spec.defer, workflow.base_dir)
-        events += deferral_events(run_id, plan)
     try:
-        await runtime.start(workflow, input, run_id=run_id, tenant=tenant,
-                            tags={"trigger": trigger},
-                            input_trust="untrusted" if untrusted else None, events=events)
+        await start_run(runtime, workflow, input, triggers=store, run_id=run_id, tenant=tenant,
+                        tags={"trigger": trigger},
+                        input_trust="untrusted" if untrusted else None, events=[fired])
     except RunExistsError:
         return FireResult(run_id, started=False)  # a concurrent repair made it first
     except Exception as exc:

@@ -10,7 +10,9 @@ text columns:
 
 - ``trigger_fires``: one row per claimed key (the run it started, when, a detail object);
 - ``trigger_state``: one row per trigger that was switched, failed, or watched by a scheduler
-  (``enabled`` override, failure count and last error, the scheduler's ``checked_until``).
+  (``enabled`` override, failure count and last error, the scheduler's ``checked_until``);
+- ``trigger_deferrals``: one row per deferred run, its plan (what ``run.deferred`` journals),
+  so reports find deferred runs without reading every journal.
 """
 
 from __future__ import annotations
@@ -48,10 +50,18 @@ CREATE TABLE IF NOT EXISTS trigger_state (
     last_failure_at TEXT,
     checked_until TEXT,
     PRIMARY KEY (tenant, workflow, trigger_name)
-)
+);
+CREATE TABLE IF NOT EXISTS trigger_deferrals (
+    run_id TEXT PRIMARY KEY,
+    tenant TEXT NOT NULL,
+    workflow TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    plan TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS trigger_deferrals_recent ON trigger_deferrals (tenant, created_at)
 """
 
-MIGRATIONS = (Migration(1, _V1, note="trigger fires and trigger switches"),)
+MIGRATIONS = (Migration(1, _V1, note="trigger fires, trigger switches, deferred runs"),)
 
 
 def _now() -> str:
@@ -211,3 +221,21 @@ class TriggerStore:
         row = self.db.query_one("SELECT enabled FROM trigger_state WHERE tenant = ? AND "
                                 "workflow = ? AND trigger_name = ?", (tenant, workflow, trigger))
         return declared if row is None or row[0] is None else bool(row[0])
+
+    # -- deferred runs ----------------------------------------------------------------------
+
+    def record_deferral(self, run_id: str, tenant: str, workflow: str,
+                        plan: Mapping[str, Any]) -> None:
+        self.db.execute("INSERT INTO trigger_deferrals (run_id, tenant, workflow, created_at, "
+                        "plan) VALUES (?,?,?,?,?) ON CONFLICT (run_id) DO NOTHING",
+                        (run_id, tenant, workflow, _now(), json.dumps(dict(plan))))
+
+    def deferrals(self, tenant: str | None = None, limit: int = 100
+                  ) -> list[tuple[str, str, str, dict[str, Any]]]:
+        """Deferred runs, newest first: (run id, tenant, workflow, plan); every tenant's
+        without ``tenant``."""
+        where, args = ("WHERE tenant = ?", [tenant]) if tenant is not None else ("", [])
+        rows = self.db.query(f"SELECT run_id, tenant, workflow, plan FROM trigger_deferrals "
+                             f"{where} ORDER BY created_at DESC, run_id LIMIT ?",
+                             (*args, int(limit)))
+        return [(r[0], r[1], r[2], json.loads(r[3])) for r in rows]
