@@ -35,6 +35,7 @@ import yaml
 from desk_model import desk_model
 
 from agentplane import Runtime
+from agentplane.api.runtime import default_db
 from agentplane.journal import EventType
 from agentplane.runtime.workflow import Workflow, workflow_from_dict
 from agentplane.testing import FunctionModel, tool_calls
@@ -169,7 +170,8 @@ async def desk(db_path: Path, real_model: bool) -> int:
 async def watch() -> int:
     """A real mailbox: desk.yaml's trigger (credentials from its environment variables), the
     declared model; runs that wait are decided in the console (``agentplane serve``)."""
-    async with Runtime() as rt:
+    os.environ.setdefault("MAIL_DESK_DB", default_db())  # where send_reply finds the mail
+    async with Runtime(os.environ["MAIL_DESK_DB"]) as rt:
         poller = MailPoller(rt.engine, desk_workflow(), "inbox",
                             store=TriggerStore(rt.store.database), drive=True)
         print(f"watching {poller.account!r}; Ctrl-C to stop")
