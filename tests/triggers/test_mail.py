@@ -155,3 +155,25 @@ async def test_a_disabled_trigger_leaves_the_mail_alone(
         assert [r.started for r in await poller.check()] == [True]
     finally:
         await poller.aclose()
+
+
+async def test_without_idle_the_poller_looks_every_poll_s(
+        dovecot: LocalDovecot, tmp_path: Path, runtime: Runtime,
+        triggers: TriggerStore) -> None:
+    workflow = load_workflow(mail_workflow(tmp_path, dovecot, idle=False, poll_s=0.1))
+    poller = MailPoller(runtime, workflow, "inbox", store=triggers, env=ENV)
+    stop = asyncio.Event()
+    task = asyncio.create_task(poller.run(stop))
+    try:
+        while poller._mailbox is None:
+            await asyncio.sleep(0.05)
+        assert not poller._mailbox.idle
+        await asyncio.to_thread(dovecot.deliver, USER, message(3), message(4))
+        async with asyncio.timeout(60):
+            while len(triggers.fires("default", "mailbox")) < 2:
+                await asyncio.sleep(0.05)
+        assert pending(dovecot) == []
+    finally:
+        stop.set()
+        async with asyncio.timeout(30):
+            await task

@@ -22,6 +22,7 @@ The IMAP client is IMAPClient (blocking; each call runs in a worker thread).
 from __future__ import annotations
 
 import asyncio
+import imaplib
 import logging
 import os
 import threading
@@ -39,6 +40,10 @@ from .mail_parse import mail_input, parse_mail
 from .store import TriggerStore
 
 log = logging.getLogger("agentplane.triggers.mail")
+
+CONNECTION_ERRORS: tuple[type[BaseException], ...] = (OSError, imaplib.IMAP4.error)
+"""Errors that mean the connection (or the session) is unusable; imapclient's derive from
+imaplib's."""
 
 RETRY_S = (1.0, 2.0, 5.0, 15.0, 30.0, 60.0)
 """Waits before reconnecting after the server failed (then 60 s each time)."""
@@ -172,7 +177,16 @@ class MailPoller:
         box = await self._connected()
         results = []
         for uid in await asyncio.to_thread(box.pending):
-            result = await self._one(box, uid)
+            try:
+                result = await self._one(box, uid)
+            except CONNECTION_ERRORS:
+                raise  # the connection is gone: run() reconnects
+            except Exception as exc:
+                # this message's run could not start (fire counted the failure): the next look
+                # tries it again, and it does not hold up the others
+                log.error("mail trigger %s: message %s:%s: %s", self.name, box.uidvalidity,
+                          uid, exc)
+                continue
             if result is not None:
                 results.append(result)
         return results
@@ -181,10 +195,15 @@ class MailPoller:
         raw = await asyncio.to_thread(box.fetch, uid)
         if raw is None:
             return None  # expunged since the search
-        mail = parse_mail(raw)
         key = f"{box.uidvalidity}:{uid}"
-        data = await mail_input(self.runtime.store, mail, mailbox=self.spec.mailbox, uid=uid,
-                                uidvalidity=box.uidvalidity)
+        try:
+            mail = parse_mail(raw)
+            data = await mail_input(self.runtime.store, mail, mailbox=self.spec.mailbox,
+                                    uid=uid, uidvalidity=box.uidvalidity)
+        except Exception as exc:
+            self.store.record_failure(self.tenant, self.workflow.spec.name, self.trigger, key,
+                                      f"the message could not be read: {exc}")
+            raise
         detail = {"mailbox": self.spec.mailbox, "uid": uid, "uidvalidity": box.uidvalidity,
                   "from": mail.sender, "subject": mail.subject[:200],
                   "message_id": mail.message_id}
