@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import logging
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -118,8 +119,9 @@ async def test_idle_wakes_the_poller_on_a_new_mail(
 
 
 async def test_credentials_come_from_the_environment_and_never_reach_errors(
-        dovecot: LocalDovecot, tmp_path: Path, runtime: Runtime,
-        triggers: TriggerStore) -> None:
+        dovecot: LocalDovecot, tmp_path: Path, runtime: Runtime, triggers: TriggerStore,
+        caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
     workflow = load_workflow(mail_workflow(tmp_path, dovecot, idle=False, poll_s=0.05))
     with pytest.raises(ConfigError, match="DESK_MAIL_PASSWORD") as missing:
         MailPoller(runtime, workflow, "inbox", store=triggers, env={"DESK_MAIL_USER": USER})
@@ -139,6 +141,8 @@ async def test_credentials_come_from_the_environment_and_never_reach_errors(
     state = triggers.state("default", "mailbox", "inbox")
     assert state.last_error is not None and "imap:" in state.last_error
     assert PASSWORD not in state.last_error
+    assert "mail trigger mailbox/inbox" in caplog.text  # the failure was logged ...
+    assert PASSWORD not in caplog.text  # ... without either password
 
 
 async def test_a_disabled_trigger_leaves_the_mail_alone(
