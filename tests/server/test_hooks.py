@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from datetime import UTC, datetime, timedelta
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -139,3 +140,29 @@ def test_the_triggers_api_lists_switches_and_fires(hooked: str, db: Path,
     assert len(found) == 3 and all(r.status == "completed" for r, _ in found)
     manual = next(r for r, _ in found if r.id == fired.json()["run_id"])
     assert manual.input == {"mode": "nightly"}
+
+
+def test_a_run_started_over_the_api_may_be_deferred(tmp_path: Path, db: Path,
+                                                    keys: dict[str, str]) -> None:
+    hour = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+    points = [{"start": (hour + timedelta(hours=h)).isoformat(), "carbon": c}
+              for h, c in enumerate([420, 380, 120, 300])]
+    (tmp_path / "grid.json").write_text(json.dumps({"points": points}))
+    flow = write_workflow(tmp_path, name="batch", triggers=[],
+                          defer={"within": "1h", "prefer": "cheapest", "signal": "grid.json"})
+    root = {"Authorization": f"Bearer {keys['root']}"}
+    with live_server(db, [flow]) as url:
+        started = httpx.post(f"{url}/api/v1/runs", headers=root, json={
+            "workflow": "batch", "tenant": "default",
+            "defer": {"within": "6h", "prefer": "greenest"}})
+        assert started.status_code == 201, started.text
+        run_id = started.json()["id"]
+        assert started.json()["status"] == "waiting"
+        events = httpx.get(f"{url}/api/v1/runs/{run_id}/events", headers=root).json()
+        deferred = next(e for e in events if e["type"] == "run.deferred")
+        assert deferred["data"]["prefer"] == "greenest"
+        assert deferred["data"]["start_at"] == (hour + timedelta(hours=2)).isoformat(
+            ).replace("+00:00", "Z")
+        bad = httpx.post(f"{url}/api/v1/runs", headers=root, json={
+            "workflow": "batch", "tenant": "default", "defer": {"within": "soon"}})
+        assert bad.status_code in (400, 422) and "defer within 'soon'" in bad.json()["error"]
