@@ -3,7 +3,7 @@ is shown, as a model following the agents' instructions would answer. It *obeys*
 says — a mail that announces new bank details gets its IBAN used — because the guardians must
 hold even when the model falls for an injection.
 
-With ``run.py --model real`` the agents call the model they declare instead (``desk.yaml``).
+With ``run.py --model real`` the agents call the model they declare (``mail_desk.py``) instead.
 """
 
 from __future__ import annotations

@@ -1,16 +1,16 @@
 """The mail desk, offline: mail in, work out, on a real IMAP and a real SMTP server.
 
     python examples/mail-desk/run.py [--db mail-desk.db] [--model offline|real]
-    python examples/mail-desk/run.py --watch      # a real mailbox: desk.yaml's trigger
+    python examples/mail-desk/run.py --watch --imap-host imap.example.com   # a real mailbox
 
 1. A Dovecot IMAP server of its own (Debian's ``dovecot-imapd``) on a free loopback port, and an
    SMTP server (``aiosmtpd``) that keeps the replies.
 2. Five mails arrive in the desk's inbox: an invoice with its PDF, a large invoice, a leave
    request, a purchase request, and an invoice whose "new bank details" are an injection.
-3. The mail trigger (``desk.yaml``: ``triggers: [{name: inbox, mail: ...}]``) starts one run per
-   mail, its input the parsed mail (untrusted). The triage agent files the metadata and hands
-   the mail to finance, HR or assets; approvers decide what waits for them (the large payment,
-   the leave, the order); each run replies to its sender over SMTP.
+3. The mail trigger (``mail_desk.py``: ``triggers=[{"name": "inbox", "mail": ...}]``) starts
+   one run per mail, its input the parsed mail (untrusted). The triage agent files the metadata
+   and hands the mail to finance, HR or assets; approvers decide what waits for them (the large
+   payment, the leave, the order); each run replies to its sender over SMTP.
 4. The injected invoice: the model obeys it and asks to pay the account the mail names; the
    provenance guardian refuses (the IBAN traces only to the mail), and the reply says so.
 
@@ -31,13 +31,12 @@ from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
-import yaml
 from desk_model import desk_model
+from mail_desk import desk
 
 from agentplane import Runtime
 from agentplane.api.runtime import default_db
 from agentplane.journal import EventType
-from agentplane.runtime.workflow import Workflow, workflow_from_dict
 from agentplane.testing import FunctionModel, tool_calls
 from agentplane.triggers.mail import MailPoller
 from agentplane.triggers.mail_local import LocalDovecot, LocalSmtp, dovecot_binary
@@ -93,14 +92,6 @@ def missing_servers() -> list[str]:
     return missing
 
 
-def desk_workflow(host: str | None = None, port: int | None = None) -> Workflow:
-    """``desk.yaml``, its mail trigger pointed at ``host:port`` when given."""
-    data: dict[str, Any] = yaml.safe_load((HERE / "desk.yaml").read_text())
-    if host is not None:
-        data["triggers"][0]["mail"].update({"host": host, "port": port, "tls": False})
-    return workflow_from_dict(data, HERE, source=str(HERE / "desk.yaml"))
-
-
 async def settle(rt: Runtime, run_id: str) -> Any:
     """Decide what the run waits for, as the desk's approvers would; returns the result."""
     result = await rt.result(run_id)
@@ -118,7 +109,7 @@ def refusals(result: Any) -> list[str]:
             if e.type == EventType.GUARD_DECIDED and e.data.get("result") == "deny"]
 
 
-async def desk(db_path: Path, real_model: bool) -> int:
+async def offline(db_path: Path, real_model: bool) -> int:
     for stale in (db_path, Path(f"{db_path}-wal"), Path(f"{db_path}-shm")):
         stale.unlink(missing_ok=True)  # a fresh journal for every demo
     url = f"sqlite:///{db_path}"
@@ -130,7 +121,7 @@ async def desk(db_path: Path, real_model: bool) -> int:
         env = {"MAIL_DESK_USER": "desk", "MAIL_DESK_PASSWORD": password}
         os.environ.update({"MAIL_DESK_DB": url, "MAIL_DESK_SMTP_HOST": smtp.host,
                            "MAIL_DESK_SMTP_PORT": str(smtp.port)})
-        workflow = desk_workflow(imap.host, imap.port)
+        workflow = desk(imap.host, imap.port, tls=False).resolve()
         model = None if real_model else FunctionModel(desk_model)
         async with Runtime(url, model=model, actor="user:desk-approver") as rt:
             triggers = TriggerStore(rt.store.database)
@@ -167,13 +158,14 @@ async def desk(db_path: Path, real_model: bool) -> int:
     return 0
 
 
-async def watch() -> int:
-    """A real mailbox: desk.yaml's trigger (credentials from its environment variables), the
-    declared model; runs that wait are decided in the console (``agentplane serve``)."""
+async def watch(host: str, port: int, tls: bool, mailbox: str, real_model: bool) -> int:
+    """A real mailbox (credentials in MAIL_DESK_USER and MAIL_DESK_PASSWORD) until stopped;
+    runs that wait are decided in the console (``agentplane serve``) or the CLI."""
     os.environ.setdefault("MAIL_DESK_DB", default_db())  # where send_reply finds the mail
-    async with Runtime(os.environ["MAIL_DESK_DB"]) as rt:
-        poller = MailPoller(rt.engine, desk_workflow(), "inbox",
-                            store=TriggerStore(rt.store.database), drive=True)
+    model = None if real_model else FunctionModel(desk_model)
+    async with Runtime(os.environ["MAIL_DESK_DB"], model=model) as rt:
+        poller = MailPoller(rt.engine, desk(host, port, tls=tls, mailbox=mailbox).resolve(),
+                            "inbox", store=TriggerStore(rt.store.database), drive=True)
         print(f"watching {poller.account!r}; Ctrl-C to stop")
         await poller.run()
     return 0
@@ -184,16 +176,21 @@ if __name__ == "__main__":
     parser.add_argument("--db", type=Path, default=Path("mail-desk.db"),
                         help="SQLite file for the journal (replaced; default: %(default)s)")
     parser.add_argument("--model", choices=["offline", "real"], default="offline",
-                        help="offline: the desk_model stand-in; real: the models desk.yaml "
-                             "declares (OPENAI_API_KEY)")
+                        help="offline: the desk_model stand-in; real: the model the agents "
+                             "declare (OPENAI_API_KEY)")
     parser.add_argument("--watch", action="store_true",
-                        help="watch the mailbox desk.yaml names instead of the local demo")
+                        help="watch a real mailbox (--imap-host ...) instead of the local demo")
+    parser.add_argument("--imap-host", default="localhost")
+    parser.add_argument("--imap-port", type=int, default=993)
+    parser.add_argument("--no-tls", action="store_true", help="plain IMAP (a local server)")
+    parser.add_argument("--mailbox", default="INBOX")
     args = parser.parse_args()
     if args.watch:
-        sys.exit(asyncio.run(watch()))
+        sys.exit(asyncio.run(watch(args.imap_host, args.imap_port, not args.no_tls,
+                                   args.mailbox, args.model == "real")))
     lacking = missing_servers()
     if lacking:
         print("The offline mail desk starts its own IMAP and SMTP servers and needs: "
               + "; ".join(lacking), file=sys.stderr)
         sys.exit(2)
-    sys.exit(asyncio.run(desk(args.db, args.model == "real")))
+    sys.exit(asyncio.run(offline(args.db, args.model == "real")))

@@ -32,6 +32,7 @@ from agentplane.runtime.spec import (
     ToolDefaults,
     WorkflowSpec,
 )
+from agentplane.runtime.trigger_spec import TriggerSpec
 from agentplane.runtime.workflow import SpecError, cross_check, load_workflow, resolve, spec_hash
 from agentplane.runtime.workflow import Workflow as ResolvedWorkflow
 from agentplane.tools.sources.spec import MCPServerSpec, RemoteAgentSpec
@@ -98,6 +99,9 @@ class WorkflowSettings(TypedDict, total=False):
     knowledge: KnowledgeSpec | dict[str, Any]
     """The knowledge layer: ``{"ontology": "ontology.yaml", "embeddings": {...}}``
     (docs/context.md)."""
+    triggers: list[TriggerSpec | dict[str, Any]]
+    """What starts runs by itself: ``[{"name": "inbox", "mail": {...}}]`` (docs/triggers.md,
+    docs/mail.md)."""
 
 
 class Workflow:
