@@ -16,7 +16,8 @@ import pytest
 from agentplane.errors import ConfigError
 from agentplane.journal import EventType, JournalStore
 from agentplane.runtime import Runtime, load_workflow
-from agentplane.triggers.mail import MailAccount, MailPoller
+from agentplane.triggers.fire import FireResult
+from agentplane.triggers.mail import MailAccount, MailPoller, watch_mail
 from agentplane.triggers.mail_local import LocalDovecot
 from agentplane.triggers.mail_parse import attachment_bytes, parse_mail
 from agentplane.triggers.store import TriggerStore
@@ -161,21 +162,25 @@ async def test_a_disabled_trigger_leaves_the_mail_alone(
         await poller.aclose()
 
 
-async def test_without_idle_the_poller_looks_every_poll_s(
+async def test_without_idle_the_mailbox_is_looked_at_every_poll_s(
         dovecot: LocalDovecot, tmp_path: Path, runtime: Runtime,
         triggers: TriggerStore) -> None:
     workflow = load_workflow(mail_workflow(tmp_path, dovecot, idle=False, poll_s=0.1))
-    poller = MailPoller(runtime, workflow, "inbox", store=triggers, env=ENV)
+    started: list[FireResult] = []
     stop = asyncio.Event()
-    task = asyncio.create_task(poller.run(stop))
+    dovecot.deliver(USER, message(3))
+    task = asyncio.create_task(watch_mail(runtime, [workflow], store=triggers, stop=stop,
+                                          env=ENV, on_fire=started.append))
     try:
-        while poller._mailbox is None:
-            await asyncio.sleep(0.05)
-        assert not poller._mailbox.idle
-        await asyncio.to_thread(dovecot.deliver, USER, message(3), message(4))
         async with asyncio.timeout(60):
-            while len(triggers.fires("default", "mailbox")) < 2:
+            while len(started) < 1:
                 await asyncio.sleep(0.05)
+            # a later look (no IDLE: the poll) finds the next mail
+            await asyncio.to_thread(dovecot.deliver, USER, message(4))
+            while len(started) < 2:
+                await asyncio.sleep(0.05)
+        assert [f.run_id for f in started] == [
+            f.run_id for f in reversed(triggers.fires("default", "mailbox"))]
         assert pending(dovecot) == []
     finally:
         stop.set()

@@ -27,7 +27,7 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
 from agentplane._extras import require
@@ -140,11 +140,14 @@ class MailPoller:
 
     ``check()`` looks once; ``run(stop)`` looks, waits (IDLE or ``poll_s``), and looks again
     until ``stop`` is set, reconnecting after failures (each counted in the trigger's
-    failures). ``drive``: drive each run in this process (else a worker takes it)."""
+    failures). ``drive``: drive each run in this process, to its end or its first wait (else
+    a worker takes it); ``on_fire``: called with each run started (as the scheduler's is, e.g.
+    to hand it to a worker)."""
 
     def __init__(self, runtime: Runtime, workflow: Workflow, trigger: str, *,
                  store: TriggerStore, tenant: str = "default",
-                 env: Mapping[str, str] | None = None, drive: bool = False) -> None:
+                 env: Mapping[str, str] | None = None, drive: bool = False,
+                 on_fire: Callable[[FireResult], object] | None = None) -> None:
         spec = find_trigger(workflow, trigger)
         if spec.mail is None:
             raise ConfigError(f"trigger {trigger!r} of workflow {workflow.spec.name!r} is not "
@@ -152,7 +155,7 @@ class MailPoller:
         self.runtime, self.workflow, self.trigger = runtime, workflow, trigger
         self.spec: MailSpec = spec.mail
         self.enabled = spec.enabled
-        self.store, self.tenant, self.drive = store, tenant, drive
+        self.store, self.tenant, self.drive, self.on_fire = store, tenant, drive, on_fire
         self.account = MailAccount.from_env(self.spec, env)
         self._mailbox: _Mailbox | None = None
         self._stop = threading.Event()
@@ -214,6 +217,8 @@ class MailPoller:
         if result.started:
             log.info("mail trigger %s: message %s started run %s", self.name, key,
                      result.run_id)
+            if self.on_fire is not None:
+                self.on_fire(result)
         return result
 
     async def wait(self) -> None:
@@ -272,10 +277,13 @@ def mail_triggers(workflow: Workflow) -> list[str]:
 
 async def watch_mail(runtime: Runtime, workflows: Iterable[Workflow], *, store: TriggerStore,
                      tenant: str = "default", stop: asyncio.Event | None = None,
-                     env: Mapping[str, str] | None = None, drive: bool = False) -> None:
+                     env: Mapping[str, str] | None = None, drive: bool = False,
+                     on_fire: Callable[[FireResult], object] | None = None) -> None:
     """Run a poller for every mail trigger of the given workflows until ``stop`` is set
-    (what a long-running process such as ``agentplane serve`` calls)."""
+    (what a long-running process such as ``agentplane serve`` calls). A trigger whose
+    credentials are not in the environment fails here, before any poller starts."""
     stop = stop or asyncio.Event()
-    pollers = [MailPoller(runtime, w, name, store=store, tenant=tenant, env=env, drive=drive)
+    pollers = [MailPoller(runtime, w, name, store=store, tenant=tenant, env=env, drive=drive,
+                          on_fire=on_fire)
                for w in workflows for name in mail_triggers(w)]
     await asyncio.gather(*(p.run(stop) for p in pollers))
