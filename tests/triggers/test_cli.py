@@ -85,5 +85,10 @@ def test_run_defer_waits_for_the_cheapest_window(tmp_path: Path) -> None:
     assert events[2]["data"]["kind"] == "timer"
     assert events[2]["data"]["deadline"] == (hour + timedelta(hours=3)).timestamp()
     assert events[1]["data"]["expected_saving"] == round(1 - 0.04 / 0.30, 4)
+    (listed,) = cli.json("usage", "deferrals")
+    assert (listed["run_id"], listed["status"], listed["saved_usd"]) == (run["id"], "waiting",
+                                                                         None)
+    report = cli.ok("usage", "report").stdout
+    assert "deferral: 1 deferred runs saved" in report
     message = failed(cli("run", flow, "--defer", "soon"), 2)
     assert "defer within 'soon'" in message
