@@ -45,7 +45,7 @@ listen = 127.0.0.1
 base_dir = {root}/run
 state_dir = {root}/state
 log_path = {root}/dovecot.log
-ssl = no
+{ssl}
 disable_plaintext_auth = no
 auth_mechanisms = plain login
 first_valid_uid = 0
@@ -66,10 +66,11 @@ userdb {{
 service imap-login {{
   inet_listener imap {{
     address = 127.0.0.1
-    port = {port}
+    port = {plain_port}
   }}
   inet_listener imaps {{
-    port = 0
+    address = 127.0.0.1
+    port = {tls_port}
   }}
   chroot =
 }}
@@ -92,9 +93,14 @@ def _users() -> dict[str, str]:
 
 @dataclass
 class LocalDovecot:
-    """A Dovecot IMAP server of its own: ``with LocalDovecot({"desk": "pw"}) as imap: ...``."""
+    """A Dovecot IMAP server of its own: ``with LocalDovecot({"desk": "pw"}) as imap: ...``.
+
+    With ``cert`` and ``key`` (PEM files, e.g. a throwaway self-signed pair) it speaks IMAPS
+    (TLS from the first byte) on ``port``, else plain IMAP."""
 
     users: dict[str, str]
+    cert: Path | None = None
+    key: Path | None = None
     port: int = field(default_factory=free_port)
     root: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="agentplane-imap-")))
     process: subprocess.Popen[bytes] | None = None
@@ -113,8 +119,12 @@ class LocalDovecot:
             shutil.chown(self.root / "mail", users["mail_user"], users["mail_group"])
         (self.root / "passwd").write_text(
             "".join(f"{name}:{{PLAIN}}{pw}::::::\n" for name, pw in self.users.items()))
-        (self.root / "dovecot.conf").write_text(
-            _CONFIG.format(root=self.root, port=self.port, **users))
+        tls = self.cert is not None and self.key is not None
+        ssl = (f"ssl = required\nssl_cert = <{self.cert}\nssl_key = <{self.key}" if tls
+               else "ssl = no")
+        (self.root / "dovecot.conf").write_text(_CONFIG.format(
+            root=self.root, ssl=ssl, plain_port=0 if tls else self.port,
+            tls_port=self.port if tls else 0, **users))
         self.process = subprocess.Popen([binary, "-F", "-c", str(self.root / "dovecot.conf")],
                                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         deadline = time.monotonic() + timeout_s
@@ -124,7 +134,7 @@ class LocalDovecot:
                 raise RuntimeError(f"dovecot exited at start: {err.strip()} {self.log()}")
             with contextlib.suppress(OSError), socket.create_connection(
                     (self.host, self.port), timeout=1) as s:
-                if s.recv(100).startswith(b"* OK"):
+                if tls or s.recv(100).startswith(b"* OK"):
                     return self
             time.sleep(0.1)
         self.stop()
@@ -149,9 +159,15 @@ class LocalDovecot:
 
     def client(self, user: str) -> Any:
         """A logged-in IMAPClient (for delivering and inspecting mail)."""
+        import ssl
+
         from imapclient import IMAPClient
 
-        client = IMAPClient(self.host, port=self.port, ssl=False, timeout=30)
+        context = None
+        if self.cert is not None:
+            context = ssl.create_default_context(cafile=str(self.cert))
+        client = IMAPClient(self.host, port=self.port, ssl=context is not None,
+                            ssl_context=context, timeout=30)
         client.login(user, self.users[user])
         return client
 
