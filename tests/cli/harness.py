@@ -20,6 +20,8 @@ STUCK = WORKFLOWS_DIR / "stuck-agent.yaml"
 USER = "cli-tester"
 DEMO_WORKFLOWS = ["refund-desk", "research-team", "incident-triage", "support-handoff",
                   "stuck-agent", "payment-approval", "injected-mail", "budget-cap"]
+DEMO_TRIGGERED = ["nightly-digest", "nightly-digest"]
+"""The demo's triggers part (cli/demo_triggers.py): a schedule's fire, a deferred run."""
 DEMO_COMPLETED = ["refund-desk", "research-team", "incident-triage", "support-handoff",
                   "injected-mail"]
 DEMO_WAITING = {"stuck-agent", "payment-approval", "budget-cap"}

@@ -23,6 +23,7 @@ from agentplane.runtime import Runtime, load_workflow
 
 from .harness import (
     DEMO_COMPLETED,
+    DEMO_TRIGGERED,
     DEMO_WAITING,
     DEMO_WORKFLOWS,
     REFUND,
@@ -258,14 +259,14 @@ def test_demo(tmp_path: Path) -> None:
         assert f"waiting  {name}: run-" in out
     assert "Refunded 20.00 on order A1 (total 35.00) for Ana." in out
     assert "waiting for a person: the same call repeated (agentplane approvals approve w-" in out
-    assert "audit chain holds: 8 runs" in out
+    assert "audit chain holds: 10 runs" in out  # + a schedule's fire and a deferred run
     assert "guardians blocked 1 call(s) in injected-mail" in out
     runs = cli.json("runs", "list")
-    assert sorted(r["workflow"] for r in runs) == sorted(DEMO_WORKFLOWS)
-    assert Counter(r["status"] for r in runs) == {"completed": 5, "waiting": 3}
+    assert sorted(r["workflow"] for r in runs) == sorted([*DEMO_WORKFLOWS, *DEMO_TRIGGERED])
+    assert Counter(r["status"] for r in runs) == {"completed": 7, "waiting": 3}
     assert {r["workflow"] for r in runs if r["status"] == "waiting"} == DEMO_WAITING
     report = cli.json("audit", "verify")
-    assert (report["ok"], report["runs"], report["breaks"]) == (True, 8, [])
+    assert (report["ok"], report["runs"], report["breaks"]) == (True, 10, [])
 
 
 def test_deny_an_escalation(tmp_path: Path) -> None:

@@ -11,6 +11,7 @@ from agentplane.governance.keys import ALL_TENANTS, KeyRing, keyring_for
 from agentplane.journal import Event, EventType, JournalStore, open_store, verify
 from agentplane.runtime import Runtime, load_workflow
 
+from .demo_triggers import run_trigger_demo
 from .render import status_text
 
 DEMO_INPUTS = {
@@ -74,6 +75,7 @@ async def run_demo(store: JournalStore, runtime: Runtime, out: Console) -> None:
     out.print()
     for line in results:
         out.print(line)
+    await run_trigger_demo(store, runtime, out)
     report = await verify(store)
     state = "[green]holds[/]" if report.ok else "[red]is broken[/]"
     out.print(f"\naudit chain {state}: {report.runs} runs, {report.events} events")

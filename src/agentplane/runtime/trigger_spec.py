@@ -70,7 +70,7 @@ class TriggerSpec(_Spec):
     catch_up: Literal["skip", "once", "all"] = "skip"
     webhook: WebhookSpec | None = None
     mail: MailSpec | None = None
-    input: dict[str, Any] | None = None
+    input: Any = None
     """Input of the runs a schedule starts."""
     enabled: bool = True
 
