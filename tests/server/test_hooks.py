@@ -166,3 +166,19 @@ def test_a_run_started_over_the_api_may_be_deferred(tmp_path: Path, db: Path,
         bad = httpx.post(f"{url}/api/v1/runs", headers=root, json={
             "workflow": "batch", "tenant": "default", "defer": {"within": "soon"}})
         assert bad.status_code in (400, 422) and "defer within 'soon'" in bad.json()["error"]
+
+
+def test_two_servers_on_one_database_fire_each_slot_once(tmp_path: Path, db: Path) -> None:
+    flow = write_workflow(tmp_path, name="minutely", triggers=[
+        {"name": "tick", "schedule": "* * * * *"}])
+    planes: list[Any] = []
+    with live_server(db, [flow], planes=planes), live_server(db, [flow], planes=planes):
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and not runs(db):
+            time.sleep(0.1)
+        time.sleep(1.5)  # both schedulers have ticked more than once since
+        assert all(p.scheduler is not None for p in planes) and len(planes) == 2
+        found = runs(db)
+    keys = [e.data["key"] for _, events in found for e in events
+            if e.type == EventType.TRIGGER_FIRED]
+    assert len(found) >= 1 and len(keys) == len(set(keys)) == len(found)
