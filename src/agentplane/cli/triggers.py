@@ -19,6 +19,7 @@ from . import render, settings
 from ._inputs import parse_json_option
 from ._typer import group
 from .render import escape
+from .serve import DbOption
 
 if TYPE_CHECKING:
     from agentplane.journal import JournalStore
@@ -31,9 +32,6 @@ triggers_app = group("Schedules, webhooks and mailboxes that start runs: list, e
                      "disable, fire.")
 out = render.lazy_console()
 
-DbOption = Annotated[str | None, typer.Option("--db", help="Database URL (default: "
-                                              "$AGENTPLANE_DB or a SQLite file in "
-                                              "$AGENTPLANE_HOME).", show_default=False)]
 TenantOption = Annotated[str, typer.Option("--tenant", help="Whose triggers and runs.")]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 FilesArgument = Annotated[list[Path], typer.Argument(help="Workflow YAML files.",
