@@ -173,8 +173,9 @@ def triggers_run(
                     ] = 1.0,
     once: Annotated[bool, typer.Option(help="Fire what is due now, then exit.")] = False,
 ) -> None:
-    """Fire the due schedule slots of the workflow files until SIGTERM or Ctrl-C. Any number
-    may run on one database (and next to `agentplane serve`): each slot starts one run."""
+    """Fire the due schedule slots of the workflow files, and watch their mailboxes, until
+    SIGTERM or Ctrl-C. Any number may run on one database (and next to `agentplane serve`):
+    each slot, and each mail, starts one run. With --once: the due slots only."""
     import asyncio
     import signal
 
@@ -199,8 +200,11 @@ def triggers_run(
         if once:
             await scheduler.tick()
             return
+        mail_stop = asyncio.Event()
+
         def stop() -> None:
             scheduler.stop()
+            mail_stop.set()
             if driver is not None:
                 driver.stop()
 
@@ -211,6 +215,12 @@ def triggers_run(
         out.print(f"scheduler {escape(runtime.owner)}: {count} schedule"
                   f"{'' if count == 1 else 's'}; SIGTERM or Ctrl-C stops it")
         tasks = [asyncio.create_task(scheduler.run())]
+        if any(t.mail is not None for w in workflows for t in w.spec.triggers or ()):
+            from agentplane.triggers.mail import watch_mail
+
+            tasks.append(asyncio.create_task(watch_mail(runtime, workflows, store=store,
+                                                        tenant=tenant, stop=mail_stop,
+                                                        on_fire=said)))
         if driver is not None:
             tasks.append(asyncio.create_task(driver.run()))
         await asyncio.gather(*tasks)

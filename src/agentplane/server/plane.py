@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,6 +32,14 @@ if TYPE_CHECKING:  # OpenTelemetry (the otel extra) is loaded only when tracing 
 
 
 T = TypeVar("T")
+log = logging.getLogger("agentplane.server")
+
+
+def _said_why(task: asyncio.Task[None]) -> None:
+    """Log why a background loop of the plane ended early (e.g. a mailbox's credentials are
+    not in the environment); the API goes on serving."""
+    if not task.cancelled() and task.exception() is not None:
+        log.error("%s stopped: %s", task.get_name(), task.exception())
 
 
 @dataclass
@@ -66,6 +75,8 @@ class Plane:
     """Fires the schedule triggers of the served workflows (while started, if any)."""
     _loop: asyncio.Task[None] | None = field(default=None, init=False)
     _schedules: asyncio.Task[None] | None = field(default=None, init=False)
+    _mail: asyncio.Task[None] | None = field(default=None, init=False)
+    _mail_stop: asyncio.Event = field(default_factory=asyncio.Event, init=False)
     _handles: dict[str, object] = field(default_factory=dict, init=False)
 
     def __post_init__(self) -> None:
@@ -105,8 +116,21 @@ class Plane:
                                        poll_s=self.poll_s, on_fire=lambda r: self.drive(r.run_id))
             self._schedules = asyncio.create_task(self.scheduler.run(),
                                                   name="agentplane-scheduler")
+        if any(t.mail is not None for w in self.workflows.values()
+               for t in w.spec.triggers or ()):
+            from agentplane.triggers.mail import watch_mail
+
+            self._mail = asyncio.create_task(watch_mail(
+                self.runtime, self.workflows.values(), store=self.triggers,
+                stop=self._mail_stop, on_fire=lambda r: self.drive(r.run_id)),
+                name="agentplane-mail")
+            self._mail.add_done_callback(_said_why)
 
     async def stop(self) -> None:
+        if self._mail is not None:
+            self._mail_stop.set()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._mail
         if self.scheduler is not None and self._schedules is not None:
             self.scheduler.stop()
             with contextlib.suppress(asyncio.CancelledError, Exception):
