@@ -4,6 +4,7 @@ triggers API (list, enable / disable, manual fire)."""
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import time
 from collections.abc import Iterator
@@ -73,6 +74,12 @@ def test_a_delivery_retried_five_times_starts_one_run(hooked: str, db: Path) -> 
     # another delivery id is another run
     assert post(hooked, body, delivery="d-2").status_code == 202
     assert len(runs(db)) == 2
+    # without a delivery id, the body's digest is the key: the same body is one delivery
+    bare = json.dumps({"ticket": 43}).encode()
+    first, retry = post(hooked, bare, delivery=None), post(hooked, bare, delivery=None)
+    assert (first.status_code, retry.status_code) == (202, 200)
+    assert first.json()["delivery"] == "sha256:" + hashlib.sha256(bare).hexdigest()
+    assert len(runs(db)) == 3
 
 
 def test_a_bad_signature_is_401_and_starts_nothing(hooked: str, db: Path) -> None:

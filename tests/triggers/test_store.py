@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
 import pytest
 
@@ -73,3 +74,15 @@ async def test_an_unknown_trigger_is_refused_with_the_names_it_has(
         runtime: Runtime, workflow: Workflow, triggers: TriggerStore) -> None:
     with pytest.raises(NotFoundError, match="its triggers: hourly"):
         await fire(runtime, workflow, "nope", "k", None, store=triggers)
+
+
+def test_a_trigger_is_one_kind(tmp_path: Path) -> None:
+    from agentplane.errors import AgentplaneError
+    from agentplane.runtime import load_workflow
+
+    from .conftest import write_workflow
+
+    path = write_workflow(tmp_path, name="two", triggers=[
+        {"name": "both", "schedule": "0 * * * *", "webhook": {"secret_env": "S"}}])
+    with pytest.raises(AgentplaneError, match="trigger both declares schedule and webhook"):
+        load_workflow(path)

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 Name = Annotated[str, Field(pattern=r"^[A-Za-z][A-Za-z0-9_\-]{0,63}$")]
 
@@ -73,6 +73,14 @@ class TriggerSpec(_Spec):
     input: Any = None
     """Input of the runs a schedule starts."""
     enabled: bool = True
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> TriggerSpec:
+        kinds = [k for k in ("schedule", "webhook", "mail") if getattr(self, k) is not None]
+        if len(kinds) > 1:
+            raise ValueError(f"trigger {self.name} declares {' and '.join(kinds)}: a trigger is "
+                             "one of schedule, webhook or mail (declare one trigger each)")
+        return self
 
 
 class DeferSpec(_Spec):
