@@ -134,3 +134,14 @@ async def test_a_trigger_of_a_deferrable_workflow_starts_a_deferred_run(
     kinds = [e.type for e in events]
     assert EventType.TRIGGER_FIRED in kinds and EventType.RUN_DEFERRED in kinds
     assert triggers.deferrals()[0][0] == run.id
+
+
+def test_the_python_api_declares_triggers_and_deferral() -> None:
+    from agentplane.api import Agent, Workflow
+
+    digest = Agent("digest", instructions="Write the digest.", script=["done"])
+    flow = Workflow("digest", [digest], defer={"within": "12h", "prefer": "greenest"},
+                    triggers=[{"name": "morning", "schedule": "0 6 * * *"}])
+    assert (flow.spec.defer is not None and flow.spec.defer.prefer == "greenest")
+    assert [t.name for t in flow.spec.triggers or ()] == ["morning"]
+    assert "defer:" in flow.to_yaml() and "within: 12h" in flow.to_yaml()

@@ -32,7 +32,7 @@ from agentplane.runtime.spec import (
     ToolDefaults,
     WorkflowSpec,
 )
-from agentplane.runtime.trigger_spec import TriggerSpec
+from agentplane.runtime.trigger_spec import DeferSpec, TriggerSpec
 from agentplane.runtime.workflow import SpecError, cross_check, load_workflow, resolve, spec_hash
 from agentplane.runtime.workflow import Workflow as ResolvedWorkflow
 from agentplane.tools.sources.spec import MCPServerSpec, RemoteAgentSpec
@@ -102,6 +102,9 @@ class WorkflowSettings(TypedDict, total=False):
     triggers: list[TriggerSpec | dict[str, Any]]
     """What starts runs by itself: ``[{"name": "inbox", "mail": {...}}]`` (docs/triggers.md,
     docs/mail.md)."""
+    defer: DeferSpec | dict[str, Any]
+    """Runs may wait for the best window of a price / carbon signal:
+    ``{"within": "12h", "prefer": "greenest", "signal": "grid.json"}`` (docs/deferral.md)."""
 
 
 class Workflow:
