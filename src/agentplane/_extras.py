@@ -24,6 +24,7 @@ EXTRAS: dict[str, str] = {
     "vectors": "vector search of the knowledge base with numpy (else pure Python)",
     "compliance": "signed run receipts and checkpoints, and C2PA manifests on generated "
                   "images and PDFs (cryptography, PyJWT, c2pa-python)",
+    "mail": "the mail trigger: runs started by new messages of an IMAP mailbox (IMAPClient)",
 }
 """Each extra and what it adds (``pip install 'agentplane[NAME]'``; ``[all]`` is every one)."""
 
@@ -33,6 +34,7 @@ PACKAGES: dict[str, str] = {
     "mcp": "mcp", "a2a": "a2a", "opentelemetry": "otel", "psycopg": "postgres",
     "psycopg_pool": "postgres", "numpy": "vectors",
     "c2pa": "compliance",
+    "psycopg_pool": "postgres", "numpy": "vectors", "imapclient": "mail",
 }
 """The top-level package each extra brings, for naming the extra behind an import that failed
 where no :func:`require` guarded it."""

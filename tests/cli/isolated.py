@@ -13,7 +13,7 @@ from .harness import Cli, Result
 
 OPTIONAL = ("mcp", "a2a", "fastapi", "starlette", "uvicorn", "jinja2", "multipart", "pygal",
             "prometheus_client", "opentelemetry", "psycopg", "psycopg_pool", "google.protobuf",
-            "numpy")
+            "numpy", "imapclient")
 """Top-level packages that come only with an extra (pyproject.toml), never with the core."""
 
 # Refuses to import the packages named in BLOCKED (and their submodules), as a missing

@@ -10,9 +10,11 @@ from agentplane.storage import open_database
 from .harness import failed, make_cli
 
 COMPONENTS = ["journal", "usage", "keys", "registry", "telemetry", "lexical", "knowledge",
-              "knowledge_graph", "knowledge_vectors", "memory", "evals"]
+              "knowledge_graph", "knowledge_vectors", "memory", "evals", "triggers",
+              "compliance"]
 CODE = {"journal": 2, "usage": 2, "keys": 1, "registry": 1, "telemetry": 1, "lexical": 2,
-        "knowledge": 1, "knowledge_graph": 3, "knowledge_vectors": 1, "memory": 1, "evals": 2}
+        "knowledge": 1, "knowledge_graph": 3, "knowledge_vectors": 1, "memory": 1, "evals": 2,
+        "triggers": 1, "compliance": 1}
 """Each component's schema version in this release."""
 
 

@@ -13,6 +13,8 @@ from agentplane.governance.keys import keyring_for
 from agentplane.journal import open_store
 from agentplane.runtime import Runtime
 
+from .harness import DEMO_RUNS, DEMO_WORKFLOWS
+
 
 async def _demo(db: Path) -> str:
     store = open_store(f"sqlite:///{db}")
@@ -36,9 +38,12 @@ async def test_a_second_demo_adds_no_runs(tmp_path: Path) -> None:
     store = open_store(f"sqlite:///{db}")
     second = {r.id: r.last_seq for r in await store.list_runs(limit=100)}
     await store.close()
-    assert len(first) == 10 and second == first  # the same runs, not one event more
-    assert f"{len(first) - 1} run(s) are the earlier demo's" in again  # and the label's
-    assert f"audit chain holds: {len(first)} runs" in again
+    # the same runs, not one event more: the demo workflows', a schedule's fire and a
+    # deferred run (cli/demo_triggers.py)
+    assert len(first) == DEMO_RUNS and second == first
+    assert f"{len(DEMO_WORKFLOWS) - 1} run(s) are the earlier demo's" in again  # + the label's
+    assert f"audit chain holds: {DEMO_RUNS} runs" in again
+    assert "a second scheduler started 0 more run(s) for that slot" in again
     assert (tmp_path / "demo-audit-key.pem").is_file()  # the receipt's key, beside the journal
 
 

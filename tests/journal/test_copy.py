@@ -11,7 +11,7 @@ from agentplane.cli.db import upgrade
 from agentplane.journal import Event, open_store
 from agentplane.journal.copy import BATCH_ROWS, CopyError, copy_database, verify_copy
 from agentplane.storage import Database, open_database
-from tests.cli.harness import make_cli
+from tests.cli.harness import DEMO_RUNS, make_cli
 
 
 @pytest.fixture(scope="module")
@@ -94,14 +94,14 @@ def test_one_row_batches_copy_everything(demo: str, tmp_path: Path) -> None:
     report = copy_database(open_database(demo, create=False), prepared(target), batch=1)
     whole = copy_database(open_database(demo, create=False),
                           prepared(f"sqlite:///{tmp_path / 'whole.db'}"))
-    assert report.rows == whole.rows and report.runs_new == 9
+    assert report.rows == whole.rows and report.runs_new == DEMO_RUNS
 
     async def check() -> None:
         store = open_store(target)
         await verify_copy(store, report)
         await store.close()
     asyncio.run(check())
-    assert report.ok and report.verified_runs == 9
+    assert report.ok and report.verified_runs == DEMO_RUNS
     assert keys(since(target, 0)) == keys(since(demo, 0))
 
 

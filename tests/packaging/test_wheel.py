@@ -44,6 +44,7 @@ PACKAGE_DATA = [  # files outside Python modules that the package cannot work wi
     "agentplane/server/console/static/console.js",
     "agentplane/demo/workflows/refund-desk.yaml",
     "agentplane/demo/workflows/injected-mail.yaml",
+    "agentplane/demo/triggers/nightly-digest.yaml",
 ]
 
 

@@ -35,6 +35,7 @@ from agentplane.runtime.spec import (
     WorkflowSpec,
 )
 from agentplane.runtime.verify_spec import VerifySpec
+from agentplane.runtime.trigger_spec import DeferSpec, TriggerSpec
 from agentplane.runtime.workflow import SpecError, cross_check, load_workflow, resolve, spec_hash
 from agentplane.runtime.workflow import Workflow as ResolvedWorkflow
 from agentplane.tools.sources.spec import MCPServerSpec, RemoteAgentSpec
@@ -116,6 +117,12 @@ class WorkflowSettings(TypedDict, total=False):
     personal: PersonalSpec | dict[str, Any]
     """Whom runs are about and which input values are personal: ``{"subject":
     "$.customer_id", "input": ["$.email"]}`` (docs/personal-data.md)."""
+    triggers: list[TriggerSpec | dict[str, Any]]
+    """What starts runs by itself: ``[{"name": "inbox", "mail": {...}}]`` (docs/triggers.md,
+    docs/mail.md)."""
+    defer: DeferSpec | dict[str, Any]
+    """Runs may wait for the best window of a price / carbon signal:
+    ``{"within": "12h", "prefer": "greenest", "signal": "grid.json"}`` (docs/deferral.md)."""
 
 
 class Workflow:

@@ -179,6 +179,15 @@ def run(
         "usage and who may see it.")] = "default",
     db: DbOption = None,
     as_json: JsonOption = False,
+    defer: Annotated[str | None, typer.Option(
+        "--defer", help="The run may wait this long (30m, 12h, 2d) for the best window of a "
+        "price / carbon signal (docs/deferral.md); a worker starts it then.")] = None,
+    prefer: Annotated[str | None, typer.Option(
+        "--prefer", help="With --defer: cheapest or greenest (default: the workflow's, "
+        "else cheapest).")] = None,
+    signal_ref: Annotated[str | None, typer.Option(
+        "--signal", help="With --defer: the forecast, a JSON file or http(s) URL (default: "
+        "the workflow's defer.signal).")] = None,
 ) -> None:
     """Run a workflow until it finishes, waits for a person, or needs reconciliation.
     Exits 1 when the run ended failed or needs reconciliation."""
@@ -190,7 +199,23 @@ def run(
     workflow = load_workflow(file)
 
     async def body(store: JournalStore, runtime: Runtime) -> int:
-        record = await runtime.run(workflow, value, run_id=run_id, tenant=tenant)
+        from agentplane.triggers.deferred import start_run
+
+        record, plan = await start_run(runtime, workflow, value, run_id=run_id, tenant=tenant,
+                                       lease=True, within=defer, prefer=prefer,
+                                       signal=signal_ref)
+        if plan is not None and record.status == "waiting":
+            data = plan.event_data()
+            saving = data["expected_saving"]
+            if not as_json:
+                out.print(f"run [bold]{escape(record.id)}[/] deferred until "
+                          f"{data['start_at']} (deadline {data['deadline']}): "
+                          f"{escape(plan.reason)}" + (f"; expected {saving:.0%} less"
+                                                      if saving else ""))
+                out.print("a worker starts it then (`agentplane worker`, or `serve`)")
+                return OK
+        else:
+            record = await runtime.drive(record)
         await _report(record, store, as_json)
         return outcome([record.status])
 

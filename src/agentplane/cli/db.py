@@ -38,6 +38,7 @@ out = render.lazy_console()
 
 def components(dialect: str) -> list[tuple[str, Sequence[Migration]]]:
     """Every component with tables in the database, and its migrations, in upgrade order."""
+    from agentplane.compliance import retention_log as compliance
     from agentplane.evals import store as evals
     from agentplane.governance import keys
     from agentplane.journal import sqlite_schema
@@ -46,6 +47,7 @@ def components(dialect: str) -> list[tuple[str, Sequence[Migration]]]:
     from agentplane.metering import ledger
     from agentplane.telemetry import _cursor
     from agentplane.tools.sources import registry
+    from agentplane.triggers import store as triggers
 
     found: list[tuple[str, Sequence[Migration]]] = []
     if dialect == "sqlite":  # the PostgreSQL journal store declares its own
@@ -54,7 +56,9 @@ def components(dialect: str) -> list[tuple[str, Sequence[Migration]]]:
               (registry.COMPONENT, registry.MIGRATIONS), (_cursor.COMPONENT, _cursor.MIGRATIONS),
               (lexical.COMPONENT, lexical.MIGRATIONS), (store.COMPONENT, store.MIGRATIONS),
               (graph.COMPONENT, graph.MIGRATIONS), (vectors.COMPONENT, vectors.MIGRATIONS),
-              (memory.COMPONENT, memory.MIGRATIONS), (evals.COMPONENT, evals.MIGRATIONS)]
+              (memory.COMPONENT, memory.MIGRATIONS), (evals.COMPONENT, evals.MIGRATIONS),
+              (triggers.COMPONENT, triggers.MIGRATIONS),
+              (compliance.COMPONENT, compliance.MIGRATIONS)]
     return found
 
 

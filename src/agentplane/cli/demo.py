@@ -12,6 +12,7 @@ from agentplane.journal import Event, EventType, JournalStore, open_store, verif
 from agentplane.runtime import Runtime, load_workflow
 
 from .demo_compliance import run_compliance_demo
+from .demo_triggers import run_trigger_demo
 from .render import status_text
 
 DEMO_INPUTS = {
@@ -77,6 +78,7 @@ async def run_demo(store: JournalStore, runtime: Runtime, out: Console) -> None:
     for line in results:
         out.print(line)
     await run_compliance_demo(store, runtime, out)
+    await run_trigger_demo(store, runtime, out)
     report = await verify(store)
     state = "[green]holds[/]" if report.ok else "[red]is broken[/]"
     out.print(f"\naudit chain {state}: {report.runs} runs, {report.events} events")

@@ -14,6 +14,7 @@ from .render import escape
 
 if TYPE_CHECKING:  # the metering package is loaded by the command that runs, not by --help
     from agentplane.metering.ledger import UsageLedger, Window
+    from agentplane.triggers.savings import Saving
 
 usage_app = group("Usage, spend and invoices, from the journal.")
 out = render.lazy_console()
@@ -97,6 +98,62 @@ def report(
     cells = [["-" if row[g] is None else str(row[g]) for g in groups]
              + [_figure(name, row[name]) for name in figures] for row in rows]
     out.print(fitted(columns, cells, out.width) if rows else "no usage recorded yet")
+    saved = _deferrals(db, prices, tenant)
+    if saved:
+        from agentplane.triggers.savings import totals
+
+        total = totals(saved)
+        out.print(f"deferral: {total['deferred_runs']} deferred runs saved "
+                  f"{render.money(float(total['saved_usd']))} and "
+                  f"{float(total['saved_gco2e']):,.3f} gCO2e against starting at once "
+                  "(`agentplane usage deferrals` for each)")
+
+
+def _deferrals(db: str | None, prices: Path | None, tenant: str | None,
+               limit: int = 1000) -> list[Saving]:
+    """The deferred runs and what each saved (docs/deferral.md)."""
+    import asyncio
+
+    from agentplane.journal import open_store
+    from agentplane.metering.pricing import catalog_pricing
+    from agentplane.triggers.savings import deferral_savings
+    from agentplane.triggers.store import TriggerStore
+
+    async def read() -> list[Saving]:
+        store = open_store(settings.database_url(db), create=False)
+        try:
+            pricer, _ = catalog_pricing(prices)
+            return await deferral_savings(store, TriggerStore(store.database), tenant=tenant,
+                                          pricer=pricer, limit=limit)
+        finally:
+            await store.close()
+
+    return asyncio.run(read())
+
+
+@usage_app.command("deferrals")
+def deferrals(
+    tenant: Annotated[str | None, typer.Option(help="Only this tenant.")] = None,
+    limit: Annotated[int, typer.Option(min=1)] = 100,
+    prices: PricesOption = None,
+    db: DbOption = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Deferred runs, newest first: when each started, why, and what waiting for the best
+    window saved in money and gCO2e against starting at once."""
+    from ._tables import Column, fitted
+
+    saved = _deferrals(db, prices, tenant, limit)
+    if as_json:
+        print(render.dump_json([s.to_json() for s in saved]))
+        return
+    columns = [Column("RUN"), Column("WORKFLOW", drop=2), Column("STATUS"), Column("PREFER"),
+               Column("START"), Column("WHY", wrap=True, drop=1),
+               Column("SAVED USD", justify="right"), Column("SAVED GCO2E", justify="right")]
+    cells = [[s.run_id, s.workflow, s.status, s.prefer, s.start_at, s.reason,
+              "-" if s.saved_usd is None else render.money(s.saved_usd),
+              "-" if s.saved_gco2e is None else f"{s.saved_gco2e:,.3f}"] for s in saved]
+    out.print(fitted(columns, cells, out.width) if saved else "no deferred runs")
 
 
 @usage_app.command("invoice")

@@ -236,6 +236,17 @@ class ProvenanceLedger:
         for leaf in leaves(value, Trust.TRUSTED if trusted or declared else Trust.UNTRUSTED):
             self._add_leaf(leaf.value, source, trusted or declared, declared)
 
+    def add_input(self, value: Any, *, trust: str | None = None) -> None:
+        """Record the run's input: the user's request, declared — or, with ``trust=
+        "untrusted"`` (``meta.input_trust`` of a run a mail or a webhook started), outside
+        content: nothing in it is a trusted origin, and the run has seen untrusted content
+        from its first step, so what a write selects must trace to the workflow or to trusted
+        tools, never to the mail alone."""
+        if trust == "untrusted":
+            self.add(value, source="the run's input (from outside: untrusted)", trusted=False)
+        else:
+            self.add(value, source="the run's input", trusted=True, declared=True)
+
     def _add_leaf(self, value: Any, source: str, trusted: bool, declared: bool) -> None:
         indexed = index_value(value)
         if declared:

@@ -15,7 +15,7 @@ import os
 import socket
 import time
 import uuid
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -178,12 +178,15 @@ class Runtime:
 
     async def start(self, workflow: Workflow, input: Any = None, *, run_id: str | None = None,
                     tenant: str = "default", lease: bool = False,
-                    tags: dict[str, str] | None = None) -> RunRecord:
+                    tags: dict[str, str] | None = None, input_trust: str | None = None,
+                    events: Sequence[NewEvent] = ()) -> RunRecord:
         """Create a run (status ``pending``) pinned to the workflow's current version.
 
         With ``lease`` the run is created leased to this runtime, which must then drive it.
         ``tags`` (e.g. ``department``) add to and override the workflow's own, on every usage
-        event of the run.
+        event of the run. ``input_trust="untrusted"`` marks input from outside (a mail, a
+        webhook) in ``meta.input_trust``. ``events`` are journaled with the run's creation, in
+        its one transaction (a trigger's fire, a deferral's timer wait).
         """
         await self.check_tools(workflow)  # before any run exists: a missing tool fails here
         if workflow.hash not in self._workflows:
@@ -200,8 +203,10 @@ class Runtime:
             workflow_hash=workflow.hash, input=input, tenant=tenant,
             meta={"base_dir": str(workflow.base_dir), "source": workflow.source,
                   "tags": {**workflow.spec.tags, **(tags or {})},
-                  "outcome": workflow.spec.outcome},
-            lease_owner=self.owner if lease else None, lease_seconds=self.lease_seconds,
+                  "outcome": workflow.spec.outcome,
+                  **({"input_trust": input_trust} if input_trust else {})},
+            events=events, lease_owner=self.owner if lease else None,
+            lease_seconds=self.lease_seconds,
         )
 
     async def run(self, workflow: Workflow, input: Any = None, *, run_id: str | None = None,
@@ -262,7 +267,7 @@ class Runtime:
                              personal=PersonalData.for_run(workflow.spec, run.id, run.input),
                              perturb=None if self.perturb is None else self.perturb(run))
             ctx.provenance.min_length = workflow.spec.guardians.provenance.min_length
-            ctx.provenance.add(run.input, source="the run's input", trusted=True, declared=True)
+            ctx.provenance.add_input(run.input, trust=run.meta.get("input_trust"))
             # the run's own clock: the day it was created (journaled with the run, so a replay
             # sees the same day) is a trusted date ("pay it today")
             ctx.provenance.add(run.created_at[:10], source="the run's clock", trusted=True)

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 Name = Annotated[str, Field(pattern=r"^[A-Za-z][A-Za-z0-9_\-]{0,63}$")]
 
@@ -29,8 +29,15 @@ class _Spec(BaseModel):
 class WebhookSpec(_Spec):
     """``POST /hooks/NAME``, signed with HMAC-SHA256 by a secret read from the environment."""
 
+    # ``schema`` in YAML and in the pinned copy (``schema_`` in Python: ``schema`` is taken)
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True,
+                              serialize_by_alias=True)
+
     secret_env: str = Field(min_length=1)
     schema_: dict[str, Any] | None = Field(default=None, alias="schema")
+    """A JSON Schema the payload must match (else 422, and no run)."""
+    untrusted: bool = False
+    """Treat the payload as content from outside (the guardians see it so), though signed."""
 
 
 class MailSpec(_Spec):
@@ -42,6 +49,15 @@ class MailSpec(_Spec):
     user_env: str = Field(min_length=1)
     password_env: str = Field(min_length=1)
     mailbox: str = "INBOX"
+    idle: bool = True
+    """Wait with IMAP IDLE where the server offers it (a new mail starts its run at once);
+    else, or when false, look every ``poll_s`` seconds."""
+    poll_s: float = Field(default=60.0, gt=0, le=86_400)
+    """Seconds between looks when not idling, and the longest an IDLE lasts before the
+    mailbox is searched again."""
+    done_keyword: str = Field(default="$AgentplaneDone", pattern=r"^\$?[A-Za-z][\w$\-]{0,63}$")
+    """The IMAP keyword set on a message once its run is claimed (a courtesy for people
+    and other clients: the trigger store's claim is what makes a mail start one run)."""
 
 
 class TriggerSpec(_Spec):
@@ -54,9 +70,17 @@ class TriggerSpec(_Spec):
     catch_up: Literal["skip", "once", "all"] = "skip"
     webhook: WebhookSpec | None = None
     mail: MailSpec | None = None
-    input: dict[str, Any] | None = None
+    input: Any = None
     """Input of the runs a schedule starts."""
     enabled: bool = True
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> TriggerSpec:
+        kinds = [k for k in ("schedule", "webhook", "mail") if getattr(self, k) is not None]
+        if len(kinds) > 1:
+            raise ValueError(f"trigger {self.name} declares {' and '.join(kinds)}: a trigger is "
+                             "one of schedule, webhook or mail (declare one trigger each)")
+        return self
 
 
 class DeferSpec(_Spec):

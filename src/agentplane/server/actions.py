@@ -37,14 +37,20 @@ def tenant_for(key: ApiKey, named: str | None) -> str:
 
 
 async def start_run(plane: Plane, key: ApiKey, workflow: str, input: Any, *,
-                    tenant: str | None = None, tags: dict[str, str] | None = None) -> RunRecord:
-    """Start a run of a served workflow for the key's tenant (an all-tenant key may name one)."""
+                    tenant: str | None = None, tags: dict[str, str] | None = None,
+                    defer: str | None = None, prefer: str | None = None) -> RunRecord:
+    """Start a run of a served workflow for the key's tenant (an all-tenant key may name one);
+    deferred when the workflow declares ``defer:`` or ``defer`` (how long it may wait) is
+    given (``agentplane.triggers.deferred``)."""
+    from agentplane.triggers.deferred import start_run as start_deferrable
+
     if tenant is not None and not key.sees(tenant):
         raise NotFoundError(f"no tenant {tenant!r} for this key")
     check_input(input, plane.limits)
     run_tenant = tenant_for(key, tenant)
-    run = await plane.runtime.start(plane.workflow(workflow), input, tenant=run_tenant,
-                                    tags=tags)
+    run, _ = await start_deferrable(plane.runtime, plane.workflow(workflow), input,
+                                    triggers=plane.triggers, tenant=run_tenant, tags=tags,
+                                    within=defer, prefer=prefer)
     plane.drive(run.id)
     return run
 

@@ -51,12 +51,21 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+class Defer(Strict):
+    within: str = Field(min_length=1, max_length=20, description="How long the run may wait: "
+                        "30m, 12h, 2d.")
+    prefer: Literal["cheapest", "greenest"] | None = Field(
+        default=None, description="Default: the workflow's, else cheapest.")
+
+
 class StartRun(Strict):
     workflow: str = Field(min_length=1, description="Name of a workflow this server serves.")
     input: Any = Field(default=None, description="The run's input (any JSON).")
     tenant: str | None = Field(default=None, description="Only for keys of every tenant.")
     tags: dict[str, str] = Field(default_factory=dict,
                                  description="Usage tags such as department.")
+    defer: Defer | None = Field(default=None, description="Let the run wait for the best "
+                                "window of a price / carbon signal (docs/deferral.md).")
 
 
 class Reason(Strict):
@@ -191,7 +200,8 @@ async def list_runs(
 async def start_run(body: StartRun, key: Operator, plane: PlaneDep) -> dict[str, Any]:
     """Start a run; it goes on in the background (follow it with the events stream)."""
     run = await actions.start_run(plane, key, body.workflow, body.input, tenant=body.tenant,
-                                  tags=body.tags)
+                                  tags=body.tags, defer=body.defer.within if body.defer else None,
+                                  prefer=body.defer.prefer if body.defer else None)
     return run_json(run)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,9 +27,19 @@ if TYPE_CHECKING:  # OpenTelemetry (the otel extra) is loaded only when tracing 
     from agentplane.knowledge.store import KnowledgeBase
     from agentplane.memory.store import MemoryStore
     from agentplane.telemetry import JournalTracer
+    from agentplane.triggers.scheduler import Scheduler
+    from agentplane.triggers.store import TriggerStore
 
 
 T = TypeVar("T")
+log = logging.getLogger("agentplane.server")
+
+
+def _said_why(task: asyncio.Task[None]) -> None:
+    """Log why a background loop of the plane ended early (e.g. a mailbox's credentials are
+    not in the environment); the API goes on serving."""
+    if not task.cancelled() and task.exception() is not None:
+        log.error("%s stopped: %s", task.get_name(), task.exception())
 
 
 @dataclass
@@ -60,7 +71,12 @@ class Plane:
     """The worker loop driving runs here (while started, unless ``worker`` is off)."""
     ontology: Ontology | None = None
     """The ontology of the knowledge graph searches expand over (see ``graph_for``)."""
+    scheduler: Scheduler | None = field(default=None, init=False)
+    """Fires the schedule triggers of the served workflows (while started, if any)."""
     _loop: asyncio.Task[None] | None = field(default=None, init=False)
+    _schedules: asyncio.Task[None] | None = field(default=None, init=False)
+    _mail: asyncio.Task[None] | None = field(default=None, init=False)
+    _mail_stop: asyncio.Event = field(default_factory=asyncio.Event, init=False)
     _handles: dict[str, object] = field(default_factory=dict, init=False)
 
     def __post_init__(self) -> None:
@@ -92,8 +108,33 @@ class Plane:
             self.driver = Worker(self.runtime, concurrency=self.max_active, poll_s=self.poll_s,
                                  grace_s=self.grace_s, poke=self.broadcaster.poke)
             self._loop = asyncio.create_task(self.driver.run(), name="agentplane-worker")
+        if any(t.schedule is not None for w in self.workflows.values()
+               for t in w.spec.triggers or ()):
+            from agentplane.triggers.scheduler import Scheduler
+
+            self.scheduler = Scheduler(self.runtime, self.workflows.values(), self.triggers,
+                                       poll_s=self.poll_s, on_fire=lambda r: self.drive(r.run_id))
+            self._schedules = asyncio.create_task(self.scheduler.run(),
+                                                  name="agentplane-scheduler")
+        if any(t.mail is not None for w in self.workflows.values()
+               for t in w.spec.triggers or ()):
+            from agentplane.triggers.mail import watch_mail
+
+            self._mail = asyncio.create_task(watch_mail(
+                self.runtime, self.workflows.values(), store=self.triggers,
+                stop=self._mail_stop, on_fire=lambda r: self.drive(r.run_id)),
+                name="agentplane-mail")
+            self._mail.add_done_callback(_said_why)
 
     async def stop(self) -> None:
+        if self._mail is not None:
+            self._mail_stop.set()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._mail
+        if self.scheduler is not None and self._schedules is not None:
+            self.scheduler.stop()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._schedules
         if self.driver is not None and self._loop is not None:
             self.driver.stop()  # the runs it drives go on for grace_s, then hand back leases
             with contextlib.suppress(asyncio.CancelledError, Exception):
@@ -152,6 +193,13 @@ class Plane:
         if ontology is None:
             ontology = KnowledgeGraph.stored_ontology(self.store.database, tenant)
         return None if ontology is None else KnowledgeGraph(self.store.database, ontology)
+
+    @property
+    def triggers(self) -> TriggerStore:
+        """Trigger fires and switches (``agentplane.triggers``)."""
+        from agentplane.triggers.store import TriggerStore
+
+        return self._handle("triggers", lambda: TriggerStore(self.store.database))
 
     @property
     def memories(self) -> MemoryStore:
