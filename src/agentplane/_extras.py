@@ -32,9 +32,8 @@ PACKAGES: dict[str, str] = {
     "fastapi": "server", "uvicorn": "server", "jinja2": "server", "multipart": "server",
     "pygal": "server", "prometheus_client": "server", "starlette": "server",
     "mcp": "mcp", "a2a": "a2a", "opentelemetry": "otel", "psycopg": "postgres",
-    "psycopg_pool": "postgres", "numpy": "vectors",
-    "c2pa": "compliance",
-    "psycopg_pool": "postgres", "numpy": "vectors", "imapclient": "mail",
+    "psycopg_pool": "postgres", "numpy": "vectors", "c2pa": "compliance",
+    "imapclient": "mail",
 }
 """The top-level package each extra brings, for naming the extra behind an import that failed
 where no :func:`require` guarded it."""

@@ -34,8 +34,8 @@ from agentplane.runtime.spec import (
     ToolDefaults,
     WorkflowSpec,
 )
-from agentplane.runtime.verify_spec import VerifySpec
 from agentplane.runtime.trigger_spec import DeferSpec, TriggerSpec
+from agentplane.runtime.verify_spec import VerifySpec
 from agentplane.runtime.workflow import SpecError, cross_check, load_workflow, resolve, spec_hash
 from agentplane.runtime.workflow import Workflow as ResolvedWorkflow
 from agentplane.tools.sources.spec import MCPServerSpec, RemoteAgentSpec
