@@ -18,6 +18,7 @@ import api_load
 import audit_verify
 import concurrency
 import growth
+import live_memory
 import metering
 import scale_runs
 import startup
@@ -33,6 +34,7 @@ def main() -> None:
         figures += growth.run(steps)
     figures += concurrency.run(1000)
     figures += scale_runs.run()
+    figures += live_memory.run()
     figures += metering.run(1_000_000)
     figures += usage_report.run(100_000)
     figures += audit_verify.run(1_800_000)
