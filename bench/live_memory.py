@@ -48,7 +48,7 @@ async def _traced(runs: int) -> tuple[float, float]:
 def run(runs: int = 2000) -> list[Figure]:
     highest, created = asyncio.run(_traced(runs))
     return [Figure("live_memory", f"traced heap per live run, peak of {runs} runs",
-                   highest / 1024, "KB/run", created / 1024)]
+                   highest / 1024, "KiB/run", created / 1024)]
 
 
 if __name__ == "__main__":
