@@ -19,6 +19,7 @@ import audit_verify
 import concurrency
 import eval_throughput
 import growth
+import live_memory
 import metering
 import scale_runs
 import startup
@@ -34,6 +35,7 @@ def main() -> None:
         figures += growth.run(steps)
     figures += concurrency.run(1000)
     figures += scale_runs.run()
+    figures += live_memory.run()
     figures += metering.run(1_000_000)
     figures += usage_report.run(100_000)
     figures += audit_verify.run(1_800_000)

@@ -63,3 +63,17 @@ def test_approvals_list_loads_no_optional_package(journal: tuple[Cli, str]) -> N
     modules = modules_of(cli, "approvals", "list")
     assert not _loaded(modules, ("agentplane.server", "agentplane.telemetry"))
     assert optional_loaded(modules) == []
+
+
+@pytest.mark.parametrize("command", [
+    ["runs", "list", "--limit", "3", "--status", "completed", "--status", "waiting",
+     "--workflow", "refund"],
+    ["runs", "show", "RUN", "--json"],
+    ["approvals", "list"],
+])
+def test_read_commands_convert_their_options_without_pydantic(journal: tuple[Cli, str],
+                                                              command: list[str]) -> None:
+    cli, run_id = journal
+    modules = modules_of(cli, *[run_id if a == "RUN" else a for a in command])
+    assert "agentplane.journal" in modules
+    assert "pydantic" not in packages(modules)

@@ -164,6 +164,12 @@ class NewEvent:
         # model, a person or a remote agent sent is stored JSON- and UTF-8-safe, and the
         # event says what was replaced.
         data = safe_event_data(self.data)
+        actor, step_key = self.actor, self.step_key
+        if type(actor) is str and actor.isascii() and (
+                step_key is None or (type(step_key) is str and step_key.isascii())):
+            if data is not self.data:  # the common case: ASCII names, nothing to check
+                object.__setattr__(self, "data", data)
+            return
         changes: list[dict[str, str]] = []
         for name in ("actor", "step_key"):
             text = getattr(self, name)

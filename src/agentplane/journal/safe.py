@@ -21,6 +21,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
+
 from agentplane.errors import AgentplaneError
 
 SANITIZED_KEY = "sanitized"
@@ -77,9 +79,29 @@ def make_safe(value: Any, path: str = "$") -> Sanitized:
     keys that are numbers, booleans or null (by their JSON text), tuples (by lists).
     Left as they are: values of any other type (the store refuses them).
     """
+    if type(value) in _CONTAINERS and round_trips(value):
+        return Sanitized(value)
     result = Sanitized(None)
     result.value = _walk(value, path, result.changes)
     return result
+
+
+_CONTAINERS = frozenset({dict, list})
+
+
+def round_trips(value: Any) -> bool:
+    """Whether ``value`` is JSON that orjson writes and reads back equal, in C: then the walk
+    would change nothing and is skipped (the common case, most of an event's cost otherwise).
+
+    orjson refuses lone surrogates, keys that are not strings, integers beyond 64 bits and most
+    other types; what it writes of the rest reads back unequal (NaN and infinities as null,
+    tuples as lists, dates and dataclasses as text and objects), so anything the walk would
+    replace, or that is not JSON at all, fails here and takes the walk.
+    """
+    try:
+        return bool(orjson.loads(orjson.dumps(value)) == value)
+    except Exception:  # refused, too deep, or an __eq__ that raises: the walk decides
+        return False
 
 
 _SCALARS = (bool, int, type(None))

@@ -12,8 +12,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import sys
 import time
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence, Set
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from types import MappingProxyType
@@ -178,7 +179,26 @@ def _step_record(actor: str, data: Mapping[str, Any] | None) -> StepRecord:
     return record
 
 
-@dataclass
+_STEP_KEYS: dict[tuple[str, str], tuple[str, str]] = {}
+"""One shared key per (step key, event type) for the step indexes of every live run: the runs
+of a workflow journal the same step keys, so thousands of live runs hold one tuple (and one
+string) per step instead of one each. A bounded memo: when full, keys are not shared."""
+
+_MAX_SHARED_STEP_KEYS = 20_000
+
+
+def _step_index_key(step_key: str, event_type: str) -> tuple[str, str]:
+    key = (step_key, event_type)
+    shared = _STEP_KEYS.get(key)
+    if shared is not None:
+        return shared
+    key = (sys.intern(step_key), event_type)
+    if len(_STEP_KEYS) < _MAX_SHARED_STEP_KEYS:
+        _STEP_KEYS[key] = key
+    return key
+
+
+@dataclass(slots=True)
 class RunContext:
     """One attempt at executing a run: the journal so far, and the durable primitives."""
 
@@ -188,9 +208,10 @@ class RunContext:
     models: ModelResolver
     owner: str
     _index: dict[tuple[str, str], StepRecord] = field(default_factory=dict)
-    _started: dict[str, int] = field(default_factory=dict)
+    _started: dict[str, int] | None = None
+    """Tool calls started per step key (made when the run starts its first)."""
     _model_calls: dict[str, int] = field(default_factory=dict)
-    _clock: dict[str, float] = field(default_factory=dict)
+    _clock: dict[str, float] | None = None
     calls: list[PastCall] = field(default_factory=list)
     """Tool calls started so far (for rate, spend and anomaly checks)."""
     tokens: int = 0
@@ -199,9 +220,9 @@ class RunContext:
     """Everything the run has seen, by trust."""
     metering: RunMetering | None = None
     """Where budgets are checked; None when the runtime meters nothing."""
-    budgets_waived: set[str] = field(default_factory=set)
+    budgets_waived: Set[str] = frozenset()
     """Budgets a person allowed this run to go over."""
-    _budget_waits: dict[str, str] = field(default_factory=dict)
+    _budget_waits: dict[str, str] | None = None
     sampling: Callable[[RunContext, str, str], Sample] | None = None
     """Makes the ``ToolContext.sample`` of a tool step (step key, agent): the agent's model
     for servers that ask for completions (``sampling.sampler``)."""
@@ -225,20 +246,24 @@ class RunContext:
         if self.personal is not None:
             self.personal.learn_event(self.workflow.spec, event)
         if event.step_key is not None:
-            self._index[(event.step_key, event.type)] = _step_record(
+            self._index[_step_index_key(event.step_key, event.type)] = _step_record(
                 event.actor, event.data if event.type in DATA_READ_BACK else None)
             if event.type == EventType.TOOL_STARTED:
+                if self._started is None:
+                    self._started = {}
                 self._started[event.step_key] = self._started.get(event.step_key, 0) + 1
                 at = datetime.fromisoformat(event.time).timestamp()
                 self.calls.append(PastCall(str(event.data.get("tool")),
                                            dict(event.data.get("arguments") or {}), at,
                                            Effect(event.data.get("effect", "write"))))
         if event.type == EventType.APPROVAL_REQUESTED and event.data.get("kind") == "budget":
+            if self._budget_waits is None:
+                self._budget_waits = {}
             self._budget_waits[str(event.data["wait_id"])] = str(event.data.get("budget"))
-        elif event.type == EventType.APPROVAL_GRANTED:
+        elif event.type == EventType.APPROVAL_GRANTED and self._budget_waits is not None:
             budget = self._budget_waits.get(str(event.data.get("wait_id")))
             if budget is not None:
-                self.budgets_waived.add(budget)
+                self.budgets_waived = self.budgets_waived | {budget}
         if event.usage:
             self.tokens += event.usage.get("input_tokens", 0) + event.usage.get("output_tokens", 0)
 
@@ -298,7 +323,7 @@ class RunContext:
             raise
         request.model = model_name
         request.call_index = index
-        actor = f"agent:{request.agent}"
+        actor = sys.intern(f"agent:{request.agent}")  # kept per step by every live run
         requested = {
             "agent": request.agent, "provider": provider.name, "model": model_name,
             "call_index": index, "messages": len(request.messages),
@@ -331,7 +356,7 @@ class RunContext:
         sent = response.to_dict()
         completed = NewEvent(EventType.MODEL_COMPLETED, actor, step_key,
                              {"agent": request.agent, "model": response.model or model_name,
-                              "provider_model": f"{provider.name}:{model_name}",
+                              "provider_model": sys.intern(f"{provider.name}:{model_name}"),
                               "latency_ms": latency_ms, "response": sent},
                              usage=response.usage.to_dict())
         await self.append(completed)
@@ -362,7 +387,7 @@ class RunContext:
         failed = self.recorded(step_key, EventType.TOOL_FAILED)
         if failed is not None:
             return ToolOutcome(False, failed.data.get("error"))
-        attempts = self._started.get(step_key, 0)
+        attempts = 0 if self._started is None else self._started.get(step_key, 0)
         asked = self.recorded(f"{step_key}/ask{attempts}", EventType.APPROVAL_REQUESTED)
         if attempts and not tool.safe_to_repeat and not self._retry_allowed(step_key, attempts) \
                 and asked is None:  # an attempt that ended asking a person did nothing yet
@@ -422,6 +447,8 @@ class RunContext:
                               agent=agent, tool=tool.name, attempt=attempt,
                               sample=self.sampling and self.sampling(self, step_key, agent),
                               ask=self.asking and self.asking(self, step_key, agent))
+        if self._clock is None:
+            self._clock = {}
         self._clock[step_key] = time.perf_counter()
         try:
             return await self._invoke(tool, arguments, context, timeout), None
@@ -467,7 +494,8 @@ class RunContext:
 
     async def _tool_completed(self, step_key: str, tool: Tool, agent: str,
                               arguments: dict[str, Any], value: Any) -> ToolOutcome:
-        started = self._clock.pop(step_key, time.perf_counter())
+        now = time.perf_counter()
+        started = now if self._clock is None else self._clock.pop(step_key, now)
         limit = self.workflow.spec.tool_defaults.max_result_chars
         done_data: dict[str, Any] = {
             "tool": tool.name, "agent": agent, "result": value,
