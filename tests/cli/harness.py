@@ -19,9 +19,10 @@ REFUND = REPO / "examples" / "refund-desk" / "workflow.yaml"
 STUCK = WORKFLOWS_DIR / "stuck-agent.yaml"
 USER = "cli-tester"
 DEMO_WORKFLOWS = ["refund-desk", "research-team", "incident-triage", "support-handoff",
-                  "stuck-agent", "payment-approval", "injected-mail", "budget-cap"]
+                  "stuck-agent", "payment-approval", "injected-mail", "budget-cap",
+                  "private-router"]
 DEMO_COMPLETED = ["refund-desk", "research-team", "incident-triage", "support-handoff",
-                  "injected-mail"]
+                  "injected-mail", "private-router"]
 DEMO_WAITING = {"stuck-agent", "payment-approval", "budget-cap"}
 STUCK_OUTPUT = "Ticket T-9 is still pending; I will stop polling and report back."
 

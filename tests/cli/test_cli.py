@@ -258,14 +258,14 @@ def test_demo(tmp_path: Path) -> None:
         assert f"waiting  {name}: run-" in out
     assert "Refunded 20.00 on order A1 (total 35.00) for Ana." in out
     assert "waiting for a person: the same call repeated (agentplane approvals approve w-" in out
-    assert "audit chain holds: 8 runs" in out
+    assert "audit chain holds: 9 runs" in out
     assert "guardians blocked 1 call(s) in injected-mail" in out
     runs = cli.json("runs", "list")
     assert sorted(r["workflow"] for r in runs) == sorted(DEMO_WORKFLOWS)
-    assert Counter(r["status"] for r in runs) == {"completed": 5, "waiting": 3}
+    assert Counter(r["status"] for r in runs) == {"completed": 6, "waiting": 3}
     assert {r["workflow"] for r in runs if r["status"] == "waiting"} == DEMO_WAITING
     report = cli.json("audit", "verify")
-    assert (report["ok"], report["runs"], report["breaks"]) == (True, 8, [])
+    assert (report["ok"], report["runs"], report["breaks"]) == (True, 9, [])
 
 
 def test_deny_an_escalation(tmp_path: Path) -> None:
@@ -310,7 +310,7 @@ def test_approve_an_escalation(tmp_path: Path) -> None:
     message = failed(cli("approvals", "approve", "w-nope"), 3)
     assert "no approval with id 'w-nope'" in message
     assert "`agentplane approvals list`" in message
-    assert Counter(r["status"] for r in cli.json("runs", "list")) == {"completed": 6,
+    assert Counter(r["status"] for r in cli.json("runs", "list")) == {"completed": 7,
                                                                        "waiting": 2}
 
 

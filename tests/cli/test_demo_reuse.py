@@ -36,9 +36,9 @@ async def test_a_second_demo_adds_no_runs(tmp_path: Path) -> None:
     store = open_store(f"sqlite:///{db}")
     second = {r.id: r.last_seq for r in await store.list_runs(limit=100)}
     await store.close()
-    assert len(first) == 8 and second == first  # the same runs, not one event more
-    assert "8 run(s) are the earlier demo's" in again
-    assert "audit chain holds: 8 runs" in again
+    assert len(first) == 9 and second == first  # the same runs, not one event more
+    assert "9 run(s) are the earlier demo's" in again
+    assert "audit chain holds: 9 runs" in again
 
 
 async def test_the_demo_key_is_one_key_rotated(tmp_path: Path) -> None:

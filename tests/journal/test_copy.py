@@ -94,14 +94,14 @@ def test_one_row_batches_copy_everything(demo: str, tmp_path: Path) -> None:
     report = copy_database(open_database(demo, create=False), prepared(target), batch=1)
     whole = copy_database(open_database(demo, create=False),
                           prepared(f"sqlite:///{tmp_path / 'whole.db'}"))
-    assert report.rows == whole.rows and report.runs_new == 8
+    assert report.rows == whole.rows and report.runs_new == 9
 
     async def check() -> None:
         store = open_store(target)
         await verify_copy(store, report)
         await store.close()
     asyncio.run(check())
-    assert report.ok and report.verified_runs == 8
+    assert report.ok and report.verified_runs == 9
     assert keys(since(target, 0)) == keys(since(demo, 0))
 
 

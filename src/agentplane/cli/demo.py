@@ -17,6 +17,7 @@ DEMO_INPUTS = {
     "refund-desk": "Refund order A1",
     "payment-approval": "Pay ACME's invoice INV-2041 of 1200 EUR",
     "injected-mail": "Pay ACME's invoice INV-2041 of 1200 EUR",
+    "private-router": "How do vendors price agents?",
 }
 
 

@@ -153,7 +153,8 @@ DATA_READ_BACK = frozenset({
     EventType.MODEL_COMPLETED, EventType.TOOL_COMPLETED, EventType.TOOL_FAILED,
     EventType.GUARD_DECIDED, EventType.RUN_RECONCILED, EventType.APPROVAL_GRANTED,
     EventType.APPROVAL_DENIED, EventType.APPROVAL_EXPIRED, EventType.WAIT_RESOLVED,
-    EventType.CONTEXT_PACKET, EventType.TOOLS_SELECTED})
+    EventType.CONTEXT_PACKET, EventType.TOOLS_SELECTED, EventType.MODEL_ROUTED,
+    EventType.MODEL_FAILED})
 """Step events whose data a run reads back from its ``StepRecord``: results, decisions,
 resolutions. A new reader of another type's data must add the type here."""
 
@@ -263,6 +264,11 @@ class RunContext:
             raise RunNotActiveError(self.run_id, status or "gone")
 
     # -- model steps --------------------------------------------------------------------------
+
+    def model_call_retried(self, agent: str) -> None:
+        """The agent's last model call failed and is made again elsewhere (a router's
+        fallback): the retry is the same call, with the same ordinal (``call_index``)."""
+        self._model_calls[agent] = max(0, self._model_calls.get(agent, 0) - 1)
 
     async def model_step(self, step_key: str, model: str, request: ModelRequest) -> ModelResponse:
         """Call a model once per step key; on replay return the journaled response."""
