@@ -1,0 +1,177 @@
+"""Routed runs end to end: the demo's sensitivity rule, fallback under real HTTP 503 / 429
+from loopback servers, the circuit breaker across runs, and replay of journaled decisions."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import pytest_asyncio
+
+from agentplane.demo import WORKFLOWS_DIR
+from agentplane.journal import Event, EventType, JournalStore, NewEvent, SQLiteJournal
+from agentplane.models.breaker import Breakers
+from agentplane.runtime import Runtime, Workflow, load_workflow, workflow_from_dict
+
+from .wire_servers import WireServer, json_reply, openai_completion, openai_error, openai_server
+
+KEY_ENV = "ROUTER_TEST_KEY"
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest_asyncio.fixture
+async def store(tmp_path: Path) -> AsyncIterator[JournalStore]:
+    journal = SQLiteJournal(tmp_path / "journal.db")
+    yield journal
+    await journal.close()
+
+
+@pytest_asyncio.fixture
+async def runtime(store: JournalStore) -> AsyncIterator[Runtime]:
+    rt = Runtime(store)
+    yield rt
+    await rt.aclose()
+
+
+@pytest.fixture
+def servers(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[WireServer, WireServer]]:
+    monkeypatch.setenv(KEY_ENV, "sk-router-test")
+    with openai_server() as primary, openai_server() as backup:
+        yield primary, backup
+
+
+def of(events: list[Event], kind: str) -> list[Event]:
+    return [e for e in events if e.type == kind]
+
+
+def demo() -> Workflow:
+    return load_workflow(WORKFLOWS_DIR / "private-router.yaml")
+
+
+async def test_demo_keeps_personal_data_on_the_local_model(runtime: Runtime,
+                                                           store: JournalStore) -> None:
+    run = await runtime.run(demo(), "How do vendors price agents?")
+    assert run.status == "completed"
+    events = await store.events(run.id)
+    chosen = {e.step_key: e.data["chosen"] for e in of(events, EventType.MODEL_ROUTED)}
+    assert chosen == {"s0/researcher/m1": "cloud", "s0/researcher/m2": "cloud",
+                      "s1/account_clerk/m1": "cloud",  # no personal data seen yet
+                      "s1/account_clerk/m2": "onprem"}  # the order's customer is in it now
+    local = next(e for e in of(events, EventType.MODEL_ROUTED)
+                 if e.step_key == "s1/account_clerk/m2")
+    [cloud] = [c for c in local.data["candidates"] if c["model"] == "cloud"]
+    assert "personal data from tool lookup_order" in cloud["rejected"]
+    answered = {e.step_key: e.data["provider_model"] for e in of(events,
+                                                                  EventType.MODEL_COMPLETED)}
+    assert answered["s1/account_clerk/m2"] == "scripted:llama-3.1-8b"
+    assert answered["s0/researcher/m1"] == "scripted:gpt-4o-mini"
+
+
+async def test_a_personal_run_never_leaves_local_models(runtime: Runtime,
+                                                        store: JournalStore) -> None:
+    run = await runtime.run(demo(), "How do vendors price agents?", sensitivity="personal")
+    assert run.status == "completed" and run.meta["sensitivity"] == "personal"
+    events = await store.events(run.id)
+    assert {e.data["chosen"] for e in of(events, EventType.MODEL_ROUTED)} == {"onprem"}
+    assert {e.data["provider_model"] for e in of(events, EventType.MODEL_COMPLETED)} == {
+        "scripted:llama-3.1-8b"}
+    with pytest.raises(Exception, match="sensitivity 'secret' is not one of"):
+        await runtime.run(demo(), "x", sensitivity="secret")
+
+
+def fallback_flow(primary: WireServer, backup: WireServer) -> Workflow:
+    def provider(name: str, server: WireServer) -> dict[str, Any]:
+        return {"name": name, "base_url": server.url + "/v1", "api_key_env": KEY_ENV,
+                "model": f"model-{name}", "max_retries": 0, "timeout_s": 5}
+
+    return workflow_from_dict({
+        "name": "fallback-flow",
+        "providers": [provider("primary", primary), provider("backup", backup)],
+        "routers": [{"name": "desk", "prefer": "first",
+                     "candidates": [{"model": "primary"}, {"model": "backup"}]}],
+        "agents": [{"name": "a", "model": "router:desk"}],
+        "steps": [{"agent": "a"}]}, Path(__file__).parent)
+
+
+@pytest.mark.parametrize("status", [503, 429])
+async def test_fallback_on_a_failing_endpoint(runtime: Runtime, store: JournalStore,
+                                              servers: tuple[WireServer, WireServer],
+                                              status: int) -> None:
+    primary, backup = servers
+    primary.script(openai_error(status, "overloaded", "server_error"))
+    backup.script(json_reply(openai_completion("answered by the backup")))
+    run = await runtime.run(fallback_flow(primary, backup), "hello")
+    assert run.status == "completed"
+    assert len(primary.received) == 1 and len(backup.received) == 1
+    events = await store.events(run.id)
+    routed = of(events, EventType.MODEL_ROUTED)
+    assert [(e.step_key, e.data["chosen"], e.data["fallback_from"]) for e in routed] == [
+        ("s0/a/m1", "primary", None), ("s0/a/m1/fallback1", "backup", "primary")]
+    [failed] = of(events, EventType.MODEL_FAILED)
+    assert (failed.step_key, failed.data["status"]) == ("s0/a/m1", status)
+    [done] = of(events, EventType.MODEL_COMPLETED)
+    assert done.step_key == "s0/a/m1/fallback1"
+    assert of(events, EventType.RUN_COMPLETED)[0].data["output"] == "answered by the backup"
+
+
+async def test_a_client_error_is_not_fallen_back_from(runtime: Runtime, store: JournalStore,
+                                                      servers: tuple[WireServer, WireServer]
+                                                      ) -> None:
+    primary, backup = servers
+    primary.script(openai_error(400, "bad request"))
+    run = await runtime.run(fallback_flow(primary, backup), "hello")
+    assert run.status == "failed" and not backup.received
+    assert len(of(await store.events(run.id), EventType.MODEL_ROUTED)) == 1
+
+
+async def test_breaker_opens_and_half_opens_across_runs(runtime: Runtime, store: JournalStore,
+                                                        servers: tuple[WireServer, WireServer]
+                                                        ) -> None:
+    primary, backup = servers
+    clock = Clock()
+    runtime.routes.breakers = Breakers(threshold=2, cooldown_s=60, clock=clock)
+    flow = fallback_flow(primary, backup)
+    primary.script(openai_error(503, "down", "server_error"),
+                   openai_error(503, "down", "server_error"))
+    backup.script(*(json_reply(openai_completion(f"backup {i}")) for i in range(3)))
+    for _ in range(2):
+        assert (await runtime.run(flow, "hello")).status == "completed"
+    assert len(primary.received) == 2
+    third = await runtime.run(flow, "hello")  # open: primary is not even tried
+    assert third.status == "completed" and len(primary.received) == 2
+    [routed] = of(await store.events(third.id), EventType.MODEL_ROUTED)
+    assert routed.data["chosen"] == "backup"
+    assert {c["model"]: c.get("rejected") for c in routed.data["candidates"]} == {
+        "primary": "circuit breaker of primary is open", "backup": None}
+    clock.now += 61  # half-open: one trial goes to primary, which is back
+    primary.script(json_reply(openai_completion("primary is back")))
+    fourth = await runtime.run(flow, "hello")
+    assert fourth.status == "completed" and len(primary.received) == 3
+    assert runtime.routes.breakers.state("primary") == "closed"
+
+
+async def test_resume_uses_the_journaled_choice(runtime: Runtime, store: JournalStore) -> None:
+    """A decision journaled before a crash is the one the resumed run follows, though the
+    router would choose otherwise now (the cloud model comes first)."""
+    run = await runtime.start(demo(), "How do vendors price agents?")
+    await store.append(run.id, [NewEvent(
+        EventType.MODEL_ROUTED, "agent:researcher", "s0/researcher/m1",
+        {"agent": "researcher", "router": "desk", "chosen": "onprem", "reason": "before the crash",
+         "candidates": [], "fallback_from": None, "escalated": False})])
+    resumed = await runtime.execute(run.id)
+    assert resumed.status == "completed"
+    events = await store.events(run.id)
+    first = [e for e in events if e.step_key == "s0/researcher/m1"]
+    assert len(of(first, EventType.MODEL_ROUTED)) == 1
+    [done] = of(first, EventType.MODEL_COMPLETED)
+    assert done.data["provider_model"] == "scripted:llama-3.1-8b"
+    assert [e.data["chosen"] for e in of(events, EventType.MODEL_ROUTED)][1] == "cloud"
