@@ -12,12 +12,14 @@ import pytest_asyncio
 
 from agentplane.demo import WORKFLOWS_DIR
 from agentplane.journal import Event, EventType, JournalStore, NewEvent, SQLiteJournal
+from agentplane.metering.reports import usage_report
 from agentplane.models.breaker import Breakers
 from agentplane.runtime import Runtime, Workflow, load_workflow, workflow_from_dict
 
 from .wire_servers import WireServer, json_reply, openai_completion, openai_error, openai_server
 
 KEY_ENV = "ROUTER_TEST_KEY"
+USAGE = {"prompt_tokens": 1000, "completion_tokens": 100, "total_tokens": 1100}
 
 
 class Clock:
@@ -88,10 +90,13 @@ async def test_a_personal_run_never_leaves_local_models(runtime: Runtime,
         await runtime.run(demo(), "x", sensitivity="secret")
 
 
-def fallback_flow(primary: WireServer, backup: WireServer) -> Workflow:
+def fallback_flow(primary: WireServer, backup: WireServer, *, local: bool = False
+                  ) -> Workflow:
     def provider(name: str, server: WireServer) -> dict[str, Any]:
         return {"name": name, "base_url": server.url + "/v1", "api_key_env": KEY_ENV,
-                "model": f"model-{name}", "max_retries": 0, "timeout_s": 5}
+                "model": "gpt-4o-mini" if name == "backup" else f"model-{name}",
+                "max_retries": 0, "timeout_s": 5,
+                **({"local": True} if local and name == "primary" else {})}
 
     return workflow_from_dict({
         "name": "fallback-flow",
@@ -175,3 +180,26 @@ async def test_resume_uses_the_journaled_choice(runtime: Runtime, store: Journal
     [done] = of(first, EventType.MODEL_COMPLETED)
     assert done.data["provider_model"] == "scripted:llama-3.1-8b"
     assert [e.data["chosen"] for e in of(events, EventType.MODEL_ROUTED)][1] == "cloud"
+
+
+async def test_escalations_local_to_cloud_in_the_usage_report(
+        runtime: Runtime, store: JournalStore, servers: tuple[WireServer, WireServer]) -> None:
+    primary, backup = servers  # primary is the local server here
+    primary.script(openai_error(502, "bad gateway", "server_error"),
+                   json_reply(openai_completion("local answer", usage=USAGE)))
+    backup.script(json_reply(openai_completion("cloud answer", usage=USAGE)))
+    flow = fallback_flow(primary, backup, local=True)
+    escalated = await runtime.run(flow, "hello")
+    kept = await runtime.run(flow, "hello")
+    assert (escalated.status, kept.status) == ("completed", "completed")
+    [_, fallback] = of(await store.events(escalated.id), EventType.MODEL_ROUTED)
+    assert fallback.data["escalated"] is True
+    [stayed] = of(await store.events(kept.id), EventType.MODEL_ROUTED)
+    assert stayed.data["escalated"] is False
+    ledger = runtime.metering.ledger
+    await ledger.sync(store, runtime.metering.pricer)
+    rows = {r["model"]: r for r in usage_report(ledger, by=("model",))}
+    cloud, local = rows["openai:gpt-4o-mini"], rows["openai:model-primary"]
+    assert (cloud["escalations"], cloud["model_calls"]) == (1, 1)
+    assert cloud["cost_usd"] > 0  # priced from the catalog as gpt-4o-mini
+    assert (local["escalations"], local["model_calls"]) == (0, 1)

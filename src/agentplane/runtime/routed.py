@@ -16,6 +16,7 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
+from agentplane.errors import AgentplaneError
 from agentplane.governance.residency import (
     GUARDIAN,
     UNMARKED,
@@ -185,8 +186,19 @@ async def _decide(ctx: RunContext, router: Router, key: str, agent: str,
                                   {"agent": agent, **none.decision.to_dict()}))
         raise RunFailure(none.decision.reason) from None
     await ctx.append(NewEvent(EventType.MODEL_ROUTED, f"agent:{agent}", key,
-                              {"agent": agent, **decision.to_dict()}))
+                              {"agent": agent, **decision.to_dict(),
+                               "provider_model": _provider_model(ctx, decision.chosen)}))
     return decision.chosen
+
+
+def _provider_model(ctx: RunContext, model: str) -> str | None:
+    """What ``model.completed`` will name the chosen model (``openai:gpt-4o-mini``): the key
+    the usage report groups the call's spend and its escalation under."""
+    try:
+        provider, name = ctx.models.resolve(model)
+    except AgentplaneError:  # e.g. no API key: the call itself says so, with the reason
+        return None
+    return f"{provider.name}:{name}"
 
 
 async def _routed(ctx: RunContext, step: str, agent: str, name: str, request: ModelRequest,
