@@ -175,6 +175,10 @@ def run(
     tenant: Annotated[str, typer.Option(
         "--tenant", help="The tenant the run belongs to: its knowledge base, memories, "
         "usage and who may see it.")] = "default",
+    sensitivity: Annotated[str | None, typer.Option(
+        "--sensitivity", help="What the run's data is: public, internal, personal or "
+        "confidential. Personal and confidential data stays on local models or in the "
+        "workflow's allowed regions.")] = None,
     db: DbOption = None,
     as_json: JsonOption = False,
 ) -> None:
@@ -188,7 +192,8 @@ def run(
     workflow = load_workflow(file)
 
     async def body(store: JournalStore, runtime: Runtime) -> int:
-        record = await runtime.run(workflow, value, run_id=run_id, tenant=tenant)
+        record = await runtime.run(workflow, value, run_id=run_id, tenant=tenant,
+                                   sensitivity=sensitivity)
         await _report(record, store, as_json)
         return outcome([record.status])
 

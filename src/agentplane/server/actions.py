@@ -37,14 +37,15 @@ def tenant_for(key: ApiKey, named: str | None) -> str:
 
 
 async def start_run(plane: Plane, key: ApiKey, workflow: str, input: Any, *,
-                    tenant: str | None = None, tags: dict[str, str] | None = None) -> RunRecord:
+                    tenant: str | None = None, tags: dict[str, str] | None = None,
+                    sensitivity: str | None = None) -> RunRecord:
     """Start a run of a served workflow for the key's tenant (an all-tenant key may name one)."""
     if tenant is not None and not key.sees(tenant):
         raise NotFoundError(f"no tenant {tenant!r} for this key")
     check_input(input, plane.limits)
     run_tenant = tenant_for(key, tenant)
     run = await plane.runtime.start(plane.workflow(workflow), input, tenant=run_tenant,
-                                    tags=tags)
+                                    tags=tags, sensitivity=sensitivity)
     plane.drive(run.id)
     return run
 

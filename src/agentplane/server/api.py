@@ -57,6 +57,9 @@ class StartRun(Strict):
     tenant: str | None = Field(default=None, description="Only for keys of every tenant.")
     tags: dict[str, str] = Field(default_factory=dict,
                                  description="Usage tags such as department.")
+    sensitivity: Literal["public", "internal", "personal", "confidential"] | None = Field(
+        default=None, description="What the run's data is: personal and confidential data "
+                                  "stays on local models or in the workflow's allowed regions.")
 
 
 class Reason(Strict):
@@ -191,7 +194,7 @@ async def list_runs(
 async def start_run(body: StartRun, key: Operator, plane: PlaneDep) -> dict[str, Any]:
     """Start a run; it goes on in the background (follow it with the events stream)."""
     run = await actions.start_run(plane, key, body.workflow, body.input, tenant=body.tenant,
-                                  tags=body.tags)
+                                  tags=body.tags, sensitivity=body.sensitivity)
     return run_json(run)
 
 
