@@ -270,8 +270,10 @@ class RunContext:
         fallback): the retry is the same call, with the same ordinal (``call_index``)."""
         self._model_calls[agent] = max(0, self._model_calls.get(agent, 0) - 1)
 
-    async def model_step(self, step_key: str, model: str, request: ModelRequest) -> ModelResponse:
-        """Call a model once per step key; on replay return the journaled response."""
+    async def model_step(self, step_key: str, model: str, request: ModelRequest, *,
+                         first: Sequence[NewEvent] = ()) -> ModelResponse:
+        """Call a model once per step key; on replay return the journaled response.
+        ``first``: events journaled with the request, in one write (a router's decision)."""
         index = self._model_calls.get(request.agent, 0)
         self._model_calls[request.agent] = index + 1
         done = self.recorded(step_key, EventType.MODEL_COMPLETED)
@@ -297,7 +299,8 @@ class RunContext:
         # when the append is refused otherwise is the status read, so that a run no longer
         # running is refused as not active (``RunNotActiveError``), exactly as before.
         try:
-            await self.append(NewEvent(EventType.MODEL_REQUESTED, actor, step_key, requested),
+            await self.append(*first,
+                              NewEvent(EventType.MODEL_REQUESTED, actor, step_key, requested),
                               require_active=True)
         except (LeaseLostError, RunNotFoundError):
             await self.ensure_active()

@@ -13,7 +13,7 @@ residency either way, budgeted, and durable.
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from agentplane.errors import AgentplaneError
@@ -77,10 +77,10 @@ def placement_of(ctx: RunContext, model: str) -> Placement:
 
 
 async def _metered(ctx: RunContext, step: str, agent: str, model: str, priced: str,
-                   request: ModelRequest) -> ModelResponse:
+                   request: ModelRequest, first: Sequence[NewEvent] = ()) -> ModelResponse:
     held = await before_model_call(ctx, step, agent, priced, request)
     try:
-        return await ctx.model_step(step, model, request)
+        return await ctx.model_step(step, model, request, first=first)
     finally:
         release(ctx, held)
 
@@ -169,14 +169,16 @@ def _failed_transiently(data: Mapping[str, Any]) -> bool:
 
 
 async def _decide(ctx: RunContext, router: Router, key: str, agent: str,
-                  request: ModelRequest, marks: DataMarks, tried: list[str]) -> str:
-    """The candidate of attempt ``key``: the journaled one, else a new decision, journaled."""
+                  request: ModelRequest, marks: DataMarks, tried: list[str]
+                  ) -> tuple[str, NewEvent | None]:
+    """The candidate of attempt ``key``: the journaled one, else a new decision and its
+    ``model.routed`` event (journaled with the call's request, in the same write)."""
     routed = ctx.recorded(key, EventType.MODEL_ROUTED)
     if routed is not None:
         chosen = str(routed.data.get("chosen") or "")
         if not chosen:  # journaled: nothing could take the call
             raise RunFailure(str(routed.data.get("reason")))
-        return chosen
+        return chosen, None
     left = await budget_left_usd(ctx, agent)
     try:
         decision = router.choose(Needs.of(request), marks, budget_left_usd=left, tried=tried,
@@ -185,10 +187,9 @@ async def _decide(ctx: RunContext, router: Router, key: str, agent: str,
         await ctx.append(NewEvent(EventType.MODEL_ROUTED, f"agent:{agent}", key,
                                   {"agent": agent, **none.decision.to_dict()}))
         raise RunFailure(none.decision.reason) from None
-    await ctx.append(NewEvent(EventType.MODEL_ROUTED, f"agent:{agent}", key,
-                              {"agent": agent, **decision.to_dict(),
-                               "provider_model": _provider_model(ctx, decision.chosen)}))
-    return decision.chosen
+    return decision.chosen, NewEvent(EventType.MODEL_ROUTED, f"agent:{agent}", key,
+                                     {"agent": agent, **decision.to_dict(),
+                                      "provider_model": _provider_model(ctx, decision.chosen)})
 
 
 def _provider_model(ctx: RunContext, model: str) -> str | None:
@@ -209,7 +210,7 @@ async def _routed(ctx: RunContext, step: str, agent: str, name: str, request: Mo
     tried: list[str] = []
     while True:
         key = step if not tried else f"{step}/fallback{len(tried)}"
-        chosen = await _decide(ctx, router, key, agent, request, marks, tried)
+        chosen, routed = await _decide(ctx, router, key, agent, request, marks, tried)
         live = ctx.recorded(key, EventType.MODEL_COMPLETED) is None
         failed = ctx.recorded(key, EventType.MODEL_FAILED)
         if live and failed is not None:  # a replay: this attempt failed, the next one took over
@@ -224,7 +225,7 @@ async def _routed(ctx: RunContext, step: str, agent: str, name: str, request: Mo
             breaker.started(book.breakers.clock())
         try:
             response = await _metered(ctx, key, agent, chosen, priced_name(chosen, defaults),
-                                      request)
+                                      request, () if routed is None else (routed,))
         except RunFailure as failure:
             cause = failure.__cause__
             if not (live and isinstance(cause, ModelError) and _transient(cause)):
