@@ -16,7 +16,14 @@ from agentplane.metering.reports import usage_report
 from agentplane.models.breaker import Breakers
 from agentplane.runtime import Runtime, Workflow, load_workflow, workflow_from_dict
 
-from .wire_servers import WireServer, json_reply, openai_completion, openai_error, openai_server
+from .wire_servers import (
+    WireServer,
+    json_reply,
+    openai_completion,
+    openai_error,
+    openai_server,
+    stall,
+)
 
 KEY_ENV = "ROUTER_TEST_KEY"
 USAGE = {"prompt_tokens": 1000, "completion_tokens": 100, "total_tokens": 1100}
@@ -90,12 +97,12 @@ async def test_a_personal_run_never_leaves_local_models(runtime: Runtime,
         await runtime.run(demo(), "x", sensitivity="secret")
 
 
-def fallback_flow(primary: WireServer, backup: WireServer, *, local: bool = False
-                  ) -> Workflow:
+def fallback_flow(primary: WireServer, backup: WireServer, *, local: bool = False,
+                  timeout_s: float = 5) -> Workflow:
     def provider(name: str, server: WireServer) -> dict[str, Any]:
         return {"name": name, "base_url": server.url + "/v1", "api_key_env": KEY_ENV,
                 "model": "gpt-4o-mini" if name == "backup" else f"model-{name}",
-                "max_retries": 0, "timeout_s": 5,
+                "max_retries": 0, "timeout_s": timeout_s,
                 **({"local": True} if local and name == "primary" else {})}
 
     return workflow_from_dict({
@@ -203,3 +210,38 @@ async def test_escalations_local_to_cloud_in_the_usage_report(
     assert (cloud["escalations"], cloud["model_calls"]) == (1, 1)
     assert cloud["cost_usd"] > 0  # priced from the catalog as gpt-4o-mini
     assert (local["escalations"], local["model_calls"]) == (0, 1)
+
+
+async def test_fallback_on_a_timeout(runtime: Runtime, store: JournalStore,
+                                     servers: tuple[WireServer, WireServer]) -> None:
+    primary, backup = servers
+    primary.script(stall(5))
+    backup.script(json_reply(openai_completion("in time")))
+    run = await runtime.run(fallback_flow(primary, backup, timeout_s=0.3), "hello")
+    assert run.status == "completed"
+    events = await store.events(run.id)
+    [failed] = of(events, EventType.MODEL_FAILED)
+    assert "did not answer within the 0.3s timeout" in failed.data["error"]
+    assert [e.data["chosen"] for e in of(events, EventType.MODEL_ROUTED)] == ["primary",
+                                                                               "backup"]
+
+
+async def test_budget_downgrades_instead_of_stopping_the_run(runtime: Runtime,
+                                                             store: JournalStore) -> None:
+    def flow(model: str) -> Workflow:
+        return workflow_from_dict({
+            "name": "budgeted",
+            "budgets": [{"id": "per-run", "scope": "run", "period": "run", "limit_usd": 0.01,
+                         "on_exceed": "fail"}],
+            "routers": [{"name": "desk", "prefer": "first", "candidates": [
+                {"model": "scripted:gpt-4o"}, {"model": "scripted:gpt-4o-mini"}]}],
+            "agents": [{"name": "a", "model": model, "script": [{"content": "done"}]}],
+            "steps": [{"agent": "a"}]}, Path(__file__).parent)
+
+    fixed = await runtime.run(flow("scripted:gpt-4o"), "hello")  # 4096 tokens of gpt-4o
+    assert fixed.status == "failed"
+    routed = await runtime.run(flow("router:desk"), "hello")
+    assert routed.status == "completed"
+    [decision] = of(await store.events(routed.id), EventType.MODEL_ROUTED)
+    assert decision.data["chosen"] == "scripted:gpt-4o-mini"
+    assert decision.data["reason"].startswith("downgraded from scripted:gpt-4o")
