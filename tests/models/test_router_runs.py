@@ -3,6 +3,7 @@ from loopback servers, the circuit breaker across runs, and replay of journaled 
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -245,3 +246,17 @@ async def test_budget_downgrades_instead_of_stopping_the_run(runtime: Runtime,
     [decision] = of(await store.events(routed.id), EventType.MODEL_ROUTED)
     assert decision.data["chosen"] == "scripted:gpt-4o-mini"
     assert decision.data["reason"].startswith("downgraded from scripted:gpt-4o")
+
+
+def test_the_python_api_marks_a_run_personal(tmp_path: Path) -> None:
+    from agentplane import Runtime as PlaneRuntime
+    from agentplane.api import Workflow as PlaneWorkflow
+
+    async def go() -> None:
+        flow = PlaneWorkflow.load(WORKFLOWS_DIR / "private-router.yaml")
+        async with PlaneRuntime(tmp_path / "runs.db") as rt:
+            done = await rt.run(flow, "How do vendors price agents?", sensitivity="personal")
+            assert done.status == "completed"
+            assert {e.data["chosen"] for e in done.events
+                    if e.type == EventType.MODEL_ROUTED} == {"onprem"}
+    asyncio.run(go())
