@@ -236,6 +236,9 @@ async def _routed(ctx: RunContext, step: str, agent: str, name: str, request: Mo
             ctx.model_call_retried(agent)
             tried.append(chosen)
             continue
+        except BaseException:  # the lease was lost, the task cancelled: no verdict on it
+            breaker.trial = False
+            raise
         if live:
             breaker.succeeded()
             done = ctx.recorded(key, EventType.MODEL_COMPLETED)
