@@ -260,3 +260,23 @@ def test_the_python_api_marks_a_run_personal(tmp_path: Path) -> None:
             assert {e.data["chosen"] for e in done.events
                     if e.type == EventType.MODEL_ROUTED} == {"onprem"}
     asyncio.run(go())
+
+
+async def test_a_schema_checked_answer_goes_to_a_json_model(runtime: Runtime,
+                                                            store: JournalStore) -> None:
+    def flow(verify: dict[str, Any] | None) -> Workflow:
+        return workflow_from_dict({
+            "name": "json-flow",
+            "routers": [{"name": "desk", "candidates": [
+                {"model": "scripted:plain", "tags": []},  # free: the cheapest
+                {"model": "scripted:gpt-4o-mini", "tags": ["json"]}]}],
+            "agents": [{"name": "a", "model": "router:desk",
+                        "script": [{"content": '{"total": 35}'}]}],
+            "steps": [{"agent": "a", **({"verify": verify} if verify else {})}]},
+            Path(__file__).parent)
+
+    plain = await runtime.run(flow(None), "total?")
+    checked = await runtime.run(flow({"schema": {"type": "object"}}), "total?")
+    chosen = [[e.data["chosen"] for e in of(await store.events(r.id), EventType.MODEL_ROUTED)]
+              for r in (plain, checked)]
+    assert chosen == [["scripted:plain"], ["scripted:gpt-4o-mini"]]

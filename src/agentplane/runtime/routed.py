@@ -35,6 +35,7 @@ from agentplane.models.router import Needs, NoCandidateError, Router, priced_nam
 from .budgeted import before_model_call, release
 from .context import RunContext, RunFailure
 from .routing_spec import ROUTER_PREFIX
+from .spec import AgentStep, ParallelStep
 from .workflow import Workflow
 
 RESIDENCY_POLICY = "data-residency"
@@ -50,6 +51,29 @@ def _tool_marks(workflow: Workflow) -> Mapping[str, ToolMark]:
             _marks_of.clear()
         _marks_of[workflow.hash] = marks
     return marks
+
+
+_json_of: dict[str, frozenset[str]] = {}
+
+
+def json_agents(workflow: Workflow) -> frozenset[str]:
+    """Agents whose answers must be JSON: their step (or, for workers, their supervisor's
+    step) verifies the answer against a JSON schema. A router gives them ``json`` models."""
+    agents = _json_of.get(workflow.hash)
+    if agents is None:
+        found: set[str] = set()
+        steps: list[Any] = list(workflow.spec.steps)
+        while steps:
+            step = steps.pop()
+            if isinstance(step, ParallelStep):
+                steps += step.parallel
+            elif step.verify is not None and step.verify.schema_ is not None:
+                found.update([step.agent] if isinstance(step, AgentStep) else step.workers)
+        agents = frozenset(found)
+        if len(_json_of) > 256:
+            _json_of.clear()
+        _json_of[workflow.hash] = agents
+    return agents
 
 
 def call_marks(ctx: RunContext, request: ModelRequest) -> DataMarks:
@@ -180,8 +204,9 @@ async def _decide(ctx: RunContext, router: Router, key: str, agent: str,
             raise RunFailure(str(routed.data.get("reason")))
         return chosen, None
     left = await budget_left_usd(ctx, agent)
+    needs = Needs.of(request, json=agent in json_agents(ctx.workflow))
     try:
-        decision = router.choose(Needs.of(request), marks, budget_left_usd=left, tried=tried,
+        decision = router.choose(needs, marks, budget_left_usd=left, tried=tried,
                                  fallback_from=tried[-1] if tried else None)
     except NoCandidateError as none:
         await ctx.append(NewEvent(EventType.MODEL_ROUTED, f"agent:{agent}", key,
