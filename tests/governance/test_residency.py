@@ -105,3 +105,13 @@ async def test_tool_region_and_unmarked_runs() -> None:
                                                                                     None)},
                           tools_seen=["crm"])
     assert not unmarked.constrained
+
+
+async def test_plain_scripted_is_local_a_stand_in_is_not(runtime: Runtime,
+                                                         store: JournalStore) -> None:
+    offline = await runtime.run(flow("scripted", regions=["eu"]), "A1?")
+    assert offline.status == "completed"
+    rehearsal = await runtime.run(flow("scripted:gpt-4o", regions=["eu"]), "A1?")
+    assert rehearsal.status == "failed"
+    [denied] = await denials(store, rehearsal.id)
+    assert "scripted:gpt-4o (not local, no declared region) is outside" in denied["reason"]

@@ -92,7 +92,10 @@ def call_marks(ctx: RunContext, request: ModelRequest) -> DataMarks:
 
 def placement_of(ctx: RunContext, model: str) -> Placement:
     """Where a fixed ``model:`` sends its calls: a provider entry's declared place, else an
-    endpoint of unknown region that is not local."""
+    endpoint of unknown region that is not local. Plain ``scripted`` stands in for no model
+    and sends nothing anywhere: local (``scripted:gpt-4o`` rehearses the cloud model)."""
+    if model == "scripted":
+        return Placement(model, local=True)
     prefix = model.partition(":")[0]
     for provider in ctx.workflow.spec.providers:
         if provider.name == prefix:
