@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -11,6 +12,7 @@ from agentplane.metering.pricing import catalog_pricing
 from agentplane.models.base import Message, ModelRequest, ToolDefinition
 from agentplane.models.breaker import Breakers, Health
 from agentplane.models.router import Needs, NoCandidateError, Router
+from agentplane.runtime import SpecError, workflow_from_dict
 from agentplane.runtime.routing_spec import RouterSpec
 
 PERSONAL = DataMarks("personal", None, ("the run is marked personal",))
@@ -165,3 +167,17 @@ def test_fallback_skips_what_failed_and_counts_escalations() -> None:
     assert second.reason.startswith("fallback after onprem failed")
     with pytest.raises(NoCandidateError):
         r.choose(Needs(), UNMARKED, tried=["onprem", "openai:gpt-4o-mini"])
+
+
+def test_a_workflow_names_known_routers_and_candidates(tmp_path: Path) -> None:
+    with pytest.raises(SpecError) as bad:
+        workflow_from_dict({
+            "name": "w", "providers": [{"name": "onprem", "kind": "scripted", "model": "m"}],
+            "routers": [{"name": "desk", "candidates": [{"model": "onprem"},
+                                                        {"model": "nowhere"}]}],
+            "agents": [{"name": "a", "model": "router:dsk", "script": [{"content": "x"}]}],
+            "steps": [{"agent": "a"}]}, tmp_path)
+    problems = {p.path: p.message for p in bad.value.problems}
+    assert problems[("agents", 0, "model")] == "unknown router 'dsk'; declared routers: desk"
+    assert "candidate 'nowhere' is neither a declared provider" in problems[
+        ("routers", 0, "candidates", 1, "model")]
