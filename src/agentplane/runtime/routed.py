@@ -104,8 +104,9 @@ def placement_of(ctx: RunContext, model: str) -> Placement:
 
 
 async def _metered(ctx: RunContext, step: str, agent: str, model: str, priced: str,
-                   request: ModelRequest, first: Sequence[NewEvent] = ()) -> ModelResponse:
-    held = await before_model_call(ctx, step, agent, priced, request)
+                   request: ModelRequest, first: Sequence[NewEvent] = (), *,
+                   wait: bool = True) -> ModelResponse:
+    held = await before_model_call(ctx, step, agent, priced, request, wait=wait)
     try:
         return await ctx.model_step(step, model, request, first=first)
     finally:
@@ -113,15 +114,16 @@ async def _metered(ctx: RunContext, step: str, agent: str, model: str, priced: s
 
 
 async def call_model(ctx: RunContext, step: str, agent: str, model: str,
-                     request: ModelRequest) -> ModelResponse:
-    """One model call of ``agent`` at ``step`` (see the module's docstring)."""
+                     request: ModelRequest, *, wait: bool = True) -> ModelResponse:
+    """One model call of ``agent`` at ``step`` (see the module's docstring). Without
+    ``wait`` a budget breach fails the call instead of asking a person."""
     marks = call_marks(ctx, request)
     if model.startswith(ROUTER_PREFIX):
         return await _routed(ctx, step, agent, model.removeprefix(ROUTER_PREFIX), request,
-                             marks)
+                             marks, wait)
     if marks.constrained and ctx.recorded(step, EventType.MODEL_COMPLETED) is None:
         await _guard(ctx, step, agent, model, marks)
-    return await _metered(ctx, step, agent, model, model, request)
+    return await _metered(ctx, step, agent, model, model, request, wait=wait)
 
 
 async def _guard(ctx: RunContext, step: str, agent: str, model: str, marks: DataMarks) -> None:
@@ -231,7 +233,7 @@ def _provider_model(ctx: RunContext, model: str) -> str | None:
 
 
 async def _routed(ctx: RunContext, step: str, agent: str, name: str, request: ModelRequest,
-                  marks: DataMarks) -> ModelResponse:
+                  marks: DataMarks, wait: bool) -> ModelResponse:
     router = router_for(ctx, name)
     book = ctx.models.routes
     defaults = {p.name: p.model for p in ctx.workflow.spec.providers}
@@ -253,7 +255,8 @@ async def _routed(ctx: RunContext, step: str, agent: str, name: str, request: Mo
             breaker.started(book.breakers.clock())
         try:
             response = await _metered(ctx, key, agent, chosen, priced_name(chosen, defaults),
-                                      request, () if routed is None else (routed,))
+                                      request, () if routed is None else (routed,),
+                                      wait=wait)
         except RunFailure as failure:
             cause = failure.__cause__
             if not (live and isinstance(cause, ModelError) and _transient(cause)):
