@@ -280,3 +280,25 @@ async def test_a_schema_checked_answer_goes_to_a_json_model(runtime: Runtime,
     chosen = [[e.data["chosen"] for e in of(await store.events(r.id), EventType.MODEL_ROUTED)]
               for r in (plain, checked)]
     assert chosen == [["scripted:plain"], ["scripted:gpt-4o-mini"]]
+
+
+async def test_a_new_process_learns_model_health_from_the_journal(
+        runtime: Runtime, store: JournalStore, servers: tuple[WireServer, WireServer]) -> None:
+    primary, backup = servers
+    runtime.routes.breakers = Breakers(threshold=100)  # let every failure reach primary
+    flow = fallback_flow(primary, backup)
+    primary.script(*(openai_error(503, "down", "server_error") for _ in range(4)))
+    backup.script(*(json_reply(openai_completion(f"backup {i}")) for i in range(5)))
+    for _ in range(4):
+        assert (await runtime.run(flow, "hello")).status == "completed"
+    assert len(primary.received) == 4
+    fresh = Runtime(store)  # another process: no breakers, no health of its own yet
+    try:
+        run = await fresh.run(flow, "hello")
+    finally:
+        await fresh.aclose()
+    assert run.status == "completed" and len(primary.received) == 4  # failing: tried last
+    [routed] = of(await store.events(run.id), EventType.MODEL_ROUTED)
+    assert routed.data["chosen"] == "backup"
+    assert fresh.routes.health.error_rate("primary") == 1.0
+    assert fresh.routes.health.latency_ms("backup") is not None

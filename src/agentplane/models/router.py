@@ -238,3 +238,5 @@ class RouteBook:
     breakers: Breakers = field(default_factory=Breakers)
     health: Health = field(default_factory=Health)
     routers: dict[tuple[str, str], Router] = field(default_factory=dict)
+    seeded: bool = False
+    """Whether ``health`` has read the journal's recent outcomes (once per process)."""

@@ -26,10 +26,11 @@ from agentplane.governance.residency import (
     data_marks,
     refusal,
 )
-from agentplane.journal import EventType, NewEvent
+from agentplane.journal import Event, EventType, NewEvent
 from agentplane.metering.budgets import Scope, applies
 from agentplane.metering.pricing import catalog_pricing
 from agentplane.models.base import ModelError, ModelRequest, ModelResponse
+from agentplane.models.breaker import Health
 from agentplane.models.router import Needs, NoCandidateError, Router, priced_name
 
 from .budgeted import before_model_call, release
@@ -145,12 +146,44 @@ async def _guard(ctx: RunContext, step: str, agent: str, model: str, marks: Data
     raise RunFailure(f"data residency: {reason}")
 
 
-def router_for(ctx: RunContext, name: str) -> Router:
-    """The workflow's router ``name``, built once per workflow version and process."""
+HEALTH_WINDOW = 2_000
+"""Journal events the routers' health is first seeded from (the tail, never a scan)."""
+
+
+def seed_health(health: Health, events: Sequence[Event]) -> int:
+    """Feed the outcomes of routed calls in ``events`` (``model.completed`` / ``model.failed``
+    after a ``model.routed`` of the same step) to ``health``; returns how many."""
+    chosen: dict[tuple[str, str | None], str] = {}
+    fed = 0
+    for event in events:
+        key = (event.run_id, event.step_key)
+        if event.type == EventType.MODEL_ROUTED:
+            if event.data.get("chosen"):
+                chosen[key] = str(event.data["chosen"])
+            continue
+        model = chosen.pop(key, None)
+        if model is None:
+            continue
+        fed += 1
+        if event.type == EventType.MODEL_COMPLETED:
+            health.completed(model, float(event.data.get("latency_ms") or 0.0))
+        else:
+            health.failed(model)
+    return fed
+
+
+async def router_for(ctx: RunContext, name: str) -> Router:
+    """The workflow's router ``name``, built once per workflow version and process. The
+    first one of a process seeds the models' health from the journal's recent outcomes."""
     book = ctx.models.routes
     router = book.routers.get((ctx.workflow.hash, name))
     if router is not None:
         return router
+    if not book.seeded:
+        book.seeded = True
+        seed_health(book.health, await ctx.store.recent_events(
+            [EventType.MODEL_ROUTED, EventType.MODEL_COMPLETED, EventType.MODEL_FAILED],
+            window=HEALTH_WINDOW))
     spec = next((r for r in ctx.workflow.spec.routers if r.name == name), None)
     if spec is None:
         known = ", ".join(r.name for r in ctx.workflow.spec.routers) or "none"
@@ -234,7 +267,7 @@ def _provider_model(ctx: RunContext, model: str) -> str | None:
 
 async def _routed(ctx: RunContext, step: str, agent: str, name: str, request: ModelRequest,
                   marks: DataMarks, wait: bool) -> ModelResponse:
-    router = router_for(ctx, name)
+    router = await router_for(ctx, name)
     book = ctx.models.routes
     defaults = {p.name: p.model for p in ctx.workflow.spec.providers}
     tried: list[str] = []
