@@ -20,11 +20,11 @@ STUCK = WORKFLOWS_DIR / "stuck-agent.yaml"
 USER = "cli-tester"
 DEMO_WORKFLOWS = ["refund-desk", "research-team", "incident-triage", "support-handoff",
                   "stuck-agent", "payment-approval", "injected-mail", "budget-cap",
-                  "verified-answer", "labelled-report"]
+                  "verified-answer", "labelled-report", "private-router"]
 DEMO_TRIGGERED = ["nightly-digest", "nightly-digest"]
 """The demo's triggers part (cli/demo_triggers.py): a schedule's fire, a deferred run."""
 DEMO_COMPLETED = ["refund-desk", "research-team", "incident-triage", "support-handoff",
-                  "injected-mail", "verified-answer", "labelled-report"]
+                  "injected-mail", "verified-answer", "labelled-report", "private-router"]
 DEMO_WAITING = {"stuck-agent", "payment-approval", "budget-cap"}
 DEMO_RUNS = len(DEMO_WORKFLOWS) + len(DEMO_TRIGGERED)
 """Runs a demo makes: one per demo workflow, and the triggers part's."""

@@ -298,7 +298,7 @@ def test_bad_trust_and_provider_kind(tmp_path: Path) -> None:
         (("providers", 0, "kind"), (3, 15)),
         (("tools", 0, "trust"), (5, 44)),
     ]
-    assert "'openai' or 'anthropic'" in problems[0].message
+    assert "'openai', 'anthropic' or 'scripted'" in problems[0].message
     assert "'trusted' or 'untrusted'" in problems[1].message
 
 

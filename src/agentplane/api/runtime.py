@@ -90,18 +90,22 @@ class Runtime:
     # -- runs ---------------------------------------------------------------------------------
 
     async def run(self, flow: Workflow, input: Any = None, *, run_id: str | None = None,
-                  tenant: str = "default", tags: dict[str, str] | None = None) -> RunResult:
-        """Start a run and drive it until it completes, fails, or waits for a person."""
+                  tenant: str = "default", tags: dict[str, str] | None = None,
+                  sensitivity: str | None = None) -> RunResult:
+        """Start a run and drive it until it completes, fails, or waits for a person.
+        ``sensitivity`` (``personal``, ``confidential``...) keeps the run's model calls on
+        local models or allowed regions (docs/routing.md)."""
         record = await self.engine.run(flow.resolve(), input, run_id=run_id, tenant=tenant,
-                                       tags=tags)
+                                       tags=tags, sensitivity=sensitivity)
         return await self.result(record.id)
 
     async def start(self, flow: Workflow, input: Any = None, *, run_id: str | None = None,
-                    tenant: str = "default", tags: dict[str, str] | None = None) -> str:
+                    tenant: str = "default", tags: dict[str, str] | None = None,
+                    sensitivity: str | None = None) -> str:
         """Start a run driven in the background; returns its id at once (``stream`` it,
         ``wait`` for it)."""
         record = await self.engine.start(flow.resolve(), input, run_id=run_id, tenant=tenant,
-                                         lease=True, tags=tags)
+                                         lease=True, tags=tags, sensitivity=sensitivity)
         self._driving[record.id] = asyncio.create_task(self.engine.drive(record))
         return record.id
 

@@ -177,6 +177,10 @@ def run(
     tenant: Annotated[str, typer.Option(
         "--tenant", help="The tenant the run belongs to: its knowledge base, memories, "
         "usage and who may see it.")] = "default",
+    sensitivity: Annotated[str | None, typer.Option(
+        "--sensitivity", help="What the run's data is: public, internal, personal or "
+        "confidential. Personal and confidential data stays on local models or in the "
+        "workflow's allowed regions.")] = None,
     db: DbOption = None,
     as_json: JsonOption = False,
     defer: Annotated[str | None, typer.Option(
@@ -203,7 +207,7 @@ def run(
 
         record, plan = await start_run(runtime, workflow, value, run_id=run_id, tenant=tenant,
                                        lease=True, within=defer, prefer=prefer,
-                                       signal=signal_ref)
+                                       signal=signal_ref, sensitivity=sensitivity)
         if plan is not None and record.status == "waiting":
             data = plan.event_data()
             saving = data["expected_saving"]

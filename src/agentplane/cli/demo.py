@@ -20,6 +20,7 @@ DEMO_INPUTS = {
     "payment-approval": "Pay ACME's invoice INV-2041 of 1200 EUR",
     "injected-mail": "Pay ACME's invoice INV-2041 of 1200 EUR",
     "verified-answer": "Review checkout for the on-call engineer.",
+    "private-router": "How do vendors price agents?",
 }
 
 

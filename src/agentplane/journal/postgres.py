@@ -291,6 +291,14 @@ class PostgresJournal(JournalStore):
                                           for r in rows])
         return events, (int(rows[-1][0]) if rows else cursor)
 
+    async def recent_events(self, types: Sequence[str], *, window: int = 2_000
+                            ) -> list[Event]:
+        sql = (f"SELECT {EVENT_COLUMNS} FROM (SELECT * FROM events"  # the order index, backwards
+               " ORDER BY tx DESC, position DESC LIMIT %s) AS tail WHERE type = ANY(%s)"
+               " ORDER BY tx, position")
+        rows = await self._read(sql, (window, list(types)))
+        return await self._resolve_all([projection.event_from_row(r) for r in rows])
+
     async def get_run(self, run_id: str) -> RunRecord | None:
         rows = await self._read(f"SELECT {RUN_COLUMNS} FROM runs WHERE id = %s", (run_id,))
         return projection.run_from_row(rows[0]) if rows else None

@@ -526,6 +526,16 @@ class SQLiteJournal(JournalStore):
             out.append(replace(event, data=self._resolve(event.data)))
         return out, (rows[-1][0] if rows else cursor)
 
+    async def recent_events(self, types: Sequence[str], *, window: int = 2_000
+                            ) -> list[Event]:
+        marks = ", ".join("?" for _ in types)
+        rows = self._db.execute(  # a rowid range: at most ``window`` rows are looked at
+            f"SELECT {projection.EVENT_COLUMNS} FROM events WHERE rowid > "
+            "(SELECT COALESCE(MAX(rowid), 0) FROM events) - ? AND type IN (" + marks + ")"
+            " ORDER BY rowid", (window, *types)).fetchall()
+        return [replace(e, data=self._resolve(e.data))
+                for e in map(projection.event_from_row, rows)]
+
     async def run_status(self, run_id: str) -> str | None:
         row = self._db.execute("SELECT status FROM runs WHERE id = ?", (run_id,)).fetchone()
         return None if row is None else str(row[0])

@@ -185,6 +185,13 @@ class JournalStore(ABC):
         the start); returns them and the cursor to pass next time. For consumers that follow
         the journal, such as metering."""
 
+    async def recent_events(self, types: Sequence[str], *, window: int = 2_000
+                            ) -> list[Event]:
+        """The events of ``types`` among the last ``window`` committed (oldest first): a
+        bounded look at the tail, never a scan (e.g. the router's view of models' health).
+        A store that cannot look cheaply gives none."""
+        return []
+
     @abstractmethod
     async def get_run(self, run_id: str) -> RunRecord | None: ...
 

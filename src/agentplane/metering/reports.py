@@ -10,11 +10,13 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from .ledger import ALL_TIME, UsageLedger, Window
-from .usage import ACTION, ACTIVE, MODEL, OUTCOME, TASK
+from .usage import ACTION, ACTIVE, ESCALATION, MODEL, OUTCOME, TASK
 
 REPORT_FIGURES = ("model_calls", "input_tokens", "cached_input_tokens", "output_tokens",
                   "reasoning_tokens", "actions", "tasks", "active_minutes", "outcomes",
-                  "cost_usd", "energy_kwh")
+                  "escalations", "cost_usd", "energy_kwh")
+"""``escalations``: calls a router sent from local models to the cloud (``--by model``: to
+which one; the spend per chosen model is the model calls' cost)."""
 
 
 def usage_report(ledger: UsageLedger, window: Window = ALL_TIME, *,
@@ -34,6 +36,7 @@ def usage_report(ledger: UsageLedger, window: Window = ALL_TIME, *,
         f"SUM(CASE WHEN type = '{TASK}' THEN 1 ELSE 0 END)",
         f"SUM(CASE WHEN type = '{ACTIVE}' THEN quantity END) / 60.0",
         f"SUM(CASE WHEN type = '{OUTCOME}' THEN quantity END)",
+        f"SUM(CASE WHEN type = '{ESCALATION}' THEN quantity END)",
         "SUM(cost_usd)", "SUM(energy_kwh)"])
     sql = f"SELECT {select} FROM usage_events{conditions}"
     if groups:
@@ -91,6 +94,8 @@ def export_focus(ledger: UsageLedger, window: Window, out: TextIO, *,
     count = 0
     for day, kind, tenant, workflow, agent, model, tool, tags, cost, quantity in \
             ledger.query(sql, args):
+        if kind == ESCALATION:
+            continue  # a routing fact for reports, not a charge
         day_start = datetime.fromtimestamp(day * 86400, UTC)
         resource = model or tool or workflow
         writer.writerow({

@@ -21,7 +21,9 @@ ACTION = "dev.agentplane.usage.action"
 TASK = "dev.agentplane.usage.task"
 ACTIVE = "dev.agentplane.usage.active_time"
 OUTCOME = "dev.agentplane.usage.outcome"
-USAGE_TYPES = (MODEL, ACTION, TASK, ACTIVE, OUTCOME)
+ESCALATION = "dev.agentplane.usage.escalation"
+"""A router sent a call to a cloud model because its local candidates could not take it."""
+USAGE_TYPES = (MODEL, ACTION, TASK, ACTIVE, OUTCOME, ESCALATION)
 
 REMOTE_TASK_FINISHED = "a2a.task.finished"
 """Journaled by the A2A client with the usage the remote agent reported."""
@@ -29,7 +31,7 @@ _ENDS_ACTIVITY = frozenset({EventType.RUN_WAITING, EventType.RUN_COMPLETED, Even
                             EventType.RUN_CANCELLED, EventType.RUN_NEEDS_RECONCILIATION})
 _STARTS_ACTIVITY = frozenset({EventType.RUN_STARTED, EventType.RUN_RESUMED})
 METERED = frozenset({EventType.MODEL_COMPLETED, REMOTE_TASK_FINISHED, EventType.TOOL_COMPLETED,
-                     EventType.TOOL_FAILED, EventType.OUTCOME_RECORDED}
+                     EventType.TOOL_FAILED, EventType.OUTCOME_RECORDED, EventType.MODEL_ROUTED}
                     | _ENDS_ACTIVITY | _STARTS_ACTIVITY)
 """Every journal event type that gives rise to usage or starts a stretch of activity: the
 others are skipped without a look."""
@@ -154,6 +156,10 @@ def derive(event: Event, run: RunTags, pricer: Pricer, *,
                      cached_input_tokens=usage.get("cached_input_tokens", 0),
                      output_tokens=usage.get("output_tokens", 0),
                      reasoning_tokens=usage.get("reasoning_tokens", 0))]
+    if event.type == EventType.MODEL_ROUTED:
+        model = str(d.get("provider_model") or d.get("chosen") or "")
+        return [make(uid, ESCALATION, agent=d.get("agent"), model=model,
+                     quantity=1.0)] if d.get("escalated") else []
     if event.type in (EventType.TOOL_COMPLETED, EventType.TOOL_FAILED) and not d.get("reconciled"):
         return [make(uid, ACTION, tool=d.get("tool"), agent=d.get("agent"),
                      cost_usd=float(d.get("cost_usd") or 0.0))]

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from agentplane.errors import ConfigError
 
 from .base import ModelProvider
+from .router import RouteBook
 from .scripted import ScriptedProvider
 
 EVERY_MODEL = "*"
@@ -56,6 +57,8 @@ class Endpoint:
     timeout_s: float = 60.0
     max_retries: int = 3
     stream: bool = False
+    local: bool | None = None
+    region: str | None = None
 
 
 @dataclass(slots=True)
@@ -67,11 +70,19 @@ class ModelResolver:
     overrides: Mapping[str, ModelProvider] = field(default_factory=dict)
     """Providers given by the caller (e.g. tests) by provider name, or for every model under
     ``EVERY_MODEL``; they win over the rest."""
+    routes: RouteBook = field(default_factory=RouteBook)
+    """Circuit breakers, model health and routers (shared by a runtime's resolvers)."""
     _cache: dict[str, ModelProvider] = field(default_factory=dict)
 
     def resolve(self, model: str) -> tuple[ModelProvider, str]:
         prefix, _, name = model.partition(":")
         every = self.overrides.get(EVERY_MODEL)
+        endpoint = self.endpoints.get(prefix)
+        if endpoint is not None and endpoint.kind == "scripted":
+            # a provider entry of the scripted kind: the script answers, standing in for the
+            # entry's model (a rehearsal of a local / cloud pair, the routing demo)
+            stand_in = self.overrides.get("scripted", every or self.scripted)
+            return stand_in, name or endpoint.model or "scripted"
         if prefix == "scripted":
             # ``scripted:MODEL`` replays the script while standing in for MODEL: it is metered
             # and priced as MODEL (a cost rehearsal before going live; the demo's spend).

@@ -157,7 +157,7 @@ DATA_READ_BACK = frozenset({
     EventType.GUARD_DECIDED, EventType.RUN_RECONCILED, EventType.APPROVAL_GRANTED,
     EventType.APPROVAL_DENIED, EventType.APPROVAL_EXPIRED, EventType.WAIT_RESOLVED,
     EventType.CONTEXT_PACKET, EventType.TOOLS_SELECTED, EventType.VERIFY_CHECKED,
-    EventType.ENSEMBLE_JUDGED})
+    EventType.ENSEMBLE_JUDGED, EventType.MODEL_ROUTED, EventType.MODEL_FAILED})
 """Step events whose data a run reads back from its ``StepRecord``: results, decisions,
 resolutions. A new reader of another type's data must add the type here."""
 
@@ -309,8 +309,15 @@ class RunContext:
 
     # -- model steps --------------------------------------------------------------------------
 
-    async def model_step(self, step_key: str, model: str, request: ModelRequest) -> ModelResponse:
-        """Call a model once per step key; on replay return the journaled response."""
+    def model_call_retried(self, agent: str) -> None:
+        """The agent's last model call failed and is made again elsewhere (a router's
+        fallback): the retry is the same call, with the same ordinal (``call_index``)."""
+        self._model_calls[agent] = max(0, self._model_calls.get(agent, 0) - 1)
+
+    async def model_step(self, step_key: str, model: str, request: ModelRequest, *,
+                         first: Sequence[NewEvent] = ()) -> ModelResponse:
+        """Call a model once per step key; on replay return the journaled response.
+        ``first``: events journaled with the request, in one write (a router's decision)."""
         index = self._model_calls.get(request.agent, 0)
         self._model_calls[request.agent] = index + 1
         done = self.recorded(step_key, EventType.MODEL_COMPLETED)
@@ -336,7 +343,8 @@ class RunContext:
         # when the append is refused otherwise is the status read, so that a run no longer
         # running is refused as not active (``RunNotActiveError``), exactly as before.
         try:
-            await self.append(NewEvent(EventType.MODEL_REQUESTED, actor, step_key, requested),
+            await self.append(*first,
+                              NewEvent(EventType.MODEL_REQUESTED, actor, step_key, requested),
                               require_active=True)
         except (LeaseLostError, RunNotFoundError):
             await self.ensure_active()

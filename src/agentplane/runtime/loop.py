@@ -18,13 +18,14 @@ from agentplane.journal import EventType, canonical_json, sha256_hex
 from agentplane.models.base import Message, ModelRequest, ModelResponse, ToolCall, ToolDefinition
 from agentplane.tools import Tool
 
-from .budgeted import before_model_call, before_tool_call, release
+from .budgeted import before_tool_call, release
 from .context import RunContext, RunFailure, gather_steps
 from .context_spec import MEMORY_TOOLS
 from .contextual import task_context, turn_context
 from .governed import propose, review_call, trace_result
 from .grounding import tool_citation, verify_guidance
 from .memory_tools import has_memory_tools, memory_call, memory_tool_definitions
+from .routed import call_model
 from .spec import AgentSpec, WorkflowSpec
 from .tool_choice import offered_tools
 from .verify_spec import VerifySpec
@@ -290,11 +291,7 @@ async def run_agent(ctx: RunContext, name: str, task: str, key: str,
                                tools=await _offered(ctx, turn, step), agent=name,
                                max_output_tokens=spec.max_output_tokens,
                                temperature=spec.temperature)
-        held = await before_model_call(ctx, step, name, spec.model, request)
-        try:
-            response = await ctx.model_step(step, spec.model, request)
-        finally:
-            release(ctx, held)
+        response = await call_model(ctx, step, name, spec.model, request)
         turn.reasoning = response.content or ""
         turn.messages.append(Message("assistant", response.content, list(response.tool_calls)))
         if not response.tool_calls:

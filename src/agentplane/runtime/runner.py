@@ -20,7 +20,8 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from agentplane.errors import AgentplaneError, NotFoundError
+from agentplane.errors import AgentplaneError, ConfigError, NotFoundError
+from agentplane.governance.residency import CLASSIFICATIONS as SENSITIVITIES
 from agentplane.journal import (
     TERMINAL_STATUSES,
     EventType,
@@ -40,6 +41,7 @@ from agentplane.journal.events import (
 from agentplane.journal.events import utc_now
 from agentplane.models.base import ModelProvider
 from agentplane.models.registry import Endpoint, ModelResolver
+from agentplane.models.router import RouteBook
 from agentplane.models.scripted import ScriptedProvider, ScriptedReply
 from agentplane.tools.sources.base import SourceHost, SourceSite, ToolSources
 
@@ -62,8 +64,10 @@ if TYPE_CHECKING:
 
     from .perturb import PerturbFor
 
-log = logging.getLogger("agentplane.runtime")
+Sensitivity = str
+"""One of ``SENSITIVITIES``: public, internal, personal, confidential."""
 
+log = logging.getLogger("agentplane.runtime")
 
 
 class RunStateError(AgentplaneError):
@@ -132,6 +136,8 @@ class Runtime:
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self._workflows: dict[str, Workflow] = {}
         self._models: dict[str, ModelResolver] = {}
+        self.routes = RouteBook()
+        """Circuit breakers per endpoint and model health, shared by every workflow's routers."""
         self._active: set[str] = set()
         self._heartbeat: asyncio.Task[None] | None = None
         tune_for_many_runs()  # once per process: see gcpolicy
@@ -170,7 +176,7 @@ class Runtime:
         if resolver is None:
             endpoints = {p.name: Endpoint(**p.model_dump()) for p in workflow.spec.providers}
             resolver = ModelResolver(endpoints=endpoints, scripted=scripted_for(workflow.spec),
-                                     overrides=self.providers)
+                                     overrides=self.providers, routes=self.routes)
             self._models[workflow.hash] = resolver
         return resolver
 
@@ -179,15 +185,21 @@ class Runtime:
     async def start(self, workflow: Workflow, input: Any = None, *, run_id: str | None = None,
                     tenant: str = "default", lease: bool = False,
                     tags: dict[str, str] | None = None, input_trust: str | None = None,
-                    events: Sequence[NewEvent] = ()) -> RunRecord:
+                    events: Sequence[NewEvent] = (),
+                    sensitivity: Sensitivity | None = None) -> RunRecord:
         """Create a run (status ``pending``) pinned to the workflow's current version.
 
         With ``lease`` the run is created leased to this runtime, which must then drive it.
         ``tags`` (e.g. ``department``) add to and override the workflow's own, on every usage
         event of the run. ``input_trust="untrusted"`` marks input from outside (a mail, a
         webhook) in ``meta.input_trust``. ``events`` are journaled with the run's creation, in
-        its one transaction (a trigger's fire, a deferral's timer wait).
+        its one transaction (a trigger's fire, a deferral's timer wait). ``sensitivity`` marks the run's data
+        (``personal``, ``confidential``...): its model calls stay on local models or allowed
+        regions.
         """
+        if sensitivity is not None and sensitivity not in SENSITIVITIES:
+            raise ConfigError(f"sensitivity {sensitivity!r} is not one of "
+                              f"{', '.join(SENSITIVITIES)}")
         await self.check_tools(workflow)  # before any run exists: a missing tool fails here
         if workflow.hash not in self._workflows:
             # The pinned spec is stored once per version, content-addressed.
@@ -204,16 +216,18 @@ class Runtime:
             meta={"base_dir": str(workflow.base_dir), "source": workflow.source,
                   "tags": {**workflow.spec.tags, **(tags or {})},
                   "outcome": workflow.spec.outcome,
-                  **({"input_trust": input_trust} if input_trust else {})},
+                  **({"input_trust": input_trust} if input_trust else {}),
+                  **({"sensitivity": sensitivity} if sensitivity else {})},
             events=events, lease_owner=self.owner if lease else None,
             lease_seconds=self.lease_seconds,
         )
 
     async def run(self, workflow: Workflow, input: Any = None, *, run_id: str | None = None,
-                  tenant: str = "default", tags: dict[str, str] | None = None) -> RunRecord:
+                  tenant: str = "default", tags: dict[str, str] | None = None,
+                  sensitivity: Sensitivity | None = None) -> RunRecord:
         """Start a run and drive it until it finishes, waits, or needs a person."""
         run = await self.start(workflow, input, run_id=run_id, tenant=tenant, lease=True,
-                               tags=tags)
+                               tags=tags, sensitivity=sensitivity)
         await self._drive(run)
         return await self.store.require_run(run.id)
 

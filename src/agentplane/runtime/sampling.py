@@ -11,12 +11,14 @@ from __future__ import annotations
 
 from agentplane.governance.guardians import output_check
 from agentplane.journal import EventType
-from agentplane.models.base import Message, ModelRequest
+from agentplane.models.base import Message, ModelRequest, ModelResponse
 from agentplane.tools import ToolError
 from agentplane.tools.base import Sample, SampleReply, SampleRequest
 
 from .budgeted import before_model_call, release
 from .context import RunContext, RunFailure
+from .routed import call_model
+from .routing_spec import ROUTER_PREFIX
 
 SAMPLING_REFUSED = "sampling.refused"
 
@@ -39,6 +41,13 @@ def sampler(ctx: RunContext, step_key: str, agent: str) -> Sample:
         most = min(filter(None, (request.max_tokens, spec.max_output_tokens)), default=None)
         model_request = ModelRequest(model=spec.model, messages=messages, agent=agent,
                                      max_output_tokens=most, temperature=spec.temperature)
+        if spec.model.startswith(ROUTER_PREFIX):  # routed (and budgeted) like the agent's own
+            try:
+                response = await call_model(ctx, step, agent, spec.model, model_request,
+                                            wait=False)
+            except RunFailure as exc:
+                raise ToolError(str(exc)) from exc
+            return await _reviewed(ctx, step, request, response, spec.model)
         try:
             held = await before_model_call(ctx, step, agent, spec.model, model_request,
                                            wait=False)
@@ -53,14 +62,20 @@ def sampler(ctx: RunContext, step_key: str, agent: str) -> Sample:
             raise ToolError(str(exc)) from exc
         finally:
             release(ctx, held)
-        text, findings = output_check(ctx.workflow.spec.guardians, response.content or "")
-        for i, finding in enumerate(findings):
-            await ctx.record_once(f"{step}/guard.{i}", EventType.GUARD_DECIDED,
-                                  {**finding.to_dict(), "call": "sampling",
-                                   "asked_by": request.asked_by})
-        return SampleReply(text, response.model or spec.model)
+        return await _reviewed(ctx, step, request, response, spec.model)
 
     return sample
+
+
+async def _reviewed(ctx: RunContext, step: str, request: SampleRequest,
+                    response: ModelResponse, model: str) -> SampleReply:
+    """The completion as it may leave for the server: the output guardian's review."""
+    text, findings = output_check(ctx.workflow.spec.guardians, response.content or "")
+    for i, finding in enumerate(findings):
+        await ctx.record_once(f"{step}/guard.{i}", EventType.GUARD_DECIDED,
+                              {**finding.to_dict(), "call": "sampling",
+                               "asked_by": request.asked_by})
+    return SampleReply(text, response.model or model)
 
 
 __all__ = ["SAMPLING_REFUSED", "sampler"]

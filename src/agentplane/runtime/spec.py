@@ -63,8 +63,9 @@ class ProviderSpec(_Spec):
     """A named model endpoint, used by agents as ``model: NAME`` or ``model: NAME:MODEL``."""
 
     name: Name
-    kind: Literal["openai", "anthropic"] = "openai"
-    """Wire format: OpenAI-compatible chat completions, or Anthropic Messages."""
+    kind: Literal["openai", "anthropic", "scripted"] = "openai"
+    """Wire format: OpenAI-compatible chat completions, or Anthropic Messages; ``scripted``:
+    the agents' scripts answer, standing in for ``model`` (offline rehearsals, demos)."""
     base_url: str | None = None
     api_key_env: str | None = None
     """Name of the environment variable holding the key (the key itself never goes in a file)."""

@@ -30,6 +30,7 @@ from agentplane.tools import Tool, ToolImportError, import_function, python_tool
 
 from .compliance_spec import compliance_problems
 from .context_spec import context_problems, ontology_problem
+from .routing_spec import ROUTER_PREFIX
 from .spec import STEP_TAGS, AgentSpec, AgentStep, ParallelStep, Step, SupervisorStep, WorkflowSpec
 
 SpecProblem = FileProblem
@@ -105,8 +106,13 @@ def _check_tools(spec: WorkflowSpec, tools: set[str]) -> list[SpecProblem]:
             if t.compensate is not None and t.compensate not in tools]
 
 
-def _check_model(agent: AgentSpec, path: DataPath, providers: set[str]) -> list[SpecProblem]:
+def _check_model(agent: AgentSpec, path: DataPath, providers: set[str],
+                 routers: set[str]) -> list[SpecProblem]:
     prefix = agent.model.split(":", 1)[0]
+    if agent.model.startswith(ROUTER_PREFIX):
+        name = agent.model.removeprefix(ROUTER_PREFIX)
+        return [] if name in routers else [
+            SpecProblem((*path, "model"), _unknown(name, routers, "router"))]
     known = providers | {"openai", "anthropic"}
     if ":" not in agent.model and agent.model != "scripted" and agent.model not in providers:
         return [SpecProblem((*path, "model"),
@@ -120,7 +126,7 @@ def _check_model(agent: AgentSpec, path: DataPath, providers: set[str]) -> list[
 
 
 def _check_agent(agent: AgentSpec, path: DataPath, tools: set[str], agents: set[str],
-                 providers: set[str]) -> list[SpecProblem]:
+                 providers: set[str], routers: set[str]) -> list[SpecProblem]:
     problems = []
     others = agents - {agent.name}
     for j, name in enumerate(agent.tools):
@@ -136,7 +142,22 @@ def _check_agent(agent: AgentSpec, path: DataPath, tools: set[str], agents: set[
         elif name not in others:
             problems.append(SpecProblem((*path, "handoffs", j),
                                         _unknown(name, others, "agent")))
-    return problems + _check_model(agent, path, providers)
+    return problems + _check_model(agent, path, providers, routers)
+
+
+def _check_routers(spec: WorkflowSpec, providers: set[str]) -> list[SpecProblem]:
+    """Each router's candidates name a declared provider or a ``provider:model`` pair."""
+    problems = _duplicates([r.name for r in spec.routers], "routers", "router")
+    for i, router in enumerate(spec.routers):
+        for j, candidate in enumerate(router.candidates):
+            prefix, colon, _ = candidate.model.partition(":")
+            if prefix in providers or (colon and prefix in {"openai", "anthropic", "scripted"}):
+                continue
+            problems.append(SpecProblem(("routers", i, "candidates", j, "model"),
+                                        f"candidate {candidate.model!r} is neither a declared "
+                                        "provider nor a `provider:model` pair such as "
+                                        "openai:gpt-4o-mini"))
+    return problems
 
 
 def _check_steps(spec: WorkflowSpec, agents: set[str]) -> list[SpecProblem]:
@@ -208,8 +229,10 @@ def cross_check(spec: WorkflowSpec) -> list[SpecProblem]:
     problems += [SpecProblem(("agents",), f"{name!r} names both a tool and an agent")
                  for name in sorted(tools & agents)]
     problems += _check_tools(spec, python_tools)
+    routers = {r.name for r in spec.routers}
     for i, agent in enumerate(spec.agents):
-        problems += _check_agent(agent, ("agents", i), tools, agents, providers)
+        problems += _check_agent(agent, ("agents", i), tools, agents, providers, routers)
+    problems += _check_routers(spec, providers)
     problems += [SpecProblem(p, m) for p, m in context_problems(
         tools | agents, [(a.name, a.memory) for a in spec.agents])]
     problems += [SpecProblem(p, m) for p, m in compliance_problems(spec)]

@@ -38,7 +38,8 @@ def tenant_for(key: ApiKey, named: str | None) -> str:
 
 async def start_run(plane: Plane, key: ApiKey, workflow: str, input: Any, *,
                     tenant: str | None = None, tags: dict[str, str] | None = None,
-                    defer: str | None = None, prefer: str | None = None) -> RunRecord:
+                    defer: str | None = None, prefer: str | None = None,
+                    sensitivity: str | None = None) -> RunRecord:
     """Start a run of a served workflow for the key's tenant (an all-tenant key may name one);
     deferred when the workflow declares ``defer:`` or ``defer`` (how long it may wait) is
     given (``agentplane.triggers.deferred``)."""
@@ -50,7 +51,8 @@ async def start_run(plane: Plane, key: ApiKey, workflow: str, input: Any, *,
     run_tenant = tenant_for(key, tenant)
     run, _ = await start_deferrable(plane.runtime, plane.workflow(workflow), input,
                                     triggers=plane.triggers, tenant=run_tenant, tags=tags,
-                                    within=defer, prefer=prefer)
+                                    within=defer, prefer=prefer,
+                                    sensitivity=sensitivity)
     plane.drive(run.id)
     return run
 

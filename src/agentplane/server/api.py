@@ -66,6 +66,9 @@ class StartRun(Strict):
                                  description="Usage tags such as department.")
     defer: Defer | None = Field(default=None, description="Let the run wait for the best "
                                 "window of a price / carbon signal (docs/deferral.md).")
+    sensitivity: Literal["public", "internal", "personal", "confidential"] | None = Field(
+        default=None, description="What the run's data is: personal and confidential data "
+                                  "stays on local models or in the workflow's allowed regions.")
 
 
 class Reason(Strict):
@@ -201,7 +204,8 @@ async def start_run(body: StartRun, key: Operator, plane: PlaneDep) -> dict[str,
     """Start a run; it goes on in the background (follow it with the events stream)."""
     run = await actions.start_run(plane, key, body.workflow, body.input, tenant=body.tenant,
                                   tags=body.tags, defer=body.defer.within if body.defer else None,
-                                  prefer=body.defer.prefer if body.defer else None)
+                                  prefer=body.defer.prefer if body.defer else None,
+                                  sensitivity=body.sensitivity)
     return run_json(run)
 
 

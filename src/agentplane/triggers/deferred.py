@@ -42,7 +42,8 @@ async def start_run(runtime: Runtime, workflow: Workflow, input: Any, *,
                     lease: bool = False, input_trust: str | None = None,
                     events: Sequence[NewEvent] = (), within: str | None = None,
                     prefer: str | None = None, signal: str | None = None,
-                    now: float | None = None) -> tuple[RunRecord, DeferPlan | None]:
+                    now: float | None = None, sensitivity: str | None = None,
+                    ) -> tuple[RunRecord, DeferPlan | None]:
     """Create a run, deferred when the workflow (or ``within``) says so; returns the run and
     the plan (None when not deferred). ``signal`` (a run's own) is a path relative to the
     working directory or a URL; the workflow's is relative to its folder."""
@@ -57,7 +58,8 @@ async def start_run(runtime: Runtime, workflow: Workflow, input: Any, *,
         extra = deferral_events(chosen, plan, now=now)
         lease = lease and len(extra) == 1  # a run that waits is not driven now
     run = await runtime.start(workflow, input, run_id=chosen, tenant=tenant, lease=lease,
-                              tags=tags, input_trust=input_trust, events=[*events, *extra])
+                              tags=tags, input_trust=input_trust, events=[*events, *extra],
+                              sensitivity=sensitivity)
     if plan is not None:
         store = triggers or TriggerStore(runtime.store.database)
         store.record_deferral(run.id, tenant, workflow.spec.name, plan.event_data())

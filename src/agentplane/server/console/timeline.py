@@ -171,9 +171,26 @@ def _agent(e: Event, entry: Entry) -> None:
         entry.text = _prose(d.get("output"))
 
 
+def _routed(d: Mapping[str, Any], entry: Entry) -> None:
+    """A router's decision: what it chose, why, and why the others were passed over."""
+    chosen = d.get("chosen") or "nothing"
+    entry.title = f"Router {d.get('router')} chooses {chosen}"
+    entry.tone = "bad" if not d.get("chosen") else (
+        "warn" if d.get("fallback_from") or d.get("escalated") else "muted")
+    entry.facts = _facts(("reason", d.get("reason")), ("fallback from", d.get("fallback_from")),
+                         ("escalated to the cloud", "yes" if d.get("escalated") else None))
+    passed = {str(c.get("model")): c.get("rejected") for c in _mappings(d.get("candidates"))
+              if c.get("rejected")}
+    if passed:
+        entry.blocks = [("passed over", pretty(passed))]
+
+
 def _model(e: Event, entry: Entry) -> None:
     d = e.data
     model = d.get("provider_model") or d.get("model") or "model"
+    if e.type == T.MODEL_ROUTED:
+        _routed(d, entry)
+        return
     if e.type == T.MODEL_REQUESTED:
         entry.title, entry.tone = f"Asks {model}", "muted"
         entry.facts = _facts(("messages", d.get("messages")),
