@@ -193,9 +193,9 @@ class Runtime:
         ``tags`` (e.g. ``department``) add to and override the workflow's own, on every usage
         event of the run. ``input_trust="untrusted"`` marks input from outside (a mail, a
         webhook) in ``meta.input_trust``. ``events`` are journaled with the run's creation, in
-        its one transaction (a trigger's fire, a deferral's timer wait). ``sensitivity`` marks the run's data
-        (``personal``, ``confidential``...): its model calls stay on local models or allowed
-        regions.
+        its one transaction (a trigger's fire, a deferral's timer wait). ``sensitivity`` marks
+        the run's data (``personal``, ``confidential``...): its model calls stay on local models
+        or allowed regions.
         """
         if sensitivity is not None and sensitivity not in SENSITIVITIES:
             raise ConfigError(f"sensitivity {sensitivity!r} is not one of "
