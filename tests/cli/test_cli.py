@@ -316,7 +316,8 @@ def test_approve_an_escalation(tmp_path: Path) -> None:
     assert "no approval with id 'w-nope'" in message
     assert "`agentplane approvals list`" in message
     assert Counter(r["status"] for r in cli.json("runs", "list")) == {
-        "completed": len(DEMO_COMPLETED) + 1, "waiting": len(DEMO_WAITING) - 1}
+        "completed": len(DEMO_COMPLETED) + len(DEMO_TRIGGERED) + 1,
+        "waiting": len(DEMO_WAITING) - 1}
 
 
 def test_approve_a_payment_then_export_and_roll_back(tmp_path: Path) -> None:
