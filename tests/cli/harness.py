@@ -26,8 +26,10 @@ DEMO_TRIGGERED = ["nightly-digest", "nightly-digest"]
 DEMO_COMPLETED = ["refund-desk", "research-team", "incident-triage", "support-handoff",
                   "injected-mail", "verified-answer", "labelled-report", "private-router"]
 DEMO_WAITING = {"stuck-agent", "payment-approval", "budget-cap"}
-DEMO_RUNS = len(DEMO_WORKFLOWS) + len(DEMO_TRIGGERED)
-"""Runs a demo makes: one per demo workflow, and the triggers part's."""
+DEMO_ERASED = ["care-desk"]
+"""The compliance part's run whose customer the demo erases (cli/demo_compliance.py)."""
+DEMO_RUNS = len(DEMO_WORKFLOWS) + len(DEMO_TRIGGERED) + len(DEMO_ERASED)
+"""Runs a demo makes: one per demo workflow, the triggers part's and the erased one."""
 STUCK_OUTPUT = "Ticket T-9 is still pending; I will stop polling and report back."
 
 Result = subprocess.CompletedProcess[str]

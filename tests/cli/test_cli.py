@@ -23,6 +23,7 @@ from agentplane.runtime import Runtime, load_workflow
 
 from .harness import (
     DEMO_COMPLETED,
+    DEMO_ERASED,
     DEMO_RUNS,
     DEMO_TRIGGERED,
     DEMO_WAITING,
@@ -265,9 +266,12 @@ def test_demo(tmp_path: Path) -> None:
     assert "signed receipt (JWS, Ed25519) verifies" in out
     assert "guardians blocked 1 call(s) in injected-mail" in out
     runs = cli.json("runs", "list")
-    assert sorted(r["workflow"] for r in runs) == sorted([*DEMO_WORKFLOWS, *DEMO_TRIGGERED])
+    assert sorted(r["workflow"] for r in runs) == sorted(
+        [*DEMO_WORKFLOWS, *DEMO_TRIGGERED, *DEMO_ERASED])
     assert Counter(r["status"] for r in runs) == {
-        "completed": len(DEMO_COMPLETED) + len(DEMO_TRIGGERED), "waiting": len(DEMO_WAITING)}
+        "completed": len(DEMO_COMPLETED) + len(DEMO_TRIGGERED) + len(DEMO_ERASED),
+        "waiting": len(DEMO_WAITING)}
+    assert "none of the customer left in the journal; audit chain holds" in " ".join(out.split())
     assert {r["workflow"] for r in runs if r["status"] == "waiting"} == DEMO_WAITING
     report = cli.json("audit", "verify")
     assert (report["ok"], report["runs"], report["breaks"]) == (True, DEMO_RUNS, [])
@@ -316,7 +320,7 @@ def test_approve_an_escalation(tmp_path: Path) -> None:
     assert "no approval with id 'w-nope'" in message
     assert "`agentplane approvals list`" in message
     assert Counter(r["status"] for r in cli.json("runs", "list")) == {
-        "completed": len(DEMO_COMPLETED) + len(DEMO_TRIGGERED) + 1,
+        "completed": len(DEMO_COMPLETED) + len(DEMO_TRIGGERED) + len(DEMO_ERASED) + 1,
         "waiting": len(DEMO_WAITING) - 1}
 
 

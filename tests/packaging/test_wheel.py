@@ -45,6 +45,7 @@ PACKAGE_DATA = [  # files outside Python modules that the package cannot work wi
     "agentplane/demo/workflows/refund-desk.yaml",
     "agentplane/demo/workflows/injected-mail.yaml",
     "agentplane/demo/triggers/nightly-digest.yaml",
+    "agentplane/demo/personal/care-desk.yaml",
 ]
 
 

@@ -1,5 +1,6 @@
-"""The demo's compliance part: a run whose output is labelled as AI-generated, and a signed
-receipt of it that verifies offline and against the journal."""
+"""The demo's compliance part: a run whose output is labelled as AI-generated, a signed
+receipt of it that verifies offline and against the journal, and a customer's personal data
+erased (crypto-shredding) with every hash chain still holding."""
 
 from __future__ import annotations
 
@@ -18,6 +19,8 @@ from .compliance import public_key_file
 
 LABELLED = WORKFLOWS_DIR / "labelled-report.yaml"
 DEMO_INPUT = "Report on ACME's deliveries this quarter"
+CARE_DESK = WORKFLOWS_DIR.parent / "personal" / "care-desk.yaml"
+CARE_INPUT = {"customer_id": "C-1042", "message": "My speaker arrived broken, please help."}
 
 
 async def run_compliance_demo(store: JournalStore, runtime: Runtime, out: Console) -> None:
@@ -44,6 +47,33 @@ async def run_compliance_demo(store: JournalStore, runtime: Runtime, out: Consol
         await _receipt(store, run_id, out)
     except MissingExtraError as exc:
         out.print(f"[yellow]no receipt[/]: {escape(str(exc))}")
+    await _erasure(store, runtime, out)
+
+
+async def _erasure(store: JournalStore, runtime: Runtime, out: Console) -> None:
+    """Run the care desk once per journal (its customer's values are journaled sealed), then
+    erase the customer: the values read [erased], every chain still holds."""
+    from agentplane.journal import verify
+    from agentplane.journal.personal import ERASED, active_keys
+
+    from .demo import demo_run_id
+
+    workflow = load_workflow(CARE_DESK)
+    run_id = demo_run_id(workflow.spec.name)
+    if await store.get_run(run_id) is None:
+        await runtime.run(workflow, CARE_INPUT, run_id=run_id)
+    erased = active_keys().erase(CARE_INPUT["customer_id"], by="user:demo",
+                                 reason="the demo's erasure request")
+    events = await store.events(run_id)
+    shown = str([e.data for e in events])
+    report = await verify(store)
+    left = [v for v in ("Lena Ortiz", "lena.ortiz@example.org", "C-1042") if v in shown]
+    state = "[green]holds[/]" if report.ok else "[red]is broken[/]"
+    out.print(f"\n[bold]Personal data erased[/] ({workflow.spec.name}, {run_id}): customer "
+              f"C-1042's key {'destroyed now' if erased else 'was destroyed earlier'}; "
+              f"{shown.count(ERASED)} values read {escape(ERASED)}, "
+              f"{'none' if not left else ', '.join(left)} of the customer left in the journal; "
+              f"audit chain {state} (`agentplane data erase --subject ID`)")
 
 
 def _key_folder(store: JournalStore) -> Path:
