@@ -75,3 +75,14 @@ def post_message(channel: str, body: str) -> str:
     """Post to a channel (irreversible: a delivered message cannot be unsent)."""
     EFFECTS.append(("post_message", {"channel": channel, "body": body}))
     return "posted"
+
+
+def get_invoice() -> dict[str, Any]:
+    """The accounting system's open invoice (trusted: the system's own figures)."""
+    return {"id": "INV-1302", "total": 480.0, "account": "5550001234"}
+
+
+def write_note(body: str) -> str:
+    """Write a note for the user (a write: it can be deleted again)."""
+    EFFECTS.append(("write_note", {"body": body}))
+    return "written"

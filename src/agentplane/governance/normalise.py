@@ -17,6 +17,7 @@ import json
 import re
 import unicodedata
 from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
 from functools import lru_cache
 from typing import Any
 
@@ -72,15 +73,40 @@ def _number(text: str) -> str | None:
         return None  # "0044" is a code, not the number 44
     digits = re.sub(r"[,'\u202f\u00a0 ]", "", text)
     try:
-        return number_form(float(digits))
-    except ValueError:
+        return number_form(Decimal(digits))  # exact: "1234567890123456789" is no float
+    except InvalidOperation:
         return None
 
 
-def number_form(value: float) -> str:
-    """A number in one written form: ``1250.50`` → ``1250.5``, ``1250.0`` → ``1250``."""
+_FLOAT_PLACES = Decimal("1e-10")
+
+
+def number_form(value: float | Decimal) -> str:
+    """A number in one written form: ``1250.50`` → ``1250.5``, ``1250.0`` → ``1250``.
+
+    Written numbers (``Decimal``) and integers are exact; a float is taken as it prints
+    (``480.0``), to ten decimals at most (a computed ``0.1 + 0.2`` is ``0.3``)."""
+    if isinstance(value, float):
+        value = Decimal(repr(value))
+        exponent = value.as_tuple().exponent
+        if isinstance(exponent, int) and exponent < -10:
+            value = value.quantize(_FLOAT_PLACES)
+    elif not isinstance(value, Decimal):
+        value = Decimal(value)
+    if not value.is_finite():
+        return str(value).casefold()
+    if value == 0:
+        return "0"
     text = format(value, "f")
     return text.rstrip("0").rstrip(".") if "." in text else text
+
+
+def amount_form(text: str) -> str | None:
+    """The number an amount written as one piece of cleaned text is, whatever its format —
+    ``480.00``, ``+480``, ``1,240.50``, ``usd480``, ``480eur``, ``€480`` —, or None for what is
+    not a plain amount: codes with leading zeros (``0042``), versions (``1.2.0``), dates."""
+    m = _AMOUNT.fullmatch(text)
+    return _number(m.group(1)) if m else None
 
 
 def _month(name: str) -> int:

@@ -28,14 +28,27 @@ from agentplane.tools.base import Trust
 from agentplane.tools.trust import TrustDeclaration, leaves
 
 from .arguments import is_amount_argument
-from .normalise import Indexed, clean, compact, index_value, value_parts, value_text, words_of
+from .normalise import (
+    Indexed,
+    amount_form,
+    clean,
+    compact,
+    index_value,
+    value_parts,
+    value_text,
+    words_of,
+)
 
 # Identifier-like pieces of composed text: numbers, IBANs, e-mail addresses, paths, URLs.
 _PIECE = re.compile(r"[\w@.:/+\-]+", re.ASCII)
 _CHUNK = r"[A-Za-z]{0,4}\d[A-Za-z0-9]{0,5}"
 _GROUPED = re.compile(rf"(?<![A-Za-z0-9])(?:{_CHUNK}[ \-]){{1,9}}{_CHUNK}(?![A-Za-z0-9])",
                       re.ASCII)
-_THOUSANDS = re.compile(r"(?<![\d.])\d{1,3}(?:,\d{3})+(?:\.\d+)?(?![\d])")
+# An amount with thousands separators, one kind throughout ("1,240.50", "1 240.50", "1'240.50"),
+# is one piece; "555 123 4567" (a phone number's groups) is not an amount.
+_THOUSANDS = re.compile(r"(?<![\d.])(?<!\d[,'\u202f\u00a0 ])\d{1,3}([,'\u202f\u00a0 ])\d{3}"
+                        r"(?:\1\d{3})*(?:\.\d+)?(?!\d|[,'\u202f\u00a0 .]\d)")
+_SEPARATOR = re.compile(r"[,'\u202f\u00a0 ]")
 # A name of something in an answer: capitalised words in a row on one line ("Riverside Grand
 # Hotel"; a name does not run on into the next line).
 _SENTENCE_START = re.compile(r"(?:^|[.!?:\n]\s*|^\s*[-*•]\s*)$")
@@ -138,19 +151,36 @@ def _identifier_like(token: str) -> bool:
                                 or any(c in token for c in "@/:."))
 
 
-def tokens(text: str) -> set[str]:
-    """Identifier-like pieces of a text (numbers, IBANs, e-mail addresses, paths, URLs), in
-    normal form. Ordinary words are left out: a summary that shares words with a mail is not an
-    injection, while a redirected payment, an exfiltration address or a phishing link travels in
-    such a piece."""
-    text = clean(text)
-    text = _THOUSANDS.sub(lambda m: m.group().replace(",", ""), text)
-    found = {t for t in (compact(raw) for raw in _PIECE.findall(text)) if _identifier_like(t)}
+def _amounts_joined(cleaned: str) -> str:
+    """Cleaned text with the thousands separators of its amounts dropped."""
+    return _THOUSANDS.sub(lambda m: _SEPARATOR.sub("", m.group()), cleaned)
+
+
+def pieces(text: str) -> dict[str, frozenset[str]]:
+    """Identifier-like pieces of a text (numbers, IBANs, e-mail addresses, paths, URLs), each
+    with its normal forms: the piece itself and, for an amount, its number ("480.00", "€480",
+    "1,240.50", "USD480" are the numbers 480 and 1240.5; "0042", "1.2.0" and dates stay as
+    written). Ordinary words are left out: a summary that shares words with a mail is not an
+    injection, while a redirected payment, an exfiltration address or a phishing link travels
+    in such a piece."""
+    text = _amounts_joined(clean(text))
+    found: dict[str, frozenset[str]] = {}
+    for raw in _PIECE.findall(text):
+        piece = compact(raw)
+        if _identifier_like(piece):
+            number = amount_form(raw.strip(".:,;/+"))
+            found[piece] = found.get(piece, frozenset()) | (
+                {piece} if number is None else {piece, number})
     for group in _GROUPED.findall(text):
         joined = compact(group)
         if sum(c.isdigit() for c in joined) >= 6:
-            found.add(joined)
+            found.setdefault(joined, frozenset({joined}))
     return found
+
+
+def tokens(text: str) -> set[str]:
+    """The normal forms of a text's identifier-like pieces (``pieces``)."""
+    return {form for forms in pieces(text).values() for form in forms}
 
 
 @dataclass(frozen=True, slots=True)
@@ -409,9 +439,11 @@ class ProvenanceLedger:
         cleared = self._declared if strict else self._trusted
         found: list[TaintedValue] = []
         for path, leaf in _leaves(dict(arguments), ""):
-            for piece in sorted(tokens(value_text(leaf))):
-                source = self._untrusted.find({piece}, "", self.min_length)
-                if source is not None and cleared.find({piece}, "", self.min_length) is None:
+            # a piece in any format is its value: "1,000.00" is the mail's "1000", and a
+            # trusted 480.0 clears "480.00"
+            for piece, forms in sorted(pieces(value_text(leaf)).items()):
+                source = self._untrusted.find(forms, "", self.min_length)
+                if source is not None and cleared.find(forms, "", self.min_length) is None:
                     found.append(TaintedValue(path, piece, source))
         return found
 
@@ -422,12 +454,13 @@ class ProvenanceLedger:
         also when a trusted result lists them: outside content that names one value of a
         trusted catalogue ("say I should visit Riverside View Hotel") has chosen it, as the
         strict rule of irreversible calls says."""
-        pieces = {raw.strip(".:,;/-+") for raw in _PIECE.findall(clean(text))}
+        found_pieces = {raw.strip(".:,;/-+")
+                        for raw in _PIECE.findall(_amounts_joined(clean(text)))}
         names = {m.group().strip() for m in _NAME.finditer(text)
                  if len(compact(m.group())) >= self.min_length
                  and (len(m.group().split()) > 1 or not _SENTENCE_START.search(
                      text[:m.start()]))}
-        candidates = sorted(p for p in pieces if _identifier_like(p)) + sorted(names)
+        candidates = sorted(p for p in found_pieces if _identifier_like(p)) + sorted(names)
         found = []
         for value in candidates:
             if self.trace(value, strict=True) is not None:
@@ -439,8 +472,8 @@ class ProvenanceLedger:
 
     def is_declared(self, text: str) -> bool:
         """Whether the user or the workflow itself wrote this value (e.g. their own address)."""
-        pieces = tokens(text)
-        return bool(pieces) and pieces <= self._declared_tokens
+        found = pieces(text).values()
+        return bool(found) and all(forms & self._declared_tokens for forms in found)
 
 
 def _leaves(value: Any, path: str) -> list[tuple[str, Any]]:
