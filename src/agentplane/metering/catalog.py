@@ -408,13 +408,22 @@ class PriceCatalog:
         return unique[0] if unique else None
 
     def _suggest(self, ref: str) -> list[str]:
+        # Remembered per reference: a model the catalog does not price (a local endpoint) is
+        # looked up on every call it makes, and difflib costs milliseconds each time.
+        suggested = self.__dict__.setdefault("_suggested", {})
+        found: list[str] | None = suggested.get(ref)
+        if found is not None:
+            return list(found)
         choices: dict[str, str] = {}
         for p in self._prices:
             for name in (p.model, *p.aliases):
                 choices.setdefault(f"{p.provider}:{name}".lower(), p.ref)
                 choices.setdefault(name.lower(), p.ref)
         close = difflib.get_close_matches(ref.lower(), list(choices), n=8, cutoff=0.6)
-        return list(dict.fromkeys(choices[c] for c in close))[:5]
+        found = list(dict.fromkeys(choices[c] for c in close))[:5]
+        if len(suggested) < 1_024:
+            suggested[ref] = found
+        return list(found)
 
     def cost(self, model_ref: str, *, input_tokens: int = 0, cached_input_tokens: int = 0,
              output_tokens: int = 0, reasoning_tokens: int = 0) -> Cost:
