@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from agentplane.errors import ConfigError
-from agentplane.knowledge.chars import char_grams, rank
+from agentplane.knowledge.chars import char_grams, keep_other_scripts, rank
 from agentplane.knowledge.retrieve import Retriever
 from agentplane.knowledge.store import KnowledgeBase
 from agentplane.knowledge.types import Chunk
@@ -97,3 +97,20 @@ def test_rank_orders_by_shared_characters_and_keeps_ties_in_order() -> None:
 def test_char_pool_out_of_range_is_refused(kb: KnowledgeBase) -> None:
     with pytest.raises(ConfigError, match="char_pool"):
         Retriever(kb, char_pool=0)
+
+
+def test_passages_in_other_scripts_keep_their_lexical_slots() -> None:
+    """A Chinese question in a bilingual knowledge base: the character order re-ranks only the
+    Chinese passages; an English passage lexical search found keeps its place, instead of
+    falling behind every Chinese one (the characters cannot rank it)."""
+    zh_a, zh_b, zh_c = (_chunk(f"zh-{n}", text) for n, text in
+                        enumerate(["退款规则第三条", "退款超过五百元需主管批准", "仓库盘点"]))
+    en = _chunk("en", "Refunds above 500 CNY need a supervisor.")
+    lexical = [zh_a, en, zh_b, zh_c]
+    ranked = [zh_b, zh_c, zh_a]  # the character order of the Chinese passages
+    assert [c.id for c in keep_other_scripts(lexical, ranked, 4)] == [
+        "zh-1", "en", "zh-2", "zh-0"]
+    assert [c.id for c in keep_other_scripts(lexical, ranked, 2)] == ["zh-1", "en"]
+    # a passage only the characters found (beyond the lexical list) still comes in at the end
+    extra = _chunk("zh-9", "退款")
+    assert [c.id for c in keep_other_scripts([en], [extra], 3)] == ["en", "zh-9"]

@@ -75,3 +75,26 @@ def rank(question: str, candidates: Sequence[Chunk], limit: int) -> list[Chunk]:
                            for g, tf in found.items()), n))
     scores.sort(key=lambda pair: (-pair[0], pair[1]))
     return [unique[n] for _, n in scores[:limit]]
+
+
+def keep_other_scripts(lexical: Sequence[Chunk], ranked: Sequence[Chunk], limit: int
+                       ) -> list[Chunk]:
+    """The ``chars`` list as fusion reads it: ``lexical``'s order with its Chinese passages
+    replaced, slot by slot, by ``ranked`` (the character order), and passages without CJK text
+    left in their lexical slots — so a bilingual knowledge base's English passages are not
+    pushed down for a Chinese question merely because characters cannot rank them."""
+    rest = iter(c for c in ranked if _RUN.search(c.text))
+    placed: dict[str, Chunk] = {}
+    for chunk in lexical:
+        if not _RUN.search(chunk.text):
+            placed.setdefault(chunk.id, chunk)
+            continue
+        for candidate in rest:
+            if candidate.id not in placed:
+                placed[candidate.id] = candidate
+                break
+    for candidate in [*rest, *ranked]:
+        if len(placed) >= limit:
+            break
+        placed.setdefault(candidate.id, candidate)
+    return list(placed.values())[:limit]

@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING
 
 from agentplane.errors import ConfigError
 
-from .chars import char_grams
+from .chars import char_grams, keep_other_scripts
 from .chars import rank as rank_by_chars
 from .feedback import Feedback, expand
 from .store import KnowledgeBase, timestamp
@@ -235,8 +235,9 @@ class Retriever:
         if "graph" in wanted and self.graph is not None:
             lists["graph"] = self._graph_list(tenant, query, filters)
         if by_chars:
-            lists["chars"] = rank_by_chars(
+            ranked = rank_by_chars(
                 query, [chunk for chunk, _ in found] + lists.get("graph", []), self.depth)
+            lists["chars"] = keep_other_scripts(lists.get("lexical", []), ranked, self.depth)
         return lists
 
     def _feedback_list(self, tenant: str, query: str, found: Sequence[tuple[Chunk, float]],
