@@ -222,13 +222,13 @@ def reveal(value: Any, keys: SubjectKeys | None = None,
 
 
 def _open(envelope: dict[str, Any], keys: SubjectKeys) -> Any:
-    from cryptography.exceptions import InvalidTag
-    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-
     kid = str(envelope.get("kid"))
     key = keys.key(kid)
     if key is None:
-        return ERASED
+        return ERASED  # (without loading the cipher: a reader of erased data pays nothing)
+    from cryptography.exceptions import InvalidTag
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
     try:
         plain = AESGCM(key).decrypt(_b64d(str(envelope["n"])), _b64d(str(envelope["c"])),
                                     kid.encode())
