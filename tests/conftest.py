@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
+import pytest_asyncio
 
+from agentplane.journal import JournalStore, SQLiteJournal
+from agentplane.runtime import Runtime
 from agentplane.storage import Database, open_database
 
 from .pgserver import PostgresServer, PostgresUnavailable
@@ -49,3 +52,19 @@ def database(database_url: str) -> Iterator[Database]:
     handle = open_database(database_url)
     yield handle
     handle.close()
+
+
+@pytest_asyncio.fixture
+async def store(tmp_path: Path) -> AsyncIterator[JournalStore]:
+    """A journal in a fresh SQLite file."""
+    journal = SQLiteJournal(tmp_path / "journal.db")
+    yield journal
+    await journal.close()
+
+
+@pytest_asyncio.fixture
+async def runtime(store: JournalStore) -> AsyncIterator[Runtime]:
+    """A runtime on ``store``, closed afterwards."""
+    rt = Runtime(store)
+    yield rt
+    await rt.aclose()

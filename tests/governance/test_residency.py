@@ -3,11 +3,8 @@ the reason journaled as a denied ``guard.decided``; the rule itself, case by cas
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
-
-import pytest_asyncio
 
 from agentplane.governance.residency import (
     DataMarks,
@@ -16,24 +13,11 @@ from agentplane.governance.residency import (
     data_marks,
     refusal,
 )
-from agentplane.journal import EventType, JournalStore, SQLiteJournal
+from agentplane.journal import EventType, JournalStore
 from agentplane.runtime import Runtime, Workflow, workflow_from_dict
 
 DEMO_TOOLS = Path(__file__).resolve().parents[2] / "src" / "agentplane" / "demo" / "workflows"
 
-
-@pytest_asyncio.fixture
-async def store(tmp_path: Path) -> AsyncIterator[JournalStore]:
-    journal = SQLiteJournal(tmp_path / "journal.db")
-    yield journal
-    await journal.close()
-
-
-@pytest_asyncio.fixture
-async def runtime(store: JournalStore) -> AsyncIterator[Runtime]:
-    rt = Runtime(store)
-    yield rt
-    await rt.aclose()
 
 
 def flow(model: str, *, regions: list[str] | None = None,

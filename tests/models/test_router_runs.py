@@ -4,15 +4,14 @@ from loopback servers, the circuit breaker across runs, and replay of journaled 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-import pytest_asyncio
 
 from agentplane.demo import WORKFLOWS_DIR
-from agentplane.journal import Event, EventType, JournalStore, NewEvent, SQLiteJournal
+from agentplane.journal import Event, EventType, JournalStore, NewEvent
 from agentplane.metering.reports import usage_report
 from agentplane.models.breaker import Breakers
 from agentplane.runtime import Runtime, Workflow, load_workflow, workflow_from_dict
@@ -37,19 +36,6 @@ class Clock:
     def __call__(self) -> float:
         return self.now
 
-
-@pytest_asyncio.fixture
-async def store(tmp_path: Path) -> AsyncIterator[JournalStore]:
-    journal = SQLiteJournal(tmp_path / "journal.db")
-    yield journal
-    await journal.close()
-
-
-@pytest_asyncio.fixture
-async def runtime(store: JournalStore) -> AsyncIterator[Runtime]:
-    rt = Runtime(store)
-    yield rt
-    await rt.aclose()
 
 
 @pytest.fixture

@@ -1,14 +1,13 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
-import pytest_asyncio
 
-from agentplane.journal import JournalStore, RunRecord, SQLiteJournal
+from agentplane.journal import JournalStore, RunRecord
 from agentplane.models.base import ModelRequest, ModelResponse, TextCallback
 from agentplane.runtime import Runtime, Workflow, workflow_from_dict
 from agentplane.runtime.runner import scripted_for
@@ -28,19 +27,6 @@ def keep_sys_path(monkeypatch: pytest.MonkeyPatch) -> None:
     """Loading a workflow appends its folder to ``sys.path``; keep that out of other tests."""
     monkeypatch.setattr(sys, "path", list(sys.path))
 
-
-@pytest_asyncio.fixture
-async def store(tmp_path: Path) -> AsyncIterator[JournalStore]:
-    journal = SQLiteJournal(tmp_path / "journal.db")
-    yield journal
-    await journal.close()
-
-
-@pytest_asyncio.fixture
-async def runtime(store: JournalStore) -> AsyncIterator[Runtime]:
-    rt = Runtime(store)
-    yield rt
-    await rt.aclose()
 
 
 TOOLS: list[dict[str, Any]] = [
