@@ -239,12 +239,13 @@ class RunContext:
         return self.run.id
 
     def load(self, events: Sequence[Event]) -> None:
+        personal = self.personal
         for event in events:
+            if personal is not None:  # a resumed run learns its personal values again
+                personal.learn_event(self.workflow.spec, event)
             self._note(event)
 
     def _note(self, event: Event) -> None:
-        if self.personal is not None:
-            self.personal.learn_event(self.workflow.spec, event)
         if event.step_key is not None:
             self._index[_step_index_key(event.step_key, event.type)] = _step_record(
                 event.actor, event.data if event.type in DATA_READ_BACK else None)

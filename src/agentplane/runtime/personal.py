@@ -104,23 +104,31 @@ class PersonalData:
     def personal(self, text: str) -> bool:
         return any(v in text for v in self.values)
 
-    def seal_value(self, value: Any, key: str | None = None) -> Any:
+    def seal_value(self, value: Any) -> Any:
         """``value`` with every string that holds a personal value sealed."""
+        return self._seal(value, None, [])
+
+    def _seal(self, value: Any, key: str | None, sealed: list[bool]) -> Any:
         if key in STRUCTURAL or not self.values:
             return value
         if isinstance(value, str):
-            return seal(value, self.subject) if self.personal(value) else value
+            if not self.personal(value):
+                return value
+            sealed.append(True)
+            return seal(value, self.subject)
         if isinstance(value, dict):
             if is_envelope(value):
                 return value
-            return {k: self.seal_value(v, k) for k, v in value.items()}
+            return {k: self._seal(v, k, sealed) for k, v in value.items()}
         if isinstance(value, list):
-            return [self.seal_value(v) for v in value]
+            return [self._seal(v, None, sealed) for v in value]
         return value
 
     def seal_event(self, new: NewEvent) -> NewEvent:
-        """The event as the journal keeps it (unchanged when it holds nothing personal)."""
-        data = self.seal_value(new.data)
-        if data == new.data:
+        """The event as the journal keeps it (the same object when it holds nothing
+        personal)."""
+        sealed: list[bool] = []
+        data = self._seal(new.data, None, sealed)
+        if not sealed:
             return new
         return NewEvent(new.type, new.actor, new.step_key, data, new.usage)
