@@ -19,6 +19,7 @@ import platformdirs
 from agentplane.journal import TERMINAL_STATUSES, Event, JournalStore, open_store
 from agentplane.models.base import ModelProvider
 from agentplane.models.registry import EVERY_MODEL
+from agentplane.runtime.admission import DEFAULT_MAX_ACTIVE
 
 from .results import RunResult, result_of
 from .workflows import Workflow
@@ -54,11 +55,14 @@ class Runtime:
     default: see ``default_db``. ``model``: a provider answering every agent's model calls (a
     test double such as ``agentplane.testing.FunctionModel``); ``providers``: providers by name
     (``openai``, ``scripted``, a declared provider) instead. ``actor``: who approvals and
-    denials are recorded as (``user:NAME``)."""
+    denials are recorded as (``user:NAME``). ``max_active``: how many runs it drives at once
+    (default 1,000; ``None``: no limit); runs started beyond it are journaled at once and wait
+    their turn, so a burst of runs holds bounded memory."""
 
     def __init__(self, db: str | Path | None = None, *, model: ModelProvider | None = None,
                  providers: Mapping[str, ModelProvider] | None = None,
-                 actor: str = "user:python", lease_seconds: float = 30.0) -> None:
+                 actor: str = "user:python", lease_seconds: float = 30.0,
+                 max_active: int | None = DEFAULT_MAX_ACTIVE) -> None:
         overrides = dict(providers or {})
         if model is not None:
             overrides[EVERY_MODEL] = model
@@ -66,7 +70,8 @@ class Runtime:
         from agentplane.runtime.runner import Runtime as Engine
 
         self.store: JournalStore = open_store(_url(db))
-        self.engine: Engine = Engine(self.store, providers=overrides, lease_seconds=lease_seconds)
+        self.engine: Engine = Engine(self.store, providers=overrides, lease_seconds=lease_seconds,
+                                     max_active=max_active)
         """The engine (``agentplane.runtime.Runtime``), for what this class does not wrap."""
         self.actor = actor
         self._driving: dict[str, asyncio.Task[Any]] = {}
