@@ -30,6 +30,7 @@ unit: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m pip install -q -e '.[dev,bench]'
 	$(BIN)/python bench/run_all.py
+	$(BIN)/python bench/readme_table.py
 	$(BIN)/python bench/retrieval_quality.py
 	$(BIN)/python bench/retrieval_speed.py
 
