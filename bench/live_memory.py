@@ -5,7 +5,9 @@ The concurrency workload (N runs × 5 calls of 100 ms, all at once, one process)
 0.25 s while they run, and the highest sample is divided by N. Unlike the peak RSS
 (``scale_runs.py``) it leaves out the allocator's slack and what start-up loaded, so it shows a
 change to what each run keeps even on a busy machine. The baseline is the heap traced right
-after the runs were created (before they advance).
+after the runs were created (before they advance). Every run is driven at once
+(``max_active=None``): the runtime's default admits 1,000 at a time, which would hide what a
+live run holds behind the runs still waiting for their turn.
 
 Run: .venv/bin/python bench/live_memory.py [--runs 2000]
 """
@@ -26,7 +28,7 @@ async def _traced(runs: int) -> tuple[float, float]:
     """(highest traced bytes per run while running, traced bytes per run once all started)."""
     with scratch() as folder:
         store = SQLiteJournal(folder / "journal.db")
-        runtime = Runtime(store)
+        runtime = Runtime(store, max_active=None)
         workflow = fan_out(folder)
         tracemalloc.start(1)
         base = tracemalloc.get_traced_memory()[0]

@@ -7,6 +7,8 @@ runtime on SQLite. Per size it prints: the wall time per run against the floor's
 against the 1,000-run wall time scaled linearly (1.00× is linear), the same for the process's
 CPU time (which other processes on a busy machine disturb less than the wall time), and the
 process's peak resident memory against the memory after start-up (imports, an empty journal).
+The runtime drives runs as it does by default: at most 1,000 at once (``max_active``), the others
+journaled and waiting their turn; ``--max-active none`` drives every run at once.
 
 Run: .venv/bin/python bench/scale_runs.py [--sizes 1000,3000,10000]
 """
@@ -26,6 +28,7 @@ from typing import Any
 from _common import Figure, print_figures, scratch
 from agentplane.journal import SQLiteJournal
 from agentplane.runtime import Runtime
+from agentplane.runtime.admission import DEFAULT_MAX_ACTIVE
 from concurrency import fan_out, floor, run_all
 
 SIZES = (1_000, 3_000, 10_000)
@@ -40,9 +43,9 @@ def _current_mb() -> float:
         return int(f.read().split()[1]) * resource.getpagesize() / 1_048_576
 
 
-async def _durable(folder: Path, runs: int) -> dict[str, float]:
+async def _durable(folder: Path, runs: int, max_active: int | None) -> dict[str, float]:
     store = SQLiteJournal(folder / "journal.db")
-    runtime = Runtime(store)
+    runtime = Runtime(store, max_active=max_active)
     workflow = fan_out(folder)
     started_mb = _current_mb()
     cpu = time.process_time()
@@ -54,24 +57,27 @@ async def _durable(folder: Path, runs: int) -> dict[str, float]:
     return {"wall": wall, "cpu": cpu, "peak_mb": peak, "start_mb": started_mb}
 
 
-def one(runs: int) -> dict[str, float]:
+def one(runs: int, max_active: int | None = DEFAULT_MAX_ACTIVE) -> dict[str, float]:
     """Measure one size in this process: the floor, then the durable runs."""
     base = asyncio.run(floor(runs))
     with scratch() as folder:
-        out = asyncio.run(_durable(folder, runs))
+        out = asyncio.run(_durable(folder, runs, max_active))
     return {"runs": runs, "floor": base, **out}
 
 
-def measure(runs: int) -> dict[str, float]:
+def measure(runs: int, max_active: int | None = DEFAULT_MAX_ACTIVE) -> dict[str, float]:
     """``one(runs)`` in a fresh process."""
-    done = subprocess.run([sys.executable, __file__, "--one", str(runs)], check=True,
+    done = subprocess.run([sys.executable, __file__, "--one", str(runs),
+                           "--max-active", str(max_active).lower()], check=True,
                           capture_output=True, text=True)
     result: dict[str, float] = json.loads(done.stdout.strip().splitlines()[-1])
     return result
 
 
-def run(sizes: tuple[int, ...] = SIZES) -> list[Figure]:
-    results = [measure(n) for n in sizes]
+def run(sizes: tuple[int, ...] = SIZES, max_active: int | None = DEFAULT_MAX_ACTIVE
+        ) -> list[Figure]:
+    results = [measure(n, max_active) for n in sizes]
+    driven = "all driven at once" if max_active is None else f"≤ {max_active:,} driven at once"
     first = results[0]
     figures: list[Figure] = []
     for r in results:
@@ -85,7 +91,7 @@ def run(sizes: tuple[int, ...] = SIZES) -> list[Figure]:
             Figure("scale_runs", f"{n} runs: CPU time vs {int(first['runs'])}-run CPU × "
                    f"{n / first['runs']:g}", r["cpu"], "s", first["cpu"] * n / first["runs"],
                    "(the same on a busy machine)"),
-            Figure("scale_runs", f"{n} runs: peak RSS (after start-up = baseline)",
+            Figure("scale_runs", f"{n} runs: peak RSS, {driven} (after start-up = baseline)",
                    r["peak_mb"], "MB", r["start_mb"], "≤ 150 MB at 10 k"),
         ]
     return figures
@@ -94,10 +100,13 @@ def run(sizes: tuple[int, ...] = SIZES) -> list[Figure]:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default=",".join(str(n) for n in SIZES))
+    parser.add_argument("--max-active", default=str(DEFAULT_MAX_ACTIVE),
+                        help="runs driven at once (default: the runtime's); none: every run")
     parser.add_argument("--one", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    limit = None if args.max_active.lower() == "none" else int(args.max_active)
     if args.one:
-        print(json.dumps(one(args.one)))
+        print(json.dumps(one(args.one, limit)))
     else:
         chosen: Any = tuple(int(n) for n in args.sizes.split(","))
-        print_figures(run(chosen))
+        print_figures(run(chosen, limit))
