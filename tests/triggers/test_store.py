@@ -86,3 +86,20 @@ def test_a_trigger_is_one_kind(tmp_path: Path) -> None:
         {"name": "both", "schedule": "0 * * * *", "webhook": {"secret_env": "S"}}])
     with pytest.raises(AgentplaneError, match="trigger both declares schedule and webhook"):
         load_workflow(path)
+
+
+def test_two_triggers_of_a_workflow_may_not_share_a_name(tmp_path: Path) -> None:
+    from agentplane.errors import AgentplaneError
+    from agentplane.runtime import load_workflow
+
+    from .conftest import write_workflow
+
+    path = write_workflow(tmp_path, name="twice", triggers=[
+        {"name": "inbox", "schedule": "0 * * * *"},
+        {"name": "inbox", "webhook": {"secret_env": "S"}}])
+    with pytest.raises(AgentplaneError, match=r"triggers.*two triggers are named 'inbox'"):
+        load_workflow(path)
+    write_workflow(tmp_path, name="twice", triggers=[
+        {"name": "inbox", "schedule": "0 * * * *"},
+        {"name": "hook", "webhook": {"secret_env": "S"}}])
+    assert [t.name for t in load_workflow(path).spec.triggers] == ["inbox", "hook"]

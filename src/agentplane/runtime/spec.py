@@ -48,7 +48,7 @@ from .context_spec import AgentKnowledgeSpec, AgentMemorySpec, KnowledgeSpec
 from .ensemble_spec import EnsembleSpec
 from .personal_spec import PersonalSpec, check_paths
 from .routing_spec import RouterSpec
-from .trigger_spec import DeferSpec, TriggerSpec
+from .trigger_spec import DeferSpec, Triggers
 from .verify_spec import VerifySpec
 
 NAME_PATTERN = r"^[A-Za-z][A-Za-z0-9_\-]{0,63}$"
@@ -322,7 +322,7 @@ class WorkflowSpec(_Spec):
     endpoint for vectors, the tenant scope."""
     routers: list[RouterSpec] = Field(default_factory=list)
     """Routers agents use as ``model: router:NAME``: a model chosen per call."""
-    triggers: list[TriggerSpec] = Field(default_factory=list)
+    triggers: Triggers = Field(default_factory=list)
     """What starts the workflow's runs by itself: schedules, webhooks, mailboxes."""
     defer: DeferSpec | None = None
     """Runs may wait for the cheapest or greenest window of a signal, within a deadline."""

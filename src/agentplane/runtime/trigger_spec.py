@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
 Name = Annotated[str, Field(pattern=r"^[A-Za-z][A-Za-z0-9_\-]{0,63}$")]
 
@@ -81,6 +81,22 @@ class TriggerSpec(_Spec):
             raise ValueError(f"trigger {self.name} declares {' and '.join(kinds)}: a trigger is "
                              "one of schedule, webhook or mail (declare one trigger each)")
         return self
+
+
+def _unique_names(triggers: list[TriggerSpec]) -> list[TriggerSpec]:
+    """A trigger is addressed by its name (``/hooks/NAME``, ``triggers fire WORKFLOW NAME``, the
+    slots a schedule claims), so two with one name would share all of that."""
+    seen: set[str] = set()
+    for trigger in triggers:
+        if trigger.name in seen:
+            raise ValueError(f"two triggers are named {trigger.name!r}; a trigger's name is its "
+                             "webhook path and the key of its fires, so give each its own")
+        seen.add(trigger.name)
+    return triggers
+
+
+Triggers = Annotated[list[TriggerSpec], AfterValidator(_unique_names)]
+"""A workflow's ``triggers:``, each name once."""
 
 
 class DeferSpec(_Spec):
