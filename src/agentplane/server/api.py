@@ -15,9 +15,17 @@ from fastapi import APIRouter, Header, Query
 from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
+from agentplane.compliance.labels import label_of
 from agentplane.errors import NotFoundError
 from agentplane.governance.keys import ALL_TENANTS
-from agentplane.journal import Event, ReportsHealth, RunRecord, WaitRecord, export_run
+from agentplane.journal import (
+    Event,
+    EventType,
+    ReportsHealth,
+    RunRecord,
+    WaitRecord,
+    export_run,
+)
 from agentplane.metering.ledger import Window
 from agentplane.tools import trust_label
 
@@ -211,9 +219,18 @@ async def start_run(body: StartRun, key: Operator, plane: PlaneDep) -> dict[str,
 
 @router.get("/runs/{run_id}", tags=["runs"], responses=READ_ONE)
 async def get_run(run_id: str, key: Reader, plane: PlaneDep) -> dict[str, Any]:
+    """The run, its open and past waits, and once it completed its output and the output's
+    implicit AI-content label (``content.labelled``; null when the workflow labels nothing)."""
     run = await plane.run_for(key, run_id)
     waits = await plane.store.waits(run_id=run_id)
-    return {**run_json(run), "waits": [wait_json(w, run) for w in waits]}
+    body = {**run_json(run), "waits": [wait_json(w, run) for w in waits]}
+    if run.status == "completed":
+        # the label is journaled in the same append as the completion: the last two events
+        tail = await plane.store.events(run_id, after_seq=max(0, run.last_seq - 2))
+        completed = [e for e in tail if e.type == EventType.RUN_COMPLETED]
+        body["output"] = completed[-1].data.get("output") if completed else None
+        body["label"] = label_of(tail)
+    return body
 
 
 @router.get("/runs/{run_id}/events", tags=["runs"], responses=READ_ONE)
