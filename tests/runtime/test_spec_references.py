@@ -233,3 +233,44 @@ def test_model_forms_that_do_not(tmp_path: Path, model: str, message: str) -> No
     problem = only_problem(path)
     assert (problem.path, problem.position) == (("agents", 0, "model"), (6, 5))
     assert problem.message == message
+
+
+def test_ensemble_judge_and_guardian_models_are_checked_at_load(tmp_path: Path) -> None:
+    path = write(tmp_path, """\
+        name: t
+        providers: [{name: local}]
+        routers: [{name: cheap, candidates: [{model: local}]}]
+        guardians:
+          agent: {name: guard, model: "nosuch:m", script: [{content: "{}"}]}
+        agents:
+          - name: a
+            instructions: hi
+            model: local
+          - name: b
+            instructions: hi
+            model: local
+        steps:
+          - agent: a
+            ensemble:
+              models: ["openai:gpt-4o-mini", "gpt-4o", "router:cheap", "router:none"]
+              judge: {model: "mystery:judge"}
+          - agent: b
+            verify: {judge: {model: "local:llama3", rubric: "ok?"}}
+          - agent: b
+            verify: {judge: {model: "other", rubric: "ok?"}}
+        """, tools=None)
+    found = {p.path: p.message for p in problems_of(path)}
+    assert found == {
+        ("steps", 0, "ensemble", "models", 1):
+            "model 'gpt-4o' is neither `scripted`, a `provider:model` pair such as "
+            "openai:gpt-4o-mini, nor a declared provider",
+        ("steps", 0, "ensemble", "models", 3):
+            "unknown router 'none'; declared routers: cheap",
+        ("steps", 0, "ensemble", "judge", "model"):
+            "unknown provider 'mystery'; declared providers: anthropic, local, openai",
+        ("steps", 2, "verify", "judge", "model"):
+            "model 'other' is neither `scripted`, a `provider:model` pair such as "
+            "openai:gpt-4o-mini, nor a declared provider",
+        ("guardians", "agent", "model"):
+            "unknown provider 'nosuch'; declared providers: anthropic, local, openai",
+    }

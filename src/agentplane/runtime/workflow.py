@@ -106,23 +106,50 @@ def _check_tools(spec: WorkflowSpec, tools: set[str]) -> list[SpecProblem]:
             if t.compensate is not None and t.compensate not in tools]
 
 
+def _check_model_name(model: str, path: DataPath, providers: set[str], routers: set[str]
+                      ) -> list[SpecProblem]:
+    """``model`` names ``scripted``, a declared provider, a ``provider:model`` pair of a known
+    provider, or ``router:NAME`` of a declared router."""
+    if model.startswith(ROUTER_PREFIX):
+        name = model.removeprefix(ROUTER_PREFIX)
+        return [] if name in routers else [SpecProblem(path, _unknown(name, routers, "router"))]
+    known = providers | {"openai", "anthropic"}
+    if ":" not in model and model != "scripted" and model not in providers:
+        return [SpecProblem(path, f"model {model!r} is neither `scripted`, a `provider:model` "
+                                  "pair such as openai:gpt-4o-mini, nor a declared provider")]
+    prefix = model.split(":", 1)[0]
+    if ":" in model and prefix not in known | {"scripted"}:
+        return [SpecProblem(path, _unknown(prefix, known, "provider"))]
+    return []
+
+
 def _check_model(agent: AgentSpec, path: DataPath, providers: set[str],
                  routers: set[str]) -> list[SpecProblem]:
-    prefix = agent.model.split(":", 1)[0]
-    if agent.model.startswith(ROUTER_PREFIX):
-        name = agent.model.removeprefix(ROUTER_PREFIX)
-        return [] if name in routers else [
-            SpecProblem((*path, "model"), _unknown(name, routers, "router"))]
-    known = providers | {"openai", "anthropic"}
-    if ":" not in agent.model and agent.model != "scripted" and agent.model not in providers:
-        return [SpecProblem((*path, "model"),
-                            f"model {agent.model!r} is neither `scripted`, a `provider:model` pair "
-                            "such as openai:gpt-4o-mini, nor a declared provider")]
-    if ":" in agent.model and prefix not in known | {"scripted"}:
-        return [SpecProblem((*path, "model"), _unknown(prefix, known, "provider"))]
-    if prefix == "scripted" and not agent.script:
+    problems = _check_model_name(agent.model, (*path, "model"), providers, routers)
+    if not problems and agent.model.split(":", 1)[0] == "scripted" and not agent.script:
         return [SpecProblem((*path, "script"), "an agent on the scripted model needs a `script:`")]
-    return []
+    return problems
+
+
+def _check_other_models(spec: WorkflowSpec, providers: set[str], routers: set[str]
+                        ) -> list[SpecProblem]:
+    """The models an ensemble asks, its judge model, a verification's judge model and the
+    guardian agent's model: the same forms as an agent's, checked at load instead of failing
+    the run that first calls them."""
+    named: list[tuple[str, DataPath]] = []
+    for path, step in _walk_steps(spec.steps, ("steps",)):
+        if isinstance(step, AgentStep) and step.ensemble is not None:
+            named += [(m, (*path, "ensemble", "models", k))
+                      for k, m in enumerate(step.ensemble.models)]
+            if step.ensemble.judge.model is not None:
+                named.append((step.ensemble.judge.model, (*path, "ensemble", "judge", "model")))
+        verify = step.verify if isinstance(step, AgentStep | SupervisorStep) else None
+        if verify is not None and verify.judge is not None:
+            named.append((verify.judge.model, (*path, "verify", "judge", "model")))
+    if spec.guardians.agent is not None:
+        named.append((spec.guardians.agent.model, ("guardians", "agent", "model")))
+    return [problem for model, path in named
+            for problem in _check_model_name(model, path, providers, routers)]
 
 
 def _check_agent(agent: AgentSpec, path: DataPath, tools: set[str], agents: set[str],
@@ -236,6 +263,7 @@ def cross_check(spec: WorkflowSpec) -> list[SpecProblem]:
     problems += [SpecProblem(p, m) for p, m in context_problems(
         tools | agents, [(a.name, a.memory) for a in spec.agents])]
     problems += [SpecProblem(p, m) for p, m in compliance_problems(spec)]
+    problems += _check_other_models(spec, providers, routers)
     return problems + _check_steps(spec, agents) + _check_guardians(spec, tools, agents)
 
 
