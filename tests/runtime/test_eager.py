@@ -1,5 +1,5 @@
-"""A call's coroutine started at once: no task when it answers without waiting, a task in the
-same context when it waits (``runtime.eager``)."""
+"""A call's coroutine started at once, as its own task: its result at once when it answers
+without waiting, its task to wait for when it waits (``runtime.eager``)."""
 
 from __future__ import annotations
 
@@ -13,15 +13,16 @@ from agentplane.runtime.eager import start
 seen: contextvars.ContextVar[str] = contextvars.ContextVar("seen", default="caller")
 
 
-async def answers_at_once() -> int:
+async def answers_at_once() -> asyncio.Task[object] | None:
     seen.set("call")
-    return 42
+    return asyncio.current_task()
 
 
-async def waits_then_answers() -> str:
+async def waits_then_answers() -> tuple[str, bool]:
     seen.set("call")
+    first = asyncio.current_task()
     await asyncio.sleep(0.01)
-    return seen.get()  # its own context, still
+    return seen.get(), asyncio.current_task() is first  # its own context and task, still
 
 
 async def fails_at_once() -> None:
@@ -35,18 +36,20 @@ async def waits_long(log: list[str]) -> None:
         log.append("cleaned up")
 
 
-async def test_an_answer_without_waiting_makes_no_task() -> None:
-    before = len(asyncio.all_tasks())
-    assert start(answers_at_once()) == (42, None)
-    assert len(asyncio.all_tasks()) == before
+async def test_an_answer_without_waiting_comes_at_once_from_the_calls_own_task() -> None:
+    value, task = start(answers_at_once())
+    assert task is None
+    assert value is not None and value is not asyncio.current_task()  # its own task
     assert seen.get() == "caller"  # the call's context is a copy, as a task's is
+    await asyncio.sleep(0)
+    assert value.done() and value.result() is None  # and that task ends on its own, quietly
 
 
 async def test_a_call_that_waits_goes_on_as_a_task_in_its_own_context() -> None:
     value, task = start(waits_then_answers())
     assert value is None and task is not None
     done, _ = await asyncio.wait({task}, timeout=5)
-    assert done == {task} and task.result() == "call"
+    assert done == {task} and task.result() == ("call", True)
     assert seen.get() == "caller"
 
 

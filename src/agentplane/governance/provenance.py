@@ -310,9 +310,9 @@ class ProvenanceLedger:
                       declared: TrustDeclaration | None, *, source: str) -> str | None:
         """Record a tool's result under its trust declaration. Returns the designation when
         the call read a source the request names (its result then counts as declared)."""
-        self._settle()
         if declared is None:
             return None  # an undeclared write's result: no origin, no outside content
+        self._settle()
         found = self._designation(tool, arguments)
         if found is not None:
             designation, kinds = found
