@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextvars
 
+import anyio
 import pytest
 
 from agentplane.runtime.eager import start
@@ -79,3 +80,15 @@ async def test_an_awaitable_that_is_no_coroutine_is_a_task() -> None:
     assert value is None and task is not None
     future.set_result(7)
     assert await task == 7
+
+
+async def keeps_a_cancel_scope() -> str:
+    with anyio.CancelScope():  # entered in the first step, left in the task: one task
+        await asyncio.sleep(0.01)
+    return "left"
+
+
+async def test_per_task_state_sees_one_task_across_the_calls_awaits() -> None:
+    _, task = start(keeps_a_cancel_scope())
+    assert task is not None
+    assert await task == "left"
