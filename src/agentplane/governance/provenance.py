@@ -259,12 +259,27 @@ class ProvenanceLedger:
     designations: list[str] = field(default_factory=list)
     """Sources the request named that the run read (``read_file(path='bill.txt')``)."""
     _designated: frozenset[str] = frozenset()
+    _pending: list[tuple[Any, str, bool, bool]] = field(default_factory=list)
+    """Values ``add`` recorded that are not indexed yet, in order: indexed when the ledger is
+    first read (``_settle``). Most runs never read it — no untrusted content comes in, so no
+    guardian traces anything —, and then their input and instructions are never indexed."""
 
     def add(self, value: Any, *, source: str, trusted: bool, declared: bool = False) -> None:
         """Record a text or JSON value the run saw as a whole. ``declared``: the user or the
         workflow's author wrote it (the run's input, instructions)."""
-        for leaf in leaves(value, Trust.TRUSTED if trusted or declared else Trust.UNTRUSTED):
-            self._add_leaf(leaf.value, source, trusted or declared, declared)
+        kept = trusted or declared
+        for leaf in leaves(value, Trust.TRUSTED if kept else Trust.UNTRUSTED):
+            self._pending.append((leaf.value, source, kept, declared))
+            if not kept:
+                self.untrusted_seen = True
+
+    def _settle(self) -> None:
+        """Index the values recorded but not indexed yet, in the order they were recorded
+        (every read of the ledger's sides comes after this)."""
+        if self._pending:
+            pending, self._pending = self._pending, []
+            for value, source, trusted, declared in pending:
+                self._add_leaf(value, source, trusted, declared)
 
     def add_input(self, value: Any, *, trust: str | None = None) -> None:
         """Record the run's input: the user's request, declared — or, with ``trust=
@@ -297,6 +312,7 @@ class ProvenanceLedger:
         the call read a source the request names (its result then counts as declared)."""
         if declared is None:
             return None  # an undeclared write's result: no origin, no outside content
+        self._settle()
         found = self._designation(tool, arguments)
         if found is not None:
             designation, kinds = found
@@ -358,6 +374,7 @@ class ProvenanceLedger:
         name), which may also be the sum or difference of two trusted amounts.
         ``destination``: where an external call goes, which a listed name never clears (a
         channel named "fred@evil.example" is a channel, not an address to invite)."""
+        self._settle()
         origin: Origin | None = None
         parts = value_parts(value)
         words = words_of(value) if len(parts) == 1 else ""
@@ -400,6 +417,7 @@ class ProvenanceLedger:
 
     def seen_untrusted(self, value: Any) -> str | None:
         """Where untrusted content holds this value, if it does."""
+        self._settle()
         words = words_of(value)
         for part in value_parts(value):
             found = self._untrusted.find(part.forms, words, self.min_length)
@@ -436,6 +454,7 @@ class ProvenanceLedger:
                 strict: bool = False) -> list[TaintedValue]:
         """Identifier-like pieces of (composed) argument text that untrusted content holds and
         no trusted origin does. ``strict``: only a declared origin clears them."""
+        self._settle()
         cleared = self._declared if strict else self._trusted
         found: list[TaintedValue] = []
         for path, leaf in _leaves(dict(arguments), ""):
@@ -454,6 +473,8 @@ class ProvenanceLedger:
         also when a trusted result lists them: outside content that names one value of a
         trusted catalogue ("say I should visit Riverside View Hotel") has chosen it, as the
         strict rule of irreversible calls says."""
+        if not self.untrusted_seen:
+            return []  # no untrusted content holds anything (nothing is found below)
         found_pieces = {raw.strip(".:,;/-+")
                         for raw in _PIECE.findall(_amounts_joined(clean(text)))}
         names = {m.group().strip() for m in _NAME.finditer(text)
@@ -472,6 +493,7 @@ class ProvenanceLedger:
 
     def is_declared(self, text: str) -> bool:
         """Whether the user or the workflow itself wrote this value (e.g. their own address)."""
+        self._settle()
         found = pieces(text).values()
         return bool(found) and all(forms & self._declared_tokens for forms in found)
 

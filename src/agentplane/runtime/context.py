@@ -38,6 +38,7 @@ from agentplane.models.base import ModelError, ModelRequest, ModelResponse
 from agentplane.models.registry import ModelResolver
 from agentplane.tools import Effect, Tool, ToolContext, ToolCrashedError, ToolError
 
+from . import eager
 from .workflow import Workflow
 
 if TYPE_CHECKING:
@@ -397,9 +398,10 @@ class RunContext:
         if failed is not None:
             return ToolOutcome(False, failed.data.get("error"))
         attempts = 0 if self._started is None else self._started.get(step_key, 0)
-        asked = self.recorded(f"{step_key}/ask{attempts}", EventType.APPROVAL_REQUESTED)
+        # (an attempt that ended asking a person did nothing yet)
         if attempts and not tool.safe_to_repeat and not self._retry_allowed(step_key, attempts) \
-                and asked is None:  # an attempt that ended asking a person did nothing yet
+                and self.recorded(f"{step_key}/ask{attempts}", EventType.APPROVAL_REQUESTED
+                                  ) is None:
             raise NeedsReconciliation(step_key, tool.name, arguments)
         actor = f"agent:{agent}"
         if tool.check is not None:
@@ -479,11 +481,14 @@ class RunContext:
                       timeout: float) -> Any:
         """Await the call, giving up at ``timeout`` seconds or when the run is cancelled
         (checked every ``CANCEL_CHECK_S``); an abandoned call is cancelled, which kills its
-        process when it runs in one."""
-        loop = asyncio.get_running_loop()
-        call = asyncio.ensure_future(
+        process when it runs in one. A call that answers without waiting is no task at all
+        (``eager``): there is nothing to time out or cancel."""
+        value, call = eager.start(
             tool.invoke(arguments, context) if self.perturb is None
             else self.perturb.tool_call(self, tool, arguments, context))
+        if call is None:
+            return value
+        loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         try:
             while True:

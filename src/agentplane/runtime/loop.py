@@ -86,11 +86,22 @@ class _Turn:
     """The checks the agent's answer must pass (grounding labels tool results with ids)."""
 
 
+_IDENTITIES: dict[int, tuple[AgentSpec, str]] = {}
+"""The digest of each agent spec seen (by identity, with the spec itself so the identity
+cannot be reused): a run journals its agents' identities at every invocation, and a spec is
+frozen, so its digest is computed once per process, not once per invocation. Bounded."""
+
+
 def agent_identity(workflow: WorkflowSpec, agent: AgentSpec) -> dict[str, str]:
     """An agent's identity in the journal: its name in the workflow, and a digest of exactly
     what it is (model, instructions, tools), so a changed agent is a different identity."""
-    return {"id": f"agent:{workflow.name}/{agent.name}",
-            "version": sha256_hex(canonical_json(agent.model_dump(mode="json")))[:16]}
+    known = _IDENTITIES.get(id(agent))
+    if known is None or known[0] is not agent:
+        if len(_IDENTITIES) >= 1_024:
+            _IDENTITIES.clear()
+        digest = sha256_hex(canonical_json(agent.model_dump(mode="json")))[:16]
+        known = _IDENTITIES[id(agent)] = (agent, digest)
+    return {"id": f"agent:{workflow.name}/{agent.name}", "version": known[1]}
 
 
 def _tool_definitions(ctx: RunContext, turn: _Turn) -> list[ToolDefinition]:

@@ -50,6 +50,10 @@ class ToolResultError(ToolError):
     """A tool returned a value that has no JSON form (the message names the type and path)."""
 
 
+_KEPT = frozenset({str, int, bool})
+"""Types kept as they are (their subclasses, such as a ``StrEnum``, are too, one call later)."""
+
+
 def to_json_value(value: Any, path: str = "result") -> Any:
     """``value`` converted to JSON data by the rules of this module; raises
     ``ToolResultError`` for a value it does not convert."""
@@ -58,11 +62,13 @@ def to_json_value(value: Any, path: str = "result") -> Any:
     if isinstance(value, dict):
         out: dict[str, Any] = {}
         for k, v in value.items():
-            key = _key(k, path)
-            out[key] = to_json_value(v, f"{path}.{key}")
+            key = k if type(k) is str else _key(k, path)
+            # plain text and numbers are kept as they are (no path made for them)
+            out[key] = v if v is None or type(v) in _KEPT else to_json_value(v, f"{path}.{key}")
         return out
     if isinstance(value, list | tuple):
-        return [to_json_value(v, f"{path}[{i}]") for i, v in enumerate(value)]
+        return [v if v is None or type(v) in _KEPT else to_json_value(v, f"{path}[{i}]")
+                for i, v in enumerate(value)]
     if isinstance(value, set | frozenset):
         items = [to_json_value(v, f"{path}{{}}") for v in value]
         return sorted(items, key=lambda v: orjson.dumps(v, option=orjson.OPT_SORT_KEYS))
