@@ -71,8 +71,8 @@ async def agentplane_loop(folder: Path, steps: int, *, guardians: bool = False
     runtime = Runtime(store)
     with Stopwatch() as watch:
         run = await runtime.run(workflow, "go")
+        await runtime.aclose()  # writes the usage ledger's buffered rows: part of the run's cost
     assert run.status == "completed", run.status
-    await runtime.aclose()
     await store.close()
     return watch.seconds / steps, db_bytes(path) - before
 
