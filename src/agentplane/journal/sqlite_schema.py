@@ -43,10 +43,13 @@ CREATE TABLE IF NOT EXISTS events (
     schema INTEGER NOT NULL,
     PRIMARY KEY (run_id, seq)
 );
+-- A rowid table, not WITHOUT ROWID: a key b-tree holding the bodies compares whole bodies
+-- (read from their overflow pages) on every lookup, and leaves a part-filled overflow page per
+-- blob. Files made with WITHOUT ROWID keep it: the columns and every statement are the same.
 CREATE TABLE IF NOT EXISTS blobs (
     hash TEXT PRIMARY KEY,
     body TEXT NOT NULL
-) WITHOUT ROWID;
+);
 CREATE TABLE IF NOT EXISTS waits (
     id TEXT PRIMARY KEY,
     run_id TEXT NOT NULL,
