@@ -8,6 +8,7 @@ large journal's scan is shared between processes (``audit_workers.py``).
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
@@ -21,7 +22,7 @@ from .events import (
     Event,
     EventType,
     canonical_json,
-    event_body_json,
+    event_body,
     event_hash,
     sha256_hex,
 )
@@ -163,10 +164,10 @@ def _intact(chain: _Chain, row: Sequence[Any]) -> bool:
         usage_value = None if usage is None else orjson.loads(usage)
     except orjson.JSONDecodeError:
         return False
-    body = event_body_json(run_id=run_id, seq=seq, time=time, type=kind, actor=actor,
-                           step_key=step_key, data_json=data, usage=usage_value,
-                           prev_hash=prev_hash, schema=schema)
-    if sha256_hex(body) != digest:
+    body = event_body(run_id=run_id, seq=seq, time=time, type=kind, actor=actor,
+                      step_key=step_key, data_json=data, usage=usage_value,
+                      prev_hash=prev_hash, schema=schema)
+    if hashlib.sha256(body).hexdigest() != digest:
         return False
     if seq == 1:
         chain.created = Event(run_id, seq, time, kind, actor, step_key,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import time as _time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -125,7 +126,23 @@ WAIT_CLOSE_TYPES = frozenset(
 
 def utc_now() -> str:
     """The current time as an ISO 8601 UTC string with microseconds."""
-    return datetime.now(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
+    return utc_text(_time.time_ns() // 1000)
+
+
+_second: tuple[int, str] = (-1, "")
+"""The last second :func:`utc_text` formatted, and its text up to the microseconds."""
+
+
+def utc_text(micros: int) -> str:
+    """Unix time in microseconds as ``utc_now`` writes it (``2026-01-31T12:00:00.000001Z``):
+    the text ``datetime.isoformat`` gives, the date and time formatted once a second."""
+    global _second
+    second, micro = divmod(micros, 1_000_000)
+    known = _second
+    if known[0] != second:
+        known = _second = (second, datetime.fromtimestamp(second, UTC).replace(
+            tzinfo=None).isoformat(timespec="seconds") + ".")
+    return f"{known[1]}{micro:06d}Z"
 
 
 def canonical_json(value: Any) -> str:
@@ -217,7 +234,7 @@ class Event:
         }
 
 
-def event_body_json(
+def event_body(
     *,
     run_id: str,
     seq: int,
@@ -229,17 +246,32 @@ def event_body_json(
     usage: dict[str, int] | None,
     prev_hash: str,
     schema: int,
-) -> str:
-    """The canonical JSON of every field but ``hash``, given the data's canonical JSON.
+) -> bytes:
+    """The canonical JSON of every field but ``hash``, as the UTF-8 bytes that are hashed,
+    given the data's canonical JSON.
 
-    Equal to ``canonical_json`` of the whole body (keys in sorted order), assembled so the data,
-    usually the largest part, is encoded once for storage and hashing alike.
+    Equal to ``canonical_json`` of the whole body (keys in sorted order) with the data encoded
+    once for storage and hashing alike: one orjson call, the data embedded as the text it
+    already is. Values orjson refuses (an integer beyond 64 bits in ``usage``) take the same
+    layout assembled field by field.
     """
-    s = _json_text
-    return (f'{{"actor":{s(actor)},"data":{data_json},"prev_hash":{s(prev_hash)},'
-            f'"run_id":{s(run_id)},"schema":{int(schema)},"seq":{int(seq)},'
-            f'"step_key":{s(step_key)},"time":{s(time)},"type":{s(type)},'
-            f'"usage":{"null" if usage is None else canonical_json(usage)}}}')
+    try:
+        return orjson.dumps(
+            {"actor": actor, "data": orjson.Fragment(data_json), "prev_hash": prev_hash,
+             "run_id": run_id, "schema": int(schema), "seq": int(seq), "step_key": step_key,
+             "time": time, "type": type, "usage": usage},
+            option=orjson.OPT_SORT_KEYS)
+    except TypeError:  # the same layout, field by field (what raises here raises again)
+        s = _json_text
+        return (f'{{"actor":{s(actor)},"data":{data_json},"prev_hash":{s(prev_hash)},'
+                f'"run_id":{s(run_id)},"schema":{int(schema)},"seq":{int(seq)},'
+                f'"step_key":{s(step_key)},"time":{s(time)},"type":{s(type)},'
+                f'"usage":{"null" if usage is None else canonical_json(usage)}}}').encode()
+
+
+def event_body_json(**fields: Any) -> str:
+    """:func:`event_body` as text."""
+    return event_body(**fields).decode()
 
 
 def _json_text(value: str | None) -> str:
@@ -265,9 +297,10 @@ def event_hash(
     ``data`` is hashed as stored, i.e. with large values replaced by blob references; the blob
     references are themselves content hashes, so the chain covers the blobs too.
     """
-    return sha256_hex(event_body_json(
+    return hashlib.sha256(event_body(
         run_id=run_id, seq=seq, time=time, type=type, actor=actor, step_key=step_key,
-        data_json=canonical_json(data), usage=usage, prev_hash=prev_hash, schema=schema))
+        data_json=canonical_json(data), usage=usage, prev_hash=prev_hash,
+        schema=schema)).hexdigest()
 
 
 def seal(run_id: str, seq: int, prev_hash: str, new: NewEvent, data: dict[str, Any],
@@ -278,9 +311,9 @@ def seal(run_id: str, seq: int, prev_hash: str, new: NewEvent, data: dict[str, A
     ``data_json`` its canonical JSON.
     """
     time = utc_now()
-    digest = sha256_hex(event_body_json(
+    digest = hashlib.sha256(event_body(
         run_id=run_id, seq=seq, time=time, type=new.type, actor=new.actor,
         step_key=new.step_key, data_json=data_json, usage=new.usage, prev_hash=prev_hash,
-        schema=SCHEMA_VERSION))
+        schema=SCHEMA_VERSION)).hexdigest()
     return Event(run_id, seq, time, new.type, new.actor, new.step_key, data, new.usage,
                  prev_hash, digest)

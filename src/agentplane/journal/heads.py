@@ -51,5 +51,8 @@ class RunHeads(dict[str, RunHead]):
 def known_applies(events: Sequence[NewEvent]) -> bool:
     """Whether an append of ``events`` may be made from a remembered head: none of them opens,
     resolves or awaits a wait (those are checked against the stored waits)."""
-    return not any(new.type in WAIT_OPEN_TYPES or new.type in WAIT_CLOSE_TYPES
-                   or new.type == EventType.RUN_WAITING for new in events)
+    return all(new.type not in _READ_FIRST for new in events)
+
+
+_READ_FIRST = WAIT_OPEN_TYPES | WAIT_CLOSE_TYPES | {EventType.RUN_WAITING}
+"""Event types an append from a remembered head may not hold."""

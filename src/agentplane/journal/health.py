@@ -63,12 +63,14 @@ def check_same_file(path: str, opened: FileIdentity | None) -> None:
     ``opened`` (``None``: an in-memory database, nothing to check)."""
     if opened is None:
         return
-    now = FileIdentity.of(path)
-    if now is None:
+    try:  # one stat per write transaction, compared field by field (nothing built)
+        now = os.stat(path)
+    except FileNotFoundError:
         raise JournalUnavailableError(
             f"the journal file {path} was removed while in use; writes are refused so that "
-            "nothing accepted is lost — restore the file (or restart to start a new journal)")
-    if now != opened:
+            "nothing accepted is lost — restore the file (or restart to start a new journal)"
+        ) from None
+    if now.st_ino != opened.inode or now.st_dev != opened.device:
         raise JournalUnavailableError(
             f"the journal file {path} was replaced by another file while in use; writes are "
             "refused so that nothing accepted is lost — restart to use the new file")

@@ -51,6 +51,10 @@ WAIT_COLUMNS = "id, run_id, step_key, kind, status, created_at, deadline, data, 
 EVENT_COLUMNS = "run_id, seq, time, type, actor, step_key, data, usage, prev_hash, hash, schema"
 """The ``events`` columns in the order :func:`event_from_row` reads them."""
 
+_REF_KEY = f'"{BLOB_KEY}":'
+"""How a ``$blob`` key appears in canonical JSON: text without it has no reference-shaped
+value (inside a string the quotes are escaped), so no value needs a look."""
+
 Blob = tuple[str, str]
 """A blob to write: ``(sha256 hex, canonical JSON body)``."""
 
@@ -84,9 +88,9 @@ def encode(data: dict[str, Any]) -> tuple[dict[str, Any], str, list[Blob]]:
     try:
         text = canonical_json(data)
         check_size(len(text))
-        if len(text) <= BLOB_THRESHOLD and not any(
+        if len(text) <= BLOB_THRESHOLD and (_REF_KEY not in text or not any(
             isinstance(v, dict) and BLOB_KEY in v for v in data.values()
-        ):
+        )):
             return data, text, []  # nothing can be over the threshold: one encoding does it
         stored: dict[str, Any] = {}
         blobs: list[Blob] = []

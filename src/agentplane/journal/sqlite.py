@@ -37,6 +37,7 @@ from agentplane.storage.sqlite import (
     SQLiteDatabase,
     connect,
     immediate,
+    in_immediate,
 )
 
 from . import projection
@@ -108,8 +109,32 @@ def checked_write(db: sqlite3.Connection, path: str, opened: FileIdentity | None
         with immediate(db) as conn:
             yield conn
     except sqlite3.OperationalError as exc:
-        raise JournalUnavailableError(f"the journal {path} cannot be written ({exc}): "
-                                      f"{storage_hint(str(exc))}") from exc
+        raise _unavailable(path, exc) from exc
+
+
+def write_checked(db: sqlite3.Connection, path: str, opened: FileIdentity | None,
+                  write: Callable[[sqlite3.Connection], _T]) -> _T:
+    """``write(db)`` under ``checked_write``'s guard, as one plain call: the appends' way."""
+    check_same_file(path, opened)
+    try:
+        return in_immediate(db, write)
+    except sqlite3.OperationalError as exc:
+        raise _unavailable(path, exc) from exc
+
+
+def _unavailable(path: str, exc: sqlite3.OperationalError) -> JournalUnavailableError:
+    return JournalUnavailableError(f"the journal {path} cannot be written ({exc}): "
+                                   f"{storage_hint(str(exc))}")
+
+
+_MOVE_HEAD = {
+    (changed, ended): "UPDATE runs SET last_seq = ?, head_hash = ?, updated_at = ?"
+    + (", status = ?" if changed else "")
+    + (", lease_owner = NULL, lease_until = NULL" if ended else "")
+    + " WHERE id = ? AND last_seq = ? AND head_hash = ? AND status = ? AND lease_owner IS ?"
+    for changed in (False, True) for ended in (False, True)}
+"""``_append_known``'s head update, by (whether the status changes, whether the lease ends):
+it matches only a run still exactly at the remembered head."""
 
 
 class _SharedDatabase(SQLiteDatabase):
@@ -296,8 +321,7 @@ class SQLiteJournal(JournalStore):
             if self.group_commit and self._tick_task is None:
                 self._tick_task = task
                 loop.call_soon(self._end_tick)
-            with self._write() as db:
-                return write(db)
+            return write_checked(self._db, self.path, self._opened, write)
         done: asyncio.Future[_T] = loop.create_future()
         self._pending.append(_Pending(write, done, isolated))
         if len(self._pending) == 1:
@@ -318,17 +342,20 @@ class SQLiteJournal(JournalStore):
         """
         batch, self._pending = self._pending, []
         outcomes: list[tuple[_Pending, Any]] = []
+
+        def write_all(db: sqlite3.Connection) -> None:
+            for item in batch:
+                try:
+                    outcomes.append((item, item.write(db)))
+                except AgentplaneError as exc:  # refused before any write
+                    outcomes.append((item, exc))
+                except Exception as exc:
+                    if not item.isolated:
+                        raise
+                    outcomes.append((item, exc))
+
         try:
-            with self._write() as db:
-                for item in batch:
-                    try:
-                        outcomes.append((item, item.write(db)))
-                    except AgentplaneError as exc:  # refused before any write
-                        outcomes.append((item, exc))
-                    except Exception as exc:
-                        if not item.isolated:
-                            raise
-                        outcomes.append((item, exc))
+            write_checked(self._db, self.path, self._opened, write_all)
         except Exception as exc:  # the transaction failed: nothing in the batch was written
             outcomes = [(item, exc) for item in batch]
         for item, outcome in outcomes:
@@ -438,16 +465,13 @@ class SQLiteJournal(JournalStore):
         if not written:
             return None
         ended = status in LEASE_ENDING_STATUSES
-        moved = db.execute(
-            "UPDATE runs SET last_seq = ?, head_hash = ?, updated_at = ?"
-            # the status index is left alone when the status does not change
-            + ("" if status == known.status else ", status = ?")
-            + (", lease_owner = NULL, lease_until = NULL" if ended else "")
-            + " WHERE id = ? AND last_seq = ? AND head_hash = ? AND status = ?"
-            " AND lease_owner IS ?",
-            (seq, head, written[-1].time,
-             *(() if status == known.status else (status,)),
-             run_id, known.seq, known.head, known.status, known.lease_owner)).rowcount
+        was = (run_id, known.seq, known.head, known.status, known.lease_owner)
+        if status == known.status:  # the status index is left alone when it does not change
+            moved = db.execute(_MOVE_HEAD[False, ended],
+                               (seq, head, written[-1].time, *was)).rowcount
+        else:
+            moved = db.execute(_MOVE_HEAD[True, ended],
+                               (seq, head, written[-1].time, status, *was)).rowcount
         if moved != 1:
             return None
         for event, (_, data_json, blobs) in zip(written, encoded, strict=True):

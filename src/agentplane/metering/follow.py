@@ -115,19 +115,36 @@ class Follower:
                      pricer: Pricer) -> None:
         """Meter ``events`` just appended to ``run`` (in seq order). Cheap: nothing is read
         back from the journal unless this process has not followed the run from its start."""
-        if not events:
+        if not events or self.follow(run, events, pricer):
             return
-        first = events[0].seq
-        state = self._runs.get(run.id) or await self._start(store, run, first)
-        if first == state.place + 1:
-            usage, state.since = usage_of(events, state.tags, pricer, since=state.since)
-            self._rows.extend(self.to_row(u) for u in usage)
+        self._advance(await self._start(store, run, events[0].seq), run.id, events, pricer)
+
+    def follow(self, run: RunRecord, events: Sequence[Event], pricer: Pricer) -> bool:
+        """:meth:`record` for a run this follower already follows, with no await: False,
+        having done nothing, when it does not follow ``run`` yet."""
+        state = self._runs.get(run.id)
+        if state is None:
+            return not events
+        if events:
+            self._advance(state, run.id, events, pricer)
+        return True
+
+    def _advance(self, state: _Run, run_id: str, events: Sequence[Event],
+                 pricer: Pricer) -> None:
+        if events[0].seq == state.place + 1:
+            for event in events:
+                if event.type in METERED:  # else no usage, and no stretch begins or ends
+                    usage, state.since = usage_of(events, state.tags, pricer,
+                                                  since=state.since)
+                    if usage:
+                        self._rows.extend(map(self.to_row, usage))
+                    break
             state.place = events[-1].seq
-            self._places[run.id] = state.place
+            self._places[run_id] = state.place
         # else: not contiguous with what is metered (events appended elsewhere, such as an
         # approval): catch_up takes the run
         if events[-1].type in _FINAL:
-            del self._runs[run.id]
+            del self._runs[run_id]
         if len(self._rows) >= FLUSH_ROWS or len(self._places) >= FLUSH_ROWS:
             self._flush_quietly()
 

@@ -232,7 +232,8 @@ class UsageLedger:
     async def record(self, store: JournalStore, run: RunRecord, events: Sequence[Event],
                      pricer: Pricer) -> None:
         """Meter events the runtime just appended to ``run`` (buffered; see ``follow.py``)."""
-        await self._follower.record(store, run, events, pricer)
+        if not self._follower.follow(run, events, pricer):  # a run not followed yet
+            await self._follower.record(store, run, events, pricer)
 
     async def sync(self, store: JournalStore, pricer: Pricer) -> int:
         """Bring the ledger up to date with the journal: what is buffered, then the usage of

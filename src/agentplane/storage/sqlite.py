@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from .base import Database, DatabaseError, DatabaseNotFoundError, DatabaseUnavailableError, Row
 
@@ -62,6 +62,22 @@ def immediate(db: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
         db.execute("ROLLBACK")
         raise
     db.execute("COMMIT")
+
+
+_T = TypeVar("_T")
+
+
+def in_immediate(db: sqlite3.Connection, write: Callable[[sqlite3.Connection], _T]) -> _T:
+    """``write(db)`` in an :func:`immediate` transaction, as one plain call (no context
+    manager): what a journal append pays per transaction."""
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        result = write(db)
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
+    db.execute("COMMIT")
+    return result
 
 
 class SQLiteDatabase(Database):
