@@ -15,12 +15,12 @@ from agentplane._extras import installed, require
 from agentplane.errors import ConfigError
 
 from . import render, settings
+from ._typer import group
+from .settings import DEFAULT_PORT
 
 if TYPE_CHECKING:
     from agentplane.governance.keys import KeyRing
     from agentplane.journal import JournalStore
-
-DEFAULT_PORT = 8700
 
 DbOption = Annotated[str | None, typer.Option("--db", help="Database URL (default: "
                                               "$AGENTPLANE_DB or a SQLite file in "
@@ -261,3 +261,9 @@ def keys_revoke(
         err.print(f"revoked key {key.id} ({key.name})", markup=False)
 
     _with_ring(db, body, create=False)
+
+
+keys_app = group()
+keys_app.command("create")(keys_create)
+keys_app.command("list")(keys_list)
+keys_app.command("revoke")(keys_revoke)
