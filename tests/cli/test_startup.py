@@ -17,6 +17,22 @@ READ_COMMANDS_SKIP = ("agentplane.runtime", "agentplane.governance", "agentplane
                       "agentplane.telemetry", "agentplane.economics")
 """What a command that only reads the journal has no use for."""
 
+HEAVY = {"rich", "pydantic", "sqlite3", "asyncio", "yaml", "jsonschema", "cryptography", "httpx",
+         "platformdirs", "logging", "socket", "ssl", "orjson"}
+"""Packages ``--help`` has no use for: printing the list of commands needs typer alone."""
+
+HELP_LOADS = {"agentplane.cli", "agentplane.cli.app", "agentplane.cli._lazy_group",
+              "agentplane.cli._typer", "agentplane.cli._exits", "agentplane.cli._inputs",
+              "agentplane.cli.render", "agentplane.cli.settings",
+              "agentplane.cli.economics", "agentplane.cli.serve", "agentplane.cli.evals"}
+"""The CLI modules ``--help`` loads: the program's, and those of its top-level commands (the
+help lists each by its docstring). No command group's module."""
+
+GROUP_MODULES = {"agentplane.cli." + m for m in (
+    "a2a", "compliance", "data", "db", "demo", "economics", "evals", "graph", "kb", "mcp",
+    "mcp_login", "memory", "registry", "serve", "triggers", "usage")}
+"""The modules of commands other than those of ``runs``, ``approvals`` and ``audit``."""
+
 
 @pytest.fixture(scope="module")
 def journal(tmp_path_factory: pytest.TempPathFactory) -> tuple[Cli, str]:
@@ -37,9 +53,17 @@ def test_help_loads_no_journal_runtime_rich_or_pydantic(tmp_path: Path) -> None:
     assert all(m.startswith(("agentplane.cli", "agentplane.errors", "agentplane._extras",
                              "agentplane._lazy"))
                for m in ours), ours
-    assert not packages(modules) & {"rich", "pydantic", "sqlite3", "asyncio", "yaml"}, \
-        sorted(packages(modules))
+    assert not packages(modules) & HEAVY, sorted(packages(modules))
     assert not optional_loaded(modules)
+    assert {m for m in ours if m.startswith("agentplane.cli")} == HELP_LOADS
+
+
+def test_a_read_command_loads_no_other_command_group(journal: tuple[Cli, str]) -> None:
+    cli, run_id = journal
+    for command in (["runs", "list"], ["runs", "show", run_id], ["approvals", "list"]):
+        modules = modules_of(cli, *command)
+        assert not modules & GROUP_MODULES, sorted(modules & GROUP_MODULES)
+        assert "platformdirs" not in packages(modules)  # AGENTPLANE_HOME is set
 
 
 @pytest.mark.parametrize("command", [["runs", "list"], ["runs", "show", "RUN"],

@@ -98,6 +98,10 @@ class _Commands(MutableMapping[str, Command]):
     def __len__(self) -> int:
         return len(self._names)
 
+    def made(self) -> list[str]:
+        """The names of the commands made so far."""
+        return list(self._made)
+
     def summary(self, name: str) -> Command | None:
         """What the group's help lists for ``name``, making nothing."""
         if name in self._made:
@@ -129,14 +133,21 @@ class LazyGroup(core.TyperGroup):
             info, pretty_exceptions_short=self.pretty_exceptions_short,
             rich_markup_mode=self.rich_markup_mode, suggest_commands=self.suggest_commands)
 
+    def made(self) -> list[str]:
+        """The names of the commands made so far."""
+        return self._commands().made()
+
+    def _commands(self) -> _Commands:
+        commands = self.commands
+        assert isinstance(commands, _Commands)
+        return commands
+
     def list_commands(self, ctx: Context) -> list[str]:
         return list(self.commands)
 
     def get_command(self, ctx: Context, cmd_name: str) -> Command | None:
         if self._listing:
-            commands = self.commands
-            assert isinstance(commands, _Commands)
-            return commands.summary(cmd_name)
+            return self._commands().summary(cmd_name)
         return self.commands.get(cmd_name)
 
     def format_commands(self, ctx: Context, formatter: HelpFormatter) -> None:

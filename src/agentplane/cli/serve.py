@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import logging
-import socket
 from collections.abc import Awaitable, Callable, Coroutine, Iterable
 from dataclasses import replace
 from pathlib import Path
@@ -46,6 +44,8 @@ def require_server(feature: str) -> None:
 
 def _check_free(host: str, port: int) -> None:
     """A clear error, before anything starts, when the address is taken."""
+    import socket
+
     with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
         probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
@@ -63,6 +63,7 @@ async def serve_plane(store: JournalStore, workflow_files: Iterable[Path], *, ho
                       checkpoints: Coroutine[Any, Any, None] | None = None) -> None:
     """Serve the API and console until interrupted (and write ``checkpoints`` meanwhile)."""
     import asyncio
+    import logging
 
     require_server("the API server and console")
     import uvicorn
