@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from .harness import REFUND, STUCK, Cli, make_cli
-from .isolated import modules_of, optional_loaded, packages
+from .isolated import modules_of, optional_loaded, packages, run_python
 
 READ_COMMANDS_SKIP = ("agentplane.runtime", "agentplane.governance", "agentplane.models",
                       "agentplane.tools", "agentplane.metering", "agentplane.server",
@@ -101,3 +101,35 @@ def test_read_commands_convert_their_options_without_pydantic(journal: tuple[Cli
     modules = modules_of(cli, *[run_id if a == "RUN" else a for a in command])
     assert "agentplane.journal" in modules
     assert "pydantic" not in packages(modules)
+
+
+def test_importing_the_cli_leaves_the_collector_as_it_was(tmp_path: Path) -> None:
+    cli = make_cli(tmp_path)
+    program = ("import gc\nstates, runs, importing = [], [], [False]\n"
+               "gc.callbacks.append(lambda phase, info: runs.append(importing[0]))\n"
+               "for enabled in (True, False):\n"
+               "    gc.enable() if enabled else gc.disable()\n"
+               "    sys.modules.pop('agentplane.cli', None)\n"
+               "    importing[0] = True\n"
+               "    import agentplane.cli\n"
+               "    importing[0] = False\n"
+               "    states.append(gc.isenabled())\n"
+               "print(json.dumps([states, runs.count(True), gc.get_freeze_count()]))\n")
+    result = run_python(cli, program)
+    assert result.returncode == 0, result.stderr
+    states, collections, frozen = json.loads(result.stdout)
+    assert states == [True, False]
+    # at most the one collection as the collector comes back (dozens without the pause)
+    assert collections <= 2  # its callback runs at its start and at its stop
+    assert frozen == 0  # importing the CLI freezes nothing
+
+
+def test_a_command_line_freezes_what_start_up_made(tmp_path: Path) -> None:
+    cli = make_cli(tmp_path)
+    program = ("import gc\n"
+               "atexit.register(lambda: print(gc.isenabled(), gc.get_freeze_count() > 10000))\n"
+               "sys.argv = ['agentplane', '--help']\n"
+               "from agentplane.cli import main\nmain()\n")
+    result = run_python(cli, program)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[-1] == "True True"
