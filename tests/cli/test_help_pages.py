@@ -12,6 +12,7 @@ import typer.main
 from typer.testing import CliRunner
 
 from agentplane.cli import app
+from agentplane.cli._lazy_group import LazyGroup
 from agentplane.cli.app import Program
 
 from .harness import REPO, make_cli
@@ -29,6 +30,7 @@ def _made_at_once() -> typer.Typer:
                         rich_markup_mode=None, add_completion=False,
                         pretty_exceptions_enable=False)
     for entry in Program.entries:
+        assert entry.load is not None
         if entry.help is None:
             eager.command(entry.name)(entry.load())
         else:
@@ -73,15 +75,20 @@ def test_usage_errors_are_typers(args: list[str]) -> None:
     assert said[0] == 2
 
 
-def test_the_program_help_lists_without_making_a_command() -> None:
+def test_help_lists_commands_without_making_them() -> None:
     lazy = typer.main.get_command(app)
     assert isinstance(lazy, Program)
     with typer.Context(lazy, info_name="agentplane") as ctx:
         text = lazy.get_help(ctx)
     assert "kb          The knowledge base" in text
     assert lazy.made() == []
-    assert lazy.commands["runs"] is lazy.commands["runs"]  # made once, on first use
+    runs = lazy.commands["runs"]
+    assert lazy.commands["runs"] is runs  # made once, on first use
     assert lazy.made() == ["runs"]
+    assert isinstance(runs, LazyGroup)  # and so are its own commands
+    assert runs.made() == []
+    assert runs.commands["list"].name == "list"
+    assert runs.made() == ["list"]
 
 
 def test_a_fresh_process_prints_the_same_help(tmp_path: Path) -> None:

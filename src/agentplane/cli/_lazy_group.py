@@ -7,7 +7,8 @@ the ~90 commands it reads the function's signature and evaluates every annotatio
 
 Here the program lists its commands as entries (a name and how to get the function or the
 sub-group, plus a group's help) and makes a command, with typer's own functions and the same
-registration typer would have made, only when it is looked up. The program's own help lists
+registration typer would have made, only when it is looked up; a sub-group is made the same
+way, so ``runs list`` makes the ``runs`` group and its ``list`` command. A group's help lists
 every command from the entries: a group's one-line help is stated in its entry, a command's
 is its function's docstring, so ``--help`` imports only the modules of the program's top-level
 commands and makes none of them. Whatever walks ``commands`` (the docs' CLI reference, shell
@@ -16,15 +17,17 @@ completion) gets every command, made on first access.
 
 from __future__ import annotations
 
+import copy
 import inspect
 from collections.abc import Callable, Iterator, MutableMapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import typer
 import typer.main
 from typer import core
 from typer._click import Command, Context, HelpFormatter
+from typer.models import CommandInfo, DefaultPlaceholder, TyperInfo
 
 
 @dataclass(frozen=True)
@@ -32,14 +35,23 @@ class Entry:
     """A command of the program, as registered with typer, made only when used."""
 
     name: str
-    load: Callable[[], Any]
+    load: Callable[[], Any] | None = None
     """Returns the command's function, or the sub-group's ``typer.Typer``."""
     help: str | None = None
     """A sub-group's help (stated here, so that listing it imports nothing); None for a
     command, whose help is its function's docstring."""
+    info: CommandInfo | TyperInfo | None = None
+    """What typer registered, for the commands of a sub-group (its module is loaded)."""
 
-    def registered(self) -> Any:
+    @property
+    def is_group(self) -> bool:
+        return self.help is not None or isinstance(self.info, TyperInfo)
+
+    def registered(self) -> CommandInfo | TyperInfo:
         """What ``Typer.command`` or ``Typer.add_typer`` would have registered for it."""
+        if self.info is not None:
+            return self.info
+        assert self.load is not None
         holder = typer.Typer()
         if self.help is None:
             holder.command(self.name)(self.load())
@@ -52,6 +64,10 @@ class Entry:
         if self.help is not None:
             return core.TyperCommand(self.name, help=inspect.cleandoc(self.help))
         info = self.registered()
+        if isinstance(info, TyperInfo):  # typer's own reading of a group's settings
+            solved = typer.main.solve_typer_info_defaults(info)
+            return core.TyperCommand(self.name, help=solved.help, short_help=solved.short_help,
+                                     hidden=solved.hidden, deprecated=solved.deprecated)
         text = info.help if info.help is not None else inspect.getdoc(info.callback)
         return core.TyperCommand(self.name, help=text, short_help=info.short_help,
                                  hidden=info.hidden, deprecated=info.deprecated)
@@ -123,14 +139,15 @@ class LazyGroup(core.TyperGroup):
         self._listing = False
 
     def make(self, entry: Entry) -> Command:
-        """The click command typer makes for ``entry`` as part of this group."""
+        """The click command typer makes for ``entry`` as part of this group (a sub-group is
+        a lazy group too: its commands are made when used)."""
         info = entry.registered()
-        if entry.help is None:
+        if isinstance(info, CommandInfo):
             return typer.main.get_command_from_info(
                 info, pretty_exceptions_short=self.pretty_exceptions_short,
                 rich_markup_mode=self.rich_markup_mode)
         return typer.main.get_group_from_info(
-            info, pretty_exceptions_short=self.pretty_exceptions_short,
+            _lazily(info), pretty_exceptions_short=self.pretty_exceptions_short,
             rich_markup_mode=self.rich_markup_mode, suggest_commands=self.suggest_commands)
 
     def made(self) -> list[str]:
@@ -157,3 +174,30 @@ class LazyGroup(core.TyperGroup):
             super().format_commands(ctx, formatter)
         finally:
             self._listing = False
+
+
+def _lazily(info: TyperInfo) -> TyperInfo:
+    """``info`` with its Typer's commands and sub-groups left to a ``LazyGroup`` to make (as is
+    when the group names its class, or a sub-group has no name of its own)."""
+    group = info.typer_instance
+    assert group is not None
+    named = [typer.main.solve_typer_info_defaults(sub).name for sub in group.registered_groups]
+    if not all(isinstance(cls, DefaultPlaceholder | type(None))
+               for cls in (info.cls, group.info.cls)) or not all(named):
+        return info
+    entries = [Entry(c.name or typer.main.get_command_name(_function(c).__name__), info=c)
+               for c in group.registered_commands]
+    entries += [Entry(cast(str, name), info=sub)
+                for name, sub in zip(named, group.registered_groups, strict=True)]
+    shell = copy.copy(group)
+    shell.registered_commands, shell.registered_groups = [], []
+    shell.info = copy.copy(group.info)
+    shell.info.cls = type(LazyGroup.__name__, (LazyGroup,), {"entries": tuple(entries)})
+    lazy = copy.copy(info)
+    lazy.typer_instance = shell
+    return lazy
+
+
+def _function(command: CommandInfo) -> Callable[..., Any]:
+    assert command.callback is not None, "a command must have a callback function"
+    return command.callback
