@@ -3,8 +3,14 @@
 Each figure is the median wall time of a fresh process (interpreter start, imports, the
 command's work, exit) over N rounds; the rounds interleave the commands, so a burst of noise on
 this shared machine lands on all of them alike. The baseline is ``python -c pass`` with the same
-interpreter, measured in the same rounds. Module counts (``len(sys.modules)`` at exit) show what
-a command loads, whatever the machine's speed.
+interpreter, measured in the same rounds. Beside it, the median CPU time of the process (user +
+system, ``getrusage`` of the child), which a busy machine inflates far less than wall time.
+Module counts (``len(sys.modules)`` at exit) show what a command loads, whatever the machine's
+speed.
+
+The processes run with bytecode caching on, whatever ``PYTHONDONTWRITEBYTECODE`` says here: an
+installed package has its bytecode (installers compile it), so a person's ``agentplane`` does
+not compile its modules at each start; the untimed first round writes the caches.
 
 The journal is small: two demo runs, one completed and one waiting for an approval.
 
@@ -20,6 +26,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -93,11 +100,18 @@ def _probes(url: str, run_id: str) -> list[Probe]:
     ]
 
 
-def _time(argv: list[str], env: dict[str, str]) -> float:
+def _children_cpu() -> float:
+    used = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return used.ru_utime + used.ru_stime
+
+
+def _time(argv: list[str], env: dict[str, str]) -> tuple[float, float]:
+    """Wall time and CPU time (user + system) of one process running ``argv``."""
+    cpu = _children_cpu()
     start = time.perf_counter()
     subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env,
                    check=True)
-    return time.perf_counter() - start
+    return time.perf_counter() - start, _children_cpu() - cpu
 
 
 def _modules(probe: Probe, env: dict[str, str], folder: Path) -> int:
@@ -110,22 +124,27 @@ def _modules(probe: Probe, env: dict[str, str], folder: Path) -> int:
 def run(rounds: int = 11, before_src: Path | None = None) -> list[Figure]:
     with scratch() as folder:
         env = {**os.environ, "AGENTPLANE_HOME": str(folder), "COLUMNS": "120"}
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
         url, run_id = _journal(folder, env)
         probes = _probes(url, run_id)
         trees = {"": env}
         if before_src is not None:
             trees["before: "] = {**env, "PYTHONPATH": str(before_src)}
         times: dict[str, list[float]] = {t + p.name: [] for t in trees for p in probes}
+        cpus: dict[str, list[float]] = {t + p.name: [] for t in trees for p in probes}
         for tree_env in trees.values():  # warm the file cache and bytecode, untimed
             for p in probes:
                 _time(p.argv, tree_env)
         for _ in range(rounds):
             for p in probes:
                 for tree, tree_env in trees.items():
-                    times[tree + p.name].append(_time(p.argv, tree_env))
+                    wall, cpu = _time(p.argv, tree_env)
+                    times[tree + p.name].append(wall)
+                    cpus[tree + p.name].append(cpu)
         modules = {tree + p.name: _modules(p, tree_env, folder)
                    for tree, tree_env in trees.items() for p in probes}
     median = {name: statistics.median(values) for name, values in times.items()}
+    cpu_median = {name: statistics.median(values) for name, values in cpus.items()}
     figures: list[Figure] = []
     for tree in trees:
         floor = median[tree + "python -c pass"]
@@ -133,12 +152,16 @@ def run(rounds: int = 11, before_src: Path | None = None) -> list[Figure]:
             name = tree + p.name
             figures.append(Figure("startup", f"{name} (median of {rounds})", median[name], "s",
                                   floor, "" if tree else p.goal))
+            figures.append(Figure("startup", f"{name}: CPU", cpu_median[name], "s",
+                                  cpu_median[tree + "python -c pass"]))
             figures.append(Figure("startup", f"{name}: modules loaded", modules[name],
                                   "modules", modules[tree + "python -c pass"]))
     if before_src is not None:
         for p in probes[1:]:
             figures.append(Figure("startup", f"{p.name}: after / before", median[p.name], "s",
                                   median["before: " + p.name]))
+            figures.append(Figure("startup", f"{p.name}: CPU after / before", cpu_median[p.name],
+                                  "s", cpu_median["before: " + p.name]))
     return figures
 
 

@@ -30,11 +30,25 @@ _LONGEST_PLAIN_INT = 18
 """Digits of the longest string converted here (well inside what int() and pydantic take)."""
 
 
-def group(help: str, *, name: str | None = None, top: bool = False) -> typer.Typer:
+def group(help: str | None = None, *, name: str | None = None, top: bool = False,
+          cls: type[core.TyperGroup] | None = None) -> typer.Typer:
     """A group of commands that prints its help when called without one; ``top`` for the
-    program itself (no shell-completion commands, errors printed by ``_exits.run_main``)."""
+    program itself (no shell-completion commands, errors printed by ``_exits.run_main``).
+    A group without ``help`` gets it where it is added to its parent. ``cls`` is the click
+    group to make (a ``_lazy_group.LazyGroup``, whose commands typer does not know of: typer
+    makes a group of a ``Typer`` with a callback, so it gets one that does nothing)."""
+    if cls is None:
+        return typer.Typer(help=help, name=name, no_args_is_help=True,
+                           rich_markup_mode=PLAIN_HELP, add_completion=not top,
+                           pretty_exceptions_enable=not top)
     return typer.Typer(help=help, name=name, no_args_is_help=True, rich_markup_mode=PLAIN_HELP,
-                       add_completion=not top, pretty_exceptions_enable=not top)
+                       add_completion=not top, pretty_exceptions_enable=not top, cls=cls,
+                       callback=_nothing)
+
+
+def _nothing() -> None:
+    """The callback of a group whose commands typer does not know of: nothing to do before a
+    command."""
 
 
 @dataclass(frozen=True)

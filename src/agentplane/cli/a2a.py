@@ -20,6 +20,7 @@ from agentplane.errors import ConfigError
 
 from . import render, settings
 from ._exits import run_main
+from ._typer import group
 
 if TYPE_CHECKING:
     from agentplane.governance.keys import KeyRing
@@ -98,6 +99,10 @@ def a2a_serve(
         asyncio.run(main())
     except KeyboardInterrupt:
         err.print("A2A server stopped")
+
+
+a2a_app = group()
+a2a_app.command("serve")(a2a_serve)
 
 
 def main() -> None:

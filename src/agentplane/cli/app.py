@@ -8,31 +8,22 @@ rich when there is something to print), and the sub-command modules keep the sam
 
 from __future__ import annotations
 
-import signal
 from collections.abc import Awaitable, Callable
+from functools import cache
+from importlib import import_module
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 
 from agentplane.errors import ConfigError
 
-from . import compliance, evals, render, settings, triggers
+from . import render, settings
 from ._exits import OK, outcome, run_main
 from ._inputs import JSON_HELP, output_file, parse_json_option, write_text
+from ._lazy_group import LazyGroup, command, subgroup
 from ._typer import group
-from .a2a import a2a_serve
-from .data import data_app
-from .db import db_app
-from .economics import economics
-from .kb import kb_app
-from .mcp import mcp_serve
-from .mcp_login import mcp_login
-from .memory import memory_app
-from .registry import registry_add, registry_check, registry_find, registry_list
 from .render import escape
-from .serve import DEFAULT_PORT, keys_create, keys_list, keys_revoke, require_server, serve
-from .usage import usage_app
 
 if TYPE_CHECKING:
     from agentplane.journal import JournalStore, RunRecord
@@ -40,42 +31,72 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 
+
+def _of(module: str, name: str) -> Callable[[], Any]:
+    """Gets ``name`` from the CLI's ``module`` (importing it then)."""
+    return lambda: getattr(import_module(f"{__package__}.{module}"), name)
+
+
+runs_app = group()
+approvals_app = group()
+
+
+@cache
+def _audit_app() -> typer.Typer:
+    """``audit``: the compliance module's signing commands, then export and verify."""
+    from .compliance import add_audit_commands
+
+    audit = group()
+    add_audit_commands(audit)
+    audit.command("export")(audit_export)
+    audit.command("verify")(audit_verify)
+    return audit
+
+
+class Program(LazyGroup):
+    """``agentplane``: its commands, in the order its help lists them (commands, then groups),
+    each imported and made by typer when a command line uses it."""
+
+    entries = (
+        command("economics", _of("economics", "economics")),
+        command("serve", _of("serve", "serve")),
+        command("eval", _of("evals", "eval_command")),
+        command("simulate", _of("evals", "simulate_command")),
+        command("run", lambda: run),
+        command("resume", lambda: resume),
+        command("worker", lambda: worker),
+        command("demo", lambda: demo),
+        subgroup("runs", "List, inspect, cancel and reconcile runs.", lambda: runs_app),
+        subgroup("approvals", "Pending approvals and escalations.", lambda: approvals_app),
+        subgroup("audit", "Prove what happened: verify the journal's hash chain.", _audit_app),
+        subgroup("usage", "Usage, spend and invoices, from the journal.",
+                 _of("usage", "usage_app")),
+        subgroup("mcp", "Serve workflows to MCP clients; log in to MCP servers.",
+                 _of("mcp", "mcp_app")),
+        subgroup("registry", "The agent registry: register, discover and health-check "
+                 "agents.", _of("registry", "registry_app")),
+        subgroup("a2a", "Serve workflows as A2A agents.", _of("a2a", "a2a_app")),
+        subgroup("keys", "API keys for the server: roles and tenants.",
+                 _of("serve", "keys_app")),
+        subgroup("db", "The database's schema: upgrade it, show its versions.",
+                 _of("db", "db_app")),
+        subgroup("kb", "The knowledge base: add, list, search and remove documents; the "
+                 "graph.", _of("kb", "kb_app")),
+        subgroup("memory", "What agents remember: list, show, quarantine, delete, forget a "
+                 "subject.", _of("memory", "memory_app")),
+        subgroup("data", "Personal data: erase a subject (crypto-shredding), list "
+                 "erasures.", _of("data", "data_app")),
+        subgroup("triggers", "Schedules, webhooks and mailboxes that start runs: list, "
+                 "enable, disable, fire.", _of("triggers", "triggers_app")),
+        subgroup("compliance", "EU AI Act files: technical documentation and log "
+                 "retention.", _of("compliance", "compliance_app")),
+        subgroup("provenance", "C2PA manifests on the images and PDFs agents produce.",
+                 _of("compliance", "provenance_app")),
+    )
+
+
 app = group("Agentplane: durable, governed multi-agent workflows.", name="agentplane",
-            top=True)
-runs_app = group("List, inspect, cancel and reconcile runs.")
-approvals_app = group("Pending approvals and escalations.")
-audit_app = group("Prove what happened: verify the journal's hash chain.")
-app.add_typer(runs_app, name="runs")
-app.add_typer(approvals_app, name="approvals")
-app.add_typer(audit_app, name="audit")
-app.add_typer(usage_app, name="usage")
-app.command()(economics)
-mcp_app = group("Serve workflows to MCP clients; log in to MCP servers.")
-mcp_app.command("serve")(mcp_serve)
-mcp_app.command("login")(mcp_login)
-app.add_typer(mcp_app, name="mcp")
-registry_app = group("The agent registry: register, discover and health-check agents.")
-registry_app.command("add")(registry_add)
-registry_app.command("list")(registry_list)
-registry_app.command("find")(registry_find)
-registry_app.command("check")(registry_check)
-app.add_typer(registry_app, name="registry")
-a2a_app = group("Serve workflows as A2A agents.")
-a2a_app.command("serve")(a2a_serve)
-app.add_typer(a2a_app, name="a2a")
-app.command()(serve)
-keys_app = group("API keys for the server: roles and tenants.")
-keys_app.command("create")(keys_create)
-keys_app.command("list")(keys_list)
-keys_app.command("revoke")(keys_revoke)
-app.add_typer(keys_app, name="keys")
-app.add_typer(db_app, name="db")
-app.add_typer(kb_app, name="kb")
-app.add_typer(memory_app, name="memory")
-app.add_typer(data_app, name="data")
-triggers.register(app)
-evals.register(app)
-compliance.register(app, audit_app)
+            top=True, cls=Program)
 
 DbOption = Annotated[str | None, typer.Option("--db", help="Database URL (default: "
                                               "$AGENTPLANE_DB or a SQLite file in "
@@ -168,7 +189,6 @@ def _who_must_act(records: list[RunRecord]) -> None:
                       "reconcile`")
 
 
-@app.command()
 def run(
     file: Annotated[Path, typer.Argument(help="Workflow YAML file.")],
     input: Annotated[str | None, typer.Option("--input", help=f"Run input {JSON_HELP}.")
@@ -226,7 +246,6 @@ def run(
     _exit(_execute(db, body))
 
 
-@app.command()
 def resume(db: DbOption = None, as_json: JsonOption = False) -> None:
     """Recover every unfinished run (after a crash, an approval or a reconciliation).
     Exits 1 when one of them ended failed or needs reconciliation."""
@@ -245,7 +264,6 @@ def resume(db: DbOption = None, as_json: JsonOption = False) -> None:
     _exit(_execute(db, body))
 
 
-@app.command()
 def worker(
     db: DbOption = None,
     concurrency: Annotated[int, typer.Option(min=1, help="Runs driven at once.")] = 16,
@@ -265,6 +283,7 @@ def worker(
     approval deadlines, until SIGTERM or Ctrl-C; any number of workers may share one database.
     With --once, exits 1 when a run it drove ended failed or needs reconciliation."""
     import asyncio
+    import signal
 
 
     def report(r: RunRecord) -> None:
@@ -469,7 +488,6 @@ def approvals_deny(wait_id: str, reason: ReasonOption = "", as_: AsOption = None
     _decide(wait_id, False, reason, as_, resume_run, db, as_json)
 
 
-@audit_app.command("export")
 def audit_export(
     run_id: str,
     out_file: Annotated[Path | None, typer.Option(
@@ -494,7 +512,6 @@ def audit_export(
     _read(db, body)
 
 
-@audit_app.command("verify")
 def audit_verify(
     run_id: Annotated[list[str] | None, typer.Option("--run", help="Only these runs.")] = None,
     against: Annotated[str | None, typer.Option(
@@ -537,19 +554,19 @@ def audit_verify(
         raise typer.Exit(1)
 
 
-@app.command()
 def demo(
     db: DbOption = None,
     serve_: Annotated[bool, typer.Option("--serve/--no-serve", help="Then serve the console "
                                          "and API with the demo workflows.")] = True,
     port: Annotated[int, typer.Option(min=1, max=65535, help="Port for the console.")
-                    ] = DEFAULT_PORT,
+                    ] = settings.DEFAULT_PORT,
 ) -> None:
     """Run the demo workflows offline with the scripted model, summarise them, then serve the
     console on 127.0.0.1 with a fresh admin key."""
     import asyncio
 
     from .demo import run_demo, serve_demo
+    from .serve import require_server
 
     if serve_:
         require_server("the demo's console (or pass --no-serve)")

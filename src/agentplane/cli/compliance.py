@@ -22,8 +22,8 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 
-compliance_app = group("EU AI Act files: technical documentation and log retention.")
-provenance_app = group("C2PA manifests on the images and PDFs agents produce.")
+compliance_app = group()
+provenance_app = group()
 out = render.lazy_console()
 
 DbOption = Annotated[str | None, typer.Option("--db", help="Database URL (default: "
@@ -291,14 +291,14 @@ def retain(
     _read(db, body)
 
 
-def register(app: typer.Typer, audit_app: typer.Typer) -> None:
-    """Add the compliance commands to the program and to its ``audit`` group."""
-    app.add_typer(compliance_app, name="compliance")
-    compliance_app.command("report")(report)
-    compliance_app.command("retain")(retain)
-    app.add_typer(provenance_app, name="provenance")
-    provenance_app.command("sign")(provenance_sign)
-    provenance_app.command("verify")(provenance_verify)
+compliance_app.command("report")(report)
+compliance_app.command("retain")(retain)
+provenance_app.command("sign")(provenance_sign)
+provenance_app.command("verify")(provenance_verify)
+
+
+def add_audit_commands(audit_app: typer.Typer) -> None:
+    """Add the signing commands to the program's ``audit`` group."""
     audit_app.command("keygen")(keygen)
     audit_app.command("receipt")(receipt)
     audit_app.command("verify-receipt")(verify_receipt)

@@ -22,7 +22,7 @@ from ._typer import group
 if TYPE_CHECKING:
     from agentplane.journal.personal import FileSubjectKeys
 
-data_app = group("Personal data: erase a subject (crypto-shredding), list erasures.")
+data_app = group()  # its help is where the program adds it (app.py)
 out = render.lazy_console()
 
 DbOption = Annotated[str | None, typer.Option("--db", help="Database URL (default: "

@@ -32,7 +32,7 @@ DbOption = Annotated[str | None, typer.Option("--db", help="Database URL (defaul
                                               "$AGENTPLANE_HOME).", show_default=False)]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 
-db_app = group("The database's schema: upgrade it, show its versions.")
+db_app = group()  # its help is where the program adds it (app.py)
 out = render.lazy_console()
 
 

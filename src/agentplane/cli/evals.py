@@ -238,8 +238,3 @@ def simulate_command(
         write_text(json_out, json.dumps(data, indent=2, ensure_ascii=False, default=str))
     raise typer.Exit(FAILURE if named else OK)
 
-
-def register(app: typer.Typer) -> None:
-    """Add ``eval`` and ``simulate`` to the program."""
-    app.command("eval")(eval_command)
-    app.command("simulate")(simulate_command)

@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 
-kb_app = group("The knowledge base: add, list, search and remove documents; the graph.")
+kb_app = group()  # its help is where the program adds it (app.py)
 kb_app.add_typer(graph_app, name="graph")
 out = render.lazy_console()
 

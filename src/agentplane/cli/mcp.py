@@ -14,6 +14,8 @@ from agentplane.errors import ConfigError
 
 from . import render, settings
 from ._exits import run_main
+from ._typer import group
+from .mcp_login import mcp_login
 
 
 class Transport(StrEnum):
@@ -85,6 +87,11 @@ def mcp_serve(
         asyncio.run(main())
     except KeyboardInterrupt:
         err.print("MCP server stopped")
+
+
+mcp_app = group()
+mcp_app.command("serve")(mcp_serve)
+mcp_app.command("login")(mcp_login)
 
 
 def main() -> None:

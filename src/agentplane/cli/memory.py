@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 
-memory_app = group("What agents remember: list, show, quarantine, delete, forget a subject.")
+memory_app = group()  # its help is where the program adds it (app.py)
 out = render.lazy_console()
 
 DbOption = Annotated[str | None, typer.Option("--db", help="Database URL (default: "

@@ -15,6 +15,7 @@ import typer
 from agentplane.errors import ConfigError
 
 from . import render, settings
+from ._typer import group
 from .render import escape
 
 if TYPE_CHECKING:
@@ -234,4 +235,10 @@ def registry_check(
         raise typer.Exit(1)
 
 
-__all__ = ["registry_add", "registry_check", "registry_find", "registry_list"]
+registry_app = group()
+registry_app.command("add")(registry_add)
+registry_app.command("list")(registry_list)
+registry_app.command("find")(registry_find)
+registry_app.command("check")(registry_check)
+
+__all__ = ["registry_add", "registry_app", "registry_check", "registry_find", "registry_list"]

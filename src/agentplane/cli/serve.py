@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import logging
-import socket
 from collections.abc import Awaitable, Callable, Coroutine, Iterable
 from dataclasses import replace
 from pathlib import Path
@@ -15,12 +13,12 @@ from agentplane._extras import installed, require
 from agentplane.errors import ConfigError
 
 from . import render, settings
+from ._typer import group
+from .settings import DEFAULT_PORT
 
 if TYPE_CHECKING:
     from agentplane.governance.keys import KeyRing
     from agentplane.journal import JournalStore
-
-DEFAULT_PORT = 8700
 
 DbOption = Annotated[str | None, typer.Option("--db", help="Database URL (default: "
                                               "$AGENTPLANE_DB or a SQLite file in "
@@ -46,6 +44,8 @@ def require_server(feature: str) -> None:
 
 def _check_free(host: str, port: int) -> None:
     """A clear error, before anything starts, when the address is taken."""
+    import socket
+
     with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
         probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
@@ -63,6 +63,7 @@ async def serve_plane(store: JournalStore, workflow_files: Iterable[Path], *, ho
                       checkpoints: Coroutine[Any, Any, None] | None = None) -> None:
     """Serve the API and console until interrupted (and write ``checkpoints`` meanwhile)."""
     import asyncio
+    import logging
 
     require_server("the API server and console")
     import uvicorn
@@ -261,3 +262,9 @@ def keys_revoke(
         err.print(f"revoked key {key.id} ({key.name})", markup=False)
 
     _with_ring(db, body, create=False)
+
+
+keys_app = group()
+keys_app.command("create")(keys_create)
+keys_app.command("list")(keys_list)
+keys_app.command("revoke")(keys_revoke)

@@ -6,14 +6,18 @@ import getpass
 import os
 from pathlib import Path
 
-import platformdirs
+DEFAULT_PORT = 8700
+"""Where ``serve`` and ``demo`` listen unless told otherwise."""
 
 
 def home() -> Path:
     """``AGENTPLANE_HOME``, or the user's data directory for Agentplane."""
     configured = os.environ.get("AGENTPLANE_HOME")
-    return Path(configured).expanduser() if configured else Path(
-        platformdirs.user_data_dir("agentplane", appauthor=False))
+    if configured:
+        return Path(configured).expanduser()
+    import platformdirs  # only without AGENTPLANE_HOME
+
+    return Path(platformdirs.user_data_dir("agentplane", appauthor=False))
 
 
 def database_url(option: str | None) -> str:

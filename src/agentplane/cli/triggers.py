@@ -28,8 +28,7 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 
-triggers_app = group("Schedules, webhooks and mailboxes that start runs: list, enable, "
-                     "disable, fire.")
+triggers_app = group()  # its help is where the program adds it (app.py)
 out = render.lazy_console()
 
 TenantOption = Annotated[str, typer.Option("--tenant", help="Whose triggers and runs.")]
@@ -228,7 +227,3 @@ def triggers_run(
 
     _with(db, body)
 
-
-def register(app: typer.Typer) -> None:
-    """Add the trigger commands to the program."""
-    app.add_typer(triggers_app, name="triggers")

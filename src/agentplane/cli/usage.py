@@ -16,7 +16,7 @@ if TYPE_CHECKING:  # the metering package is loaded by the command that runs, no
     from agentplane.metering.ledger import UsageLedger, Window
     from agentplane.triggers.savings import Saving
 
-usage_app = group("Usage, spend and invoices, from the journal.")
+usage_app = group()  # its help is where the program adds it (app.py)
 out = render.lazy_console()
 
 DbOption = Annotated[str | None, typer.Option("--db", help="Database URL.", show_default=False)]

@@ -35,8 +35,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Protocol
 
-import platformdirs
-
 MARKER = "$pii"
 """The key of an envelope; stored text containing ``"$pii"`` may hold envelopes."""
 ERASED = "[erased]"
@@ -157,9 +155,11 @@ def default_key_file() -> Path:
     if configured:
         return Path(configured).expanduser()
     home = os.environ.get("AGENTPLANE_HOME")
-    folder = Path(home).expanduser() if home else Path(
-        platformdirs.user_data_dir("agentplane", appauthor=False))
-    return folder / "subject-keys.json"
+    if home:
+        return Path(home).expanduser() / "subject-keys.json"
+    import platformdirs  # only without AGENTPLANE_HOME: importing the journal needs none
+
+    return Path(platformdirs.user_data_dir("agentplane", appauthor=False)) / "subject-keys.json"
 
 
 _configured: SubjectKeys | None = None
