@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 import sys
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence, Set
@@ -47,6 +48,8 @@ if TYPE_CHECKING:
     from .budgeted import RunMetering
     from .personal import PersonalData
     from .perturb import Perturbations
+
+log = logging.getLogger("agentplane.runtime")
 
 
 class Suspended(Exception):
@@ -234,6 +237,9 @@ class RunContext:
     """The run's personal values and subject: what the journal keeps sealed (erasable)."""
     perturb: Perturbations | None = None
     """A simulation's perturbations of this run's tool and model calls (``perturb.py``)."""
+    _carried: list[NewEvent] | None = None
+    """Markers journaled with the run's next write (``record_once(..., with_next=True)``)."""
+    _carrier: asyncio.Task[Any] | None = None
 
     @property
     def run_id(self) -> str:
@@ -273,6 +279,20 @@ class RunContext:
         return self._index.get((step_key, event_type))
 
     async def append(self, *events: NewEvent, require_active: bool = False) -> list[Event]:
+        carried = self._carried
+        if carried is not None:  # markers waiting for this write go first, in their order
+            self._carried = None
+            events = (*carried, *events)
+        elif not events:
+            return []
+        try:
+            return await self._append(events, require_active)
+        except BaseException:
+            if carried is not None:  # not written: they go with the next write instead
+                self._carried = [*carried, *(self._carried or ())]
+            raise
+
+    async def _append(self, events: Sequence[NewEvent], require_active: bool) -> list[Event]:
         personal = self.personal
         if personal is not None:  # personal values go to the journal sealed
             for new in events:
@@ -293,10 +313,37 @@ class RunContext:
         return written
 
     async def record_once(self, step_key: str, event_type: str, data: dict[str, Any],
-                          actor: str = "system") -> None:
-        """Journal a marker event (agent invoked, hand-off, ...) once per step, not on replay."""
-        if self.recorded(step_key, event_type) is None:
-            await self.append(NewEvent(event_type, actor=actor, step_key=step_key, data=data))
+                          actor: str = "system", *, with_next: bool = False) -> None:
+        """Journal a marker event (agent invoked, hand-off, ...) once per step, not on replay.
+
+        ``with_next``: journal it in the run's next write, and at the latest once this turn
+        of the event loop is over. Only for a marker of the runtime's own bookkeeping that a
+        replay makes again the same (an agent invoked or completed): a write always comes
+        before anything leaves the process (a model call, a tool call, the run's end), so the
+        marker is durable before anything it could be about happened outside, and a crash
+        before that write loses nothing the replay does not make again. It saves the run a
+        transaction of its own."""
+        if self.recorded(step_key, event_type) is not None:
+            return
+        new = NewEvent(event_type, actor=actor, step_key=step_key, data=data)
+        if not with_next:
+            await self.append(new)
+        elif self._carried is not None:
+            self._carried.append(new)
+        else:
+            self._carried = [new]
+            asyncio.get_running_loop().call_soon(self._carry_alone)
+
+    def _carry_alone(self) -> None:
+        """The turn ended with no write of the run: the markers get a write of their own."""
+        if self._carried:
+            self._carrier = asyncio.ensure_future(self._write_carried())
+
+    async def _write_carried(self) -> None:
+        try:
+            await self.append()
+        except Exception as exc:  # kept for the run's next write, which meets the same error
+            log.debug("run %s: markers kept for the next write (%s)", self.run_id, exc)
 
     async def refuse(self, step_key: str, tool: str, agent: str, arguments: Any, policy: str,
                      reason: str) -> None:

@@ -272,7 +272,7 @@ async def run_agent(ctx: RunContext, name: str, task: str, key: str,
     await ctx.record_once(key, EventType.AGENT_INVOKED,
                           {"agent": name, "task": task, "model": spec.model,
                            "identity": agent_identity(ctx.workflow.spec, spec)},
-                          actor=f"agent:{name}")
+                          actor=f"agent:{name}", with_next=True)
     instructions = spec.instructions
     if supervision is not None:
         instructions += (
@@ -308,7 +308,7 @@ async def run_agent(ctx: RunContext, name: str, task: str, key: str,
         if not response.tool_calls:
             output = response.content or ""
             await ctx.record_once(key, EventType.AGENT_COMPLETED, {"agent": name, "output": output},
-                                  actor=f"agent:{name}")
+                                  actor=f"agent:{name}", with_next=True)
             return AgentResult(name, output, key, turn.messages, spec.model)
         handoff = _handoff_target(spec, response)
         if handoff is not None:
