@@ -35,7 +35,14 @@ SIZES = (1_000, 3_000, 10_000)
 
 
 def _peak_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+    """This process's peak resident memory (``VmHWM``). Not ``getrusage``'s ``ru_maxrss``:
+    Linux carries the parent's peak at ``fork`` over into a child's, so under ``run_all.py``
+    every size would read the benchmark driver's own memory."""
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024  # kB
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # not Linux: KiB
 
 
 def _current_mb() -> float:
