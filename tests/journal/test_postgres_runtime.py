@@ -10,7 +10,6 @@ import pytest
 import pytest_asyncio
 
 from agentplane.journal import JournalStore, open_store, verify
-from agentplane.runtime import Runtime
 from tests.pgserver import PostgresServer
 from tests.runtime import toolbox
 from tests.runtime.test_runs import (
@@ -45,10 +44,3 @@ async def store(postgres_server: PostgresServer) -> AsyncIterator[JournalStore]:
     yield journal
     assert (await verify(journal)).ok
     await journal.close()
-
-
-@pytest_asyncio.fixture
-async def runtime(store: JournalStore) -> AsyncIterator[Runtime]:
-    rt = Runtime(store)
-    yield rt
-    await rt.aclose()

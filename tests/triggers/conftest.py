@@ -12,7 +12,7 @@ import pytest_asyncio
 import yaml
 
 from agentplane.journal import JournalStore, open_store
-from agentplane.runtime import Runtime, Workflow, load_workflow
+from agentplane.runtime import Workflow, load_workflow
 from agentplane.triggers.store import TriggerStore
 
 
@@ -59,11 +59,10 @@ async def journal(journal_url: str) -> AsyncIterator[JournalStore]:
     await store.close()
 
 
-@pytest_asyncio.fixture
-async def runtime(journal: JournalStore) -> AsyncIterator[Runtime]:
-    rt = Runtime(journal)
-    yield rt
-    await rt.aclose()
+@pytest.fixture
+def store(journal: JournalStore) -> JournalStore:
+    """The shared ``runtime`` fixture (tests/conftest.py) runs on this module's journal."""
+    return journal
 
 
 @pytest.fixture
