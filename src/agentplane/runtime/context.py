@@ -35,6 +35,7 @@ from agentplane.journal import (
     canonical_json,
     sha256_hex,
 )
+from agentplane.journal.safe import MAX_EVENT_DATA_CHARS
 from agentplane.models.base import ModelError, ModelRequest, ModelResponse
 from agentplane.models.registry import ModelResolver
 from agentplane.tools import Effect, Tool, ToolContext, ToolCrashedError, ToolError
@@ -77,6 +78,12 @@ class ToolTimeoutError(ToolCrashedError):
     """A tool call did not answer within its timeout (it was abandoned, or its process killed)."""
 
 
+CARRIED_RESULT_CHARS = MAX_EVENT_DATA_CHARS // 8
+"""A call result kept at fewer characters than this may go with the run's next write (see
+``RunContext._tool_completed``): even escaped (at most six characters each) and with the rest
+of its event it is under the journal's limit for one event, so the write it joins is never
+refused for its sake."""
+
 CANCEL_CHECK_S = 1.0
 """While a tool call runs, how often (seconds) the runtime checks that the run was not
 cancelled meanwhile; a cancelled run's call is abandoned at the next check."""
@@ -84,7 +91,10 @@ cancelled meanwhile; a cancelled run's call is abandoned at the next check."""
 
 async def gather_steps(*steps: Awaitable[Any]) -> list[Any]:
     """Run steps concurrently. If some suspend, suspend on all their waits together (after the
-    others finish), so a run waiting on several approvals at once remembers every one."""
+    others finish), so a run waiting on several approvals at once remembers every one. One
+    step is simply awaited: no task, and it goes on in the caller's turn of the event loop."""
+    if len(steps) == 1:
+        return [await steps[0]]
     results = await asyncio.gather(*steps, return_exceptions=True)
     waits: list[str] = []
     for r in results:
@@ -326,16 +336,22 @@ class RunContext:
         if self.recorded(step_key, event_type) is not None:
             return
         new = NewEvent(event_type, actor=actor, step_key=step_key, data=data)
-        if not with_next:
+        if with_next:
+            self._carry(new)
+        else:
             await self.append(new)
-        elif self._carried is not None:
+
+    def _carry(self, new: NewEvent) -> None:
+        """Journal ``new`` in the run's next write, and at the latest once this turn of the
+        event loop is over (``_carry_alone``)."""
+        if self._carried is not None:
             self._carried.append(new)
         else:
             self._carried = [new]
             asyncio.get_running_loop().call_soon(self._carry_alone)
 
     def _carry_alone(self) -> None:
-        """The turn ended with no write of the run: the markers get a write of their own."""
+        """The turn ended with no write of the run: what was carried gets a write of its own."""
         if self._carried:
             self._carrier = asyncio.ensure_future(self._write_carried())
 
@@ -561,8 +577,14 @@ class RunContext:
         done_data: dict[str, Any] = {
             "tool": tool.name, "agent": agent, "result": value,
             "latency_ms": round((time.perf_counter() - started) * 1000, 3)}
-        text = value if isinstance(value, str) else canonical_json_lenient(value)
-        size = len(text) + 2 if isinstance(value, str) else len(text)
+        if isinstance(value, str):
+            text, size, storable = value, len(value) + 2, True
+        else:
+            try:
+                text, storable = canonical_json(value), True
+            except (TypeError, ValueError):  # not JSON as it is: the journal decides
+                text, storable = canonical_json_lenient(value), False
+            size = len(text)
         if size > limit:
             done_data["result"] = text[:limit]
             done_data["truncated"] = {"chars": size, "limit": limit,
@@ -571,8 +593,16 @@ class RunContext:
         if tool.cost_usd:
             done_data["cost_usd"] = tool.cost_usd
         actor = f"agent:{agent}"
+        completed = NewEvent(EventType.TOOL_COMPLETED, actor, step_key, done_data)
+        if storable and min(size, limit) < CARRIED_RESULT_CHARS and tool.safe_to_repeat \
+                and not tool.cost_usd and self.personal is None:
+            # A result a replay gets again by repeating the call, which costs nothing and
+            # changes nothing: journaled with the run's next write (``_carry``), which comes
+            # before anything the run does with it leaves the process. A crash before that
+            # write repeats the call; it never loses a side effect's record or a charge.
+            self._carry(completed)
+            return ToolOutcome(True, completed.data["result"])
         try:
-            completed = NewEvent(EventType.TOOL_COMPLETED, actor, step_key, done_data)
             await self.append(completed)
         except (LeaseLostError, RunNotActiveError):
             raise
