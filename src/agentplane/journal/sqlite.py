@@ -314,7 +314,7 @@ class SQLiteJournal(JournalStore):
         """Make ``write`` in a transaction: at once for the first task in a loop tick, else in
         the one transaction of the tick's other writes (``_flush``)."""
         loop = asyncio.get_running_loop()
-        task = asyncio.current_task()
+        task = asyncio.current_task(loop)
         if not self.group_commit or self._tick_task is None or self._tick_task is task:
             # The first task to write in a loop tick commits at once (no wait for a flush);
             # writes by other tasks in the same tick are grouped into one transaction.
