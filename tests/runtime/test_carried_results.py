@@ -11,6 +11,7 @@ from typing import Any
 
 from agentplane.journal import Event, EventType, NewEvent, SQLiteJournal, verify
 from agentplane.runtime import Runtime, workflow_from_dict
+from agentplane.tools import ToolContext
 
 from . import toolbox
 from .conftest import HERE, TOOLS
@@ -126,4 +127,38 @@ async def test_a_crash_before_the_carrying_write_repeats_the_read(tmp_path: Path
     assert len([e for e in events if e.type == COMPLETED]) == 2
     assert (await verify(store)).ok
     await again.aclose()
+    await store.close()
+
+
+CANCELLER: list[Runtime] = []
+
+
+async def cancel_then_answer(order_id: str, context: ToolContext) -> dict[str, Any]:
+    """Looks an order up; meanwhile a person cancels the run."""
+    await CANCELLER[0].cancel(context.run_id, actor="user:ana", reason="no longer needed")
+    return {"order_id": order_id, "total": 35.0}
+
+
+async def test_a_run_stopped_before_the_carrying_write_still_journals_the_result(
+        tmp_path: Path) -> None:
+    store = SQLiteJournal(tmp_path / "j.db")
+    runtime = Runtime(store)
+    CANCELLER[:] = [runtime]
+    tool = {"name": "cancel_then_answer", "effect": "read",
+            "python": "tests.runtime.test_carried_results:cancel_then_answer"}
+    flow = workflow_from_dict({"name": "carry", "tools": [tool], "guardians": {"enabled": False},
+                               "agents": [{"name": "a", "tools": ["cancel_then_answer"], "script": [
+                                   {"tool_calls": [{"name": "cancel_then_answer",
+                                                    "arguments": {"order_id": "A1"}}]},
+                                   {"content": "done"}]}],
+                               "steps": [{"agent": "a"}]}, HERE)
+    run = await runtime.run(flow, "go")
+    assert run.status == "cancelled"
+    events = await store.events(run.id)
+    kinds = [e.type for e in events]
+    assert kinds[-3:] == [STARTED, EventType.RUN_CANCELLED, COMPLETED]
+    assert events[-1].data["result"] == {"order_id": "A1", "total": 35.0}
+    assert REQUESTED not in kinds[kinds.index(STARTED):]  # no model call after the stop
+    assert (await verify(store)).ok
+    await runtime.aclose()
     await store.close()

@@ -51,10 +51,7 @@ class RunHeads(dict[str, RunHead]):
 def known_applies(events: Sequence[NewEvent]) -> bool:
     """Whether an append of ``events`` may be made from a remembered head: none of them opens,
     resolves or awaits a wait (those are checked against the stored waits)."""
-    for new in events:  # a loop, not all() over a generator: most appends hold one or two
-        if new.type in _READ_FIRST:
-            return False
-    return True
+    return all(new.type not in _READ_FIRST for new in events)
 
 
 _READ_FIRST = WAIT_OPEN_TYPES | WAIT_CLOSE_TYPES | {EventType.RUN_WAITING}

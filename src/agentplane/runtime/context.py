@@ -297,10 +297,23 @@ class RunContext:
             return []
         try:
             return await self._append(events, require_active)
+        except RunNotActiveError:
+            # Stopped meanwhile (cancelled, ...): what was carried is journaled all the same,
+            # as it would have been on its own (a call's result, an agent's end).
+            if carried is not None and require_active:
+                await self._write_stopped(carried)
+            raise
         except BaseException:
             if carried is not None:  # not written: they go with the next write instead
                 self._carried = [*carried, *(self._carried or ())]
             raise
+
+    async def _write_stopped(self, carried: list[NewEvent]) -> None:
+        try:
+            await self._append(carried, False)
+        except AgentplaneError as exc:  # kept for a later write, which meets the same error
+            self._carried = [*carried, *(self._carried or ())]
+            log.debug("run %s: carried events not written (%s)", self.run_id, exc)
 
     async def _append(self, events: Sequence[NewEvent], require_active: bool) -> list[Event]:
         personal = self.personal
