@@ -8,6 +8,7 @@ Hand-offs and agent-as-tool live in the agent loop.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from functools import partial
 from typing import Any
 
@@ -63,7 +64,7 @@ async def _run_parallel(ctx: RunContext, step: ParallelStep, key: str, value: An
     return out
 
 
-async def run_steps(ctx: RunContext, steps: list[Step], value: Any) -> Any:
+async def run_steps(ctx: RunContext, steps: Sequence[Step], value: Any) -> Any:
     """Run the workflow's steps in order; returns the last step's output."""
     for i, step in enumerate(steps):
         value = await run_step(ctx, step, f"s{i}", value)
