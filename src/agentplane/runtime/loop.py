@@ -150,6 +150,8 @@ def _tool_definitions(ctx: RunContext, turn: _Turn) -> list[ToolDefinition]:
 async def _offered(ctx: RunContext, turn: _Turn, step: str) -> list[ToolDefinition]:
     """The tool definitions of this model call: with ``max_tools``, the chosen few of the
     agent's declared tools (``tool_choice``) and every control tool."""
+    if turn.spec.max_tools is None:  # no limit: every one, as ``offered_tools`` would give
+        return _tool_definitions(ctx, turn)
     return await offered_tools(ctx, turn.spec.name, turn.spec.max_tools,
                                _tool_definitions(ctx, turn), set(turn.spec.tools), turn.task,
                                turn.messages, step)
