@@ -102,7 +102,7 @@ class Follower:
 
     db: Database
     insert_sql: str
-    rows: Callable[[RunTags], Make[Row]]
+    rows_of: Callable[[RunTags], Make[Row]]
     """For a run, what builds its usage as the rows ``insert_sql`` takes."""
     _runs: dict[str, _Run] = field(default_factory=dict)
     _rows: list[Row] = field(default_factory=list)
@@ -140,13 +140,7 @@ class Follower:
     def _advance(self, state: _Run, run_id: str, events: Sequence[Event],
                  pricer: Pricer) -> None:
         if events[0].seq == state.place + 1:
-            rows = self._rows
-            buffered = len(rows)
-            try:
-                state.since = usage_of(rows, events, state.row, pricer, since=state.since)
-            except BaseException:  # none of this batch is kept: its place did not move
-                del rows[buffered:]
-                raise
+            state.since = self._buffer(events, state.row, pricer, since=state.since)
             state.place = events[-1].seq
             self._places[run_id] = state.place
         # else: not contiguous with what is metered (events appended elsewhere, such as an
@@ -156,11 +150,23 @@ class Follower:
         if len(self._rows) >= FLUSH_ROWS or len(self._places) >= FLUSH_ROWS:
             self._flush_quietly()
 
+    def _buffer(self, events: Sequence[Event], make: Make[Row], pricer: Pricer, *,
+                after: int = 0, since: str | None = None) -> str | None:
+        """:func:`usage_of` into the buffer; none of it kept if it fails part-way (its run's
+        place does not move either)."""
+        rows = self._rows
+        buffered = len(rows)
+        try:
+            return usage_of(rows, events, make, pricer, after=after, since=since)
+        except BaseException:
+            del rows[buffered:]
+            raise
+
     async def _start(self, store: JournalStore, run: RunRecord, first: int) -> _Run:
         """Begin following a run: from its second event (the first, ``run.created``, is
         written when the run is created and has no usage), or mid-way where the ledger's place
         is just before ``first``; otherwise the run is left to ``catch_up`` (place -1)."""
-        make = self.rows(run_tags(run))
+        make = self.rows_of(run_tags(run))
         if first <= 2:
             state = _Run(make, first - 1)
         else:
@@ -219,7 +225,7 @@ class Follower:
                 events = await store.events(run_id)  # when the open stretch began
             if not events:
                 continue
-            usage_of(self._rows, events, self.rows(tags), pricer, after=int(place))
+            self._buffer(events, self.rows_of(tags), pricer, after=int(place))
             self._places[run_id] = events[-1].seq
             if len(self._rows) >= FLUSH_ROWS or len(self._places) >= FLUSH_ROWS:
                 new += self.flush()
