@@ -8,9 +8,31 @@ from typing import Any
 
 import pytest_asyncio
 
-from agentplane.journal import EventType, JournalStore, open_store
-from agentplane.metering.ledger import BIG_BATCH, MIGRATIONS, UsageLedger, ledger_for
-from agentplane.metering.usage import ACTIVE, MODEL, TASK, UsageEvent
+from agentplane.journal import Event, EventType, JournalStore, open_store
+from agentplane.metering.follow import usage_of
+from agentplane.metering.ledger import (
+    BIG_BATCH,
+    COLUMNS,
+    MIGRATIONS,
+    UsageLedger,
+    _row,
+    _rows_of,
+    ledger_for,
+)
+from agentplane.metering.usage import (
+    ACTION,
+    ACTIVE,
+    ESCALATION,
+    MODEL,
+    OUTCOME,
+    REMOTE_TASK_FINISHED,
+    TASK,
+    USAGE_TYPES,
+    Price,
+    RunTags,
+    UsageEvent,
+    derive,
+)
 from agentplane.runtime import Runtime
 from agentplane.runtime.budgeted import RunMetering
 from agentplane.storage import migrate, open_database
@@ -30,6 +52,13 @@ async def store(database_url: str) -> AsyncIterator[JournalStore]:
 
 def rows(ledger: UsageLedger) -> dict[str, dict[str, Any]]:
     return {e["id"]: e for e in ledger.events()}
+
+
+def stored(ledger: UsageLedger) -> tuple[list[tuple[Any, ...]], dict[str, int]]:
+    """The ledger as stored: every usage row, column by column (tags as their JSON text), and
+    every run's place."""
+    return (ledger.query(f"SELECT {', '.join(COLUMNS)} FROM usage_events ORDER BY id"),
+            dict(ledger.query("SELECT run_id, seq FROM usage_runs")))
 
 
 async def run_all(store: JournalStore, count: int) -> list[str]:
@@ -55,16 +84,71 @@ async def test_the_runtime_keeps_the_ledger_current(store: JournalStore) -> None
 
 async def test_catch_up_derives_the_same_usage_the_runtime_recorded(store: JournalStore
                                                                       ) -> None:
-    await run_all(store, 2)
+    await run_all(store, 4)
     ledger = ledger_for(store)
-    recorded = rows(ledger)
+    recorded, places = stored(ledger)
     store.database.execute("DELETE FROM usage_events")  # as a journal the ledger never saw
     store.database.execute("DELETE FROM usage_runs")
     assert ledger.events() == []
     assert await ledger.sync(store, price) == len(recorded)
-    assert rows(ledger) == recorded
+    assert stored(ledger) == (recorded, places)  # the same rows, value for value, and places
+    assert {row[1] for row in recorded} == {MODEL, ACTION, ACTIVE, TASK, OUTCOME}
     assert await ledger.sync(store, price) == 0
     ledger.close()
+
+
+def every_kind_of_usage() -> list[tuple[Event, str | None]]:
+    """Journal events of every kind that gives rise to usage (and a few that give none), each
+    with when the run's stretch of activity began."""
+    def event(seq: int, kind: str, data: dict[str, Any], usage: dict[str, int] | None = None
+              ) -> Event:
+        return Event("run-1", seq, f"2026-11-02T10:00:{seq:02d}.{seq * 1013:06d}Z", kind,
+                     "agent:clerk", None, data, usage, "", "")
+
+    tokens = {"input_tokens": 150, "output_tokens": 30, "cached_input_tokens": 50,
+              "reasoning_tokens": 10}
+    began = "2026-11-02T09:59:58.250000Z"
+    return [
+        (event(2, EventType.MODEL_COMPLETED, {"agent": "clerk", "model": "scripted"}, tokens),
+         None),
+        (event(3, EventType.MODEL_COMPLETED, {"provider_model": "openai:gpt-4o"}, None), None),
+        (event(4, EventType.TOOL_COMPLETED, {"tool": "send_sms", "agent": "clerk",
+                                             "cost_usd": 0.4}), None),
+        (event(5, EventType.TOOL_FAILED, {"tool": "lookup"}), None),
+        (event(6, EventType.TOOL_COMPLETED, {"tool": "send_sms", "reconciled": True}), None),
+        (event(7, REMOTE_TASK_FINISHED, {"tool": "helper"}, tokens), None),
+        (event(8, REMOTE_TASK_FINISHED, {"tool": "helper"}), None),
+        (event(9, EventType.MODEL_ROUTED, {"agent": "clerk", "chosen": "local:small",
+                                           "escalated": True}), None),
+        (event(10, EventType.MODEL_ROUTED, {"chosen": "local:small"}), None),
+        (event(11, EventType.OUTCOME_RECORDED, {"outcome": "ticket_resolved",
+                                                "quantity": 2}), None),
+        (event(12, EventType.RUN_WAITING, {}), began),
+        (event(13, EventType.RUN_WAITING, {}), None),
+        (event(14, EventType.RUN_FAILED, {}), began),
+        (event(15, EventType.RUN_CANCELLED, {}), None),
+        (event(16, EventType.RUN_COMPLETED, {}), "2026-11-02T10:00:17Z"),  # a clock step back
+        (event(17, EventType.AGENT_INVOKED, {"agent": "clerk"}), None),
+    ]
+
+
+def test_the_ledger_rows_are_the_rows_of_the_usage_events_derive_gives() -> None:
+    tags = RunTags("acme", "desk", {"department": "support", "region": "eu"}, "ticket_resolved")
+
+    def priced(model: str, usage: Any) -> Price:
+        return Price(usage.get("input_tokens", 0) / 3e6, energy_kwh=0.25 if usage else None)
+
+    make = _rows_of(tags)
+    built: list[tuple[Any, ...]] = []
+    for event, began in every_kind_of_usage():
+        derived = [_row(u) for u in derive(event, tags, priced, active_since=began)]
+        before = len(built)
+        usage_of(built, [event], make, priced, since=began)
+        assert built[before:] == derived
+        assert [type(v) for row in built[before:] for v in row] == [
+            type(v) for row in derived for v in row]
+    assert {row[1] for row in built} == set(USAGE_TYPES)
+    assert sum(row[1] == ESCALATION for row in built) == 1
 
 
 async def test_catch_up_from_the_middle_of_a_run_keeps_its_active_time(store: JournalStore
@@ -171,12 +255,12 @@ async def test_a_run_that_waits_and_resumes_is_metered_as_a_catch_up_would(
     await second.aclose()
     ledger = ledger_for(store)
     await ledger.sync(store, price)
-    kept = rows(ledger)
-    assert sum(e["type"] == ACTIVE for e in kept.values()) == 2  # before the wait, after it
+    kept = stored(ledger)
+    assert sum(row[1] == ACTIVE for row in kept[0]) == 2  # before the wait, after it
     store.database.execute("DELETE FROM usage_events")
     store.database.execute("DELETE FROM usage_runs")
     again = ledger_for(store)
     await again.sync(store, price)
-    assert rows(again) == kept
+    assert stored(again) == kept
     ledger.close()
     again.close()

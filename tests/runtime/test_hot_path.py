@@ -5,6 +5,7 @@ settings apply once per process."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import os
 import subprocess
@@ -49,6 +50,17 @@ def test_the_workflow_hash_is_the_spec_hash_and_computed_once() -> None:
     first = wf.hash
     assert first == spec_hash(wf.spec)
     assert wf.hash is first
+
+
+def test_a_workflows_agents_are_looked_up_in_an_index_made_once() -> None:
+    wf = make_workflow([{"name": "a", "script": [{"content": "x"}]},
+                        {"name": "b", "script": [{"content": "y"}]}], [{"agent": "a"}])
+    assert wf.agent("b") is wf.spec.agent("b") is wf.spec.agents[1]
+    assert wf.agent("nobody") is None
+    index = wf._agents
+    assert wf.agent("a") is wf.spec.agents[0] and wf._agents is index
+    bound = dataclasses.replace(wf, tools={})  # a new version of the object: its own index
+    assert bound._agents is None and bound.agent("a") is wf.spec.agents[0]
 
 
 def _collector_settings(env: dict[str, str]) -> dict[str, int | list[int]]:

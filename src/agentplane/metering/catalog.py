@@ -224,6 +224,8 @@ class Cost:
 
     def to(self, currency: str, rates: ExchangeRates | None = None) -> Cost:
         """This cost in another currency, converted with the dated rate of the table."""
+        if currency == self.currency:
+            return self
         table = rates or self.exchange_rates or bundled_exchange_rates()
         factor, used = table.factor(self.currency, currency)
         if used is None:
@@ -241,6 +243,8 @@ def _part(name: Literal["input", "cached_input", "output", "reasoning"], tokens:
 
 def _check_tokens(input_tokens: int, cached_input_tokens: int, output_tokens: int,
                   reasoning_tokens: int) -> None:
+    if 0 <= cached_input_tokens <= input_tokens and 0 <= reasoning_tokens <= output_tokens:
+        return  # every count a call can have: what follows says what is wrong with others
     counts = {"input_tokens": input_tokens, "cached_input_tokens": cached_input_tokens,
               "output_tokens": output_tokens, "reasoning_tokens": reasoning_tokens}
     for name, value in counts.items():

@@ -22,23 +22,25 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from agentplane.journal import Event, EventType, JournalStore, RunRecord
 from agentplane.storage import Database
 
 from .usage import (
+    ENDS_ACTIVITY,
     METERED,
+    STARTS_ACTIVITY,
+    Make,
     Pricer,
     RunTags,
-    UsageEvent,
-    derive,
+    derive_into,
     ends_activity,
     free,
-    starts_activity,
 )
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 FLUSH_ROWS = 2000
 """Usage rows (or runs with a new place) buffered before they are written."""
@@ -56,31 +58,37 @@ def run_tags(run: RunRecord) -> RunTags:
     return RunTags(run.tenant, run.workflow, dict(meta.get("tags") or {}), meta.get("outcome"))
 
 
-def usage_of(events: Sequence[Event], tags: RunTags, pricer: Pricer, *, after: int = 0,
-             since: str | None = None) -> tuple[list[UsageEvent], str | None]:
-    """The usage of one run's ``events`` (in seq order) past seq ``after``; ``since``: when the
-    run's current stretch of activity began, if it began before these events. Returns the
-    usage and when the stretch still open at the end began (None: none is open)."""
-    out: list[UsageEvent] = []
+def usage_of(out: list[T], events: Sequence[Event], make: Make[T], pricer: Pricer, *,
+             after: int = 0, since: str | None = None) -> str | None:
+    """Append to ``out`` the usage of one run's ``events`` (in seq order) past seq ``after``,
+    each item built by ``make`` (see :func:`derive_into`); ``since``: when the run's current
+    stretch of activity began, if it began before these events. Returns when the stretch still
+    open at the end began (None: none is open)."""
     for event in events:
-        if event.type not in METERED:
+        kind = event.type
+        if kind not in METERED:
             continue
-        if starts_activity(event):
+        if kind in STARTS_ACTIVITY:
             since = event.time
             continue
         began = None
-        if ends_activity(event):
+        if kind in ENDS_ACTIVITY:
             began, since = since, None
         if event.seq > after:
-            out.extend(derive(event, tags, pricer, active_since=began))
-    return out, since
+            derive_into(out, event, make, pricer, active_since=began)
+    return since
+
+
+Row = tuple[Any, ...]
+"""A usage event as the row ``Follower.insert_sql`` takes."""
 
 
 @dataclass(slots=True)
 class _Run:
     """What the follower knows of a run this process is appending to."""
 
-    tags: RunTags
+    row: Make[Row]
+    """Builds the run's usage rows."""
     place: int
     """The last seq whose usage is buffered or written, with none missing before it."""
     since: str | None = None
@@ -94,10 +102,10 @@ class Follower:
 
     db: Database
     insert_sql: str
-    to_row: Callable[[UsageEvent], tuple[Any, ...]]
-    """A usage event as the row ``insert_sql`` takes."""
+    rows_of: Callable[[RunTags], Make[Row]]
+    """For a run, what builds its usage as the rows ``insert_sql`` takes."""
     _runs: dict[str, _Run] = field(default_factory=dict)
-    _rows: list[tuple[Any, ...]] = field(default_factory=list)
+    _rows: list[Row] = field(default_factory=list)
     _places: dict[str, int] = field(default_factory=dict)
     _look_again: float = 0.0
     """When (``time.monotonic()``) ``catch_up`` next looks for runs nobody metered."""
@@ -132,13 +140,7 @@ class Follower:
     def _advance(self, state: _Run, run_id: str, events: Sequence[Event],
                  pricer: Pricer) -> None:
         if events[0].seq == state.place + 1:
-            for event in events:
-                if event.type in METERED:  # else no usage, and no stretch begins or ends
-                    usage, state.since = usage_of(events, state.tags, pricer,
-                                                  since=state.since)
-                    if usage:
-                        self._rows.extend(map(self.to_row, usage))
-                    break
+            state.since = self._buffer(events, state.row, pricer, since=state.since)
             state.place = events[-1].seq
             self._places[run_id] = state.place
         # else: not contiguous with what is metered (events appended elsewhere, such as an
@@ -148,20 +150,33 @@ class Follower:
         if len(self._rows) >= FLUSH_ROWS or len(self._places) >= FLUSH_ROWS:
             self._flush_quietly()
 
+    def _buffer(self, events: Sequence[Event], make: Make[Row], pricer: Pricer, *,
+                after: int = 0, since: str | None = None) -> str | None:
+        """:func:`usage_of` into the buffer; none of it kept if it fails part-way (its run's
+        place does not move either)."""
+        rows = self._rows
+        buffered = len(rows)
+        try:
+            return usage_of(rows, events, make, pricer, after=after, since=since)
+        except BaseException:
+            del rows[buffered:]
+            raise
+
     async def _start(self, store: JournalStore, run: RunRecord, first: int) -> _Run:
         """Begin following a run: from its second event (the first, ``run.created``, is
         written when the run is created and has no usage), or mid-way where the ledger's place
         is just before ``first``; otherwise the run is left to ``catch_up`` (place -1)."""
-        tags = run_tags(run)
+        make = self.rows_of(run_tags(run))
         if first <= 2:
-            state = _Run(tags, first - 1)
+            state = _Run(make, first - 1)
         else:
             row = self.db.query_one("SELECT seq FROM usage_runs WHERE run_id = ?", (run.id,))
             if row is None or int(row[0]) != first - 1:
-                state = _Run(tags, -1)
+                state = _Run(make, -1)
             else:
                 earlier = [e for e in await store.events(run.id) if e.seq < first]
-                state = _Run(tags, first - 1, usage_of(earlier, tags, free)[1])
+                since = usage_of([], earlier, make, free, after=first - 1)  # derives none
+                state = _Run(make, first - 1, since)
         self._runs[run.id] = state
         return state
 
@@ -210,8 +225,7 @@ class Follower:
                 events = await store.events(run_id)  # when the open stretch began
             if not events:
                 continue
-            usage, _ = usage_of(events, tags, pricer, after=int(place))
-            self._rows.extend(self.to_row(u) for u in usage)
+            self._buffer(events, self.rows_of(tags), pricer, after=int(place))
             self._places[run_id] = events[-1].seq
             if len(self._rows) >= FLUSH_ROWS or len(self._places) >= FLUSH_ROWS:
                 new += self.flush()

@@ -21,8 +21,8 @@ from agentplane.errors import ConfigError
 from agentplane.journal import Event, JournalStore, RunRecord, canonical_json
 from agentplane.storage import Database, Migration, open_component
 
-from .follow import Follower
-from .usage import Pricer, UsageEvent
+from .follow import Follower, Row
+from .usage import Make, Pricer, RunTags, UsageEvent, unix_time
 
 COMPONENT = "usage"
 
@@ -110,11 +110,30 @@ BIG_BATCH = 10_000
 BIG_BATCH_CACHE_KIB = 64 * 1024
 
 
-def _row(e: UsageEvent) -> tuple[Any, ...]:
+def _row(e: UsageEvent) -> Row:
     return (e.id, e.type, e.time, e.timestamp, e.run_id, e.tenant, e.workflow,
             canonical_json(e.tags), e.agent, e.model, e.tool, e.outcome,
             e.input_tokens, e.cached_input_tokens, e.output_tokens, e.reasoning_tokens,
             e.quantity, e.cost_usd, e.energy_kwh)
+
+
+def _rows_of(run: RunTags) -> Make[Row]:
+    """What builds a run's usage as ledger rows straight from its journal events: the row
+    :func:`_row` makes of the usage event :func:`derive` would give, with the run's tags
+    encoded once and no usage event built to be taken apart."""
+    tenant, workflow, tags = run.tenant, run.workflow, canonical_json(run.tags)
+
+    def row(event: Event, uid: str, kind: str, *, agent: str | None = None,
+            model: str | None = None, tool: str | None = None, outcome: str | None = None,
+            input_tokens: int = 0, cached_input_tokens: int = 0, output_tokens: int = 0,
+            reasoning_tokens: int = 0, quantity: float = 1.0, cost_usd: float = 0.0,
+            energy_kwh: float | None = None) -> Row:
+        time = event.time
+        return (uid, kind, time, unix_time(time), event.run_id, tenant, workflow, tags, agent,
+                model, tool, outcome, input_tokens, cached_input_tokens, output_tokens,
+                reasoning_tokens, quantity, cost_usd, energy_kwh)
+
+    return row
 
 
 def _plain(value: Any) -> Any:
@@ -187,7 +206,7 @@ class UsageLedger:
         self._db, self._owned = open_component(db, COMPONENT, MIGRATIONS, readonly=readonly)
         self._insert = (f"INSERT INTO usage_events({', '.join(COLUMNS)}) "
                         f"VALUES ({', '.join('?' * len(COLUMNS))}) ON CONFLICT (id) DO NOTHING")
-        self._follower = Follower(self._db, self._insert, _row)
+        self._follower = Follower(self._db, self._insert, _rows_of)
 
     @property
     def dialect(self) -> str:

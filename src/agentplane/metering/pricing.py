@@ -47,11 +47,7 @@ def self_hosted_rates(entry: ModelPrice) -> Rates:
     return Rates(input_per_million=per_million, output_per_million=per_million)
 
 
-def _energy_per_million(catalog: PriceCatalog, model: str) -> float | None:
-    try:
-        entry = catalog.lookup(model)
-    except UnknownModelPriceError:
-        return None
+def _energy_per_million(entry: ModelPrice) -> float | None:
     if entry.kind != "self_hosted" or entry.server is None:
         return None
     from agentplane.economics.model import energy_kwh_per_million_tokens
@@ -59,38 +55,53 @@ def _energy_per_million(catalog: PriceCatalog, model: str) -> float | None:
     return energy_kwh_per_million_tokens(_server(entry))
 
 
+FREE = Price(0.0)
+KNOWN_MODELS = 1_024
+"""Model references a pricer remembers the catalog entry of (one it has not, it looks up)."""
+
+
 def pricing_from(catalog: PriceCatalog) -> tuple[Pricer, WorstCase]:
-    """(pricer, worst case) over a catalog. Self-hosted models also get their energy."""
-    energy: dict[str, float | None] = {}
+    """(pricer, worst case) over a catalog. Self-hosted models also get their energy.
+
+    Each model's catalog entry (or that it has none) and energy per million tokens are looked
+    up once, not on every call."""
+    known: dict[str, tuple[ModelPrice, float | None] | None] = {}
+
+    def entry_of(model: str) -> tuple[ModelPrice, float | None] | None:
+        """The catalog entry of a model the call stands in for (None: free or unknown) and its
+        energy per million tokens."""
+        model = _stand_in(model)
+        if model in known:
+            return known[model]
+        try:
+            entry = catalog.lookup(model) if model else None
+        except UnknownModelPriceError:
+            entry = None
+        found = None if entry is None else (entry, _energy_per_million(entry))
+        if len(known) < KNOWN_MODELS:
+            known[model] = found
+        return found
 
     def pricer(model: str, usage: Mapping[str, int]) -> Price:
-        model = _stand_in(model)
-        if not model:
-            return Price(0.0)
-        try:
-            cost = catalog.cost(model, input_tokens=usage.get("input_tokens", 0),
-                                cached_input_tokens=usage.get("cached_input_tokens", 0),
-                                output_tokens=usage.get("output_tokens", 0),
-                                reasoning_tokens=usage.get("reasoning_tokens", 0))
-        except UnknownModelPriceError:
-            return Price(0.0)
-        if model not in energy:
-            energy[model] = _energy_per_million(catalog, model)
-        per_million = energy[model]
+        found = entry_of(model)
+        if found is None:
+            return FREE
+        entry, per_million = found
+        cost = entry.cost(input_tokens=usage.get("input_tokens", 0),
+                          cached_input_tokens=usage.get("cached_input_tokens", 0),
+                          output_tokens=usage.get("output_tokens", 0),
+                          reasoning_tokens=usage.get("reasoning_tokens", 0))
         tokens = usage.get("input_tokens", 0) + usage.get("output_tokens", 0)
-        return Price(float(cost.to(USD).amount),
+        return Price(float(cost.to(USD, catalog.exchange_rates).amount),
                      None if per_million is None else per_million * tokens / 1e6)
 
     def worst_case(model: str, prompt_tokens: int, max_output_tokens: int) -> float:
-        model = _stand_in(model)
-        if not model:
+        found = entry_of(model)
+        if found is None:
             return 0.0
-        try:
-            cost = catalog.worst_case(model, input_tokens=prompt_tokens,
-                                      max_output_tokens=max_output_tokens)
-        except UnknownModelPriceError:
-            return 0.0
-        return float(cost.to(USD).amount)
+        cost = found[0].worst_case(input_tokens=prompt_tokens,
+                                   max_output_tokens=max_output_tokens)
+        return float(cost.to(USD, catalog.exchange_rates).amount)
 
     return pricer, worst_case
 

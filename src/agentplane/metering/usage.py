@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from agentplane.journal import Event, EventType
 
@@ -27,14 +27,15 @@ USAGE_TYPES = (MODEL, ACTION, TASK, ACTIVE, OUTCOME, ESCALATION)
 
 REMOTE_TASK_FINISHED = "a2a.task.finished"
 """Journaled by the A2A client with the usage the remote agent reported."""
-_ENDS_ACTIVITY = frozenset({EventType.RUN_WAITING, EventType.RUN_COMPLETED, EventType.RUN_FAILED,
-                            EventType.RUN_CANCELLED, EventType.RUN_NEEDS_RECONCILIATION})
-_STARTS_ACTIVITY = frozenset({EventType.RUN_STARTED, EventType.RUN_RESUMED})
-METERED = frozenset({EventType.MODEL_COMPLETED, REMOTE_TASK_FINISHED, EventType.TOOL_COMPLETED,
-                     EventType.TOOL_FAILED, EventType.OUTCOME_RECORDED, EventType.MODEL_ROUTED}
-                    | _ENDS_ACTIVITY | _STARTS_ACTIVITY)
+_TASK_ENDS = frozenset({EventType.RUN_COMPLETED, EventType.RUN_FAILED, EventType.RUN_CANCELLED})
+ENDS_ACTIVITY = _TASK_ENDS | {EventType.RUN_WAITING, EventType.RUN_NEEDS_RECONCILIATION}
+STARTS_ACTIVITY = frozenset({EventType.RUN_STARTED, EventType.RUN_RESUMED})
+_ACTIONS = frozenset({EventType.TOOL_COMPLETED, EventType.TOOL_FAILED})
+METERED = frozenset({EventType.MODEL_COMPLETED, REMOTE_TASK_FINISHED, EventType.OUTCOME_RECORDED,
+                     EventType.MODEL_ROUTED} | _ACTIONS | ENDS_ACTIVITY | STARTS_ACTIVITY)
 """Every journal event type that gives rise to usage or starts a stretch of activity: the
 others are skipped without a look."""
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,7 +94,7 @@ class UsageEvent:
     @property
     def timestamp(self) -> float:
         """Unix time in seconds."""
-        return datetime.fromisoformat(self.time.replace("Z", "+00:00")).timestamp()
+        return unix_time(self.time)
 
     def to_cloudevent(self, source: str = "agentplane") -> dict[str, Any]:
         data = {k: v for k, v in {
@@ -119,11 +120,18 @@ class RunTags:
     outcome: str | None = None
 
 
-def _seconds(start: str, end: str) -> float:
-    def parse(t: str) -> float:
-        return datetime.fromisoformat(t.replace("Z", "+00:00")).timestamp()
+def unix_time(text: str) -> float:
+    """Unix time in seconds of an ISO 8601 time (``2026-11-02T10:00:00.000001Z``)."""
+    return datetime.fromisoformat(text).timestamp()
 
-    return max(0.0, parse(end) - parse(start))
+
+def _seconds(start: str, end: str) -> float:
+    return max(0.0, unix_time(end) - unix_time(start))
+
+
+Make = Callable[..., T]
+"""Builds one usage item of a journal event: ``make(event, id, type, **fields)``, the fields
+those of :class:`UsageEvent` after ``tags`` (a ``UsageEvent``, or a ledger row)."""
 
 
 def derive(event: Event, run: RunTags, pricer: Pricer, *,
@@ -132,51 +140,59 @@ def derive(event: Event, run: RunTags, pricer: Pricer, *,
 
     ``active_since``: for events that end a stretch of activity, when it began.
     """
-    def make(uid: str, kind: str, **fields: Any) -> UsageEvent:
+    def make(event: Event, uid: str, kind: str, **fields: Any) -> UsageEvent:
         return UsageEvent(uid, kind, event.time, event.run_id, run.tenant, run.workflow,
                           dict(run.tags), **fields)
 
-    uid = f"{event.run_id}:{event.seq}"
-    d = event.data
-    if event.type == EventType.MODEL_COMPLETED:
-        usage = event.usage or {}
-        model = str(d.get("provider_model") or d.get("model") or "")
-        price = pricer(model, usage)
-        return [make(uid, MODEL, agent=d.get("agent"), model=model,
-                     input_tokens=usage.get("input_tokens", 0),
-                     cached_input_tokens=usage.get("cached_input_tokens", 0),
-                     output_tokens=usage.get("output_tokens", 0),
-                     reasoning_tokens=usage.get("reasoning_tokens", 0),
-                     cost_usd=price.usd, energy_kwh=price.energy_kwh)]
-    if event.type == REMOTE_TASK_FINISHED and event.usage:
-        usage = event.usage
-        return [make(uid, MODEL, agent=d.get("agent") or d.get("tool"),
-                     model=f"a2a:{d.get('tool')}",
-                     input_tokens=usage.get("input_tokens", 0),
-                     cached_input_tokens=usage.get("cached_input_tokens", 0),
-                     output_tokens=usage.get("output_tokens", 0),
-                     reasoning_tokens=usage.get("reasoning_tokens", 0))]
-    if event.type == EventType.MODEL_ROUTED:
-        model = str(d.get("provider_model") or d.get("chosen") or "")
-        return [make(uid, ESCALATION, agent=d.get("agent"), model=model,
-                     quantity=1.0)] if d.get("escalated") else []
-    if event.type in (EventType.TOOL_COMPLETED, EventType.TOOL_FAILED) and not d.get("reconciled"):
-        return [make(uid, ACTION, tool=d.get("tool"), agent=d.get("agent"),
-                     cost_usd=float(d.get("cost_usd") or 0.0))]
     out: list[UsageEvent] = []
-    if event.type in _ENDS_ACTIVITY and active_since is not None:
-        out.append(make(f"{uid}:active", ACTIVE, quantity=_seconds(active_since, event.time)))
-    if event.type in (EventType.RUN_COMPLETED, EventType.RUN_FAILED, EventType.RUN_CANCELLED):
-        out.append(make(f"{uid}:task", TASK, outcome=event.type.split(".")[1]))
-    if event.type == EventType.OUTCOME_RECORDED:
-        out.append(make(uid, OUTCOME, outcome=str(d.get("outcome")),
-                        quantity=float(d.get("quantity", 1))))
+    derive_into(out, event, make, pricer, active_since=active_since)
     return out
 
 
-def starts_activity(event: Event) -> bool:
-    return event.type in _STARTS_ACTIVITY
+def derive_into(out: list[T], event: Event, make: Make[T], pricer: Pricer, *,
+                active_since: str | None = None) -> None:
+    """:func:`derive` with each usage item built by ``make`` and appended to ``out`` (the
+    ledger's rows are built this way, with no usage event made to be taken apart again)."""
+    kind, d = event.type, event.data
+    uid = f"{event.run_id}:{event.seq}"
+    if kind == EventType.MODEL_COMPLETED:
+        usage = event.usage or {}
+        model = str(d.get("provider_model") or d.get("model") or "")
+        price = pricer(model, usage)
+        out.append(make(event, uid, MODEL, agent=d.get("agent"), model=model,
+                        input_tokens=usage.get("input_tokens", 0),
+                        cached_input_tokens=usage.get("cached_input_tokens", 0),
+                        output_tokens=usage.get("output_tokens", 0),
+                        reasoning_tokens=usage.get("reasoning_tokens", 0),
+                        cost_usd=price.usd, energy_kwh=price.energy_kwh))
+    elif kind in _ACTIONS:
+        if not d.get("reconciled"):
+            out.append(make(event, uid, ACTION, tool=d.get("tool"), agent=d.get("agent"),
+                            cost_usd=float(d.get("cost_usd") or 0.0)))
+    elif kind == REMOTE_TASK_FINISHED:
+        usage = event.usage or {}
+        if usage:
+            out.append(make(event, uid, MODEL, agent=d.get("agent") or d.get("tool"),
+                            model=f"a2a:{d.get('tool')}",
+                            input_tokens=usage.get("input_tokens", 0),
+                            cached_input_tokens=usage.get("cached_input_tokens", 0),
+                            output_tokens=usage.get("output_tokens", 0),
+                            reasoning_tokens=usage.get("reasoning_tokens", 0)))
+    elif kind == EventType.MODEL_ROUTED:
+        if d.get("escalated"):
+            model = str(d.get("provider_model") or d.get("chosen") or "")
+            out.append(make(event, uid, ESCALATION, agent=d.get("agent"), model=model,
+                            quantity=1.0))
+    elif kind == EventType.OUTCOME_RECORDED:
+        out.append(make(event, uid, OUTCOME, outcome=str(d.get("outcome")),
+                        quantity=float(d.get("quantity", 1))))
+    elif kind in ENDS_ACTIVITY:
+        if active_since is not None:
+            out.append(make(event, f"{uid}:active", ACTIVE,
+                            quantity=_seconds(active_since, event.time)))
+        if kind in _TASK_ENDS:
+            out.append(make(event, f"{uid}:task", TASK, outcome=kind.split(".")[1]))
 
 
 def ends_activity(event: Event) -> bool:
-    return event.type in _ENDS_ACTIVITY
+    return event.type in ENDS_ACTIVITY

@@ -11,9 +11,7 @@ wait forever if every place were held by a parent waiting for its child.
 from __future__ import annotations
 
 import asyncio
-import contextlib
-from collections.abc import AsyncIterator
-from contextvars import ContextVar
+from contextvars import ContextVar, Token
 
 from agentplane.errors import ConfigError
 
@@ -48,21 +46,39 @@ class Admission:
             self._loop, self._places = loop, asyncio.Semaphore(self.max_active)
         return self._places
 
-    @contextlib.asynccontextmanager
-    async def place(self, run_id: str) -> AsyncIterator[None]:
-        """Hold a place while the body drives ``run_id``; waits for one if all are taken."""
-        places = self._semaphore()
+    def place(self, run_id: str) -> Place:
+        """Hold a place while the body (``async with``) drives ``run_id``; waits for one if
+        all are taken."""
+        return Place(self, run_id)
+
+
+class Place:
+    """A run's place in an ``Admission``, held for the body of an ``async with``. A class, not
+    a generator-based context manager: one is entered per run, and a generator, its wrapper
+    and their coroutines cost several times as much."""
+
+    __slots__ = ("_admission", "_places", "_run_id", "_token")
+
+    def __init__(self, admission: Admission, run_id: str) -> None:
+        self._admission = admission
+        self._run_id = run_id
+        self._places: asyncio.Semaphore | None = None
+        self._token: Token[bool] | None = None
+
+    async def __aenter__(self) -> None:
+        places = self._places = self._admission._semaphore()
         if places is not None:
+            waiting = self._admission.waiting
             if places.locked():
-                self.waiting.add(run_id)
+                waiting.add(self._run_id)
             try:
                 await places.acquire()
             finally:
-                self.waiting.discard(run_id)
-        token = _inside_a_drive.set(True)
-        try:
-            yield
-        finally:
-            _inside_a_drive.reset(token)
-            if places is not None:
-                places.release()
+                waiting.discard(self._run_id)
+        self._token = _inside_a_drive.set(True)
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self._token is not None:
+            _inside_a_drive.reset(self._token)
+        if self._places is not None:
+            self._places.release()

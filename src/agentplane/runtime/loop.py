@@ -78,12 +78,16 @@ class _Turn:
     messages: list[Message]
     supervision: Supervision | None = None
     task: str = ""
-    seen: Counter[str] = field(default_factory=Counter)
+    seen: Counter[str] | None = None
+    """Tool calls made so far, by name and arguments (made at the first call)."""
     turn_limit: int = 0
     reasoning: str = ""
     """What the agent said in the current turn (shown to guardians and approvers)."""
     checks: VerifySpec | None = None
     """The checks the agent's answer must pass (grounding labels tool results with ids)."""
+    definitions: list[ToolDefinition] | None = None
+    """Every tool the agent may call in this invocation (made at its first model call: they do
+    not change between its turns)."""
 
 
 _IDENTITIES: dict[int, tuple[AgentSpec, str]] = {}
@@ -105,21 +109,22 @@ def agent_identity(workflow: WorkflowSpec, agent: AgentSpec) -> dict[str, str]:
 
 
 def _tool_definitions(ctx: RunContext, turn: _Turn) -> list[ToolDefinition]:
-    spec = ctx.workflow.spec
+    if turn.definitions is not None:
+        return turn.definitions
     defs: list[ToolDefinition] = []
     for name in turn.spec.tools:
         tool = ctx.workflow.tools.get(name)
         if tool is not None:
             defs.append(tool.definition())
         else:
-            target = spec.agent(name)
+            target = ctx.workflow.agent(name)
             defs.append(ToolDefinition(
                 name, (target.description if target else None) or f"Ask agent {name} to do a task.",
                 {"type": "object", "properties": {"task": {"type": "string"}},
                  "required": ["task"], "additionalProperties": False},
             ))
     for name in turn.spec.handoffs:
-        target = spec.agent(name)
+        target = ctx.workflow.agent(name)
         defs.append(ToolDefinition(
             HANDOFF_PREFIX + name,
             f"Hand the conversation over to {name}"
@@ -138,12 +143,15 @@ def _tool_definitions(ctx: RunContext, turn: _Turn) -> list[ToolDefinition]:
         ))
     if has_memory_tools(turn.spec):
         defs += memory_tool_definitions()
+    turn.definitions = defs
     return defs
 
 
 async def _offered(ctx: RunContext, turn: _Turn, step: str) -> list[ToolDefinition]:
     """The tool definitions of this model call: with ``max_tools``, the chosen few of the
     agent's declared tools (``tool_choice``) and every control tool."""
+    if turn.spec.max_tools is None:  # no limit: every one, as ``offered_tools`` would give
+        return _tool_definitions(ctx, turn)
     return await offered_tools(ctx, turn.spec.name, turn.spec.max_tools,
                                _tool_definitions(ctx, turn), set(turn.spec.tools), turn.task,
                                turn.messages, step)
@@ -179,7 +187,7 @@ async def _call_one(ctx: RunContext, turn: _Turn, key: str, call: ToolCall) -> t
     tool = ctx.workflow.tools.get(call.name)
     if tool is not None and call.name in turn.spec.tools:
         return await _governed_call(ctx, turn, key, tool, call.arguments)
-    if call.name in turn.spec.tools and ctx.workflow.spec.agent(call.name) is not None:
+    if call.name in turn.spec.tools and ctx.workflow.agent(call.name) is not None:
         task = str(call.arguments.get("task", ""))
         result = await run_agent(ctx, call.name, task, f"{key}/{call.name}")
         return True, result.output
@@ -246,14 +254,17 @@ async def _run_calls(ctx: RunContext, turn: _Turn, key: str,
 
 
 async def _check_loops(ctx: RunContext, turn: _Turn, key: str, calls: list[ToolCall]) -> None:
+    seen = turn.seen
+    if seen is None:
+        seen = turn.seen = Counter()
     for call in calls:
         signature = call.name + canonical_json(call.arguments)
-        turn.seen[signature] += 1
-        if turn.seen[signature] >= turn.spec.loop_limit:
+        seen[signature] += 1
+        if seen[signature] >= turn.spec.loop_limit:
             await _escalate(ctx, turn, f"{key}/loop", "the same call repeated",
                             {"tool": call.name, "arguments": call.arguments,
-                             "times": turn.seen[signature]})
-            turn.seen[signature] = 0
+                             "times": seen[signature]})
+            seen[signature] = 0
 
 
 async def run_agent(ctx: RunContext, name: str, task: str, key: str,
@@ -264,7 +275,7 @@ async def run_agent(ctx: RunContext, name: str, task: str, key: str,
 
     ``checks``: the ``verify:`` section its answer must pass (the agent is told). ``model``:
     another model than the agent's own (an ensemble's candidate)."""
-    spec = ctx.workflow.spec.agent(name)
+    spec = ctx.workflow.agent(name)
     if spec is None:
         raise RunFailure(f"workflow {ctx.workflow.spec.name} has no agent {name!r}")
     if model is not None:

@@ -8,6 +8,7 @@ Hand-offs and agent-as-tool live in the agent loop.
 from __future__ import annotations
 
 import json
+from collections.abc import Coroutine, Sequence
 from functools import partial
 from typing import Any
 
@@ -23,19 +24,27 @@ def as_text(value: Any) -> str:
     return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
 
 
-async def run_step(ctx: RunContext, step: Step, key: str, value: Any) -> Any:
+def run_step(ctx: RunContext, step: Step, key: str, value: Any) -> Coroutine[Any, Any, Any]:
+    """The coroutine that runs ``step`` on ``value``, chosen here and awaited by the caller
+    rather than awaited in one more coroutine: every resume of a step passes through each
+    coroutine that awaits it."""
     if isinstance(step, AgentStep):
         text = as_text(value)
         task = step.input.replace("{input}", text) if step.input is not None else text
-        return await _run_agent_step(ctx, step, task, f"{key}/{step.agent}")
+        return _run_agent_step(ctx, step, task, f"{key}/{step.agent}")
     if isinstance(step, SupervisorStep):
-        supervision = Supervision(list(step.workers), step.max_assignments, checks=step.verify,
-                                  check=partial(checked_assignment, step.verify)
-                                  if step.verify is not None else None)
-        result = await run_agent(ctx, step.supervisor, as_text(value),
-                                 f"{key}/{step.supervisor}", supervision=supervision)
-        return result.output
-    return await _run_parallel(ctx, step, key, value)
+        return _run_supervisor_step(ctx, step, key, value)
+    return _run_parallel(ctx, step, key, value)
+
+
+async def _run_supervisor_step(ctx: RunContext, step: SupervisorStep, key: str,
+                               value: Any) -> str:
+    supervision = Supervision(list(step.workers), step.max_assignments, checks=step.verify,
+                              check=partial(checked_assignment, step.verify)
+                              if step.verify is not None else None)
+    result = await run_agent(ctx, step.supervisor, as_text(value), f"{key}/{step.supervisor}",
+                             supervision=supervision)
+    return result.output
 
 
 async def _run_agent_step(ctx: RunContext, step: AgentStep, task: str, key: str) -> str:
@@ -63,7 +72,7 @@ async def _run_parallel(ctx: RunContext, step: ParallelStep, key: str, value: An
     return out
 
 
-async def run_steps(ctx: RunContext, steps: list[Step], value: Any) -> Any:
+async def run_steps(ctx: RunContext, steps: Sequence[Step], value: Any) -> Any:
     """Run the workflow's steps in order; returns the last step's output."""
     for i, step in enumerate(steps):
         value = await run_step(ctx, step, f"s{i}", value)

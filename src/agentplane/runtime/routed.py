@@ -13,7 +13,7 @@ residency either way, budgeted, and durable.
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Coroutine, Mapping, Sequence
 from typing import Any
 
 from agentplane.errors import AgentplaneError
@@ -114,16 +114,25 @@ async def _metered(ctx: RunContext, step: str, agent: str, model: str, priced: s
         release(ctx, held)
 
 
-async def call_model(ctx: RunContext, step: str, agent: str, model: str,
-                     request: ModelRequest, *, wait: bool = True) -> ModelResponse:
-    """One model call of ``agent`` at ``step`` (see the module's docstring). Without
-    ``wait`` a budget breach fails the call instead of asking a person."""
+def call_model(ctx: RunContext, step: str, agent: str, model: str, request: ModelRequest, *,
+               wait: bool = True) -> Coroutine[Any, Any, ModelResponse]:
+    """One model call of ``agent`` at ``step`` (see the module's docstring), as the coroutine
+    to await: chosen here rather than awaited in one more coroutine, which every resume of
+    the call would pass through. Without ``wait`` a budget breach fails the call instead of
+    asking a person."""
     marks = call_marks(ctx, request)
     if model.startswith(ROUTER_PREFIX):
-        return await _routed(ctx, step, agent, model.removeprefix(ROUTER_PREFIX), request,
-                             marks, wait)
+        return _routed(ctx, step, agent, model.removeprefix(ROUTER_PREFIX), request, marks,
+                       wait)
     if marks.constrained and ctx.recorded(step, EventType.MODEL_COMPLETED) is None:
-        await _guard(ctx, step, agent, model, marks)
+        return _guarded(ctx, step, agent, model, request, marks, wait)
+    return _metered(ctx, step, agent, model, model, request, wait=wait)
+
+
+async def _guarded(ctx: RunContext, step: str, agent: str, model: str, request: ModelRequest,
+                   marks: DataMarks, wait: bool) -> ModelResponse:
+    """A call to a fixed model once the residency guardian let it through."""
+    await _guard(ctx, step, agent, model, marks)
     return await _metered(ctx, step, agent, model, model, request, wait=wait)
 
 

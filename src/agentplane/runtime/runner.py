@@ -24,6 +24,7 @@ from agentplane.errors import AgentplaneError, ConfigError, NotFoundError
 from agentplane.governance.residency import CLASSIFICATIONS as SENSITIVITIES
 from agentplane.journal import (
     TERMINAL_STATUSES,
+    Event,
     EventType,
     JournalError,
     JournalStore,
@@ -38,7 +39,7 @@ from agentplane.journal import (
 from agentplane.journal.events import (
     APPROVAL_KINDS as APPROVAL_KINDS,  # the runtime's name for it too
 )
-from agentplane.journal.events import utc_now
+from agentplane.journal.events import STATUS_OF_EVENT, utc_now
 from agentplane.models.base import ModelProvider
 from agentplane.models.registry import Endpoint, ModelResolver
 from agentplane.models.router import RouteBook
@@ -240,22 +241,21 @@ class Runtime:
         """Start a run and drive it until it finishes, waits, or needs a person."""
         run = await self.start(workflow, input, run_id=run_id, tenant=tenant, lease=True,
                                tags=tags, sensitivity=sensitivity)
-        await self._drive(run)
-        return await self.store.require_run(run.id)
+        return await self._drive(run) or await self.store.require_run(run.id)
 
     async def execute(self, run_id: str) -> RunRecord:
         """Drive one run if it is runnable and nobody else holds it."""
         claimed = await self.store.claim(self.owner, lease_seconds=self.lease_seconds,
                                          run_id=run_id, owner_is_dead=_owner_is_dead)
-        if claimed:
-            await self._drive(claimed[0])
-        return await self.store.require_run(run_id)
+        ended = await self._drive(claimed[0]) if claimed else None
+        return ended or await self.store.require_run(run_id)
 
     async def resume_all(self) -> list[RunRecord]:
         """Recover every unfinished run: expire due waits, then drive every runnable run."""
         claimed = await self.claim_runnable()
-        await asyncio.gather(*(self._drive(run) for run in claimed))
-        return [await self.store.require_run(run.id) for run in claimed]
+        ended = await asyncio.gather(*(self._drive(run) for run in claimed))
+        return [record or await self.store.require_run(run.id)
+                for run, record in zip(claimed, ended, strict=True)]
 
     async def claim_runnable(self, limit: int = 1_000_000, *, expire_waits: bool = True,
                              driving: Collection[str] = ()) -> list[RunRecord]:
@@ -278,19 +278,20 @@ class Runtime:
     async def drive(self, run: RunRecord) -> RunRecord:
         """Drive a run this runtime has leased (from ``claim_runnable``) until it finishes,
         waits, or needs a person."""
-        await self._drive(run)
-        return await self.store.require_run(run.id)
+        return await self._drive(run) or await self.store.require_run(run.id)
 
-    async def _drive(self, run: RunRecord) -> None:
+    async def _drive(self, run: RunRecord) -> RunRecord | None:
+        """Drive ``run``; returns its record after the drive when the runtime knows it without
+        reading it back (``_completed``), else None (the caller reads it)."""
         if run.id in self._active:
-            return  # already being driven by this runtime (a worker round and a request met)
+            return None  # already being driven by this runtime (a worker round and a request met)
         self._ensure_heartbeat()  # a run waiting for its place keeps its lease too
         async with self.admission.place(run.id):
-            await self._drive_admitted(run)
+            return await self._drive_admitted(run)
 
-    async def _drive_admitted(self, run: RunRecord) -> None:
+    async def _drive_admitted(self, run: RunRecord) -> RunRecord | None:
         if run.id in self._active:
-            return  # driven meanwhile (it was asked for twice while waiting for a place)
+            return None  # driven meanwhile (it was asked for twice while waiting for a place)
         self._active.add(run.id)
         try:
             workflow = await self._with_sources(await self._workflow_for(run))
@@ -306,14 +307,28 @@ class Runtime:
             for agent in workflow.spec.agents:
                 ctx.provenance.add(agent.instructions, source="the workflow", trusted=True,
                                    declared=True)
-            events = await self.store.events(run.id)
-            ctx.load(events)
-            started = any(e.type == EventType.RUN_STARTED for e in events)
-            del events  # the context keeps what it needs; the run may live long after this
-            await ctx.append(NewEvent(EventType.RUN_RESUMED if started else EventType.RUN_STARTED,
-                                      data={"worker": self.owner}))
-            if await self._finish(ctx, run):
-                return  # the final event ended the lease: nothing to release
+            # A run whose record shows only its creation (just created by ``start``, or
+            # claimed before anything else happened to it) has nothing to replay: run.created
+            # holds nothing a step reads back. Its journal is not read; the seq of the write
+            # below shows whether anything was written meanwhile (a person's cancel), and then
+            # that is read.
+            fresh = run.last_seq == 1
+            started = False
+            if not fresh:
+                events = await self.store.events(run.id)
+                ctx.load(events)
+                started = any(e.type == EventType.RUN_STARTED for e in events)
+                del events  # the context keeps what it needs; the run may live long after this
+            first = await ctx.append(NewEvent(
+                EventType.RUN_RESUMED if started else EventType.RUN_STARTED,
+                data={"worker": self.owner}))
+            if fresh and first[0].seq != run.last_seq + 1:
+                fresh = False
+                ctx.load([e for e in await self.store.events(run.id, after_seq=run.last_seq)
+                          if e.seq < first[0].seq])
+            final = await self._finish(ctx, run)
+            # the final event ended the lease: nothing to release
+            return _completed(run, final) if fresh else None
         except (LeaseLostError, RunNotActiveError) as exc:
             log.info("stopped driving %s: %s", run.id, exc)
         except JournalUnavailableError as exc:
@@ -327,16 +342,18 @@ class Runtime:
             self._active.discard(run.id)
         with contextlib.suppress(JournalError):
             await self.store.release(self.owner, run.id)
+        return None
 
-    async def _finish(self, ctx: RunContext, run: RunRecord) -> bool:
-        """Run the steps to their end; returns whether the final event ended the lease."""
+    async def _finish(self, ctx: RunContext, run: RunRecord) -> list[Event]:
+        """Run the steps to their end; returns the run's final write, whose last event ends
+        the drive and the lease (the run completed, failed, waits or needs a person)."""
         try:
-            output = await run_steps(ctx, list(ctx.workflow.spec.steps), run.input)
+            output = await run_steps(ctx, ctx.workflow.spec.steps, run.input)
             output, untrusted = await review_output(ctx, output)
         except Suspended as s:
-            await ctx.append(NewEvent(EventType.RUN_WAITING, data={"waits": s.wait_ids}))
+            return await ctx.append(NewEvent(EventType.RUN_WAITING, data={"waits": s.wait_ids}))
         except NeedsReconciliation as n:
-            await ctx.append(NewEvent(
+            return await ctx.append(NewEvent(
                 EventType.RUN_NEEDS_RECONCILIATION, step_key=n.step_key,
                 data={"tool": n.tool, "arguments": n.arguments,
                       **({"error": n.error} if n.error else {}),
@@ -349,24 +366,22 @@ class Runtime:
                 raise
             failed = {"error": str(exc)}
             remembered = await run_end_memories(ctx, EventType.RUN_FAILED, failed)
-            await ctx.append(*remembered, NewEvent(EventType.RUN_FAILED, data=failed))
+            return await ctx.append(*remembered, NewEvent(EventType.RUN_FAILED, data=failed))
         except Exception as exc:
             log.exception("run %s failed with an internal error", run.id)
-            await ctx.append(NewEvent(EventType.RUN_FAILED,
-                                      data={"error": f"internal error: {type(exc).__name__}: "
-                                                     f"{exc}"}))
-        else:
-            outcome = ctx.workflow.spec.outcome
-            recorded = [NewEvent(EventType.OUTCOME_RECORDED, data={"outcome": outcome})
-                        ] if outcome else []
-            marked = {"untrusted_values": untrusted} if untrusted else {}
-            output, labels = await _labelled(ctx, output)
-            completed = {"output": output, **marked}
-            # what the run leaves in memory is journaled with its completion (see memory_at_end)
-            remembered = await run_end_memories(ctx, EventType.RUN_COMPLETED, completed)
-            await ctx.append(*recorded, *remembered, *labels,
-                             NewEvent(EventType.RUN_COMPLETED, data=completed))
-        return True
+            return await ctx.append(NewEvent(
+                EventType.RUN_FAILED,
+                data={"error": f"internal error: {type(exc).__name__}: {exc}"}))
+        outcome = ctx.workflow.spec.outcome
+        recorded = [NewEvent(EventType.OUTCOME_RECORDED, data={"outcome": outcome})
+                    ] if outcome else []
+        marked = {"untrusted_values": untrusted} if untrusted else {}
+        output, labels = await _labelled(ctx, output)
+        completed = {"output": output, **marked}
+        # what the run leaves in memory is journaled with its completion (see memory_at_end)
+        remembered = await run_end_memories(ctx, EventType.RUN_COMPLETED, completed)
+        return await ctx.append(*recorded, *remembered, *labels,
+                                NewEvent(EventType.RUN_COMPLETED, data=completed))
 
     async def _fail(self, run_id: str, error: str) -> None:
         with contextlib.suppress(JournalError):
@@ -522,6 +537,22 @@ class Runtime:
         await self.sources.aclose()
         self._bound.clear()
         forget_layers(self.store)
+
+
+def _completed(run: RunRecord, final: Sequence[Event]) -> RunRecord | None:
+    """The record of a run driven from its creation to its completion without a break, after
+    its final write: what the journal's ``runs`` row then holds, built instead of read back.
+    The write's last event gives the status, time, seq and head; a completed run holds no
+    lease; nothing else in the row changed (its waits, hence its wake-up time: a wait the run
+    opened would have ended this drive waiting). None for any other ending."""
+    last = final[-1]
+    if last.type != EventType.RUN_COMPLETED:
+        return None
+    # built field by field: ``dataclasses.replace`` costs several times as much
+    return RunRecord(id=run.id, workflow=run.workflow, workflow_hash=run.workflow_hash,
+                     status=STATUS_OF_EVENT[last.type], tenant=run.tenant,
+                     created_at=run.created_at, updated_at=last.time, input=run.input,
+                     meta=run.meta, last_seq=last.seq, head_hash=last.hash, wake_at=run.wake_at)
 
 
 async def _labelled(ctx: RunContext, output: Any) -> tuple[Any, list[NewEvent]]:

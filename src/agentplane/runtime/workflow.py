@@ -52,6 +52,8 @@ class Workflow:
     tools: dict[str, Tool] = field(default_factory=dict)
     source: str = "<python>"
     _hash: str | None = field(default=None, init=False, repr=False, compare=False)
+    _agents: dict[str, AgentSpec] | None = field(default=None, init=False, repr=False,
+                                                 compare=False)
 
     @property
     def hash(self) -> str:
@@ -61,6 +63,16 @@ class Workflow:
             object.__setattr__(self, "_hash", spec_hash(self.spec))
         assert self._hash is not None
         return self._hash
+
+    def agent(self, name: str) -> AgentSpec | None:
+        """The agent ``name`` declares (``WorkflowSpec.agent``), found in an index made once:
+        a run looks its agents up at every invocation and hand-off."""
+        if self._agents is None:
+            # the first declaration of a name, as the spec's own lookup finds it
+            object.__setattr__(self, "_agents", {
+                a.name: a for a in reversed(self.spec.agents)})
+        assert self._agents is not None
+        return self._agents.get(name)
 
 
 def spec_hash(spec: WorkflowSpec) -> str:
