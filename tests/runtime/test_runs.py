@@ -335,6 +335,41 @@ async def test_cancel_while_a_call_runs_records_the_call_then_stops(store: Journ
     assert EventType.MODEL_REQUESTED not in after  # not even the next model step
 
 
+async def test_a_run_cancelled_before_it_is_driven_never_starts(runtime: Runtime,
+                                                                 store: JournalStore) -> None:
+    """Cancelled while it waited to be driven (queued for a place, or just created): driving
+    it stops at once, and it stays cancelled."""
+    wf = make_workflow([{"name": "a", "tools": ["lookup"], "script": [
+        {"tool_calls": [{"name": "lookup", "arguments": {"order_id": "A1"}}]},
+        {"content": "done"}]}], [{"agent": "a"}])
+    run = await runtime.start(wf, "go")
+    await runtime.cancel(run.id, actor="user:ana", reason="not needed")
+    assert (await runtime.execute(run.id)).status == "cancelled"
+    assert types(await store.events(run.id)) == [EventType.RUN_CREATED, EventType.RUN_CANCELLED]
+    assert toolbox.CALLS == []
+    # queued behind a run that holds the only place, and cancelled while it waits
+    one = Runtime(store, max_active=1)
+    holder = make_workflow([{"name": "h", "tools": ["blocking_write"], "script": [
+        {"tool_calls": [{"name": "blocking_write", "arguments": {"item": "x"}}]},
+        {"content": "done"}]}], [{"agent": "h"}])
+    holding = asyncio.create_task(one.run(holder, "hold"))
+    await asyncio.to_thread(toolbox.ENTERED.wait, 10)
+    queued = asyncio.create_task(one.run(wf, "queued"))
+    for _ in range(500):
+        if one.admission.waiting:
+            break
+        await asyncio.sleep(0.01)
+    (waiting,) = one.admission.waiting
+    await runtime.cancel(waiting, actor="user:ana", reason="not needed")
+    toolbox.GATE.set()
+    assert (await holding).status == "completed"
+    assert (await queued).status == "cancelled"
+    assert types(await store.events(waiting)) == [EventType.RUN_CREATED,
+                                                  EventType.RUN_CANCELLED]
+    assert [c[0] for c in toolbox.CALLS] == ["blocking_write"]
+    await one.aclose()
+
+
 async def test_many_runs_at_once(runtime: Runtime, store: JournalStore) -> None:
     wf = make_workflow([{"name": "a", "tools": ["lookup"], "script": [
         {"latency_ms": 20, "tool_calls": [{"name": "lookup", "arguments": {"order_id": "A"}}]},

@@ -270,33 +270,43 @@ class SQLiteJournal(JournalStore):
                dumps(meta), 0, GENESIS_HASH, lease_owner,
                time.time() + lease_seconds if lease_owner else None)
         # Runs started together (a burst of ``Runtime.start``) share one transaction.
-        await self._grouped(partial(self._create_locked, row=row, events=[created, *events]),
-                            isolated=True)
-        return await self.require_run(run_id)
+        written = await self._grouped(
+            partial(self._create_locked, row=row, events=[created, *events]), isolated=True)
+        if events:  # waits among them move the status and wake time: read what they made
+            return await self.require_run(run_id)
+        # The row as written, with the head its first event moved: what a read would return.
+        last = written[-1]
+        return self._run((*row[:6], last.time, *row[7:9], last.seq, last.hash, *row[11:], None))
 
     def _create_locked(self, db: sqlite3.Connection, *, row: tuple[Any, ...],
-                       events: Sequence[NewEvent]) -> None:
+                       events: Sequence[NewEvent]) -> list[Event]:
         """Insert a run and its first events, in a savepoint: a refused or failed create
         leaves no trace in the transaction it shares with others."""
         run_id = row[0]
         db.execute("SAVEPOINT run_create")
         try:
-            if db.execute("SELECT 1 FROM runs WHERE id = ?", (run_id,)).fetchone():
-                raise RunExistsError(
-                    f"a run with id {run_id!r} already exists; choose another --run-id "
-                    "or resume it with `agentplane resume`"
-                )
-            db.execute(
-                "INSERT INTO runs(id, workflow, workflow_hash, status, tenant, created_at,"
-                " updated_at, input, meta, last_seq, head_hash, lease_owner, lease_until)"
-                " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)", row)
-            self._append_locked(db, run_id, events, owner=None, require_active=False)
+            try:
+                db.execute(
+                    "INSERT INTO runs(id, workflow, workflow_hash, status, tenant, created_at,"
+                    " updated_at, input, meta, last_seq, head_hash, lease_owner, lease_until)"
+                    " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)", row)
+            except sqlite3.IntegrityError:
+                if db.execute("SELECT 1 FROM runs WHERE id = ?", (run_id,)).fetchone():
+                    raise RunExistsError(
+                        f"a run with id {run_id!r} already exists; choose another --run-id "
+                        "or resume it with `agentplane resume`") from None
+                raise
+            # The run is exactly as just inserted: its first append needs no read of it.
+            self._heads.remember(run_id, row[3], row[9], row[10], row[11])
+            written = self._append_locked(db, run_id, events, owner=None,
+                                          require_active=False)
         except BaseException:
             db.execute("ROLLBACK TO run_create")
             db.execute("RELEASE run_create")
             self._heads.pop(run_id, None)
             raise
         db.execute("RELEASE run_create")
+        return written
 
     async def append(
         self,

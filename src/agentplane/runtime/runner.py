@@ -319,9 +319,11 @@ class Runtime:
                 ctx.load(events)
                 started = any(e.type == EventType.RUN_STARTED for e in events)
                 del events  # the context keeps what it needs; the run may live long after this
+            # ``require_active``: a run cancelled (or ended) while it waited to be driven — for
+            # its place, or between its claim and here — is not started again.
             first = await ctx.append(NewEvent(
                 EventType.RUN_RESUMED if started else EventType.RUN_STARTED,
-                data={"worker": self.owner}))
+                data={"worker": self.owner}), require_active=True)
             if fresh and first[0].seq != run.last_seq + 1:
                 fresh = False
                 ctx.load([e for e in await self.store.events(run.id, after_seq=run.last_seq)

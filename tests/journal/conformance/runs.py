@@ -105,6 +105,20 @@ class RunsConformance:
         assert run.status == "running"
         assert (run.last_seq, run.head_hash) == (3, events[-1].hash)
 
+    async def test_the_created_record_is_the_stored_one(self, store: JournalStore) -> None:
+        """What ``create_run`` returns is what a read of the run gives, however it was made
+        (a store may build it from what it wrote instead of reading it back)."""
+        made = [
+            await new_run(store, "run-plain", input={"q": [1, "二"]}),
+            await store.create_run(run_id="run-leased", workflow="flow",
+                                   workflow_hash=WORKFLOW_HASH, input="x",
+                                   meta={"tags": {"team": "a"}}, tenant="acme",
+                                   lease_owner="worker-1", lease_seconds=60),
+            await new_run(store, "run-started", events=[NewEvent(EventType.RUN_STARTED)]),
+        ]
+        for run in made:
+            assert run == await store.require_run(run.id)
+
     async def test_none_run_input_round_trips(self, store: JournalStore) -> None:
         run = await new_run(store, "run-1", input=None)
         assert run.input is None
