@@ -131,3 +131,37 @@ async def test_an_unreachable_server_is_a_clear_error_without_the_password() -> 
         PostgresJournal("postgresql://someone:s3cret-pw@127.0.0.1:1/nowhere")
     assert "cannot connect to postgresql://someone:***@127.0.0.1:1/nowhere" in str(caught.value)
     assert "s3cret-pw" not in str(caught.value)
+
+
+async def test_a_server_not_there_now_is_unavailable_a_wrong_database_is_not(
+        postgres_url: str) -> None:
+    """Down or restarting: worth trying again (``DatabaseUnavailableError``). A database that
+    does not exist: a plain ``DatabaseError``, which a worker does not wait out."""
+    from agentplane.storage import DatabaseError, DatabaseUnavailableError
+
+    with pytest.raises(DatabaseUnavailableError, match="cannot connect"):
+        PostgresJournal("postgresql://someone:s3cret-pw@127.0.0.1:1/nowhere")
+    there = urlparse(postgres_url)
+    missing = there._replace(path="/no_such_database_here").geturl()
+    with pytest.raises(DatabaseError, match="cannot connect") as caught:
+        PostgresJournal(missing)
+    assert not isinstance(caught.value, DatabaseUnavailableError)
+
+
+def test_a_worker_waits_for_a_database_that_is_not_up_yet() -> None:
+    """Started while its database is down, a worker tries again for --wait-for-db seconds and
+    says so; a server that comes up meanwhile is used (here: none comes, so it gives up)."""
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    began = time.monotonic()
+    done = subprocess.run(
+        [str(Path(sys.executable).with_name("agentplane")), "worker", "--once",
+         "--wait-for-db", "2", "--db", "postgresql://someone:s3cret-pw@127.0.0.1:1/nowhere"],
+        capture_output=True, text=True, timeout=120)
+    assert done.returncode != 0
+    assert time.monotonic() - began >= 2
+    assert "trying again for up to 2 s" in done.stderr
+    assert "s3cret-pw" not in done.stderr + done.stdout

@@ -107,6 +107,7 @@ AsOption = Annotated[str | None, typer.Option("--as", help="Who is acting (defau
 ReasonOption = Annotated[str, typer.Option("--reason", help="Why; journaled.")]
 
 out = render.lazy_console()
+err = render.lazy_console(stderr=True)
 
 
 def _read(db: str | None, body: Callable[[JournalStore], Awaitable[T]]) -> T:
@@ -127,16 +128,16 @@ def _read(db: str | None, body: Callable[[JournalStore], Awaitable[T]]) -> T:
 
 
 def _execute(db: str | None, body: Callable[[JournalStore, Runtime], Awaitable[T]], *,
-             create: bool = True) -> T:
+             create: bool = True, wait_for_db: float = 0.0) -> T:
     """Run ``body`` against the journal; ``create=False`` for commands that only read (or change
-    what exists): a missing journal is then "not found", never created."""
+    what exists): a missing journal is then "not found", never created. ``wait_for_db``:
+    seconds to keep trying while the database cannot be reached (down, restarting)."""
     import asyncio
 
-    from agentplane.journal import open_store
     from agentplane.runtime import Runtime
 
     async def main() -> T:
-        store = open_store(settings.database_url(db), create=create)
+        store = await _open_waiting(settings.database_url(db), create, wait_for_db)
         runtime = Runtime(store)
         try:
             return await body(store, runtime)
@@ -145,6 +146,29 @@ def _execute(db: str | None, body: Callable[[JournalStore, Runtime], Awaitable[T
             await store.close()
 
     return asyncio.run(main())
+
+
+async def _open_waiting(url: str, create: bool, wait_s: float) -> JournalStore:
+    """The journal at ``url``; while its server cannot be reached (a PostgreSQL restarting,
+    not up yet), tried again every second for up to ``wait_s`` seconds, said once."""
+    import asyncio
+    import time
+
+    from agentplane.journal import open_store
+    from agentplane.storage import DatabaseUnavailableError
+
+    deadline = time.monotonic() + wait_s
+    said = False
+    while True:
+        try:
+            return open_store(url, create=create)
+        except DatabaseUnavailableError as exc:
+            if time.monotonic() >= deadline:
+                raise
+            if not said:
+                err.print(f"{exc}; trying again for up to {wait_s:g} s", markup=False)
+                said = True
+            await asyncio.sleep(1.0)
 
 
 def _exit(code: int) -> None:
@@ -278,6 +302,9 @@ def worker(
         " how soon another machine takes over the runs of a worker that died."))] = 30.0,
     once: Annotated[bool, typer.Option(help="Drive what is runnable now to its end, then "
                                             "exit.")] = False,
+    wait_for_db: Annotated[float, typer.Option(min=0, help=(
+        "Seconds to keep trying at start-up while the database cannot be reached (a server "
+        "restarting or not up yet) before giving up."))] = 60.0,
 ) -> None:
     """Run a worker: drive runnable runs (up to --concurrency at once) and fire due timers and
     approval deadlines, until SIGTERM or Ctrl-C; any number of workers may share one database.
@@ -311,7 +338,7 @@ def worker(
         out.print(f"worker stopped ({loop.driven} drives)")
         return OK
 
-    _exit(_execute(db, body))
+    _exit(_execute(db, body, wait_for_db=wait_for_db))
 
 
 @runs_app.command("list")

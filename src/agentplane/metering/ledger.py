@@ -254,6 +254,11 @@ class UsageLedger:
         if not self._follower.follow(run, events, pricer):  # a run not followed yet
             await self._follower.record(store, run, events, pricer)
 
+    def follow(self, run: RunRecord, events: Sequence[Event], pricer: Pricer) -> bool:
+        """:meth:`record` with no await, for a run this ledger follows already (every write of
+        a run but its first): False, having done nothing, when it does not follow ``run``."""
+        return self._follower.follow(run, events, pricer)
+
     async def sync(self, store: JournalStore, pricer: Pricer) -> int:
         """Bring the ledger up to date with the journal: what is buffered, then the usage of
         runs nobody metered yet. Returns how many usage events were new."""

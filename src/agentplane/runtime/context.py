@@ -331,8 +331,11 @@ class RunContext:
                                               require_active=require_active)
         for event in written:
             self._note(event)
-        if self.metering is not None:  # the usage ledger is kept current as the run goes
-            await self.metering.ledger.record(self.store, self.run, written, self.metering.pricer)
+        metering = self.metering
+        # the usage ledger is kept current as the run goes (at once, once it follows the run)
+        if metering is not None and not metering.ledger.follow(self.run, written,
+                                                               metering.pricer):
+            await metering.ledger.record(self.store, self.run, written, metering.pricer)
         return written
 
     async def record_once(self, step_key: str, event_type: str, data: dict[str, Any],

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Any
 
-from .base import Database, DatabaseError, Row
+from .base import Database, DatabaseError, DatabaseUnavailableError, Row
 
 if TYPE_CHECKING:
     import psycopg
@@ -28,6 +28,19 @@ def to_pyformat(sql: str) -> str:
         token = match.group(0)
         return "%s" if token == "?" else "%%" if token == "%" else token
     return _TOKENS.sub(swap, sql)
+
+
+_NOT_REACHABLE = ("connection refused", "starting up", "not yet accepting connections",
+                  "shutting down", "timeout expired", "server closed the connection",
+                  "no such file or directory", "could not receive data")
+"""What libpq says when the server is not there now (down, restarting, still starting):
+worth trying again, unlike a wrong password or a database that does not exist."""
+
+
+def not_reachable_now(reason: str) -> bool:
+    """Whether a connection failure (libpq's message) says the server may answer later."""
+    reason = reason.lower()
+    return any(words in reason for words in _NOT_REACHABLE)
 
 
 def import_psycopg() -> Any:
@@ -62,8 +75,9 @@ class PostgresDatabase(Database):
                     self._dsn, autocommit=True, application_name=self.application_name,
                     connect_timeout=10)
             except self._psycopg.OperationalError as exc:
-                raise DatabaseError(f"cannot connect to {self.url}: "
-                                    f"{str(exc).strip().splitlines()[0]}") from None
+                reason = str(exc).strip().splitlines()[0]
+                error = DatabaseUnavailableError if not_reachable_now(reason) else DatabaseError
+                raise error(f"cannot connect to {self.url}: {reason}") from None
             if self.readonly:
                 self._conn.execute("SET default_transaction_read_only = on")
         return self._conn
