@@ -33,7 +33,6 @@ from agentplane.models.base import ModelRequest, ModelResponse, TextCallback, Us
 from agentplane.models.registry import ModelResolver
 from agentplane.runtime import workflow_from_dict
 from agentplane.runtime.context import RunContext
-from agentplane.runtime.gcpolicy import tune_for_many_runs
 from agentplane.storage.sqlite import connect
 from agentplane.tools import Effect, python_tool
 
@@ -59,9 +58,6 @@ RESPONSE = ModelResponse(content="The order A1 was refunded: 20.00 EUR. " * 6,
 
 
 async def _context(folder: Path) -> tuple[SQLiteJournal, RunContext]:
-    # What a runtime process has: ``Runtime`` sets the garbage collector once per process
-    # (``gcpolicy``); the steps here are made on a context of their own, without a Runtime.
-    tune_for_many_runs()
     store = SQLiteJournal(folder / "journal.db")
     workflow = workflow_from_dict(
         {"name": "bench", "agents": [{"name": "a", "script": [{"content": "x"}]}],
