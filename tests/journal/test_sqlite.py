@@ -86,6 +86,24 @@ def count_rows(path: Path, table: str) -> int:
 # -- settings ---------------------------------------------------------------------------------
 
 
+async def test_a_run_is_created_without_reading_it(db_path: Path) -> None:
+    """Creating a run and appending to it read nothing back (the record is built from what
+    was written, and the first append takes the head it left); a taken id still reads, once,
+    to say so."""
+    store = SQLiteJournal(db_path)
+    statements: list[str] = []
+    store._db.set_trace_callback(statements.append)
+    run = await new_run(store, "run-1", input={"q": 1})
+    await store.append("run-1", [NewEvent(EventType.RUN_STARTED)], owner=run.lease_owner)
+    assert [s for s in statements if s.lstrip().upper().startswith("SELECT")] == []
+    assert (run.last_seq, run.status) == (1, "pending")
+    statements.clear()
+    with pytest.raises(JournalError, match="already exists"):
+        await new_run(store, "run-1")
+    assert sum(s.lstrip().upper().startswith("SELECT") for s in statements) == 1
+    await store.close()
+
+
 async def test_wal_and_normal_synchronous_by_default(db_path: Path) -> None:
     journal = SQLiteJournal(db_path)
     try:

@@ -86,13 +86,14 @@ class CrashingJournal(SQLiteJournal):
     """Dies (as a killed process would: nothing of the write lands) at the first write that
     holds a tool's result."""
 
-    crashed = False
+    crashed_at: list[str] | None = None
+    """The event types of the write it died at."""
 
     async def append(self, run_id: str, events: Any, *, owner: str | None = None,
                      require_active: bool = False) -> list[Event]:
-        if not self.crashed and any(isinstance(e, NewEvent) and e.type == COMPLETED
-                                    for e in events):
-            self.crashed = True
+        if self.crashed_at is None and any(isinstance(e, NewEvent) and e.type == COMPLETED
+                                           for e in events):
+            self.crashed_at = [e.type for e in events]
             raise SystemExit("killed")
         return await super().append(run_id, events, owner=owner,
                                     require_active=require_active)
@@ -110,6 +111,7 @@ async def test_a_crash_before_the_carrying_write_repeats_the_read(tmp_path: Path
         pass
     else:
         raise AssertionError("the write holding the result did not crash")
+    assert crashing.crashed_at == [COMPLETED, REQUESTED]  # the result rode with the request
     kinds = [e.type for e in await crashing.events(run.id)]
     assert kinds[-1] == STARTED  # the call's result never landed
     await crashing.close()

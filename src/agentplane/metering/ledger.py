@@ -251,8 +251,7 @@ class UsageLedger:
     async def record(self, store: JournalStore, run: RunRecord, events: Sequence[Event],
                      pricer: Pricer) -> None:
         """Meter events the runtime just appended to ``run`` (buffered; see ``follow.py``)."""
-        if not self._follower.follow(run, events, pricer):  # a run not followed yet
-            await self._follower.record(store, run, events, pricer)
+        await self._follower.record(store, run, events, pricer)
 
     def follow(self, run: RunRecord, events: Sequence[Event], pricer: Pricer) -> bool:
         """:meth:`record` with no await, for a run this ledger follows already (every write of

@@ -248,8 +248,11 @@ class RunContext:
     perturb: Perturbations | None = None
     """A simulation's perturbations of this run's tool and model calls (``perturb.py``)."""
     _carried: list[NewEvent] | None = None
-    """Markers journaled with the run's next write (``record_once(..., with_next=True)``)."""
+    """Events journaled with the run's next write (``_carry``): agent markers
+    (``record_once(..., with_next=True)``) and results of calls that may be repeated."""
     _carrier: asyncio.Task[Any] | None = None
+    """The write of carried events made on their own (``_carry_alone``), kept referenced so
+    the task is not collected before it ends."""
 
     @property
     def run_id(self) -> str:
@@ -304,15 +307,19 @@ class RunContext:
                 await self._write_stopped(carried)
             raise
         except BaseException:
-            if carried is not None:  # not written: they go with the next write instead
-                self._carried = [*carried, *(self._carried or ())]
+            if carried is not None:
+                self._keep(carried)
             raise
+
+    def _keep(self, carried: list[NewEvent]) -> None:
+        """Carried events that were not written go with the next write, first."""
+        self._carried = [*carried, *(self._carried or ())]
 
     async def _write_stopped(self, carried: list[NewEvent]) -> None:
         try:
             await self._append(carried, False)
         except AgentplaneError as exc:  # kept for a later write, which meets the same error
-            self._carried = [*carried, *(self._carried or ())]
+            self._keep(carried)
             log.debug("run %s: carried events not written (%s)", self.run_id, exc)
 
     async def _append(self, events: Sequence[NewEvent], require_active: bool) -> list[Event]:
@@ -375,7 +382,7 @@ class RunContext:
         try:
             await self.append()
         except Exception as exc:  # kept for the run's next write, which meets the same error
-            log.debug("run %s: markers kept for the next write (%s)", self.run_id, exc)
+            log.debug("run %s: carried events kept for the next write (%s)", self.run_id, exc)
 
     async def refuse(self, step_key: str, tool: str, agent: str, arguments: Any, policy: str,
                      reason: str) -> None:
