@@ -104,6 +104,54 @@ def test_approving_in_the_browser_lets_the_run_finish_live(page: Page, site: Sit
     assert _same_document(page), "the page was reloaded instead of updated live"
 
 
+# Keeps the page's EventSource objects reachable, so a test can deliver a run's event to the
+# page at the moment it chooses (the browser's API is not ours; the console's script is).
+_CATCH_STREAMS = """
+window.__streams = [];
+const Native = window.EventSource;
+window.EventSource = function (...args) {
+  const source = new Native(...args);
+  window.__streams.push(source);
+  return source;
+};
+"""
+
+
+def _event_arrives(page: Page) -> None:
+    """Deliver one 'new event' message to the page's live stream, as the server would."""
+    page.evaluate("window.__streams.forEach((s) => s.onmessage && s.onmessage("
+                  "new MessageEvent('message', {data: '{}'})))")
+
+
+def test_a_live_update_keeps_the_reason_being_entered(page: Page, site: Site) -> None:
+    """The panel is refreshed while someone has typed a reason and moved to the Approve button
+    (by Tab, or by pressing the mouse on it): the reason and the focus survive the refresh, and
+    the decision is journaled with it."""
+    page.add_init_script(_CATCH_STREAMS)
+    run_id = _waiting_payment(site)
+    _open_wait(site, run_id)
+    sign_in(page, site.admin, f"/runs/{run_id}")
+    expect(page.get_by_test_id("live")).to_have_text("live")
+    pending = page.get_by_test_id("pending-approval")
+    reason = pending.locator("input[name=reason]")
+
+    reason.fill("checked with the vendor by phone")
+    _event_arrives(page)  # while typing, the panel is held back
+    reason.press("Tab")  # the focus moves to Approve; the held-back panel goes in now
+    expect(page.locator("#run-panel [data-testid=approve]")).to_be_focused()
+    page.evaluate("document.querySelector('#run-panel .pending').dataset.old = 'yes'")
+    _event_arrives(page)
+    expect(page.locator("#run-panel .pending:not([data-old])")).to_have_count(1)  # refreshed
+    expect(reason).to_have_value("checked with the vendor by phone")
+    expect(page.locator("#run-panel [data-testid=approve]")).to_be_focused()
+
+    page.keyboard.press("Enter")  # Approve
+    expect(page.get_by_test_id("flash")).to_contain_text("Approved")
+    expect(page.get_by_test_id("run-status")).to_have_attribute("data-status", "completed")
+    expect(page.get_by_test_id("timeline").locator("[data-type='approval.granted']")
+           ).to_contain_text("checked with the vendor by phone")
+
+
 def test_the_timeline_follows_a_run_live(page: Page, site: Site) -> None:
     run_id = _waiting_payment(site)
     wait_id = _open_wait(site, run_id)

@@ -36,6 +36,75 @@
     return template.content;
   }
 
+  // The side panel holds forms people fill in (an approval's reason, a cancel's reason). A
+  // refresh must never lose what they entered, wherever the focus is: the new panel is held back
+  // while someone types in a text field or holds a button down, and when it goes in, it takes
+  // the fields' entered values and the focus with it.
+  let pendingPanel = null;
+  let pressing = false;
+
+  function keyOf(element) {
+    const scope = element.closest("[data-wait], [data-step], form");
+    const where = !scope ? "" : scope.dataset.wait ? `wait:${scope.dataset.wait}`
+      : scope.dataset.step ? `step:${scope.dataset.step}` : `form:${scope.getAttribute("action") || ""}`;
+    const what = element.getAttribute("name") || element.dataset.testid || "";
+    if (!what) return null;
+    return element.type === "radio" ? `${where}|${what}|${element.value}` : `${where}|${what}`;
+  }
+
+  function isTextField(element) {
+    if (element instanceof HTMLTextAreaElement) return true;
+    return element instanceof HTMLInputElement
+      && !["hidden", "radio", "checkbox", "submit", "button", "reset"].includes(element.type);
+  }
+
+  function entered(container) {
+    const kept = new Map();
+    for (const field of container.querySelectorAll("input, textarea, select")) {
+      const key = keyOf(field);
+      if (key === null || field.type === "hidden") continue;
+      if (field.type === "radio" || field.type === "checkbox") {
+        if (field.checked !== field.defaultChecked) kept.set(key, { checked: field.checked });
+      } else if (field instanceof HTMLSelectElement) {
+        kept.set(key, { value: field.value });
+      } else if (field.value !== field.defaultValue) {
+        kept.set(key, { value: field.value });
+      }
+    }
+    return kept;
+  }
+
+  function swapPanel() {
+    if (pendingPanel === null || !panel) return;
+    const active = panel.contains(document.activeElement) ? document.activeElement : null;
+    if (pressing || (active && isTextField(active))) return; // after the click, or the typing
+    const kept = entered(panel);
+    const focusKey = active ? keyOf(active) : null;
+    const fresh = parse(pendingPanel);
+    pendingPanel = null;
+    for (const field of fresh.querySelectorAll("input, textarea, select")) {
+      const value = kept.get(keyOf(field) || "");
+      if (!value || field.type === "hidden") continue;
+      if ("checked" in value) field.checked = value.checked;
+      else field.value = value.value;
+    }
+    panel.replaceChildren(fresh);
+    if (focusKey !== null) {
+      const target = Array.from(panel.querySelectorAll("input, textarea, select, button"))
+        .find((element) => keyOf(element) === focusKey);
+      if (target) target.focus({ preventScroll: true });
+    }
+  }
+
+  if (panel) {
+    panel.addEventListener("pointerdown", () => { pressing = true; });
+    // After the click has been handled (a submit reads its form at once), not before it.
+    const release = () => { pressing = false; setTimeout(swapPanel, 0); };
+    document.addEventListener("pointerup", release);
+    document.addEventListener("pointercancel", release);
+    panel.addEventListener("focusout", () => setTimeout(swapPanel, 0));
+  }
+
   async function refresh() {
     if (busy) { again = true; return; }
     busy = true;
@@ -53,9 +122,8 @@
       }
       const side = await fetchHtml(`/console/runs/${encodeURIComponent(runId)}/panel`);
       if (side !== null && panel) {
-        // Keep a reason someone is typing into an approval or cancel form.
-        const typing = panel.contains(document.activeElement) && document.activeElement.value;
-        if (!typing) panel.replaceChildren(parse(side));
+        pendingPanel = side;
+        swapPanel();
       }
     } catch (error) {
       setState("error", "update failed; retrying");
