@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, Playwright, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Page, Playwright, expect, sync_playwright
 from rich.console import Console
 
 from agentplane.cli.demo import run_demo
@@ -93,6 +93,9 @@ def browser(playwright: Playwright) -> Iterator[Browser]:
 def context(browser: Browser, site: Site) -> Iterator[BrowserContext]:
     context = browser.new_context(base_url=site.url, viewport={"width": 1366, "height": 800})
     context.set_default_timeout(15_000)
+    # The same patience for `expect(...)` checks (5 s by default): a loaded 2-core CI machine
+    # may take longer than that to finish a run the page is following live.
+    expect.set_options(timeout=15_000)
     yield context
     context.close()
 
