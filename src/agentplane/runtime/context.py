@@ -303,8 +303,11 @@ class RunContext:
         except RunNotActiveError:
             # Stopped meanwhile (cancelled, ...): what was carried is journaled all the same,
             # as it would have been on its own (a call's result, an agent's end).
-            if carried is not None and require_active:
-                await self._write_stopped(carried)
+            if carried is not None:
+                if require_active:
+                    await self._write_stopped(carried)
+                else:
+                    self._keep(carried)
             raise
         except BaseException:
             if carried is not None:
