@@ -10,8 +10,10 @@ from pathlib import Path
 from typing import Any
 
 from agentplane.journal import Event, EventType, NewEvent, SQLiteJournal, verify
+from agentplane.models.registry import ModelResolver
 from agentplane.runtime import Runtime, workflow_from_dict
-from agentplane.tools import ToolContext
+from agentplane.runtime.context import RunContext
+from agentplane.tools import Effect, ToolContext, python_tool
 
 from . import toolbox
 from .conftest import HERE, TOOLS
@@ -163,4 +165,36 @@ async def test_a_run_stopped_before_the_carrying_write_still_journals_the_result
     assert REQUESTED not in kinds[kinds.index(STARTED):]  # no model call after the stop
     assert (await verify(store)).ok
     await runtime.aclose()
+    await store.close()
+
+
+async def test_results_carried_within_one_turn_share_one_end_of_turn_write(
+        tmp_path: Path) -> None:
+    """Calls that answer at once, made one after another in one turn of the event loop: each
+    result rides with the next call's start, and the last one gets one write of its own when
+    the turn is over — one, not one per call that was carried."""
+    store = SQLiteJournal(tmp_path / "j.db")
+    flow = _flow("lookup", {"order_id": "A1"})
+    run = await store.create_run(run_id="one-turn", workflow=flow.spec.name,
+                                 workflow_hash=flow.hash, input=None, meta={},
+                                 lease_owner="t", lease_seconds=60)
+    await store.append(run.id, [NewEvent(EventType.RUN_STARTED)], owner="t")
+    ctx = RunContext(store, await store.require_run(run.id), flow, ModelResolver(), "t")
+
+    async def lookup(order_id: str) -> dict[str, Any]:
+        return {"order_id": order_id, "total": 35.0}
+
+    tool = python_tool(lookup, effect=Effect.READ)
+    before = len(asyncio.all_tasks())
+    for i in range(20):  # no await in here suspends: the whole loop is one turn
+        await ctx.tool_step(f"s0/a/m{i}/t0", tool, {"order_id": "A1"}, "a")
+    kinds = [e.type for e in await store.events(run.id)]
+    assert kinds.count(STARTED) == 20 and kinds.count(COMPLETED) == 19
+    await asyncio.sleep(0)  # the turn is over: the end-of-turn check runs
+    assert len(asyncio.all_tasks()) - before <= 1  # one write of the last result, not 20
+    for _ in range(3):
+        await asyncio.sleep(0)
+    kinds = [e.type for e in await store.events(run.id)]
+    assert kinds[-2:] == [STARTED, COMPLETED] and kinds.count(COMPLETED) == 20
+    assert (await verify(store)).ok
     await store.close()

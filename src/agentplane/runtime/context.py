@@ -253,6 +253,8 @@ class RunContext:
     _carrier: asyncio.Task[Any] | None = None
     """The write of carried events made on their own (``_carry_alone``), kept referenced so
     the task is not collected before it ends."""
+    _carry_check: bool = False
+    """A ``_carry_alone`` is scheduled and has not run yet: later carries need no other."""
 
     @property
     def run_id(self) -> str:
@@ -372,12 +374,17 @@ class RunContext:
         event loop is over (``_carry_alone``)."""
         if self._carried is not None:
             self._carried.append(new)
-        else:
-            self._carried = [new]
+            return
+        self._carried = [new]
+        # One check pending at a time: steps that carry and write within one turn (calls that
+        # answer at once) share it, instead of leaving a callback, and a write, per step.
+        if not self._carry_check:
+            self._carry_check = True
             asyncio.get_running_loop().call_soon(self._carry_alone)
 
     def _carry_alone(self) -> None:
         """The turn ended with no write of the run: what was carried gets a write of its own."""
+        self._carry_check = False
         if self._carried:
             self._carrier = asyncio.ensure_future(self._write_carried())
 
