@@ -42,6 +42,23 @@ HEADER = (f"{'bench':<12} {'figure':<48} {'value':>11} {'baseline':>12} {'ratio'
           f"{'unit':<9} goal")
 
 
+EVENT_INSERT = ("INSERT INTO events(run_id, seq, time, type, actor, step_key, data, usage,"
+                " prev_hash, hash, schema) VALUES (?,?,?,?,?,?,?,?,?,?,?)")
+"""A journal event row as the floors write it (the columns of the journal's ``events``)."""
+
+
+def transaction_sizes(statements: Sequence[str]) -> list[int]:
+    """How many events each write transaction held, from SQLite's statement trace (a
+    connection's ``set_trace_callback``): the transactions a floor writes the same rows in."""
+    sizes: list[int] = []
+    for sql in statements:
+        if sql.startswith("BEGIN"):
+            sizes.append(0)
+        elif sql.startswith("INSERT INTO events") and sizes:
+            sizes[-1] += 1
+    return [n for n in sizes if n]
+
+
 @contextmanager
 def scratch() -> Iterator[Path]:
     with tempfile.TemporaryDirectory(prefix="agentplane-bench-") as folder:

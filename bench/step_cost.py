@@ -38,7 +38,7 @@ from typing import Any
 
 import orjson
 
-from _common import Figure, Stopwatch, print_figures, scratch
+from _common import EVENT_INSERT, Figure, Stopwatch, print_figures, scratch, transaction_sizes
 from agentplane.journal import NewEvent, SQLiteJournal
 from agentplane.journal.events import canonical_json, event_body, utc_now
 from agentplane.models.base import ModelRequest, ModelResponse, TextCallback, Usage
@@ -130,17 +130,7 @@ def transactions(steps: Any, steps_count: int) -> list[int]:
     statements: list[str] = []
     with scratch() as folder:
         asyncio.run(steps(folder, steps_count, trace=statements))
-    sizes: list[int] = []
-    for sql in statements:
-        if sql.startswith("BEGIN"):
-            sizes.append(0)
-        elif sql.startswith("INSERT INTO events"):
-            sizes[-1] += 1
-    return [n for n in sizes if n]
-
-
-EVENT_INSERT = ("INSERT INTO events(run_id, seq, time, type, actor, step_key, data, usage,"
-                " prev_hash, hash, schema) VALUES (?,?,?,?,?,?,?,?,?,?,?)")
+    return transaction_sizes(statements)
 
 
 def step_rows(journal: Path) -> list[tuple[Any, ...]]:

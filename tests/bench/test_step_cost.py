@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from contextlib import closing
 from pathlib import Path
 
@@ -38,7 +38,7 @@ async def _audit(journal: Path) -> tuple[bool, int]:
 @pytest.mark.parametrize("steps", [step_cost.durable_model_steps, step_cost.durable_tool_steps],
                          ids=["model", "write-tool"])
 def test_the_bare_chained_writes_make_a_journal_the_audit_accepts(
-        tmp_path: Path, steps: Callable[..., Awaitable[float]]) -> None:
+        tmp_path: Path, steps: Callable[..., Coroutine[object, object, float]]) -> None:
     sizes = step_cost.transactions(steps, STEPS)
     durable, floor, chained = tmp_path / "durable", tmp_path / "floor", tmp_path / "chained"
     for folder in (durable, floor, chained):
