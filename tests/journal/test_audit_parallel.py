@@ -21,6 +21,7 @@ from agentplane.journal import (
 from agentplane.journal.audit_workers import PARALLEL_FROM_RUNS, _ranges, holding_in_parallel
 from agentplane.journal.chain import holding_runs, join_shares, scan_share
 from agentplane.journal.events import event_hash
+from agentplane.journal.store import CorruptEventError
 
 from .conformance import new_run
 
@@ -159,5 +160,44 @@ async def test_a_run_across_the_boundary_forged_at_the_seam(
     expected = await one_by_one(store, ids)
     assert [(b.run_id, b.seq) for b in expected.breaks] == [(ids[0], 1), (run_id, seq)]
     assert "prev_hash" in expected.breaks[1].reason
+    await same_report_on_one_and_two_processes(store, expected)
+    await store.close()
+
+
+EDITS = [  # a column of one event given a type the journal never writes there
+    ("run_id", "x'72756e'"), ("seq", "'two'"), ("time", "x'3230'"), ("type", "x'6d6f64656c'"),
+    ("actor", "x'6869'"), ("step_key", "x'7331'"), ("data", "x'7b7d'"), ("usage", "x'7b7d'"),
+    ("prev_hash", "x'00'"), ("hash", "x'00'"), ("schema", "'one'"), ("schema", "x'31'"),
+]
+
+
+async def test_columns_edited_to_another_type_are_breaks_not_crashes(
+        journal: tuple[Path, list[str]], tmp_path: Path) -> None:
+    """SQLite keeps a BLOB written into a TEXT column (and text into an INTEGER one that does
+    not read as a number): every such edit is reported, naming the column, the same on one and
+    two processes, and reading the run says what is wrong instead of failing on the type."""
+    source, ids = journal
+    path = tmp_path / "retyped.db"
+    raw = copy_of(source, path)
+    edited = {ids[100 + 50 * i]: column for i, (column, _) in enumerate(EDITS)}
+    with raw:
+        for (column, value), run_id in zip(EDITS, edited, strict=True):
+            raw.execute(f"UPDATE events SET {column} = {value} WHERE run_id = ? AND seq = 3",
+                        (run_id,))
+    raw.close()
+    store = SQLiteJournal(path, create=False, readonly=True)
+    expected = await one_by_one(store, await store.all_run_ids())
+    by_run = {b.run_id: b for b in expected.breaks}
+    for run_id, column in edited.items():
+        brk = by_run.pop(run_id)
+        if column in ("run_id", "prev_hash", "hash"):
+            assert brk.seq in (3, 4)  # the chain shows it: a missing event, a wrong hash
+        else:
+            assert f"its {column} column holds" in brk.reason and "the row was edited" in \
+                brk.reason, brk
+            with pytest.raises(CorruptEventError, match=f"its {column} column"):
+                await store.events(run_id)
+    # the row whose run_id became a BLOB is named as a run of its own, not crashed on
+    assert [b.run_id for b in by_run.values()] == ["b'run'"]
     await same_report_on_one_and_two_processes(store, expected)
     await store.close()

@@ -27,7 +27,7 @@ from .events import (
     sha256_hex,
 )
 from .personal import may_hold
-from .projection import EVENT_COLUMNS, RUN_COLUMNS, run_from_row
+from .projection import EVENT_COLUMNS, RUN_COLUMNS, run_from_row, stored_types_hold
 from .store import CorruptEventError, JournalStore, RunRecord
 
 
@@ -57,7 +57,7 @@ async def verify_run(store: JournalStore, run_id: str) -> tuple[int, ChainBreak 
     try:
         events = await store.events(run_id, resolve_blobs=False)
     except CorruptEventError as exc:
-        return exc.seq, ChainBreak(run_id, exc.seq, exc.reason)
+        return exc.seq or 0, ChainBreak(run_id, exc.seq, exc.reason)
     run = await store.get_run(run_id)
     if run is None and not events:
         return 0, ChainBreak(run_id, None, "no such run")
@@ -191,11 +191,12 @@ def _chains(db: Any, low: int | None, high: int | None) -> tuple[dict[str, _Chai
         run_id = row[0]
         if run_id in broken:
             continue
+        if not stored_types_hold(row):  # a hand-edited row: verified event by event
+            if type(run_id) is str:  # (a row whose run_id is no text belongs to no run)
+                broken.add(run_id)
+            continue
         chain = chains.get(run_id)
         if chain is None:
-            if not isinstance(row[1], int):  # not a seq: verified event by event
-                broken.add(run_id)
-                continue
             # a piece may begin mid-run: its seam is checked when the pieces are joined
             chain = chains[run_id] = _Chain()
             chain.count, chain.head = row[1] - 1, row[8]

@@ -284,10 +284,41 @@ def wait_from_row(r: Sequence[Any]) -> WaitRecord:
     )
 
 
+_EVENT_COLUMN_NAMES = tuple(name.strip() for name in EVENT_COLUMNS.split(","))
+_INTEGER_COLUMNS = frozenset({1, 10})
+_NULLABLE_COLUMNS = frozenset({5, 7})
+
+
+def stored_types_hold(r: Sequence[Any]) -> bool:
+    """Whether every column of an event row holds the type the journal writes there: text,
+    integers for ``seq`` and ``schema``, NULL only for ``step_key`` and ``usage``. SQLite keeps
+    whatever a hand edit stores (a BLOB in a TEXT column stays a BLOB)."""
+    return (type(r[1]) is int and type(r[10]) is int and type(r[0]) is str
+            and type(r[2]) is str and type(r[3]) is str and type(r[4]) is str
+            and (r[5] is None or type(r[5]) is str) and type(r[6]) is str
+            and (r[7] is None or type(r[7]) is str) and type(r[8]) is str
+            and type(r[9]) is str)
+
+
+def _misstored(r: Sequence[Any]) -> str:
+    """What :func:`stored_types_hold` refused in ``r``, in words."""
+    for index, (name, value) in enumerate(zip(_EVENT_COLUMN_NAMES, r, strict=False)):
+        wanted = int if index in _INTEGER_COLUMNS else str
+        if type(value) is not wanted and not (value is None and index in _NULLABLE_COLUMNS):
+            held = "NULL" if value is None else {bytes: "a BLOB", int: "an integer",
+                                                 float: "a real", str: "text"}.get(
+                                                     type(value), type(value).__name__)
+            return (f"its {name} column holds {held} where the journal writes "
+                    f"{'an integer' if wanted is int else 'text'} (the row was edited)")
+    return "its columns are not what the journal writes"
+
+
 def event_from_row(r: Sequence[Any], *, revealed: bool = False) -> Event:
     """An event as stored (blob references unresolved), or with ``revealed`` its personal
     values in the clear (``"[erased]"`` once erased; see ``personal``); ``CorruptEventError``
-    when its JSON cannot be read."""
+    when its JSON cannot be read or a column holds what the journal never writes there."""
+    if not stored_types_hold(r):
+        raise CorruptEventError(str(r[0]), r[1] if type(r[1]) is int else None, _misstored(r))
     try:
         data = json.loads(r[6])
         if revealed and may_hold(r[6]):

@@ -598,7 +598,7 @@ class SQLiteJournal(JournalStore):
         rows = self._db.execute(
             "SELECT id FROM runs UNION SELECT DISTINCT run_id FROM events ORDER BY 1"
         ).fetchall()
-        return [r[0] for r in rows]
+        return [str(r[0]) for r in rows]  # (an id edited into a BLOB is named, not crashed on)
 
     # -- leases -------------------------------------------------------------------------------
 

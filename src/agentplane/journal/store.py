@@ -57,8 +57,10 @@ class RunNotActiveError(JournalError):
 class CorruptEventError(JournalError):
     """A stored event cannot be read back (its row was damaged or edited by hand)."""
 
-    def __init__(self, run_id: str, seq: int, reason: str) -> None:
-        super().__init__(f"event {seq} of run {run_id} cannot be read: {reason}")
+    def __init__(self, run_id: str, seq: int | None, reason: str) -> None:
+        """``seq``: None when the row's own seq is not a number."""
+        where = f"event {seq}" if seq is not None else "an event"
+        super().__init__(f"{where} of run {run_id} cannot be read: {reason}")
         self.run_id = run_id
         self.seq = seq
         self.reason = reason
