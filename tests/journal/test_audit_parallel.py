@@ -21,7 +21,7 @@ from agentplane.journal import (
 from agentplane.journal.audit_workers import PARALLEL_FROM_RUNS, _ranges, holding_in_parallel
 from agentplane.journal.chain import holding_runs, join_shares, scan_share
 from agentplane.journal.events import event_hash
-from agentplane.journal.store import CorruptEventError
+from agentplane.journal.store import CorruptEventError, CorruptRunError
 
 from .conformance import new_run
 
@@ -199,5 +199,38 @@ async def test_columns_edited_to_another_type_are_breaks_not_crashes(
                 await store.events(run_id)
     # the row whose run_id became a BLOB is named as a run of its own, not crashed on
     assert [b.run_id for b in by_run.values()] == ["b'run'"]
+    await same_report_on_one_and_two_processes(store, expected)
+    await store.close()
+
+
+RUN_EDITS = [  # a column of one run record given a type (or text) the journal never writes
+    ("workflow", "x'77'"), ("status", "x'6869'"), ("tenant", "x'00'"), ("created_at", "x'00'"),
+    ("input", "x'7b7d'"), ("input", "'not json'"), ("meta", "'[1]'"), ("last_seq", "'four'"),
+    ("head_hash", "x'00'"), ("lease_owner", "x'00'"), ("lease_until", "'soon'"),
+    ("wake_at", "x'00'"),
+]
+
+
+async def test_run_records_edited_to_another_type_are_breaks_not_crashes(
+        journal: tuple[Path, list[str]], tmp_path: Path) -> None:
+    source, ids = journal
+    path = tmp_path / "records.db"
+    raw = copy_of(source, path)
+    edited = {ids[120 + 50 * i]: column for i, (column, _) in enumerate(RUN_EDITS)}
+    with raw:
+        for (column, value), run_id in zip(RUN_EDITS, edited, strict=True):
+            raw.execute(f"UPDATE runs SET {column} = {value} WHERE id = ?", (run_id,))
+    raw.close()
+    store = SQLiteJournal(path, create=False, readonly=True)
+    expected = await one_by_one(store, ids)
+    assert {b.run_id: b.seq for b in expected.breaks} == dict.fromkeys(edited, None)
+    for brk in expected.breaks:
+        column = edited[brk.run_id]
+        assert (f"its {column} column" in brk.reason
+                or (column == "input" and "unreadable" in brk.reason)), brk
+        with pytest.raises(CorruptRunError, match=brk.run_id):
+            await store.get_run(brk.run_id)
+    with pytest.raises(CorruptRunError):  # a listing says which record, instead of crashing
+        await store.list_runs(limit=len(ids))
     await same_report_on_one_and_two_processes(store, expected)
     await store.close()

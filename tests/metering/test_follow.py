@@ -4,11 +4,14 @@ on SQLite and on PostgreSQL alike."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
+import pytest
 import pytest_asyncio
 
 from agentplane.journal import Event, EventType, JournalStore, open_store
+from agentplane.journal.store import CorruptRunError
 from agentplane.metering.follow import usage_of
 from agentplane.metering.ledger import (
     BIG_BATCH,
@@ -264,3 +267,24 @@ async def test_a_run_that_waits_and_resumes_is_metered_as_a_catch_up_would(
     assert stored(again) == kept
     ledger.close()
     again.close()
+
+
+async def test_catch_up_names_a_run_record_edited_out_of_shape(tmp_path: Path) -> None:
+    """A run record whose tenant, workflow or meta a hand edit left as something the journal
+    never writes (a BLOB, JSON that is no object) stops the catch-up with the run named, and
+    books nothing to a tenant that is no text."""
+    for column, value, said_of in [("tenant", "x'00'", "tenant or workflow"),
+                                   ("meta", "x'7b7d'", "meta column holds no JSON object"),
+                                   ("meta", "'[1]'", "meta column holds no JSON object"),
+                                   ("meta", "'{'", "meta column holds unreadable JSON")]:
+        journal = open_store(f"sqlite:///{tmp_path / f'{column}{len(value)}.db'}")
+        _, second = await run_all(journal, 2)
+        ledger = ledger_for(journal)
+        journal.database.execute("DELETE FROM usage_events")
+        journal.database.execute("DELETE FROM usage_runs")
+        journal.database.execute(f"UPDATE runs SET {column} = {value} WHERE id = ?", [second])
+        with pytest.raises(CorruptRunError, match=f"run {second} .*{said_of}"):
+            await ledger.sync(journal, price)
+        assert all(isinstance(e["tenant"], str) for e in ledger.events())
+        ledger.close()
+        await journal.close()

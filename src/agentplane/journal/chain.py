@@ -28,7 +28,7 @@ from .events import (
 )
 from .personal import may_hold
 from .projection import EVENT_COLUMNS, RUN_COLUMNS, run_from_row, stored_types_hold
-from .store import CorruptEventError, JournalStore, RunRecord
+from .store import CorruptEventError, CorruptRunError, JournalStore, RunRecord
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,7 +58,10 @@ async def verify_run(store: JournalStore, run_id: str) -> tuple[int, ChainBreak 
         events = await store.events(run_id, resolve_blobs=False)
     except CorruptEventError as exc:
         return exc.seq or 0, ChainBreak(run_id, exc.seq, exc.reason)
-    run = await store.get_run(run_id)
+    try:
+        run = await store.get_run(run_id)
+    except CorruptRunError as exc:
+        return len(events), ChainBreak(run_id, None, exc.reason)
     if run is None and not events:
         return 0, ChainBreak(run_id, None, "no such run")
     chained = events[0].data.get("input") if events else None
@@ -230,7 +233,12 @@ def scan_share(store: JournalStore, low: int | None = None, high: int | None = N
         chain = chains.get(row[0])
         if chain is None or row[0] in broken:
             continue
-        run = run_from_row(row, revealed=False)  # the input as stored, as it was chained
+        try:
+            run = run_from_row(row, revealed=False)  # the input as stored, as it was chained
+        except CorruptRunError:  # verified run by run, which names what is wrong
+            starts.pop(row[0], None)
+            share.broken.append(row[0])
+            continue
         first_seq, first_prev = starts.pop(run.id)
         created_ok = (None if chain.created is None
                       else _check_run_record(run, [chain.created]) is None)

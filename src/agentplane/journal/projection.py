@@ -29,6 +29,7 @@ from .safe import SANITIZED_KEY, EventTooLargeError, Sanitized, check_size, make
 from .store import (
     BLOB_THRESHOLD,
     CorruptEventError,
+    CorruptRunError,
     JournalError,
     OwnerIsDead,
     RunRecord,
@@ -260,17 +261,35 @@ def waits_query(*, run_id: str | None, status: str | None, kind: str | None
 # -- rows read back -----------------------------------------------------------------------------
 
 
+_RUN_COLUMN_NAMES = tuple(name.strip() for name in RUN_COLUMNS.split(","))
+
+
 def run_from_row(row: Sequence[Any], *, revealed: bool = True) -> RunRecord:
+    """A run's record; ``CorruptRunError`` when a column holds what the journal never writes
+    there or its JSON cannot be read (a hand edit)."""
+    owner = row[11]
+    if not (type(row[0]) is str and type(row[1]) is str and type(row[2]) is str
+            and type(row[3]) is str and type(row[4]) is str and type(row[5]) is str
+            and type(row[6]) is str and type(row[7]) is str and type(row[8]) is str
+            and type(row[9]) is int and type(row[10]) is str
+            and (owner is None or type(owner) is str)
+            and type(row[12]) in _TIME_TYPES and type(row[13]) in _TIME_TYPES):
+        raise CorruptRunError(str(row[0]), _misstored(_RUN_COLUMN_NAMES, row, _RUN_WANTED))
+    try:
+        stored_input = json.loads(row[7])
+        meta = json.loads(row[8])
+    except ValueError as exc:
+        raise CorruptRunError(row[0], f"its stored JSON is unreadable: {exc}") from exc
+    if not isinstance(meta, dict):
+        raise CorruptRunError(row[0], "its meta column holds no JSON object (the row was edited)")
     # The texts many runs share (workflow, its hash, status, tenant, lease holder) are
     # interned: a driven run keeps its record for its whole life, and 10 k live runs would
     # otherwise hold 10 k copies of each.
-    owner = row[11]
     return RunRecord(
         id=row[0], workflow=intern(row[1]), workflow_hash=intern(row[2]),
         status=intern(row[3]), tenant=intern(row[4]), created_at=row[5], updated_at=row[6],
-        input=reveal_text(row[7], json.loads(row[7])) if revealed else json.loads(row[7]),
-        meta=json.loads(row[8]),
-        last_seq=row[9],
+        input=reveal_text(row[7], stored_input) if revealed else stored_input,
+        meta=meta, last_seq=row[9],
         head_hash=row[10], lease_owner=None if owner is None else intern(owner),
         lease_until=row[12], wake_at=row[13],
     )
@@ -284,9 +303,17 @@ def wait_from_row(r: Sequence[Any]) -> WaitRecord:
     )
 
 
+_TIME_TYPES = (type(None), float, int)
+"""What a time column (``lease_until``, ``wake_at``: seconds, or none) may hold."""
+_TEXT: tuple[type, ...] = (str,)
+_RUN_WANTED: tuple[tuple[type, ...], ...] = (
+    *([_TEXT] * 9), (int,), _TEXT, (str, type(None)), _TIME_TYPES, _TIME_TYPES)
+"""The types each ``runs`` column read by :func:`run_from_row` holds."""
 _EVENT_COLUMN_NAMES = tuple(name.strip() for name in EVENT_COLUMNS.split(","))
-_INTEGER_COLUMNS = frozenset({1, 10})
-_NULLABLE_COLUMNS = frozenset({5, 7})
+_EVENT_WANTED: tuple[tuple[type, ...], ...] = (
+    _TEXT, (int,), _TEXT, _TEXT, _TEXT, (str, type(None)), _TEXT, (str, type(None)), _TEXT,
+    _TEXT, (int,))
+"""The types each ``events`` column read by :func:`event_from_row` holds."""
 
 
 def stored_types_hold(r: Sequence[Any]) -> bool:
@@ -300,17 +327,25 @@ def stored_types_hold(r: Sequence[Any]) -> bool:
             and type(r[9]) is str)
 
 
-def _misstored(r: Sequence[Any]) -> str:
-    """What :func:`stored_types_hold` refused in ``r``, in words."""
-    for index, (name, value) in enumerate(zip(_EVENT_COLUMN_NAMES, r, strict=False)):
-        wanted = int if index in _INTEGER_COLUMNS else str
-        if type(value) is not wanted and not (value is None and index in _NULLABLE_COLUMNS):
-            held = "NULL" if value is None else {bytes: "a BLOB", int: "an integer",
-                                                 float: "a real", str: "text"}.get(
-                                                     type(value), type(value).__name__)
-            return (f"its {name} column holds {held} where the journal writes "
-                    f"{'an integer' if wanted is int else 'text'} (the row was edited)")
+def _misstored(names: Sequence[str], row: Sequence[Any],
+               wanted: Sequence[tuple[type, ...]]) -> str:
+    """The first column of ``row`` whose value is not of a type in ``wanted``, in words."""
+    for name, value, types in zip(names, row, wanted, strict=False):
+        if type(value) not in types:
+            return (f"its {name} column holds {_KIND_OF.get(type(value), type(value).__name__)}"
+                    f" where the journal writes {_wanted_words(types)} "
+                    "(the row was edited)")
     return "its columns are not what the journal writes"
+
+
+def _wanted_words(types: tuple[type, ...]) -> str:
+    if types == _TIME_TYPES:
+        return "a number (seconds) or NULL"
+    return " or ".join(_KIND_OF[t] for t in types)
+
+
+_KIND_OF: dict[type, str] = {bytes: "a BLOB", int: "an integer", float: "a real",
+                             str: "text", type(None): "NULL"}
 
 
 def event_from_row(r: Sequence[Any], *, revealed: bool = False) -> Event:
@@ -318,7 +353,8 @@ def event_from_row(r: Sequence[Any], *, revealed: bool = False) -> Event:
     values in the clear (``"[erased]"`` once erased; see ``personal``); ``CorruptEventError``
     when its JSON cannot be read or a column holds what the journal never writes there."""
     if not stored_types_hold(r):
-        raise CorruptEventError(str(r[0]), r[1] if type(r[1]) is int else None, _misstored(r))
+        raise CorruptEventError(str(r[0]), r[1] if type(r[1]) is int else None,
+                                _misstored(_EVENT_COLUMN_NAMES, r, _EVENT_WANTED))
     try:
         data = json.loads(r[6])
         if revealed and may_hold(r[6]):

@@ -66,6 +66,15 @@ class CorruptEventError(JournalError):
         self.reason = reason
 
 
+class CorruptRunError(JournalError):
+    """A run's record cannot be read back (its row was damaged or edited by hand)."""
+
+    def __init__(self, run_id: str, reason: str) -> None:
+        super().__init__(f"the record of run {run_id} cannot be read: {reason}")
+        self.run_id = run_id
+        self.reason = reason
+
+
 class WaitNotOpenError(JournalError):
     """The wait (e.g. an approval) was already resolved, or never existed."""
 

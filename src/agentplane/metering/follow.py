@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from agentplane.journal import Event, EventType, JournalStore, RunRecord
+from agentplane.journal.store import CorruptRunError
 from agentplane.storage import Database
 
 from .usage import (
@@ -218,8 +219,7 @@ class Follower:
         now = time.monotonic()
         self._look_again = now + LOOK_AGAIN_AFTER * (now - started)
         for run_id, tenant, workflow, meta, place in lagging:
-            meta = json.loads(meta) if isinstance(meta, str) else (meta or {})
-            tags = RunTags(tenant, workflow, dict(meta.get("tags") or {}), meta.get("outcome"))
+            tags = _tags_of(run_id, tenant, workflow, meta)
             events = await store.events(run_id, after_seq=int(place))
             if place and any(ends_activity(e) for e in events):
                 events = await store.events(run_id)  # when the open stretch began
@@ -236,3 +236,20 @@ class Follower:
 
 
 __all__ = ["FLUSH_ROWS", "Follower", "run_tags", "usage_of"]
+
+
+def _tags_of(run_id: Any, tenant: Any, workflow: Any, meta: Any) -> RunTags:
+    """A run's tags from its record's columns as stored; ``CorruptRunError`` naming what a
+    hand edit left there that the journal never writes (no usage is booked to it)."""
+    try:
+        if type(tenant) is not str or type(workflow) is not str:
+            raise ValueError("its tenant or workflow column holds no text")
+        try:
+            value = json.loads(meta) if isinstance(meta, str) else (meta or {})
+        except ValueError as exc:
+            raise ValueError(f"its meta column holds unreadable JSON ({exc})") from exc
+        if not isinstance(value, dict) or not isinstance(value.get("tags") or {}, dict):
+            raise ValueError("its meta column holds no JSON object of tags")
+    except ValueError as exc:
+        raise CorruptRunError(str(run_id), f"{exc} (the row was edited)") from exc
+    return RunTags(tenant, workflow, dict(value.get("tags") or {}), value.get("outcome"))
