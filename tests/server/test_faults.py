@@ -186,3 +186,25 @@ async def test_a_journal_busy_with_another_writer_is_still_healthy(tmp_path: Pat
         other.close()
     assert health.ok and health.writable
     await store.close()
+
+
+def test_a_record_edited_out_of_shape_is_named_not_an_internal_error(
+        served: tuple[str, Plane], keys: dict[str, str], db: Path) -> None:
+    """A row a hand edit left holding what the journal never writes (a BLOB in a TEXT column)
+    answers 500 with the run and the column named, and the server goes on serving."""
+    base, _ = served
+    operator = as_(base, keys, "operator")
+    first = operator.ok("POST", "/runs", {"workflow": "refund-desk", "input": "Refund A1"})
+    second = operator.ok("POST", "/runs", {"workflow": "refund-desk", "input": "Refund A2"})
+    for run in (first, second):
+        operator.wait_for(run["id"], finished)
+    with sqlite3.connect(db) as raw:
+        raw.execute("UPDATE events SET actor = x'00' WHERE run_id = ? AND seq = 2",
+                    (first["id"],))
+        raw.execute("UPDATE runs SET status = x'00' WHERE id = ?", (second["id"],))
+    for path, said in [(f"/runs/{first['id']}/events", "its actor column holds a BLOB"),
+                       (f"/runs/{second['id']}", "its status column holds a BLOB")]:
+        answer = operator.get(path)
+        assert answer.status_code == 500, answer.text
+        assert said in answer.json()["error"] and "Traceback" not in answer.json()["error"]
+    assert httpx.get(f"{base}/api/v1/health").status_code == 200
