@@ -234,3 +234,28 @@ async def test_run_records_edited_to_another_type_are_breaks_not_crashes(
         await store.list_runs(limit=len(ids))
     await same_report_on_one_and_two_processes(store, expected)
     await store.close()
+
+
+async def test_a_usage_stored_in_another_layout_holds_and_a_changed_one_breaks(
+        journal: tuple[Path, list[str]], tmp_path: Path) -> None:
+    """The scan hashes the usage's stored text as it is; a usage stored in another layout (as
+    journals before 2026-12-03 did: the standard json module, keys as given) still holds,
+    through its canonical form, while a changed value is a break."""
+    source, ids = journal
+    path = tmp_path / "usage.db"
+    raw = copy_of(source, path)
+    relaid, changed = ids[3], ids[4]
+    with raw:
+        raw.execute("UPDATE events SET usage = ? WHERE run_id = ? AND seq = 3",
+                    ('{"output_tokens": 1, "input_tokens": 3}', relaid))
+        raw.execute("UPDATE events SET usage = ? WHERE run_id = ? AND seq = 3",
+                    ('{"input_tokens":4,"output_tokens":1}', changed))
+    raw.close()
+    store = SQLiteJournal(path, create=False, readonly=True)
+    holding = holding_runs(store)
+    assert holding[relaid] == 4 and changed not in holding
+    assert len(holding) == len(ids) - 1
+    expected = await one_by_one(store, ids)
+    assert [(b.run_id, b.seq) for b in expected.breaks] == [(changed, 3)]
+    await same_report_on_one_and_two_processes(store, expected)
+    await store.close()

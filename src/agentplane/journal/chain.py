@@ -25,9 +25,10 @@ from .events import (
     event_body,
     event_hash,
     sha256_hex,
+    stored_event_body,
 )
 from .personal import may_hold
-from .projection import EVENT_COLUMNS, RUN_COLUMNS, run_from_row, stored_types_hold
+from .projection import EVENT_COLUMNS, RUN_COLUMNS, run_from_row
 from .store import CorruptEventError, CorruptRunError, JournalStore, RunRecord
 
 
@@ -157,20 +158,30 @@ class _Chain:
 
 def _intact(chain: _Chain, row: Sequence[Any]) -> bool:
     """Whether ``row`` is the next event of ``chain`` and its hash, recomputed over the text it
-    stored, matches. Anything unusual (a blob reference, unreadable JSON) is "not intact": the
-    run is then verified event by event, which names what is wrong."""
+    stored, matches. Anything unusual (a blob reference, unreadable JSON, a column holding a
+    type the journal never writes there) is "not intact": the run is then verified event by
+    event, which names what is wrong."""
     run_id, seq, time, kind, actor, step_key, data, usage, prev_hash, digest, schema = row
-    if seq != chain.count + 1 or prev_hash != chain.head or BLOB_KEY in data:
+    if (seq != chain.count + 1 or prev_hash != chain.head or type(schema) is not int
+            or (usage is not None and type(usage) is not str)):
         return False
     try:
+        if BLOB_KEY in data:
+            return False
         parsed = orjson.loads(data)  # one whole JSON value: the text hashed is unambiguous
-        usage_value = None if usage is None else orjson.loads(usage)
-    except orjson.JSONDecodeError:
-        return False
-    body = event_body(run_id=run_id, seq=seq, time=time, type=kind, actor=actor,
-                      step_key=step_key, data_json=data, usage=usage_value,
-                      prev_hash=prev_hash, schema=schema)
-    if hashlib.sha256(body).hexdigest() != digest:
+        # The usage's stored text is embedded as it is: it closes the body, so a matching
+        # hash means it is the very text that was hashed, the usage's canonical JSON.
+        if hashlib.sha256(stored_event_body(
+                run_id=run_id, seq=seq, time=time, type=kind, actor=actor, step_key=step_key,
+                data_json=data, usage_json=usage, prev_hash=prev_hash, schema=schema)
+                ).hexdigest() != digest and (
+                    usage is None  # else a usage stored in another layout (before 2026-12-03)
+                    or hashlib.sha256(event_body(
+                        run_id=run_id, seq=seq, time=time, type=kind, actor=actor,
+                        step_key=step_key, data_json=data, usage=orjson.loads(usage),
+                        prev_hash=prev_hash, schema=schema)).hexdigest() != digest):
+            return False
+    except (ValueError, TypeError):  # JSON that does not read; a BLOB where text is written
         return False
     if seq == 1:
         chain.created = Event(run_id, seq, time, kind, actor, step_key,
@@ -194,12 +205,13 @@ def _chains(db: Any, low: int | None, high: int | None) -> tuple[dict[str, _Chai
         run_id = row[0]
         if run_id in broken:
             continue
-        if not stored_types_hold(row):  # a hand-edited row: verified event by event
-            if type(run_id) is str:  # (a row whose run_id is no text belongs to no run)
-                broken.add(run_id)
-            continue
         chain = chains.get(run_id)
         if chain is None:
+            if type(run_id) is not str:  # a BLOB: the row belongs to no run (its own is short)
+                continue
+            if type(row[1]) is not int:  # not a seq: verified event by event
+                broken.add(run_id)
+                continue
             # a piece may begin mid-run: its seam is checked when the pieces are joined
             chain = chains[run_id] = _Chain()
             chain.count, chain.head = row[1] - 1, row[8]

@@ -269,6 +269,19 @@ def event_body(
                 f'"usage":{"null" if usage is None else canonical_json(usage)}}}').encode()
 
 
+def stored_event_body(*, run_id: str, seq: int, time: str, type: str, actor: str,
+                      step_key: str | None, data_json: str, usage_json: str | None,
+                      prev_hash: str, schema: int) -> bytes:
+    """:func:`event_body` from an event's stored columns, the usage as its stored text too:
+    both texts embedded as they are, the fields given in sorted order (so no sort). The same
+    bytes as ``event_body`` when ``usage_json`` is the usage's canonical JSON, which is what
+    the SQLite journal stores; a verifier that finds another hash re-encodes the usage."""
+    return orjson.dumps(
+        {"actor": actor, "data": orjson.Fragment(data_json), "prev_hash": prev_hash,
+         "run_id": run_id, "schema": schema, "seq": seq, "step_key": step_key, "time": time,
+         "type": type, "usage": None if usage_json is None else orjson.Fragment(usage_json)})
+
+
 def event_body_json(**fields: Any) -> str:
     """:func:`event_body` as text."""
     return event_body(**fields).decode()
