@@ -398,7 +398,7 @@ class PostgresJournal(JournalStore):
         rows = await self._read(
             f"SELECT {WAIT_COLUMNS} FROM waits WHERE status = 'open'"
             " AND deadline IS NOT NULL AND deadline <= %s ORDER BY deadline", (now,))
-        return [projection.wait_from_row(r) for r in rows]
+        return projection.due_from_rows(rows)
 
     # -- change notifications -----------------------------------------------------------------
 

@@ -9,6 +9,7 @@ SQL; both call these functions, so the two stores cannot drift apart in what the
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Callable, Mapping, Sequence
 from sys import intern
 from typing import Any
@@ -30,12 +31,15 @@ from .store import (
     BLOB_THRESHOLD,
     CorruptEventError,
     CorruptRunError,
+    CorruptWaitError,
     JournalError,
     OwnerIsDead,
     RunRecord,
     WaitNotOpenError,
     WaitRecord,
 )
+
+log = logging.getLogger(__name__)
 
 # Statuses a worker writes itself when it stops driving a run. Not ``cancelled``: a person
 # cancels, and the worker keeps its lease until it notices, so the call it has under way is
@@ -296,11 +300,39 @@ def run_from_row(row: Sequence[Any], *, revealed: bool = True) -> RunRecord:
 
 
 def wait_from_row(r: Sequence[Any]) -> WaitRecord:
+    """A wait; ``CorruptWaitError`` when a column holds what the journal never writes there or
+    its JSON cannot be read (a hand edit)."""
+    if any(type(value) not in types for value, types in zip(r, _WAIT_WANTED, strict=True)):
+        raise CorruptWaitError(str(r[0]), _misstored(_WAIT_COLUMN_NAMES, r, _WAIT_WANTED))
+    try:
+        data = json.loads(r[7])
+        resolution = None if r[8] is None else json.loads(r[8])
+    except ValueError as exc:
+        raise CorruptWaitError(r[0], f"its stored JSON is unreadable: {exc}") from exc
+    if not isinstance(data, dict):
+        raise CorruptWaitError(r[0], "its data column holds no JSON object (the row was edited)")
     return WaitRecord(
         id=r[0], run_id=r[1], step_key=r[2], kind=r[3], status=r[4], created_at=r[5],
-        deadline=r[6], data=reveal_text(r[7], json.loads(r[7])),
-        resolution=None if r[8] is None else json.loads(r[8]),
-    )
+        deadline=r[6], data=reveal_text(r[7], data), resolution=resolution)
+
+
+_unreadable_due: set[str] = set()
+"""Due waits this process found unreadable and said so once (see :func:`due_from_rows`)."""
+
+
+def due_from_rows(rows: Sequence[Sequence[Any]]) -> list[WaitRecord]:
+    """The due waits among ``rows`` that can be read. One that cannot (a hand edit) is logged
+    once per process and left open for a person: the machine's timers and the worker that
+    fires them go on for every other run instead of stopping at one bad row."""
+    due = []
+    for row in rows:
+        try:
+            due.append(wait_from_row(row))
+        except CorruptWaitError as exc:
+            if exc.wait_id not in _unreadable_due:
+                _unreadable_due.add(exc.wait_id)
+                log.error("%s; its deadline is not acted on (the others are)", exc)
+    return due
 
 
 _TIME_TYPES = (type(None), float, int)
@@ -309,6 +341,11 @@ _TEXT: tuple[type, ...] = (str,)
 _RUN_WANTED: tuple[tuple[type, ...], ...] = (
     *([_TEXT] * 9), (int,), _TEXT, (str, type(None)), _TIME_TYPES, _TIME_TYPES)
 """The types each ``runs`` column read by :func:`run_from_row` holds."""
+_WAIT_COLUMN_NAMES = tuple(name.strip() for name in WAIT_COLUMNS.split(","))
+_WAIT_WANTED: tuple[tuple[type, ...], ...] = (
+    _TEXT, _TEXT, (str, type(None)), _TEXT, _TEXT, _TEXT, _TIME_TYPES, _TEXT,
+    (str, type(None)))
+"""The types each ``waits`` column read by :func:`wait_from_row` holds."""
 _EVENT_COLUMN_NAMES = tuple(name.strip() for name in EVENT_COLUMNS.split(","))
 _EVENT_WANTED: tuple[tuple[type, ...], ...] = (
     _TEXT, (int,), _TEXT, _TEXT, _TEXT, (str, type(None)), _TEXT, (str, type(None)), _TEXT,

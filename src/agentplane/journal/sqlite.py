@@ -677,7 +677,7 @@ class SQLiteJournal(JournalStore):
             " AND deadline IS NOT NULL AND deadline <= ? ORDER BY deadline",
             (now,),
         ).fetchall()
-        return [self._wait(r) for r in rows]
+        return projection.due_from_rows(rows)
 
     async def close(self) -> None:
         self._db.close()

@@ -75,6 +75,15 @@ class CorruptRunError(JournalError):
         self.reason = reason
 
 
+class CorruptWaitError(JournalError):
+    """A wait's row (an approval, a signal, a timer) cannot be read back (edited by hand)."""
+
+    def __init__(self, wait_id: str, reason: str) -> None:
+        super().__init__(f"the wait {wait_id} cannot be read: {reason}")
+        self.wait_id = wait_id
+        self.reason = reason
+
+
 class WaitNotOpenError(JournalError):
     """The wait (e.g. an approval) was already resolved, or never existed."""
 
