@@ -22,6 +22,7 @@ from agentplane.journal import (
     AuditReport,
     ChainBreak,
     EventType,
+    JournalError,
     NewEvent,
     RunNotFoundError,
     SQLiteJournal,
@@ -276,6 +277,23 @@ async def test_deleted_blob(journal_file: Path) -> None:
     brk = only_break(await audit(journal_file))
     assert (brk.run_id, brk.seq) == ("run-b", 3)
     assert "missing" in brk.reason
+
+
+@pytest.mark.parametrize("body", ["x'7b7d'", "'not json'"], ids=["a BLOB", "unreadable"])
+async def test_a_blob_body_that_no_longer_reads(journal_file: Path, body: str) -> None:
+    """A blob's text edited into a BLOB or into what is no JSON: the audit names the event, the
+    run still reads (the value stays a reference, as for a missing blob) and fetching the blob
+    says which one cannot be read, instead of failing on the JSON."""
+    digest = sha256_hex(canonical_json(PAYLOAD_B))
+    attack(journal_file, (f"UPDATE blobs SET body = {body} WHERE hash = ?", (digest,)))
+    brk = only_break(await audit(journal_file))
+    assert (brk.run_id, brk.seq) == ("run-b", 3) and "blob" in brk.reason
+    store = SQLiteJournal(journal_file, create=False)
+    events = await store.events("run-b")
+    assert events[2].data["payload"] == {"$blob": digest}
+    with pytest.raises(JournalError, match=f"blob {digest} .* cannot be read"):
+        await store.get_blob(digest)
+    await store.close()
 
 
 # -- the run record ----------------------------------------------------------------------------

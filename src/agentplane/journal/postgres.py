@@ -48,6 +48,7 @@ from .events import (
     utc_now,
 )
 from .health import JournalHealth, JournalUnavailableError
+from .personal import reveal_text
 from .postgres_append import (
     Pending,
     RunState,
@@ -146,9 +147,7 @@ class PostgresJournal(JournalStore):
 
     async def get_blob(self, digest: str) -> Any:
         text = await self.blob_text(digest)
-        if text is None:
-            raise JournalError(f"blob {digest} is missing from {self.url}")
-        return projection.resolve({"v": {"$blob": digest}}, {digest: text})["v"]
+        return reveal_text(text, projection.blob_json(digest, text, self.url))
 
     async def blob_text(self, digest: str) -> str | None:
         rows = await self._read("SELECT body FROM blobs WHERE hash = %s", (digest,))

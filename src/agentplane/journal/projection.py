@@ -8,6 +8,7 @@ SQL; both call these functions, so the two stores cannot drift apart in what the
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 from collections.abc import Callable, Mapping, Sequence
@@ -129,16 +130,28 @@ def blob_refs(data: dict[str, Any]) -> list[str]:
 
 
 def resolve(data: dict[str, Any], bodies: Mapping[str, str]) -> dict[str, Any]:
-    """Event data with blob references replaced by their values (a missing blob stays a
-    reference, for audit to report)."""
+    """Event data with blob references replaced by their values (a missing blob, or one whose
+    stored text no longer reads as JSON, stays a reference, for audit to report)."""
     out: dict[str, Any] = {}
     for key, value in data.items():
+        out[key] = value
         if isinstance(value, dict) and len(value) == 1 and BLOB_KEY in value:
             body = bodies.get(str(value[BLOB_KEY]))
-            out[key] = reveal_text(body, json.loads(body)) if body is not None else value
-        else:
-            out[key] = value
+            with contextlib.suppress(ValueError):  # edited by hand: the audit names it
+                out[key] = value if body is None else reveal_text(body, json.loads(body))
     return out
+
+
+def blob_json(digest: str, text: str | None, url: str) -> Any:
+    """A blob's value as stored; ``JournalError`` saying which blob when it is missing or its
+    text does not read as JSON (edited by hand)."""
+    if text is None:
+        raise JournalError(f"blob {digest} is missing from {url}")
+    try:
+        return json.loads(text)
+    except ValueError as exc:
+        raise JournalError(f"blob {digest} in {url} cannot be read: its stored JSON is "
+                           "unreadable (the row was edited)") from exc
 
 
 # -- checks made before any write ---------------------------------------------------------------

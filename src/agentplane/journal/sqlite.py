@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import sqlite3
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -236,10 +235,7 @@ class SQLiteJournal(JournalStore):
             return self._store_value(db, value)
 
     async def get_blob(self, digest: str) -> Any:
-        text = await self.blob_text(digest)
-        if text is None:
-            raise JournalError(f"blob {digest} is missing from {self.url}")
-        return json.loads(text)
+        return projection.blob_json(digest, await self.blob_text(digest), self.url)
 
     async def blob_text(self, digest: str) -> str | None:
         return self._blob_text(digest)
