@@ -164,6 +164,18 @@ async def test_a_run_across_the_boundary_forged_at_the_seam(
     await store.close()
 
 
+def edited_copy(source: Path, path: Path, edits: list[tuple[str, str]], runs: dict[str, str],
+                sql: str) -> SQLiteJournal:
+    """A copy of the journal with ``sql`` made once per edit (its column and SQL value), each
+    on the next of ``runs``; opened read-only."""
+    raw = copy_of(source, path)
+    with raw:
+        for (column, value), run_id in zip(edits, runs, strict=True):
+            raw.execute(sql.format(column=column, value=value), (run_id,))
+    raw.close()
+    return SQLiteJournal(path, create=False, readonly=True)
+
+
 EDITS = [  # a column of one event given a type the journal never writes there
     ("run_id", "x'72756e'"), ("seq", "'two'"), ("time", "x'3230'"), ("type", "x'6d6f64656c'"),
     ("actor", "x'6869'"), ("step_key", "x'7331'"), ("data", "x'7b7d'"), ("usage", "x'7b7d'"),
@@ -177,15 +189,9 @@ async def test_columns_edited_to_another_type_are_breaks_not_crashes(
     not read as a number): every such edit is reported, naming the column, the same on one and
     two processes, and reading the run says what is wrong instead of failing on the type."""
     source, ids = journal
-    path = tmp_path / "retyped.db"
-    raw = copy_of(source, path)
     edited = {ids[100 + 50 * i]: column for i, (column, _) in enumerate(EDITS)}
-    with raw:
-        for (column, value), run_id in zip(EDITS, edited, strict=True):
-            raw.execute(f"UPDATE events SET {column} = {value} WHERE run_id = ? AND seq = 3",
-                        (run_id,))
-    raw.close()
-    store = SQLiteJournal(path, create=False, readonly=True)
+    store = edited_copy(source, tmp_path / "retyped.db", EDITS, edited,
+                        "UPDATE events SET {column} = {value} WHERE run_id = ? AND seq = 3")
     expected = await one_by_one(store, await store.all_run_ids())
     by_run = {b.run_id: b for b in expected.breaks}
     for run_id, column in edited.items():
@@ -214,14 +220,9 @@ RUN_EDITS = [  # a column of one run record given a type (or text) the journal n
 async def test_run_records_edited_to_another_type_are_breaks_not_crashes(
         journal: tuple[Path, list[str]], tmp_path: Path) -> None:
     source, ids = journal
-    path = tmp_path / "records.db"
-    raw = copy_of(source, path)
     edited = {ids[120 + 50 * i]: column for i, (column, _) in enumerate(RUN_EDITS)}
-    with raw:
-        for (column, value), run_id in zip(RUN_EDITS, edited, strict=True):
-            raw.execute(f"UPDATE runs SET {column} = {value} WHERE id = ?", (run_id,))
-    raw.close()
-    store = SQLiteJournal(path, create=False, readonly=True)
+    store = edited_copy(source, tmp_path / "records.db", RUN_EDITS, edited,
+                        "UPDATE runs SET {column} = {value} WHERE id = ?")
     expected = await one_by_one(store, ids)
     assert {b.run_id: b.seq for b in expected.breaks} == dict.fromkeys(edited, None)
     for brk in expected.breaks:

@@ -3,6 +3,7 @@ text it already is) gives exactly the bytes the previous release assembled field
 reference, kept here), and, where orjson takes every value, those of one orjson call over the
 whole body, on random events — unicode, integers beyond 64 bits, nested data, no usage, no step
 key — so journals written before verify and journals written now verify with earlier code.
+``stored_event_body`` (the audit's scan) gives the same bytes from the stored usage text.
 ``utc_text`` writes what ``isoformat`` wrote."""
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from agentplane.journal.events import (
     event_body,
     event_hash,
     seal,
+    stored_event_body,
     utc_now,
     utc_text,
 )
@@ -78,6 +80,10 @@ def test_event_body_is_the_canonical_bytes(seed: int) -> None:
         body = event_body(data_json=data_json, **rest)
         assert body == _previous_body(data_json=data_json, **rest).encode()
         assert event_hash(**fields) == hashlib.sha256(body).hexdigest()
+        # what the audit's scan hashes: the stored usage text embedded as it is
+        usage = rest.pop("usage")
+        assert stored_event_body(data_json=data_json, usage_json=None if usage is None
+                                 else canonical_json(usage), **rest) == body
         fallbacks += fields["usage"] is not None and any(
             v >= 2**63 for v in fields["usage"].values())
         try:  # the whole body in one orjson call, when orjson takes every value

@@ -171,16 +171,18 @@ def _intact(chain: _Chain, row: Sequence[Any]) -> bool:
         parsed = orjson.loads(data)  # one whole JSON value: the text hashed is unambiguous
         # The usage's stored text is embedded as it is: it closes the body, so a matching
         # hash means it is the very text that was hashed, the usage's canonical JSON.
-        if hashlib.sha256(stored_event_body(
-                run_id=run_id, seq=seq, time=time, type=kind, actor=actor, step_key=step_key,
-                data_json=data, usage_json=usage, prev_hash=prev_hash, schema=schema)
-                ).hexdigest() != digest and (
-                    usage is None  # else a usage stored in another layout (before 2026-12-03)
-                    or hashlib.sha256(event_body(
-                        run_id=run_id, seq=seq, time=time, type=kind, actor=actor,
-                        step_key=step_key, data_json=data, usage=orjson.loads(usage),
-                        prev_hash=prev_hash, schema=schema)).hexdigest() != digest):
-            return False
+        body = stored_event_body(run_id=run_id, seq=seq, time=time, type=kind, actor=actor,
+                                 step_key=step_key, data_json=data, usage_json=usage,
+                                 prev_hash=prev_hash, schema=schema)
+        if hashlib.sha256(body).hexdigest() != digest:
+            if usage is None:
+                return False
+            # a usage stored in another layout (SQLite journals before 2026-12-03)
+            body = event_body(run_id=run_id, seq=seq, time=time, type=kind, actor=actor,
+                              step_key=step_key, data_json=data, usage=orjson.loads(usage),
+                              prev_hash=prev_hash, schema=schema)
+            if hashlib.sha256(body).hexdigest() != digest:
+                return False
     except (ValueError, TypeError):  # JSON that does not read; a BLOB where text is written
         return False
     if seq == 1:

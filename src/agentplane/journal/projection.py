@@ -278,20 +278,11 @@ def waits_query(*, run_id: str | None, status: str | None, kind: str | None
 # -- rows read back -----------------------------------------------------------------------------
 
 
-_RUN_COLUMN_NAMES = tuple(name.strip() for name in RUN_COLUMNS.split(","))
-
-
 def run_from_row(row: Sequence[Any], *, revealed: bool = True) -> RunRecord:
     """A run's record; ``CorruptRunError`` when a column holds what the journal never writes
     there or its JSON cannot be read (a hand edit)."""
-    owner = row[11]
-    if not (type(row[0]) is str and type(row[1]) is str and type(row[2]) is str
-            and type(row[3]) is str and type(row[4]) is str and type(row[5]) is str
-            and type(row[6]) is str and type(row[7]) is str and type(row[8]) is str
-            and type(row[9]) is int and type(row[10]) is str
-            and (owner is None or type(owner) is str)
-            and type(row[12]) in _TIME_TYPES and type(row[13]) in _TIME_TYPES):
-        raise CorruptRunError(str(row[0]), _misstored(_RUN_COLUMN_NAMES, row, _RUN_WANTED))
+    if (misfit := _misfit(_RUN_TYPES, row)) is not None:
+        raise CorruptRunError(str(row[0]), misfit)
     try:
         stored_input = json.loads(row[7])
         meta = json.loads(row[8])
@@ -307,7 +298,7 @@ def run_from_row(row: Sequence[Any], *, revealed: bool = True) -> RunRecord:
         status=intern(row[3]), tenant=intern(row[4]), created_at=row[5], updated_at=row[6],
         input=reveal_text(row[7], stored_input) if revealed else stored_input,
         meta=meta, last_seq=row[9],
-        head_hash=row[10], lease_owner=None if owner is None else intern(owner),
+        head_hash=row[10], lease_owner=None if row[11] is None else intern(row[11]),
         lease_until=row[12], wake_at=row[13],
     )
 
@@ -315,8 +306,8 @@ def run_from_row(row: Sequence[Any], *, revealed: bool = True) -> RunRecord:
 def wait_from_row(r: Sequence[Any]) -> WaitRecord:
     """A wait; ``CorruptWaitError`` when a column holds what the journal never writes there or
     its JSON cannot be read (a hand edit)."""
-    if any(type(value) not in types for value, types in zip(r, _WAIT_WANTED, strict=True)):
-        raise CorruptWaitError(str(r[0]), _misstored(_WAIT_COLUMN_NAMES, r, _WAIT_WANTED))
+    if (misfit := _misfit(_WAIT_TYPES, r)) is not None:
+        raise CorruptWaitError(str(r[0]), misfit)
     try:
         data = json.loads(r[7])
         resolution = None if r[8] is None else json.loads(r[8])
@@ -348,63 +339,48 @@ def due_from_rows(rows: Sequence[Sequence[Any]]) -> list[WaitRecord]:
     return due
 
 
-_TIME_TYPES = (type(None), float, int)
-"""What a time column (``lease_until``, ``wake_at``: seconds, or none) may hold."""
 _TEXT: tuple[type, ...] = (str,)
-_RUN_WANTED: tuple[tuple[type, ...], ...] = (
-    *([_TEXT] * 9), (int,), _TEXT, (str, type(None)), _TIME_TYPES, _TIME_TYPES)
-"""The types each ``runs`` column read by :func:`run_from_row` holds."""
-_WAIT_COLUMN_NAMES = tuple(name.strip() for name in WAIT_COLUMNS.split(","))
-_WAIT_WANTED: tuple[tuple[type, ...], ...] = (
-    _TEXT, _TEXT, (str, type(None)), _TEXT, _TEXT, _TEXT, _TIME_TYPES, _TEXT,
-    (str, type(None)))
-"""The types each ``waits`` column read by :func:`wait_from_row` holds."""
-_EVENT_COLUMN_NAMES = tuple(name.strip() for name in EVENT_COLUMNS.split(","))
-_EVENT_WANTED: tuple[tuple[type, ...], ...] = (
-    _TEXT, (int,), _TEXT, _TEXT, _TEXT, (str, type(None)), _TEXT, (str, type(None)), _TEXT,
-    _TEXT, (int,))
-"""The types each ``events`` column read by :func:`event_from_row` holds."""
-
-
-def stored_types_hold(r: Sequence[Any]) -> bool:
-    """Whether every column of an event row holds the type the journal writes there: text,
-    integers for ``seq`` and ``schema``, NULL only for ``step_key`` and ``usage``. SQLite keeps
-    whatever a hand edit stores (a BLOB in a TEXT column stays a BLOB)."""
-    return (type(r[1]) is int and type(r[10]) is int and type(r[0]) is str
-            and type(r[2]) is str and type(r[3]) is str and type(r[4]) is str
-            and (r[5] is None or type(r[5]) is str) and type(r[6]) is str
-            and (r[7] is None or type(r[7]) is str) and type(r[8]) is str
-            and type(r[9]) is str)
-
-
-def _misstored(names: Sequence[str], row: Sequence[Any],
-               wanted: Sequence[tuple[type, ...]]) -> str:
-    """The first column of ``row`` whose value is not of a type in ``wanted``, in words."""
-    for name, value, types in zip(names, row, wanted, strict=False):
-        if type(value) not in types:
-            return (f"its {name} column holds {_KIND_OF.get(type(value), type(value).__name__)}"
-                    f" where the journal writes {_wanted_words(types)} "
-                    "(the row was edited)")
-    return "its columns are not what the journal writes"
-
-
-def _wanted_words(types: tuple[type, ...]) -> str:
-    if types == _TIME_TYPES:
-        return "a number (seconds) or NULL"
-    return " or ".join(_KIND_OF[t] for t in types)
-
-
+_TEXT_OR_NULL: tuple[type, ...] = (str, type(None))
+_INTEGER: tuple[type, ...] = (int,)
+_SECONDS_OR_NULL: tuple[type, ...] = (float, int, type(None))
+_RUN_TYPES = tuple(zip(
+    RUN_COLUMNS.replace(" ", "").split(","),
+    (*[_TEXT] * 9, _INTEGER, _TEXT, _TEXT_OR_NULL, _SECONDS_OR_NULL, _SECONDS_OR_NULL),
+    strict=True))
+_WAIT_TYPES = tuple(zip(
+    WAIT_COLUMNS.replace(" ", "").split(","),
+    (_TEXT, _TEXT, _TEXT_OR_NULL, _TEXT, _TEXT, _TEXT, _SECONDS_OR_NULL, _TEXT, _TEXT_OR_NULL),
+    strict=True))
+_EVENT_TYPES = tuple(zip(
+    EVENT_COLUMNS.replace(" ", "").split(","),
+    (_TEXT, _INTEGER, _TEXT, _TEXT, _TEXT, _TEXT_OR_NULL, _TEXT, _TEXT_OR_NULL, _TEXT, _TEXT,
+     _INTEGER),
+    strict=True))
+"""Each table's columns as read back, with the types the journal writes there: SQLite keeps
+whatever a hand edit stores (a BLOB in a TEXT column stays a BLOB)."""
 _KIND_OF: dict[type, str] = {bytes: "a BLOB", int: "an integer", float: "a real",
                              str: "text", type(None): "NULL"}
+
+
+def _misfit(columns: Sequence[tuple[str, tuple[type, ...]]], row: Sequence[Any]) -> str | None:
+    """The first column of ``row`` holding a type the journal never writes there, in words;
+    None when every column holds what is written there."""
+    for (name, types), value in zip(columns, row, strict=False):
+        if type(value) not in types:
+            wanted = ("a number (seconds) or NULL" if types is _SECONDS_OR_NULL
+                      else " or ".join(_KIND_OF[t] for t in types))
+            return (f"its {name} column holds "
+                    f"{_KIND_OF.get(type(value), type(value).__name__)} where the journal "
+                    f"writes {wanted} (the row was edited)")
+    return None
 
 
 def event_from_row(r: Sequence[Any], *, revealed: bool = False) -> Event:
     """An event as stored (blob references unresolved), or with ``revealed`` its personal
     values in the clear (``"[erased]"`` once erased; see ``personal``); ``CorruptEventError``
     when its JSON cannot be read or a column holds what the journal never writes there."""
-    if not stored_types_hold(r):
-        raise CorruptEventError(str(r[0]), r[1] if type(r[1]) is int else None,
-                                _misstored(_EVENT_COLUMN_NAMES, r, _EVENT_WANTED))
+    if (misfit := _misfit(_EVENT_TYPES, r)) is not None:
+        raise CorruptEventError(str(r[0]), r[1] if type(r[1]) is int else None, misfit)
     try:
         data = json.loads(r[6])
         if revealed and may_hold(r[6]):

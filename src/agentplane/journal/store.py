@@ -54,34 +54,40 @@ class RunNotActiveError(JournalError):
         self.status = status
 
 
-class CorruptEventError(JournalError):
-    """A stored event cannot be read back (its row was damaged or edited by hand)."""
+class CorruptRecordError(JournalError):
+    """A stored row cannot be read back: it was damaged or edited by hand into something the
+    journal never writes (the message names the record and the column)."""
+
+    def __init__(self, record: str, reason: str) -> None:
+        super().__init__(f"{record} cannot be read: {reason}")
+        self.reason = reason
+
+
+class CorruptEventError(CorruptRecordError):
+    """A stored event cannot be read back."""
 
     def __init__(self, run_id: str, seq: int | None, reason: str) -> None:
         """``seq``: None when the row's own seq is not a number."""
-        where = f"event {seq}" if seq is not None else "an event"
-        super().__init__(f"{where} of run {run_id} cannot be read: {reason}")
+        super().__init__(f"{'an event' if seq is None else f'event {seq}'} of run {run_id}",
+                         reason)
         self.run_id = run_id
         self.seq = seq
-        self.reason = reason
 
 
-class CorruptRunError(JournalError):
-    """A run's record cannot be read back (its row was damaged or edited by hand)."""
+class CorruptRunError(CorruptRecordError):
+    """A run's record cannot be read back."""
 
     def __init__(self, run_id: str, reason: str) -> None:
-        super().__init__(f"the record of run {run_id} cannot be read: {reason}")
+        super().__init__(f"the record of run {run_id}", reason)
         self.run_id = run_id
-        self.reason = reason
 
 
-class CorruptWaitError(JournalError):
-    """A wait's row (an approval, a signal, a timer) cannot be read back (edited by hand)."""
+class CorruptWaitError(CorruptRecordError):
+    """A wait's row (an approval, a signal, a timer) cannot be read back."""
 
     def __init__(self, wait_id: str, reason: str) -> None:
-        super().__init__(f"the wait {wait_id} cannot be read: {reason}")
+        super().__init__(f"the wait {wait_id}", reason)
         self.wait_id = wait_id
-        self.reason = reason
 
 
 class WaitNotOpenError(JournalError):

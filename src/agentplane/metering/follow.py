@@ -241,15 +241,15 @@ __all__ = ["FLUSH_ROWS", "Follower", "run_tags", "usage_of"]
 def _tags_of(run_id: Any, tenant: Any, workflow: Any, meta: Any) -> RunTags:
     """A run's tags from its record's columns as stored; ``CorruptRunError`` naming what a
     hand edit left there that the journal never writes (no usage is booked to it)."""
+    if type(tenant) is not str or type(workflow) is not str:
+        raise CorruptRunError(str(run_id), "its tenant or workflow column holds no text "
+                                           "(the row was edited)")
     try:
-        if type(tenant) is not str or type(workflow) is not str:
-            raise ValueError("its tenant or workflow column holds no text")
-        try:
-            value = json.loads(meta) if isinstance(meta, str) else (meta or {})
-        except ValueError as exc:
-            raise ValueError(f"its meta column holds unreadable JSON ({exc})") from exc
-        if not isinstance(value, dict) or not isinstance(value.get("tags") or {}, dict):
-            raise ValueError("its meta column holds no JSON object of tags")
+        value = json.loads(meta) if isinstance(meta, str) else (meta or {})
     except ValueError as exc:
-        raise CorruptRunError(str(run_id), f"{exc} (the row was edited)") from exc
+        raise CorruptRunError(str(run_id), f"its meta column holds unreadable JSON ({exc})"
+                                           " (the row was edited)") from exc
+    if not isinstance(value, dict) or not isinstance(value.get("tags") or {}, dict):
+        raise CorruptRunError(str(run_id), "its meta column holds no JSON object of tags "
+                                           "(the row was edited)")
     return RunTags(tenant, workflow, dict(value.get("tags") or {}), value.get("outcome"))

@@ -19,7 +19,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from agentplane.errors import AgentplaneError, ConfigError, NotFoundError
 from agentplane.journal import JournalUnavailableError
 from agentplane.journal.health import storage_hint
-from agentplane.journal.store import CorruptEventError, CorruptRunError, CorruptWaitError
+from agentplane.journal.store import CorruptRecordError
 from agentplane.storage import DatabaseError, DatabaseUnavailableError, driver_errors
 
 from .actions import ActionError
@@ -111,8 +111,7 @@ async def _database_failed(_: Request, exc: Exception) -> Response:
 
 STATUS_OF: dict[type[Exception], int] = {
     NotFoundError: 404, ActionError: 409, ConfigError: 400, DatabaseError: 503,
-    # a record edited out of shape: not the caller's doing
-    CorruptEventError: 500, CorruptRunError: 500, CorruptWaitError: 500,
+    CorruptRecordError: 500,  # a record edited out of shape: not the caller's doing
     AgentplaneError: 400}
 """Errors a person can hit, by the status they answer (the message is the error's own)."""
 
